@@ -1,0 +1,156 @@
+//! The command line. The doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Reconcile vendor usage (Nodeware, Huntress, SaaS Alerts, NordLayer, NordPass, CSV) with
+/// ConnectWise PSA agreement additions, from your own machine.
+///
+/// Exit codes: 0 success; 1 a run error (network, API, partial failure); 2 bad usage or
+/// config; 3 another recon holds the lock; 4 changes held for review.
+#[derive(Debug, Parser)]
+#[command(name = "recon", version, propagate_version = true)]
+pub struct Cli {
+    /// The config file [default: $XDG_CONFIG_HOME/recon/config.toml]
+    #[arg(long, global = true, env = "RECON_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// The SQLite database [default: [database] path, else $XDG_DATA_HOME/recon/recon.db]
+    #[arg(long, global = true, env = "RECON_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Machine-readable JSON on stdout (and nothing else there)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More detail on stderr (-v: info, -vv: every HTTP request)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// No progress bars, even on a terminal
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter config (mode 0600)
+    Init {
+        /// Overwrite an existing config
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate the config and test ConnectWise and every vendor's credentials
+    Check,
+    /// Authenticate to a vendor, fetch its accounts and services, and auto-match accounts by exact name
+    Connect {
+        /// The vendor's section name in the config, e.g. nodeware
+        vendor: String,
+    },
+    /// Forget a vendor's accounts, services and mappings (history stays)
+    Disconnect {
+        /// The vendor's section name in the config
+        vendor: String,
+    },
+    /// Map vendor accounts to companies and agreements, and vendor services to products
+    #[command(subcommand)]
+    Map(MapCommand),
+    /// ConnectWise companies with their active agreements
+    Companies {
+        /// Only companies whose name or identifier contains TEXT
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+    },
+    /// Build the plan from vendor usage, print it, and unless --dry-run push it to ConnectWise
+    Sync(SyncArgs),
+    /// Per vendor: status, mapped accounts and services, last sync and its result
+    Status,
+    /// Past runs, or the changes of one run
+    History {
+        /// A run id
+        run: Option<i64>,
+        /// How many runs to list
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
+    Demo,
+    /// Serve the sandbox servers until interrupted and print a config that points at them
+    #[command(hide = true)]
+    Sandbox,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MapCommand {
+    /// List vendor accounts with their company and agreement, or change one mapping
+    Accounts(MapAccountsArgs),
+    /// List vendor services with their catalog product, or change one mapping
+    Services(MapServicesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MapAccountsArgs {
+    /// The vendor (needed to change a mapping when several are connected)
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// List only accounts without a company
+    #[arg(long)]
+    pub unmatched: bool,
+    /// List only accounts whose name contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Map this account (vendor name or id) by hand
+    #[arg(long, value_name = "ACCOUNT", requires = "company", conflicts_with_all = ["unmap", "auto"])]
+    pub set: Option<String>,
+    /// The ConnectWise company (name, identifier or id)
+    #[arg(long, value_name = "COMPANY", requires = "set")]
+    pub company: Option<String>,
+    /// The company's agreement (name or id); needed when it has several active agreements
+    #[arg(long, value_name = "AGREEMENT", requires = "set")]
+    pub agreement: Option<String>,
+    /// Remove this account's mapping
+    #[arg(long, value_name = "ACCOUNT", conflicts_with = "auto")]
+    pub unmap: Option<String>,
+    /// Re-run exact-name matching for unmapped accounts
+    #[arg(long)]
+    pub auto: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MapServicesArgs {
+    /// The vendor (needed to change a mapping when several are connected)
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// Map this service (key or name)
+    #[arg(long, value_name = "SERVICE", conflicts_with = "unmap")]
+    pub set: Option<String>,
+    /// The catalog product (identifier or id)
+    #[arg(long, value_name = "PRODUCT", requires = "set")]
+    pub product: Option<String>,
+    /// Remove this service's mapping
+    #[arg(long, value_name = "SERVICE")]
+    pub unmap: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this vendor (repeatable) [default: every connected vendor]
+    #[arg(long = "vendor", value_name = "VENDOR")]
+    pub vendors: Vec<String>,
+    /// Show the plan; write nothing to ConnectWise
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The billing period: current, previous or YYYY-MM
+    #[arg(long, default_value = "current")]
+    pub period: String,
+    /// Push without asking
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}

@@ -1,0 +1,52 @@
+//! `recon check`: validate the config and try every credential once.
+
+use super::{Context, EXIT_OK, EXIT_RUN_ERROR};
+use crate::connectwise::ConnectWise;
+use crate::period::Period;
+use serde::Serialize;
+use tabled::Tabled;
+
+#[derive(Serialize, Tabled)]
+struct CheckRow {
+    target: String,
+    ok: bool,
+    detail: String,
+}
+
+pub fn run(ctx: &Context) -> anyhow::Result<u8> {
+    let config = ctx.config()?;
+    let http = ctx.http(&config)?;
+    let mut rows = Vec::new();
+    match config.connectwise() {
+        Err(e) => rows.push(CheckRow { target: "connectwise".into(), ok: false, detail: e.message }),
+        Ok(cw_config) => {
+            let result = ConnectWise::connect(cw_config, &http).and_then(|cw| cw.server_info());
+            rows.push(match result {
+                Ok(info) => CheckRow {
+                    target: "connectwise".into(),
+                    ok: true,
+                    detail: format!("{} (version {})", info.api_base, info.version.unwrap_or_else(|| "?".into())),
+                },
+                Err(e) => CheckRow { target: "connectwise".into(), ok: false, detail: e.to_string() },
+            });
+        }
+    }
+    let current = Period::containing(ctx.today());
+    for vendor in config.vendors.values() {
+        rows.push(match crate::vendors::fetch(vendor, &http, current, current) {
+            Ok(s) => CheckRow {
+                target: vendor.name.clone(),
+                ok: true,
+                detail: format!("{} accounts, {} services", s.accounts.len(), s.services.len()),
+            },
+            Err(e) => CheckRow { target: vendor.name.clone(), ok: false, detail: e.to_string() },
+        });
+    }
+    let all_ok = rows.iter().all(|r| r.ok);
+    if ctx.json {
+        crate::output::print_json(&rows)?;
+    } else {
+        println!("{}", crate::output::table(&rows));
+    }
+    Ok(if all_ok { EXIT_OK } else { EXIT_RUN_ERROR })
+}

@@ -1,0 +1,52 @@
+//! `recon companies`: ConnectWise companies with their active agreements.
+
+use super::{Context, EXIT_OK, connectwise};
+use crate::matching::normalize_name;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tabled::Tabled;
+
+#[derive(Serialize, Tabled)]
+struct CompanyRow {
+    id: i64,
+    identifier: String,
+    name: String,
+    #[tabled(rename = "active agreements")]
+    agreements: String,
+}
+
+pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
+    let config = ctx.config()?;
+    let http = ctx.http(&config)?;
+    let cw = connectwise(&config, &http)?;
+    let needle = search.map(normalize_name);
+    let companies: Vec<_> = cw
+        .companies()?
+        .into_iter()
+        .filter(|c| {
+            needle.as_ref().is_none_or(|n| {
+                normalize_name(&c.name).contains(n.as_str()) || normalize_name(&c.identifier).contains(n.as_str())
+            })
+        })
+        .collect();
+    let mut agreements: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for a in cw.active_agreements(None, ctx.today())? {
+        agreements.entry(a.company_id).or_default().push(format!("{} (id {})", a.name, a.id));
+    }
+    let rows: Vec<CompanyRow> = companies
+        .into_iter()
+        .map(|c| CompanyRow {
+            agreements: agreements.get(&c.id).map_or_else(|| "-".into(), |a| a.join("; ")),
+            id: c.id,
+            identifier: c.identifier,
+            name: c.name,
+        })
+        .collect();
+    if ctx.json {
+        crate::output::print_json(&rows)?;
+    } else {
+        println!("{}", crate::output::table(&rows));
+        println!("{} companies.", rows.len());
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,142 @@
+//! `recon connect <vendor>`: fetch the vendor's accounts and services, store them, and
+//! auto-match accounts to ConnectWise companies by exact name.
+
+use super::{Context, EXIT_OK, connectwise, vendor_config};
+use crate::matching::{self, AgreementChoice};
+use crate::model::{AccountMapping, CwAgreement, MappedBy};
+use crate::period::Period;
+use crate::vendors;
+use anyhow::Context as _;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Serialize)]
+struct ConnectReport {
+    vendor: String,
+    status: String,
+    accounts: usize,
+    services: Vec<String>,
+    auto_matched: usize,
+    needs_agreement: Vec<String>,
+    ambiguous_company: Vec<String>,
+    ambiguous_account: Vec<String>,
+    unmatched: Vec<String>,
+    appeared: Vec<String>,
+    vanished: Vec<String>,
+}
+
+pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
+    let config = ctx.config()?;
+    let vendor_config = vendor_config(&config, vendor)?;
+    let mut store = ctx.store(Some(&config))?;
+    let http = ctx.http(&config)?;
+
+    let current = Period::containing(ctx.today());
+    let snapshot = vendors::fetch(vendor_config, &http, current, current)?;
+    if snapshot.accounts.is_empty() {
+        ctx.warn(&format!("{vendor} returned no accounts; nothing to map yet"));
+    }
+    let cw = connectwise(&config, &http)?;
+    let companies = cw.companies().context("reading ConnectWise companies")?;
+    let agreements = cw.active_agreements(None, ctx.today()).context("reading ConnectWise agreements")?;
+
+    let was_connected = store.vendor(vendor)?.is_some_and(|v| v.status != crate::model::VendorStatus::Inactive);
+    let changes = store.replace_accounts(vendor, &snapshot.accounts, ctx.now)?;
+    store.replace_services(vendor, &snapshot.services)?;
+    store.mark_connected(vendor, ctx.now)?;
+
+    let mapped: HashSet<String> = store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+    let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
+    let new_mappings = mappings_for(vendor, &outcome.matched, &companies, &agreements);
+    store.set_account_mappings(&new_mappings, ctx.now)?;
+    let status = store.refresh_status(vendor)?;
+
+    let name_of: HashMap<&str, &str> = snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
+    let name = |id: &String| name_of.get(id.as_str()).map_or_else(|| id.clone(), |n| n.to_string());
+    let report = ConnectReport {
+        vendor: vendor.to_string(),
+        status: status.as_str().to_string(),
+        accounts: snapshot.accounts.len(),
+        services: snapshot.services.iter().map(|s| s.key.clone()).collect(),
+        auto_matched: new_mappings.len(),
+        needs_agreement: new_mappings.iter().filter(|m| m.agreement_id.is_none()).map(|m| name(&m.account_id)).collect(),
+        ambiguous_company: outcome.ambiguous_company.iter().map(|(id, _)| name(id)).collect(),
+        ambiguous_account: outcome.ambiguous_account.iter().map(name).collect(),
+        unmatched: outcome.unmatched.iter().map(name).collect(),
+        appeared: if was_connected { changes.appeared.iter().map(|a| a.name.clone()).collect() } else { Vec::new() },
+        vanished: changes.vanished.iter().map(|a| a.name.clone()).collect(),
+    };
+    if ctx.json {
+        crate::output::print_json(&report)?;
+    } else {
+        print_report(&report, was_connected);
+    }
+    Ok(EXIT_OK)
+}
+
+/// Auto-matched accounts become mappings; the agreement is chosen only when the company has
+/// exactly one active agreement.
+pub fn mappings_for(
+    vendor: &str,
+    matched: &[(String, i64)],
+    companies: &[crate::model::CwCompany],
+    agreements: &[CwAgreement],
+) -> Vec<AccountMapping> {
+    let mut by_company: BTreeMap<i64, Vec<CwAgreement>> = BTreeMap::new();
+    for a in agreements {
+        by_company.entry(a.company_id).or_default().push(a.clone());
+    }
+    let company_name: HashMap<i64, &str> = companies.iter().map(|c| (c.id, c.name.as_str())).collect();
+    matched
+        .iter()
+        .map(|(account_id, company_id)| {
+            let theirs = by_company.get(company_id).map(Vec::as_slice).unwrap_or(&[]);
+            let agreement = match matching::choose_agreement(*company_id, theirs) {
+                AgreementChoice::One(a) => Some(a),
+                AgreementChoice::None | AgreementChoice::Several(_) => None,
+            };
+            AccountMapping {
+                vendor: vendor.to_string(),
+                account_id: account_id.clone(),
+                company_id: *company_id,
+                company_name: company_name.get(company_id).map_or_else(String::new, |n| n.to_string()),
+                agreement_id: agreement.as_ref().map(|a| a.id),
+                agreement_name: agreement.map(|a| a.name),
+                how: MappedBy::Auto,
+            }
+        })
+        .collect()
+}
+
+fn print_report(r: &ConnectReport, reconnect: bool) {
+    let verb = if reconnect { "Refreshed" } else { "Connected" };
+    println!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.services.join(", "));
+    if reconnect {
+        for name in &r.appeared {
+            println!("  new account: {name}");
+        }
+    }
+    for name in &r.vanished {
+        println!("  no longer listed by {}: {name} (its mapping is kept; sync leaves it alone)", r.vendor);
+    }
+    println!("Auto-matched {} accounts by exact name.", r.auto_matched);
+    if !r.needs_agreement.is_empty() {
+        println!(
+            "  {} matched companies have no single active agreement; choose one with --agreement: {}",
+            r.needs_agreement.len(),
+            r.needs_agreement.join(", ")
+        );
+    }
+    let left = r.unmatched.len() + r.ambiguous_company.len() + r.ambiguous_account.len();
+    if left > 0 {
+        println!("Not matched: {left}.");
+        if !r.ambiguous_company.is_empty() {
+            println!("  several ConnectWise companies share the name: {}", r.ambiguous_company.join(", "));
+        }
+        if !r.ambiguous_account.is_empty() {
+            println!("  several {} accounts share the name: {}", r.vendor, r.ambiguous_account.join(", "));
+        }
+        println!("  Map the rest by hand: recon map accounts --vendor {} --unmatched", r.vendor);
+    }
+    println!("Status: {}. Next: recon map services --vendor {}", r.status, r.vendor);
+}

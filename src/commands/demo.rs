@@ -1,0 +1,77 @@
+//! `recon demo`: the whole flow against the built-in sandbox, with a temporary config and
+//! database: connect -> map (auto + the service mappings a user would set) -> sync --dry-run.
+
+use super::{Context, EXIT_OK};
+use crate::cli::{MapAccountsArgs, MapServicesArgs, SyncArgs};
+use crate::sandbox::Sandbox;
+
+/// The vendors the demo connects, and the catalog product each service maps to.
+pub const SERVICE_MAPPINGS: &[(&str, &str, &str)] = &[
+    ("nodeware", "vms", "NODEWARE-VMS"),
+    ("huntress", "edr-agents", "HUNTRESS-EDR"),
+    ("huntress", "itdr-identities", "HUNTRESS-ITDR"),
+    ("huntress", "sat-learners", "HUNTRESS-SAT"),
+];
+
+pub fn run(ctx: &Context) -> anyhow::Result<u8> {
+    let sandbox = Sandbox::start()?;
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("config.toml");
+    let vendors: Vec<&str> = {
+        let mut v: Vec<&str> = SERVICE_MAPPINGS.iter().map(|(v, _, _)| *v).collect();
+        v.dedup();
+        v
+    };
+    super::init::write_private(&config_path, &sandbox.config_toml_for(&vendors))?;
+    let demo = Context {
+        config_path,
+        db_override: Some(dir.path().join("recon.db")),
+        json: false,
+        quiet: ctx.quiet,
+        progress: ctx.progress,
+        interactive: false,
+        now: ctx.now,
+    };
+    println!("recon demo: a sandbox ConnectWise and vendor APIs are running on 127.0.0.1;");
+    println!("config and database live in {} until the demo ends.\n", dir.path().display());
+
+    for vendor in &vendors {
+        step(&format!("recon connect {vendor}"));
+        super::connect::run(&demo, vendor)?;
+    }
+    for (vendor, service, product) in SERVICE_MAPPINGS {
+        step(&format!("recon map services --vendor {vendor} --set {service} --product {product}"));
+        let args = MapServicesArgs {
+            vendor: Some(vendor.to_string()),
+            set: Some(service.to_string()),
+            product: Some(product.to_string()),
+            unmap: None,
+        };
+        super::map::services(&demo, &args)?;
+    }
+    step("recon map accounts --unmatched");
+    super::map::accounts(
+        &demo,
+        &MapAccountsArgs {
+            vendor: None,
+            unmatched: true,
+            search: None,
+            set: None,
+            company: None,
+            agreement: None,
+            unmap: None,
+            auto: false,
+        },
+    )?;
+    step("recon sync --dry-run");
+    let code = super::sync::run(
+        &demo,
+        &SyncArgs { vendors: Vec::new(), dry_run: true, period: "current".into(), yes: false },
+    )?;
+    println!("\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands.");
+    Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })
+}
+
+fn step(command: &str) {
+    println!("\n$ {command}");
+}

@@ -1,0 +1,78 @@
+//! `recon history [RUN]`: past runs, or the changes of one run.
+
+use super::{Context, EXIT_OK, usage};
+use crate::plan::format_quantity;
+use serde::Serialize;
+use tabled::Tabled;
+
+#[derive(Serialize, Tabled)]
+struct RunRow {
+    run: i64,
+    started: String,
+    period: String,
+    kind: &'static str,
+    vendors: String,
+    result: String,
+}
+
+#[derive(Serialize, Tabled)]
+struct ChangeRow {
+    id: i64,
+    action: String,
+    state: String,
+    company: String,
+    product: String,
+    before: String,
+    after: String,
+    note: String,
+}
+
+pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> {
+    let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
+    let store = ctx.store(config.as_ref())?;
+    let Some(id) = run else {
+        let runs = store.runs(limit)?;
+        if ctx.json {
+            return crate::output::print_json(&runs).map(|_| EXIT_OK);
+        }
+        let rows: Vec<RunRow> = runs
+            .into_iter()
+            .map(|r| RunRow {
+                run: r.id,
+                started: r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                period: r.period,
+                kind: if r.dry_run { "dry run" } else { "sync" },
+                vendors: r.vendors.join(", "),
+                result: r.result.unwrap_or_else(|| "unfinished".into()),
+            })
+            .collect();
+        if rows.is_empty() {
+            println!("No runs yet.");
+        } else {
+            println!("{}", crate::output::table(&rows));
+        }
+        return Ok(EXIT_OK);
+    };
+    let record = store.run(id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
+    let changes = store.changes(id)?;
+    if ctx.json {
+        crate::output::print_json(&serde_json::json!({"run": record, "changes": changes}))?;
+        return Ok(EXIT_OK);
+    }
+    let rows: Vec<ChangeRow> = changes
+        .into_iter()
+        .map(|c| ChangeRow {
+            id: c.id,
+            action: c.action.as_str().to_string(),
+            state: c.state.as_str().to_string(),
+            company: c.company,
+            product: c.product.unwrap_or_else(|| "-".into()),
+            before: format_quantity(c.before),
+            after: c.after.map_or_else(|| "-".into(), |q| q.to_string()),
+            note: c.error.or(c.reason).unwrap_or_default(),
+        })
+        .collect();
+    println!("Run {id}: period {}, {}, {}.", record.period, if record.dry_run { "dry run" } else { "sync" }, record.result.unwrap_or_else(|| "unfinished".into()));
+    println!("{}", crate::output::table(&rows));
+    Ok(EXIT_OK)
+}

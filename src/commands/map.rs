@@ -1,0 +1,322 @@
+//! `recon map accounts` and `recon map services`: list mappings, or change one.
+
+use super::{Context, EXIT_OK, connectwise, usage, vendor_config};
+use crate::cli::{MapAccountsArgs, MapServicesArgs};
+use crate::config::Config;
+use crate::connectwise::quote;
+use crate::matching::{self, AgreementChoice};
+use crate::model::{AccountMapping, MappedBy, ServiceMapping, VendorAccount};
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use tabled::Tabled;
+
+#[derive(Serialize, Tabled)]
+struct AccountRow {
+    vendor: String,
+    account: String,
+    #[tabled(rename = "account id")]
+    account_id: String,
+    company: String,
+    agreement: String,
+    #[tabled(rename = "mapped")]
+    how: String,
+    note: String,
+}
+
+#[derive(Serialize, Tabled)]
+struct ServiceRow {
+    vendor: String,
+    service: String,
+    name: String,
+    product: String,
+}
+
+/// The vendor a change applies to: `--vendor`, or the only connected vendor.
+fn target_vendor(store: &Store, config: &Config, given: Option<&str>) -> anyhow::Result<String> {
+    if let Some(v) = given {
+        vendor_config(config, v)?;
+        return Ok(v.to_string());
+    }
+    let connected: Vec<String> = store
+        .vendors()?
+        .into_iter()
+        .filter(|v| v.status != crate::model::VendorStatus::Inactive)
+        .map(|v| v.name)
+        .collect();
+    match connected.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(usage("no vendor is connected yet; run `recon connect <vendor>` first")),
+        many => Err(usage(format!("several vendors are connected ({}); say which with --vendor", many.join(", ")))),
+    }
+}
+
+pub fn accounts(ctx: &Context, args: &MapAccountsArgs) -> anyhow::Result<u8> {
+    let config = ctx.config()?;
+    let mut store = ctx.store(Some(&config))?;
+    if let (Some(account), Some(company)) = (&args.set, &args.company) {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        return set_account(ctx, &config, &mut store, &vendor, account, company, args.agreement.as_deref());
+    }
+    if let Some(account) = &args.unmap {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        let accounts = store.accounts(&vendor)?;
+        let id = match matching::resolve_account(account, &accounts) {
+            Ok(a) => a.id.clone(),
+            // A vanished account can still be unmapped by its id.
+            Err(_) if store.account_mappings(Some(&vendor))?.iter().any(|m| &m.account_id == account) => account.clone(),
+            Err(e) => return Err(usage(e.to_string())),
+        };
+        if !store.remove_account_mapping(&vendor, &id)? {
+            return Err(usage(format!("{vendor} account {account:?} is not mapped")));
+        }
+        let status = store.refresh_status(&vendor)?;
+        report(ctx, &serde_json::json!({"vendor": vendor, "account": account, "unmapped": true, "status": status}), || {
+            println!("Unmapped {vendor} account {account}. Status: {}.", status.as_str())
+        })?;
+        return Ok(EXIT_OK);
+    }
+    if args.auto {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        return auto(ctx, &config, &mut store, &vendor);
+    }
+    list_accounts(ctx, &store, args)
+}
+
+fn report(ctx: &Context, json: &serde_json::Value, human: impl FnOnce()) -> anyhow::Result<()> {
+    if ctx.json {
+        crate::output::print_json(json)
+    } else {
+        human();
+        Ok(())
+    }
+}
+
+fn set_account(
+    ctx: &Context,
+    config: &Config,
+    store: &mut Store,
+    vendor: &str,
+    account_ref: &str,
+    company_ref: &str,
+    agreement_ref: Option<&str>,
+) -> anyhow::Result<u8> {
+    let accounts = store.accounts(vendor)?;
+    let account = matching::resolve_account(account_ref, &accounts).map_err(|e| usage(e.to_string()))?.clone();
+    let http = ctx.http(config)?;
+    let cw = connectwise(config, &http)?;
+    let companies = cw.companies()?;
+    let company = matching::resolve_company(company_ref, &companies).map_err(|e| usage(e.to_string()))?.clone();
+    let agreements = cw.active_agreements(Some(company.id), ctx.today())?;
+    let mut note = None;
+    let agreement = match agreement_ref {
+        Some(r) => Some(matching::resolve_agreement(r, &agreements).map_err(|e| usage(e.to_string()))?.clone()),
+        None => match matching::choose_agreement(company.id, &agreements) {
+            AgreementChoice::One(a) => Some(a),
+            AgreementChoice::None => {
+                note = Some(format!("{} has no active agreement; sync skips this account until it has one", company.name));
+                None
+            }
+            AgreementChoice::Several(several) => {
+                let names: Vec<String> = several.iter().map(|a| format!("{} (id {})", a.name, a.id)).collect();
+                note = Some(format!(
+                    "{} has several active agreements: {}; choose one with --agreement",
+                    company.name,
+                    names.join(", ")
+                ));
+                None
+            }
+        },
+    };
+    let mapping = AccountMapping {
+        vendor: vendor.to_string(),
+        account_id: account.id.clone(),
+        company_id: company.id,
+        company_name: company.name.clone(),
+        agreement_id: agreement.as_ref().map(|a| a.id),
+        agreement_name: agreement.as_ref().map(|a| a.name.clone()),
+        how: MappedBy::Manual,
+    };
+    store.set_account_mapping(&mapping, ctx.now)?;
+    let status = store.refresh_status(vendor)?;
+    if let Some(n) = &note {
+        ctx.warn(n);
+    }
+    report(ctx, &serde_json::json!({"mapping": mapping, "note": note, "status": status}), || {
+        let agreement = agreement.as_ref().map_or_else(|| "no agreement".to_string(), |a| format!("agreement {}", a.name));
+        println!(
+            "Mapped {vendor} account {} -> {} ({agreement}). Status: {}.",
+            account.name,
+            company.name,
+            status.as_str()
+        );
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyhow::Result<u8> {
+    let accounts = store.accounts(vendor)?;
+    let http = ctx.http(config)?;
+    let cw = connectwise(config, &http)?;
+    let companies = cw.companies()?;
+    let agreements = cw.active_agreements(None, ctx.today())?;
+    let mapped: HashSet<String> = store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+    let outcome = matching::auto_match(&accounts, &companies, &mapped);
+    let mappings = super::connect::mappings_for(vendor, &outcome.matched, &companies, &agreements);
+    store.set_account_mappings(&mappings, ctx.now)?;
+    let status = store.refresh_status(vendor)?;
+    report(
+        ctx,
+        &serde_json::json!({"vendor": vendor, "auto_matched": mappings.len(), "unmatched": outcome.unmatched.len(), "status": status}),
+        || println!("Auto-matched {} more {vendor} accounts; {} still unmatched.", mappings.len(), outcome.unmatched.len()),
+    )?;
+    Ok(EXIT_OK)
+}
+
+fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow::Result<u8> {
+    let vendors: Vec<String> = match &args.vendor {
+        Some(v) => vec![v.clone()],
+        None => store.vendors()?.into_iter().map(|v| v.name).collect(),
+    };
+    let search = args.search.as_deref().map(matching::normalize_name);
+    let mut rows = Vec::new();
+    for vendor in &vendors {
+        let accounts = store.accounts(vendor)?;
+        let mut mappings: HashMap<String, AccountMapping> =
+            store.account_mappings(Some(vendor))?.into_iter().map(|m| (m.account_id.clone(), m)).collect();
+        let mut listed: Vec<(VendorAccount, Option<AccountMapping>, bool)> =
+            accounts.into_iter().map(|a| { let m = mappings.remove(&a.id); (a, m, true) }).collect();
+        // Mappings whose account the vendor no longer lists.
+        for (id, m) in mappings {
+            let ghost = VendorAccount { id: id.clone(), name: id, status: None, raw: serde_json::Value::Null };
+            listed.push((ghost, Some(m), false));
+        }
+        for (account, mapping, present) in listed {
+            if args.unmatched && mapping.is_some() {
+                continue;
+            }
+            if let Some(s) = &search
+                && !matching::normalize_name(&account.name).contains(s.as_str())
+            {
+                continue;
+            }
+            let note = match (&mapping, present) {
+                (Some(_), false) => "no longer listed by the vendor".to_string(),
+                (Some(m), true) if m.agreement_id.is_none() => "needs --agreement".to_string(),
+                (Some(_), true) => String::new(),
+                (None, _) => "unmatched".to_string(),
+            };
+            rows.push(AccountRow {
+                vendor: vendor.clone(),
+                account: account.name,
+                account_id: account.id,
+                company: mapping.as_ref().map_or_else(|| "-".into(), |m| m.company_name.clone()),
+                agreement: mapping.as_ref().and_then(|m| m.agreement_name.clone()).unwrap_or_else(|| "-".into()),
+                how: mapping.as_ref().map_or_else(|| "-".into(), |m| m.how.as_str().to_string()),
+                note,
+            });
+        }
+    }
+    if ctx.json {
+        crate::output::print_json(&rows)?;
+    } else if rows.is_empty() {
+        println!("No accounts to show.");
+    } else {
+        println!("{}", crate::output::table(&rows));
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
+    let config = ctx.config()?;
+    let mut store = ctx.store(Some(&config))?;
+    if let Some(service_ref) = &args.set {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        let Some(product_ref) = &args.product else {
+            return Err(usage("--set SERVICE needs --product PRODUCT (a catalog identifier or id)"));
+        };
+        let service = find_service(&store, &vendor, service_ref)?;
+        let http = ctx.http(&config)?;
+        let cw = connectwise(&config, &http)?;
+        let conditions = match product_ref.parse::<i64>() {
+            Ok(id) => format!("id={id}"),
+            Err(_) => format!("identifier={}", quote(product_ref)),
+        };
+        let products = cw.products(Some(&conditions))?;
+        let product = match products.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(usage(format!("no ConnectWise catalog product has the identifier or id {product_ref:?}"))),
+            many => {
+                let ids: Vec<String> = many.iter().map(|p| format!("{} (id {})", p.identifier, p.id)).collect();
+                return Err(usage(format!("{product_ref:?} matches several products: {}; use the id", ids.join(", "))));
+            }
+        };
+        if product.inactive {
+            return Err(usage(format!("catalog product {} (id {}) is inactive; activate it in ConnectWise or pick another", product.identifier, product.id)));
+        }
+        let mapping = ServiceMapping {
+            vendor: vendor.clone(),
+            service_key: service.clone(),
+            product_id: product.id,
+            product_identifier: product.identifier.clone(),
+        };
+        store.set_service_mapping(&mapping, ctx.now)?;
+        let status = store.refresh_status(&vendor)?;
+        report(ctx, &serde_json::json!({"mapping": mapping, "status": status}), || {
+            println!("Mapped {vendor} service {service} -> {} ({}). Status: {}.", product.identifier, product.description, status.as_str())
+        })?;
+        return Ok(EXIT_OK);
+    }
+    if let Some(service_ref) = &args.unmap {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        let service = find_service(&store, &vendor, service_ref)?;
+        if !store.remove_service_mapping(&vendor, &service)? {
+            return Err(usage(format!("{vendor} service {service} is not mapped")));
+        }
+        let status = store.refresh_status(&vendor)?;
+        report(ctx, &serde_json::json!({"vendor": vendor, "service": service, "unmapped": true, "status": status}), || {
+            println!("Unmapped {vendor} service {service}. Status: {}.", status.as_str())
+        })?;
+        return Ok(EXIT_OK);
+    }
+    let vendors: Vec<String> = match &args.vendor {
+        Some(v) => vec![v.clone()],
+        None => store.vendors()?.into_iter().map(|v| v.name).collect(),
+    };
+    let mut rows = Vec::new();
+    for vendor in &vendors {
+        let mapped: HashMap<String, ServiceMapping> =
+            store.service_mappings(Some(vendor))?.into_iter().map(|m| (m.service_key.clone(), m)).collect();
+        for s in store.services(vendor)? {
+            rows.push(ServiceRow {
+                vendor: vendor.clone(),
+                product: mapped.get(&s.key).map_or_else(|| "-".into(), |m| format!("{} (id {})", m.product_identifier, m.product_id)),
+                service: s.key,
+                name: s.name,
+            });
+        }
+    }
+    if ctx.json {
+        crate::output::print_json(&rows)?;
+    } else if rows.is_empty() {
+        println!("No services to show; connect a vendor first.");
+    } else {
+        println!("{}", crate::output::table(&rows));
+    }
+    Ok(EXIT_OK)
+}
+
+/// A service by key, or by its display name ignoring case and spacing.
+fn find_service(store: &Store, vendor: &str, reference: &str) -> anyhow::Result<String> {
+    let services = store.services(vendor)?;
+    let wanted = matching::normalize_name(reference);
+    services
+        .iter()
+        .find(|s| s.key == reference)
+        .or_else(|| services.iter().find(|s| matching::normalize_name(&s.name) == wanted || matching::normalize_name(&s.key) == wanted))
+        .map(|s| s.key.clone())
+        .ok_or_else(|| {
+            let keys: Vec<String> = services.iter().map(|s| format!("{} ({})", s.key, s.name)).collect();
+            usage(format!("{vendor} has no service {reference:?}; its services: {}", if keys.is_empty() { "none (connect it first)".into() } else { keys.join(", ") }))
+        })
+}

@@ -1,0 +1,158 @@
+//! One file per command: orchestration and printing only. `run` dispatches; `exit_code`
+//! maps an error to the documented exit codes.
+
+mod check;
+mod companies;
+mod connect;
+pub mod demo;
+mod disconnect;
+mod history;
+mod init;
+mod map;
+mod sandbox;
+mod status;
+mod sync;
+
+use crate::cli::{Cli, Command, MapCommand};
+use crate::config::{self, Config, ConfigError};
+use crate::connectwise::ConnectWise;
+use crate::http::Http;
+use crate::store::Store;
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_RUN_ERROR: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_LOCKED: u8 = 3;
+pub const EXIT_HELD: u8 = 4;
+
+/// Bad usage: a reference that resolves to nothing, a vendor not in the config, ... (exit 2)
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<UsageError>() || cause.is::<ConfigError>() {
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_RUN_ERROR
+}
+
+/// What every command gets: resolved paths, output choices and the clock, read once.
+pub struct Context {
+    pub config_path: PathBuf,
+    pub db_override: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub progress: bool,
+    /// Whether a person can answer a prompt.
+    pub interactive: bool,
+    pub now: DateTime<Utc>,
+}
+
+impl Context {
+    pub fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
+        let env = |name: &str| std::env::var(name).ok();
+        let config_path = match &cli.config {
+            Some(p) => p.clone(),
+            None => config::default_config_path(&env)
+                .ok_or_else(|| usage("no config path: pass --config, set RECON_CONFIG, or set HOME"))?,
+        };
+        Ok(Context {
+            config_path,
+            db_override: cli.db.clone(),
+            json: cli.json,
+            quiet: cli.quiet,
+            progress: !cli.no_progress && !cli.quiet && !cli.json,
+            interactive: std::io::stdin().is_terminal(),
+            now: Utc::now(),
+        })
+    }
+
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.now.date_naive()
+    }
+
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let config = Config::load(&self.config_path)?;
+        for warning in &config.warnings {
+            crate::output::warn(self.quiet, warning);
+        }
+        Ok(config)
+    }
+
+    /// `--db`/`RECON_DB`, else `[database] path`, else the XDG data dir.
+    pub fn db_path(&self, config: Option<&Config>) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &self.db_override {
+            return Ok(p.clone());
+        }
+        if let Some(p) = config.and_then(|c| c.database_path.clone()) {
+            return Ok(p);
+        }
+        config::default_db_path(&|name| std::env::var(name).ok())
+            .ok_or_else(|| usage("no database path: pass --db, set RECON_DB, or set HOME"))
+    }
+
+    pub fn store(&self, config: Option<&Config>) -> anyhow::Result<Store> {
+        let path = self.db_path(config)?;
+        Store::open(&path).with_context(|| format!("opening the database {}", path.display()))
+    }
+
+    pub fn http(&self, config: &Config) -> anyhow::Result<Http> {
+        Ok(Http::new(config.http)?)
+    }
+
+    pub fn warn(&self, message: &str) {
+        crate::output::warn(self.quiet, message);
+    }
+}
+
+/// Connect to ConnectWise with the config's credentials.
+pub fn connectwise<'h>(config: &Config, http: &'h Http) -> anyhow::Result<ConnectWise<'h>> {
+    Ok(ConnectWise::connect(config.connectwise()?, http)?)
+}
+
+/// The vendor's config section, or a usage error that lists the configured ones.
+pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c config::VendorConfig> {
+    config.vendor(name).ok_or_else(|| {
+        let known: Vec<&str> = config.vendors.keys().map(String::as_str).collect();
+        usage(format!(
+            "vendor {name:?} is not in {} (configured: {})",
+            config.config_path_display(),
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        ))
+    })
+}
+
+impl Config {
+    fn config_path_display(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let ctx = Context::from_cli(&cli)?;
+    match cli.command {
+        Command::Init { force } => init::run(&ctx, force),
+        Command::Check => check::run(&ctx),
+        Command::Connect { vendor } => connect::run(&ctx, &vendor),
+        Command::Disconnect { vendor } => disconnect::run(&ctx, &vendor),
+        Command::Map(MapCommand::Accounts(args)) => map::accounts(&ctx, &args),
+        Command::Map(MapCommand::Services(args)) => map::services(&ctx, &args),
+        Command::Companies { search } => companies::run(&ctx, search.as_deref()),
+        Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Status => status::run(&ctx),
+        Command::History { run, limit } => history::run(&ctx, run, limit),
+        Command::Demo => demo::run(&ctx),
+        Command::Sandbox => sandbox::run(&ctx),
+    }
+}

@@ -1,0 +1,309 @@
+//! `recon sync`: fetch every vendor's usage, read the additions of the mapped agreements,
+//! build the plan, print it, and unless --dry-run push it, recording everything.
+
+use super::{Context, EXIT_HELD, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage, vendor_config};
+use crate::apply::{self, Outcome, WriteSettings};
+use crate::cli::SyncArgs;
+use crate::model::{CwAddition, VendorSnapshot, VendorStatus};
+use crate::period::Period;
+use crate::plan::{Action, ChangeState, Plan, PlanLine, format_quantity};
+use crate::reconcile::{self, ReconcileInput};
+use crate::vendors::{self, VendorError};
+use anyhow::Context as _;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use tabled::Tabled;
+
+#[derive(Serialize)]
+struct SyncReport<'a> {
+    run_id: i64,
+    dry_run: bool,
+    #[serde(flatten)]
+    plan: &'a Plan,
+    counts: crate::plan::PlanCounts,
+    vendor_errors: BTreeMap<String, String>,
+    applied: usize,
+    failed: Vec<FailedWrite>,
+}
+
+#[derive(Serialize)]
+struct FailedWrite {
+    company: String,
+    product: Option<String>,
+    error: String,
+}
+
+#[derive(Tabled)]
+struct PlanRow {
+    action: &'static str,
+    company: String,
+    agreement: String,
+    product: String,
+    #[tabled(rename = "psa qty")]
+    before: String,
+    #[tabled(rename = "vendor qty")]
+    after: String,
+    change: String,
+    note: String,
+}
+
+pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
+    let period = Period::parse_relative(&args.period, ctx.today()).map_err(|e| usage(e.to_string()))?;
+    let current = Period::containing(ctx.today());
+    let config = ctx.config()?;
+    let mut store = ctx.store(Some(&config))?;
+    let http = ctx.http(&config)?;
+
+    let vendors = selected_vendors(ctx, &config, &store, &args.vendors)?;
+    let vendor_configs: Vec<_> =
+        vendors.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
+
+    // Fetch every vendor at once; one vendor's failure does not stop the others.
+    let bar = crate::output::progress(ctx.progress, vendor_configs.len(), "fetching vendor usage");
+    let fetched: Vec<Result<VendorSnapshot, VendorError>> =
+        crate::workers::map(&vendor_configs, config.http.workers, |vc| {
+            let r = vendors::fetch(vc, &http, period, current);
+            bar.inc(1);
+            r
+        });
+    bar.finish_and_clear();
+    let mut snapshots = BTreeMap::new();
+    let mut vendor_errors = BTreeMap::new();
+    for (vc, result) in vendor_configs.iter().zip(fetched) {
+        match result {
+            Ok(snapshot) => {
+                snapshots.insert(vc.name.clone(), snapshot);
+            }
+            Err(e) => {
+                ctx.warn(&format!("{e}; nothing is planned for {}", vc.name));
+                vendor_errors.insert(vc.name.clone(), e.to_string());
+            }
+        }
+    }
+
+    let account_mappings = store.account_mappings(None)?;
+    let service_mappings = store.service_mappings(None)?;
+    let fetched_names: BTreeSet<String> = snapshots.keys().cloned().collect();
+    let agreement_ids = reconcile::agreements_to_read(&account_mappings, &service_mappings, &fetched_names);
+
+    let cw = connectwise(&config, &http)?;
+    let additions = read_additions(ctx, &cw, &agreement_ids, config.http.workers)?;
+
+    let plan = reconcile::reconcile(&ReconcileInput {
+        period,
+        account_mappings: &account_mappings,
+        service_mappings: &service_mappings,
+        snapshots: &snapshots,
+        additions: &additions,
+        policy: &config.sync,
+    });
+    let counts = plan.counts();
+    for w in &plan.warnings {
+        ctx.warn(w);
+    }
+    if !ctx.json {
+        print_plan(&plan, args.dry_run);
+    }
+
+    let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
+    let push = !args.dry_run && writes > 0 && confirmed(ctx, args.yes, writes)?;
+    let run_id = store.start_run(ctx.now, period, args.dry_run, &vendors)?;
+    let change_ids = store.record_lines(run_id, &plan.lines, ChangeState::Planned, ctx.now)?;
+
+    let mut applied = 0;
+    let mut failed = Vec::new();
+    if push {
+        let settings = WriteSettings {
+            bill_customer: config.connectwise()?.bill_customer.as_str(),
+            effective_date: period.first_day(),
+            workers: config.http.workers,
+        };
+        let bar = crate::output::progress(ctx.progress, writes, "writing to ConnectWise");
+        let mut ledger_error = None;
+        apply::apply(&cw, &plan.lines, &settings, |index, outcome| {
+            bar.inc(1);
+            let now = chrono::Utc::now();
+            let recorded = match &outcome {
+                Outcome::Applied { addition_id } => {
+                    applied += 1;
+                    store.set_change_state(change_ids[index], ChangeState::Applied, Some(*addition_id), None, now)
+                }
+                Outcome::Failed { error } => {
+                    let line = &plan.lines[index];
+                    failed.push(FailedWrite { company: line.company.clone(), product: line.product.clone(), error: error.clone() });
+                    store.set_change_state(change_ids[index], ChangeState::Failed, line.addition_id, Some(error), now)
+                }
+            };
+            if let Err(e) = recorded {
+                ledger_error.get_or_insert(e);
+            }
+        });
+        bar.finish_and_clear();
+        if let Some(e) = ledger_error {
+            return Err(e).context("recording an outcome in the ledger");
+        }
+    }
+
+    let result = if !vendor_errors.is_empty() || !failed.is_empty() {
+        if applied > 0 || !snapshots.is_empty() { "partial" } else { "failed" }
+    } else if counts.held > 0 {
+        "held"
+    } else {
+        "ok"
+    };
+    let run_error = (!failed.is_empty() || !vendor_errors.is_empty())
+        .then(|| format!("{} vendor(s) failed, {} write(s) failed", vendor_errors.len(), failed.len()));
+    store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
+    for vendor in &vendors {
+        let error = vendor_errors.get(vendor).map(String::as_str);
+        if !args.dry_run || error.is_some() {
+            store.record_sync(vendor, ctx.now, if error.is_some() { "failed" } else { result }, error)?;
+        }
+    }
+
+    if ctx.json {
+        crate::output::print_json(&SyncReport {
+            run_id,
+            dry_run: !push,
+            plan: &plan,
+            counts,
+            vendor_errors: vendor_errors.clone(),
+            applied,
+            failed,
+        })?;
+    } else {
+        if push {
+            println!("Applied {applied} of {writes} changes (run {run_id}).");
+        } else if !args.dry_run && writes > 0 {
+            println!("Nothing pushed (run {run_id}).");
+        } else if args.dry_run {
+            println!("Dry run: nothing was written to ConnectWise (run {run_id}).");
+        }
+        for f in &failed {
+            eprintln!("recon: failed: {} {}: {}", f.company, f.product.as_deref().unwrap_or(""), f.error);
+        }
+        if counts.held > 0 {
+            println!("{} changes are held for review by the [sync] policy.", counts.held);
+        }
+    }
+    Ok(if result == "failed" || result == "partial" {
+        EXIT_RUN_ERROR
+    } else if counts.held > 0 {
+        EXIT_HELD
+    } else {
+        EXIT_OK
+    })
+}
+
+/// `--vendor` names, or every connected vendor in the config.
+fn selected_vendors(
+    ctx: &Context,
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    given: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let records = store.vendors()?;
+    let connected: BTreeSet<String> =
+        records.iter().filter(|v| v.status != VendorStatus::Inactive).map(|v| v.name.clone()).collect();
+    if !given.is_empty() {
+        let mut out = Vec::new();
+        for name in given {
+            vendor_config(config, name)?;
+            if !connected.contains(name) {
+                return Err(usage(format!("{name} is not connected; run `recon connect {name}` first")));
+            }
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::new();
+    for name in &connected {
+        if config.vendor(name).is_some() {
+            out.push(name.clone());
+        } else {
+            ctx.warn(&format!("{name} is connected but no longer in the config; skipped"));
+        }
+    }
+    if out.is_empty() {
+        return Err(usage("no vendor is connected; run `recon connect <vendor>` first"));
+    }
+    Ok(out)
+}
+
+/// One additions read per agreement, spread over the workers. Any failure stops the run:
+/// without an agreement's additions recon cannot know whether an add would duplicate one.
+fn read_additions(
+    ctx: &Context,
+    cw: &crate::connectwise::ConnectWise,
+    agreement_ids: &[i64],
+    workers: usize,
+) -> anyhow::Result<BTreeMap<i64, Vec<CwAddition>>> {
+    let bar = crate::output::progress(ctx.progress, agreement_ids.len(), "reading agreement additions");
+    let mut additions = BTreeMap::new();
+    let mut first_error = None;
+    crate::workers::for_each(agreement_ids, workers, |id| cw.additions(*id), |i, result| {
+        bar.inc(1);
+        match result {
+            Ok(list) => {
+                additions.insert(agreement_ids[i], list);
+            }
+            Err(e) => {
+                first_error.get_or_insert((agreement_ids[i], e));
+            }
+        }
+    });
+    bar.finish_and_clear();
+    if let Some((id, e)) = first_error {
+        return Err(anyhow::Error::new(e).context(format!("reading the additions of agreement {id}; nothing was pushed")));
+    }
+    Ok(additions)
+}
+
+fn confirmed(ctx: &Context, yes: bool, writes: usize) -> anyhow::Result<bool> {
+    if yes || !ctx.interactive || ctx.json {
+        // Without a terminal nobody can answer: the [sync] policy decides what is pushed.
+        return Ok(true);
+    }
+    eprint!("Push {writes} changes to ConnectWise? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+pub fn print_plan(plan: &Plan, dry_run: bool) {
+    let rows: Vec<PlanRow> = plan.lines.iter().map(plan_row).collect();
+    let c = plan.counts();
+    let title = if dry_run { "Plan (dry run)" } else { "Plan" };
+    if rows.is_empty() {
+        println!("{title} for {}: nothing to do (no mapped account has a mapped service).", plan.period);
+        return;
+    }
+    println!("{}", crate::output::table(&rows));
+    println!(
+        "{title} for {}: {} add, {} update, {} unchanged, {} held, {} skipped.",
+        plan.period, c.add, c.update, c.unchanged, c.held, c.skipped
+    );
+}
+
+fn plan_row(line: &PlanLine) -> PlanRow {
+    let change = match (line.action, line.delta()) {
+        (Action::Add | Action::Update | Action::Held, Some(d)) if d != 0.0 => {
+            format!("{}{}", if d > 0.0 { "+" } else { "" }, format_quantity(Some(d)))
+        }
+        _ => String::new(),
+    };
+    PlanRow {
+        action: line.action.as_str(),
+        company: line.company.clone(),
+        agreement: line.agreement.clone().unwrap_or_else(|| "-".into()),
+        product: line.product.clone().unwrap_or_else(|| "-".into()),
+        before: format_quantity(line.before),
+        after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
+        change,
+        note: line.reason.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,942 @@
+//! The TOML config: API keys for ConnectWise and each vendor, the `[sync]` policy and HTTP
+//! settings. Parsed in two steps: serde reads the raw file (so malformed TOML and unknown
+//! keys are reported with their line by the toml crate), then `validate` lowers it into
+//! fully built settings, resolving `<key>_env` indirections and checking URLs.
+
+use crate::policy::{Decision, SyncPolicy};
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// A config problem, located in the file where possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub connectwise: Option<ConnectWiseConfig>,
+    pub vendors: BTreeMap<String, VendorConfig>,
+    pub sync: SyncPolicy,
+    pub http: HttpSettings,
+    pub database_path: Option<PathBuf>,
+    /// Problems worth telling the user that do not stop the run (e.g. file permissions).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectWiseConfig {
+    /// `https://api-na.myconnectwise.net` (cloud hosts get their `api-` prefix added).
+    pub site: Url,
+    pub company_id: String,
+    pub public_key: Secret,
+    pub private_key: Secret,
+    pub client_id: String,
+    /// Skips `/login/companyinfo` discovery when set, e.g. `v4_6_release/`.
+    pub codebase: Option<String>,
+    pub bill_customer: BillCustomer,
+    pub requests_per_minute: u32,
+}
+
+/// How a new addition is billed (`billCustomer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillCustomer {
+    Billable,
+    DoNotBill,
+    NoCharge,
+}
+
+impl BillCustomer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillCustomer::Billable => "Billable",
+            BillCustomer::DoNotBill => "DoNotBill",
+            BillCustomer::NoCharge => "NoCharge",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub workers: usize,
+    pub connect_timeout_secs: u64,
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            workers: 8,
+            connect_timeout_secs: 10,
+            timeout_secs: 60,
+            max_attempts: 4,
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// The vendors recon has an adapter for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VendorKind {
+    Nodeware,
+    Huntress,
+    SaasAlerts,
+    NordLayer,
+    NordPass,
+    Csv,
+}
+
+impl VendorKind {
+    pub const ALL: [VendorKind; 6] = [
+        VendorKind::Nodeware,
+        VendorKind::Huntress,
+        VendorKind::SaasAlerts,
+        VendorKind::NordLayer,
+        VendorKind::NordPass,
+        VendorKind::Csv,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VendorKind::Nodeware => "nodeware",
+            VendorKind::Huntress => "huntress",
+            VendorKind::SaasAlerts => "saas-alerts",
+            VendorKind::NordLayer => "nordlayer",
+            VendorKind::NordPass => "nordpass",
+            VendorKind::Csv => "csv",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VendorKind> {
+        VendorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The keys a `[vendors.<name>]` section of this kind may hold.
+    fn allowed_keys(self) -> &'static [&'static str] {
+        match self {
+            VendorKind::Nodeware => {
+                &["type", "requests_per_minute", "api_key", "api_key_env", "base_url", "auth_scheme"]
+            }
+            VendorKind::Huntress => &[
+                "type",
+                "requests_per_minute",
+                "api_key",
+                "api_key_env",
+                "api_secret",
+                "api_secret_env",
+                "base_url",
+                "page_size",
+            ],
+            VendorKind::SaasAlerts => &["type", "requests_per_minute", "api_key", "api_key_env", "api_url"],
+            VendorKind::NordLayer => &[
+                "type",
+                "requests_per_minute",
+                "api_key",
+                "api_key_env",
+                "base_url",
+                "page_size",
+                "usage_path",
+                "members_field",
+                "servers_field",
+            ],
+            VendorKind::NordPass => &[
+                "type",
+                "usage_csv",
+                "organization_column",
+                "organization_id_column",
+                "plan_column",
+                "seats_column",
+            ],
+            VendorKind::Csv => &["type", "file"],
+        }
+    }
+}
+
+impl fmt::Display for VendorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VendorConfig {
+    /// The section name, `[vendors.<name>]`: how the user refers to the vendor.
+    pub name: String,
+    pub kind: VendorKind,
+    pub settings: VendorSettings,
+    /// Per-host request budget shared by all workers.
+    pub requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub enum VendorSettings {
+    Nodeware {
+        api_key: Secret,
+        base_url: Url,
+        /// `Bearer` (seen in a public client) or `Token`.
+        auth_scheme: String,
+    },
+    Huntress {
+        api_key: Secret,
+        api_secret: Secret,
+        base_url: Url,
+        page_size: u32,
+    },
+    SaasAlerts {
+        api_key: Secret,
+        api_url: Url,
+    },
+    NordLayer {
+        api_key: Secret,
+        base_url: Url,
+        page_size: u32,
+        /// `{identifier}` is replaced by the organization identifier.
+        usage_path: String,
+        members_field: String,
+        servers_field: String,
+    },
+    NordPass {
+        usage_csv: PathBuf,
+        columns: NordPassColumns,
+    },
+    Csv {
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NordPassColumns {
+    pub organization: String,
+    pub organization_id: String,
+    pub plan: String,
+    pub seats: String,
+}
+
+pub const NODEWARE_URL: &str = "https://api.nodeware.com";
+pub const HUNTRESS_URL: &str = "https://api.huntress.io";
+pub const SAAS_ALERTS_URL: &str = "https://us-central1-the-byway-248217.cloudfunctions.net";
+pub const NORDLAYER_URL: &str = "https://partner-api.nordlayer.com";
+pub const NORDLAYER_USAGE_PATH: &str = "/msp/v1/organizations/{identifier}/usage";
+
+// ---- raw file shape ------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    connectwise: Option<RawConnectWise>,
+    #[serde(default)]
+    vendors: BTreeMap<String, RawVendor>,
+    sync: Option<RawSync>,
+    http: Option<RawHttp>,
+    database: Option<RawDatabase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnectWise {
+    site: String,
+    company_id: String,
+    public_key: Option<String>,
+    public_key_env: Option<String>,
+    private_key: Option<String>,
+    private_key_env: Option<String>,
+    client_id: Option<String>,
+    client_id_env: Option<String>,
+    codebase: Option<String>,
+    bill_customer: Option<String>,
+    requests_per_minute: Option<u32>,
+}
+
+/// Every key any vendor type takes; `validate` checks which belong to the section's type.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawVendor {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    requests_per_minute: Option<u32>,
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    api_secret: Option<String>,
+    api_secret_env: Option<String>,
+    base_url: Option<String>,
+    api_url: Option<String>,
+    auth_scheme: Option<String>,
+    page_size: Option<u32>,
+    usage_path: Option<String>,
+    members_field: Option<String>,
+    servers_field: Option<String>,
+    usage_csv: Option<PathBuf>,
+    organization_column: Option<String>,
+    organization_id_column: Option<String>,
+    plan_column: Option<String>,
+    seats_column: Option<String>,
+    file: Option<PathBuf>,
+}
+
+impl RawVendor {
+    fn present_keys(&self) -> Vec<&'static str> {
+        let present = [
+            ("type", self.kind.is_some()),
+            ("requests_per_minute", self.requests_per_minute.is_some()),
+            ("api_key", self.api_key.is_some()),
+            ("api_key_env", self.api_key_env.is_some()),
+            ("api_secret", self.api_secret.is_some()),
+            ("api_secret_env", self.api_secret_env.is_some()),
+            ("base_url", self.base_url.is_some()),
+            ("api_url", self.api_url.is_some()),
+            ("auth_scheme", self.auth_scheme.is_some()),
+            ("page_size", self.page_size.is_some()),
+            ("usage_path", self.usage_path.is_some()),
+            ("members_field", self.members_field.is_some()),
+            ("servers_field", self.servers_field.is_some()),
+            ("usage_csv", self.usage_csv.is_some()),
+            ("organization_column", self.organization_column.is_some()),
+            ("organization_id_column", self.organization_id_column.is_some()),
+            ("plan_column", self.plan_column.is_some()),
+            ("seats_column", self.seats_column.is_some()),
+            ("file", self.file.is_some()),
+        ];
+        present.into_iter().filter(|(_, p)| *p).map(|(k, _)| k).collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    increases: Option<Decision>,
+    decreases: Option<Decision>,
+    max_change_percent: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    workers: Option<usize>,
+    connect_timeout_seconds: Option<u64>,
+    timeout_seconds: Option<u64>,
+    max_attempts: Option<u32>,
+    max_response_mb: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    path: Option<PathBuf>,
+}
+
+// ---- loading -------------------------------------------------------------------------
+
+impl Config {
+    /// Read and validate the config file, resolving `*_env` keys from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "config file not found (create one with `recon init`, or pass --config)".to_string()
+                }
+                _ => format!("cannot read the config file: {e}"),
+            },
+        })?;
+        let mut config = Config::parse(&text, path, &|name| std::env::var(name).ok())?;
+        if let Some(w) = permission_warning(path) {
+            config.warnings.push(w);
+        }
+        Ok(config)
+    }
+
+    /// Parse config text. `env` looks up environment variables (injected so tests need not
+    /// touch the process environment).
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: e.span().map(|span| line_of_offset(text, span.start)),
+            message: first_line(e.message()),
+        })?;
+        Validator { text, path, env }.validate(raw)
+    }
+
+    pub fn vendor(&self, name: &str) -> Option<&VendorConfig> {
+        self.vendors.get(name)
+    }
+
+    pub fn connectwise(&self) -> Result<&ConnectWiseConfig, ConfigError> {
+        self.connectwise.as_ref().ok_or_else(|| ConfigError {
+            path: self.path.clone(),
+            line: None,
+            message: "no [connectwise] section: recon needs it to read and write agreements".to_string(),
+        })
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Validator<'_> {
+    fn error(&self, section: &[&str], key: Option<&str>, message: String) -> ConfigError {
+        ConfigError { path: self.path.to_path_buf(), line: locate(self.text, section, key), message }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let connectwise = raw.connectwise.map(|cw| self.connectwise(cw)).transpose()?;
+        let mut vendors = BTreeMap::new();
+        for (name, section) in raw.vendors {
+            let vendor = self.vendor(&name, section)?;
+            vendors.insert(name, vendor);
+        }
+        let sync = match raw.sync {
+            None => SyncPolicy::default(),
+            Some(s) => {
+                let default = SyncPolicy::default();
+                SyncPolicy {
+                    increases: s.increases.unwrap_or(default.increases),
+                    decreases: s.decreases.unwrap_or(default.decreases),
+                    max_change_percent: s.max_change_percent,
+                }
+            }
+        };
+        let http = match raw.http {
+            None => HttpSettings::default(),
+            Some(h) => self.http(h)?,
+        };
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            connectwise,
+            vendors,
+            sync,
+            http,
+            database_path: raw.database.and_then(|d| d.path),
+            warnings: Vec::new(),
+        })
+    }
+
+    fn http(&self, h: RawHttp) -> Result<HttpSettings, ConfigError> {
+        let d = HttpSettings::default();
+        let s = HttpSettings {
+            workers: h.workers.unwrap_or(d.workers),
+            connect_timeout_secs: h.connect_timeout_seconds.unwrap_or(d.connect_timeout_secs),
+            timeout_secs: h.timeout_seconds.unwrap_or(d.timeout_secs),
+            max_attempts: h.max_attempts.unwrap_or(d.max_attempts),
+            max_response_bytes: h.max_response_mb.map_or(d.max_response_bytes, |mb| mb * 1024 * 1024),
+        };
+        let checks = [
+            ("workers", s.workers == 0 || s.workers > 64, "must be between 1 and 64"),
+            ("timeout_seconds", s.timeout_secs == 0, "must be at least 1"),
+            ("connect_timeout_seconds", s.connect_timeout_secs == 0, "must be at least 1"),
+            ("max_attempts", s.max_attempts == 0 || s.max_attempts > 10, "must be between 1 and 10"),
+            ("max_response_mb", s.max_response_bytes == 0, "must be at least 1"),
+        ];
+        for (key, bad, why) in checks {
+            if bad {
+                return Err(self.error(&["http"], Some(key), format!("[http] {key} {why}")));
+            }
+        }
+        Ok(s)
+    }
+
+    fn connectwise(&self, cw: RawConnectWise) -> Result<ConnectWiseConfig, ConfigError> {
+        let section = ["connectwise"];
+        let site = self.url(&section, "site", &cw.site)?;
+        let site = with_cloud_api_prefix(site);
+        let public_key = self.secret(&section, "public_key", cw.public_key, cw.public_key_env)?;
+        let private_key = self.secret(&section, "private_key", cw.private_key, cw.private_key_env)?;
+        let client_id = self.secret(&section, "client_id", cw.client_id, cw.client_id_env)?;
+        if cw.company_id.trim().is_empty() {
+            return Err(self.error(&section, Some("company_id"), "[connectwise] company_id is empty".into()));
+        }
+        let bill_customer = match cw.bill_customer.as_deref() {
+            None | Some("Billable") => BillCustomer::Billable,
+            Some("DoNotBill") => BillCustomer::DoNotBill,
+            Some("NoCharge") => BillCustomer::NoCharge,
+            Some(other) => {
+                return Err(self.error(
+                    &section,
+                    Some("bill_customer"),
+                    format!(
+                        "[connectwise] bill_customer = {other:?}: expected Billable, DoNotBill or NoCharge"
+                    ),
+                ));
+            }
+        };
+        let codebase = cw.codebase.map(|c| {
+            let c = c.trim().trim_matches('/').to_string();
+            format!("{c}/")
+        });
+        Ok(ConnectWiseConfig {
+            site,
+            company_id: cw.company_id.trim().to_string(),
+            public_key,
+            private_key,
+            // The clientId is not a secret by ConnectWise's account, but it may come from env.
+            client_id: client_id.expose().to_string(),
+            codebase,
+            bill_customer,
+            requests_per_minute: cw.requests_per_minute.unwrap_or(600),
+        })
+    }
+
+    fn vendor(&self, name: &str, raw: RawVendor) -> Result<VendorConfig, ConfigError> {
+        let section = ["vendors", name];
+        let kind_text = raw.kind.clone().unwrap_or_else(|| name.to_string());
+        let kind = VendorKind::parse(&kind_text).ok_or_else(|| {
+            let known: Vec<&str> = VendorKind::ALL.iter().map(|k| k.as_str()).collect();
+            let key = raw.kind.as_ref().map(|_| "type");
+            let message = match raw.kind {
+                Some(_) => format!("[vendors.{name}] type = {kind_text:?} is not a vendor recon knows ({})", known.join(", ")),
+                None => format!(
+                    "[vendors.{name}] is not a vendor recon knows ({}); for any other vendor set type = \"csv\"",
+                    known.join(", ")
+                ),
+            };
+            self.error(&section, key, message)
+        })?;
+        for key in raw.present_keys() {
+            if !kind.allowed_keys().contains(&key) {
+                return Err(self.error(
+                    &section,
+                    Some(key),
+                    format!("[vendors.{name}] key `{key}` is not used by a {kind} vendor"),
+                ));
+            }
+        }
+        let url_or = |key: &str, value: Option<&String>, default: &str| -> Result<Url, ConfigError> {
+            self.url(&section, key, value.map_or(default, String::as_str))
+        };
+        let page_size = |default: u32, max: u32| -> Result<u32, ConfigError> {
+            match raw.page_size {
+                None => Ok(default),
+                Some(n) if (1..=max).contains(&n) => Ok(n),
+                Some(n) => Err(self.error(
+                    &section,
+                    Some("page_size"),
+                    format!("[vendors.{name}] page_size = {n}: must be between 1 and {max}"),
+                )),
+            }
+        };
+        let settings = match kind {
+            VendorKind::Nodeware => VendorSettings::Nodeware {
+                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), NODEWARE_URL)?,
+                auth_scheme: match raw.auth_scheme.as_deref() {
+                    None => "Bearer".to_string(),
+                    Some(s @ ("Bearer" | "Token")) => s.to_string(),
+                    Some(other) => {
+                        return Err(self.error(
+                            &section,
+                            Some("auth_scheme"),
+                            format!(
+                                "[vendors.{name}] auth_scheme = {other:?}: expected \"Bearer\" or \"Token\""
+                            ),
+                        ));
+                    }
+                },
+            },
+            VendorKind::Huntress => VendorSettings::Huntress {
+                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
+                api_secret: self.secret(
+                    &section,
+                    "api_secret",
+                    raw.api_secret.clone(),
+                    raw.api_secret_env.clone(),
+                )?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), HUNTRESS_URL)?,
+                page_size: page_size(500, 500)?,
+            },
+            VendorKind::SaasAlerts => VendorSettings::SaasAlerts {
+                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
+                api_url: url_or("api_url", raw.api_url.as_ref(), SAAS_ALERTS_URL)?,
+            },
+            VendorKind::NordLayer => VendorSettings::NordLayer {
+                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), NORDLAYER_URL)?,
+                page_size: page_size(200, 200)?,
+                usage_path: raw.usage_path.clone().unwrap_or_else(|| NORDLAYER_USAGE_PATH.to_string()),
+                members_field: raw.members_field.clone().unwrap_or_else(|| "members".to_string()),
+                servers_field: raw.servers_field.clone().unwrap_or_else(|| "servers".to_string()),
+            },
+            VendorKind::NordPass => VendorSettings::NordPass {
+                usage_csv: self.file(&section, "usage_csv", raw.usage_csv.clone())?,
+                columns: NordPassColumns {
+                    organization: raw.organization_column.clone().unwrap_or_else(|| "Organization".into()),
+                    organization_id: raw
+                        .organization_id_column
+                        .clone()
+                        .unwrap_or_else(|| "Organization ID".into()),
+                    plan: raw.plan_column.clone().unwrap_or_else(|| "Plan".into()),
+                    seats: raw.seats_column.clone().unwrap_or_else(|| "Seats".into()),
+                },
+            },
+            VendorKind::Csv => VendorSettings::Csv { file: self.file(&section, "file", raw.file.clone())? },
+        };
+        if raw.requests_per_minute == Some(0) {
+            return Err(self.error(
+                &section,
+                Some("requests_per_minute"),
+                format!("[vendors.{name}] requests_per_minute must be at least 1"),
+            ));
+        }
+        Ok(VendorConfig {
+            name: name.to_string(),
+            kind,
+            settings,
+            requests_per_minute: raw.requests_per_minute,
+        })
+    }
+
+    /// `<key> = "value"` or `<key>_env = "VAR"`: exactly one of them.
+    fn secret(
+        &self,
+        section: &[&str],
+        key: &str,
+        value: Option<String>,
+        env_var: Option<String>,
+    ) -> Result<Secret, ConfigError> {
+        let label = section_label(section);
+        match (value, env_var) {
+            (Some(_), Some(_)) => Err(self.error(
+                section,
+                Some(key),
+                format!("{label} sets both `{key}` and `{key}_env`; keep one"),
+            )),
+            (None, None) => Err(self.error(
+                section,
+                None,
+                format!("{label} is missing `{key}` (or `{key}_env = \"VARIABLE\"` to read it from the environment)"),
+            )),
+            (Some(v), None) if v.trim().is_empty() => {
+                Err(self.error(section, Some(key), format!("{label} `{key}` is empty")))
+            }
+            (Some(v), None) => Ok(Secret::new(v)),
+            (None, Some(var)) => match (self.env)(&var) {
+                Some(v) if !v.trim().is_empty() => Ok(Secret::new(v)),
+                _ => Err(self.error(
+                    section,
+                    Some(&format!("{key}_env")),
+                    format!("{label} `{key}_env` names the environment variable {var}, which is not set or empty"),
+                )),
+            },
+        }
+    }
+
+    fn url(&self, section: &[&str], key: &str, text: &str) -> Result<Url, ConfigError> {
+        let label = section_label(section);
+        let with_scheme = if text.contains("://") { text.to_string() } else { format!("https://{text}") };
+        let url = Url::parse(&with_scheme).map_err(|e| {
+            self.error(section, Some(key), format!("{label} {key} = {text:?} is not a URL: {e}"))
+        })?;
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if is_loopback(&url) => Ok(url),
+            "http" => Err(self.error(
+                section,
+                Some(key),
+                format!("{label} {key} = {text:?} uses http://; recon sends API keys only over https (http is allowed for loopback hosts)"),
+            )),
+            other => Err(self.error(section, Some(key), format!("{label} {key}: unsupported scheme {other:?}"))),
+        }
+    }
+
+    fn file(&self, section: &[&str], key: &str, path: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+        let label = section_label(section);
+        let path = path
+            .ok_or_else(|| self.error(section, None, format!("{label} is missing `{key}` (a file path)")))?;
+        // Relative paths are relative to the config file, so cron's working directory does not matter.
+        Ok(match self.path.parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        })
+    }
+}
+
+fn section_label(section: &[&str]) -> String {
+    format!("[{}]", section.join("."))
+}
+
+/// Loopback hosts may use plain http (the sandbox, an SSH tunnel).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// ConnectWise cloud answers the API on `api-<region>` hosts: `na.myconnectwise.net` ->
+/// `api-na.myconnectwise.net`. Users copy the browser host, so fix it rather than fail.
+fn with_cloud_api_prefix(mut url: Url) -> Url {
+    let Some(host) = url.host_str().map(str::to_string) else { return url };
+    let cloud = host.ends_with(".myconnectwise.net") || host.ends_with(".connectwisedev.com");
+    if cloud && !host.starts_with("api-") {
+        let _ = url.set_host(Some(&format!("api-{host}")));
+    }
+    url
+}
+
+fn permission_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "{} holds API keys but is readable by group or others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    let _ = path;
+    None
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The 1-based line of `key` inside the table `[section]`, or of the table header when
+/// `key` is None. Simple on purpose: it reads the file as lines, as a person would.
+pub(crate) fn locate(text: &str, section: &[&str], key: Option<&str>) -> Option<usize> {
+    let mut current: Vec<String> = Vec::new();
+    let mut header_line = None;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') && !trimmed.starts_with("[[") {
+            let inner = trimmed.trim_start_matches('[').split(']').next().unwrap_or("");
+            current = inner.split('.').map(|p| p.trim().trim_matches('"').to_string()).collect();
+            if current == section {
+                header_line = Some(index + 1);
+            }
+            continue;
+        }
+        if current != section {
+            continue;
+        }
+        if let Some(key) = key {
+            let name = trimmed.split('=').next().unwrap_or("").trim().trim_matches('"');
+            if trimmed.contains('=') && name == key {
+                return Some(index + 1);
+            }
+        }
+    }
+    header_line
+}
+
+/// `$XDG_CONFIG_HOME/recon/config.toml`, else `~/.config/recon/config.toml`.
+pub fn default_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    xdg_dir(env, "XDG_CONFIG_HOME", ".config").map(|d| d.join("recon").join("config.toml"))
+}
+
+/// `$XDG_DATA_HOME/recon/recon.db`, else `~/.local/share/recon/recon.db`.
+pub fn default_db_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    xdg_dir(env, "XDG_DATA_HOME", ".local/share").map(|d| d.join("recon").join("recon.db"))
+}
+
+fn xdg_dir(env: &dyn Fn(&str) -> Option<String>, var: &str, fallback: &str) -> Option<PathBuf> {
+    match env(var).filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => env("HOME").filter(|h| !h.is_empty()).map(|home| PathBuf::from(home).join(fallback)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[connectwise]
+site = "https://api-na.myconnectwise.net"
+company_id = "acme"
+public_key = "pub"
+private_key_env = "CW_PRIVATE"
+client_id = "00000000-0000-0000-0000-000000000000"
+
+[vendors.nodeware]
+api_key = "nw-key"
+
+[vendors.huntress]
+api_key = "hk"
+api_secret = "hs"
+page_size = 100
+
+[vendors.backup]
+type = "csv"
+file = "backup.csv"
+
+[sync]
+decreases = "review"
+max_change_percent = 50
+"#;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "CW_PRIVATE").then(|| "private-from-env".to_string())
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/recon/config.toml"), &env)
+    }
+
+    #[test]
+    fn reads_a_full_config() {
+        let c = parse(GOOD).unwrap();
+        let cw = c.connectwise().unwrap();
+        assert_eq!(cw.private_key.expose(), "private-from-env");
+        assert_eq!(cw.bill_customer, BillCustomer::Billable);
+        assert_eq!(c.vendors.len(), 3);
+        assert_eq!(c.vendor("backup").unwrap().kind, VendorKind::Csv);
+        match &c.vendor("backup").unwrap().settings {
+            VendorSettings::Csv { file } => assert_eq!(file, Path::new("/etc/recon/backup.csv")),
+            other => panic!("{other:?}"),
+        }
+        match &c.vendor("nodeware").unwrap().settings {
+            VendorSettings::Nodeware { base_url, auth_scheme, .. } => {
+                assert_eq!(base_url.as_str(), "https://api.nodeware.com/");
+                assert_eq!(auth_scheme, "Bearer");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.sync.decreases, Decision::Review);
+        assert_eq!(c.sync.increases, Decision::Apply);
+        assert_eq!(c.sync.max_change_percent, Some(50));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = parse(GOOD).unwrap();
+        let debug = format!("{c:?}");
+        for secret in ["private-from-env", "nw-key", "\"hs\"", "\"pub\""] {
+            assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+        }
+    }
+
+    /// Each bad config names the line and what is wrong.
+    #[test]
+    fn bad_configs_name_line_and_key() {
+        let cases: &[(&str, Option<usize>, &str)] = &[
+            ("[connectwise\nsite = 1", Some(1), "unclosed table"),
+            ("[vendors.nodeware]\napi_key = \"k\"\napi_kee = \"x\"\n", Some(3), "api_kee"),
+            ("[sync]\ndecreases = \"maybe\"\n", Some(2), "maybe"),
+            ("[bogus]\nx = 1\n", Some(1), "bogus"),
+            (
+                "[vendors.nodeware]\napi_key = \"k\"\napi_secret = \"s\"\n",
+                Some(3),
+                "`api_secret` is not used by a nodeware vendor",
+            ),
+            ("[vendors.acme]\napi_key = \"k\"\n", Some(1), "is not a vendor recon knows"),
+            ("[vendors.x]\ntype = \"nodewar\"\napi_key = \"k\"\n", Some(2), "nodewar"),
+            ("[vendors.nodeware]\nbase_url = \"https://x\"\n", Some(1), "missing `api_key`"),
+            ("[vendors.nodeware]\napi_key = \"k\"\nbase_url = \"http://example.com\"\n", Some(3), "http://"),
+            ("[vendors.nodeware]\napi_key_env = \"NOPE\"\n", Some(2), "NOPE, which is not set"),
+            ("[vendors.nodeware]\napi_key = \"k\"\napi_key_env = \"X\"\n", Some(2), "both"),
+            (
+                "[vendors.huntress]\napi_key = \"k\"\napi_secret = \"s\"\npage_size = 9000\n",
+                Some(4),
+                "page_size",
+            ),
+            ("[http]\nworkers = 0\n", Some(2), "workers"),
+            ("[vendors.backup]\ntype = \"csv\"\n", Some(1), "missing `file`"),
+        ];
+        for (text, line, needle) in cases {
+            let err = parse(text).expect_err(text);
+            assert_eq!(err.line, *line, "{text:?} -> {err}");
+            assert!(err.to_string().contains(needle), "{text:?} -> {err}");
+            assert!(err.to_string().starts_with("/etc/recon/config.toml:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn http_allowed_only_for_loopback() {
+        for (site, ok) in [
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:1", true),
+            ("http://[::1]:1", true),
+            ("http://10.0.0.1", false),
+            ("https://cw.example.com", true),
+            ("ftp://cw.example.com", false),
+        ] {
+            let text = format!(
+                "[connectwise]\nsite = \"{site}\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\n"
+            );
+            assert_eq!(parse(&text).is_ok(), ok, "{site}");
+        }
+    }
+
+    #[test]
+    fn cloud_hosts_get_the_api_prefix() {
+        let text = "[connectwise]\nsite = \"na.myconnectwise.net\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\ncodebase = \"v2025_1\"\n";
+        let c = parse(text).unwrap();
+        let cw = c.connectwise().unwrap();
+        assert_eq!(cw.site.as_str(), "https://api-na.myconnectwise.net/");
+        assert_eq!(cw.codebase.as_deref(), Some("v2025_1/"));
+    }
+
+    #[test]
+    fn missing_connectwise_section_is_reported_when_needed() {
+        let c = parse("[vendors.nodeware]\napi_key = \"k\"\n").unwrap();
+        assert!(c.connectwise().unwrap_err().to_string().contains("no [connectwise] section"));
+    }
+
+    #[test]
+    fn default_paths_follow_xdg() {
+        let env = |k: &str| match k {
+            "HOME" => Some("/home/u".to_string()),
+            _ => None,
+        };
+        assert_eq!(default_config_path(&env).unwrap(), PathBuf::from("/home/u/.config/recon/config.toml"));
+        assert_eq!(default_db_path(&env).unwrap(), PathBuf::from("/home/u/.local/share/recon/recon.db"));
+        let xdg = |k: &str| match k {
+            "XDG_CONFIG_HOME" => Some("/x/c".to_string()),
+            "XDG_DATA_HOME" => Some("/x/d".to_string()),
+            _ => None,
+        };
+        assert_eq!(default_config_path(&xdg).unwrap(), PathBuf::from("/x/c/recon/config.toml"));
+        assert_eq!(default_db_path(&xdg).unwrap(), PathBuf::from("/x/d/recon/recon.db"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn warns_when_others_can_read_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert!(c.warnings[0].contains("chmod 600"), "{:?}", c.warnings);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Config::load(&path).unwrap().warnings.is_empty());
+    }
+}

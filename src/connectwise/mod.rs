@@ -1,0 +1,311 @@
+//! The ConnectWise PSA (Manage) REST client: Basic auth with `companyId+public:private`,
+//! the `clientId` header, a pinned API version, codebase discovery, and paging that
+//! re-sends conditions and fields on every page.
+
+mod wire;
+
+use crate::config::ConnectWiseConfig;
+use crate::http::{Http, HttpError, Repeat, Request, display_url};
+use crate::model::{CwAddition, CwAgreement, CwCompany, CwProduct};
+use crate::secret::Secret;
+use base64::Engine;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// Pinned so a ConnectWise upgrade cannot change the shapes recon reads.
+pub const ACCEPT: &str = "application/vnd.connectwise.com+json; version=2025.8";
+pub const PAGE_SIZE: usize = 1000;
+const SERVICE: &str = "connectwise";
+/// A guard against a server that never stops paging.
+const MAX_PAGES: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CwError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(
+        "connectwise: {method} {url} was refused ({status}): the API member's security role most likely lacks {permission}{}",
+        if *.status == 401 { " (or the keys, company id or clientId are wrong)" } else { "" }
+    )]
+    Permission { method: Method, url: String, status: u16, permission: &'static str },
+    #[error("connectwise: company id {company_id:?} is unknown at {site} (login/companyinfo answered null)")]
+    UnknownCompany { company_id: String, site: String },
+    #[error("connectwise: {0}")]
+    Other(String),
+}
+
+/// What `recon check` shows about the server.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: Option<String>,
+    pub is_cloud: Option<bool>,
+    pub api_base: String,
+}
+
+/// A new agreement addition.
+#[derive(Debug, Clone)]
+pub struct NewAddition {
+    pub product_id: i64,
+    pub quantity: u32,
+    pub bill_customer: &'static str,
+    pub effective_date: chrono::NaiveDate,
+}
+
+pub struct ConnectWise<'h> {
+    http: &'h Http,
+    /// `https://{site}/{codebase}apis/3.0/`
+    base: Url,
+    authorization: Secret,
+    client_id: String,
+}
+
+impl<'h> ConnectWise<'h> {
+    /// Connect: discover the codebase unless configured, and set the host's rate limit.
+    pub fn connect(config: &ConnectWiseConfig, http: &'h Http) -> Result<ConnectWise<'h>, CwError> {
+        http.limit_host(&config.site, config.requests_per_minute);
+        let codebase = match &config.codebase {
+            Some(c) => c.clone(),
+            None => discover_codebase(config, http)?,
+        };
+        let base =
+            config.site.join(&format!("{}apis/3.0/", codebase.trim_start_matches('/'))).map_err(|e| {
+                CwError::Other(format!("cannot build the API URL from codebase {codebase:?}: {e}"))
+            })?;
+        let credentials =
+            format!("{}+{}:{}", config.company_id, config.public_key.expose(), config.private_key.expose());
+        let authorization =
+            Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)));
+        Ok(ConnectWise { http, base, authorization, client_id: config.client_id.clone() })
+    }
+
+    pub fn api_base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, CwError> {
+        let mut url = self.base.join(path).map_err(|e| CwError::Other(format!("bad path {path:?}: {e}")))?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    fn request(&self, method: Method, url: Url) -> Request {
+        let mut r = Request::get(SERVICE, url)
+            .secret_header("authorization", self.authorization.expose())
+            .header("clientid", &self.client_id)
+            .header("accept", ACCEPT);
+        r.method = method;
+        r
+    }
+
+    fn send(&self, request: &Request) -> Result<crate::http::Response, CwError> {
+        self.http.send(request).map_err(|e| permission_error(e, request))
+    }
+
+    fn get_one<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, CwError> {
+        let request = self.request(Method::GET, self.url(path, query)?);
+        Ok(self.send(&request)?.json(SERVICE)?)
+    }
+
+    /// Every record of a list endpoint. `conditions` and `fields` are sent on every page: the
+    /// next page's number is taken from the `Link` header, the rest of the query is ours.
+    fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        conditions: Option<&str>,
+        fields: Option<&str>,
+    ) -> Result<Vec<T>, CwError> {
+        let mut all = Vec::new();
+        let mut page = 1usize;
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("page", page.to_string()), ("pageSize", PAGE_SIZE.to_string())];
+            if let Some(c) = conditions {
+                query.push(("conditions", c.to_string()));
+            }
+            if let Some(f) = fields {
+                query.push(("fields", f.to_string()));
+            }
+            let request = self.request(Method::GET, self.url(path, &query)?);
+            let response = self.send(&request)?;
+            let records: Vec<T> = response.json(SERVICE)?;
+            let count = records.len();
+            all.extend(records);
+            let next = match response.header("link") {
+                Some(link) => next_page_number(link),
+                // No Link header: a full page may have more behind it, a short one is the last.
+                None => (count == PAGE_SIZE).then_some(page + 1),
+            };
+            match next {
+                Some(n) if n > page && count > 0 => page = n,
+                _ => return Ok(all),
+            }
+        }
+        Err(CwError::Other(format!("{path}: more than {MAX_PAGES} pages; stopping")))
+    }
+
+    /// `GET /system/info`: the cheap credential check.
+    pub fn server_info(&self) -> Result<ServerInfo, CwError> {
+        let info: wire::SystemInfo = self.get_one("system/info", &[])?;
+        Ok(ServerInfo { version: info.version, is_cloud: info.is_cloud, api_base: display_url(&self.base) })
+    }
+
+    /// Every company that is not deleted.
+    pub fn companies(&self) -> Result<Vec<CwCompany>, CwError> {
+        self.find_companies(None)
+    }
+
+    /// Companies matching extra `conditions` (ANDed with "not deleted").
+    pub fn find_companies(&self, conditions: Option<&str>) -> Result<Vec<CwCompany>, CwError> {
+        let conditions = match conditions {
+            Some(c) => format!("deletedFlag=false and ({c})"),
+            None => "deletedFlag=false".to_string(),
+        };
+        let companies: Vec<wire::Company> =
+            self.get_all("company/companies", Some(&conditions), Some("id,identifier,name,deletedFlag"))?;
+        Ok(companies.into_iter().filter(|c| !c.deleted_flag).map(CwCompany::from).collect())
+    }
+
+    /// Active agreements (of one company, or of all companies), as of `today`.
+    pub fn active_agreements(
+        &self,
+        company_id: Option<i64>,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<CwAgreement>, CwError> {
+        let mut conditions = r#"agreementStatus="Active" and cancelledFlag=false"#.to_string();
+        if let Some(id) = company_id {
+            conditions.push_str(&format!(" and company/id={id}"));
+        }
+        let agreements: Vec<wire::Agreement> = self.get_all(
+            "finance/agreements",
+            Some(&conditions),
+            Some("id,name,type,company,agreementStatus,cancelledFlag,endDate,noEndingDateFlag"),
+        )?;
+        Ok(agreements
+            .into_iter()
+            .filter(|a| a.is_active(today))
+            .filter_map(wire::Agreement::into_model)
+            .collect())
+    }
+
+    /// Every addition of one agreement, cancelled ones included (reconcile decides).
+    pub fn additions(&self, agreement_id: i64) -> Result<Vec<CwAddition>, CwError> {
+        let additions: Vec<wire::Addition> = self.get_all(
+            &format!("finance/agreements/{agreement_id}/additions"),
+            None,
+            Some("id,product,quantity,cancelledDate,agreementId"),
+        )?;
+        Ok(additions.into_iter().map(|a| a.into_model(agreement_id)).collect())
+    }
+
+    /// Catalog products matching `conditions` (all products when None).
+    pub fn products(&self, conditions: Option<&str>) -> Result<Vec<CwProduct>, CwError> {
+        let items: Vec<wire::CatalogItem> =
+            self.get_all("procurement/catalog", conditions, Some("id,identifier,description,inactiveFlag"))?;
+        Ok(items.into_iter().map(CwProduct::from).collect())
+    }
+
+    /// Set an addition's quantity with JSON Patch (never PUT: it nulls omitted fields).
+    /// Setting an absolute value is safe to repeat, so it is retried like a read.
+    pub fn set_quantity(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        quantity: u32,
+    ) -> Result<CwAddition, CwError> {
+        let url = self.url(&format!("finance/agreements/{agreement_id}/additions/{addition_id}"), &[])?;
+        let body = serde_json::json!([{"op": "replace", "path": "quantity", "value": quantity}]);
+        let request = self.request(Method::PATCH, url).json_body(Method::PATCH, &body, Repeat::Safe);
+        let addition: wire::Addition = self.send(&request)?.json(SERVICE)?;
+        Ok(addition.into_model(agreement_id))
+    }
+
+    /// Create an addition. Not retried blindly: the caller looks the agreement's additions up
+    /// again before any second attempt, so a lost response never makes a duplicate.
+    pub fn create_addition(&self, agreement_id: i64, new: &NewAddition) -> Result<CwAddition, CwError> {
+        let url = self.url(&format!("finance/agreements/{agreement_id}/additions"), &[])?;
+        let body = serde_json::json!({
+            "product": {"id": new.product_id},
+            "quantity": new.quantity,
+            "billCustomer": new.bill_customer,
+            "effectiveDate": format!("{}T00:00:00Z", new.effective_date.format("%Y-%m-%d")),
+        });
+        let request = self.request(Method::POST, url).json_body(Method::POST, &body, Repeat::Unsafe);
+        let addition: wire::Addition = self.send(&request)?.json(SERVICE)?;
+        Ok(addition.into_model(agreement_id))
+    }
+}
+
+fn discover_codebase(config: &ConnectWiseConfig, http: &Http) -> Result<String, CwError> {
+    let url = config
+        .site
+        .join(&format!("login/companyinfo/{}", config.company_id))
+        .map_err(|e| CwError::Other(format!("cannot build the discovery URL: {e}")))?;
+    let request = Request::get(SERVICE, url).header("accept", "application/json");
+    let response = http.send(&request)?;
+    let info: Option<wire::CompanyInfo> = response.json(SERVICE)?;
+    let unknown =
+        || CwError::UnknownCompany { company_id: config.company_id.clone(), site: display_url(&config.site) };
+    let codebase = info.ok_or_else(unknown)?.codebase.filter(|c| !c.trim().is_empty()).ok_or_else(unknown)?;
+    tracing::debug!("connectwise codebase: {codebase}");
+    Ok(codebase)
+}
+
+/// The `page` of the `rel="next"` link, if there is one.
+fn next_page_number(link: &str) -> Option<usize> {
+    link.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
+        let target = part.split(';').next()?.trim().trim_start_matches('<').trim_end_matches('>');
+        let url = Url::parse(target).ok()?;
+        url.query_pairs().find(|(k, _)| k.eq_ignore_ascii_case("page")).and_then(|(_, v)| v.parse().ok())
+    })
+}
+
+/// 401/403 from ConnectWise name the security-role permission most likely missing.
+fn permission_error(error: HttpError, request: &Request) -> CwError {
+    let Some(status @ (401 | 403)) = error.status() else { return CwError::Http(error) };
+    let path = request.url.path();
+    let write = request.method != Method::GET;
+    let permission = if path.contains("/company/") {
+        "Companies > Company Maintenance: Inquire"
+    } else if path.contains("/finance/agreements") && write {
+        "Finance > Agreements: Add and Edit"
+    } else if path.contains("/finance/agreements") {
+        "Finance > Agreements: Inquire"
+    } else if path.contains("/procurement/catalog") && write {
+        "Procurement > Product Catalog: Add"
+    } else if path.contains("/procurement/") {
+        "Procurement > Product Catalog: Inquire"
+    } else {
+        "API access (check the API member, its keys and the clientId)"
+    };
+    CwError::Permission { method: request.method.clone(), url: display_url(&request.url), status, permission }
+}
+
+/// Quote a value for a `conditions` string.
+pub fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_next_page_in_a_link_header() {
+        let link = r#"<https://x/v4_6_release/apis/3.0/company/companies?pageSize=1000&page=2>; rel="next", <https://x/v4_6_release/apis/3.0/company/companies?pageSize=1000&page=3>; rel="last""#;
+        assert_eq!(next_page_number(link), Some(2));
+        let last = r#"<https://x/apis/3.0/company/companies?page=1>; rel="first", <https://x/apis/3.0/company/companies?page=3>; rel="last""#;
+        assert_eq!(next_page_number(last), None);
+        assert_eq!(next_page_number(""), None);
+    }
+
+    #[test]
+    fn quotes_condition_values() {
+        assert_eq!(quote("O'Brien & Sons"), "\"O'Brien & Sons\"");
+        assert_eq!(quote("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+}

@@ -1,0 +1,172 @@
+//! ConnectWise JSON as the API sends it (field names from the official OpenAPI
+//! description). Only this module and the client see these; the rest of recon sees `model`.
+
+use crate::model::{CwAddition, CwAgreement, CwCompany, CwProduct};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompanyInfo {
+    pub codebase: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemInfo {
+    pub version: Option<String>,
+    pub is_cloud: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Reference {
+    pub id: Option<i64>,
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Company {
+    pub id: i64,
+    #[serde(default)]
+    pub identifier: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub deleted_flag: bool,
+}
+
+impl From<Company> for CwCompany {
+    fn from(c: Company) -> CwCompany {
+        CwCompany { id: c.id, identifier: c.identifier, name: c.name }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agreement {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Option<Reference>,
+    pub company: Option<Reference>,
+    pub agreement_status: Option<String>,
+    #[serde(default)]
+    pub cancelled_flag: bool,
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub no_ending_date_flag: bool,
+}
+
+impl Agreement {
+    /// Active, not cancelled, and not past its end date (unless it has none), as of `today`.
+    pub fn is_active(&self, today: chrono::NaiveDate) -> bool {
+        let status_active = self.agreement_status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("Active"));
+        let ended = !self.no_ending_date_flag
+            && self.end_date.as_deref().and_then(parse_cw_date).is_some_and(|end| end < today);
+        status_active && !self.cancelled_flag && !ended
+    }
+
+    pub fn into_model(self) -> Option<CwAgreement> {
+        let company_id = self.company.as_ref()?.id?;
+        Some(CwAgreement {
+            id: self.id,
+            name: self.name,
+            company_id,
+            type_name: self.kind.and_then(|t| t.name),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Addition {
+    pub id: i64,
+    pub product: Option<Reference>,
+    #[serde(default)]
+    pub quantity: Option<f64>,
+    pub cancelled_date: Option<String>,
+    pub agreement_id: Option<i64>,
+}
+
+impl Addition {
+    pub fn into_model(self, agreement_id: i64) -> CwAddition {
+        CwAddition {
+            id: self.id,
+            agreement_id: self.agreement_id.unwrap_or(agreement_id),
+            product_id: self.product.as_ref().and_then(|p| p.id),
+            product_identifier: self.product.and_then(|p| p.identifier),
+            quantity: self.quantity.unwrap_or(0.0),
+            cancelled: self.cancelled_date.as_deref().is_some_and(|d| !d.trim().is_empty()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogItem {
+    pub id: i64,
+    #[serde(default)]
+    pub identifier: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub inactive_flag: bool,
+}
+
+impl From<CatalogItem> for CwProduct {
+    fn from(c: CatalogItem) -> CwProduct {
+        CwProduct {
+            id: c.id,
+            identifier: c.identifier,
+            description: c.description,
+            inactive: c.inactive_flag,
+        }
+    }
+}
+
+/// ConnectWise dates look like `2026-12-31T00:00:00Z`.
+fn parse_cw_date(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agreement(json: serde_json::Value) -> Agreement {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn only_current_active_agreements_count() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let cases = [
+            (serde_json::json!({"id":1,"agreementStatus":"Active","cancelledFlag":false}), true),
+            (serde_json::json!({"id":1,"agreementStatus":"Cancelled","cancelledFlag":true}), false),
+            (serde_json::json!({"id":1,"agreementStatus":"Active","cancelledFlag":true}), false),
+            (serde_json::json!({"id":1,"agreementStatus":"Expired"}), false),
+            (serde_json::json!({"id":1,"agreementStatus":"Active","endDate":"2026-01-31T00:00:00Z"}), false),
+            (
+                serde_json::json!({"id":1,"agreementStatus":"Active","endDate":"2026-01-31T00:00:00Z","noEndingDateFlag":true}),
+                true,
+            ),
+            (serde_json::json!({"id":1,"agreementStatus":"Active","endDate":"2027-01-31T00:00:00Z"}), true),
+        ];
+        for (json, want) in cases {
+            assert_eq!(agreement(json.clone()).is_active(today), want, "{json}");
+        }
+    }
+
+    #[test]
+    fn additions_with_a_cancelled_date_are_cancelled() {
+        let a: Addition = serde_json::from_value(serde_json::json!({
+            "id": 5, "product": {"id": 9, "identifier": "X"}, "quantity": 2.0, "cancelledDate": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let m = a.into_model(77);
+        assert!(m.cancelled);
+        assert_eq!((m.agreement_id, m.product_id, m.quantity), (77, Some(9), 2.0));
+    }
+}

@@ -1,0 +1,558 @@
+//! The one HTTP path every client uses: user agent, timeouts, a response size cap, typed
+//! errors that name the service, method and URL (never a secret: keys travel only in
+//! headers marked sensitive), retries with backoff and `Retry-After` for requests that are
+//! safe to repeat, and a per-host rate limiter shared by all worker threads.
+
+use crate::config::HttpSettings;
+use reqwest::Method;
+use reqwest::blocking::Client;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use url::Url;
+
+pub const USER_AGENT: &str = concat!("recon/", env!("CARGO_PKG_VERSION"));
+
+/// The longest `Retry-After` recon waits for; a longer one fails the request clearly.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{service}: {method} {url}: {reason}")]
+    Transport { service: String, method: Method, url: String, reason: String },
+    #[error("{service}: {method} {url} answered {status}{}", detail_suffix(.detail))]
+    Status {
+        service: String,
+        method: Method,
+        url: String,
+        status: u16,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
+    #[error(
+        "{service}: {method} {url}: response larger than the {limit_mb} MB limit ([http] max_response_mb)"
+    )]
+    TooLarge { service: String, method: Method, url: String, limit_mb: u64 },
+    #[error("{service}: {url}: unexpected response at `{path}`: {message}")]
+    Decode { service: String, url: String, path: String, message: String },
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() { String::new() } else { format!(": {detail}") }
+}
+
+impl HttpError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a request may be sent again after a failure that may have reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and writes that set an absolute value (PATCH quantity = 12).
+    Safe,
+    /// Creates: only repeated when the server surely did not act (429, connection refused).
+    /// The caller makes them safe by looking up state before trying again.
+    Unsafe,
+}
+
+pub struct Request {
+    pub service: String,
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Vec<u8>>,
+    pub repeat: Repeat,
+}
+
+impl Request {
+    pub fn get(service: &str, url: Url) -> Request {
+        Request {
+            service: service.to_string(),
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            repeat: Repeat::Safe,
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Request {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    /// A header that carries a credential: never logged, stripped by reqwest on redirects.
+    pub fn secret_header(mut self, name: &'static str, value: &str) -> Request {
+        if let Ok(mut v) = HeaderValue::from_str(value) {
+            v.set_sensitive(true);
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    pub fn json_body(mut self, method: Method, body: &serde_json::Value, repeat: Repeat) -> Request {
+        self.method = method;
+        self.body = Some(body.to_string().into_bytes());
+        self.repeat = repeat;
+        self.headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub url: Url,
+}
+
+impl Response {
+    pub fn json<T: DeserializeOwned>(&self, service: &str) -> Result<T, HttpError> {
+        decode_json(service, &self.url, &self.body)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Decode JSON, naming the path of the field that did not fit (`organizations[3].id`).
+pub fn decode_json<T: DeserializeOwned>(service: &str, url: &Url, body: &[u8]) -> Result<T, HttpError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let looks_like_html = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
+        let message = if looks_like_html {
+            "expected JSON but got an HTML page (a proxy, a login page or a wrong base_url?)".to_string()
+        } else {
+            inner.to_string()
+        };
+        HttpError::Decode { service: service.to_string(), url: display_url(url), path, message }
+    })
+}
+
+/// Counters for the benchmark and `-v` summaries.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub throttled: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+/// Spaces requests to one host evenly so that a budget of N a minute is never exceeded,
+/// however many workers share it.
+#[derive(Debug)]
+struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            interval: Duration::from_secs(60) / per_minute.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn wait(&self) {
+        let slot = {
+            let mut next = match self.next.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        let now = Instant::now();
+        if slot > now {
+            std::thread::sleep(slot - now);
+        }
+    }
+}
+
+pub struct Http {
+    client: Client,
+    settings: HttpSettings,
+    limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
+    stats: HttpStats,
+}
+
+impl Http {
+    pub fn new(settings: HttpSettings) -> Result<Http, HttpError> {
+        let client = Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+            .timeout(Duration::from_secs(settings.timeout_secs))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                // Follow a redirect only to the same host: credentials must not travel elsewhere.
+                let same_host =
+                    attempt.previous().first().map(|u| u.host_str()) == Some(attempt.url().host_str());
+                if same_host && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
+            }))
+            .build()
+            .map_err(|e| HttpError::Transport {
+                service: "http".into(),
+                method: Method::GET,
+                url: String::new(),
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Http { client, settings, limiters: Mutex::new(HashMap::new()), stats: HttpStats::default() })
+    }
+
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// Limit requests to the host of `url` to `per_minute`, shared by every caller.
+    pub fn limit_host(&self, url: &Url, per_minute: u32) {
+        let key = host_key(url);
+        let mut limiters = match self.limiters.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        limiters.insert(key, Arc::new(RateLimiter::new(per_minute)));
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            throttled: self.stats.throttled.load(Ordering::Relaxed),
+        }
+    }
+
+    fn limiter(&self, url: &Url) -> Option<Arc<RateLimiter>> {
+        let limiters = match self.limiters.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        limiters.get(&host_key(url)).cloned()
+    }
+
+    /// Send a request, retrying where that is safe, and return a 2xx response or an error.
+    pub fn send(&self, request: &Request) -> Result<Response, HttpError> {
+        let limiter = self.limiter(&request.url);
+        let mut attempt: u32 = 1;
+        loop {
+            if let Some(limiter) = &limiter {
+                limiter.wait();
+            }
+            let started = Instant::now();
+            let outcome = self.send_once(request);
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            match &outcome {
+                Ok(r) => tracing::debug!(
+                    "{} {} {} -> {} in {:?}",
+                    request.service,
+                    request.method,
+                    display_url(&request.url),
+                    r.status,
+                    started.elapsed()
+                ),
+                Err(e) => tracing::debug!("{e} after {:?}", started.elapsed()),
+            }
+            let error = match outcome {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
+            let Some(wait) = self.retry_wait(request, &error, attempt) else { return Err(error.into()) };
+            tracing::info!(
+                "{error}; retrying in {:.1}s (attempt {} of {})",
+                wait.as_secs_f64(),
+                attempt + 1,
+                self.settings.max_attempts
+            );
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
+    /// How long to wait before trying again, or None when the error is final.
+    fn retry_wait(&self, request: &Request, error: &Attempt, attempt: u32) -> Option<Duration> {
+        if attempt >= self.settings.max_attempts {
+            return None;
+        }
+        let backoff = backoff(attempt);
+        match error {
+            Attempt::Failed(HttpError::Status { status: 429, retry_after, .. }) => {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                // A 429 means the server did not act: any request may be sent again.
+                match retry_after {
+                    Some(wait) if *wait > MAX_RETRY_AFTER => None,
+                    Some(wait) => Some(*wait),
+                    None => Some(backoff),
+                }
+            }
+            Attempt::Failed(HttpError::Status { status, .. })
+                if matches!(status, 500 | 502 | 503 | 504) && request.repeat == Repeat::Safe =>
+            {
+                Some(backoff)
+            }
+            Attempt::NotSent(_) => Some(backoff),
+            Attempt::MaybeSent(_) if request.repeat == Repeat::Safe => Some(backoff),
+            _ => None,
+        }
+    }
+
+    fn send_once(&self, request: &Request) -> Result<Response, Attempt> {
+        let mut builder = self.client.request(request.method.clone(), request.url.clone());
+        builder = builder.headers(request.headers.clone());
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let transport = |e: reqwest::Error| HttpError::Transport {
+            service: request.service.clone(),
+            method: request.method.clone(),
+            url: display_url(&request.url),
+            reason: describe_reqwest_error(&e),
+        };
+        let response = builder.send().map_err(|e| {
+            if e.is_connect() { Attempt::NotSent(transport(e)) } else { Attempt::MaybeSent(transport(e)) }
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let url = response.url().clone();
+        let limit = self.settings.max_response_bytes;
+        let mut body = Vec::new();
+        response.take(limit + 1).read_to_end(&mut body).map_err(|e| {
+            Attempt::MaybeSent(HttpError::Transport {
+                service: request.service.clone(),
+                method: request.method.clone(),
+                url: display_url(&request.url),
+                reason: format!("reading the response failed: {e}"),
+            })
+        })?;
+        if body.len() as u64 > limit {
+            return Err(Attempt::Failed(HttpError::TooLarge {
+                service: request.service.clone(),
+                method: request.method.clone(),
+                url: display_url(&request.url),
+                limit_mb: limit / (1024 * 1024),
+            }));
+        }
+        if !(200..300).contains(&status) {
+            return Err(Attempt::Failed(HttpError::Status {
+                service: request.service.clone(),
+                method: request.method.clone(),
+                url: display_url(&request.url),
+                status,
+                detail: error_detail(&body),
+                retry_after: headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after),
+            }));
+        }
+        Ok(Response { status, headers, body, url })
+    }
+}
+
+/// What one attempt came to; tells retry logic whether the server may have acted.
+enum Attempt {
+    /// The connection was never made: the server did nothing.
+    NotSent(HttpError),
+    /// Timed out or reset mid-way: the server may have acted.
+    MaybeSent(HttpError),
+    /// The server answered.
+    Failed(HttpError),
+}
+
+impl From<Attempt> for HttpError {
+    fn from(a: Attempt) -> HttpError {
+        match a {
+            Attempt::NotSent(e) | Attempt::MaybeSent(e) | Attempt::Failed(e) => e,
+        }
+    }
+}
+
+impl std::ops::Deref for Attempt {
+    type Target = HttpError;
+    fn deref(&self) -> &HttpError {
+        match self {
+            Attempt::NotSent(e) | Attempt::MaybeSent(e) | Attempt::Failed(e) => e,
+        }
+    }
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&**self, f)
+    }
+}
+
+fn host_key(url: &Url) -> String {
+    format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
+}
+
+/// The URL as shown in errors and logs: no user info (a URL never carries a key in recon,
+/// but a user could paste one into base_url).
+pub fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 20 s.
+fn backoff(attempt: u32) -> Duration {
+    let base_ms = 500u64.saturating_mul(1 << attempt.min(6).saturating_sub(1)).min(20_000);
+    Duration::from_millis(base_ms / 2 + fastrand::u64(0..=base_ms / 2))
+}
+
+/// `Retry-After` is either seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// A short, single-line summary of an error body: the `message` of a JSON error if there is
+/// one, else the start of the text. Bodies never carry our keys.
+fn error_detail(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["message", "detail", "error"] {
+            if let Some(text) = value.get(key).and_then(|v| v.as_str()) {
+                return truncate(text, 200);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.trim_start().starts_with('<') {
+        return "an HTML page".to_string();
+    }
+    truncate(text.split_whitespace().collect::<Vec<_>>().join(" ").as_str(), 200)
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(max).collect::<String>())
+    }
+}
+
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_redirect() {
+        "refused a redirect to another host"
+    } else {
+        "request failed"
+    };
+    // reqwest's own message repeats the URL; keep only its innermost cause.
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut cause = None;
+    while let Some(s) = source {
+        cause = Some(s.to_string());
+        source = s.source();
+    }
+    match cause {
+        Some(c) => format!("{kind} ({c})"),
+        None => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(90));
+        let d = parse_retry_after(&future).unwrap();
+        assert!(d > Duration::from_secs(80) && d <= Duration::from_secs(90), "{d:?}");
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        for attempt in 1..20 {
+            let d = backoff(attempt);
+            let cap = 500u64 * (1 << attempt.min(6) - 1);
+            assert!(d.as_millis() as u64 <= cap.min(20_000), "{attempt}: {d:?}");
+            assert!(d.as_millis() as u64 >= cap.min(20_000) / 2, "{attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn error_detail_prefers_the_json_message() {
+        assert_eq!(
+            error_detail(br#"{"code":"Unauthorized","message":"UserNotAuthenticated"}"#),
+            "UserNotAuthenticated"
+        );
+        assert_eq!(error_detail(b"<html><body>502 Bad Gateway</body></html>"), "an HTML page");
+        assert_eq!(error_detail(b"plain\n text"), "plain text");
+    }
+
+    #[test]
+    fn decode_errors_name_the_field_path() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Org {
+            id: u64,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Page {
+            organizations: Vec<Org>,
+        }
+        let url = Url::parse("https://api.example.com/v1/organizations").unwrap();
+        let err =
+            decode_json::<Page>("huntress", &url, br#"{"organizations":[{"id":1},{"id":"x"}]}"#).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("organizations[1].id"), "{text}");
+        assert!(text.starts_with("huntress: https://api.example.com/v1/organizations"), "{text}");
+        let err = decode_json::<Page>("huntress", &url, b"<!DOCTYPE html><html>").unwrap_err();
+        assert!(err.to_string().contains("HTML page"), "{err}");
+    }
+
+    #[test]
+    fn display_url_drops_user_info() {
+        let url = Url::parse("https://user:pass@api.example.com/x?page=2").unwrap();
+        assert_eq!(display_url(&url), "https://api.example.com/x?page=2");
+    }
+
+    #[test]
+    fn rate_limiter_spaces_requests() {
+        let limiter = RateLimiter::new(600); // one every 100 ms
+        let start = Instant::now();
+        for _ in 0..4 {
+            limiter.wait();
+        }
+        // The first is immediate; three more need 300 ms at least.
+        assert!(start.elapsed() >= Duration::from_millis(290), "{:?}", start.elapsed());
+    }
+}

@@ -1,0 +1,20 @@
+//! recon: reconcile MSP vendor usage with ConnectWise PSA agreement additions.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod model;
+pub mod output;
+pub mod period;
+pub mod plan;
+pub mod policy;
+pub mod secret;
+pub mod matching;
+pub mod reconcile;
+pub mod sandbox;
+pub mod store;
+pub mod connectwise;
+pub mod vendors;
+pub mod workers;

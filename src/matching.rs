@@ -1,0 +1,962 @@
+//! Exact-name auto-matching, suggestions, reference resolution (pure).
+//!
+//! Two notions of "same name" live here, on purpose:
+//! - [`normalize_name`] (trim, collapse whitespace, Unicode lowercase) is the only one that
+//!   may map an account by itself ([`auto_match`]): a wrong automatic mapping bills the wrong
+//!   customer, so it has to be the same name.
+//! - the canonical key behind [`similarity`] also drops accents, punctuation and legal suffixes
+//!   and reads "&" as "and"; it only ranks [`Suggestion`]s that a person then confirms.
+
+use crate::model::{CwAgreement, CwCompany, VendorAccount};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Suggestions scoring below this are not shown.
+pub const SUGGESTION_THRESHOLD: u8 = 60;
+
+/// How many close names an "unknown" error lists.
+const UNKNOWN_CANDIDATES: usize = 5;
+
+/// Trailing words that say what kind of legal entity a company is, not which one.
+const LEGAL_SUFFIXES: &[&str] = &[
+    "inc",
+    "incorporated",
+    "llc",
+    "llp",
+    "ltd",
+    "limited",
+    "gmbh",
+    "co",
+    "corp",
+    "corporation",
+    "plc",
+    "sa",
+    "ag",
+    "pty",
+];
+
+/// The form two names are compared in for an exact match: canonically composed (NFC, so a
+/// precomposed "é" and "e" + combining accent are the same text), trimmed, inner whitespace runs
+/// collapsed to one space, Unicode lowercase.
+pub fn normalize_name(s: &str) -> String {
+    let lower = s.nfc().collect::<String>().to_lowercase();
+    lower.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What [`auto_match`] made of the vendor's accounts. Every list is sorted by account id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchOutcome {
+    /// (account id, company id): exactly one account and exactly one company have the name.
+    pub matched: Vec<(String, i64)>,
+    /// (account id, company ids sorted): two or more PSA companies have the account's name.
+    pub ambiguous_company: Vec<(String, Vec<i64>)>,
+    /// Account ids whose name another account of the vendor also has, where a company has that
+    /// name too (without one they are simply unmatched).
+    pub ambiguous_account: Vec<String>,
+    /// Account ids no company has the name of.
+    pub unmatched: Vec<String>,
+}
+
+/// Map accounts to companies by exact normalized name. Accounts in `already_mapped` (by
+/// account id) are left out of every list: a mapping someone made is never overwritten. A name
+/// two accounts share counts as shared even when one of them is already mapped, because the
+/// name alone cannot tell them apart. Accounts or companies listed twice with the same id count
+/// once. Runs in linear time (hash index on the normalized company name).
+pub fn auto_match(
+    accounts: &[VendorAccount],
+    companies: &[CwCompany],
+    already_mapped: &HashSet<String>,
+) -> MatchOutcome {
+    let mut company_ids = HashSet::new();
+    let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
+    for company in companies {
+        if company_ids.insert(company.id) {
+            by_name.entry(normalize_name(&company.name)).or_default().push(company.id);
+        }
+    }
+
+    let mut account_ids = HashSet::new();
+    let mut names_seen: HashMap<String, usize> = HashMap::new();
+    let mut unique = Vec::new();
+    for account in accounts {
+        if account_ids.insert(account.id.as_str()) {
+            let name = normalize_name(&account.name);
+            *names_seen.entry(name.clone()).or_default() += 1;
+            unique.push((account, name));
+        }
+    }
+
+    let mut out = MatchOutcome::default();
+    for (account, name) in unique {
+        if already_mapped.contains(&account.id) {
+            continue;
+        }
+        let ids = if name.is_empty() { None } else { by_name.get(&name) };
+        match ids {
+            None => out.unmatched.push(account.id.clone()),
+            Some(_) if names_seen.get(&name).copied().unwrap_or(0) > 1 => {
+                out.ambiguous_account.push(account.id.clone());
+            }
+            Some(ids) if ids.len() == 1 => out.matched.push((account.id.clone(), ids[0])),
+            Some(ids) => {
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                out.ambiguous_company.push((account.id.clone(), ids));
+            }
+        }
+    }
+    out.matched.sort();
+    out.ambiguous_company.sort();
+    out.ambiguous_account.sort();
+    out.unmatched.sort();
+    out
+}
+
+/// A company whose name is close to an account's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub company_id: i64,
+    pub name: String,
+    /// 0..=100; 100 when the names are the same once accents, punctuation, "&"/"and", legal
+    /// suffixes, whitespace and case are set aside.
+    pub score: u8,
+}
+
+/// A name prepared for [`similarity`]: its canonical key in three spellings.
+#[derive(Debug, Clone)]
+struct Key {
+    /// Words joined by one space.
+    spaced: Vec<char>,
+    /// Words sorted, joined by one space ("dental acme" ~ "acme dental").
+    sorted: Vec<char>,
+    /// Words joined without space ("acmedental" ~ "acme dental"): the identity test.
+    compact: Vec<char>,
+}
+
+impl Key {
+    fn new(name: &str) -> Key {
+        let mut words = canonical_words(name);
+        let spaced: Vec<char> = words.join(" ").chars().collect();
+        let compact: Vec<char> = words.concat().chars().collect();
+        words.sort_unstable();
+        let sorted: Vec<char> = words.join(" ").chars().collect();
+        Key { spaced, sorted, compact }
+    }
+}
+
+/// The words of a name with accents stripped (NFD, combining marks dropped), lowercase,
+/// apostrophes and dots removed ("L.L.C." -> "llc", "O'Brien" -> "obrien"), "&" read as "and",
+/// other punctuation as a space, and trailing legal suffixes dropped ("Acme Pty Ltd" -> "acme").
+fn canonical_words(name: &str) -> Vec<String> {
+    let mut cleaned = String::with_capacity(name.len());
+    for ch in name.nfd() {
+        if is_combining_mark(ch) {
+            continue;
+        }
+        match ch {
+            '&' => cleaned.push_str(" and "),
+            '\'' | '\u{2019}' | '\u{2018}' | '`' | '\u{00B4}' | '.' => {}
+            c if c.is_alphanumeric() => cleaned.extend(c.to_lowercase()),
+            _ => cleaned.push(' '),
+        }
+    }
+    let mut words: Vec<String> = cleaned.split_whitespace().map(str::to_string).collect();
+    while words.len() > 1 {
+        let last = words.last().map(String::as_str).unwrap_or_default();
+        if LEGAL_SUFFIXES.contains(&last) || last == "and" {
+            words.pop();
+        } else {
+            break;
+        }
+    }
+    words
+}
+
+/// How alike two names are, 0..=100, ignoring accents, punctuation, "&" vs "and", legal
+/// suffixes, whitespace, word order (up to 99) and case. Use [`CompanyIndex`] to compare one
+/// name with many.
+pub fn similarity(a: &str, b: &str) -> u8 {
+    key_similarity(&Key::new(a), &Key::new(b), 0)
+}
+
+/// The similarity of two keys, or 0 when it is certainly below `floor` (the length difference
+/// alone rules it out, which skips most of a large catalog without computing a distance).
+fn key_similarity(a: &Key, b: &Key, floor: u8) -> u8 {
+    if a.compact.is_empty() || b.compact.is_empty() {
+        return 0;
+    }
+    if a.compact == b.compact {
+        return 100;
+    }
+    let floor = f64::from(floor) / 100.0;
+    let best = ratio(&a.spaced, &b.spaced, floor)
+        .max(ratio(&a.sorted, &b.sorted, floor))
+        .max(ratio(&a.compact, &b.compact, floor));
+    // Not the same key, so never 100.
+    ((best * 100.0).floor() as u8).min(99)
+}
+
+/// 1 - Levenshtein distance / longer length; 0 when the length difference alone puts it below
+/// `floor`.
+fn ratio(a: &[char], b: &[char], floor: f64) -> f64 {
+    let longer = a.len().max(b.len());
+    if longer == 0 {
+        return 1.0;
+    }
+    let longer = longer as f64;
+    let bound = 1.0 - a.len().abs_diff(b.len()) as f64 / longer;
+    if bound < floor {
+        return 0.0;
+    }
+    1.0 - levenshtein(a, b) as f64 / longer
+}
+
+/// Edit distance (insertions, deletions, substitutions) between two words, one row at a time.
+fn levenshtein(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The companies with their canonical keys computed once, for suggesting against many names.
+#[derive(Debug, Clone)]
+pub struct CompanyIndex {
+    entries: Vec<IndexedCompany>,
+}
+
+#[derive(Debug, Clone)]
+struct IndexedCompany {
+    id: i64,
+    name: String,
+    name_key: Key,
+    identifier_key: Key,
+}
+
+impl CompanyIndex {
+    /// Index `companies` (a company listed twice with the same id counts once).
+    pub fn new(companies: &[CwCompany]) -> CompanyIndex {
+        let mut seen = HashSet::new();
+        let entries = companies
+            .iter()
+            .filter(|c| seen.insert(c.id))
+            .map(|c| IndexedCompany {
+                id: c.id,
+                name: c.name.clone(),
+                name_key: Key::new(&c.name),
+                identifier_key: Key::new(&c.identifier),
+            })
+            .collect();
+        CompanyIndex { entries }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Up to `limit` companies whose name (or identifier) is close to `name`, scoring at least
+    /// [`SUGGESTION_THRESHOLD`], best first (ties by name, then id).
+    pub fn suggest(&self, name: &str, limit: usize) -> Vec<Suggestion> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        let key = Key::new(name);
+        let mut found: Vec<Suggestion> = self
+            .entries
+            .iter()
+            .filter_map(|c| {
+                let score = key_similarity(&key, &c.name_key, SUGGESTION_THRESHOLD).max(key_similarity(
+                    &key,
+                    &c.identifier_key,
+                    SUGGESTION_THRESHOLD,
+                ));
+                (score >= SUGGESTION_THRESHOLD).then(|| Suggestion {
+                    company_id: c.id,
+                    name: c.name.clone(),
+                    score,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+                .then_with(|| a.company_id.cmp(&b.company_id))
+        });
+        found.truncate(limit);
+        found
+    }
+}
+
+/// [`CompanyIndex::suggest`] for one name; build a [`CompanyIndex`] once when suggesting for
+/// many.
+pub fn suggest(name: &str, companies: &[CwCompany], limit: usize) -> Vec<Suggestion> {
+    CompanyIndex::new(companies).suggest(name, limit)
+}
+
+/// What kind of thing a reference named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Company,
+    Account,
+    Agreement,
+}
+
+impl RefKind {
+    fn noun(self) -> &'static str {
+        match self {
+            RefKind::Company => "company",
+            RefKind::Account => "account",
+            RefKind::Agreement => "agreement",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            RefKind::Company => "companies",
+            RefKind::Account => "accounts",
+            RefKind::Agreement => "agreements",
+        }
+    }
+
+    /// What a reference to this kind may be.
+    fn forms(self) -> &'static str {
+        match self {
+            RefKind::Company => "a name, identifier or id",
+            RefKind::Account | RefKind::Agreement => "a name or id",
+        }
+    }
+
+    /// How to tell apart things that share a name.
+    fn disambiguate(self) -> &'static str {
+        match self {
+            RefKind::Company => "use the identifier or id",
+            RefKind::Account | RefKind::Agreement => "use the id",
+        }
+    }
+}
+
+impl fmt::Display for RefKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.noun())
+    }
+}
+
+/// A reference (what the user typed) that names no single company, account or agreement.
+/// Candidates are display lines such as `Summit Dental (SummitDentalNorth, id 250)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// Nothing has that id or name; `candidates` are the closest names, best first.
+    Unknown { kind: RefKind, reference: String, candidates: Vec<String> },
+    /// Several things have that name (or identifier); `candidates` are all of them.
+    Ambiguous { kind: RefKind, reference: String, candidates: Vec<String> },
+}
+
+impl Unresolved {
+    pub fn kind(&self) -> RefKind {
+        match self {
+            Unresolved::Unknown { kind, .. } | Unresolved::Ambiguous { kind, .. } => *kind,
+        }
+    }
+
+    pub fn reference(&self) -> &str {
+        match self {
+            Unresolved::Unknown { reference, .. } | Unresolved::Ambiguous { reference, .. } => reference,
+        }
+    }
+
+    pub fn candidates(&self) -> &[String] {
+        match self {
+            Unresolved::Unknown { candidates, .. } | Unresolved::Ambiguous { candidates, .. } => candidates,
+        }
+    }
+}
+
+impl fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unresolved::Unknown { kind, reference, candidates } if candidates.is_empty() => {
+                write!(f, "{kind} {reference:?} not found; give {}", kind.forms())
+            }
+            Unresolved::Unknown { kind, reference, candidates } => {
+                write!(f, "{kind} {reference:?} not found; closest: {}", candidates.join(", "))
+            }
+            Unresolved::Ambiguous { kind, reference, candidates } => write!(
+                f,
+                "{kind} {reference:?} is ambiguous: {} {} have that name: {}; {}",
+                candidates.len(),
+                kind.plural(),
+                candidates.join(", "),
+                kind.disambiguate()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Unresolved {}
+
+fn company_line(c: &CwCompany) -> String {
+    format!("{} ({}, id {})", c.name, c.identifier, c.id)
+}
+
+fn account_line(a: &VendorAccount) -> String {
+    format!("{} (id {})", a.name, a.id)
+}
+
+fn agreement_line(a: &CwAgreement) -> String {
+    format!("{} (id {})", a.name, a.id)
+}
+
+/// One match, several (by distinct id) or none.
+fn single<'a, T>(
+    kind: RefKind,
+    reference: &str,
+    found: Vec<&'a T>,
+    id: impl Fn(&T) -> String,
+    line: impl Fn(&T) -> String,
+) -> Option<Result<&'a T, Unresolved>> {
+    let mut seen = HashSet::new();
+    let mut distinct: Vec<&'a T> = found.into_iter().filter(|t| seen.insert(id(t))).collect();
+    match distinct.len() {
+        0 => None,
+        1 => distinct.pop().map(Ok),
+        _ => {
+            distinct.sort_by_key(|t| id(t));
+            Some(Err(Unresolved::Ambiguous {
+                kind,
+                reference: reference.to_string(),
+                candidates: distinct.into_iter().map(line).collect(),
+            }))
+        }
+    }
+}
+
+/// The closest names to `reference` among `items`, as display lines, best first.
+fn closest<T>(
+    reference: &str,
+    items: &[T],
+    name: impl Fn(&T) -> &str,
+    line: impl Fn(&T) -> String,
+) -> Vec<String> {
+    let key = Key::new(reference);
+    let mut scored: Vec<(u8, String)> = items
+        .iter()
+        .filter_map(|item| {
+            let score = key_similarity(&key, &Key::new(name(item)), SUGGESTION_THRESHOLD);
+            (score >= SUGGESTION_THRESHOLD).then(|| (score, line(item)))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    scored.dedup();
+    scored.into_iter().take(UNKNOWN_CANDIDATES).map(|(_, line)| line).collect()
+}
+
+/// Find the company a user named: a number equal to a company id; else an identifier equal
+/// ignoring case; else a name equal after [`normalize_name`].
+pub fn resolve_company<'a>(reference: &str, companies: &'a [CwCompany]) -> Result<&'a CwCompany, Unresolved> {
+    let kind = RefKind::Company;
+    let text = reference.trim();
+    let id_of = |c: &CwCompany| c.id.to_string();
+    if let Ok(id) = text.parse::<i64>()
+        && let Some(c) = companies.iter().find(|c| c.id == id)
+    {
+        return Ok(c);
+    }
+    let lower = text.to_lowercase();
+    let by_identifier = companies.iter().filter(|c| c.identifier.to_lowercase() == lower).collect();
+    if let Some(found) = single(kind, text, by_identifier, id_of, company_line) {
+        return found;
+    }
+    let wanted = normalize_name(text);
+    let by_name = companies.iter().filter(|c| normalize_name(&c.name) == wanted).collect();
+    if let Some(found) = single(kind, text, by_name, id_of, company_line) {
+        return found;
+    }
+    let candidates = CompanyIndex::new(companies)
+        .suggest(text, UNKNOWN_CANDIDATES)
+        .into_iter()
+        .filter_map(|s| companies.iter().find(|c| c.id == s.company_id))
+        .map(company_line)
+        .collect();
+    Err(Unresolved::Unknown { kind, reference: text.to_string(), candidates })
+}
+
+/// Find the vendor account a user named: its id exactly; else a name equal after
+/// [`normalize_name`].
+pub fn resolve_account<'a>(
+    reference: &str,
+    accounts: &'a [VendorAccount],
+) -> Result<&'a VendorAccount, Unresolved> {
+    let kind = RefKind::Account;
+    let text = reference.trim();
+    if let Some(a) = accounts.iter().find(|a| a.id == text || a.id == reference) {
+        return Ok(a);
+    }
+    let wanted = normalize_name(text);
+    let by_name = accounts.iter().filter(|a| normalize_name(&a.name) == wanted).collect();
+    if let Some(found) = single(kind, text, by_name, |a: &VendorAccount| a.id.clone(), account_line) {
+        return found;
+    }
+    let candidates = closest(text, accounts, |a| a.name.as_str(), account_line);
+    Err(Unresolved::Unknown { kind, reference: text.to_string(), candidates })
+}
+
+/// Find the agreement a user named among one company's agreements: its id; else a name equal
+/// after [`normalize_name`].
+pub fn resolve_agreement<'a>(
+    reference: &str,
+    agreements: &'a [CwAgreement],
+) -> Result<&'a CwAgreement, Unresolved> {
+    let kind = RefKind::Agreement;
+    let text = reference.trim();
+    if let Ok(id) = text.parse::<i64>()
+        && let Some(a) = agreements.iter().find(|a| a.id == id)
+    {
+        return Ok(a);
+    }
+    let wanted = normalize_name(text);
+    let by_name = agreements.iter().filter(|a| normalize_name(&a.name) == wanted).collect();
+    if let Some(found) = single(kind, text, by_name, |a: &CwAgreement| a.id.to_string(), agreement_line) {
+        return found;
+    }
+    let candidates = closest(text, agreements, |a| a.name.as_str(), agreement_line);
+    Err(Unresolved::Unknown { kind, reference: text.to_string(), candidates })
+}
+
+/// Which agreement a newly mapped account of a company bills to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgreementChoice {
+    /// The company has exactly one active agreement.
+    One(CwAgreement),
+    /// The company has no active agreement.
+    None,
+    /// The company has several; a person has to choose (sorted by id).
+    Several(Vec<CwAgreement>),
+}
+
+/// Pick the agreement of `company_id` among `active_agreements` (the caller passes only active
+/// ones; agreements of other companies are ignored, an agreement listed twice counts once).
+pub fn choose_agreement(company_id: i64, active_agreements: &[CwAgreement]) -> AgreementChoice {
+    let mut mine: Vec<CwAgreement> =
+        active_agreements.iter().filter(|a| a.company_id == company_id).cloned().collect();
+    mine.sort_by_key(|a| a.id);
+    mine.dedup_by_key(|a| a.id);
+    match mine.len() {
+        0 => AgreementChoice::None,
+        1 => mine.pop().map_or(AgreementChoice::None, AgreementChoice::One),
+        _ => AgreementChoice::Several(mine),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: &str, name: &str) -> VendorAccount {
+        VendorAccount {
+            id: id.to_string(),
+            name: name.to_string(),
+            status: None,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    fn company(id: i64, identifier: &str, name: &str) -> CwCompany {
+        CwCompany { id, identifier: identifier.to_string(), name: name.to_string() }
+    }
+
+    fn agreement(id: i64, company_id: i64, name: &str) -> CwAgreement {
+        CwAgreement { id, name: name.to_string(), company_id, type_name: None }
+    }
+
+    fn mapped(ids: &[&str]) -> HashSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn normalize_name_table() {
+        let cases = [
+            ("Acme Dental", "acme dental"),
+            ("  Acme   Dental  ", "acme dental"),
+            ("ACME\tDental\n", "acme dental"),
+            ("Acme\u{00A0}Dental", "acme dental"),
+            ("Café", "café"),
+            ("Cafe\u{0301}", "café"),
+            ("ÉCOLE", "école"),
+            ("O'Brien \"Best\" Shop", "o'brien \"best\" shop"),
+            ("Acme Dental, Inc.", "acme dental, inc."),
+            ("", ""),
+            ("   ", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_name(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn auto_match_table() {
+        struct Case {
+            name: &'static str,
+            accounts: Vec<VendorAccount>,
+            companies: Vec<CwCompany>,
+            mapped: HashSet<String>,
+            want: MatchOutcome,
+        }
+        let acme = || company(1, "Acme", "Acme Dental");
+        let cases = vec![
+            Case {
+                name: "exact name",
+                accounts: vec![account("a1", "Acme Dental")],
+                companies: vec![acme()],
+                mapped: mapped(&[]),
+                want: MatchOutcome { matched: vec![("a1".into(), 1)], ..Default::default() },
+            },
+            Case {
+                name: "case, spaces and trailing spaces",
+                accounts: vec![account("a1", "  ACME   dental ")],
+                companies: vec![acme()],
+                mapped: mapped(&[]),
+                want: MatchOutcome { matched: vec![("a1".into(), 1)], ..Default::default() },
+            },
+            Case {
+                name: "composed and decomposed accents are the same name",
+                accounts: vec![account("a1", "Cafe\u{0301} Rouge")],
+                companies: vec![company(2, "Cafe", "Café Rouge")],
+                mapped: mapped(&[]),
+                want: MatchOutcome { matched: vec![("a1".into(), 2)], ..Default::default() },
+            },
+            Case {
+                name: "quotes must match exactly",
+                accounts: vec![account("a1", "Bob's \"Best\" Shop"), account("a2", "Bobs Best Shop")],
+                companies: vec![company(3, "Bobs", "Bob's \"Best\" Shop")],
+                mapped: mapped(&[]),
+                want: MatchOutcome {
+                    matched: vec![("a1".into(), 3)],
+                    unmatched: vec!["a2".into()],
+                    ..Default::default()
+                },
+            },
+            Case {
+                name: "accent stripped is only a suggestion",
+                accounts: vec![account("a1", "Cafe Rouge")],
+                companies: vec![company(2, "Cafe", "Café Rouge")],
+                mapped: mapped(&[]),
+                want: MatchOutcome { unmatched: vec!["a1".into()], ..Default::default() },
+            },
+            Case {
+                name: "legal suffix is only a suggestion",
+                accounts: vec![account("a1", "Acme Dental, Inc.")],
+                companies: vec![acme()],
+                mapped: mapped(&[]),
+                want: MatchOutcome { unmatched: vec!["a1".into()], ..Default::default() },
+            },
+            Case {
+                name: "two companies share the name",
+                accounts: vec![account("a1", "Summit Dental")],
+                companies: vec![
+                    company(251, "SummitDentalSouth", "Summit Dental"),
+                    company(250, "SummitDentalNorth", "summit  dental"),
+                ],
+                mapped: mapped(&[]),
+                want: MatchOutcome {
+                    ambiguous_company: vec![("a1".into(), vec![250, 251])],
+                    ..Default::default()
+                },
+            },
+            Case {
+                name: "two accounts share the name",
+                accounts: vec![account("a2", "Acme Dental"), account("a1", "ACME DENTAL")],
+                companies: vec![acme()],
+                mapped: mapped(&[]),
+                want: MatchOutcome {
+                    ambiguous_account: vec!["a1".into(), "a2".into()],
+                    ..Default::default()
+                },
+            },
+            Case {
+                name: "two accounts share a name no company has",
+                accounts: vec![account("a2", "Nobody"), account("a1", "nobody")],
+                companies: vec![acme()],
+                mapped: mapped(&[]),
+                want: MatchOutcome { unmatched: vec!["a1".into(), "a2".into()], ..Default::default() },
+            },
+            Case {
+                name: "already mapped is left alone, and still makes the name shared",
+                accounts: vec![account("a1", "Acme Dental"), account("a2", "Acme Dental")],
+                companies: vec![acme()],
+                mapped: mapped(&["a1"]),
+                want: MatchOutcome { ambiguous_account: vec!["a2".into()], ..Default::default() },
+            },
+            Case {
+                name: "already mapped never appears",
+                accounts: vec![account("a1", "Acme Dental"), account("a3", "Other")],
+                companies: vec![acme()],
+                mapped: mapped(&["a1", "a3"]),
+                want: MatchOutcome::default(),
+            },
+            Case {
+                name: "the same account or company listed twice counts once",
+                accounts: vec![account("a1", "Acme Dental"), account("a1", "Acme Dental")],
+                companies: vec![acme(), acme()],
+                mapped: mapped(&[]),
+                want: MatchOutcome { matched: vec![("a1".into(), 1)], ..Default::default() },
+            },
+            Case {
+                name: "an empty name matches nothing",
+                accounts: vec![account("a1", "  ")],
+                companies: vec![company(9, "Blank", "")],
+                mapped: mapped(&[]),
+                want: MatchOutcome { unmatched: vec!["a1".into()], ..Default::default() },
+            },
+            Case {
+                name: "mixed, sorted by account id",
+                accounts: vec![
+                    account("z", "Zeta"),
+                    account("b", "Beta"),
+                    account("a", "Alpha"),
+                    account("y", "Nope"),
+                ],
+                companies: vec![company(3, "Z", "Zeta"), company(1, "A", "Alpha"), company(2, "B", "beta")],
+                mapped: mapped(&[]),
+                want: MatchOutcome {
+                    matched: vec![("a".into(), 1), ("b".into(), 2), ("z".into(), 3)],
+                    unmatched: vec!["y".into()],
+                    ..Default::default()
+                },
+            },
+        ];
+        for case in cases {
+            let got = auto_match(&case.accounts, &case.companies, &case.mapped);
+            assert_eq!(got, case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn auto_match_ten_thousand_each() {
+        let n = 10_000;
+        let companies: Vec<CwCompany> =
+            (0..n).map(|i| company(i, &format!("C{i}"), &format!("Customer Number {i}"))).collect();
+        // Every third account has a company; the others are named differently.
+        let accounts: Vec<VendorAccount> = (0..n)
+            .map(|i| {
+                let name = if i % 3 == 0 { format!("customer  number {i}") } else { format!("Other {i}") };
+                account(&format!("acc-{i}"), &name)
+            })
+            .collect();
+        let already = mapped(&["acc-0", "acc-3"]);
+        let got = auto_match(&accounts, &companies, &already);
+        let expected_matched = (0..n).filter(|i| i % 3 == 0).count() - 2;
+        assert_eq!(got.matched.len(), expected_matched);
+        assert_eq!(got.unmatched.len(), (0..n).filter(|i| i % 3 != 0).count());
+        assert!(got.ambiguous_account.is_empty() && got.ambiguous_company.is_empty());
+        assert!(got.matched.iter().all(|(acc, id)| *acc == format!("acc-{id}")));
+    }
+
+    #[test]
+    fn levenshtein_table() {
+        let cases = [
+            ("", "", 0),
+            ("abc", "", 3),
+            ("", "abc", 3),
+            ("kitten", "sitting", 3),
+            ("flaw", "lawn", 2),
+            ("same", "same", 0),
+        ];
+        for (a, b, want) in cases {
+            let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            assert_eq!(levenshtein(&a, &b), want, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn similarity_table() {
+        let cases: &[(&str, &str, u8, u8)] = &[
+            // (a, b, min score, max score)
+            ("Acme Dental, Inc.", "ACME Dental", 100, 100),
+            ("Acme Dental LLC", "Acme Dental L.L.C.", 100, 100),
+            ("Acme Dental Pty Ltd", "Acme Dental", 100, 100),
+            ("Acme Dental GmbH", "acme dental", 100, 100),
+            ("Acme Corporation", "Acme Corp.", 100, 100),
+            ("Acme Co", "ACME", 100, 100),
+            ("Smith & Sons", "Smith and Sons", 100, 100),
+            ("Smith & Co", "Smith", 100, 100),
+            ("Café Rouge", "Cafe Rouge", 100, 100),
+            ("Zürich Versicherung AG", "Zurich Versicherung", 100, 100),
+            ("O'Brien Plumbing", "OBrien Plumbing", 100, 100),
+            ("O’Brien Plumbing", "O'Brien Plumbing", 100, 100),
+            ("  Acme   Dental  ", "acme-dental", 100, 100),
+            ("AcmeDental", "Acme Dental", 100, 100),
+            ("Dental Acme", "Acme Dental", 99, 99),
+            ("Acme Dentl", "Acme Dental", 85, 99),
+            ("Summit Dental", "Summit Dental Group", 60, 80),
+            ("Acme Dental", "Zenith Plumbing", 0, 40),
+            ("", "Acme", 0, 0),
+            ("Inc", "Inc", 100, 100),
+        ];
+        for (a, b, lo, hi) in cases {
+            let got = similarity(a, b);
+            assert!((*lo..=*hi).contains(&got), "{a:?} vs {b:?}: {got} not in {lo}..={hi}");
+            assert_eq!(similarity(b, a), got, "symmetric: {a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn suggestions_rank_and_filter() {
+        let companies = vec![
+            company(1, "AcmeDental", "ACME Dental"),
+            company(2, "AcmeDentistry", "Acme Dentistry"),
+            company(3, "Zenith", "Zenith Plumbing"),
+            company(4, "SmithSons", "Smith and Sons"),
+            company(5, "CafeRouge", "Café Rouge"),
+            company(6, "AcmeDental2", "Acme Dental"),
+        ];
+        let got = suggest("Acme Dental, Inc.", &companies, 3);
+        let ids: Vec<i64> = got.iter().map(|s| s.company_id).collect();
+        assert_eq!(ids, vec![1, 6, 2], "{got:?}");
+        assert_eq!(got[0].score, 100);
+        assert_eq!(got[1].score, 100);
+        assert!(got[2].score >= SUGGESTION_THRESHOLD && got[2].score < 100);
+
+        let index = CompanyIndex::new(&companies);
+        assert_eq!(index.len(), 6);
+        let cases: &[(&str, &[i64])] = &[
+            ("Smith & Sons Ltd", &[4]),
+            ("CAFE ROUGE", &[5]),
+            ("Zenith Plumbing Co.", &[3]),
+            ("Nothing Like It", &[]),
+            // Matches through the identifier.
+            ("AcmeDentistry", &[2]),
+        ];
+        for (name, want) in cases {
+            let got: Vec<i64> = index.suggest(name, 1).iter().map(|s| s.company_id).collect();
+            assert_eq!(got, *want, "{name}");
+        }
+        assert!(index.suggest("Acme Dental", 0).is_empty());
+        assert!(index.suggest("Nothing Like It", 10).iter().all(|s| s.score >= SUGGESTION_THRESHOLD));
+    }
+
+    fn summit() -> Vec<CwCompany> {
+        vec![
+            company(250, "SummitDentalNorth", "Summit Dental"),
+            company(251, "SummitDentalSouth", "Summit Dental"),
+            company(12, "AcmeDental", "Acme Dental"),
+            company(7, "7", "Seven Seas"),
+            company(300, "1234", "Numbered Identifier Ltd"),
+        ]
+    }
+
+    #[test]
+    fn resolve_company_table() {
+        let companies = summit();
+        let cases: &[(&str, Result<i64, &str>)] = &[
+            ("12", Ok(12)),
+            (" 250 ", Ok(250)),
+            ("acmedental", Ok(12)),
+            ("SUMMITDENTALSOUTH", Ok(251)),
+            ("  acme   DENTAL ", Ok(12)),
+            // An id wins over an identifier with the same text.
+            ("7", Ok(7)),
+            // A number that is no id falls back to identifiers.
+            ("1234", Ok(300)),
+            (
+                "Summit Dental",
+                Err("company \"Summit Dental\" is ambiguous: 2 companies have that name: \
+                     Summit Dental (SummitDentalNorth, id 250), Summit Dental (SummitDentalSouth, id 251); \
+                     use the identifier or id"),
+            ),
+            ("Acme Dentl", Err("company \"Acme Dentl\" not found; closest: Acme Dental (AcmeDental, id 12)")),
+            ("Xyzzy", Err("company \"Xyzzy\" not found; give a name, identifier or id")),
+            ("999", Err("company \"999\" not found; give a name, identifier or id")),
+        ];
+        for (reference, want) in cases {
+            let got = resolve_company(reference, &companies).map(|c| c.id).map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(str::to_string), "{reference:?}");
+        }
+        let err = resolve_company("Summit Dental", &companies).err();
+        assert!(
+            matches!(err, Some(Unresolved::Ambiguous { kind: RefKind::Company, ref candidates, .. }) if candidates.len() == 2)
+        );
+    }
+
+    #[test]
+    fn resolve_account_table() {
+        let accounts = vec![
+            account("org-1", "Acme Dental"),
+            account("org-2", "Summit"),
+            account("org-3", "summit "),
+            account("42", "Answer Inc"),
+        ];
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("org-1", Ok("org-1")),
+            ("42", Ok("42")),
+            ("ACME dental", Ok("org-1")),
+            ("answer inc", Ok("42")),
+            (
+                "Summit",
+                Err(
+                    "account \"Summit\" is ambiguous: 2 accounts have that name: Summit (id org-2), summit  (id org-3); use the id",
+                ),
+            ),
+            ("Acme Dentl", Err("account \"Acme Dentl\" not found; closest: Acme Dental (id org-1)")),
+            ("ORG-1", Err("account \"ORG-1\" not found; give a name or id")),
+        ];
+        for (reference, want) in cases {
+            let got = resolve_account(reference, &accounts).map(|a| a.id.as_str()).map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(str::to_string), "{reference:?}");
+        }
+    }
+
+    #[test]
+    fn resolve_agreement_table() {
+        let agreements =
+            vec![agreement(5, 1, "Managed Services"), agreement(6, 1, "Backup"), agreement(7, 1, "backup")];
+        let cases: &[(&str, Result<i64, &str>)] = &[
+            ("5", Ok(5)),
+            ("managed  services", Ok(5)),
+            (
+                "Backup",
+                Err(
+                    "agreement \"Backup\" is ambiguous: 2 agreements have that name: Backup (id 6), backup (id 7); use the id",
+                ),
+            ),
+            (
+                "Managed Service",
+                Err("agreement \"Managed Service\" not found; closest: Managed Services (id 5)"),
+            ),
+            ("99", Err("agreement \"99\" not found; give a name or id")),
+        ];
+        for (reference, want) in cases {
+            let got = resolve_agreement(reference, &agreements).map(|a| a.id).map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(str::to_string), "{reference:?}");
+        }
+    }
+
+    #[test]
+    fn choose_agreement_table() {
+        let all = vec![
+            agreement(9, 1, "B"),
+            agreement(5, 1, "A"),
+            agreement(6, 2, "Only"),
+            agreement(6, 2, "Only"),
+        ];
+        assert_eq!(choose_agreement(2, &all), AgreementChoice::One(agreement(6, 2, "Only")));
+        assert_eq!(choose_agreement(3, &all), AgreementChoice::None);
+        assert_eq!(
+            choose_agreement(1, &all),
+            AgreementChoice::Several(vec![agreement(5, 1, "A"), agreement(9, 1, "B")])
+        );
+    }
+}

@@ -1,0 +1,953 @@
+//! Plan from mappings + usage + additions (pure).
+//!
+//! One line per (agreement, product) that the fetched vendors report usage for, plus one line
+//! per mapped account that cannot be placed. The rules (DESIGN.md, "Reconcile semantics"):
+//! unknown is never zero (an account gone, a vendor down, a usage row missing: nothing is
+//! written from it), and a partial sum is never pushed (a line that a vendor or account whose
+//! usage this run does not know could also feed is skipped).
+
+use crate::model::{AccountMapping, CwAddition, ServiceMapping, Usage, VendorAccount, VendorSnapshot};
+use crate::period::Period;
+use crate::plan::{Action, Plan, PlanLine, Source};
+use crate::policy::SyncPolicy;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Everything one reconcile looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct ReconcileInput<'a> {
+    pub period: Period,
+    /// Every vendor's account mappings (not only the fetched vendors').
+    pub account_mappings: &'a [AccountMapping],
+    /// Every vendor's service mappings.
+    pub service_mappings: &'a [ServiceMapping],
+    /// Vendor name -> what it reported in this run; only vendors fetched successfully.
+    pub snapshots: &'a BTreeMap<String, VendorSnapshot>,
+    /// Agreement id -> every addition of that agreement, cancelled ones included. An agreement
+    /// missing here was not read: its lines are skipped, never planned as new additions.
+    pub additions: &'a BTreeMap<i64, Vec<CwAddition>>,
+    pub policy: &'a SyncPolicy,
+}
+
+/// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
+/// accounts of these vendors, when the vendor has at least one mapped service.
+pub fn agreements_to_read(
+    account_mappings: &[AccountMapping],
+    service_mappings: &[ServiceMapping],
+    vendors: &BTreeSet<String>,
+) -> Vec<i64> {
+    let with_services: BTreeSet<&str> =
+        service_mappings.iter().map(|s| s.vendor.as_str()).filter(|v| vendors.contains(*v)).collect();
+    let ids: BTreeSet<i64> = account_mappings
+        .iter()
+        .filter(|m| with_services.contains(m.vendor.as_str()))
+        .filter_map(|m| m.agreement_id)
+        .collect();
+    ids.into_iter().collect()
+}
+
+/// What one fetched vendor reported, indexed by account id.
+struct VendorView<'a> {
+    accounts: HashMap<&'a str, &'a VendorAccount>,
+    usage: HashMap<&'a str, Vec<&'a Usage>>,
+}
+
+impl<'a> VendorView<'a> {
+    fn new(snapshot: &'a VendorSnapshot) -> VendorView<'a> {
+        let mut accounts = HashMap::new();
+        for account in &snapshot.accounts {
+            accounts.entry(account.id.as_str()).or_insert(account);
+        }
+        let mut usage: HashMap<&str, Vec<&Usage>> = HashMap::new();
+        for row in &snapshot.usage {
+            usage.entry(row.account_id.as_str()).or_default().push(row);
+        }
+        VendorView { accounts, usage }
+    }
+}
+
+/// A vendor (or one account of it) whose usage this run does not know, on one agreement: any
+/// line of that agreement for a product the vendor has a mapped service for is skipped.
+struct Gap<'a> {
+    vendor: &'a str,
+    agreement_id: i64,
+    reason: String,
+}
+
+/// The usage gathered for one (agreement, product).
+struct Key<'a> {
+    /// The first mapping (by vendor, account id) that feeds the key: names come from it.
+    mapping: &'a AccountMapping,
+    sources: Vec<Source>,
+    /// `None` once the sum no longer fits a u32.
+    total: Option<u32>,
+}
+
+pub fn reconcile(input: &ReconcileInput) -> Plan {
+    let mut lines = Vec::new();
+    let mut warnings = Vec::new();
+
+    // Mappings in a fixed order; a pair listed twice counts once (the first wins).
+    let mut accounts: BTreeMap<(&str, &str), &AccountMapping> = BTreeMap::new();
+    for m in input.account_mappings {
+        accounts.entry((m.vendor.as_str(), m.account_id.as_str())).or_insert(m);
+    }
+    let mut services: BTreeMap<(&str, &str), &ServiceMapping> = BTreeMap::new();
+    for s in input.service_mappings {
+        services.entry((s.vendor.as_str(), s.service_key.as_str())).or_insert(s);
+    }
+    // Which products each vendor can feed, and the identifiers each product is known by.
+    let mut vendor_products: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
+    let mut identifiers: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
+    for s in services.values() {
+        vendor_products.entry(s.vendor.as_str()).or_default().insert(s.product_id);
+        identifiers.entry(s.product_id).or_default().insert(s.product_identifier.as_str());
+    }
+    let views: BTreeMap<&str, VendorView> =
+        input.snapshots.iter().map(|(vendor, snap)| (vendor.as_str(), VendorView::new(snap))).collect();
+
+    let mut gaps: Vec<Gap> = Vec::new();
+    let mut keys: BTreeMap<(i64, i64), Key> = BTreeMap::new();
+
+    for (&(vendor, account_id), &mapping) in &accounts {
+        let Some(view) = views.get(vendor) else {
+            if let Some(agreement_id) = mapping.agreement_id {
+                let reason = format!("also fed by {vendor}, which this run did not fetch");
+                gaps.push(Gap { vendor, agreement_id, reason });
+            }
+            continue;
+        };
+        if view.accounts.is_empty() {
+            let reason = format!("vendor {vendor} returned no accounts; nothing pushed for it");
+            lines.push(account_line(mapping, reason.clone(), Vec::new()));
+            warnings.push(reason);
+            if let Some(agreement_id) = mapping.agreement_id {
+                let reason = format!("also fed by {vendor}, which returned no accounts in this run");
+                gaps.push(Gap { vendor, agreement_id, reason });
+            }
+            continue;
+        }
+        let Some(&account) = view.accounts.get(account_id) else {
+            let reason = format!("account {account_id} is no longer listed by {vendor}; left alone");
+            lines.push(account_line(mapping, reason.clone(), Vec::new()));
+            warnings.push(format!(
+                "{reason} (if it is gone for good: recon map accounts --vendor {vendor} --unmap {})",
+                shell_word(account_id)
+            ));
+            if let Some(agreement_id) = mapping.agreement_id {
+                let reason =
+                    format!("also fed by account {account_id} of {vendor}, which {vendor} no longer lists");
+                gaps.push(Gap { vendor, agreement_id, reason });
+            }
+            continue;
+        };
+
+        // The account's usage of mapped services, each row with the product it feeds.
+        let mut fed: Vec<(i64, Source)> = view
+            .usage
+            .get(account_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|row| {
+                let service = services.get(&(vendor, row.service_key.as_str()))?;
+                let source = Source {
+                    vendor: vendor.to_string(),
+                    account_id: account.id.clone(),
+                    account_name: account.name.clone(),
+                    service_key: row.service_key.clone(),
+                    quantity: row.quantity,
+                };
+                Some((service.product_id, source))
+            })
+            .collect();
+        fed.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+
+        let Some(agreement_id) = mapping.agreement_id else {
+            let reason = format!(
+                "no agreement chosen: {} has several active agreements; choose one with \
+                 `recon map accounts --vendor {vendor} --set {} --company {} --agreement AGREEMENT`",
+                mapping.company_name,
+                shell_word(account_id),
+                mapping.company_id
+            );
+            lines.push(account_line(mapping, reason, fed.into_iter().map(|(_, s)| s).collect()));
+            continue;
+        };
+        for (product_id, source) in fed {
+            let key = keys.entry((agreement_id, product_id)).or_insert(Key {
+                mapping,
+                sources: Vec::new(),
+                total: Some(0),
+            });
+            key.total = key.total.and_then(|t| t.checked_add(source.quantity));
+            key.sources.push(source);
+        }
+    }
+
+    for ((agreement_id, product_id), mut key) in keys {
+        key.sources.sort();
+        let product = identifiers
+            .get(&product_id)
+            .and_then(|names| names.iter().next())
+            .map_or_else(|| product_id.to_string(), |name| name.to_string());
+        let mut line = PlanLine {
+            action: Action::Skipped,
+            company_id: Some(key.mapping.company_id),
+            company: key.mapping.company_name.clone(),
+            agreement_id: Some(agreement_id),
+            agreement: key.mapping.agreement_name.clone(),
+            product_id: Some(product_id),
+            product: Some(product.clone()),
+            addition_id: None,
+            before: None,
+            after: None,
+            reason: None,
+            sources: key.sources,
+        };
+
+        let mut blockers: Vec<&str> = gaps
+            .iter()
+            .filter(|g| g.agreement_id == agreement_id)
+            .filter(|g| vendor_products.get(g.vendor).is_some_and(|p| p.contains(&product_id)))
+            .map(|g| g.reason.as_str())
+            .collect();
+        if !blockers.is_empty() {
+            blockers.sort_unstable();
+            blockers.dedup();
+            line.reason = Some(format!("{}; a partial sum is never pushed", blockers.join("; ")));
+            lines.push(line);
+            continue;
+        }
+        let Some(quantity) = key.total else {
+            line.reason = Some(format!("the quantities add up to more than {}", u32::MAX));
+            lines.push(line);
+            continue;
+        };
+        line.after = Some(quantity);
+        let agreement_label = match &key.mapping.agreement_name {
+            Some(name) => format!("agreement '{name}'"),
+            None => format!("agreement {agreement_id}"),
+        };
+        let Some(all_additions) = input.additions.get(&agreement_id) else {
+            line.reason = Some(format!("the additions of {agreement_label} were not read; nothing pushed"));
+            lines.push(line);
+            continue;
+        };
+        let names = identifiers.get(&product_id);
+        let mut active: Vec<&CwAddition> = all_additions
+            .iter()
+            .filter(|a| !a.cancelled)
+            .filter(|a| match (a.product_id, &a.product_identifier) {
+                (Some(id), _) => id == product_id,
+                (None, Some(ident)) => {
+                    let ident = ident.trim().to_lowercase();
+                    names.is_some_and(|n| n.iter().any(|name| name.trim().to_lowercase() == ident))
+                }
+                (None, None) => false,
+            })
+            .collect();
+        active.sort_by_key(|a| a.id);
+
+        match active.as_slice() {
+            [] if quantity == 0 => {
+                line.action = Action::Unchanged;
+                line.reason = Some("no addition and nothing to bill".to_string());
+            }
+            [] => {
+                line.action = Action::Add;
+            }
+            [one] => {
+                line.addition_id = Some(one.id);
+                line.before = Some(one.quantity);
+                line.action =
+                    if one.quantity == f64::from(quantity) { Action::Unchanged } else { Action::Update };
+            }
+            several => {
+                let ids: Vec<String> = several.iter().map(|a| a.id.to_string()).collect();
+                line.reason = Some(format!(
+                    "{} active additions of {product} on {agreement_label} (ids {}); fix in ConnectWise",
+                    several.len(),
+                    ids.join(", ")
+                ));
+            }
+        }
+        if line.action.writes()
+            && let Some(reason) = input.policy.hold_reason(line.before, quantity)
+        {
+            line.action = Action::Held;
+            line.reason = Some(reason);
+        }
+        lines.push(line);
+    }
+
+    lines.sort_by(|a, b| {
+        a.company
+            .to_lowercase()
+            .cmp(&b.company.to_lowercase())
+            .then_with(|| a.company_id.cmp(&b.company_id))
+            .then_with(|| a.agreement_id.cmp(&b.agreement_id))
+            .then_with(|| a.product.cmp(&b.product))
+            .then_with(|| a.action.cmp(&b.action))
+            .then_with(|| a.company.cmp(&b.company))
+            .then_with(|| a.product_id.cmp(&b.product_id))
+            .then_with(|| a.reason.cmp(&b.reason))
+            .then_with(|| a.sources.cmp(&b.sources))
+    });
+    warnings.sort();
+    warnings.dedup();
+    Plan { period: input.period, lines, warnings }
+}
+
+/// A skipped line for one mapped account that could not be placed.
+fn account_line(mapping: &AccountMapping, reason: String, mut sources: Vec<Source>) -> PlanLine {
+    sources.sort();
+    PlanLine {
+        action: Action::Skipped,
+        company_id: Some(mapping.company_id),
+        company: mapping.company_name.clone(),
+        agreement_id: mapping.agreement_id,
+        agreement: mapping.agreement_name.clone(),
+        product_id: None,
+        product: None,
+        addition_id: None,
+        before: None,
+        after: None,
+        reason: Some(reason),
+        sources,
+    }
+}
+
+/// An id as it would be typed in a shell: quoted when it holds anything but plain characters.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@/+".contains(c));
+    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::format_quantity;
+    use crate::policy::Decision;
+
+    const HUNTRESS: &str = "huntress";
+    const NODEWARE: &str = "nodeware";
+
+    fn amap(
+        vendor: &str,
+        account: &str,
+        company: (i64, &str),
+        agreement: Option<(i64, &str)>,
+    ) -> AccountMapping {
+        AccountMapping {
+            vendor: vendor.to_string(),
+            account_id: account.to_string(),
+            company_id: company.0,
+            company_name: company.1.to_string(),
+            agreement_id: agreement.map(|a| a.0),
+            agreement_name: agreement.map(|a| a.1.to_string()),
+            how: crate::model::MappedBy::Manual,
+        }
+    }
+
+    fn smap(vendor: &str, service: &str, product_id: i64, identifier: &str) -> ServiceMapping {
+        ServiceMapping {
+            vendor: vendor.to_string(),
+            service_key: service.to_string(),
+            product_id,
+            product_identifier: identifier.to_string(),
+        }
+    }
+
+    fn account(id: &str, name: &str) -> VendorAccount {
+        VendorAccount {
+            id: id.to_string(),
+            name: name.to_string(),
+            status: None,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    fn usage(account: &str, service: &str, quantity: u32) -> Usage {
+        Usage { account_id: account.to_string(), service_key: service.to_string(), quantity }
+    }
+
+    fn addition(id: i64, product: Option<i64>, identifier: Option<&str>, quantity: f64) -> CwAddition {
+        CwAddition {
+            id,
+            agreement_id: 10,
+            product_id: product,
+            product_identifier: identifier.map(str::to_string),
+            quantity,
+            cancelled: false,
+        }
+    }
+
+    fn cancelled(mut a: CwAddition) -> CwAddition {
+        a.cancelled = true;
+        a
+    }
+
+    const ACME: (i64, &str) = (1, "Acme Dental");
+    const MANAGED: Option<(i64, &str)> = Some((10, "Managed Services"));
+
+    /// Everything a reconcile reads, owned, so each case can change one thing.
+    struct World {
+        account_mappings: Vec<AccountMapping>,
+        service_mappings: Vec<ServiceMapping>,
+        snapshots: BTreeMap<String, VendorSnapshot>,
+        additions: BTreeMap<i64, Vec<CwAddition>>,
+        policy: SyncPolicy,
+    }
+
+    impl World {
+        /// Huntress account h1 (Acme Dental) -> agreement 10; service edr -> HUNTRESS-EDR (100);
+        /// h1 uses 5 edr; agreement 10 has no addition yet.
+        fn base() -> World {
+            let snapshot = VendorSnapshot {
+                accounts: vec![account("h1", "Acme Dental")],
+                services: Vec::new(),
+                usage: vec![usage("h1", "edr", 5)],
+            };
+            World {
+                account_mappings: vec![amap(HUNTRESS, "h1", ACME, MANAGED)],
+                service_mappings: vec![smap(HUNTRESS, "edr", 100, "HUNTRESS-EDR")],
+                snapshots: BTreeMap::from([(HUNTRESS.to_string(), snapshot)]),
+                additions: BTreeMap::from([(10, Vec::new())]),
+                policy: SyncPolicy::default(),
+            }
+        }
+
+        fn snapshot(&mut self, vendor: &str) -> &mut VendorSnapshot {
+            self.snapshots.entry(vendor.to_string()).or_default()
+        }
+
+        fn additions_of(&mut self, agreement: i64) -> &mut Vec<CwAddition> {
+            self.additions.entry(agreement).or_default()
+        }
+
+        fn plan(&self) -> Plan {
+            reconcile(&ReconcileInput {
+                period: Period { year: 2026, month: 10 },
+                account_mappings: &self.account_mappings,
+                service_mappings: &self.service_mappings,
+                snapshots: &self.snapshots,
+                additions: &self.additions,
+                policy: &self.policy,
+            })
+        }
+    }
+
+    /// One line as text: `action aAGREEMENT PRODUCT #ADDITION BEFORE->AFTER (reason) <= sources`.
+    fn render(line: &PlanLine) -> String {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+        let mut text = format!(
+            "{} {} a{} {} #{} {}->{}",
+            line.action.as_str(),
+            line.company,
+            opt(line.agreement_id.map(|a| a.to_string())),
+            opt(line.product.clone()),
+            opt(line.addition_id.map(|a| a.to_string())),
+            format_quantity(line.before),
+            opt(line.after.map(|a| a.to_string())),
+        );
+        if let Some(reason) = &line.reason {
+            text.push_str(&format!(" ({reason})"));
+        }
+        if !line.sources.is_empty() {
+            let sources: Vec<String> = line
+                .sources
+                .iter()
+                .map(|s| format!("{}/{}/{}={}", s.vendor, s.account_id, s.service_key, s.quantity))
+                .collect();
+            text.push_str(&format!(" <= {}", sources.join(" + ")));
+        }
+        text
+    }
+
+    const ADD5: &str = "add Acme Dental a10 HUNTRESS-EDR #- -->5 <= huntress/h1/edr=5";
+
+    #[test]
+    fn reconcile_table() {
+        type Change = fn(&mut World);
+        let cases: Vec<(&str, Change, Vec<&str>, Vec<&str>)> = vec![
+            ("no addition: add", |_| {}, vec![ADD5], vec![]),
+            (
+                "one addition lower: update up",
+                |w| w.additions_of(10).push(addition(17, Some(100), None, 3.0)),
+                vec!["update Acme Dental a10 HUNTRESS-EDR #17 3->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "one addition higher: update down",
+                |w| w.additions_of(10).push(addition(17, Some(100), None, 8.0)),
+                vec!["update Acme Dental a10 HUNTRESS-EDR #17 8->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "fractional addition: update",
+                |w| w.additions_of(10).push(addition(17, Some(100), None, 5.5)),
+                vec!["update Acme Dental a10 HUNTRESS-EDR #17 5.5->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "equal addition: unchanged",
+                |w| w.additions_of(10).push(addition(17, Some(100), None, 5.0)),
+                vec!["unchanged Acme Dental a10 HUNTRESS-EDR #17 5->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "zero and no addition: unchanged",
+                |w| w.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 0)],
+                vec![
+                    "unchanged Acme Dental a10 HUNTRESS-EDR #- -->0 (no addition and nothing to bill) \
+                     <= huntress/h1/edr=0",
+                ],
+                vec![],
+            ),
+            (
+                "zero with an addition: update to zero",
+                |w| {
+                    w.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 0)];
+                    w.additions_of(10).push(addition(17, Some(100), None, 4.0));
+                },
+                vec!["update Acme Dental a10 HUNTRESS-EDR #17 4->0 <= huntress/h1/edr=0"],
+                vec![],
+            ),
+            (
+                "several active additions: skipped",
+                |w| {
+                    w.additions_of(10).push(addition(18, Some(100), None, 2.0));
+                    w.additions_of(10).push(addition(17, Some(100), None, 3.0));
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (2 active additions of HUNTRESS-EDR on \
+                     agreement 'Managed Services' (ids 17, 18); fix in ConnectWise) <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "cancelled addition ignored: add",
+                |w| w.additions_of(10).push(cancelled(addition(17, Some(100), None, 3.0))),
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "cancelled addition ignored beside an active one",
+                |w| {
+                    w.additions_of(10).push(cancelled(addition(17, Some(100), None, 3.0)));
+                    w.additions_of(10).push(addition(18, Some(100), None, 5.0));
+                },
+                vec!["unchanged Acme Dental a10 HUNTRESS-EDR #18 5->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "additions of other products ignored",
+                |w| w.additions_of(10).push(addition(17, Some(999), Some("HUNTRESS-EDR"), 3.0)),
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "product matched by identifier, ignoring case, when the id is missing",
+                |w| w.additions_of(10).push(addition(17, None, Some("huntress-edr"), 2.0)),
+                vec!["update Acme Dental a10 HUNTRESS-EDR #17 2->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "addition without id of another identifier ignored",
+                |w| w.additions_of(10).push(addition(17, None, Some("HUNTRESS-SIEM"), 2.0)),
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "two services on one product add up",
+                |w| {
+                    w.service_mappings.push(smap(HUNTRESS, "edr-server", 100, "HUNTRESS-EDR"));
+                    w.snapshot(HUNTRESS).usage.push(usage("h1", "edr-server", 3));
+                },
+                vec![
+                    "add Acme Dental a10 HUNTRESS-EDR #- -->8 <= huntress/h1/edr=5 + huntress/h1/edr-server=3",
+                ],
+                vec![],
+            ),
+            (
+                "two accounts on one agreement add up",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED));
+                    w.snapshot(HUNTRESS).accounts.push(account("h2", "Acme Dental (Branch)"));
+                    w.snapshot(HUNTRESS).usage.insert(0, usage("h2", "edr", 4));
+                },
+                vec!["add Acme Dental a10 HUNTRESS-EDR #- -->9 <= huntress/h1/edr=5 + huntress/h2/edr=4"],
+                vec![],
+            ),
+            (
+                "two products on one agreement: two lines",
+                |w| {
+                    w.service_mappings.push(smap(HUNTRESS, "siem", 101, "HUNTRESS-SIEM"));
+                    w.snapshot(HUNTRESS).usage.push(usage("h1", "siem", 2));
+                },
+                vec![ADD5, "add Acme Dental a10 HUNTRESS-SIEM #- -->2 <= huntress/h1/siem=2"],
+                vec![],
+            ),
+            (
+                "usage of an unmapped service ignored",
+                |w| w.snapshot(HUNTRESS).usage.push(usage("h1", "sat", 7)),
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "usage of an unmapped account ignored",
+                |w| {
+                    w.snapshot(HUNTRESS).accounts.push(account("h9", "Stranger"));
+                    w.snapshot(HUNTRESS).usage.push(usage("h9", "edr", 7));
+                },
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "missing usage row contributes nothing to a sum",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED));
+                    w.snapshot(HUNTRESS).accounts.push(account("h2", "Acme Dental (Branch)"));
+                },
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "missing usage row alone: no line, never zero",
+                |w| {
+                    w.snapshot(HUNTRESS).usage.clear();
+                    w.additions_of(10).push(addition(17, Some(100), None, 4.0));
+                },
+                vec![],
+                vec![],
+            ),
+            (
+                "two usage rows of one account and service add up",
+                |w| w.snapshot(HUNTRESS).usage.push(usage("h1", "edr", 2)),
+                vec!["add Acme Dental a10 HUNTRESS-EDR #- -->7 <= huntress/h1/edr=2 + huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "vanished account skipped with a warning, others go on",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", (2, "Beta Co"), Some((20, "Beta MSA"))));
+                    w.additions_of(20).push(addition(30, Some(100), None, 6.0));
+                },
+                vec![
+                    ADD5,
+                    "skipped Beta Co a20 - #- -->- (account h2 is no longer listed by huntress; left alone)",
+                ],
+                vec![
+                    "account h2 is no longer listed by huntress; left alone \
+                     (if it is gone for good: recon map accounts --vendor huntress --unmap h2)",
+                ],
+            ),
+            (
+                "vanished account on a shared line: the partial sum is skipped",
+                |w| w.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED)),
+                vec![
+                    "skipped Acme Dental a10 - #- -->- (account h2 is no longer listed by huntress; left alone)",
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (also fed by account h2 of huntress, which \
+                     huntress no longer lists; a partial sum is never pushed) <= huntress/h1/edr=5",
+                ],
+                vec![
+                    "account h2 is no longer listed by huntress; left alone \
+                     (if it is gone for good: recon map accounts --vendor huntress --unmap h2)",
+                ],
+            ),
+            (
+                "vendor with zero accounts: every mapped account skipped, nothing zeroed",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", (2, "Beta Co"), Some((20, "Beta MSA"))));
+                    w.snapshot(HUNTRESS).accounts.clear();
+                    w.additions_of(10).push(addition(17, Some(100), None, 4.0));
+                },
+                vec![
+                    "skipped Acme Dental a10 - #- -->- (vendor huntress returned no accounts; nothing pushed for it)",
+                    "skipped Beta Co a20 - #- -->- (vendor huntress returned no accounts; nothing pushed for it)",
+                ],
+                vec!["vendor huntress returned no accounts; nothing pushed for it"],
+            ),
+            (
+                "vendor with zero accounts blocks a line another vendor shares",
+                |w| {
+                    w.snapshot(HUNTRESS).accounts.clear();
+                    w.account_mappings.push(amap(NODEWARE, "n1", ACME, MANAGED));
+                    w.service_mappings.push(smap(NODEWARE, "asset", 100, "HUNTRESS-EDR"));
+                    let nodeware = w.snapshot(NODEWARE);
+                    nodeware.accounts.push(account("n1", "Acme"));
+                    nodeware.usage.push(usage("n1", "asset", 2));
+                },
+                vec![
+                    "skipped Acme Dental a10 - #- -->- (vendor huntress returned no accounts; nothing pushed for it)",
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (also fed by huntress, which returned no \
+                     accounts in this run; a partial sum is never pushed) <= nodeware/n1/asset=2",
+                ],
+                vec!["vendor huntress returned no accounts; nothing pushed for it"],
+            ),
+            (
+                "no agreement chosen: skipped with the command to choose one",
+                |w| w.account_mappings[0] = amap(HUNTRESS, "h1", ACME, None),
+                vec![
+                    "skipped Acme Dental a- - #- -->- (no agreement chosen: Acme Dental has several active \
+                     agreements; choose one with `recon map accounts --vendor huntress --set h1 --company 1 \
+                     --agreement AGREEMENT`) <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "vendor not fetched: its mappings take no part",
+                |w| {
+                    w.account_mappings.push(amap(NODEWARE, "n1", (2, "Beta Co"), Some((20, "Beta MSA"))));
+                    w.service_mappings.push(smap(NODEWARE, "asset", 200, "NODEWARE-ASSET"));
+                },
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "vendor not fetched on the same agreement, other product: no effect",
+                |w| {
+                    w.account_mappings.push(amap(NODEWARE, "n1", ACME, MANAGED));
+                    w.service_mappings.push(smap(NODEWARE, "asset", 200, "NODEWARE-ASSET"));
+                },
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "vendor not fetched on the same product, other agreement: no effect",
+                |w| {
+                    w.account_mappings.push(amap(NODEWARE, "n1", (2, "Beta Co"), Some((20, "Beta MSA"))));
+                    w.service_mappings.push(smap(NODEWARE, "asset", 100, "HUNTRESS-EDR"));
+                },
+                vec![ADD5],
+                vec![],
+            ),
+            (
+                "vendor not fetched feeding the same line: partial sum skipped",
+                |w| {
+                    w.account_mappings.push(amap(NODEWARE, "n1", ACME, MANAGED));
+                    w.service_mappings.push(smap(NODEWARE, "asset", 100, "HUNTRESS-EDR"));
+                    w.additions_of(10).push(addition(17, Some(100), None, 7.0));
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (also fed by nodeware, which this run did not \
+                     fetch; a partial sum is never pushed) <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "two fetched vendors feeding the same line add up",
+                |w| {
+                    w.account_mappings.push(amap(NODEWARE, "n1", ACME, MANAGED));
+                    w.service_mappings.push(smap(NODEWARE, "asset", 100, "HUNTRESS-EDR"));
+                    let nodeware = w.snapshot(NODEWARE);
+                    nodeware.accounts.push(account("n1", "Acme"));
+                    nodeware.usage.push(usage("n1", "asset", 2));
+                },
+                vec!["add Acme Dental a10 HUNTRESS-EDR #- -->7 <= huntress/h1/edr=5 + nodeware/n1/asset=2"],
+                vec![],
+            ),
+            (
+                "additions of the agreement not read: skipped, never added",
+                |w| {
+                    w.additions.clear();
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (the additions of agreement 'Managed Services' \
+                     were not read; nothing pushed) <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "sum past u32: skipped",
+                |w| {
+                    w.service_mappings.push(smap(HUNTRESS, "edr-server", 100, "HUNTRESS-EDR"));
+                    w.snapshot(HUNTRESS).usage.push(usage("h1", "edr-server", u32::MAX));
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (the quantities add up to more than 4294967295) \
+                     <= huntress/h1/edr=5 + huntress/h1/edr-server=4294967295",
+                ],
+                vec![],
+            ),
+            (
+                "policy holds an add under increases = review",
+                |w| w.policy.increases = Decision::Review,
+                vec![
+                    "held Acme Dental a10 HUNTRESS-EDR #- -->5 (increase held for review ([sync] increases = \
+                     \"review\")) <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "policy holds a decrease under decreases = review",
+                |w| {
+                    w.policy.decreases = Decision::Review;
+                    w.additions_of(10).push(addition(17, Some(100), None, 8.0));
+                },
+                vec![
+                    "held Acme Dental a10 HUNTRESS-EDR #17 8->5 (decrease held for review ([sync] decreases = \
+                     \"review\")) <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "policy lets an increase through under decreases = review",
+                |w| {
+                    w.policy.decreases = Decision::Review;
+                    w.additions_of(10).push(addition(17, Some(100), None, 3.0));
+                },
+                vec!["update Acme Dental a10 HUNTRESS-EDR #17 3->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "policy holds a change over max_change_percent",
+                |w| {
+                    w.policy.max_change_percent = Some(50);
+                    w.additions_of(10).push(addition(17, Some(100), None, 20.0));
+                },
+                vec![
+                    "held Acme Dental a10 HUNTRESS-EDR #17 20->5 (change of -75% exceeds max_change_percent = 50) \
+                     <= huntress/h1/edr=5",
+                ],
+                vec![],
+            ),
+            (
+                "policy never holds an unchanged line",
+                |w| {
+                    w.policy = SyncPolicy {
+                        increases: Decision::Review,
+                        decreases: Decision::Review,
+                        max_change_percent: Some(0),
+                    };
+                    w.additions_of(10).push(addition(17, Some(100), None, 5.0));
+                },
+                vec!["unchanged Acme Dental a10 HUNTRESS-EDR #17 5->5 <= huntress/h1/edr=5"],
+                vec![],
+            ),
+            (
+                "lines sorted by company name ignoring case, then agreement, then product",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", (2, "beta Co"), Some((21, "Beta B"))));
+                    w.account_mappings.push(amap(HUNTRESS, "h3", (2, "beta Co"), Some((20, "Beta A"))));
+                    w.account_mappings.push(amap(HUNTRESS, "h4", (3, "Aardvark"), Some((30, "Aard"))));
+                    w.service_mappings.push(smap(HUNTRESS, "aaa", 99, "ZZZ"));
+                    let snap = w.snapshot(HUNTRESS);
+                    for id in ["h2", "h3", "h4"] {
+                        snap.accounts.push(account(id, id));
+                        snap.usage.push(usage(id, "edr", 1));
+                    }
+                    snap.usage.push(usage("h1", "aaa", 1));
+                    for agreement in [20, 21, 30] {
+                        w.additions_of(agreement);
+                    }
+                },
+                vec![
+                    "add Aardvark a30 HUNTRESS-EDR #- -->1 <= huntress/h4/edr=1",
+                    ADD5,
+                    "add Acme Dental a10 ZZZ #- -->1 <= huntress/h1/aaa=1",
+                    "add beta Co a20 HUNTRESS-EDR #- -->1 <= huntress/h3/edr=1",
+                    "add beta Co a21 HUNTRESS-EDR #- -->1 <= huntress/h2/edr=1",
+                ],
+                vec![],
+            ),
+        ];
+        for (name, change, want_lines, want_warnings) in cases {
+            let mut world = World::base();
+            change(&mut world);
+            let plan = world.plan();
+            let got: Vec<String> = plan.lines.iter().map(render).collect();
+            assert_eq!(got, want_lines, "{name}");
+            assert_eq!(plan.warnings, want_warnings, "{name}");
+            assert_eq!(plan.period, Period { year: 2026, month: 10 }, "{name}");
+        }
+    }
+
+    #[test]
+    fn line_fields_of_an_update() {
+        let mut world = World::base();
+        world.additions_of(10).push(addition(17, Some(100), None, 3.0));
+        let plan = world.plan();
+        assert_eq!(
+            plan.lines,
+            vec![PlanLine {
+                action: Action::Update,
+                company_id: Some(1),
+                company: "Acme Dental".to_string(),
+                agreement_id: Some(10),
+                agreement: Some("Managed Services".to_string()),
+                product_id: Some(100),
+                product: Some("HUNTRESS-EDR".to_string()),
+                addition_id: Some(17),
+                before: Some(3.0),
+                after: Some(5),
+                reason: None,
+                sources: vec![Source {
+                    vendor: HUNTRESS.to_string(),
+                    account_id: "h1".to_string(),
+                    account_name: "Acme Dental".to_string(),
+                    service_key: "edr".to_string(),
+                    quantity: 5,
+                }],
+            }]
+        );
+        assert_eq!(plan.lines[0].delta(), Some(2.0));
+    }
+
+    #[test]
+    fn same_input_in_any_order_gives_the_same_plan() {
+        let mut world = World::base();
+        world.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED));
+        world.account_mappings.push(amap(HUNTRESS, "gone", (2, "Beta"), Some((20, "B"))));
+        world.account_mappings.push(amap(HUNTRESS, "gone2", (2, "Beta"), Some((20, "B"))));
+        world.account_mappings.push(amap(NODEWARE, "n1", (3, "Gamma"), Some((30, "G"))));
+        world.service_mappings.push(smap(HUNTRESS, "siem", 101, "HUNTRESS-SIEM"));
+        world.service_mappings.push(smap(NODEWARE, "asset", 200, "NODEWARE-ASSET"));
+        let snap = world.snapshot(HUNTRESS);
+        snap.accounts.push(account("h2", "Acme Two"));
+        snap.usage.extend([usage("h2", "edr", 1), usage("h2", "siem", 4), usage("h1", "siem", 2)]);
+        let nodeware = world.snapshot(NODEWARE);
+        nodeware.accounts.push(account("n1", "Gamma"));
+        nodeware.usage.push(usage("n1", "asset", 3));
+        world.additions_of(10).push(addition(17, Some(101), None, 1.0));
+        world.additions_of(30);
+        let first = world.plan();
+
+        world.account_mappings.reverse();
+        world.service_mappings.reverse();
+        for snap in world.snapshots.values_mut() {
+            snap.accounts.reverse();
+            snap.usage.reverse();
+        }
+        let second = world.plan();
+        assert_eq!(first, second);
+        assert_eq!(first, world.plan());
+        assert_eq!(first.lines.len(), 5, "{:#?}", first.lines);
+        assert_eq!(first.warnings.len(), 2);
+    }
+
+    #[test]
+    fn agreements_to_read_table() {
+        let accounts = vec![
+            amap(HUNTRESS, "h1", ACME, Some((10, "A"))),
+            amap(HUNTRESS, "h2", ACME, Some((10, "A"))),
+            amap(HUNTRESS, "h3", (2, "B"), Some((5, "B"))),
+            amap(HUNTRESS, "h4", (3, "C"), None),
+            amap(NODEWARE, "n1", (4, "D"), Some((40, "D"))),
+            amap("csv", "c1", (5, "E"), Some((50, "E"))),
+        ];
+        let services = vec![smap(HUNTRESS, "edr", 100, "EDR"), smap(NODEWARE, "asset", 200, "ASSET")];
+        let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+        let cases: &[(&[&str], &[i64])] = &[
+            (&[HUNTRESS], &[5, 10]),
+            (&[NODEWARE], &[40]),
+            (&[HUNTRESS, NODEWARE], &[5, 10, 40]),
+            // csv has mapped accounts but no mapped service: nothing to read.
+            (&["csv"], &[]),
+            (&["unknown"], &[]),
+            (&[], &[]),
+        ];
+        for (vendors, want) in cases {
+            assert_eq!(agreements_to_read(&accounts, &services, &set(vendors)), *want, "{vendors:?}");
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Fake ConnectWise and vendor servers on loopback, seeded from `fixtures/`.
+//!
+//! A test double for `recon demo`, the end-to-end tests and the benchmark. It follows the
+//! real APIs' documented behaviour (shared/reference), never recon's own assumptions, so
+//! recon's client code is tested against what the services do. Each service runs its own
+//! tiny_http server on `127.0.0.1:0`; everything stops when the [`Sandbox`] is dropped.
+//!
+//! ```no_run
+//! let sandbox = recon::sandbox::Sandbox::start()?;
+//! std::fs::write("recon.toml", sandbox.config_toml())?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod conditions;
+mod connectwise;
+mod fixtures;
+mod schema;
+mod server;
+mod vendors;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use self::connectwise::ConnectWise;
+use self::server::{Handler, RunningServer, ServerSpec, lock};
+use self::vendors::Vendors;
+
+pub const CW_COMPANY_ID: &str = "sandbox";
+pub const CW_PUBLIC_KEY: &str = "sandbox-public-key";
+pub const CW_PRIVATE_KEY: &str = "sandbox-private-key";
+pub const CW_CLIENT_ID: &str = "5a4db0c5-0000-4000-8000-000000000001";
+pub const NODEWARE_KEY: &str = "sandbox-nodeware-key";
+pub const HUNTRESS_KEY: &str = "sandbox-huntress-key";
+pub const HUNTRESS_SECRET: &str = "sandbox-huntress-secret";
+pub const SAAS_ALERTS_KEY: &str = "sandbox-saas-alerts-key";
+pub const NORDLAYER_KEY: &str = "sandbox-nordlayer-key";
+
+/// The vendors served over HTTP, in the order their sections appear in the config.
+pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nordlayer"];
+/// Every vendor section `config_toml` writes (the last two read files, not servers).
+pub const ALL_VENDORS: [&str; 6] = ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass", "backup"];
+
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Added to every response (a slow WAN to the cloud PSA, for the benchmark).
+    pub latency: Duration,
+    pub faults: Faults,
+    /// Worker threads per server; each sleeps through `latency`, so this bounds how many
+    /// requests one server answers at once.
+    pub workers: usize,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions { latency: Duration::ZERO, faults: Faults::default(), workers: 8 }
+    }
+}
+
+/// Fault injection, applied to each selected server independently (own counters, own
+/// random stream). The default injects nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Fraction (0.0..=1.0) of requests answered 429 with `Retry-After: 1`.
+    pub throttle_fraction: f64,
+    /// Fraction of requests answered 500 or 503 (alternating at random).
+    pub server_error_fraction: f64,
+    /// Requests admitted per rolling minute; beyond that 429 with a `Retry-After` saying
+    /// when the oldest admitted request leaves the window. `None` = unlimited.
+    pub requests_per_minute: Option<u32>,
+    /// Server names the faults apply to (`connectwise`, `nodeware`, ...); empty = all.
+    pub servers: Vec<String>,
+    /// Seed for the random draws, so a faulty run can be repeated exactly.
+    pub seed: u64,
+}
+
+/// One request a sandbox server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `connectwise` or the vendor name.
+    pub server: String,
+    pub method: String,
+    pub path_and_query: String,
+    pub status: u16,
+}
+
+/// A running sandbox. Dropping it stops every server and deletes its temp files.
+pub struct Sandbox {
+    /// connectwise first, then [`HTTP_VENDORS`] in order.
+    servers: Vec<(String, RunningServer)>,
+    log: Arc<Mutex<Vec<RecordedRequest>>>,
+    connectwise: Arc<ConnectWise>,
+    vendors: Arc<Vendors>,
+    files: Mutex<CsvFiles>,
+    /// Owns the directory of the CSV files; removed on drop.
+    _dir: tempfile::TempDir,
+}
+
+/// The file-based vendors: their current rows and where they are written.
+struct CsvFiles {
+    nordpass: CsvFile,
+    backup: CsvFile,
+}
+
+struct CsvFile {
+    path: PathBuf,
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+    /// The column holding the account id.
+    id_column: usize,
+}
+
+impl Sandbox {
+    pub fn start() -> io::Result<Sandbox> {
+        Sandbox::start_with(SandboxOptions::default())
+    }
+
+    pub fn start_with(options: SandboxOptions) -> io::Result<Sandbox> {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let connectwise = Arc::new(ConnectWise::new()?);
+        let vendors = Arc::new(Vendors::new()?);
+        let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
+        let files = CsvFiles {
+            nordpass: CsvFile::create(
+                dir.path(),
+                "nordpass-usage.csv",
+                fixtures::NORDPASS_USAGE_CSV,
+                "Organization ID",
+            )?,
+            backup: CsvFile::create(dir.path(), "backup.csv", fixtures::BACKUP_CSV, "account_id")?,
+        };
+
+        let mut handlers: Vec<(&str, Handler, server::ThrottleBody)> = Vec::new();
+        let cw = Arc::clone(&connectwise);
+        handlers.push(("connectwise", Arc::new(move |ex| cw.handle(ex)), connectwise::throttle_body));
+        for name in HTTP_VENDORS {
+            let v = Arc::clone(&vendors);
+            let handler: Handler = match name {
+                "nodeware" => Arc::new(move |ex| v.nodeware(ex)),
+                "huntress" => Arc::new(move |ex| v.huntress(ex)),
+                "saas-alerts" => Arc::new(move |ex| v.saas_alerts(ex)),
+                _ => Arc::new(move |ex| v.nordlayer(ex)),
+            };
+            handlers.push((name, handler, vendors::throttle_body));
+        }
+        let mut servers = Vec::new();
+        for (name, handler, throttle_body) in handlers {
+            let spec = ServerSpec {
+                name: name.to_string(),
+                handler,
+                throttle_body,
+                latency: options.latency,
+                faults: options.faults.clone(),
+                workers: options.workers,
+            };
+            // On error the servers already started are dropped, which stops them.
+            servers.push((name.to_string(), RunningServer::start(spec, Arc::clone(&log))?));
+        }
+        Ok(Sandbox { servers, log, connectwise, vendors, files: Mutex::new(files), _dir: dir })
+    }
+
+    fn server_url(&self, name: &str) -> Option<String> {
+        self.servers.iter().find(|(n, _)| n == name).map(|(_, s)| s.url())
+    }
+
+    /// The ConnectWise "site"; the API lives under `/{codebase}apis/3.0/`.
+    pub fn connectwise_site(&self) -> String {
+        self.server_url("connectwise").unwrap_or_default()
+    }
+
+    /// Full API base, `http://127.0.0.1:PORT/v2025_1/apis/3.0/`.
+    pub fn connectwise_api_base(&self) -> String {
+        format!("{}/{}apis/3.0/", self.connectwise_site(), connectwise::CODEBASE)
+    }
+
+    /// `base_url` (or `api_url` for SaaS Alerts) of an HTTP vendor; `None` for file vendors.
+    pub fn vendor_url(&self, vendor: &str) -> Option<String> {
+        if HTTP_VENDORS.contains(&vendor) { self.server_url(vendor) } else { None }
+    }
+
+    /// Where the NordPass usage export was written.
+    pub fn nordpass_csv_path(&self) -> PathBuf {
+        lock(&self.files).nordpass.path.clone()
+    }
+
+    /// Where the generic CSV vendor's file was written.
+    pub fn backup_csv_path(&self) -> PathBuf {
+        lock(&self.files).backup.path.clone()
+    }
+
+    /// A complete recon config pointing at this sandbox, every vendor configured, no `[sync]`.
+    pub fn config_toml(&self) -> String {
+        self.config_toml_for(&ALL_VENDORS)
+    }
+
+    /// Like [`Sandbox::config_toml`] with only the named vendor sections (unknown names are ignored).
+    pub fn config_toml_for(&self, vendors: &[&str]) -> String {
+        let mut out = format!(
+            "[connectwise]\nsite = {}\ncompany_id = {}\npublic_key = {}\nprivate_key = {}\nclient_id = {}\n",
+            toml_string(&self.connectwise_site()),
+            toml_string(CW_COMPANY_ID),
+            toml_string(CW_PUBLIC_KEY),
+            toml_string(CW_PRIVATE_KEY),
+            toml_string(CW_CLIENT_ID),
+        );
+        for name in ALL_VENDORS.iter().filter(|n| vendors.contains(n)) {
+            let url = |n: &str| toml_string(&self.server_url(n).unwrap_or_default());
+            let section = match *name {
+                "nodeware" => format!("api_key = {}\nbase_url = {}\n", toml_string(NODEWARE_KEY), url(name)),
+                "huntress" => format!(
+                    "api_key = {}\napi_secret = {}\nbase_url = {}\n",
+                    toml_string(HUNTRESS_KEY),
+                    toml_string(HUNTRESS_SECRET),
+                    url(name)
+                ),
+                "saas-alerts" => {
+                    format!("api_key = {}\napi_url = {}\n", toml_string(SAAS_ALERTS_KEY), url(name))
+                }
+                "nordlayer" => {
+                    format!("api_key = {}\nbase_url = {}\n", toml_string(NORDLAYER_KEY), url(name))
+                }
+                "nordpass" => {
+                    format!("usage_csv = {}\n", toml_string(&self.nordpass_csv_path().to_string_lossy()))
+                }
+                _ => format!(
+                    "type = \"csv\"\nfile = {}\n",
+                    toml_string(&self.backup_csv_path().to_string_lossy())
+                ),
+            };
+            out.push_str(&format!("\n[vendors.{name}]\n{section}"));
+        }
+        out
+    }
+
+    /// Every request served so far, in order, across all servers.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+
+    /// The current state of every agreement addition (each includes `agreementId`).
+    pub fn connectwise_additions(&self) -> Vec<Value> {
+        self.connectwise.additions()
+    }
+
+    /// Change a vendor record at runtime so the next sync sees different usage.
+    ///
+    /// `field` is the wire name: `agents_count` (huntress), `asset_totals/internal` or
+    /// `internal` (nodeware), `billingUsers` (saas-alerts), `members`/`servers`
+    /// (nordlayer usage), a column name such as `Seats` (nordpass, by `Organization ID`) or
+    /// `quantity` (backup, by `account_id`; the CSV file is rewritten). Returns false when
+    /// the vendor, account or field is unknown.
+    pub fn set_vendor_quantity(&self, vendor: &str, account_id: &str, field: &str, value: Value) -> bool {
+        let file_value = || match &value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match vendor {
+            "nordpass" => lock(&self.files).nordpass.set(account_id, field, &file_value()),
+            "backup" | "csv" => lock(&self.files).backup.set(account_id, field, &file_value()),
+            _ => self.vendors.set(vendor, account_id, field, value),
+        }
+    }
+}
+
+impl CsvFile {
+    fn create(dir: &Path, name: &str, text: &str, id_column: &str) -> io::Result<CsvFile> {
+        let bad = |e: csv::Error| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("sandbox fixture {name}: {e}"))
+        };
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers: Vec<String> = reader.headers().map_err(bad)?.iter().map(str::to_string).collect();
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            rows.push(record.map_err(bad)?.iter().map(str::to_string).collect());
+        }
+        let id_column = headers.iter().position(|h| h == id_column).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("sandbox fixture {name}: no {id_column} column"),
+            )
+        })?;
+        let file = CsvFile { path: dir.join(name), headers, rows, id_column };
+        file.write()?;
+        Ok(file)
+    }
+
+    fn set(&mut self, account_id: &str, column: &str, value: &str) -> bool {
+        let Some(column) = self.headers.iter().position(|h| h.eq_ignore_ascii_case(column)) else {
+            return false;
+        };
+        let mut changed = false;
+        for row in self.rows.iter_mut().filter(|r| r.get(self.id_column).is_some_and(|id| id == account_id)) {
+            if let Some(cell) = row.get_mut(column) {
+                *cell = value.to_string();
+                changed = true;
+            }
+        }
+        changed && self.write().is_ok()
+    }
+
+    fn write(&self) -> io::Result<()> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let to_io = |e: csv::Error| io::Error::other(e.to_string());
+        writer.write_record(&self.headers).map_err(to_io)?;
+        for row in &self.rows {
+            writer.write_record(row).map_err(to_io)?;
+        }
+        let bytes = writer.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+        std::fs::write(&self.path, bytes)
+    }
+}
+
+/// A TOML basic string (paths on Windows contain backslashes).
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,338 @@
+//! HTTP plumbing shared by every fake service: a tiny_http server on an OS-assigned
+//! loopback port, a small pool of worker threads, fault injection, latency and the request
+//! log. Services only turn an [`Exchange`] into a [`Reply`].
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{Faults, RecordedRequest};
+
+/// Requests bigger than this are refused: the sandbox never needs them and a runaway
+/// client should not exhaust memory in a test.
+const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Lock a mutex, recovering the data if a worker panicked while holding it: the sandbox
+/// state is plain data, and one failed request must not take every later test down.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One request as the services see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Exchange {
+    pub method: String,
+    /// Percent-decoded path, without the query.
+    pub path: String,
+    /// Decoded query pairs in their original order.
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// `http://host:port` as the client addressed us, for absolute `Link` URLs.
+    pub origin: String,
+}
+
+impl Exchange {
+    /// Header value by case-insensitive name (HTTP header names are case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Query parameter by case-insensitive name (ConnectWise accepts `pagesize` as well).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The absolute URL of this request with `name` set to `value` (replaced in place if
+    /// present, appended otherwise); every other parameter is kept, as real Link headers do.
+    pub fn url_with(&self, name: &str, value: &str) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let mut replaced = false;
+        for (k, v) in &self.query {
+            if k.eq_ignore_ascii_case(name) {
+                if !replaced {
+                    query.append_pair(k, value);
+                    replaced = true;
+                }
+            } else {
+                query.append_pair(k, v);
+            }
+        }
+        if !replaced {
+            query.append_pair(name, value);
+        }
+        format!("{}{}?{}", self.origin, encode_path(&self.path), query.finish())
+    }
+}
+
+/// What a service answers.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: &Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            body: body.to_string(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// A request handler for one fake service.
+pub(crate) type Handler = Arc<dyn Fn(&Exchange) -> Reply + Send + Sync>;
+
+/// Builds the body of a throttling answer in the service's own error shape.
+pub(crate) type ThrottleBody = fn(retry_after_secs: u64) -> Value;
+
+/// Everything a worker needs; shared by the workers of one server.
+struct ServerContext {
+    name: String,
+    handler: Handler,
+    throttle_body: ThrottleBody,
+    latency: Duration,
+    faults: Option<Faults>,
+    fault_state: Mutex<FaultState>,
+    log: Arc<Mutex<Vec<RecordedRequest>>>,
+    addr: SocketAddr,
+}
+
+struct FaultState {
+    rng: fastrand::Rng,
+    /// Times of the requests admitted during the last minute, oldest first.
+    window: VecDeque<Instant>,
+}
+
+/// A running fake service. Dropping it stops the workers and closes the port.
+pub(crate) struct RunningServer {
+    server: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+pub(crate) struct ServerSpec {
+    pub name: String,
+    pub handler: Handler,
+    pub throttle_body: ThrottleBody,
+    pub latency: Duration,
+    pub faults: Faults,
+    pub workers: usize,
+}
+
+impl RunningServer {
+    pub fn start(spec: ServerSpec, log: Arc<Mutex<Vec<RecordedRequest>>>) -> io::Result<RunningServer> {
+        let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| io::Error::other(e.to_string()))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("sandbox server has no IP address"))?;
+        let server = Arc::new(server);
+        let stop = Arc::new(AtomicBool::new(false));
+        let applies = spec.faults.servers.is_empty() || spec.faults.servers.iter().any(|s| *s == spec.name);
+        let context = Arc::new(ServerContext {
+            fault_state: Mutex::new(FaultState {
+                rng: fastrand::Rng::with_seed(spec.faults.seed),
+                window: VecDeque::new(),
+            }),
+            faults: applies.then_some(spec.faults),
+            name: spec.name,
+            handler: spec.handler,
+            throttle_body: spec.throttle_body,
+            latency: spec.latency,
+            log,
+            addr,
+        });
+        let mut running = RunningServer { server, workers: Vec::new(), stop, addr };
+        for i in 0..spec.workers.max(1) {
+            let server = Arc::clone(&running.server);
+            let stop = Arc::clone(&running.stop);
+            let context = Arc::clone(&context);
+            let handle = std::thread::Builder::new()
+                .name(format!("sandbox-{}-{i}", context.name))
+                .spawn(move || worker(&server, &stop, &context))?;
+            running.workers.push(handle);
+        }
+        Ok(running)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Each unblock wakes exactly one thread blocked in recv().
+        for _ in &self.workers {
+            self.server.unblock();
+        }
+        for handle in self.workers.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn worker(server: &tiny_http::Server, stop: &AtomicBool, context: &ServerContext) {
+    loop {
+        match server.recv() {
+            Ok(request) => serve(context, request),
+            // recv fails when unblocked (shutdown) or on a broken accept; only the first ends us.
+            Err(_) if stop.load(Ordering::SeqCst) => return,
+            Err(_) => continue,
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+fn serve(context: &ServerContext, mut request: tiny_http::Request) {
+    let path_and_query = request.url().to_string();
+    let method = request.method().as_str().to_uppercase();
+    let reply = match read_exchange(context, &mut request, &method, &path_and_query) {
+        Ok(exchange) => match injected_fault(context) {
+            Some(reply) => reply,
+            None => (context.handler)(&exchange),
+        },
+        Err(message) => Reply::json(400, &serde_json::json!({ "message": message })),
+    };
+    if !context.latency.is_zero() {
+        std::thread::sleep(context.latency);
+    }
+    // Recorded before answering so a test that inspects the log right after its call
+    // returns always sees the request.
+    lock(&context.log).push(RecordedRequest {
+        server: context.name.clone(),
+        method,
+        path_and_query,
+        status: reply.status,
+    });
+    let mut response = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+    for (name, value) in &reply.headers {
+        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(header);
+        }
+    }
+    // The client may have gone away; nothing useful to do about it here.
+    let _ = request.respond(response);
+}
+
+fn read_exchange(
+    context: &ServerContext,
+    request: &mut tiny_http::Request,
+    method: &str,
+    path_and_query: &str,
+) -> Result<Exchange, String> {
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .collect();
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_BODY_BYTES)
+        .read_to_end(&mut body)
+        .map_err(|e| format!("could not read the request body: {e}"))?;
+    let (raw_path, raw_query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let query = url::form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
+    let host = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| context.addr.to_string());
+    Ok(Exchange {
+        method: method.to_string(),
+        path: percent_decode(raw_path),
+        query,
+        headers,
+        body,
+        origin: format!("http://{host}"),
+    })
+}
+
+/// Decide whether this request is answered by an injected fault instead of the service.
+fn injected_fault(context: &ServerContext) -> Option<Reply> {
+    let faults = context.faults.as_ref()?;
+    let mut state = lock(&context.fault_state);
+    if let Some(limit) = faults.requests_per_minute {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        while state.window.front().is_some_and(|t| now.duration_since(*t) >= minute) {
+            state.window.pop_front();
+        }
+        if state.window.len() >= limit as usize {
+            let wait = state
+                .window
+                .front()
+                .map(|oldest| minute.saturating_sub(now.duration_since(*oldest)))
+                .unwrap_or(minute);
+            // Retry-After is whole seconds; round up so a client that honours it succeeds.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Some(throttled(context, secs.max(1)));
+        }
+        state.window.push_back(now);
+    }
+    if faults.throttle_fraction > 0.0 && state.rng.f64() < faults.throttle_fraction {
+        return Some(throttled(context, 1));
+    }
+    if faults.server_error_fraction > 0.0 && state.rng.f64() < faults.server_error_fraction {
+        let status = if state.rng.bool() { 500 } else { 503 };
+        return Some(Reply::json(
+            status,
+            &serde_json::json!({ "code": "ServerError", "message": "Injected sandbox fault" }),
+        ));
+    }
+    None
+}
+
+fn throttled(context: &ServerContext, retry_after_secs: u64) -> Reply {
+    Reply::json(429, &(context.throttle_body)(retry_after_secs))
+        .with_header("Retry-After", retry_after_secs.to_string())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("/")
+}

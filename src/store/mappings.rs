@@ -1,0 +1,297 @@
+//! Account mappings (vendor account -> ConnectWise company and agreement) and service
+//! mappings (vendor service -> catalog product). Every setter also refreshes the vendor's
+//! pending/active status in the same transaction.
+
+use super::vendors::refresh_status_in;
+use super::{Fault, Store, StoreError, stamp};
+use crate::model::{AccountMapping, MappedBy, ServiceMapping};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// How much of a vendor is mapped. `*_mapped` count only accounts and services the vendor
+/// still lists: the mapping of a vanished account is kept but does not count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MappingCounts {
+    pub accounts: usize,
+    pub accounts_mapped: usize,
+    pub services: usize,
+    pub services_mapped: usize,
+}
+
+pub(super) fn counts_in(conn: &Connection, vendor: &str) -> Result<MappingCounts, Fault> {
+    let count =
+        |sql: &str| -> Result<usize, Fault> { Ok(conn.query_row(sql, [vendor], |r| r.get::<_, usize>(0))?) };
+    Ok(MappingCounts {
+        accounts: count("SELECT count(*) FROM vendor_accounts WHERE vendor = ?1")?,
+        accounts_mapped: count(
+            "SELECT count(*) FROM vendor_accounts a
+             JOIN account_mappings m
+               ON m.vendor = a.vendor AND m.vendor_account_id = a.vendor_id
+             WHERE a.vendor = ?1",
+        )?,
+        services: count("SELECT count(*) FROM vendor_services WHERE vendor = ?1")?,
+        services_mapped: count(
+            r#"SELECT count(*) FROM vendor_services s
+               JOIN service_mappings m
+                 ON m.vendor = s.vendor AND m.service_key = s."key"
+               WHERE s.vendor = ?1"#,
+        )?,
+    })
+}
+
+fn account_mapping_from_row(row: &Row<'_>) -> Result<AccountMapping, Fault> {
+    let how: String = row.get("how")?;
+    Ok(AccountMapping {
+        how: MappedBy::parse(&how)
+            .ok_or_else(|| Fault::corrupt("account mapping `how`", format!("`{how}`")))?,
+        vendor: row.get("vendor")?,
+        account_id: row.get("vendor_account_id")?,
+        company_id: row.get("cw_company_id")?,
+        company_name: row.get("cw_company_name")?,
+        agreement_id: row.get("cw_agreement_id")?,
+        agreement_name: row.get("cw_agreement_name")?,
+    })
+}
+
+fn upsert_account_mapping(conn: &Connection, m: &AccountMapping, now: DateTime<Utc>) -> Result<(), Fault> {
+    conn.prepare_cached(
+        "INSERT INTO account_mappings (
+             vendor, vendor_account_id, cw_company_id, cw_company_name,
+             cw_agreement_id, cw_agreement_name, how, mapped_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (vendor, vendor_account_id) DO UPDATE SET
+             cw_company_id = excluded.cw_company_id,
+             cw_company_name = excluded.cw_company_name,
+             cw_agreement_id = excluded.cw_agreement_id,
+             cw_agreement_name = excluded.cw_agreement_name,
+             how = excluded.how,
+             mapped_at = excluded.mapped_at",
+    )?
+    .execute(params![
+        m.vendor,
+        m.account_id,
+        m.company_id,
+        m.company_name,
+        m.agreement_id,
+        m.agreement_name,
+        m.how.as_str(),
+        stamp(now),
+    ])?;
+    Ok(())
+}
+
+impl Store {
+    /// Account mappings of one vendor (`Some`) or of all (`None`), sorted by vendor then
+    /// account id.
+    pub fn account_mappings(&self, vendor: Option<&str>) -> Result<Vec<AccountMapping>, StoreError> {
+        self.read("list account mappings", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT vendor, vendor_account_id, cw_company_id, cw_company_name,
+                        cw_agreement_id, cw_agreement_name, how
+                 FROM account_mappings
+                 WHERE ?1 IS NULL OR vendor = ?1
+                 ORDER BY vendor, vendor_account_id",
+            )?;
+            let mut rows = stmt.query([vendor])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(account_mapping_from_row(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Insert or replace one account mapping (`mapped_at = now`).
+    pub fn set_account_mapping(&mut self, m: &AccountMapping, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let doing = format!("map account {} of vendor {}", m.account_id, m.vendor);
+        self.write(&doing, |tx| {
+            upsert_account_mapping(tx, m, now)?;
+            refresh_status_in(tx, &m.vendor)?;
+            Ok(())
+        })
+    }
+
+    /// Insert or replace many account mappings in one transaction (auto-matching hundreds
+    /// of accounts): all are stored or none.
+    pub fn set_account_mappings(
+        &mut self,
+        ms: &[AccountMapping],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let doing = format!("store {} account mappings", ms.len());
+        self.write(&doing, |tx| {
+            for m in ms {
+                upsert_account_mapping(tx, m, now)?;
+            }
+            let vendors: BTreeSet<&str> = ms.iter().map(|m| m.vendor.as_str()).collect();
+            for vendor in vendors {
+                refresh_status_in(tx, vendor)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Remove one account mapping; `false` when there was none.
+    pub fn remove_account_mapping(&mut self, vendor: &str, account_id: &str) -> Result<bool, StoreError> {
+        let doing = format!("unmap account {account_id} of vendor {vendor}");
+        self.write(&doing, |tx| {
+            let n = tx.execute(
+                "DELETE FROM account_mappings WHERE vendor = ?1 AND vendor_account_id = ?2",
+                params![vendor, account_id],
+            )?;
+            refresh_status_in(tx, vendor)?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Service mappings of one vendor (`Some`) or of all (`None`), sorted by vendor then
+    /// service key.
+    pub fn service_mappings(&self, vendor: Option<&str>) -> Result<Vec<ServiceMapping>, StoreError> {
+        self.read("list service mappings", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT vendor, service_key, cw_product_id, cw_product_identifier
+                 FROM service_mappings
+                 WHERE ?1 IS NULL OR vendor = ?1
+                 ORDER BY vendor, service_key",
+            )?;
+            let rows = stmt.query_map([vendor], |r| {
+                Ok(ServiceMapping {
+                    vendor: r.get(0)?,
+                    service_key: r.get(1)?,
+                    product_id: r.get(2)?,
+                    product_identifier: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Insert or replace one service mapping (`mapped_at = now`).
+    pub fn set_service_mapping(&mut self, m: &ServiceMapping, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let doing = format!("map service {} of vendor {}", m.service_key, m.vendor);
+        self.write(&doing, |tx| {
+            tx.execute(
+                "INSERT INTO service_mappings (
+                     vendor, service_key, cw_product_id, cw_product_identifier, mapped_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (vendor, service_key) DO UPDATE SET
+                     cw_product_id = excluded.cw_product_id,
+                     cw_product_identifier = excluded.cw_product_identifier,
+                     mapped_at = excluded.mapped_at",
+                params![m.vendor, m.service_key, m.product_id, m.product_identifier, stamp(now)],
+            )?;
+            refresh_status_in(tx, &m.vendor)?;
+            Ok(())
+        })
+    }
+
+    /// Remove one service mapping; `false` when there was none.
+    pub fn remove_service_mapping(&mut self, vendor: &str, service_key: &str) -> Result<bool, StoreError> {
+        let doing = format!("unmap service {service_key} of vendor {vendor}");
+        self.write(&doing, |tx| {
+            let n = tx.execute(
+                "DELETE FROM service_mappings WHERE vendor = ?1 AND service_key = ?2",
+                params![vendor, service_key],
+            )?;
+            refresh_status_in(tx, vendor)?;
+            Ok(n > 0)
+        })
+    }
+
+    pub fn mapping_counts(&self, vendor: &str) -> Result<MappingCounts, StoreError> {
+        self.read(&format!("count the mappings of vendor {vendor}"), |conn| counts_in(conn, vendor))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // a failed expectation is the test failing
+mod tests {
+    use super::super::tests::at;
+    use super::*;
+    use crate::model::{VendorAccount, VendorService};
+
+    fn mapping(vendor: &str, account_id: &str, how: MappedBy) -> AccountMapping {
+        AccountMapping {
+            vendor: vendor.to_string(),
+            account_id: account_id.to_string(),
+            company_id: 100 + account_id.len() as i64,
+            company_name: format!("Company {account_id}"),
+            agreement_id: None,
+            agreement_name: None,
+            how,
+        }
+    }
+
+    #[test]
+    fn account_mappings_upsert_list_and_remove() {
+        let mut store = Store::open_in_memory().expect("open");
+        let many: Vec<AccountMapping> =
+            (0..300).map(|i| mapping("nodeware", &format!("acct-{i:03}"), MappedBy::Auto)).collect();
+        store.set_account_mappings(&many, at(1, 9)).expect("many");
+        store.set_account_mapping(&mapping("huntress", "h1", MappedBy::Manual), at(1, 9)).expect("one");
+
+        let mut manual = mapping("nodeware", "acct-007", MappedBy::Manual);
+        manual.agreement_id = Some(9);
+        manual.agreement_name = Some("MSA".to_string());
+        store.set_account_mapping(&manual, at(2, 9)).expect("replace");
+
+        let nodeware = store.account_mappings(Some("nodeware")).expect("list");
+        assert_eq!(nodeware.len(), 300);
+        assert_eq!(nodeware[7], manual);
+        let all = store.account_mappings(None).expect("all");
+        assert_eq!(all.len(), 301);
+        assert_eq!(all[0].vendor, "huntress");
+
+        assert!(store.remove_account_mapping("nodeware", "acct-007").expect("rm"));
+        assert!(!store.remove_account_mapping("nodeware", "acct-007").expect("rm"));
+        assert_eq!(store.account_mappings(Some("nodeware")).expect("list").len(), 299);
+    }
+
+    #[test]
+    fn service_mappings_upsert_and_counts() {
+        let mut store = Store::open_in_memory().expect("open");
+        store
+            .replace_accounts(
+                "nodeware",
+                &[
+                    VendorAccount {
+                        id: "1".into(),
+                        name: "A".into(),
+                        status: None,
+                        raw: serde_json::Value::Null,
+                    },
+                    VendorAccount {
+                        id: "2".into(),
+                        name: "B".into(),
+                        status: None,
+                        raw: serde_json::json!([1, 2]),
+                    },
+                ],
+                at(1, 9),
+            )
+            .expect("accounts");
+        store
+            .replace_services("nodeware", &[VendorService { key: "assets".into(), name: "Assets".into() }])
+            .expect("services");
+        let m = ServiceMapping {
+            vendor: "nodeware".into(),
+            service_key: "assets".into(),
+            product_id: 1,
+            product_identifier: "OLD".into(),
+        };
+        store.set_service_mapping(&m, at(1, 9)).expect("map");
+        let m2 = ServiceMapping { product_id: 2, product_identifier: "NEW".into(), ..m };
+        store.set_service_mapping(&m2, at(1, 10)).expect("remap");
+        assert_eq!(store.service_mappings(None).expect("list"), vec![m2]);
+        store
+            .set_account_mapping(&mapping("nodeware", "2", MappedBy::Manual), at(1, 9))
+            .expect("map account");
+        assert_eq!(
+            store.mapping_counts("nodeware").expect("counts"),
+            MappingCounts { accounts: 2, accounts_mapped: 1, services: 1, services_mapped: 1 }
+        );
+        assert_eq!(store.mapping_counts("absent").expect("counts"), MappingCounts::default());
+    }
+}

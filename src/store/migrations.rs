@@ -1,0 +1,103 @@
+//! The schema, as an ordered list of steps. Step `n` (counting from 1) brings a database
+//! from `PRAGMA user_version = n - 1` to `n`; each runs in its own IMMEDIATE transaction
+//! that also bumps `user_version` (see `Store::migrate`).
+//!
+//! Add-only: never edit or reorder a step that has shipped; append a new one. For the same
+//! reason the tables carry no CHECK constraints on enum columns (action, state, status, ...):
+//! a new variant would otherwise need a table rebuild. Values are checked when read back,
+//! and an unknown one is reported as corrupt.
+//!
+//! Times are RFC 3339 UTC text. JSON columns (`raw`, `counts`, `sources`) are text.
+//! No column holds a secret, and none may.
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE vendors (
+        name         TEXT PRIMARY KEY NOT NULL,
+        status       TEXT NOT NULL,          -- inactive | pending | active
+        connected_at TEXT,
+        last_sync_at TEXT,
+        last_result  TEXT,
+        last_error   TEXT
+    );
+
+    CREATE TABLE vendor_accounts (
+        vendor    TEXT NOT NULL,
+        vendor_id TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        status    TEXT,
+        raw       TEXT NOT NULL,             -- JSON, as the vendor sent it
+        seen_at   TEXT NOT NULL,
+        PRIMARY KEY (vendor, vendor_id)
+    );
+
+    CREATE TABLE vendor_services (
+        vendor TEXT NOT NULL,
+        "key"  TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        PRIMARY KEY (vendor, "key")
+    );
+
+    -- Mappings deliberately have no foreign key to the accounts and services: an account
+    -- the vendor stops listing keeps its mapping, so the run can report it.
+    CREATE TABLE account_mappings (
+        vendor            TEXT NOT NULL,
+        vendor_account_id TEXT NOT NULL,
+        cw_company_id     INTEGER NOT NULL,
+        cw_company_name   TEXT NOT NULL,
+        cw_agreement_id   INTEGER,
+        cw_agreement_name TEXT,
+        how               TEXT NOT NULL,     -- auto | manual
+        mapped_at         TEXT NOT NULL,
+        PRIMARY KEY (vendor, vendor_account_id)
+    );
+
+    CREATE TABLE service_mappings (
+        vendor                TEXT NOT NULL,
+        service_key           TEXT NOT NULL,
+        cw_product_id         INTEGER NOT NULL,
+        cw_product_identifier TEXT NOT NULL,
+        mapped_at             TEXT NOT NULL,
+        PRIMARY KEY (vendor, service_key)
+    );
+
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        period      TEXT NOT NULL,           -- YYYY-MM
+        dry_run     INTEGER NOT NULL,        -- 0 | 1
+        vendors     TEXT NOT NULL,           -- comma list
+        result      TEXT,                    -- NULL while running, ok | failed | partial | held
+        counts      TEXT,                    -- JSON PlanCounts
+        error       TEXT
+    );
+
+    CREATE TABLE changes (
+        id           INTEGER PRIMARY KEY,
+        run_id       INTEGER NOT NULL REFERENCES runs (id),
+        vendor       TEXT NOT NULL,          -- the vendors of the line's sources, comma list
+        account      TEXT NOT NULL,          -- the account names of the sources, comma list
+        company_id   INTEGER,
+        company      TEXT NOT NULL,
+        agreement_id INTEGER,
+        agreement    TEXT,
+        addition_id  INTEGER,
+        product_id   INTEGER,
+        product      TEXT,
+        "before"     REAL,
+        "after"      INTEGER,
+        action       TEXT NOT NULL,          -- add | update | unchanged | held | skipped
+        state        TEXT NOT NULL,          -- planned | applied | failed | approved | rejected
+        reason       TEXT,
+        error        TEXT,
+        sources      TEXT NOT NULL,          -- JSON array of Source
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+
+    CREATE INDEX changes_by_run ON changes (run_id, id);
+    CREATE INDEX changes_by_state ON changes (state, action);
+    "#,
+];

@@ -1,0 +1,81 @@
+//! The end-to-end harness: a sandbox (fake ConnectWise and vendors on loopback, in this
+//! test process), a temporary home with a config and a database, and the real `recon`
+//! binary run against them with a cleared environment.
+
+use assert_cmd::Command;
+use recon::sandbox::{RecordedRequest, Sandbox};
+use std::path::PathBuf;
+use tempfile::TempDir;
+
+pub struct Env {
+    pub sandbox: Sandbox,
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Env {
+    /// A sandbox and a config with only these vendors configured.
+    pub fn new(vendors: &[&str]) -> Env {
+        let sandbox = Sandbox::start().expect("sandbox starts");
+        let text = sandbox.config_toml_for(vendors);
+        Env::with_config(sandbox, &text)
+    }
+
+    pub fn with_config(sandbox: Sandbox, text: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("config.toml");
+        let db = dir.path().join("recon.db");
+        write_private(&config, text);
+        Env { sandbox, dir, config, db }
+    }
+
+    pub fn set_config(&self, text: &str) {
+        write_private(&self.config, text);
+    }
+
+    /// The real binary, with nothing from the developer's environment.
+    pub fn recon(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("recon").expect("binary built");
+        cmd.env_clear()
+            .env("HOME", self.dir.path())
+            .env("RECON_CONFIG", &self.config)
+            .env("RECON_DB", &self.db)
+            .args(args);
+        cmd
+    }
+
+    /// Run and return stdout, asserting the exit code.
+    pub fn run(&self, args: &[&str], code: i32) -> String {
+        let output = self.recon(args).output().expect("recon runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(code), "recon {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        stdout
+    }
+
+    pub fn run_json(&self, args: &[&str], code: i32) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all, code);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("recon {args:?}: not JSON ({e}):\n{out}"))
+    }
+
+    /// Requests that changed ConnectWise.
+    pub fn cw_writes(&self) -> Vec<RecordedRequest> {
+        self.sandbox
+            .requests()
+            .into_iter()
+            .filter(|r| r.server == "connectwise" && r.method != "GET")
+            .collect()
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).expect("write config");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+}
