@@ -8,6 +8,7 @@
 //!   and reads "&" as "and"; it only ranks [`Suggestion`]s that a person then confirms.
 
 use crate::model::{CwAgreement, CwCompany, VendorAccount};
+use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
@@ -41,12 +42,26 @@ const LEGAL_SUFFIXES: &[&str] = &[
 /// precomposed "é" and "e" + combining accent are the same text), trimmed, inner whitespace runs
 /// collapsed to one space, Unicode lowercase.
 pub fn normalize_name(s: &str) -> String {
-    let lower = s.nfc().collect::<String>().to_lowercase();
-    lower.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    let mut push_words = |text: &str| {
+        for word in text.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    };
+    if s.is_ascii() {
+        // ASCII is already composed: skip the Unicode work for the common case.
+        push_words(&s.to_ascii_lowercase());
+    } else {
+        push_words(&s.nfc().collect::<String>().to_lowercase());
+    }
+    out
 }
 
 /// What [`auto_match`] made of the vendor's accounts. Every list is sorted by account id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MatchOutcome {
     /// (account id, company id): exactly one account and exactly one company have the name.
     pub matched: Vec<(String, i64)>,
@@ -78,25 +93,25 @@ pub fn auto_match(
     }
 
     let mut account_ids = HashSet::new();
-    let mut names_seen: HashMap<String, usize> = HashMap::new();
-    let mut unique = Vec::new();
-    for account in accounts {
-        if account_ids.insert(account.id.as_str()) {
-            let name = normalize_name(&account.name);
-            *names_seen.entry(name.clone()).or_default() += 1;
-            unique.push((account, name));
-        }
+    let unique: Vec<(&VendorAccount, String)> = accounts
+        .iter()
+        .filter(|a| account_ids.insert(a.id.as_str()))
+        .map(|a| (a, normalize_name(&a.name)))
+        .collect();
+    let mut names_seen: HashMap<&str, usize> = HashMap::new();
+    for (_, name) in &unique {
+        *names_seen.entry(name.as_str()).or_default() += 1;
     }
 
     let mut out = MatchOutcome::default();
-    for (account, name) in unique {
+    for (account, name) in &unique {
         if already_mapped.contains(&account.id) {
             continue;
         }
-        let ids = if name.is_empty() { None } else { by_name.get(&name) };
+        let ids = if name.is_empty() { None } else { by_name.get(name) };
         match ids {
             None => out.unmatched.push(account.id.clone()),
-            Some(_) if names_seen.get(&name).copied().unwrap_or(0) > 1 => {
+            Some(_) if names_seen.get(name.as_str()).copied().unwrap_or(0) > 1 => {
                 out.ambiguous_account.push(account.id.clone());
             }
             Some(ids) if ids.len() == 1 => out.matched.push((account.id.clone(), ids[0])),
@@ -115,7 +130,7 @@ pub fn auto_match(
 }
 
 /// A company whose name is close to an account's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Suggestion {
     pub company_id: i64,
     pub name: String,
@@ -124,25 +139,48 @@ pub struct Suggestion {
     pub score: u8,
 }
 
-/// A name prepared for [`similarity`]: its canonical key in three spellings.
+/// A name prepared for [`similarity`]: its canonical key in two spellings, and what letters
+/// it holds.
 #[derive(Debug, Clone)]
 struct Key {
-    /// Words joined by one space.
-    spaced: Vec<char>,
-    /// Words sorted, joined by one space ("dental acme" ~ "acme dental").
-    sorted: Vec<char>,
-    /// Words joined without space ("acmedental" ~ "acme dental"): the identity test.
+    /// Words joined without space ("acmedental" ~ "acme dental"); equal keys score 100.
     compact: Vec<char>,
+    /// Words sorted, then joined without space ("dental acme" ~ "acme dental").
+    sorted: Vec<char>,
+    /// How many characters of each bucket the key holds (both spellings hold the same).
+    bag: [u32; BUCKETS],
+}
+
+/// Letters a-z, digits in pairs, everything else together.
+const BUCKETS: usize = 32;
+
+fn bucket(c: char) -> usize {
+    match c {
+        'a'..='z' => c as usize - 'a' as usize,
+        '0'..='9' => 26 + (c as usize - '0' as usize) / 2,
+        _ => 31,
+    }
 }
 
 impl Key {
     fn new(name: &str) -> Key {
         let mut words = canonical_words(name);
-        let spaced: Vec<char> = words.join(" ").chars().collect();
         let compact: Vec<char> = words.concat().chars().collect();
         words.sort_unstable();
-        let sorted: Vec<char> = words.join(" ").chars().collect();
-        Key { spaced, sorted, compact }
+        let sorted: Vec<char> = words.concat().chars().collect();
+        let mut bag = [0u32; BUCKETS];
+        for &c in &compact {
+            bag[bucket(c)] = bag[bucket(c)].saturating_add(1);
+        }
+        Key { compact, sorted, bag }
+    }
+
+    /// The fewest edits between the two keys that their letters alone prove: each edit can
+    /// account for at most one character of the longer key that the other does not hold.
+    fn min_distance(&self, other: &Key) -> usize {
+        let common: u32 = self.bag.iter().zip(&other.bag).map(|(a, b)| (*a).min(*b)).sum();
+        let longer = self.compact.len().max(other.compact.len());
+        longer.saturating_sub(common as usize)
     }
 }
 
@@ -181,8 +219,9 @@ pub fn similarity(a: &str, b: &str) -> u8 {
     key_similarity(&Key::new(a), &Key::new(b), 0)
 }
 
-/// The similarity of two keys, or 0 when it is certainly below `floor` (the length difference
-/// alone rules it out, which skips most of a large catalog without computing a distance).
+/// The similarity of two keys (100 - edit distance per 100 characters of the longer key,
+/// rounded down), or 0 when it is below `floor`: that lets most of a large catalog be ruled
+/// out by its letters alone, and the rest with a distance computation cut short.
 fn key_similarity(a: &Key, b: &Key, floor: u8) -> u8 {
     if a.compact.is_empty() || b.compact.is_empty() {
         return 0;
@@ -190,42 +229,45 @@ fn key_similarity(a: &Key, b: &Key, floor: u8) -> u8 {
     if a.compact == b.compact {
         return 100;
     }
-    let floor = f64::from(floor) / 100.0;
-    let best = ratio(&a.spaced, &b.spaced, floor)
-        .max(ratio(&a.sorted, &b.sorted, floor))
-        .max(ratio(&a.compact, &b.compact, floor));
+    let longer = a.compact.len().max(b.compact.len());
+    // score >= floor  <=>  100 * (longer - d) >= floor * longer  <=>  d <= this.
+    let most = longer * (100 - usize::from(floor.min(100))) / 100;
+    if a.min_distance(b) > most {
+        return 0;
+    }
+    let compact = bounded_levenshtein(&a.compact, &b.compact, most);
+    let sorted = bounded_levenshtein(&a.sorted, &b.sorted, compact.unwrap_or(most));
+    let Some(distance) = [compact, sorted].into_iter().flatten().min() else {
+        return 0;
+    };
+    let score = 100 * (longer - distance) / longer;
     // Not the same key, so never 100.
-    ((best * 100.0).floor() as u8).min(99)
+    u8::try_from(score).unwrap_or(99).min(99)
 }
 
-/// 1 - Levenshtein distance / longer length; 0 when the length difference alone puts it below
-/// `floor`.
-fn ratio(a: &[char], b: &[char], floor: f64) -> f64 {
-    let longer = a.len().max(b.len());
-    if longer == 0 {
-        return 1.0;
+/// Edit distance (insertions, deletions, substitutions) between two words, one row at a time,
+/// or `None` as soon as it is certain to exceed `most`.
+fn bounded_levenshtein(a: &[char], b: &[char], most: usize) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > most {
+        return None;
     }
-    let longer = longer as f64;
-    let bound = 1.0 - a.len().abs_diff(b.len()) as f64 / longer;
-    if bound < floor {
-        return 0.0;
-    }
-    1.0 - levenshtein(a, b) as f64 / longer
-}
-
-/// Edit distance (insertions, deletions, substitutions) between two words, one row at a time.
-fn levenshtein(a: &[char], b: &[char]) -> usize {
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
+        let mut row_min = row[0];
         for (j, cb) in b.iter().enumerate() {
             let substitute = diagonal + usize::from(ca != cb);
             diagonal = row[j + 1];
             row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+            row_min = row_min.min(row[j + 1]);
+        }
+        if row_min > most {
+            return None;
         }
     }
-    row[b.len()]
+    let distance = row[b.len()];
+    (distance <= most).then_some(distance)
 }
 
 /// The companies with their canonical keys computed once, for suggesting against many names.
@@ -238,8 +280,21 @@ pub struct CompanyIndex {
 struct IndexedCompany {
     id: i64,
     name: String,
+    /// The name lowercased, to order suggestions that score the same.
+    order: String,
     name_key: Key,
-    identifier_key: Key,
+    /// `None` when the identifier says no more than the name ("AcmeDental" for "Acme Dental").
+    identifier_key: Option<Key>,
+}
+
+impl IndexedCompany {
+    fn score(&self, key: &Key, floor: u8) -> u8 {
+        let by_name = key_similarity(key, &self.name_key, floor);
+        match &self.identifier_key {
+            Some(identifier) if by_name < 100 => by_name.max(key_similarity(key, identifier, floor)),
+            _ => by_name,
+        }
+    }
 }
 
 impl CompanyIndex {
@@ -249,11 +304,16 @@ impl CompanyIndex {
         let entries = companies
             .iter()
             .filter(|c| seen.insert(c.id))
-            .map(|c| IndexedCompany {
-                id: c.id,
-                name: c.name.clone(),
-                name_key: Key::new(&c.name),
-                identifier_key: Key::new(&c.identifier),
+            .map(|c| {
+                let name_key = Key::new(&c.name);
+                let identifier_key = Some(Key::new(&c.identifier)).filter(|k| k.compact != name_key.compact);
+                IndexedCompany {
+                    id: c.id,
+                    name: c.name.clone(),
+                    order: c.name.to_lowercase(),
+                    name_key,
+                    identifier_key,
+                }
             })
             .collect();
         CompanyIndex { entries }
@@ -274,30 +334,30 @@ impl CompanyIndex {
             return Vec::new();
         }
         let key = Key::new(name);
-        let mut found: Vec<Suggestion> = self
-            .entries
-            .iter()
-            .filter_map(|c| {
-                let score = key_similarity(&key, &c.name_key, SUGGESTION_THRESHOLD).max(key_similarity(
-                    &key,
-                    &c.identifier_key,
-                    SUGGESTION_THRESHOLD,
-                ));
-                (score >= SUGGESTION_THRESHOLD).then(|| Suggestion {
-                    company_id: c.id,
-                    name: c.name.clone(),
-                    score,
-                })
-            })
-            .collect();
-        found.sort_by(|a, b| {
-            b.score
-                .cmp(&a.score)
-                .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-                .then_with(|| a.company_id.cmp(&b.company_id))
-        });
+        let best_first = |a: &(u8, &IndexedCompany), b: &(u8, &IndexedCompany)| {
+            b.0.cmp(&a.0).then_with(|| a.1.order.cmp(&b.1.order)).then_with(|| a.1.id.cmp(&b.1.id))
+        };
+        // Once `limit` candidates are in hand, only as good or better ones can still make it:
+        // raising the floor lets the letter filter rule out more of the rest.
+        let mut floor = SUGGESTION_THRESHOLD;
+        let mut found: Vec<(u8, &IndexedCompany)> = Vec::new();
+        for company in &self.entries {
+            let score = company.score(&key, floor);
+            if score >= floor {
+                found.push((score, company));
+                if found.len() >= limit.saturating_mul(2).max(16) {
+                    found.sort_by(best_first);
+                    found.truncate(limit);
+                    floor = found.last().map_or(floor, |f| f.0);
+                }
+            }
+        }
+        found.sort_by(best_first);
         found.truncate(limit);
         found
+            .into_iter()
+            .map(|(score, c)| Suggestion { company_id: c.id, name: c.name.clone(), score })
+            .collect()
     }
 }
 
@@ -777,7 +837,11 @@ mod tests {
         ];
         for (a, b, want) in cases {
             let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-            assert_eq!(levenshtein(&a, &b), want, "{a:?} {b:?}");
+            assert_eq!(bounded_levenshtein(&a, &b, usize::MAX), Some(want), "{a:?} {b:?}");
+            assert_eq!(bounded_levenshtein(&a, &b, want), Some(want), "{a:?} {b:?}");
+            if want > 0 {
+                assert_eq!(bounded_levenshtein(&a, &b, want - 1), None, "{a:?} {b:?}");
+            }
         }
     }
 

@@ -144,7 +144,7 @@ impl RunningServer {
             .ok_or_else(|| io::Error::other("sandbox server has no IP address"))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
-        let applies = spec.faults.servers.is_empty() || spec.faults.servers.iter().any(|s| *s == spec.name);
+        let applies = spec.faults.servers.is_empty() || spec.faults.servers.contains(&spec.name);
         let context = Arc::new(ServerContext {
             fault_state: Mutex::new(FaultState {
                 rng: fastrand::Rng::with_seed(spec.faults.seed),

@@ -1,5 +1,8 @@
 //! The sandbox's own behaviour, checked over real HTTP.
 
+// Tests fail loudly on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::*;
 use base64::Engine;
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -471,4 +474,40 @@ fn dropping_the_sandbox_stops_the_servers() {
     assert!(client().get(&url).send().is_ok());
     drop(sandbox);
     assert!(client().get(&url).send().is_err());
+}
+
+#[test]
+fn recon_accepts_the_sandbox_config() {
+    let sandbox = Sandbox::start().unwrap();
+    let config = crate::config::Config::parse(&sandbox.config_toml(), Path::new("sandbox.toml"), &|_| None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for name in ALL_VENDORS {
+        assert!(config.vendor(name).is_some(), "{name}");
+    }
+}
+
+#[test]
+fn concurrent_requests_are_served_in_parallel() {
+    let options =
+        SandboxOptions { latency: Duration::from_millis(100), workers: 8, ..SandboxOptions::default() };
+    let sandbox = Sandbox::start_with(options).unwrap();
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| assert_eq!(get(&sandbox, "system/info").status(), 200));
+        }
+    });
+    // Serially this would take 800 ms.
+    assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
+    assert_eq!(sandbox.requests().len(), 8);
+}
+
+#[test]
+fn server_error_faults_answer_5xx() {
+    let faults = Faults { server_error_fraction: 1.0, servers: vec!["huntress".into()], ..Faults::default() };
+    let sandbox = Sandbox::start_with(SandboxOptions { faults, ..SandboxOptions::default() }).unwrap();
+    let url = format!("{}/v1/organizations", sandbox.vendor_url("huntress").unwrap());
+    let status = client().get(url).basic_auth(HUNTRESS_KEY, Some(HUNTRESS_SECRET)).send().unwrap().status();
+    assert!(status == 500 || status == 503, "{status}");
+    assert_eq!(get(&sandbox, "system/info").status(), 200);
 }

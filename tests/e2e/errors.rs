@@ -1,0 +1,94 @@
+//! Bad input gets a clear error, the right exit code, and nothing written.
+
+use crate::harness::Env;
+use recon::sandbox;
+
+fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
+    let out = env.recon(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "recon {args:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_config_error_names_file_line_and_key() {
+    let env = Env::new(&["nodeware"]);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(&format!("{text}\n[sync]\nincreses = \"apply\"\n"));
+    let err = stderr_of(&env, &["connect", "nodeware"], 2);
+    let line = text.lines().count() + 3;
+    assert!(err.contains(&format!("config.toml:{line}:")) && err.contains("increses"), "{err}");
+    assert!(!env.db.exists(), "nothing is written on a config error");
+}
+
+#[test]
+fn a_vendor_not_in_the_config_is_a_usage_error() {
+    let env = Env::new(&["nodeware"]);
+    let err = stderr_of(&env, &["connect", "huntress"], 2);
+    assert!(err.contains("\"huntress\" is not in") && err.contains("configured: nodeware"), "{err}");
+}
+
+#[test]
+fn a_rejected_vendor_key_fails_clearly_without_showing_it() {
+    let env = Env::new(&["nodeware"]);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(&text.replace(sandbox::NODEWARE_KEY, "wrong-key-canary"));
+    let err = stderr_of(&env, &["connect", "nodeware"], 1);
+    assert!(err.contains("nodeware") && err.contains("401"), "{err}");
+    assert!(!err.contains("wrong-key-canary"), "{err}");
+}
+
+#[test]
+fn a_rejected_connectwise_key_names_the_permission() {
+    let env = Env::new(&["nodeware"]);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(&text.replace(sandbox::CW_PRIVATE_KEY, "wrong-private-canary"));
+    let err = stderr_of(&env, &["connect", "nodeware"], 1);
+    assert!(err.contains("Companies > Company Maintenance"), "{err}");
+    assert!(!err.contains("wrong-private-canary"), "{err}");
+}
+
+#[test]
+fn sync_before_connect_says_what_to_do() {
+    let env = Env::new(&["nodeware"]);
+    let err = stderr_of(&env, &["sync", "--dry-run"], 2);
+    assert!(err.contains("recon connect"), "{err}");
+    let err = stderr_of(&env, &["sync", "--dry-run", "--period", "last-month"], 2);
+    assert!(err.contains("YYYY-MM"), "{err}");
+}
+
+#[test]
+fn keys_never_appear_in_output_or_the_database() {
+    let env = Env::new(&["nodeware", "huntress"]);
+    let mut seen = String::new();
+    for args in [
+        vec!["connect", "nodeware"],
+        vec!["connect", "huntress"],
+        vec!["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"],
+        vec!["-vv", "sync", "--dry-run"],
+        vec!["--json", "sync", "--yes"],
+        vec!["status"],
+        vec!["history"],
+    ] {
+        let out = env.recon(&args).output().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    let mut db = std::fs::read(&env.db).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        if let Ok(bytes) = std::fs::read(format!("{}{suffix}", env.db.display())) {
+            db.extend(bytes);
+        }
+    }
+    let db = String::from_utf8_lossy(&db);
+    for key in [
+        sandbox::NODEWARE_KEY,
+        sandbox::HUNTRESS_KEY,
+        sandbox::HUNTRESS_SECRET,
+        sandbox::CW_PRIVATE_KEY,
+        sandbox::CW_PUBLIC_KEY,
+    ] {
+        assert!(!seen.contains(key), "{key} appeared in output");
+        assert!(!db.contains(key), "{key} appeared in the database");
+    }
+}
