@@ -17,15 +17,26 @@ pub struct WriteSettings {
 }
 
 /// Apply every line that writes (`add`, `update`) and call `done(line_index, outcome)` for each.
-pub fn apply(cw: &ConnectWise, lines: &[PlanLine], settings: &WriteSettings, mut done: impl FnMut(usize, Outcome)) {
-    let writes: Vec<(usize, &PlanLine)> = lines.iter().enumerate().filter(|(_, l)| l.action.writes()).collect();
-    crate::workers::for_each(&writes, settings.workers, |(_, line)| apply_line(cw, line, settings), |i, outcome| {
-        done(writes[i].0, outcome)
-    });
+pub fn apply(
+    cw: &ConnectWise,
+    lines: &[PlanLine],
+    settings: &WriteSettings,
+    mut done: impl FnMut(usize, Outcome),
+) {
+    let writes: Vec<(usize, &PlanLine)> =
+        lines.iter().enumerate().filter(|(_, l)| l.action.writes()).collect();
+    crate::workers::for_each(
+        &writes,
+        settings.workers,
+        |(_, line)| apply_line(cw, line, settings),
+        |i, outcome| done(writes[i].0, outcome),
+    );
 }
 
 fn apply_line(cw: &ConnectWise, line: &PlanLine, settings: &WriteSettings) -> Outcome {
-    let (Some(agreement_id), Some(product_id), Some(quantity)) = (line.agreement_id, line.product_id, line.after) else {
+    let (Some(agreement_id), Some(product_id), Some(quantity)) =
+        (line.agreement_id, line.product_id, line.after)
+    else {
         return Outcome::Failed { error: "line lacks an agreement, product or quantity".to_string() };
     };
     match (line.action, line.addition_id) {
@@ -52,8 +63,15 @@ fn apply_line(cw: &ConnectWise, line: &PlanLine, settings: &WriteSettings) -> Ou
 /// A create whose answer was lost may still have happened. Look at the agreement again:
 /// if the addition is there, it was applied; otherwise it failed and the next run will
 /// plan it again. Never POST twice.
-fn resolve_lost_create(cw: &ConnectWise, agreement_id: i64, product_id: i64, quantity: u32, error: CwError) -> Outcome {
-    let answered = matches!(&error, CwError::Http(e) if e.status().is_some()) || matches!(error, CwError::Permission { .. });
+fn resolve_lost_create(
+    cw: &ConnectWise,
+    agreement_id: i64,
+    product_id: i64,
+    quantity: u32,
+    error: CwError,
+) -> Outcome {
+    let answered = matches!(&error, CwError::Http(e) if e.status().is_some())
+        || matches!(error, CwError::Permission { .. });
     if !answered && let Ok(additions) = cw.additions(agreement_id) {
         let found = additions
             .iter()

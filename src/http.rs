@@ -501,7 +501,7 @@ mod tests {
     fn backoff_grows_and_stays_bounded() {
         for attempt in 1..20 {
             let d = backoff(attempt);
-            let cap = 500u64 * (1 << attempt.min(6) - 1);
+            let cap = 500u64 * (1 << (attempt.min(6) - 1));
             assert!(d.as_millis() as u64 <= cap.min(20_000), "{attempt}: {d:?}");
             assert!(d.as_millis() as u64 >= cap.min(20_000) / 2, "{attempt}: {d:?}");
         }

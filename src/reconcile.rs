@@ -82,6 +82,13 @@ struct Key<'a> {
     total: Option<u32>,
 }
 
+/// Build the plan of one run. Pure and deterministic: the same input gives the same `Plan`,
+/// whatever the order of the slices and vectors in it.
+///
+/// Beyond DESIGN.md: a line that a vendor which returned no accounts, or a mapped account its
+/// vendor no longer lists, could also feed is skipped like one a not-fetched vendor could feed
+/// (their share is unknown, so the sum would be partial); and a line of an agreement missing
+/// from `input.additions` is skipped rather than planned as an add that could duplicate one.
 pub fn reconcile(input: &ReconcileInput) -> Plan {
     let mut lines = Vec::new();
     let mut warnings = Vec::new();

@@ -25,7 +25,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
                 Ok(info) => CheckRow {
                     target: "connectwise".into(),
                     ok: true,
-                    detail: format!("{} (version {})", info.api_base, info.version.unwrap_or_else(|| "?".into())),
+                    detail: format!(
+                        "{} (version {})",
+                        info.api_base,
+                        info.version.unwrap_or_else(|| "?".into())
+                    ),
                 },
                 Err(e) => CheckRow { target: "connectwise".into(), ok: false, detail: e.to_string() },
             });

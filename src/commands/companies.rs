@@ -25,7 +25,8 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
         .into_iter()
         .filter(|c| {
             needle.as_ref().is_none_or(|n| {
-                normalize_name(&c.name).contains(n.as_str()) || normalize_name(&c.identifier).contains(n.as_str())
+                normalize_name(&c.name).contains(n.as_str())
+                    || normalize_name(&c.identifier).contains(n.as_str())
             })
         })
         .collect();

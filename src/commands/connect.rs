@@ -40,18 +40,21 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let companies = cw.companies().context("reading ConnectWise companies")?;
     let agreements = cw.active_agreements(None, ctx.today()).context("reading ConnectWise agreements")?;
 
-    let was_connected = store.vendor(vendor)?.is_some_and(|v| v.status != crate::model::VendorStatus::Inactive);
+    let was_connected =
+        store.vendor(vendor)?.is_some_and(|v| v.status != crate::model::VendorStatus::Inactive);
     let changes = store.replace_accounts(vendor, &snapshot.accounts, ctx.now)?;
     store.replace_services(vendor, &snapshot.services)?;
     store.mark_connected(vendor, ctx.now)?;
 
-    let mapped: HashSet<String> = store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+    let mapped: HashSet<String> =
+        store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
     let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
     let new_mappings = mappings_for(vendor, &outcome.matched, &companies, &agreements);
     store.set_account_mappings(&new_mappings, ctx.now)?;
     let status = store.refresh_status(vendor)?;
 
-    let name_of: HashMap<&str, &str> = snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
+    let name_of: HashMap<&str, &str> =
+        snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
     let name = |id: &String| name_of.get(id.as_str()).map_or_else(|| id.clone(), |n| n.to_string());
     let report = ConnectReport {
         vendor: vendor.to_string(),
@@ -59,11 +62,19 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
         accounts: snapshot.accounts.len(),
         services: snapshot.services.iter().map(|s| s.key.clone()).collect(),
         auto_matched: new_mappings.len(),
-        needs_agreement: new_mappings.iter().filter(|m| m.agreement_id.is_none()).map(|m| name(&m.account_id)).collect(),
+        needs_agreement: new_mappings
+            .iter()
+            .filter(|m| m.agreement_id.is_none())
+            .map(|m| name(&m.account_id))
+            .collect(),
         ambiguous_company: outcome.ambiguous_company.iter().map(|(id, _)| name(id)).collect(),
         ambiguous_account: outcome.ambiguous_account.iter().map(name).collect(),
         unmatched: outcome.unmatched.iter().map(name).collect(),
-        appeared: if was_connected { changes.appeared.iter().map(|a| a.name.clone()).collect() } else { Vec::new() },
+        appeared: if was_connected {
+            changes.appeared.iter().map(|a| a.name.clone()).collect()
+        } else {
+            Vec::new()
+        },
         vanished: changes.vanished.iter().map(|a| a.name.clone()).collect(),
     };
     if ctx.json {

@@ -68,7 +68,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
         &demo,
         &SyncArgs { vendors: Vec::new(), dry_run: true, period: "current".into(), yes: false },
     )?;
-    println!("\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands.");
+    println!(
+        "\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands."
+    );
     Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })
 }
 

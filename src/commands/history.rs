@@ -72,7 +72,12 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
             note: c.error.or(c.reason).unwrap_or_default(),
         })
         .collect();
-    println!("Run {id}: period {}, {}, {}.", record.period, if record.dry_run { "dry run" } else { "sync" }, record.result.unwrap_or_else(|| "unfinished".into()));
+    println!(
+        "Run {id}: period {}, {}, {}.",
+        record.period,
+        if record.dry_run { "dry run" } else { "sync" },
+        record.result.unwrap_or_else(|| "unfinished".into())
+    );
     println!("{}", crate::output::table(&rows));
     Ok(EXIT_OK)
 }

@@ -47,7 +47,10 @@ fn target_vendor(store: &Store, config: &Config, given: Option<&str>) -> anyhow:
     match connected.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(usage("no vendor is connected yet; run `recon connect <vendor>` first")),
-        many => Err(usage(format!("several vendors are connected ({}); say which with --vendor", many.join(", ")))),
+        many => Err(usage(format!(
+            "several vendors are connected ({}); say which with --vendor",
+            many.join(", ")
+        ))),
     }
 }
 
@@ -64,16 +67,20 @@ pub fn accounts(ctx: &Context, args: &MapAccountsArgs) -> anyhow::Result<u8> {
         let id = match matching::resolve_account(account, &accounts) {
             Ok(a) => a.id.clone(),
             // A vanished account can still be unmapped by its id.
-            Err(_) if store.account_mappings(Some(&vendor))?.iter().any(|m| &m.account_id == account) => account.clone(),
+            Err(_) if store.account_mappings(Some(&vendor))?.iter().any(|m| &m.account_id == account) => {
+                account.clone()
+            }
             Err(e) => return Err(usage(e.to_string())),
         };
         if !store.remove_account_mapping(&vendor, &id)? {
             return Err(usage(format!("{vendor} account {account:?} is not mapped")));
         }
         let status = store.refresh_status(&vendor)?;
-        report(ctx, &serde_json::json!({"vendor": vendor, "account": account, "unmapped": true, "status": status}), || {
-            println!("Unmapped {vendor} account {account}. Status: {}.", status.as_str())
-        })?;
+        report(
+            ctx,
+            &serde_json::json!({"vendor": vendor, "account": account, "unmapped": true, "status": status}),
+            || println!("Unmapped {vendor} account {account}. Status: {}.", status.as_str()),
+        )?;
         return Ok(EXIT_OK);
     }
     if args.auto {
@@ -102,23 +109,31 @@ fn set_account(
     agreement_ref: Option<&str>,
 ) -> anyhow::Result<u8> {
     let accounts = store.accounts(vendor)?;
-    let account = matching::resolve_account(account_ref, &accounts).map_err(|e| usage(e.to_string()))?.clone();
+    let account =
+        matching::resolve_account(account_ref, &accounts).map_err(|e| usage(e.to_string()))?.clone();
     let http = ctx.http(config)?;
     let cw = connectwise(config, &http)?;
     let companies = cw.companies()?;
-    let company = matching::resolve_company(company_ref, &companies).map_err(|e| usage(e.to_string()))?.clone();
+    let company =
+        matching::resolve_company(company_ref, &companies).map_err(|e| usage(e.to_string()))?.clone();
     let agreements = cw.active_agreements(Some(company.id), ctx.today())?;
     let mut note = None;
     let agreement = match agreement_ref {
-        Some(r) => Some(matching::resolve_agreement(r, &agreements).map_err(|e| usage(e.to_string()))?.clone()),
+        Some(r) => {
+            Some(matching::resolve_agreement(r, &agreements).map_err(|e| usage(e.to_string()))?.clone())
+        }
         None => match matching::choose_agreement(company.id, &agreements) {
             AgreementChoice::One(a) => Some(a),
             AgreementChoice::None => {
-                note = Some(format!("{} has no active agreement; sync skips this account until it has one", company.name));
+                note = Some(format!(
+                    "{} has no active agreement; sync skips this account until it has one",
+                    company.name
+                ));
                 None
             }
             AgreementChoice::Several(several) => {
-                let names: Vec<String> = several.iter().map(|a| format!("{} (id {})", a.name, a.id)).collect();
+                let names: Vec<String> =
+                    several.iter().map(|a| format!("{} (id {})", a.name, a.id)).collect();
                 note = Some(format!(
                     "{} has several active agreements: {}; choose one with --agreement",
                     company.name,
@@ -143,7 +158,9 @@ fn set_account(
         ctx.warn(n);
     }
     report(ctx, &serde_json::json!({"mapping": mapping, "note": note, "status": status}), || {
-        let agreement = agreement.as_ref().map_or_else(|| "no agreement".to_string(), |a| format!("agreement {}", a.name));
+        let agreement = agreement
+            .as_ref()
+            .map_or_else(|| "no agreement".to_string(), |a| format!("agreement {}", a.name));
         println!(
             "Mapped {vendor} account {} -> {} ({agreement}). Status: {}.",
             account.name,
@@ -160,7 +177,8 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let cw = connectwise(config, &http)?;
     let companies = cw.companies()?;
     let agreements = cw.active_agreements(None, ctx.today())?;
-    let mapped: HashSet<String> = store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+    let mapped: HashSet<String> =
+        store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
     let outcome = matching::auto_match(&accounts, &companies, &mapped);
     let mappings = super::connect::mappings_for(vendor, &outcome.matched, &companies, &agreements);
     store.set_account_mappings(&mappings, ctx.now)?;
@@ -168,7 +186,13 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     report(
         ctx,
         &serde_json::json!({"vendor": vendor, "auto_matched": mappings.len(), "unmatched": outcome.unmatched.len(), "status": status}),
-        || println!("Auto-matched {} more {vendor} accounts; {} still unmatched.", mappings.len(), outcome.unmatched.len()),
+        || {
+            println!(
+                "Auto-matched {} more {vendor} accounts; {} still unmatched.",
+                mappings.len(),
+                outcome.unmatched.len()
+            )
+        },
     )?;
     Ok(EXIT_OK)
 }
@@ -184,11 +208,17 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
         let accounts = store.accounts(vendor)?;
         let mut mappings: HashMap<String, AccountMapping> =
             store.account_mappings(Some(vendor))?.into_iter().map(|m| (m.account_id.clone(), m)).collect();
-        let mut listed: Vec<(VendorAccount, Option<AccountMapping>, bool)> =
-            accounts.into_iter().map(|a| { let m = mappings.remove(&a.id); (a, m, true) }).collect();
+        let mut listed: Vec<(VendorAccount, Option<AccountMapping>, bool)> = accounts
+            .into_iter()
+            .map(|a| {
+                let m = mappings.remove(&a.id);
+                (a, m, true)
+            })
+            .collect();
         // Mappings whose account the vendor no longer lists.
         for (id, m) in mappings {
-            let ghost = VendorAccount { id: id.clone(), name: id, status: None, raw: serde_json::Value::Null };
+            let ghost =
+                VendorAccount { id: id.clone(), name: id, status: None, raw: serde_json::Value::Null };
             listed.push((ghost, Some(m), false));
         }
         for (account, mapping, present) in listed {
@@ -211,7 +241,10 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                 account: account.name,
                 account_id: account.id,
                 company: mapping.as_ref().map_or_else(|| "-".into(), |m| m.company_name.clone()),
-                agreement: mapping.as_ref().and_then(|m| m.agreement_name.clone()).unwrap_or_else(|| "-".into()),
+                agreement: mapping
+                    .as_ref()
+                    .and_then(|m| m.agreement_name.clone())
+                    .unwrap_or_else(|| "-".into()),
                 how: mapping.as_ref().map_or_else(|| "-".into(), |m| m.how.as_str().to_string()),
                 note,
             });
@@ -245,14 +278,25 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         let products = cw.products(Some(&conditions))?;
         let product = match products.as_slice() {
             [one] => one.clone(),
-            [] => return Err(usage(format!("no ConnectWise catalog product has the identifier or id {product_ref:?}"))),
+            [] => {
+                return Err(usage(format!(
+                    "no ConnectWise catalog product has the identifier or id {product_ref:?}"
+                )));
+            }
             many => {
-                let ids: Vec<String> = many.iter().map(|p| format!("{} (id {})", p.identifier, p.id)).collect();
-                return Err(usage(format!("{product_ref:?} matches several products: {}; use the id", ids.join(", "))));
+                let ids: Vec<String> =
+                    many.iter().map(|p| format!("{} (id {})", p.identifier, p.id)).collect();
+                return Err(usage(format!(
+                    "{product_ref:?} matches several products: {}; use the id",
+                    ids.join(", ")
+                )));
             }
         };
         if product.inactive {
-            return Err(usage(format!("catalog product {} (id {}) is inactive; activate it in ConnectWise or pick another", product.identifier, product.id)));
+            return Err(usage(format!(
+                "catalog product {} (id {}) is inactive; activate it in ConnectWise or pick another",
+                product.identifier, product.id
+            )));
         }
         let mapping = ServiceMapping {
             vendor: vendor.clone(),
@@ -263,7 +307,12 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         store.set_service_mapping(&mapping, ctx.now)?;
         let status = store.refresh_status(&vendor)?;
         report(ctx, &serde_json::json!({"mapping": mapping, "status": status}), || {
-            println!("Mapped {vendor} service {service} -> {} ({}). Status: {}.", product.identifier, product.description, status.as_str())
+            println!(
+                "Mapped {vendor} service {service} -> {} ({}). Status: {}.",
+                product.identifier,
+                product.description,
+                status.as_str()
+            )
         })?;
         return Ok(EXIT_OK);
     }
@@ -274,9 +323,11 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
             return Err(usage(format!("{vendor} service {service} is not mapped")));
         }
         let status = store.refresh_status(&vendor)?;
-        report(ctx, &serde_json::json!({"vendor": vendor, "service": service, "unmapped": true, "status": status}), || {
-            println!("Unmapped {vendor} service {service}. Status: {}.", status.as_str())
-        })?;
+        report(
+            ctx,
+            &serde_json::json!({"vendor": vendor, "service": service, "unmapped": true, "status": status}),
+            || println!("Unmapped {vendor} service {service}. Status: {}.", status.as_str()),
+        )?;
         return Ok(EXIT_OK);
     }
     let vendors: Vec<String> = match &args.vendor {
@@ -290,7 +341,10 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         for s in store.services(vendor)? {
             rows.push(ServiceRow {
                 vendor: vendor.clone(),
-                product: mapped.get(&s.key).map_or_else(|| "-".into(), |m| format!("{} (id {})", m.product_identifier, m.product_id)),
+                product: mapped.get(&s.key).map_or_else(
+                    || "-".into(),
+                    |m| format!("{} (id {})", m.product_identifier, m.product_id),
+                ),
                 service: s.key,
                 name: s.name,
             });
@@ -313,10 +367,17 @@ fn find_service(store: &Store, vendor: &str, reference: &str) -> anyhow::Result<
     services
         .iter()
         .find(|s| s.key == reference)
-        .or_else(|| services.iter().find(|s| matching::normalize_name(&s.name) == wanted || matching::normalize_name(&s.key) == wanted))
+        .or_else(|| {
+            services.iter().find(|s| {
+                matching::normalize_name(&s.name) == wanted || matching::normalize_name(&s.key) == wanted
+            })
+        })
         .map(|s| s.key.clone())
         .ok_or_else(|| {
             let keys: Vec<String> = services.iter().map(|s| format!("{} ({})", s.key, s.name)).collect();
-            usage(format!("{vendor} has no service {reference:?}; its services: {}", if keys.is_empty() { "none (connect it first)".into() } else { keys.join(", ") }))
+            usage(format!(
+                "{vendor} has no service {reference:?}; its services: {}",
+                if keys.is_empty() { "none (connect it first)".into() } else { keys.join(", ") }
+            ))
         })
 }

@@ -59,7 +59,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No vendors configured or connected. Start with `recon init`, then `recon connect <vendor>`.");
+        println!(
+            "No vendors configured or connected. Start with `recon init`, then `recon connect <vendor>`."
+        );
     } else {
         println!("{}", crate::output::table(&rows));
     }

@@ -127,12 +127,28 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             let recorded = match &outcome {
                 Outcome::Applied { addition_id } => {
                     applied += 1;
-                    store.set_change_state(change_ids[index], ChangeState::Applied, Some(*addition_id), None, now)
+                    store.set_change_state(
+                        change_ids[index],
+                        ChangeState::Applied,
+                        Some(*addition_id),
+                        None,
+                        now,
+                    )
                 }
                 Outcome::Failed { error } => {
                     let line = &plan.lines[index];
-                    failed.push(FailedWrite { company: line.company.clone(), product: line.product.clone(), error: error.clone() });
-                    store.set_change_state(change_ids[index], ChangeState::Failed, line.addition_id, Some(error), now)
+                    failed.push(FailedWrite {
+                        company: line.company.clone(),
+                        product: line.product.clone(),
+                        error: error.clone(),
+                    });
+                    store.set_change_state(
+                        change_ids[index],
+                        ChangeState::Failed,
+                        line.addition_id,
+                        Some(error),
+                        now,
+                    )
                 }
             };
             if let Err(e) = recorded {
@@ -244,20 +260,26 @@ fn read_additions(
     let bar = crate::output::progress(ctx.progress, agreement_ids.len(), "reading agreement additions");
     let mut additions = BTreeMap::new();
     let mut first_error = None;
-    crate::workers::for_each(agreement_ids, workers, |id| cw.additions(*id), |i, result| {
-        bar.inc(1);
-        match result {
-            Ok(list) => {
-                additions.insert(agreement_ids[i], list);
+    crate::workers::for_each(
+        agreement_ids,
+        workers,
+        |id| cw.additions(*id),
+        |i, result| {
+            bar.inc(1);
+            match result {
+                Ok(list) => {
+                    additions.insert(agreement_ids[i], list);
+                }
+                Err(e) => {
+                    first_error.get_or_insert((agreement_ids[i], e));
+                }
             }
-            Err(e) => {
-                first_error.get_or_insert((agreement_ids[i], e));
-            }
-        }
-    });
+        },
+    );
     bar.finish_and_clear();
     if let Some((id, e)) = first_error {
-        return Err(anyhow::Error::new(e).context(format!("reading the additions of agreement {id}; nothing was pushed")));
+        return Err(anyhow::Error::new(e)
+            .context(format!("reading the additions of agreement {id}; nothing was pushed")));
     }
     Ok(additions)
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `recon` binary against the sandbox servers over loopback,
 //! with a real SQLite file. One test target (ripgrep style) so it links once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic loudly
+
 mod harness;
 
 mod errors;
