@@ -108,6 +108,8 @@ impl MappedBy {
 pub struct AccountMapping {
     pub vendor: String,
     pub account_id: String,
+    /// The account's name when it was mapped, so a vanished account is still named.
+    pub account_name: String,
     pub company_id: i64,
     pub company_name: String,
     pub agreement_id: Option<i64>,

@@ -5,7 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
 use tabled::Table;
-use tabled::settings::Style;
+use tabled::settings::object::Columns;
+use tabled::settings::{Style, Width};
 
 pub fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -49,8 +50,12 @@ where
 {
     let mut table = Table::new(rows);
     table.with(Style::sharp());
+    // The last column holds free text (notes, reasons): wrap it rather than widen the table.
+    table.modify(Columns::last(), Width::wrap(NOTE_WIDTH).keep_words(true));
     table.to_string()
 }
+
+const NOTE_WIDTH: usize = 60;
 
 pub fn warn(quiet: bool, message: &str) {
     if !quiet {

@@ -134,15 +134,20 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             continue;
         }
         let Some(&account) = view.accounts.get(account_id) else {
-            let reason = format!("account {account_id} is no longer listed by {vendor}; left alone");
+            let reason = format!(
+                "account {} ({account_id}) is no longer listed by {vendor}; left alone",
+                mapping.account_name
+            );
             lines.push(account_line(mapping, reason.clone(), Vec::new()));
             warnings.push(format!(
                 "{reason} (if it is gone for good: recon map accounts --vendor {vendor} --unmap {})",
                 shell_word(account_id)
             ));
             if let Some(agreement_id) = mapping.agreement_id {
-                let reason =
-                    format!("also fed by account {account_id} of {vendor}, which {vendor} no longer lists");
+                let reason = format!(
+                    "also fed by {vendor} account {}, which {vendor} no longer lists",
+                    mapping.account_name
+                );
                 gaps.push(Gap { vendor, agreement_id, reason });
             }
             continue;
@@ -170,8 +175,9 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
 
         let Some(agreement_id) = mapping.agreement_id else {
             let reason = format!(
-                "no agreement chosen: {} has several active agreements; choose one with \
-                 `recon map accounts --vendor {vendor} --set {} --company {} --agreement AGREEMENT`",
+                "no agreement chosen for {} (it has none active, or several); see \
+                 `recon companies --search` and set one with `recon map accounts --vendor {vendor} --set {} \
+                 --company {} --agreement AGREEMENT`",
                 mapping.company_name,
                 shell_word(account_id),
                 mapping.company_id
@@ -347,6 +353,7 @@ mod tests {
         AccountMapping {
             vendor: vendor.to_string(),
             account_id: account.to_string(),
+            account_name: format!("{account} name"),
             company_id: company.0,
             company_name: company.1.to_string(),
             agreement_id: agreement.map(|a| a.0),
@@ -641,10 +648,10 @@ mod tests {
                 },
                 vec![
                     ADD5,
-                    "skipped Beta Co a20 - #- -->- (account h2 is no longer listed by huntress; left alone)",
+                    "skipped Beta Co a20 - #- -->- (account h2 name (h2) is no longer listed by huntress; left alone)",
                 ],
                 vec![
-                    "account h2 is no longer listed by huntress; left alone \
+                    "account h2 name (h2) is no longer listed by huntress; left alone \
                      (if it is gone for good: recon map accounts --vendor huntress --unmap h2)",
                 ],
             ),
@@ -652,12 +659,12 @@ mod tests {
                 "vanished account on a shared line: the partial sum is skipped",
                 |w| w.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED)),
                 vec![
-                    "skipped Acme Dental a10 - #- -->- (account h2 is no longer listed by huntress; left alone)",
-                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (also fed by account h2 of huntress, which \
+                    "skipped Acme Dental a10 - #- -->- (account h2 name (h2) is no longer listed by huntress; left alone)",
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (also fed by huntress account h2 name, which \
                      huntress no longer lists; a partial sum is never pushed) <= huntress/h1/edr=5",
                 ],
                 vec![
-                    "account h2 is no longer listed by huntress; left alone \
+                    "account h2 name (h2) is no longer listed by huntress; left alone \
                      (if it is gone for good: recon map accounts --vendor huntress --unmap h2)",
                 ],
             ),
@@ -695,9 +702,9 @@ mod tests {
                 "no agreement chosen: skipped with the command to choose one",
                 |w| w.account_mappings[0] = amap(HUNTRESS, "h1", ACME, None),
                 vec![
-                    "skipped Acme Dental a- - #- -->- (no agreement chosen: Acme Dental has several active \
-                     agreements; choose one with `recon map accounts --vendor huntress --set h1 --company 1 \
-                     --agreement AGREEMENT`) <= huntress/h1/edr=5",
+                    "skipped Acme Dental a- - #- -->- (no agreement chosen for Acme Dental (it has none active, \
+                     or several); see `recon companies --search` and set one with `recon map accounts --vendor \
+                     huntress --set h1 --company 1 --agreement AGREEMENT`) <= huntress/h1/edr=5",
                 ],
                 vec![],
             ),

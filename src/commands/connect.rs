@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
     let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
-    let new_mappings = mappings_for(vendor, &outcome.matched, &companies, &agreements);
+    let new_mappings = mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
     store.set_account_mappings(&new_mappings, ctx.now)?;
     let status = store.refresh_status(vendor)?;
 
@@ -90,6 +90,7 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
 pub fn mappings_for(
     vendor: &str,
     matched: &[(String, i64)],
+    accounts: &[crate::model::VendorAccount],
     companies: &[crate::model::CwCompany],
     agreements: &[CwAgreement],
 ) -> Vec<AccountMapping> {
@@ -98,6 +99,8 @@ pub fn mappings_for(
         by_company.entry(a.company_id).or_default().push(a.clone());
     }
     let company_name: HashMap<i64, &str> = companies.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let account_name: HashMap<&str, &str> =
+        accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
     matched
         .iter()
         .map(|(account_id, company_id)| {
@@ -109,6 +112,9 @@ pub fn mappings_for(
             AccountMapping {
                 vendor: vendor.to_string(),
                 account_id: account_id.clone(),
+                account_name: account_name
+                    .get(account_id.as_str())
+                    .map_or_else(|| account_id.clone(), |n| n.to_string()),
                 company_id: *company_id,
                 company_name: company_name.get(company_id).map_or_else(String::new, |n| n.to_string()),
                 agreement_id: agreement.as_ref().map(|a| a.id),

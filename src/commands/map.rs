@@ -146,6 +146,7 @@ fn set_account(
     let mapping = AccountMapping {
         vendor: vendor.to_string(),
         account_id: account.id.clone(),
+        account_name: account.name.clone(),
         company_id: company.id,
         company_name: company.name.clone(),
         agreement_id: agreement.as_ref().map(|a| a.id),
@@ -180,7 +181,7 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
     let outcome = matching::auto_match(&accounts, &companies, &mapped);
-    let mappings = super::connect::mappings_for(vendor, &outcome.matched, &companies, &agreements);
+    let mappings = super::connect::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
     store.set_account_mappings(&mappings, ctx.now)?;
     let status = store.refresh_status(vendor)?;
     report(
@@ -217,8 +218,12 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
             .collect();
         // Mappings whose account the vendor no longer lists.
         for (id, m) in mappings {
-            let ghost =
-                VendorAccount { id: id.clone(), name: id, status: None, raw: serde_json::Value::Null };
+            let ghost = VendorAccount {
+                id,
+                name: m.account_name.clone(),
+                status: None,
+                raw: serde_json::Value::Null,
+            };
             listed.push((ghost, Some(m), false));
         }
         for (account, mapping, present) in listed {

@@ -48,6 +48,7 @@ fn account_mapping_from_row(row: &Row<'_>) -> Result<AccountMapping, Fault> {
             .ok_or_else(|| Fault::corrupt("account mapping `how`", format!("`{how}`")))?,
         vendor: row.get("vendor")?,
         account_id: row.get("vendor_account_id")?,
+        account_name: row.get("vendor_account_name")?,
         company_id: row.get("cw_company_id")?,
         company_name: row.get("cw_company_name")?,
         agreement_id: row.get("cw_agreement_id")?,
@@ -59,15 +60,16 @@ fn upsert_account_mapping(conn: &Connection, m: &AccountMapping, now: DateTime<U
     conn.prepare_cached(
         "INSERT INTO account_mappings (
              vendor, vendor_account_id, cw_company_id, cw_company_name,
-             cw_agreement_id, cw_agreement_name, how, mapped_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             cw_agreement_id, cw_agreement_name, how, mapped_at, vendor_account_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (vendor, vendor_account_id) DO UPDATE SET
              cw_company_id = excluded.cw_company_id,
              cw_company_name = excluded.cw_company_name,
              cw_agreement_id = excluded.cw_agreement_id,
              cw_agreement_name = excluded.cw_agreement_name,
              how = excluded.how,
-             mapped_at = excluded.mapped_at",
+             mapped_at = excluded.mapped_at,
+             vendor_account_name = excluded.vendor_account_name",
     )?
     .execute(params![
         m.vendor,
@@ -78,6 +80,7 @@ fn upsert_account_mapping(conn: &Connection, m: &AccountMapping, now: DateTime<U
         m.agreement_name,
         m.how.as_str(),
         stamp(now),
+        m.account_name,
     ])?;
     Ok(())
 }
@@ -88,7 +91,7 @@ impl Store {
     pub fn account_mappings(&self, vendor: Option<&str>) -> Result<Vec<AccountMapping>, StoreError> {
         self.read("list account mappings", |conn| {
             let mut stmt = conn.prepare(
-                "SELECT vendor, vendor_account_id, cw_company_id, cw_company_name,
+                "SELECT vendor, vendor_account_id, vendor_account_name, cw_company_id, cw_company_name,
                         cw_agreement_id, cw_agreement_name, how
                  FROM account_mappings
                  WHERE ?1 IS NULL OR vendor = ?1
@@ -216,6 +219,7 @@ mod tests {
         AccountMapping {
             vendor: vendor.to_string(),
             account_id: account_id.to_string(),
+            account_name: format!("Account {account_id}"),
             company_id: 100 + account_id.len() as i64,
             company_name: format!("Company {account_id}"),
             agreement_id: None,

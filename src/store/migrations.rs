@@ -100,4 +100,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX changes_by_run ON changes (run_id, id);
     CREATE INDEX changes_by_state ON changes (state, action);
     "#,
+    // 2: keep the vendor account's name on its mapping, to name it after it vanishes.
+    r#"
+    ALTER TABLE account_mappings ADD COLUMN vendor_account_name TEXT NOT NULL DEFAULT '';
+    UPDATE account_mappings SET vendor_account_name = COALESCE(
+        (SELECT a.name FROM vendor_accounts a
+          WHERE a.vendor = account_mappings.vendor AND a.vendor_id = account_mappings.vendor_account_id),
+        vendor_account_id);
+    "#,
 ];

@@ -320,6 +320,7 @@ mod tests {
         AccountMapping {
             vendor: vendor.to_string(),
             account_id: account_id.to_string(),
+            account_name: format!("Account {account_id}"),
             company_id: 250,
             company_name: "Acme Dental".to_string(),
             agreement_id: Some(7),
