@@ -70,6 +70,35 @@ pub enum Command {
     },
     /// Build the plan from vendor usage, print it, and unless --dry-run push it to ConnectWise
     Sync(SyncArgs),
+    /// Changes held by the [sync] policy, awaiting approve or reject
+    Review,
+    /// Push held changes (re-reading each addition first, so a change made meanwhile in
+    /// ConnectWise is not overwritten)
+    Approve {
+        /// Held change ids (from `recon review`)
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        /// Every held change
+        #[arg(long)]
+        all: bool,
+    },
+    /// Decline held changes: nothing is pushed (a later sync may hold them again)
+    Reject {
+        /// Held change ids (from `recon review`)
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        /// Every held change
+        #[arg(long)]
+        all: bool,
+    },
+    /// Plan the reverse of a run's applied changes; apply it with --yes
+    Undo {
+        /// The run to reverse (see `recon history`)
+        run: i64,
+        /// Apply the reverse plan
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Per vendor: status, mapped accounts and services, last sync and its result
     Status,
     /// Past runs, or the changes of one run
@@ -153,4 +182,8 @@ pub struct SyncArgs {
     /// Push without asking
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Accept a fall in a vendor's total usage larger than max_change_percent (the outage
+    /// guard otherwise refuses to push anything for that vendor)
+    #[arg(long)]
+    pub accept_drop: bool,
 }

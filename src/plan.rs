@@ -142,6 +142,8 @@ pub enum ChangeState {
     Failed,
     Approved,
     Rejected,
+    /// A held line that a later sync planned again: the later one is what counts.
+    Superseded,
 }
 
 impl ChangeState {
@@ -152,6 +154,7 @@ impl ChangeState {
             ChangeState::Failed => "failed",
             ChangeState::Approved => "approved",
             ChangeState::Rejected => "rejected",
+            ChangeState::Superseded => "superseded",
         }
     }
 
@@ -162,6 +165,7 @@ impl ChangeState {
             ChangeState::Failed,
             ChangeState::Approved,
             ChangeState::Rejected,
+            ChangeState::Superseded,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

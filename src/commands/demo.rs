@@ -66,7 +66,13 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     step("recon sync --dry-run");
     let code = super::sync::run(
         &demo,
-        &SyncArgs { vendors: Vec::new(), dry_run: true, period: "current".into(), yes: false },
+        &SyncArgs {
+            vendors: Vec::new(),
+            dry_run: true,
+            period: "current".into(),
+            yes: false,
+            accept_drop: false,
+        },
     )?;
     println!(
         "\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands."

@@ -9,9 +9,11 @@ mod disconnect;
 mod history;
 mod init;
 mod map;
+mod review;
 mod sandbox;
 mod status;
 mod sync;
+mod undo;
 
 use crate::cli::{Cli, Command, MapCommand};
 use crate::config::{self, Config, ConfigError};
@@ -40,6 +42,9 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(crate::store::LockError::Held { .. }) = cause.downcast_ref() {
+            return EXIT_LOCKED;
+        }
         if cause.is::<UsageError>() || cause.is::<ConfigError>() {
             return EXIT_USAGE;
         }
@@ -107,6 +112,20 @@ impl Context {
         Store::open(&path).with_context(|| format!("opening the database {}", path.display()))
     }
 
+    /// The store, with this process holding the database's run lock until the `Lock` drops.
+    pub fn locked_store(
+        &self,
+        config: &Config,
+        command: &str,
+    ) -> anyhow::Result<(Store, crate::store::Lock)> {
+        let path = self.db_path(Some(config))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let lock = crate::store::Lock::acquire(&path, command, self.now)?;
+        Ok((self.store(Some(config))?, lock))
+    }
+
     pub fn http(&self, config: &Config) -> anyhow::Result<Http> {
         Ok(Http::new(config.http)?)
     }
@@ -150,6 +169,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Map(MapCommand::Services(args)) => map::services(&ctx, &args),
         Command::Companies { search } => companies::run(&ctx, search.as_deref()),
         Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Review => review::list(&ctx),
+        Command::Approve { ids, all } => review::approve(&ctx, &ids, all),
+        Command::Reject { ids, all } => review::reject(&ctx, &ids, all),
+        Command::Undo { run, yes } => undo::run(&ctx, run, yes),
         Command::Status => status::run(&ctx),
         Command::History { run, limit } => history::run(&ctx, run, limit),
         Command::Demo => demo::run(&ctx),

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let period = Period::parse_relative(&args.period, ctx.today()).map_err(|e| usage(e.to_string()))?;
     let current = Period::containing(ctx.today());
     let config = ctx.config()?;
-    let mut store = ctx.store(Some(&config))?;
+    let (mut store, _lock) = ctx.locked_store(&config, "sync")?;
     let http = ctx.http(&config)?;
 
     let vendors = selected_vendors(ctx, &config, &store, &args.vendors)?;
@@ -84,6 +84,22 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
 
     let account_mappings = store.account_mappings(None)?;
     let service_mappings = store.service_mappings(None)?;
+
+    // The outage guard: a vendor that lists nobody, or whose total fell too far, is treated
+    // as failed, so nothing is pushed for it (and no line it shares is pushed half-summed).
+    let mut totals = BTreeMap::new();
+    for (name, snapshot) in &snapshots {
+        let total = mapped_total(name, snapshot, &account_mappings, &service_mappings);
+        totals.insert(name.clone(), total);
+        let last = store.last_total(name)?;
+        if let Some(problem) = outage(snapshot, total, last, config.sync.max_change_percent, args.accept_drop)
+        {
+            ctx.warn(&format!("{name}: {problem}"));
+            vendor_errors.insert(name.clone(), problem);
+        }
+    }
+    snapshots.retain(|name, _| !vendor_errors.contains_key(name));
+
     let fetched_names: BTreeSet<String> = snapshots.keys().cloned().collect();
     let agreement_ids = reconcile::agreements_to_read(&account_mappings, &service_mappings, &fetched_names);
 
@@ -109,6 +125,10 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
     let push = !args.dry_run && writes > 0 && confirmed(ctx, args.yes, writes)?;
     let run_id = store.start_run(ctx.now, period, args.dry_run, &vendors)?;
+    if !args.dry_run {
+        recover_unfinished(ctx, &mut store, run_id, &additions)?;
+        store.supersede_held(run_id, ctx.now)?;
+    }
     let change_ids = store.record_lines(run_id, &plan.lines, ChangeState::Planned, ctx.now)?;
 
     let mut applied = 0;
@@ -176,6 +196,9 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         if !args.dry_run || error.is_some() {
             store.record_sync(vendor, ctx.now, if error.is_some() { "failed" } else { result }, error)?;
         }
+        if let (false, None, Some(total)) = (args.dry_run, error, totals.get(vendor)) {
+            store.set_last_total(vendor, *total)?;
+        }
     }
 
     if ctx.json {
@@ -210,6 +233,104 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// The vendor's total quantity over mapped accounts and mapped services.
+fn mapped_total(
+    vendor: &str,
+    snapshot: &VendorSnapshot,
+    accounts: &[crate::model::AccountMapping],
+    services: &[crate::model::ServiceMapping],
+) -> u64 {
+    let accounts: BTreeSet<&str> =
+        accounts.iter().filter(|m| m.vendor == vendor).map(|m| m.account_id.as_str()).collect();
+    let services: BTreeSet<&str> =
+        services.iter().filter(|m| m.vendor == vendor).map(|m| m.service_key.as_str()).collect();
+    snapshot
+        .usage
+        .iter()
+        .filter(|u| accounts.contains(u.account_id.as_str()) && services.contains(u.service_key.as_str()))
+        .map(|u| u64::from(u.quantity))
+        .sum()
+}
+
+/// Why a vendor's answer looks like an outage rather than real usage, if it does.
+fn outage(
+    snapshot: &VendorSnapshot,
+    total: u64,
+    last_total: Option<u64>,
+    max_change_percent: Option<u32>,
+    accept_drop: bool,
+) -> Option<String> {
+    if snapshot.accounts.is_empty() {
+        return Some("returned no accounts; the outage guard pushes nothing for it".to_string());
+    }
+    let (Some(last), Some(limit)) = (last_total, max_change_percent) else { return None };
+    if accept_drop || last == 0 || total >= last {
+        return None;
+    }
+    let fall = (last - total) * 100 / last;
+    (fall > u64::from(limit)).then(|| {
+        format!(
+            "its total mapped usage fell from {last} to {total} (-{fall}%), more than max_change_percent = {limit}; \
+             nothing is pushed for it. If the fall is real, run again with --accept-drop"
+        )
+    })
+}
+
+/// A run the process never finished (killed, crashed) left changes in `planned`. Settle
+/// them against the additions just read: what ConnectWise shows was applied, the rest
+/// failed and has been planned again by this run.
+fn recover_unfinished(
+    ctx: &Context,
+    store: &mut crate::store::Store,
+    run_id: i64,
+    additions: &BTreeMap<i64, Vec<CwAddition>>,
+) -> anyhow::Result<()> {
+    for run in store.unfinished_runs(run_id)? {
+        let mut settled = 0;
+        for change in store.changes(run.id)? {
+            if change.state != ChangeState::Planned || !change.action.writes() {
+                continue;
+            }
+            let found = change.agreement_id.and_then(|a| additions.get(&a)).and_then(|list| {
+                list.iter().find(|a| {
+                    !a.cancelled
+                        && a.product_id == change.product_id
+                        && Some(a.quantity) == change.after.map(f64::from)
+                        && change.addition_id.is_none_or(|id| id == a.id)
+                })
+            });
+            match found {
+                Some(a) => {
+                    store.set_change_state(change.id, ChangeState::Applied, Some(a.id), None, ctx.now)?
+                }
+                None => store.set_change_state(
+                    change.id,
+                    ChangeState::Failed,
+                    None,
+                    Some(&format!(
+                        "interrupted before its outcome was recorded; run {run_id} planned it again"
+                    )),
+                    ctx.now,
+                )?,
+            }
+            settled += 1;
+        }
+        let counts = run.counts.unwrap_or_default();
+        store.finish_run(
+            run.id,
+            ctx.now,
+            "interrupted",
+            &counts,
+            Some("the process stopped before the run finished"),
+        )?;
+        ctx.warn(&format!(
+            "run {} was interrupted; settled {settled} of its changes against ConnectWise",
+            run.id
+        ));
+    }
+    Ok(())
 }
 
 /// `--vendor` names, or every connected vendor in the config.

@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRecord {
     pub id: i64,
+    /// `sync`, `approve` (held lines pushed) or `undo`.
+    pub kind: String,
     pub started_at: DateTime<Utc>,
     /// `None` while the run is going, or when it crashed.
     pub finished_at: Option<DateTime<Utc>>,
@@ -97,7 +99,8 @@ struct StoredCounts {
     skipped: usize,
 }
 
-const RUN_COLUMNS: &str = "id, started_at, finished_at, period, dry_run, vendors, result, counts, error";
+const RUN_COLUMNS: &str =
+    "id, kind, started_at, finished_at, period, dry_run, vendors, result, counts, error";
 
 fn run_from_row(row: &Row<'_>) -> Result<RunRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -119,6 +122,7 @@ fn run_from_row(row: &Row<'_>) -> Result<RunRecord, Fault> {
         });
     Ok(RunRecord {
         id,
+        kind: row.get("kind")?,
         started_at: parse_time("run started_at", &started_at)?,
         finished_at: parse_time_opt("run finished_at", row.get("finished_at")?)?,
         period: row.get("period")?,
@@ -240,7 +244,7 @@ fn insert_change(
 }
 
 impl Store {
-    /// Open a run in the ledger; returns its id.
+    /// Open a sync run in the ledger; returns its id.
     pub fn start_run(
         &mut self,
         now: DateTime<Utc>,
@@ -248,12 +252,66 @@ impl Store {
         dry_run: bool,
         vendors: &[String],
     ) -> Result<i64, StoreError> {
+        self.start_run_of_kind(now, "sync", period, dry_run, vendors)
+    }
+
+    /// Open a run of a kind (`sync`, `approve`, `undo`); returns its id.
+    pub fn start_run_of_kind(
+        &mut self,
+        now: DateTime<Utc>,
+        kind: &str,
+        period: Period,
+        dry_run: bool,
+        vendors: &[String],
+    ) -> Result<i64, StoreError> {
         self.write("start a run", |tx| {
             tx.execute(
-                "INSERT INTO runs (started_at, period, dry_run, vendors) VALUES (?1, ?2, ?3, ?4)",
-                params![stamp(now), period.to_string(), dry_run, vendors.join(",")],
+                "INSERT INTO runs (kind, started_at, period, dry_run, vendors) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind, stamp(now), period.to_string(), dry_run, vendors.join(",")],
             )?;
             Ok(tx.last_insert_rowid())
+        })
+    }
+
+    pub fn change(&self, id: i64) -> Result<Option<ChangeRecord>, StoreError> {
+        self.read(&format!("read change {id}"), |conn| Ok(query_changes(conn, "id = ?1", [id])?.pop()))
+    }
+
+    /// Held lines of real (not dry) runs still awaiting a decision, oldest first.
+    pub fn pending_held(&self) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.read("list held changes", |conn| {
+            query_changes(
+                conn,
+                "action = 'held' AND state = 'planned' AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
+                [],
+            )
+        })
+    }
+
+    /// A new sync re-plans every line: held lines of earlier runs are superseded by it.
+    pub fn supersede_held(&mut self, except_run: i64, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write("supersede held changes", |tx| {
+            Ok(tx.execute(
+                "UPDATE changes SET state = 'superseded', updated_at = ?2
+                 WHERE action = 'held' AND state = 'planned' AND run_id != ?1",
+                params![except_run, stamp(now)],
+            )?)
+        })
+    }
+
+    /// Real runs that never finished (the process died), except `except_run`.
+    pub fn unfinished_runs(&self, except_run: i64) -> Result<Vec<RunRecord>, StoreError> {
+        self.read("list unfinished runs", |conn| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE result IS NULL AND dry_run = 0 AND id != ?1 ORDER BY id"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query([except_run])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(run_from_row(row)?);
+            }
+            Ok(out)
         })
     }
 
@@ -514,6 +572,7 @@ pub(super) mod tests {
         assert_eq!(
             r,
             RunRecord {
+                kind: "sync".to_string(),
                 id: first,
                 started_at: at(1, 9),
                 finished_at: Some(at(1, 10)),

@@ -108,4 +108,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
           WHERE a.vendor = account_mappings.vendor AND a.vendor_id = account_mappings.vendor_account_id),
         vendor_account_id);
     "#,
+    // 3: what a run was (a sync, an approval of held lines, an undo), and each vendor's last
+    // pushed total for the outage guard.
+    r#"
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync';
+    ALTER TABLE vendors ADD COLUMN last_total INTEGER;
+    "#,
 ];

@@ -10,11 +10,13 @@
 //! - `ledger.rs`: runs and the changes recorded for each
 
 mod ledger;
+pub mod lock;
 mod mappings;
 mod migrations;
 mod vendors;
 
 pub use ledger::{ChangeRecord, RunRecord};
+pub use lock::{Lock, LockError};
 pub use mappings::MappingCounts;
 pub use vendors::{AccountChanges, VendorRecord};
 

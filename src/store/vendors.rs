@@ -180,6 +180,27 @@ impl Store {
         })
     }
 
+    /// The total quantity of the vendor's mapped usage at its last pushed sync (outage guard).
+    pub fn last_total(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.read(&format!("read the last total of vendor {name}"), |conn| {
+            let total: Option<Option<i64>> = conn
+                .query_row("SELECT last_total FROM vendors WHERE name = ?1", [name], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            Ok(total.flatten().and_then(|t| u64::try_from(t).ok()))
+        })
+    }
+
+    pub fn set_last_total(&mut self, name: &str, total: u64) -> Result<(), StoreError> {
+        self.write(&format!("record the total of vendor {name}"), |tx| {
+            tx.execute(
+                "UPDATE vendors SET last_total = ?2 WHERE name = ?1",
+                params![name, i64::try_from(total).unwrap_or(i64::MAX)],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Forget the vendor's accounts, services and both kinds of mapping, and mark it
     /// inactive. Runs and changes stay: they are history. `mark_connected` works again
     /// afterwards. Unknown vendors are left alone.

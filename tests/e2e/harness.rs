@@ -36,7 +36,12 @@ impl Env {
 
     /// The real binary, with nothing from the developer's environment.
     pub fn recon(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("recon").expect("binary built");
+        Command::from_std(self.process(args))
+    }
+
+    /// The same, as a plain process (to spawn and kill).
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("recon"));
         cmd.env_clear()
             .env("HOME", self.dir.path())
             .env("RECON_CONFIG", &self.config)

@@ -8,3 +8,4 @@ mod harness;
 mod errors;
 mod flow;
 mod mapping;
+mod safety;

@@ -1,0 +1,266 @@
+//! Safe unattended sync: policy holds and review, the outage guard, the lock, a process
+//! killed mid-apply, and undo.
+
+use crate::harness::Env;
+use recon::sandbox::{self, Sandbox, SandboxOptions};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Nodeware connected, its service mapped, with `extra` appended to the config.
+fn nodeware_with(extra: &str) -> Env {
+    let env = Env::new(&["nodeware"]);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(&format!("{text}\n{extra}\n"));
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env
+}
+
+fn addition(env: &Env, id: i64) -> Value {
+    env.sandbox
+        .connectwise_additions()
+        .into_iter()
+        .find(|a| a["id"] == id)
+        .unwrap_or_else(|| panic!("addition {id}"))
+}
+
+fn live(env: &Env, agreement: i64, product: &str) -> Vec<Value> {
+    env.sandbox
+        .connectwise_additions()
+        .into_iter()
+        .filter(|a| a["agreementId"] == agreement && a["product"]["identifier"] == product)
+        .filter(|a| a["cancelledDate"].is_null() || a["cancelledDate"] == "")
+        .collect()
+}
+
+/// Every add/update/unchanged line of a plan holds in ConnectWise, once.
+fn assert_converged(env: &Env, plan: &Value) {
+    for line in plan["lines"].as_array().unwrap() {
+        if !matches!(line["action"].as_str(), Some("add" | "update" | "unchanged")) {
+            continue;
+        }
+        let (agreement, product) =
+            (line["agreement_id"].as_i64().unwrap(), line["product"].as_str().unwrap());
+        let found = live(env, agreement, product);
+        if line["after"] == 0 && found.is_empty() {
+            continue;
+        }
+        assert_eq!(found.len(), 1, "{product} on {agreement}: {found:?}");
+        assert_eq!(found[0]["quantity"].as_f64(), line["after"].as_f64(), "{product} on {agreement}");
+    }
+}
+
+#[test]
+fn decreases_are_held_for_review_then_approved_or_rejected() {
+    let env = nodeware_with("[sync]\ndecreases = \"review\"");
+    // Smith & Whitfield 25 -> 18 (addition 7103) and Blue Ridge 70 -> 68 (7111) are decreases.
+    let result = env.run_json(&["sync", "--yes"], 4);
+    assert!(result["counts"]["held"].as_u64().unwrap() >= 3, "{}", result["counts"]);
+    assert_eq!(addition(&env, 7103)["quantity"], 25.0, "held lines are not pushed");
+    assert_eq!(addition(&env, 7100)["quantity"], 59.0, "increases still apply");
+
+    let held = env.run_json(&["review"], 0);
+    let held = held.as_array().unwrap();
+    let smith = held.iter().find(|c| c["company"] == "Smith & Whitfield Attorneys").unwrap();
+    assert!(smith["reason"].as_str().unwrap().contains("decrease"), "{smith}");
+    let table = env.run(&["review"], 0);
+    assert!(table.contains("why held") && table.contains("Smith & Whitfield"), "{table}");
+
+    // A second sync re-plans: the held lines are held again, not duplicated in review.
+    env.run(&["sync", "--yes"], 4);
+    let again = env.run_json(&["review"], 0);
+    assert_eq!(again.as_array().unwrap().len(), held.len());
+    let smith =
+        again.as_array().unwrap().iter().find(|c| c["company"] == "Smith & Whitfield Attorneys").unwrap();
+
+    let id = smith["id"].as_i64().unwrap().to_string();
+    env.run(&["approve", &id], 0);
+    assert_eq!(addition(&env, 7103)["quantity"], 18.0);
+    let out = env.run(&["reject", "--all"], 0);
+    assert!(out.contains("Rejected"), "{out}");
+    assert_eq!(env.run_json(&["review"], 0).as_array().unwrap().len(), 0);
+    assert_eq!(addition(&env, 7111)["quantity"], 70.0, "rejected lines are not pushed");
+    let err = env.recon(&["approve", "999999"]).output().unwrap();
+    assert_eq!(err.status.code(), Some(2));
+}
+
+#[test]
+fn a_large_change_is_held_by_max_change_percent() {
+    let env = nodeware_with("[sync]\nmax_change_percent = 20");
+    let result = env.run_json(&["sync", "--yes"], 4);
+    let lines = result["lines"].as_array().unwrap();
+    let silverline = lines.iter().find(|l| l["company"] == "Silverline Logistics LLC").unwrap();
+    assert_eq!(silverline["action"], "held", "5 -> 0 is -100%");
+    assert!(silverline["reason"].as_str().unwrap().contains("max_change_percent = 20"), "{silverline}");
+    let obrien = lines.iter().find(|l| l["company"] == "O'Brien & Sons").unwrap();
+    assert_eq!(obrien["action"], "update", "50 -> 59 is +18%");
+}
+
+/// ConnectWise changed after the line was held: approve must not overwrite it.
+#[test]
+fn approve_rereads_and_does_not_overwrite_a_change_made_meanwhile() {
+    let env = nodeware_with("[sync]\ndecreases = \"review\"");
+    env.run(&["sync", "--yes"], 4);
+    let held = env.run_json(&["review"], 0);
+    let blue =
+        held.as_array().unwrap().iter().find(|c| c["company"] == "Blue Ridge Credit Union").unwrap().clone();
+
+    // Someone edits the addition in ConnectWise by hand.
+    let url = format!("{}finance/agreements/3024/additions/7111", env.sandbox.connectwise_api_base());
+    let status = reqwest::blocking::Client::new()
+        .patch(url)
+        .basic_auth(
+            format!("{}+{}", sandbox::CW_COMPANY_ID, sandbox::CW_PUBLIC_KEY),
+            Some(sandbox::CW_PRIVATE_KEY),
+        )
+        .header("clientId", sandbox::CW_CLIENT_ID)
+        .json(&serde_json::json!([{"op": "replace", "path": "quantity", "value": 75}]))
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success());
+
+    let out = env.recon(&["approve", &blue["id"].to_string()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("now holds 75"), "{stdout}");
+    assert_eq!(addition(&env, 7111)["quantity"], 75.0);
+}
+
+#[test]
+fn a_fall_in_a_vendors_total_is_refused_until_accepted() {
+    let env = nodeware_with("[sync]\nmax_change_percent = 50");
+    let first = env.run_json(&["sync", "--yes"], 4); // Silverline's -100% is held
+    assert_converged_except_held(&env, &first);
+
+    // The vendor now reports almost nothing for every account: an outage, not churn.
+    let accounts = env.run_json(&["map", "accounts"], 0);
+    for a in accounts.as_array().unwrap() {
+        let id = a["account_id"].as_str().unwrap();
+        env.sandbox.set_vendor_quantity("nodeware", id, "internal", serde_json::json!(0));
+        env.sandbox.set_vendor_quantity("nodeware", id, "external", serde_json::json!(1));
+    }
+    let writes = env.cw_writes().len();
+    let out = env.recon(&["sync", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fell from") && stderr.contains("--accept-drop"), "{stderr}");
+    assert_eq!(env.cw_writes().len(), writes, "nothing is pushed for the vendor");
+    assert_eq!(addition(&env, 7098)["quantity"], 43.0);
+
+    env.run(&["sync", "--yes", "--accept-drop"], 4);
+    assert_eq!(
+        addition(&env, 7098)["quantity"],
+        43.0,
+        "a fall of 97% on one line is still held by max_change_percent"
+    );
+}
+
+fn assert_converged_except_held(env: &Env, plan: &Value) {
+    let mut plan = plan.clone();
+    let lines = plan["lines"].as_array_mut().unwrap();
+    lines.retain(|l| l["action"] != "held");
+    assert_converged(env, &plan);
+}
+
+#[test]
+fn a_second_recon_waits_for_the_lock_and_a_stale_lock_is_taken_over() {
+    let env = nodeware_with("");
+    let lock = format!("{}.lock", env.db.display());
+    // This test process is alive: its pid holds the lock.
+    std::fs::write(&lock, format!("pid={}\ncommand=sync\nsince=2026-11-01T00:30:00Z\n", std::process::id()))
+        .unwrap();
+    let out = env.recon(&["sync", "--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another recon holds the lock") && stderr.contains(&std::process::id().to_string()),
+        "{stderr}"
+    );
+
+    std::fs::write(&lock, "pid=4000000000\ncommand=sync\nsince=2026-11-01T00:30:00Z\n").unwrap();
+    env.run(&["sync", "--dry-run"], 0);
+    assert!(!std::path::Path::new(&lock).exists(), "the lock is released at exit");
+}
+
+#[test]
+fn without_a_terminal_sync_does_not_prompt_and_the_policy_decides() {
+    let env = nodeware_with("");
+    env.run(&["sync"], 0); // stdin is not a terminal here
+    assert_eq!(addition(&env, 7100)["quantity"], 59.0);
+}
+
+#[test]
+fn a_process_killed_during_apply_converges_on_the_next_run() {
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        latency: Duration::from_millis(120),
+        ..SandboxOptions::default()
+    })
+    .unwrap();
+    let text = format!("{}\n[http]\nworkers = 1\n", sandbox.config_toml_for(&["nodeware"]));
+    let env = Env::with_config(sandbox, &text);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned_writes = plan["counts"]["add"].as_u64().unwrap() + plan["counts"]["update"].as_u64().unwrap();
+
+    let mut child = env
+        .process(&["sync", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.cw_writes().len() < 3 {
+        assert!(Instant::now() < deadline, "the sync never started writing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to record anything more
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(400)); // let a request in flight land
+    let written_before = env.cw_writes().iter().filter(|r| r.status < 300).count();
+    assert!((written_before as u64) < planned_writes, "killed too late to test anything");
+
+    let second = env.run_json(&["sync", "--yes"], 0);
+    assert_converged(&env, &plan);
+    let remaining = second["counts"]["add"].as_u64().unwrap() + second["counts"]["update"].as_u64().unwrap();
+    assert_eq!(written_before as u64 + remaining, planned_writes, "no write was repeated or lost");
+
+    // The ledger of the killed run is settled: what ConnectWise shows is applied, the rest failed.
+    let runs = env.run_json(&["history"], 0);
+    let killed =
+        runs.as_array().unwrap().iter().find(|r| r["result"] == "interrupted").expect("interrupted run");
+    let changes = env.run_json(&["history", &killed["id"].to_string()], 0);
+    let writes: Vec<&Value> = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| matches!(c["action"].as_str(), Some("add" | "update")))
+        .collect();
+    let applied = writes.iter().filter(|c| c["state"] == "applied").count();
+    assert_eq!(applied, written_before, "{writes:#?}");
+    assert!(writes.iter().all(|c| c["state"] == "applied" || c["state"] == "failed"), "{writes:#?}");
+}
+
+#[test]
+fn undo_shows_the_reverse_then_applies_it() {
+    let env = nodeware_with("");
+    let sync = env.run_json(&["sync", "--yes"], 0);
+    let run = sync["run_id"].to_string();
+    assert_eq!(addition(&env, 7100)["quantity"], 59.0);
+
+    let writes = env.cw_writes().len();
+    let shown = env.run(&["undo", &run], 0);
+    assert!(shown.contains("set to 0") && shown.contains("back to 50"), "{shown}");
+    assert_eq!(env.cw_writes().len(), writes, "undo without --yes writes nothing");
+
+    env.run(&["undo", &run, "--yes"], 0);
+    assert_eq!(addition(&env, 7100)["quantity"], 50.0);
+    let cafe = live(&env, 3005, "NODEWARE-VMS");
+    assert_eq!(cafe.len(), 1);
+    assert_eq!(cafe[0]["quantity"], 0.0);
+
+    // And the next sync puts the vendor's quantities back.
+    env.run(&["sync", "--yes"], 0);
+    assert_eq!(addition(&env, 7100)["quantity"], 59.0);
+}
