@@ -161,8 +161,20 @@ pub struct MapServicesArgs {
     #[arg(long, value_name = "SERVICE", conflicts_with = "unmap")]
     pub set: Option<String>,
     /// The catalog product (identifier or id)
-    #[arg(long, value_name = "PRODUCT", requires = "set")]
+    #[arg(long, value_name = "PRODUCT", requires = "set", conflicts_with = "create_product")]
     pub product: Option<String>,
+    /// Create the product in the ConnectWise catalog and map it [default identifier: VENDOR-SERVICE]
+    #[arg(long, value_name = "IDENTIFIER", requires = "set", num_args = 0..=1, default_missing_value = "")]
+    pub create_product: Option<String>,
+    /// With --create-product: the description [default: the service's name]
+    #[arg(long, requires = "create_product")]
+    pub description: Option<String>,
+    /// With --create-product: the catalog subcategory id [default: [connectwise] product_subcategory_id]
+    #[arg(long, value_name = "ID", requires = "create_product")]
+    pub subcategory: Option<i64>,
+    /// With --create-product: the product type id [default: [connectwise] product_type_id]
+    #[arg(long = "product-type", value_name = "ID", requires = "create_product")]
+    pub product_type: Option<i64>,
     /// Remove this service's mapping
     #[arg(long, value_name = "SERVICE")]
     pub unmap: Option<String>,

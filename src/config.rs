@@ -54,6 +54,9 @@ pub struct ConnectWiseConfig {
     pub codebase: Option<String>,
     pub bill_customer: BillCustomer,
     pub requests_per_minute: u32,
+    /// Defaults for `map services --create-product` (catalog subcategory and product type ids).
+    pub product_subcategory_id: Option<i64>,
+    pub product_type_id: Option<i64>,
 }
 
 /// How a new addition is billed (`billCustomer`).
@@ -265,6 +268,8 @@ struct RawConnectWise {
     codebase: Option<String>,
     bill_customer: Option<String>,
     requests_per_minute: Option<u32>,
+    product_subcategory_id: Option<i64>,
+    product_type_id: Option<i64>,
 }
 
 /// Every key any vendor type takes; `validate` checks which belong to the section's type.
@@ -500,6 +505,8 @@ impl Validator<'_> {
             codebase,
             bill_customer,
             requests_per_minute: cw.requests_per_minute.unwrap_or(600),
+            product_subcategory_id: cw.product_subcategory_id,
+            product_type_id: cw.product_type_id,
         })
     }
 

@@ -45,6 +45,7 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let changes = store.replace_accounts(vendor, &snapshot.accounts, ctx.now)?;
     store.replace_services(vendor, &snapshot.services)?;
     store.mark_connected(vendor, ctx.now)?;
+    store.replace_cw_companies(&companies)?;
 
     let mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();

@@ -45,6 +45,10 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             vendor: Some(vendor.to_string()),
             set: Some(service.to_string()),
             product: Some(product.to_string()),
+            create_product: None,
+            description: None,
+            subcategory: None,
+            product_type: None,
             unmap: None,
         };
         super::map::services(&demo, &args)?;

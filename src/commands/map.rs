@@ -22,6 +22,9 @@ struct AccountRow {
     #[tabled(rename = "mapped")]
     how: String,
     note: String,
+    /// For unmatched accounts: the closest ConnectWise companies, never applied by themselves.
+    #[tabled(skip)]
+    suggestions: Vec<matching::Suggestion>,
 }
 
 #[derive(Serialize, Tabled)]
@@ -114,6 +117,7 @@ fn set_account(
     let http = ctx.http(config)?;
     let cw = connectwise(config, &http)?;
     let companies = cw.companies()?;
+    store.replace_cw_companies(&companies)?;
     let company =
         matching::resolve_company(company_ref, &companies).map_err(|e| usage(e.to_string()))?.clone();
     let agreements = cw.active_agreements(Some(company.id), ctx.today())?;
@@ -177,6 +181,7 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let http = ctx.http(config)?;
     let cw = connectwise(config, &http)?;
     let companies = cw.companies()?;
+    store.replace_cw_companies(&companies)?;
     let agreements = cw.active_agreements(None, ctx.today())?;
     let mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
@@ -204,6 +209,8 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
         None => store.vendors()?.into_iter().map(|v| v.name).collect(),
     };
     let search = args.search.as_deref().map(matching::normalize_name);
+    // Suggestions come from the copy of ConnectWise's companies taken at the last connect.
+    let index = matching::CompanyIndex::new(&store.cw_companies()?);
     let mut rows = Vec::new();
     for vendor in &vendors {
         let accounts = store.accounts(vendor)?;
@@ -235,11 +242,19 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
             {
                 continue;
             }
+            let suggestions = if mapping.is_none() { index.suggest(&account.name, 3) } else { Vec::new() };
             let note = match (&mapping, present) {
                 (Some(_), false) => "no longer listed by the vendor".to_string(),
                 (Some(m), true) if m.agreement_id.is_none() => "needs --agreement".to_string(),
                 (Some(_), true) => String::new(),
-                (None, _) => "unmatched".to_string(),
+                (None, _) if suggestions.is_empty() => "unmatched".to_string(),
+                (None, _) => {
+                    let closest: Vec<String> = suggestions
+                        .iter()
+                        .map(|s| format!("{} (id {}, score {})", s.name, s.company_id, s.score))
+                        .collect();
+                    format!("unmatched; closest: {}", closest.join(", "))
+                }
             };
             rows.push(AccountRow {
                 vendor: vendor.clone(),
@@ -252,6 +267,7 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                     .unwrap_or_else(|| "-".into()),
                 how: mapping.as_ref().map_or_else(|| "-".into(), |m| m.how.as_str().to_string()),
                 note,
+                suggestions,
             });
         }
     }
@@ -270,39 +286,20 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
     let mut store = ctx.store(Some(&config))?;
     if let Some(service_ref) = &args.set {
         let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
-        let Some(product_ref) = &args.product else {
-            return Err(usage("--set SERVICE needs --product PRODUCT (a catalog identifier or id)"));
-        };
         let service = find_service(&store, &vendor, service_ref)?;
         let http = ctx.http(&config)?;
         let cw = connectwise(&config, &http)?;
-        let conditions = match product_ref.parse::<i64>() {
-            Ok(id) => format!("id={id}"),
-            Err(_) => format!("identifier={}", quote(product_ref)),
-        };
-        let products = cw.products(Some(&conditions))?;
-        let product = match products.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                return Err(usage(format!(
-                    "no ConnectWise catalog product has the identifier or id {product_ref:?}"
-                )));
+        let product = match (&args.product, &args.create_product) {
+            (Some(reference), _) => find_product(&cw, reference)?,
+            (None, Some(identifier)) => {
+                create_product(ctx, &cw, &config, &store, &vendor, &service, identifier, args)?
             }
-            many => {
-                let ids: Vec<String> =
-                    many.iter().map(|p| format!("{} (id {})", p.identifier, p.id)).collect();
-                return Err(usage(format!(
-                    "{product_ref:?} matches several products: {}; use the id",
-                    ids.join(", ")
-                )));
+            (None, None) => {
+                return Err(usage(
+                    "--set SERVICE needs --product PRODUCT (a catalog identifier or id) or --create-product",
+                ));
             }
         };
-        if product.inactive {
-            return Err(usage(format!(
-                "catalog product {} (id {}) is inactive; activate it in ConnectWise or pick another",
-                product.identifier, product.id
-            )));
-        }
         let mapping = ServiceMapping {
             vendor: vendor.clone(),
             service_key: service.clone(),
@@ -363,6 +360,88 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         println!("{}", crate::output::table(&rows));
     }
     Ok(EXIT_OK)
+}
+
+/// An active catalog product by identifier or id.
+fn find_product(
+    cw: &crate::connectwise::ConnectWise,
+    reference: &str,
+) -> anyhow::Result<crate::model::CwProduct> {
+    let conditions = match reference.parse::<i64>() {
+        Ok(id) => format!("id={id}"),
+        Err(_) => format!("identifier={}", quote(reference)),
+    };
+    let product = match cw.products(Some(&conditions))?.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(usage(format!(
+                "no ConnectWise catalog product has the identifier or id {reference:?}"
+            )));
+        }
+        many => {
+            let ids: Vec<String> = many.iter().map(|p| format!("{} (id {})", p.identifier, p.id)).collect();
+            return Err(usage(format!(
+                "{reference:?} matches several products: {}; use the id",
+                ids.join(", ")
+            )));
+        }
+    };
+    if product.inactive {
+        return Err(usage(format!(
+            "catalog product {} (id {}) is inactive; activate it in ConnectWise or pick another",
+            product.identifier, product.id
+        )));
+    }
+    Ok(product)
+}
+
+/// ConnectWise catalog identifiers are at most 25 characters.
+const IDENTIFIER_MAX: usize = 25;
+
+/// Create the product for a service (or reuse one that already has the identifier: looking
+/// it up first means a retry never creates it twice).
+#[allow(clippy::too_many_arguments)]
+fn create_product(
+    ctx: &Context,
+    cw: &crate::connectwise::ConnectWise,
+    config: &Config,
+    store: &Store,
+    vendor: &str,
+    service_key: &str,
+    identifier: &str,
+    args: &MapServicesArgs,
+) -> anyhow::Result<crate::model::CwProduct> {
+    let identifier = if identifier.is_empty() {
+        format!("{vendor}-{service_key}").to_uppercase().chars().take(IDENTIFIER_MAX).collect()
+    } else {
+        identifier.to_string()
+    };
+    if identifier.chars().count() > IDENTIFIER_MAX {
+        return Err(usage(format!(
+            "product identifier {identifier:?} is longer than {IDENTIFIER_MAX} characters"
+        )));
+    }
+    if let Some(existing) = cw.products(Some(&format!("identifier={}", quote(&identifier))))?.first() {
+        ctx.warn(&format!("catalog product {identifier} already exists (id {}); mapping it", existing.id));
+        return find_product(cw, &existing.id.to_string());
+    }
+    let cw_config = config.connectwise()?;
+    let subcategory_id = args.subcategory.or(cw_config.product_subcategory_id).ok_or_else(|| {
+        usage("--create-product needs a subcategory: pass --subcategory ID or set [connectwise] product_subcategory_id")
+    })?;
+    let type_id = args.product_type.or(cw_config.product_type_id).ok_or_else(|| {
+        usage("--create-product needs a product type: pass --product-type ID or set [connectwise] product_type_id")
+    })?;
+    let name = store.services(vendor)?.into_iter().find(|s| s.key == service_key).map(|s| s.name);
+    let description = args.description.clone().or(name).unwrap_or_else(|| service_key.to_string());
+    let new = crate::connectwise::NewProduct {
+        identifier,
+        customer_description: description.clone(),
+        description,
+        subcategory_id,
+        type_id,
+    };
+    Ok(cw.create_product(&new)?)
 }
 
 /// A service by key, or by its display name ignoring case and spacing.

@@ -43,6 +43,16 @@ pub struct ServerInfo {
     pub api_base: String,
 }
 
+/// A new catalog product (`POST /procurement/catalog`): every field ConnectWise requires.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub identifier: String,
+    pub description: String,
+    pub customer_description: String,
+    pub subcategory_id: i64,
+    pub type_id: i64,
+}
+
 /// A new agreement addition.
 #[derive(Debug, Clone)]
 pub struct NewAddition {
@@ -207,6 +217,21 @@ impl<'h> ConnectWise<'h> {
         let items: Vec<wire::CatalogItem> =
             self.get_all("procurement/catalog", conditions, Some("id,identifier,description,inactiveFlag"))?;
         Ok(items.into_iter().map(CwProduct::from).collect())
+    }
+
+    /// Create a catalog product. Not retried blindly: the caller looks the identifier up first.
+    pub fn create_product(&self, new: &NewProduct) -> Result<CwProduct, CwError> {
+        let url = self.url("procurement/catalog", &[])?;
+        let body = serde_json::json!({
+            "identifier": new.identifier,
+            "description": new.description,
+            "customerDescription": new.customer_description,
+            "subcategory": {"id": new.subcategory_id},
+            "type": {"id": new.type_id},
+        });
+        let request = self.request(Method::POST, url).json_body(Method::POST, &body, Repeat::Unsafe);
+        let item: wire::CatalogItem = self.send(&request)?.json(SERVICE)?;
+        Ok(item.into())
     }
 
     /// Set an addition's quantity with JSON Patch (never PUT: it nulls omitted fields).

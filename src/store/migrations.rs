@@ -114,4 +114,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync';
     ALTER TABLE vendors ADD COLUMN last_total INTEGER;
     "#,
+    // 4: a copy of the ConnectWise companies, refreshed whenever recon reads them, so that
+    // `map accounts` can suggest companies without calling ConnectWise.
+    r#"
+    CREATE TABLE cw_companies (
+        id         INTEGER PRIMARY KEY NOT NULL,
+        identifier TEXT NOT NULL,
+        name       TEXT NOT NULL
+    );
+    "#,
 ];

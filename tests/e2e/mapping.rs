@@ -106,3 +106,97 @@ fn disconnect_forgets_and_connect_starts_again() {
     let accounts = env.run_json(&["map", "accounts"], 0);
     assert!(accounts.as_array().unwrap().iter().any(|a| a["how"] == "auto"));
 }
+
+#[test]
+fn unmatched_accounts_get_suggestions_that_are_never_applied() {
+    let env = Env::new(&["huntress"]);
+    env.run(&["connect", "huntress"], 0);
+    let unmatched = env.run_json(&["map", "accounts", "--unmatched"], 0);
+    let cafe = unmatched.as_array().unwrap().iter().find(|a| a["account"] == "Cafe Lumiere").unwrap().clone();
+    assert_eq!(cafe["company"], "-", "a suggestion is not a mapping");
+    let best = &cafe["suggestions"][0];
+    assert_eq!(best["name"], "Café Lumière");
+    assert!(best["score"].as_u64().unwrap() >= 90, "{best}");
+    let table = env.run(&["map", "accounts", "--unmatched", "--search", "cafe"], 0);
+    assert!(table.contains("closest: Café Lumière"), "{table}");
+}
+
+#[test]
+fn auto_matching_never_overwrites_a_manual_mapping() {
+    let env = connected();
+    env.run(&["map", "accounts", "--set", "Acme Dental", "--company", "Pinecrest Elementary School"], 0);
+    env.run(&["map", "accounts", "--unmap", "Coastal Orthodontics"], 0);
+    let out = env.run_json(&["map", "accounts", "--vendor", "nodeware", "--auto"], 0);
+    assert_eq!(out["auto_matched"], 1, "only the unmapped Coastal Orthodontics: {out}");
+    let accounts = env.run_json(&["map", "accounts", "--search", "acme dental"], 0);
+    assert_eq!(accounts[0]["company"], "Pinecrest Elementary School");
+    assert_eq!(accounts[0]["how"], "manual");
+}
+
+#[test]
+fn companies_lists_active_agreements() {
+    let env = connected();
+    let found = env.run_json(&["companies", "--search", "summit dental"], 0);
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    let harbor = env.run_json(&["companies", "--search", "Harbor Law"], 0);
+    let agreements = harbor[0]["agreements"].as_str().unwrap();
+    assert!(agreements.contains("3006") && agreements.contains("3007"), "{agreements}");
+}
+
+#[test]
+fn create_product_makes_and_maps_a_catalog_product() {
+    let env = Env::new(&["nodeware"]);
+    env.run(&["connect", "nodeware"], 0);
+    let err =
+        env.recon(&["map", "services", "--set", "vms", "--create-product", "NW-ASSETS"]).output().unwrap();
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("product_subcategory_id"));
+
+    let out = env.run_json(
+        &[
+            "map",
+            "services",
+            "--set",
+            "vms",
+            "--create-product",
+            "NW-ASSETS",
+            "--subcategory",
+            "11",
+            "--product-type",
+            "21",
+        ],
+        0,
+    );
+    assert_eq!(out["mapping"]["product_identifier"], "NW-ASSETS");
+    assert_eq!(out["status"], "active");
+    let posts: Vec<_> = env
+        .cw_writes()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path_and_query.contains("procurement/catalog"))
+        .collect();
+    assert_eq!(posts.len(), 1);
+    // Asking again reuses it instead of creating a second one.
+    env.run(
+        &[
+            "map",
+            "services",
+            "--set",
+            "vms",
+            "--create-product",
+            "NW-ASSETS",
+            "--subcategory",
+            "11",
+            "--product-type",
+            "21",
+        ],
+        0,
+    );
+    let posts =
+        env.cw_writes().into_iter().filter(|r| r.path_and_query.contains("procurement/catalog")).count();
+    assert_eq!(posts, 1);
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    assert!(
+        plan["lines"].as_array().unwrap().iter().any(|l| l["product"] == "NW-ASSETS" && l["action"] == "add")
+    );
+}
