@@ -3,7 +3,6 @@
 
 use super::{Context, EXIT_OK};
 use crate::model::VendorStatus;
-use crate::plan::{Action, ChangeState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use tabled::Tabled;
@@ -27,7 +26,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
     let store = ctx.store(config.as_ref())?;
     let mut held: BTreeMap<String, usize> = BTreeMap::new();
-    for change in store.changes_in_state(ChangeState::Planned, Some(Action::Held))? {
+    for change in store.pending_held()? {
         for vendor in change.vendor.split(',').filter(|v| !v.is_empty()) {
             *held.entry(vendor.to_string()).or_default() += 1;
         }

@@ -61,6 +61,7 @@ fn decreases_are_held_for_review_then_approved_or_rejected() {
 
     let held = env.run_json(&["review"], 0);
     let held = held.as_array().unwrap();
+    assert_eq!(env.run_json(&["status"], 0)[0]["held"].as_u64(), Some(held.len() as u64));
     let smith = held.iter().find(|c| c["company"] == "Smith & Whitfield Attorneys").unwrap();
     assert!(smith["reason"].as_str().unwrap().contains("decrease"), "{smith}");
     let table = env.run(&["review"], 0);
@@ -79,6 +80,7 @@ fn decreases_are_held_for_review_then_approved_or_rejected() {
     let out = env.run(&["reject", "--all"], 0);
     assert!(out.contains("Rejected"), "{out}");
     assert_eq!(env.run_json(&["review"], 0).as_array().unwrap().len(), 0);
+    assert_eq!(env.run_json(&["status"], 0)[0]["held"], 0);
     assert_eq!(addition(&env, 7111)["quantity"], 70.0, "rejected lines are not pushed");
     let err = env.recon(&["approve", "999999"]).output().unwrap();
     assert_eq!(err.status.code(), Some(2));
@@ -263,4 +265,37 @@ fn undo_shows_the_reverse_then_applies_it() {
     // And the next sync puts the vendor's quantities back.
     env.run(&["sync", "--yes"], 0);
     assert_eq!(addition(&env, 7100)["quantity"], 59.0);
+}
+
+/// On a terminal, sync shows the plan and asks; "n" pushes nothing. `script` gives it a pty.
+#[test]
+fn on_a_terminal_sync_asks_before_pushing() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let env = nodeware_with("");
+    let recon = assert_cmd::cargo::cargo_bin("recon");
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-q", "-e", "-c", &format!("{} sync --no-progress", recon.display()), "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", env.dir.path())
+        .env("RECON_CONFIG", &env.config)
+        .env("RECON_DB", &env.db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = script.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        stdin.write_all(b"n\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("Push") && screen.contains("[y/N]"), "{screen}");
+    assert!(screen.contains("Nothing pushed"), "{screen}");
+    assert!(env.cw_writes().is_empty());
 }
