@@ -9,6 +9,7 @@ mod disconnect;
 mod history;
 mod init;
 mod map;
+mod push;
 mod review;
 mod sandbox;
 mod status;

@@ -1,7 +1,7 @@
 //! `recon review`, `recon approve`, `recon reject`: the changes the [sync] policy held.
 
 use super::{Context, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage};
-use crate::apply::{self, Outcome, WriteSettings};
+use crate::apply::WriteSettings;
 use crate::model::CwAddition;
 use crate::period::Period;
 use crate::plan::{Action, ChangeState, PlanLine, format_quantity};
@@ -109,12 +109,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let mut agreements: Vec<i64> = chosen.iter().filter_map(|c| c.agreement_id).collect();
     agreements.sort_unstable();
     agreements.dedup();
-    let mut current: BTreeMap<i64, Vec<CwAddition>> = BTreeMap::new();
-    for (id, result) in
-        agreements.iter().zip(crate::workers::map(&agreements, config.http.workers, |id| cw.additions(*id)))
-    {
-        current.insert(*id, result?);
-    }
+    let current = super::push::read_additions(ctx, &cw, &agreements, config.http.workers)?;
 
     let mut lines = Vec::new();
     let mut origins = Vec::new();
@@ -151,27 +146,13 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
         effective_date: period.first_day(),
         workers: config.http.workers,
     };
-    let (mut applied, mut failed) = (0, Vec::new());
-    let mut ledger = Ok(());
-    apply::apply(&cw, &lines, &settings, |i, outcome| {
-        let now = chrono::Utc::now();
-        let recorded = match &outcome {
-            Outcome::Applied { addition_id } => {
-                applied += 1;
-                store
-                    .set_change_state(change_ids[i], ChangeState::Applied, Some(*addition_id), None, now)
-                    .and_then(|_| store.set_change_state(origins[i], ChangeState::Approved, None, None, now))
-            }
-            Outcome::Failed { error } => {
-                failed.push((origins[i], error.clone()));
-                store.set_change_state(change_ids[i], ChangeState::Failed, None, Some(error), now)
-            }
-        };
-        if ledger.is_ok() {
-            ledger = recorded;
-        }
-    });
-    ledger?;
+    let pushed = super::push::push(ctx, &cw, &mut store, &lines, &change_ids, &settings)?;
+    for &index in &pushed.applied {
+        store.set_change_state(origins[index], ChangeState::Approved, None, None, chrono::Utc::now())?;
+    }
+    let applied = pushed.applied.len();
+    let failed: Vec<(i64, String)> =
+        pushed.failed.into_iter().map(|(index, e)| (origins[index], e)).collect();
     let counts = crate::plan::Plan { period, lines: lines.clone(), warnings: Vec::new() }.counts();
     let result = if failed.is_empty() && conflicts.is_empty() { "ok" } else { "partial" };
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, None)?;

@@ -2,14 +2,13 @@
 //! build the plan, print it, and unless --dry-run push it, recording everything.
 
 use super::{Context, EXIT_HELD, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage, vendor_config};
-use crate::apply::{self, Outcome, WriteSettings};
+use crate::apply::WriteSettings;
 use crate::cli::SyncArgs;
 use crate::model::{CwAddition, VendorSnapshot, VendorStatus};
 use crate::period::Period;
 use crate::plan::{Action, ChangeState, Plan, PlanLine, format_quantity};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors::{self, VendorError};
-use anyhow::Context as _;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
@@ -104,7 +103,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let agreement_ids = reconcile::agreements_to_read(&account_mappings, &service_mappings, &fetched_names);
 
     let cw = connectwise(&config, &http)?;
-    let additions = read_additions(ctx, &cw, &agreement_ids, config.http.workers)?;
+    let additions = super::push::read_additions(ctx, &cw, &agreement_ids, config.http.workers)?;
 
     let plan = reconcile::reconcile(&ReconcileInput {
         period,
@@ -139,46 +138,17 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             effective_date: period.first_day(),
             workers: config.http.workers,
         };
-        let bar = crate::output::progress(ctx.progress, writes, "writing to ConnectWise");
-        let mut ledger_error = None;
-        apply::apply(&cw, &plan.lines, &settings, |index, outcome| {
-            bar.inc(1);
-            let now = chrono::Utc::now();
-            let recorded = match &outcome {
-                Outcome::Applied { addition_id } => {
-                    applied += 1;
-                    store.set_change_state(
-                        change_ids[index],
-                        ChangeState::Applied,
-                        Some(*addition_id),
-                        None,
-                        now,
-                    )
-                }
-                Outcome::Failed { error } => {
-                    let line = &plan.lines[index];
-                    failed.push(FailedWrite {
-                        company: line.company.clone(),
-                        product: line.product.clone(),
-                        error: error.clone(),
-                    });
-                    store.set_change_state(
-                        change_ids[index],
-                        ChangeState::Failed,
-                        line.addition_id,
-                        Some(error),
-                        now,
-                    )
-                }
-            };
-            if let Err(e) = recorded {
-                ledger_error.get_or_insert(e);
-            }
-        });
-        bar.finish_and_clear();
-        if let Some(e) = ledger_error {
-            return Err(e).context("recording an outcome in the ledger");
-        }
+        let pushed = super::push::push(ctx, &cw, &mut store, &plan.lines, &change_ids, &settings)?;
+        applied = pushed.applied.len();
+        failed = pushed
+            .failed
+            .into_iter()
+            .map(|(index, error)| FailedWrite {
+                company: plan.lines[index].company.clone(),
+                product: plan.lines[index].product.clone(),
+                error,
+            })
+            .collect();
     }
 
     let result = if !vendor_errors.is_empty() || !failed.is_empty() {
@@ -368,41 +338,6 @@ fn selected_vendors(
         return Err(usage("no vendor is connected; run `recon connect <vendor>` first"));
     }
     Ok(out)
-}
-
-/// One additions read per agreement, spread over the workers. Any failure stops the run:
-/// without an agreement's additions recon cannot know whether an add would duplicate one.
-fn read_additions(
-    ctx: &Context,
-    cw: &crate::connectwise::ConnectWise,
-    agreement_ids: &[i64],
-    workers: usize,
-) -> anyhow::Result<BTreeMap<i64, Vec<CwAddition>>> {
-    let bar = crate::output::progress(ctx.progress, agreement_ids.len(), "reading agreement additions");
-    let mut additions = BTreeMap::new();
-    let mut first_error = None;
-    crate::workers::for_each(
-        agreement_ids,
-        workers,
-        |id| cw.additions(*id),
-        |i, result| {
-            bar.inc(1);
-            match result {
-                Ok(list) => {
-                    additions.insert(agreement_ids[i], list);
-                }
-                Err(e) => {
-                    first_error.get_or_insert((agreement_ids[i], e));
-                }
-            }
-        },
-    );
-    bar.finish_and_clear();
-    if let Some((id, e)) = first_error {
-        return Err(anyhow::Error::new(e)
-            .context(format!("reading the additions of agreement {id}; nothing was pushed")));
-    }
-    Ok(additions)
 }
 
 fn confirmed(ctx: &Context, yes: bool, writes: usize) -> anyhow::Result<bool> {

@@ -3,7 +3,7 @@
 //! quantity 0 (recon never cancels or deletes an addition: 0 is visible and reversible).
 
 use super::{Context, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage};
-use crate::apply::{self, Outcome, WriteSettings};
+use crate::apply::WriteSettings;
 use crate::model::CwAddition;
 use crate::period::Period;
 use crate::plan::{Action, ChangeState, Plan, PlanLine, format_quantity};
@@ -27,12 +27,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     let mut agreements: Vec<i64> = applied.iter().filter_map(|c| c.agreement_id).collect();
     agreements.sort_unstable();
     agreements.dedup();
-    let mut current: BTreeMap<i64, Vec<CwAddition>> = BTreeMap::new();
-    for (id, result) in
-        agreements.iter().zip(crate::workers::map(&agreements, config.http.workers, |id| cw.additions(*id)))
-    {
-        current.insert(*id, result?);
-    }
+    let current = super::push::read_additions(ctx, &cw, &agreements, config.http.workers)?;
 
     let period = run.period.parse::<Period>().unwrap_or_else(|_| Period::containing(ctx.today()));
     let lines: Vec<PlanLine> = applied.iter().map(|c| reverse(c, &current, run_id)).collect();
@@ -59,25 +54,8 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         effective_date: period.first_day(),
         workers: config.http.workers,
     };
-    let (mut done, mut failed) = (0, 0);
-    let mut ledger = Ok(());
-    apply::apply(&cw, &plan.lines, &settings, |i, outcome| {
-        let now = chrono::Utc::now();
-        let recorded = match outcome {
-            Outcome::Applied { addition_id } => {
-                done += 1;
-                store.set_change_state(change_ids[i], ChangeState::Applied, Some(addition_id), None, now)
-            }
-            Outcome::Failed { error } => {
-                failed += 1;
-                store.set_change_state(change_ids[i], ChangeState::Failed, None, Some(&error), now)
-            }
-        };
-        if ledger.is_ok() {
-            ledger = recorded;
-        }
-    });
-    ledger?;
+    let pushed = super::push::push(ctx, &cw, &mut store, &plan.lines, &change_ids, &settings)?;
+    let (done, failed) = (pushed.applied.len(), pushed.failed.len());
     let result = if failed == 0 { "ok" } else { "partial" };
     store.finish_run(undo_run, chrono::Utc::now(), result, &plan.counts(), None)?;
     if ctx.json {

@@ -66,6 +66,17 @@ impl Env {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("recon {args:?}: not JSON ({e}):\n{out}"))
     }
 
+    /// Every non-cancelled addition of `product` (identifier) on `agreement`, as the sandbox
+    /// ConnectWise holds it now.
+    pub fn live_additions(&self, agreement: i64, product: &str) -> Vec<serde_json::Value> {
+        self.sandbox
+            .connectwise_additions()
+            .into_iter()
+            .filter(|a| a["agreementId"] == agreement && a["product"]["identifier"] == product)
+            .filter(|a| a["cancelledDate"].is_null() || a["cancelledDate"] == "")
+            .collect()
+    }
+
     /// Requests that changed ConnectWise.
     pub fn cw_writes(&self) -> Vec<RecordedRequest> {
         self.sandbox

@@ -24,15 +24,6 @@ fn addition(env: &Env, id: i64) -> Value {
         .unwrap_or_else(|| panic!("addition {id}"))
 }
 
-fn live(env: &Env, agreement: i64, product: &str) -> Vec<Value> {
-    env.sandbox
-        .connectwise_additions()
-        .into_iter()
-        .filter(|a| a["agreementId"] == agreement && a["product"]["identifier"] == product)
-        .filter(|a| a["cancelledDate"].is_null() || a["cancelledDate"] == "")
-        .collect()
-}
-
 /// Every add/update/unchanged line of a plan holds in ConnectWise, once.
 fn assert_converged(env: &Env, plan: &Value) {
     for line in plan["lines"].as_array().unwrap() {
@@ -41,7 +32,7 @@ fn assert_converged(env: &Env, plan: &Value) {
         }
         let (agreement, product) =
             (line["agreement_id"].as_i64().unwrap(), line["product"].as_str().unwrap());
-        let found = live(env, agreement, product);
+        let found = env.live_additions(agreement, product);
         if line["after"] == 0 && found.is_empty() {
             continue;
         }
@@ -258,7 +249,7 @@ fn undo_shows_the_reverse_then_applies_it() {
 
     env.run(&["undo", &run, "--yes"], 0);
     assert_eq!(addition(&env, 7100)["quantity"], 50.0);
-    let cafe = live(&env, 3005, "NODEWARE-VMS");
+    let cafe = env.live_additions(3005, "NODEWARE-VMS");
     assert_eq!(cafe.len(), 1);
     assert_eq!(cafe[0]["quantity"], 0.0);
 

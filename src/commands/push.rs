@@ -1,0 +1,98 @@
+//! The write path that sync, approve and undo share: read the agreements' additions, then
+//! push lines whose ledger rows already exist, recording each outcome as it arrives.
+
+use super::Context;
+use crate::apply::{self, Outcome, WriteSettings};
+use crate::connectwise::ConnectWise;
+use crate::model::CwAddition;
+use crate::plan::{ChangeState, PlanLine};
+use crate::store::Store;
+use std::collections::BTreeMap;
+
+/// One additions read per agreement, spread over the workers. Any failure is an error:
+/// without an agreement's additions recon cannot know whether an add would duplicate one.
+pub fn read_additions(
+    ctx: &Context,
+    cw: &ConnectWise,
+    agreement_ids: &[i64],
+    workers: usize,
+) -> anyhow::Result<BTreeMap<i64, Vec<CwAddition>>> {
+    let bar = crate::output::progress(ctx.progress, agreement_ids.len(), "reading agreement additions");
+    let mut additions = BTreeMap::new();
+    let mut first_error = None;
+    crate::workers::for_each(
+        agreement_ids,
+        workers,
+        |id| cw.additions(*id),
+        |i, result| {
+            bar.inc(1);
+            match result {
+                Ok(list) => {
+                    additions.insert(agreement_ids[i], list);
+                }
+                Err(e) => {
+                    first_error.get_or_insert((agreement_ids[i], e));
+                }
+            }
+        },
+    );
+    bar.finish_and_clear();
+    if let Some((id, e)) = first_error {
+        return Err(anyhow::Error::new(e)
+            .context(format!("reading the additions of agreement {id}; nothing was pushed")));
+    }
+    Ok(additions)
+}
+
+/// What a push did: per written line (by index into the lines), its outcome.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    pub applied: Vec<usize>,
+    pub failed: Vec<(usize, String)>,
+}
+
+/// Push every writing line; `change_ids[i]` is the ledger row of `lines[i]` (the intent,
+/// already recorded). Each outcome is recorded the moment it is known, so a crash loses
+/// at most the writes in flight, which the next sync settles against ConnectWise.
+pub fn push(
+    ctx: &Context,
+    cw: &ConnectWise,
+    store: &mut Store,
+    lines: &[PlanLine],
+    change_ids: &[i64],
+    settings: &WriteSettings,
+) -> anyhow::Result<Pushed> {
+    let writes = lines.iter().filter(|l| l.action.writes()).count();
+    let bar = crate::output::progress(ctx.progress, writes, "writing to ConnectWise");
+    let mut pushed = Pushed::default();
+    let mut ledger_error = None;
+    apply::apply(cw, lines, settings, |index, outcome| {
+        bar.inc(1);
+        let now = chrono::Utc::now();
+        let recorded = match outcome {
+            Outcome::Applied { addition_id } => {
+                pushed.applied.push(index);
+                store.set_change_state(change_ids[index], ChangeState::Applied, Some(addition_id), None, now)
+            }
+            Outcome::Failed { error } => {
+                let recorded = store.set_change_state(
+                    change_ids[index],
+                    ChangeState::Failed,
+                    lines[index].addition_id,
+                    Some(&error),
+                    now,
+                );
+                pushed.failed.push((index, error));
+                recorded
+            }
+        };
+        if let Err(e) = recorded {
+            ledger_error.get_or_insert(e);
+        }
+    });
+    bar.finish_and_clear();
+    match ledger_error {
+        Some(e) => Err(anyhow::Error::new(e).context("recording an outcome in the ledger")),
+        None => Ok(pushed),
+    }
+}
