@@ -118,7 +118,11 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         ctx.warn(w);
     }
     if !ctx.json {
-        print_plan(&plan, args.dry_run);
+        if snapshots.is_empty() {
+            println!("No vendor could be read, so nothing was planned for {period}.");
+        } else {
+            print_plan(&plan, args.dry_run);
+        }
     }
 
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
