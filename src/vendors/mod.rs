@@ -2,8 +2,12 @@
 //! `VendorSnapshot`; the rest of recon never sees a vendor's JSON. Adding a vendor is one
 //! module, one arm in `fetch`, fixtures and tests.
 
+mod csv;
 mod huntress;
 mod nodeware;
+mod nordlayer;
+mod nordpass;
+mod saas_alerts;
 
 use crate::config::{VendorConfig, VendorSettings};
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
@@ -22,12 +26,47 @@ pub enum VendorError {
     Unsupported { vendor: String, message: String },
     #[error("{vendor}: {message}")]
     Other { vendor: String, message: String },
+    /// A vendor file (CSV export) with problems; nothing from it is used.
+    #[error("{vendor}: {path}: {}", list_problems(.problems))]
+    BadFile { vendor: String, path: String, problems: Vec<String> },
+    /// A failure while reading one account's details (NordLayer usage per organization).
+    #[error("{vendor}: organization {account}: {source}")]
+    Account {
+        vendor: String,
+        /// The account's name and id, as the user would look for it.
+        account: String,
+        #[source]
+        source: Box<VendorError>,
+    },
+}
+
+/// The most problems a `BadFile` error lists; the rest are counted.
+const MAX_LISTED_PROBLEMS: usize = 20;
+
+fn list_problems(problems: &[String]) -> String {
+    let mut out = format!(
+        "{} problem{}; nothing was imported from the file",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems.iter().take(MAX_LISTED_PROBLEMS) {
+        out.push_str("\n  ");
+        out.push_str(p);
+    }
+    if problems.len() > MAX_LISTED_PROBLEMS {
+        out.push_str(&format!("\n  and {} more", problems.len() - MAX_LISTED_PROBLEMS));
+    }
+    out
 }
 
 impl VendorError {
     /// A 401/403 from the vendor: the key is wrong, revoked or lacks a scope.
     pub fn is_auth(&self) -> bool {
-        matches!(self, VendorError::Http(e) if matches!(e.status(), Some(401 | 403)))
+        match self {
+            VendorError::Http(e) => matches!(e.status(), Some(401 | 403)),
+            VendorError::Account { source, .. } => source.is_auth(),
+            _ => false,
+        }
     }
 }
 
@@ -59,13 +98,25 @@ pub fn fetch(
             limit(http, config, base_url, Some(60));
             huntress::fetch(&config.name, http, base_url, api_key, api_secret, *page_size)
         }
-        VendorSettings::SaasAlerts { .. }
-        | VendorSettings::NordLayer { .. }
-        | VendorSettings::NordPass { .. }
-        | VendorSettings::Csv { .. } => Err(VendorError::Unsupported {
-            vendor: config.name.clone(),
-            message: format!("the {} adapter is not built yet", config.kind),
-        }),
+        VendorSettings::SaasAlerts { api_key, api_url } => {
+            limit(http, config, api_url, None);
+            saas_alerts::fetch(&config.name, http, api_url, api_key)
+        }
+        VendorSettings::NordLayer {
+            api_key,
+            base_url,
+            page_size,
+            usage_path,
+            members_field,
+            servers_field,
+        } => {
+            limit(http, config, base_url, None);
+            let wire = nordlayer::Wire { usage_path, members_field, servers_field, page_size: *page_size };
+            nordlayer::fetch(&config.name, http, base_url, api_key, &wire)
+        }
+        // File vendors read whatever the user exported, so any --period is accepted.
+        VendorSettings::NordPass { usage_csv, columns } => nordpass::fetch(&config.name, usage_csv, columns),
+        VendorSettings::Csv { file } => csv::fetch(&config.name, file),
     }
 }
 

@@ -1,0 +1,215 @@
+//! NordPass: the Provider API's paths are not public, so recon reads the MSP Admin Panel's
+//! Usage data export (documented: CSV for the previous and current month). Columns by
+//! header name, defaults assumed `Organization`, `Organization ID`, `Plan`, `Seats`, all
+//! configurable. Services `business` and `enterprise` by plan; quantity = seats. Rows are
+//! checked like the generic CSV vendor's: any bad row rejects the whole file.
+
+use super::VendorError;
+use super::csv::{Table, bad_file, parse_quantity, read_table};
+use crate::config::NordPassColumns;
+use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// (service key, display name); the key is also the plan name, compared case-insensitively.
+const SERVICES: [(&str, &str); 2] =
+    [("business", "NordPass Business"), ("enterprise", "NordPass Enterprise")];
+
+pub fn fetch(
+    vendor: &str,
+    usage_csv: &Path,
+    columns: &NordPassColumns,
+) -> Result<VendorSnapshot, VendorError> {
+    let (table, problems) = read_table(vendor, usage_csv)?;
+    snapshot(&table, columns, problems).map_err(|problems| bad_file(vendor, usage_csv, problems))
+}
+
+/// The service key for a plan as the export writes it, if it is one recon knows.
+fn service_for_plan(plan: &str) -> Option<&'static str> {
+    let plan = plan.trim();
+    SERVICES.iter().map(|(key, _)| *key).find(|key| key.eq_ignore_ascii_case(plan))
+}
+
+fn snapshot(
+    table: &Table,
+    columns: &NordPassColumns,
+    mut problems: Vec<String>,
+) -> Result<VendorSnapshot, Vec<String>> {
+    let names =
+        [&columns.organization, &columns.organization_id, &columns.plan, &columns.seats].map(String::as_str);
+    let indexes = match table.require(&names) {
+        Ok(i) => i,
+        Err(missing) => {
+            problems.insert(0, format!("{missing}; set the [vendors.<name>] *_column keys if yours differ"));
+            return Err(problems);
+        }
+    };
+    let (org_col, id_col, plan_col, seats_col) = (indexes[0], indexes[1], indexes[2], indexes[3]);
+
+    let mut snapshot = VendorSnapshot {
+        services: SERVICES
+            .iter()
+            .map(|(key, name)| VendorService { key: key.to_string(), name: name.to_string() })
+            .collect(),
+        ..VendorSnapshot::default()
+    };
+    let mut accounts: HashMap<String, (usize, u64)> = HashMap::new();
+    let mut seen: HashMap<(String, &'static str), u64> = HashMap::new();
+    for row in &table.rows {
+        let line = row.line;
+        let (name, id, plan) = (row.get(org_col), row.get(id_col), row.get(plan_col));
+        let mut bad = Vec::new();
+        if name.is_empty() {
+            bad.push(format!("`{}` is empty", columns.organization));
+        }
+        if id.is_empty() {
+            bad.push(format!("`{}` is empty", columns.organization_id));
+        }
+        let service = service_for_plan(plan);
+        if service.is_none() {
+            bad.push(format!("`{}` {plan:?} is neither Business nor Enterprise", columns.plan));
+        }
+        let seats = parse_quantity(&columns.seats, row.get(seats_col)).map_err(|e| bad.push(e)).ok();
+        let (Some(service), Some(seats), true) = (service, seats, bad.is_empty()) else {
+            problems.push(format!("line {line}: {}", bad.join("; ")));
+            continue;
+        };
+        let known = accounts.get(id).copied();
+        if let Some((index, first)) = known
+            && snapshot.accounts[index].name != name
+        {
+            problems.push(format!(
+                "line {line}: organization ID {id} is named {name:?} here but {:?} on line {first}",
+                snapshot.accounts[index].name
+            ));
+            continue;
+        }
+        if let Some(first) = seen.get(&(id.to_string(), service)) {
+            problems
+                .push(format!("line {line}: duplicate of line {first} (organization {name:?}, plan {plan})"));
+            continue;
+        }
+        match known {
+            Some((index, _)) => {
+                if let serde_json::Value::Array(rows) = &mut snapshot.accounts[index].raw["rows"] {
+                    rows.push(row.to_json(&table.headers));
+                }
+            }
+            None => {
+                accounts.insert(id.to_string(), (snapshot.accounts.len(), line));
+                snapshot.accounts.push(VendorAccount {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    status: None,
+                    raw: serde_json::json!({ "rows": [row.to_json(&table.headers)] }),
+                });
+            }
+        }
+        seen.insert((id.to_string(), service), line);
+        snapshot.usage.push(Usage {
+            account_id: id.to_string(),
+            service_key: service.to_string(),
+            quantity: seats,
+        });
+    }
+    if problems.is_empty() { Ok(snapshot) } else { Err(problems) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vendors::csv::parse_table;
+
+    fn defaults() -> NordPassColumns {
+        NordPassColumns {
+            organization: "Organization".into(),
+            organization_id: "Organization ID".into(),
+            plan: "Plan".into(),
+            seats: "Seats".into(),
+        }
+    }
+
+    fn parse(text: &str, columns: &NordPassColumns) -> Result<VendorSnapshot, Vec<String>> {
+        let (table, problems) = parse_table(text.as_bytes())?;
+        snapshot(&table, columns, problems).map_err(|p| match bad_file("v", Path::new("f"), p) {
+            VendorError::BadFile { problems, .. } => problems,
+            other => vec![other.to_string()],
+        })
+    }
+
+    #[test]
+    fn plans_map_to_services_case_insensitively() {
+        let cases = [
+            ("Business", Some("business")),
+            ("business", Some("business")),
+            (" ENTERPRISE ", Some("enterprise")),
+            ("Enterprise", Some("enterprise")),
+            ("Teams", None),
+            ("Business Plus", None),
+            ("", None),
+        ];
+        for (plan, want) in cases {
+            assert_eq!(service_for_plan(plan), want, "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn the_export_reads_into_accounts_and_seats() {
+        let text = "\u{FEFF}Organization,Organization ID,Plan,Seats\n\
+                    Acme Dental,id-1,Business,14\n\
+                    Smith & Whitfield Attorneys,id-2,enterprise,20\n\
+                    Acme Dental,id-1,Enterprise,2\n";
+        let s = parse(text, &defaults()).unwrap();
+        let usage: Vec<(&str, &str, u32)> =
+            s.usage.iter().map(|u| (u.account_id.as_str(), u.service_key.as_str(), u.quantity)).collect();
+        assert_eq!(
+            usage,
+            vec![("id-1", "business", 14), ("id-2", "enterprise", 20), ("id-1", "enterprise", 2)]
+        );
+        assert_eq!(s.accounts.len(), 2);
+        assert_eq!(s.accounts[0].name, "Acme Dental");
+        assert_eq!(s.accounts[0].raw["rows"][0]["Plan"], "Business");
+        let services: Vec<&str> = s.services.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(services, vec!["NordPass Business", "NordPass Enterprise"]);
+    }
+
+    #[test]
+    fn configured_column_names_are_used() {
+        let columns = NordPassColumns {
+            organization: "Company".into(),
+            organization_id: "Company UUID".into(),
+            plan: "Subscription".into(),
+            seats: "Billable seats".into(),
+        };
+        let text = "Company;Company UUID;Subscription;Billable seats;Pending\nAcme;u-1;Business;7;1\n";
+        let s = parse(text, &columns).unwrap();
+        assert_eq!((s.usage[0].account_id.as_str(), s.usage[0].quantity), ("u-1", 7));
+        let p = parse(text, &defaults()).unwrap_err();
+        assert!(p[0].starts_with("line 1: missing columns `Organization`, `Organization ID`"), "{p:?}");
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_line_and_nothing_is_imported() {
+        let text = "Organization,Organization ID,Plan,Seats\n\
+                    Acme,id-1,Business,14\n\
+                    Beta,id-2,Teams,3\n\
+                    Gamma,id-3,Business,-1\n\
+                    Acme,id-1,business,15\n\
+                    ,id-4,Business,1\n\
+                    Echo,,Enterprise,2.5\n\
+                    Acme Dental,id-1,Enterprise,2\n";
+        let p = parse(text, &defaults()).unwrap_err();
+        let expect = [
+            (3, "\"Teams\" is neither Business nor Enterprise"),
+            (4, "negative"),
+            (5, "duplicate of line 2"),
+            (6, "`Organization` is empty"),
+            (7, "`Organization ID` is empty; `Seats` \"2.5\" is fractional"),
+            (8, "organization ID id-1 is named \"Acme Dental\" here but \"Acme\" on line 2"),
+        ];
+        assert_eq!(p.len(), expect.len(), "{p:#?}");
+        for (got, (line, needle)) in p.iter().zip(expect) {
+            assert!(got.starts_with(&format!("line {line}: ")) && got.contains(needle), "{got}");
+        }
+    }
+}
