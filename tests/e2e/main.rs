@@ -5,11 +5,8 @@
 
 mod harness;
 
-mod bad_input;
 mod errors;
-mod faults;
 mod flow;
 mod mapping;
 mod safety;
-mod secrets;
 mod vendors;
