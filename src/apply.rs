@@ -39,11 +39,8 @@ fn apply_line(cw: &ConnectWise, line: &PlanLine, settings: &WriteSettings) -> Ou
     else {
         return Outcome::Failed { error: "line lacks an agreement, product or quantity".to_string() };
     };
-    match (line.action, line.addition_id) {
-        (Action::Update, Some(addition_id)) => match cw.set_quantity(agreement_id, addition_id, quantity) {
-            Ok(a) => Outcome::Applied { addition_id: a.id },
-            Err(e) => Outcome::Failed { error: e.to_string() },
-        },
+    let result = match (line.action, line.addition_id) {
+        (Action::Update, Some(addition_id)) => cw.set_quantity(agreement_id, addition_id, quantity),
         (Action::Add, _) => {
             let new = NewAddition {
                 product_id,
@@ -51,31 +48,40 @@ fn apply_line(cw: &ConnectWise, line: &PlanLine, settings: &WriteSettings) -> Ou
                 bill_customer: settings.bill_customer,
                 effective_date: settings.effective_date,
             };
-            match cw.create_addition(agreement_id, &new) {
-                Ok(a) => Outcome::Applied { addition_id: a.id },
-                Err(e) => resolve_lost_create(cw, agreement_id, product_id, quantity, e),
-            }
+            cw.create_addition(agreement_id, &new)
         }
-        _ => Outcome::Failed { error: format!("nothing to apply for a {} line", line.action.as_str()) },
+        _ => {
+            return Outcome::Failed { error: format!("nothing to apply for a {} line", line.action.as_str()) };
+        }
+    };
+    match result {
+        Ok(a) => Outcome::Applied { addition_id: a.id },
+        Err(e) => settle_lost_write(cw, agreement_id, product_id, line.addition_id, quantity, e),
     }
 }
 
-/// A create whose answer was lost may still have happened. Look at the agreement again:
-/// if the addition is there, it was applied; otherwise it failed and the next run will
-/// plan it again. Never POST twice.
-fn resolve_lost_create(
+/// A write whose answer was lost (timeout, reset, cut-off body, a gateway's 5xx) may still
+/// have happened. Look at the agreement again and record what ConnectWise holds: if the
+/// addition has the quantity, the write was applied; otherwise it failed and the next run
+/// plans it again. Never send the write twice. A 4xx is ConnectWise refusing: nothing
+/// happened, so there is nothing to look up.
+fn settle_lost_write(
     cw: &ConnectWise,
     agreement_id: i64,
     product_id: i64,
+    addition_id: Option<i64>,
     quantity: u32,
     error: CwError,
 ) -> Outcome {
-    let answered = matches!(&error, CwError::Http(e) if e.status().is_some())
-        || matches!(error, CwError::Permission { .. });
-    if !answered && let Ok(additions) = cw.additions(agreement_id) {
-        let found = additions
-            .iter()
-            .find(|a| !a.cancelled && a.product_id == Some(product_id) && a.quantity == f64::from(quantity));
+    let refused = matches!(&error, CwError::Permission { .. })
+        || matches!(&error, CwError::Http(e) if e.status().is_some_and(|s| (400..500).contains(&s)));
+    if !refused && let Ok(additions) = cw.additions(agreement_id) {
+        let found = additions.iter().find(|a| {
+            !a.cancelled
+                && a.product_id == Some(product_id)
+                && a.quantity == f64::from(quantity)
+                && addition_id.is_none_or(|id| id == a.id)
+        });
         if let Some(a) = found {
             return Outcome::Applied { addition_id: a.id };
         }

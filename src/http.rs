@@ -64,6 +64,7 @@ pub enum Repeat {
     Unsafe,
 }
 
+#[derive(Debug, Clone)]
 pub struct Request {
     pub service: String,
     pub method: Method,
@@ -207,10 +208,22 @@ impl Http {
             .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .timeout(Duration::from_secs(settings.timeout_secs))
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                // Follow a redirect only to the same host: credentials must not travel elsewhere.
-                let same_host =
-                    attempt.previous().first().map(|u| u.host_str()) == Some(attempt.url().host_str());
-                if same_host && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
+                // Follow a redirect only within the origin (scheme, host and port) of the first
+                // URL: reqwest strips `Authorization` on a cross-origin hop, but not the other
+                // headers that carry keys (`api_key`, `clientId`), and an https -> http hop
+                // would send them in clear.
+                let same_origin = attempt.previous().first().map(Url::origin) == Some(attempt.url().origin());
+                if !same_origin {
+                    let to =
+                        format!("{}://{}", attempt.url().scheme(), attempt.url().host_str().unwrap_or(""));
+                    attempt.error(format!(
+                        "refused a redirect to {to}: recon never sends credentials to another host"
+                    ))
+                } else if attempt.previous().len() >= 5 {
+                    attempt.error("more than 5 redirects")
+                } else {
+                    attempt.follow()
+                }
             }))
             .build()
             .map_err(|e| HttpError::Transport {
@@ -331,7 +344,14 @@ impl Http {
             reason: describe_reqwest_error(&e),
         };
         let response = builder.send().map_err(|e| {
-            if e.is_connect() { Attempt::NotSent(transport(e)) } else { Attempt::MaybeSent(transport(e)) }
+            if e.is_connect() {
+                Attempt::NotSent(transport(e))
+            } else if e.is_redirect() {
+                // A refused redirect is final: asking again gets the same redirect.
+                Attempt::Failed(transport(e))
+            } else {
+                Attempt::MaybeSent(transport(e))
+            }
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -464,7 +484,7 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "could not connect"
     } else if e.is_redirect() {
-        "refused a redirect to another host"
+        "redirect refused"
     } else {
         "request failed"
     };
@@ -543,6 +563,216 @@ mod tests {
     fn display_url_drops_user_info() {
         let url = Url::parse("https://user:pass@api.example.com/x?page=2").unwrap();
         assert_eq!(display_url(&url), "https://api.example.com/x?page=2");
+    }
+
+    /// A loopback server answering a fixed script, one answer per request (the last one
+    /// repeats), recording each request's method and headers.
+    struct Scripted {
+        url: String,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        _thread: std::thread::JoinHandle<()>,
+    }
+
+    type Answer = (u16, Vec<(&'static str, String)>, String);
+    /// A request's method and its headers (names lower-cased).
+    type Seen = (String, HashMap<String, String>);
+
+    fn scripted(script: Vec<Answer>) -> Scripted {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let thread = std::thread::spawn(move || {
+            let mut n = 0;
+            while let Ok(Some(request)) = server.recv_timeout(Duration::from_secs(20)) {
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.to_string()))
+                    .collect();
+                log.lock().unwrap().push((request.method().as_str().to_string(), headers));
+                let (status, extra, body) = script[n.min(script.len() - 1)].clone();
+                n += 1;
+                let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+                for (k, v) in extra {
+                    response.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+                }
+                let _ = request.respond(response);
+            }
+        });
+        Scripted { url, seen, _thread: thread }
+    }
+
+    impl Scripted {
+        fn count(&self) -> usize {
+            self.seen.lock().unwrap().len()
+        }
+    }
+
+    fn http(max_attempts: u32) -> Http {
+        Http::new(HttpSettings { max_attempts, timeout_secs: 1, ..HttpSettings::default() }).unwrap()
+    }
+
+    fn ok() -> Answer {
+        (200, vec![], "[]".to_string())
+    }
+
+    fn status(code: u16) -> Answer {
+        (code, vec![], r#"{"message":"no"}"#.to_string())
+    }
+
+    fn post(url: &str, repeat: Repeat) -> Request {
+        Request::get("test", Url::parse(url).unwrap()).json_body(Method::POST, &serde_json::json!({}), repeat)
+    }
+
+    #[test]
+    fn sends_the_user_agent() {
+        let server = scripted(vec![ok()]);
+        http(1).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap();
+        let seen = server.seen.lock().unwrap();
+        assert_eq!(seen[0].1.get("user-agent").map(String::as_str), Some(USER_AGENT));
+        assert!(USER_AGENT.starts_with("recon/"));
+    }
+
+    #[test]
+    fn throttling_is_retried_after_retry_after_for_reads_and_writes() {
+        let throttled = (429, vec![("Retry-After", "0".to_string())], String::new());
+        let server = scripted(vec![throttled.clone(), throttled, ok()]);
+        let http = http(4);
+        http.send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap();
+        assert_eq!(server.count(), 3);
+        assert_eq!(http.stats().throttled, 2);
+        // A 429 means the server did not act, so even a create is sent again.
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let server = scripted(vec![(429, vec![("Retry-After", date)], String::new()), ok()]);
+        http.send(&post(&server.url, Repeat::Unsafe)).unwrap();
+        assert_eq!(server.count(), 2);
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_limit_fails_at_once() {
+        let server = scripted(vec![(429, vec![("Retry-After", "3600".to_string())], String::new())]);
+        let started = Instant::now();
+        let err = http(4).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap_err();
+        assert_eq!(err.status(), Some(429));
+        assert_eq!(server.count(), 1);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn attempts_are_bounded() {
+        let server = scripted(vec![(429, vec![("Retry-After", "0".to_string())], String::new())]);
+        let err = http(3).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap_err();
+        assert_eq!(err.status(), Some(429));
+        assert_eq!(server.count(), 3);
+    }
+
+    #[test]
+    fn server_errors_are_retried_for_safe_requests_only() {
+        let server = scripted(vec![status(503), ok()]);
+        http(3).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap();
+        assert_eq!(server.count(), 2);
+        let server = scripted(vec![status(503), ok()]);
+        let err = http(3).send(&post(&server.url, Repeat::Unsafe)).unwrap_err();
+        assert_eq!((err.status(), server.count()), (Some(503), 1), "a create may have happened");
+    }
+
+    #[test]
+    fn client_errors_are_never_retried() {
+        for code in [400, 401, 403, 404, 409] {
+            let server = scripted(vec![status(code), ok()]);
+            let err = http(4).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap_err();
+            assert_eq!((err.status(), server.count()), (Some(code), 1), "{code}");
+            assert!(err.to_string().contains(&format!("answered {code}: no")), "{err}");
+        }
+    }
+
+    #[test]
+    fn redirects_stay_within_the_origin() {
+        let elsewhere = scripted(vec![ok()]);
+        let server = scripted(vec![(302, vec![("Location", format!("{}/x", elsewhere.url))], String::new())]);
+        let request = Request::get("test", Url::parse(&server.url).unwrap()).secret_header("api_key", "k");
+        let err = http(4).send(&request).unwrap_err();
+        assert!(err.to_string().contains("refused a redirect"), "{err}");
+        assert_eq!((server.count(), elsewhere.count()), (1, 0), "not retried, not followed");
+        // Within the same origin a redirect is followed (Django's APPEND_SLASH).
+        let server = scripted(vec![(301, vec![("Location", "/x/".to_string())], String::new()), ok()]);
+        http(1).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap();
+        assert_eq!(server.count(), 2);
+    }
+
+    #[test]
+    fn a_response_over_the_cap_fails_clearly() {
+        let server = scripted(vec![(200, vec![], " ".repeat(2 * 1024 * 1024) + "[]")]);
+        let http =
+            Http::new(HttpSettings { max_response_bytes: 1024 * 1024, ..HttpSettings::default() }).unwrap();
+        let err = http.send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap_err();
+        assert!(err.to_string().contains("larger than the 1 MB limit ([http] max_response_mb)"), "{err}");
+        assert_eq!(server.count(), 1);
+    }
+
+    fn nodeware_request(sandbox: &crate::sandbox::Sandbox, method: Method) -> Request {
+        let url =
+            Url::parse(&format!("{}/api/v4/customers/", sandbox.vendor_url("nodeware").unwrap())).unwrap();
+        let mut request = Request::get("nodeware", url)
+            .secret_header("authorization", &format!("Bearer {}", crate::sandbox::NODEWARE_KEY));
+        request.method = method;
+        request
+    }
+
+    fn faulty(faults: crate::sandbox::Faults) -> crate::sandbox::Sandbox {
+        let faults = crate::sandbox::Faults { servers: vec!["nodeware".into()], ..faults };
+        crate::sandbox::Sandbox::start_with(crate::sandbox::SandboxOptions {
+            faults,
+            ..crate::sandbox::SandboxOptions::default()
+        })
+        .unwrap()
+    }
+
+    fn nodeware_count(sandbox: &crate::sandbox::Sandbox) -> usize {
+        sandbox.requests().iter().filter(|r| r.server == "nodeware").count()
+    }
+
+    #[test]
+    fn resets_are_retried_for_safe_requests_only() {
+        let sandbox = faulty(crate::sandbox::Faults { reset_fraction: 1.0, seed: 3, ..Default::default() });
+        let err = http(2).send(&nodeware_request(&sandbox, Method::GET)).unwrap_err();
+        assert!(matches!(err, HttpError::Transport { .. }), "{err}");
+        assert_eq!(nodeware_count(&sandbox), 2);
+        // The server may have acted on the lost request: a create is not sent again.
+        let mut post = nodeware_request(&sandbox, Method::POST);
+        post.repeat = Repeat::Unsafe;
+        assert!(http(3).send(&post).is_err());
+        assert_eq!(nodeware_count(&sandbox), 3);
+    }
+
+    #[test]
+    fn a_slow_answer_times_out_and_is_retried() {
+        let sandbox = faulty(crate::sandbox::Faults {
+            slow_fraction: 1.0,
+            slow_delay: Duration::from_millis(1500),
+            ..Default::default()
+        });
+        let started = Instant::now();
+        let err = http(2).send(&nodeware_request(&sandbox, Method::GET)).unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert_eq!(nodeware_count(&sandbox), 2);
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn truncated_and_html_bodies_are_decode_errors_not_retries() {
+        for faults in [
+            crate::sandbox::Faults { truncate_fraction: 1.0, ..Default::default() },
+            crate::sandbox::Faults { html_fraction: 1.0, ..Default::default() },
+        ] {
+            let sandbox = faulty(faults);
+            let request = nodeware_request(&sandbox, Method::GET);
+            let response = http(4).send(&request).unwrap();
+            let err = response.json::<serde_json::Value>("nodeware").unwrap_err();
+            assert!(matches!(err, HttpError::Decode { .. }), "{err}");
+            assert_eq!(nodeware_count(&sandbox), 1);
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::secret::Secret;
 use base64::Engine;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
+use std::sync::{Mutex, RwLock};
 use url::Url;
 
 /// Pinned so a ConnectWise upgrade cannot change the shapes recon reads.
@@ -64,37 +65,61 @@ pub struct NewAddition {
 
 pub struct ConnectWise<'h> {
     http: &'h Http,
-    /// `https://{site}/{codebase}apis/3.0/`
-    base: Url,
+    /// `https://{site}/{codebase}apis/3.0/`; replaced when a re-discovery finds a new codebase.
+    base: RwLock<Url>,
+    /// Set when the codebase was discovered (not configured): a 404 may then mean ConnectWise
+    /// cloud moved to a new codebase.
+    discovery: Option<Discovery>,
     authorization: Secret,
     client_id: String,
+}
+
+/// What re-discovery needs, and whether it already happened (at most once per client).
+struct Discovery {
+    site: Url,
+    company_id: String,
+    done: Mutex<bool>,
 }
 
 impl<'h> ConnectWise<'h> {
     /// Connect: discover the codebase unless configured, and set the host's rate limit.
     pub fn connect(config: &ConnectWiseConfig, http: &'h Http) -> Result<ConnectWise<'h>, CwError> {
         http.limit_host(&config.site, config.requests_per_minute);
-        let codebase = match &config.codebase {
-            Some(c) => c.clone(),
-            None => discover_codebase(config, http)?,
+        let (codebase, discovery) = match &config.codebase {
+            Some(c) => (c.clone(), None),
+            None => (
+                discover_codebase(&config.site, &config.company_id, http)?,
+                Some(Discovery {
+                    site: config.site.clone(),
+                    company_id: config.company_id.clone(),
+                    done: Mutex::new(false),
+                }),
+            ),
         };
-        let base =
-            config.site.join(&format!("{}apis/3.0/", codebase.trim_start_matches('/'))).map_err(|e| {
-                CwError::Other(format!("cannot build the API URL from codebase {codebase:?}: {e}"))
-            })?;
+        let base = api_base(&config.site, &codebase)?;
         let credentials =
             format!("{}+{}:{}", config.company_id, config.public_key.expose(), config.private_key.expose());
         let authorization =
             Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)));
-        Ok(ConnectWise { http, base, authorization, client_id: config.client_id.clone() })
+        Ok(ConnectWise {
+            http,
+            base: RwLock::new(base),
+            discovery,
+            authorization,
+            client_id: config.client_id.clone(),
+        })
     }
 
-    pub fn api_base(&self) -> &Url {
-        &self.base
+    pub fn api_base(&self) -> Url {
+        match self.base.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, CwError> {
-        let mut url = self.base.join(path).map_err(|e| CwError::Other(format!("bad path {path:?}: {e}")))?;
+        let mut url =
+            self.api_base().join(path).map_err(|e| CwError::Other(format!("bad path {path:?}: {e}")))?;
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {
@@ -114,7 +139,56 @@ impl<'h> ConnectWise<'h> {
     }
 
     fn send(&self, request: &Request) -> Result<crate::http::Response, CwError> {
-        self.http.send(request).map_err(|e| permission_error(e, request))
+        match self.http.send(request) {
+            Err(e) if e.status() == Some(404) && self.discovery.is_some() => self.after_not_found(request, e),
+            result => result.map_err(|e| permission_error(e, request)),
+        }
+    }
+
+    /// A 404 under a discovered codebase may mean ConnectWise cloud moved to a new codebase
+    /// (reference: "re-discover once, then fail clearly"). The client re-discovers at most
+    /// once in its life; a request built against an older base is retried once at the
+    /// current one. Threads that meet the 404 together wait for one discovery.
+    fn after_not_found(&self, request: &Request, error: HttpError) -> Result<crate::http::Response, CwError> {
+        let Some(discovery) = &self.discovery else { return Err(CwError::Http(error)) };
+        let Some((used_base, rest)) = split_api_url(&request.url) else { return Err(CwError::Http(error)) };
+        {
+            let mut done = match discovery.done.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if !*done && self.api_base().as_str() == used_base {
+                *done = true;
+                let codebase = discover_codebase(&discovery.site, &discovery.company_id, self.http)?;
+                let fresh = api_base(&discovery.site, &codebase)?;
+                if fresh.as_str() != used_base {
+                    tracing::info!(
+                        "connectwise: codebase moved to {codebase}; retrying at {}",
+                        display_url(&fresh)
+                    );
+                    match self.base.write() {
+                        Ok(mut guard) => *guard = fresh,
+                        Err(poisoned) => *poisoned.into_inner() = fresh,
+                    }
+                }
+            }
+        }
+        let current = self.api_base();
+        if current.as_str() == used_base {
+            // Same codebase: the record really is not there.
+            return Err(CwError::Http(error));
+        }
+        let mut retry = request.clone();
+        retry.url = current.join(&rest).map_err(|e| {
+            CwError::Other(format!("cannot rebuild {rest:?} on {}: {e}", display_url(&current)))
+        })?;
+        self.http.send(&retry).map_err(|e| match e.status() {
+            Some(404) => CwError::Other(format!(
+                "{e}, also after re-discovering the codebase ({}); check [connectwise] site and company_id",
+                display_url(&current)
+            )),
+            _ => permission_error(e, &retry),
+        })
     }
 
     fn get_one<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, CwError> {
@@ -161,7 +235,11 @@ impl<'h> ConnectWise<'h> {
     /// `GET /system/info`: the cheap credential check.
     pub fn server_info(&self) -> Result<ServerInfo, CwError> {
         let info: wire::SystemInfo = self.get_one("system/info", &[])?;
-        Ok(ServerInfo { version: info.version, is_cloud: info.is_cloud, api_base: display_url(&self.base) })
+        Ok(ServerInfo {
+            version: info.version,
+            is_cloud: info.is_cloud,
+            api_base: display_url(&self.api_base()),
+        })
     }
 
     /// Every company that is not deleted.
@@ -265,16 +343,27 @@ impl<'h> ConnectWise<'h> {
     }
 }
 
-fn discover_codebase(config: &ConnectWiseConfig, http: &Http) -> Result<String, CwError> {
-    let url = config
-        .site
-        .join(&format!("login/companyinfo/{}", config.company_id))
+/// `https://{site}/{codebase}apis/3.0/`
+fn api_base(site: &Url, codebase: &str) -> Result<Url, CwError> {
+    site.join(&format!("{}apis/3.0/", codebase.trim_start_matches('/')))
+        .map_err(|e| CwError::Other(format!("cannot build the API URL from codebase {codebase:?}: {e}")))
+}
+
+/// Split an API URL into its base (`.../apis/3.0/`) and the rest (path and query).
+fn split_api_url(url: &Url) -> Option<(&str, String)> {
+    let text = url.as_str();
+    let at = text.find("/apis/3.0/")? + "/apis/3.0/".len();
+    Some((&text[..at], text[at..].to_string()))
+}
+
+fn discover_codebase(site: &Url, company_id: &str, http: &Http) -> Result<String, CwError> {
+    let url = site
+        .join(&format!("login/companyinfo/{company_id}"))
         .map_err(|e| CwError::Other(format!("cannot build the discovery URL: {e}")))?;
     let request = Request::get(SERVICE, url).header("accept", "application/json");
     let response = http.send(&request)?;
     let info: Option<wire::CompanyInfo> = response.json(SERVICE)?;
-    let unknown =
-        || CwError::UnknownCompany { company_id: config.company_id.clone(), site: display_url(&config.site) };
+    let unknown = || CwError::UnknownCompany { company_id: company_id.to_string(), site: display_url(site) };
     let codebase = info.ok_or_else(unknown)?.codebase.filter(|c| !c.trim().is_empty()).ok_or_else(unknown)?;
     tracing::debug!("connectwise codebase: {codebase}");
     Ok(codebase)
@@ -326,6 +415,61 @@ mod tests {
         let last = r#"<https://x/apis/3.0/company/companies?page=1>; rel="first", <https://x/apis/3.0/company/companies?page=3>; rel="last""#;
         assert_eq!(next_page_number(last), None);
         assert_eq!(next_page_number(""), None);
+    }
+
+    fn sandbox_config(sandbox: &crate::sandbox::Sandbox, extra: &str) -> crate::config::Config {
+        let text =
+            sandbox.config_toml_for(&[]).replace("[connectwise]\n", &format!("[connectwise]\n{extra}"));
+        crate::config::Config::parse(&text, std::path::Path::new("config.toml"), &|_| None).unwrap()
+    }
+
+    fn companyinfo_requests(sandbox: &crate::sandbox::Sandbox) -> usize {
+        sandbox.requests().iter().filter(|r| r.path_and_query.contains("/login/companyinfo/")).count()
+    }
+
+    #[test]
+    fn a_moved_codebase_is_discovered_again_once() {
+        let sandbox = crate::sandbox::Sandbox::start().unwrap();
+        let config = sandbox_config(&sandbox, "");
+        let http = Http::new(config.http).unwrap();
+        let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
+        assert!(cw.api_base().as_str().ends_with("/v2025_1/apis/3.0/"));
+
+        sandbox.set_connectwise_codebase("v2025_2/");
+        assert!(cw.server_info().is_ok());
+        assert!(cw.api_base().as_str().ends_with("/v2025_2/apis/3.0/"), "{}", cw.api_base());
+        assert_eq!(companyinfo_requests(&sandbox), 2);
+        assert!(cw.additions(3001).is_ok());
+
+        // A genuine 404 is not retried, and the client re-discovers only once.
+        sandbox.set_connectwise_codebase("v2025_3/");
+        let err = cw.server_info().unwrap_err();
+        assert_eq!(companyinfo_requests(&sandbox), 2);
+        assert!(err.to_string().contains("404"), "{err}");
+    }
+
+    #[test]
+    fn a_second_404_after_discovery_fails_clearly() {
+        let sandbox = crate::sandbox::Sandbox::start().unwrap();
+        let config = sandbox_config(&sandbox, "");
+        let http = Http::new(config.http).unwrap();
+        let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
+        sandbox.set_connectwise_codebase("v2025_2/");
+        let err = cw.additions(999_999).unwrap_err().to_string();
+        assert!(err.contains("404") && err.contains("also after re-discovering the codebase"), "{err}");
+        assert_eq!(companyinfo_requests(&sandbox), 2);
+    }
+
+    #[test]
+    fn a_configured_codebase_is_never_rediscovered() {
+        let sandbox = crate::sandbox::Sandbox::start().unwrap();
+        let config = sandbox_config(&sandbox, "codebase = \"v2025_1\"\n");
+        let http = Http::new(config.http).unwrap();
+        let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
+        sandbox.set_connectwise_codebase("v2025_2/");
+        let err = cw.server_info().unwrap_err();
+        assert!(matches!(&err, CwError::Http(e) if e.status() == Some(404)), "{err}");
+        assert_eq!(companyinfo_requests(&sandbox), 0);
     }
 
     #[test]

@@ -10,21 +10,23 @@ use std::sync::Mutex;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use super::Credentials;
 use super::conditions::{self, Expr};
 use super::fixtures;
 use super::schema;
 use super::server::{Exchange, Reply, lock};
-use super::{CW_CLIENT_ID, CW_COMPANY_ID, CW_PRIVATE_KEY, CW_PUBLIC_KEY};
 
-/// The codebase companyinfo advertises; every API path lives under it.
+/// The codebase companyinfo advertises at start; every API path lives under it.
 pub(crate) const CODEBASE: &str = "v2025_1/";
-const API_ROOT: &str = "/v2025_1/apis/3.0/";
 const DEFAULT_PAGE_SIZE: usize = 25;
 const MAX_PAGE_SIZE: usize = 1000;
 const BILL_CUSTOMER: [&str; 3] = ["Billable", "DoNotBill", "NoCharge"];
 
 pub(crate) struct ConnectWise {
     state: Mutex<State>,
+    credentials: Credentials,
+    /// The codebase companyinfo advertises and the API answers under (`v2025_1/`).
+    codebase: Mutex<String>,
 }
 
 struct State {
@@ -138,7 +140,24 @@ impl ConnectWise {
             additions,
             catalog,
         };
-        Ok(ConnectWise { state: Mutex::new(state) })
+        Ok(ConnectWise {
+            state: Mutex::new(state),
+            credentials: Credentials::default(),
+            codebase: Mutex::new(CODEBASE.to_string()),
+        })
+    }
+
+    pub fn with_credentials(mut self, credentials: Credentials) -> ConnectWise {
+        self.credentials = credentials;
+        self
+    }
+
+    pub fn codebase(&self) -> String {
+        lock(&self.codebase).clone()
+    }
+
+    pub fn set_codebase(&self, codebase: &str) {
+        *lock(&self.codebase) = format!("{}/", codebase.trim_matches('/'));
     }
 
     /// Every addition as currently stored (tests assert on the result of a sync).
@@ -152,13 +171,14 @@ impl ConnectWise {
             if ex.method != "GET" {
                 return not_found("Not found");
             }
-            return company_info(company.trim_end_matches('/'));
+            return company_info(company.trim_end_matches('/'), &self.credentials, &self.codebase());
         }
-        let Some(rest) = lower.strip_prefix(API_ROOT) else {
+        let api_root = format!("/{}apis/3.0/", self.codebase().to_ascii_lowercase());
+        let Some(rest) = lower.strip_prefix(&api_root) else {
             // Another codebase (or no /apis/3.0/ at all): what a stale codebase gets.
             return not_found(format!("No resource at {}", ex.path));
         };
-        if let Some(reply) = authenticate(ex) {
+        if let Some(reply) = authenticate(ex, &self.credentials) {
             return reply;
         }
         let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
@@ -512,16 +532,16 @@ impl ConnectWise {
     }
 }
 
-fn company_info(company: &str) -> Reply {
+fn company_info(company: &str, credentials: &Credentials, codebase: &str) -> Reply {
     // Company ids are case-insensitive at login; an unknown one answers a literal `null`.
-    if company.eq_ignore_ascii_case(CW_COMPANY_ID) {
+    if company.eq_ignore_ascii_case(&credentials.cw_company_id) {
         Reply::json(
             200,
             &json!({
                 "CompanyName": "Sandbox MSP",
-                "Codebase": CODEBASE,
+                "Codebase": codebase,
                 "VersionCode": "v2025.1",
-                "CompanyID": CW_COMPANY_ID,
+                "CompanyID": credentials.cw_company_id,
                 "IsCloud": "False",
             }),
         )
@@ -545,9 +565,10 @@ fn system_info() -> Reply {
 }
 
 /// `None` when the request carries valid credentials and clientId; otherwise the 401.
-fn authenticate(ex: &Exchange) -> Option<Reply> {
+fn authenticate(ex: &Exchange, credentials: &Credentials) -> Option<Reply> {
     let unauthorized = || Some(error(401, "Unauthorized", "UserNotAuthenticated"));
-    let client_ok = ex.header("clientId").is_some_and(|c| c.trim().eq_ignore_ascii_case(CW_CLIENT_ID));
+    let client_ok =
+        ex.header("clientId").is_some_and(|c| c.trim().eq_ignore_ascii_case(&credentials.cw_client_id));
     if !client_ok {
         return unauthorized();
     }
@@ -562,7 +583,10 @@ fn authenticate(ex: &Exchange) -> Option<Reply> {
     let decoded = String::from_utf8_lossy(&decoded);
     let Some((user, private)) = decoded.split_once(':') else { return unauthorized() };
     let Some((company, public)) = user.split_once('+') else { return unauthorized() };
-    if company.eq_ignore_ascii_case(CW_COMPANY_ID) && public == CW_PUBLIC_KEY && private == CW_PRIVATE_KEY {
+    if company.eq_ignore_ascii_case(&credentials.cw_company_id)
+        && public == credentials.cw_public_key
+        && private == credentials.cw_private_key
+    {
         None
     } else {
         unauthorized()
@@ -737,4 +761,26 @@ fn recompute_extended(record: &mut Value) {
     record["billedQuantity"] = number(quantity);
     record["extPrice"] = number((price * quantity * 100.0).round() / 100.0);
     record["extCost"] = number((cost * quantity * 100.0).round() / 100.0);
+}
+
+/// Bulk seeding for the scale benchmark (`super::scale`).
+impl ConnectWise {
+    /// Replace companies, agreements and additions wholesale; the catalog, agreement types
+    /// and setup tables stay as seeded from the fixtures.
+    pub(crate) fn replace_records(
+        &self,
+        companies: Vec<Value>,
+        agreements: Vec<Value>,
+        additions: Vec<Value>,
+    ) {
+        let (mut companies, mut agreements, mut additions) = (companies, agreements, additions);
+        for list in [&mut companies, &mut agreements, &mut additions] {
+            list.sort_by_key(id_of);
+        }
+        let mut state = lock(&self.state);
+        state.companies = companies;
+        state.agreements = agreements;
+        state.additions = additions;
+        state.next_addition_id = state.additions.iter().map(id_of).max().unwrap_or(0) + 1;
+    }
 }

@@ -55,25 +55,91 @@ pub struct SandboxOptions {
     /// Worker threads per server; each sleeps through `latency`, so this bounds how many
     /// requests one server answers at once.
     pub workers: usize,
+    /// The keys the fake services accept (and `config_toml` writes).
+    pub credentials: Credentials,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { latency: Duration::ZERO, faults: Faults::default(), workers: 8 }
+        SandboxOptions {
+            latency: Duration::ZERO,
+            faults: Faults::default(),
+            workers: 8,
+            credentials: Credentials::default(),
+        }
+    }
+}
+
+/// Every key the fake services check. The default is the `sandbox-*` constants; tests that
+/// hunt for leaked secrets give each one a unique canary value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub cw_company_id: String,
+    pub cw_public_key: String,
+    pub cw_private_key: String,
+    pub cw_client_id: String,
+    pub nodeware_key: String,
+    pub huntress_key: String,
+    pub huntress_secret: String,
+    pub saas_alerts_key: String,
+    pub nordlayer_key: String,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            cw_company_id: CW_COMPANY_ID.to_string(),
+            cw_public_key: CW_PUBLIC_KEY.to_string(),
+            cw_private_key: CW_PRIVATE_KEY.to_string(),
+            cw_client_id: CW_CLIENT_ID.to_string(),
+            nodeware_key: NODEWARE_KEY.to_string(),
+            huntress_key: HUNTRESS_KEY.to_string(),
+            huntress_secret: HUNTRESS_SECRET.to_string(),
+            saas_alerts_key: SAAS_ALERTS_KEY.to_string(),
+            nordlayer_key: NORDLAYER_KEY.to_string(),
+        }
     }
 }
 
 /// Fault injection, applied to each selected server independently (own counters, own
 /// random stream). The default injects nothing.
+///
+/// Two families: faults *before* the service acts (429, 5xx, an HTML login page: the
+/// request had no effect) and faults *after* it acts (slow, reset, truncated: a write was
+/// applied but its answer is lost), which is what makes a client's retry of a write unsafe.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
-    /// Fraction (0.0..=1.0) of requests answered 429 with `Retry-After: 1`.
+    /// Fraction (0.0..=1.0) of requests answered 429 with `Retry-After: 1`
+    /// (`throttle_retry_after` overrides the value).
     pub throttle_fraction: f64,
+    /// The `Retry-After` seconds of `throttle_fraction` answers; `None` = 1.
+    pub throttle_retry_after: Option<u64>,
     /// Fraction of requests answered 500 or 503 (alternating at random).
     pub server_error_fraction: f64,
     /// Requests admitted per rolling minute; beyond that 429 with a `Retry-After` saying
     /// when the oldest admitted request leaves the window. `None` = unlimited.
     pub requests_per_minute: Option<u32>,
+    /// The rolling window of `requests_per_minute`; `None` = one minute (tests shorten it).
+    pub rate_window: Option<Duration>,
+    /// Fraction of requests answered 200 with an HTML login page (a captive proxy or SSO
+    /// page in front of the API); the service does not act.
+    pub html_fraction: f64,
+    /// Fraction of requests the service acts on, answered only after `slow_delay` (longer
+    /// than the client's timeout, so the client gives up first).
+    pub slow_fraction: f64,
+    pub slow_delay: Duration,
+    /// Fraction of requests the service acts on whose answer then breaks off mid-body: the
+    /// client sees the connection drop after sending (tiny_http cannot close a socket
+    /// without answering, so the break is a malformed chunk, which clients treat the same).
+    pub reset_fraction: f64,
+    /// Fraction of requests the service acts on, answered 200 with the first half of the
+    /// JSON body and a Content-Length to match (a body cut short that the transport missed).
+    pub truncate_fraction: f64,
+    /// When non-zero, every selected request is answered 200 with a valid JSON body of this
+    /// many bytes (mostly leading whitespace), for testing response size caps.
+    pub oversize_bytes: usize,
+    /// HTTP methods the faults apply to (`GET`, `POST`, `PATCH`); empty = all.
+    pub methods: Vec<String>,
     /// Server names the faults apply to (`connectwise`, `nodeware`, ...); empty = all.
     pub servers: Vec<String>,
     /// Seed for the random draws, so a faulty run can be repeated exactly.
@@ -87,7 +153,13 @@ pub struct RecordedRequest {
     pub server: String,
     pub method: String,
     pub path_and_query: String,
+    /// The status the service (or an injected fault) decided on. For a `slow`, `reset` or
+    /// `truncate` fault it is the service's status: the request took effect even though
+    /// the client never saw a usable answer.
     pub status: u16,
+    /// The injected fault, if any: `rate-limit`, `throttle`, `server-error`, `html`,
+    /// `oversize` (the service did not act) or `slow`, `reset`, `truncate` (it did).
+    pub fault: Option<&'static str>,
 }
 
 /// A running sandbox. Dropping it stops every server and deletes its temp files.
@@ -98,6 +170,7 @@ pub struct Sandbox {
     connectwise: Arc<ConnectWise>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
+    credentials: Credentials,
     /// Owns the directory of the CSV files; removed on drop.
     _dir: tempfile::TempDir,
 }
@@ -123,8 +196,8 @@ impl Sandbox {
 
     pub fn start_with(options: SandboxOptions) -> io::Result<Sandbox> {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let connectwise = Arc::new(ConnectWise::new()?);
-        let vendors = Arc::new(Vendors::new()?);
+        let connectwise = Arc::new(ConnectWise::new()?.with_credentials(options.credentials.clone()));
+        let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
             nordpass: CsvFile::create(
@@ -162,7 +235,15 @@ impl Sandbox {
             // On error the servers already started are dropped, which stops them.
             servers.push((name.to_string(), RunningServer::start(spec, Arc::clone(&log))?));
         }
-        Ok(Sandbox { servers, log, connectwise, vendors, files: Mutex::new(files), _dir: dir })
+        Ok(Sandbox {
+            servers,
+            log,
+            connectwise,
+            vendors,
+            files: Mutex::new(files),
+            credentials: options.credentials,
+            _dir: dir,
+        })
     }
 
     fn server_url(&self, name: &str) -> Option<String> {
@@ -176,7 +257,26 @@ impl Sandbox {
 
     /// Full API base, `http://127.0.0.1:PORT/v2025_1/apis/3.0/`.
     pub fn connectwise_api_base(&self) -> String {
-        format!("{}/{}apis/3.0/", self.connectwise_site(), connectwise::CODEBASE)
+        format!("{}/{}apis/3.0/", self.connectwise_site(), self.connectwise.codebase())
+    }
+
+    /// Move the API to another codebase, as a ConnectWise cloud upgrade does: the old
+    /// `/{codebase}apis/3.0/` paths answer 404 and companyinfo advertises the new one.
+    pub fn set_connectwise_codebase(&self, codebase: &str) {
+        self.connectwise.set_codebase(codebase);
+    }
+
+    /// Make an HTTP vendor answer an empty account list (false for unknown or file vendors).
+    pub fn clear_vendor_accounts(&self, vendor: &str) -> bool {
+        self.vendors.clear(vendor)
+    }
+
+    /// Replace the faults in force on every server (`faults.servers` still selects which),
+    /// e.g. to break a vendor after a clean `connect`.
+    pub fn set_faults(&self, faults: Faults) {
+        for (_, server) in &self.servers {
+            server.set_faults(faults.clone());
+        }
     }
 
     /// `base_url` (or `api_url` for SaaS Alerts) of an HTTP vendor; `None` for file vendors.
@@ -204,26 +304,29 @@ impl Sandbox {
         let mut out = format!(
             "[connectwise]\nsite = {}\ncompany_id = {}\npublic_key = {}\nprivate_key = {}\nclient_id = {}\n",
             toml_string(&self.connectwise_site()),
-            toml_string(CW_COMPANY_ID),
-            toml_string(CW_PUBLIC_KEY),
-            toml_string(CW_PRIVATE_KEY),
-            toml_string(CW_CLIENT_ID),
+            toml_string(&self.credentials.cw_company_id),
+            toml_string(&self.credentials.cw_public_key),
+            toml_string(&self.credentials.cw_private_key),
+            toml_string(&self.credentials.cw_client_id),
         );
+        let keys = &self.credentials;
         for name in ALL_VENDORS.iter().filter(|n| vendors.contains(n)) {
             let url = |n: &str| toml_string(&self.server_url(n).unwrap_or_default());
             let section = match *name {
-                "nodeware" => format!("api_key = {}\nbase_url = {}\n", toml_string(NODEWARE_KEY), url(name)),
+                "nodeware" => {
+                    format!("api_key = {}\nbase_url = {}\n", toml_string(&keys.nodeware_key), url(name))
+                }
                 "huntress" => format!(
                     "api_key = {}\napi_secret = {}\nbase_url = {}\n",
-                    toml_string(HUNTRESS_KEY),
-                    toml_string(HUNTRESS_SECRET),
+                    toml_string(&keys.huntress_key),
+                    toml_string(&keys.huntress_secret),
                     url(name)
                 ),
                 "saas-alerts" => {
-                    format!("api_key = {}\napi_url = {}\n", toml_string(SAAS_ALERTS_KEY), url(name))
+                    format!("api_key = {}\napi_url = {}\n", toml_string(&keys.saas_alerts_key), url(name))
                 }
                 "nordlayer" => {
-                    format!("api_key = {}\nbase_url = {}\n", toml_string(NORDLAYER_KEY), url(name))
+                    format!("api_key = {}\nbase_url = {}\n", toml_string(&keys.nordlayer_key), url(name))
                 }
                 "nordpass" => {
                     format!("usage_csv = {}\n", toml_string(&self.nordpass_csv_path().to_string_lossy()))

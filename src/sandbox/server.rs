@@ -3,7 +3,7 @@
 //! log. Services only turn an [`Exchange`] into a [`Reply`].
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -106,13 +106,14 @@ struct ServerContext {
     handler: Handler,
     throttle_body: ThrottleBody,
     latency: Duration,
-    faults: Option<Faults>,
     fault_state: Mutex<FaultState>,
     log: Arc<Mutex<Vec<RecordedRequest>>>,
     addr: SocketAddr,
 }
 
 struct FaultState {
+    /// The faults in force for this server (`None` when `Faults::servers` leaves it out).
+    faults: Option<Faults>,
     rng: fastrand::Rng,
     /// Times of the requests admitted during the last minute, oldest first.
     window: VecDeque<Instant>,
@@ -121,6 +122,7 @@ struct FaultState {
 /// A running fake service. Dropping it stops the workers and closes the port.
 pub(crate) struct RunningServer {
     server: Arc<tiny_http::Server>,
+    context: Arc<ServerContext>,
     workers: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     addr: SocketAddr,
@@ -144,13 +146,8 @@ impl RunningServer {
             .ok_or_else(|| io::Error::other("sandbox server has no IP address"))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
-        let applies = spec.faults.servers.is_empty() || spec.faults.servers.contains(&spec.name);
         let context = Arc::new(ServerContext {
-            fault_state: Mutex::new(FaultState {
-                rng: fastrand::Rng::with_seed(spec.faults.seed),
-                window: VecDeque::new(),
-            }),
-            faults: applies.then_some(spec.faults),
+            fault_state: Mutex::new(FaultState::new(&spec.name, spec.faults)),
             name: spec.name,
             handler: spec.handler,
             throttle_body: spec.throttle_body,
@@ -158,7 +155,8 @@ impl RunningServer {
             log,
             addr,
         });
-        let mut running = RunningServer { server, workers: Vec::new(), stop, addr };
+        let mut running =
+            RunningServer { server, context: Arc::clone(&context), workers: Vec::new(), stop, addr };
         for i in 0..spec.workers.max(1) {
             let server = Arc::clone(&running.server);
             let stop = Arc::clone(&running.stop);
@@ -173,6 +171,22 @@ impl RunningServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Replace the faults in force (and restart their random stream and rate window).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.context.fault_state) = FaultState::new(&self.context.name, faults);
+    }
+}
+
+impl FaultState {
+    fn new(server: &str, faults: Faults) -> FaultState {
+        let applies = faults.servers.is_empty() || faults.servers.iter().any(|s| s == server);
+        FaultState {
+            rng: fastrand::Rng::with_seed(faults.seed),
+            window: VecDeque::new(),
+            faults: applies.then_some(faults),
+        }
     }
 }
 
@@ -206,12 +220,13 @@ fn worker(server: &tiny_http::Server, stop: &AtomicBool, context: &ServerContext
 fn serve(context: &ServerContext, mut request: tiny_http::Request) {
     let path_and_query = request.url().to_string();
     let method = request.method().as_str().to_uppercase();
-    let reply = match read_exchange(context, &mut request, &method, &path_and_query) {
-        Ok(exchange) => match injected_fault(context) {
-            Some(reply) => reply,
-            None => (context.handler)(&exchange),
+    let (reply, after) = match read_exchange(context, &mut request, &method, &path_and_query) {
+        Ok(exchange) => match injected_fault(context, &method) {
+            Some(Fault::Instead(name, reply)) => (reply, Some((name, Duration::ZERO))),
+            Some(fault) => ((context.handler)(&exchange), Some((fault.name(), fault.delay()))),
+            None => ((context.handler)(&exchange), None),
         },
-        Err(message) => Reply::json(400, &serde_json::json!({ "message": message })),
+        Err(message) => (Reply::json(400, &serde_json::json!({ "message": message })), None),
     };
     if !context.latency.is_zero() {
         std::thread::sleep(context.latency);
@@ -223,15 +238,73 @@ fn serve(context: &ServerContext, mut request: tiny_http::Request) {
         method,
         path_and_query,
         status: reply.status,
+        fault: after.map(|(name, _)| name),
     });
-    let mut response = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
-    for (name, value) in &reply.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
+    let mut body = reply.body.into_bytes();
+    match after {
+        Some(("slow", delay)) => std::thread::sleep(delay),
+        Some(("truncate", _)) => body.truncate(body.len() / 2),
+        Some(("reset", _)) => {
+            let cut_early = lock(&context.fault_state).rng.bool();
+            broken_answer(request, reply.status, &body, cut_early);
+            return;
         }
+        _ => {}
     }
+    answer_and_close(request, reply.status, &reply.headers, &body);
+}
+
+/// Write the answer ourselves, with `Connection: close` (tiny_http refuses that header).
+///
+/// Why: tiny_http 0.12 runs each keep-alive connection on a pooled thread for as long as the
+/// client keeps it open, and its pool can lose a wake-up when connections arrive together;
+/// a connection then waits in the queue until a thread frees up, which with a client that
+/// pools its connections (reqwest) is never, so the request hangs until the client's
+/// timeout (seen as 60 s stalls when recon opened eight connections to a fresh server).
+/// Closing after each answer frees the thread at once.
+fn answer_and_close(request: tiny_http::Request, status: u16, headers: &[(String, String)], body: &[u8]) {
+    let reason = tiny_http::StatusCode(status).default_reason_phrase();
+    let mut raw =
+        format!("HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (name, value) in headers {
+        let forbidden = ["content-length", "connection", "transfer-encoding"];
+        if forbidden.iter().any(|f| name.eq_ignore_ascii_case(f))
+            || name.contains(['\r', '\n'])
+            || value.contains(['\r', '\n'])
+        {
+            continue;
+        }
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    raw.push_str("\r\n");
+    let mut writer = request.into_writer();
     // The client may have gone away; nothing useful to do about it here.
-    let _ = request.respond(response);
+    let _ =
+        writer.write_all(raw.as_bytes()).and_then(|()| writer.write_all(body)).and_then(|()| writer.flush());
+}
+
+/// An answer that breaks off: either garbage where the status line should be, or a
+/// chunked body whose second chunk header is not a number. Either way the client sees the
+/// connection fail after its request was sent, and closes it, as after a reset.
+fn broken_answer(request: tiny_http::Request, status: u16, body: &[u8], cut_early: bool) {
+    let mut writer = request.into_writer();
+    let mut raw = Vec::new();
+    if cut_early {
+        raw.extend_from_slice(b"\x00\x15\x03 connection reset\r\n\r\n");
+    } else {
+        let half = &body[..body.len() / 2];
+        raw.extend_from_slice(
+            format!(
+                "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+                half.len()
+            )
+            .as_bytes(),
+        );
+        raw.extend_from_slice(half);
+        raw.extend_from_slice(b"\r\nZZ\r\n");
+    }
+    let _ = writer.write_all(&raw);
+    let _ = writer.flush();
 }
 
 fn read_exchange(
@@ -268,37 +341,103 @@ fn read_exchange(
     })
 }
 
-/// Decide whether this request is answered by an injected fault instead of the service.
-fn injected_fault(context: &ServerContext) -> Option<Reply> {
-    let faults = context.faults.as_ref()?;
+/// A fault picked for one request.
+enum Fault {
+    /// Answered instead of the service, which does not act.
+    Instead(&'static str, Reply),
+    /// The service acts; its answer comes after this delay (beyond the client's timeout).
+    Slow(Duration),
+    /// The service acts; its answer breaks off.
+    Reset,
+    /// The service acts; its answer is cut in half.
+    Truncate,
+}
+
+impl Fault {
+    fn name(&self) -> &'static str {
+        match self {
+            Fault::Instead(name, _) => name,
+            Fault::Slow(_) => "slow",
+            Fault::Reset => "reset",
+            Fault::Truncate => "truncate",
+        }
+    }
+
+    fn delay(&self) -> Duration {
+        match self {
+            Fault::Slow(delay) => *delay,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// A login page, as a captive proxy or an SSO front door answers in place of the API.
+const LOGIN_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body><form method=\"post\" action=\"/login\"><input name=\"user\"><input name=\"password\" type=\"password\"></form></body></html>\n";
+
+/// Decide whether this request meets an injected fault. Each kind draws from the seeded
+/// stream only when its fraction is set, so adding a kind never changes an older test's draws.
+fn injected_fault(context: &ServerContext, method: &str) -> Option<Fault> {
     let mut state = lock(&context.fault_state);
+    let faults = state.faults.clone()?;
+    if !faults.methods.is_empty() && !faults.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+        return None;
+    }
     if let Some(limit) = faults.requests_per_minute {
         let now = Instant::now();
-        let minute = Duration::from_secs(60);
-        while state.window.front().is_some_and(|t| now.duration_since(*t) >= minute) {
+        let window = faults.rate_window.unwrap_or(Duration::from_secs(60));
+        while state.window.front().is_some_and(|t| now.duration_since(*t) >= window) {
             state.window.pop_front();
         }
         if state.window.len() >= limit as usize {
             let wait = state
                 .window
                 .front()
-                .map(|oldest| minute.saturating_sub(now.duration_since(*oldest)))
-                .unwrap_or(minute);
+                .map(|oldest| window.saturating_sub(now.duration_since(*oldest)))
+                .unwrap_or(window);
             // Retry-After is whole seconds; round up so a client that honours it succeeds.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Some(throttled(context, secs.max(1)));
+            return Some(Fault::Instead("rate-limit", throttled(context, secs.max(1))));
         }
         state.window.push_back(now);
     }
-    if faults.throttle_fraction > 0.0 && state.rng.f64() < faults.throttle_fraction {
-        return Some(throttled(context, 1));
+    let mut hit = |fraction: f64| fraction > 0.0 && state.rng.f64() < fraction;
+    if hit(faults.throttle_fraction) {
+        let secs = faults.throttle_retry_after.unwrap_or(1);
+        return Some(Fault::Instead("throttle", throttled(context, secs)));
     }
-    if faults.server_error_fraction > 0.0 && state.rng.f64() < faults.server_error_fraction {
+    if hit(faults.server_error_fraction) {
         let status = if state.rng.bool() { 500 } else { 503 };
-        return Some(Reply::json(
-            status,
-            &serde_json::json!({ "code": "ServerError", "message": "Injected sandbox fault" }),
+        return Some(Fault::Instead(
+            "server-error",
+            Reply::json(
+                status,
+                &serde_json::json!({ "code": "ServerError", "message": "Injected sandbox fault" }),
+            ),
         ));
+    }
+    if hit(faults.html_fraction) {
+        let reply = Reply {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+            body: LOGIN_PAGE.to_string(),
+        };
+        return Some(Fault::Instead("html", reply));
+    }
+    if faults.oversize_bytes > 0 {
+        let mut body = " ".repeat(faults.oversize_bytes.saturating_sub(2));
+        body.push_str("[]");
+        let reply =
+            Reply { status: 200, headers: vec![("Content-Type".into(), "application/json".into())], body };
+        return Some(Fault::Instead("oversize", reply));
+    }
+    if hit(faults.slow_fraction) {
+        return Some(Fault::Slow(faults.slow_delay));
+    }
+    if hit(faults.reset_fraction) {
+        return Some(Fault::Reset);
+    }
+    if hit(faults.truncate_fraction) {
+        return Some(Fault::Truncate);
     }
     None
 }

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use super::Credentials;
 use super::fixtures;
 use super::server::{Exchange, Reply, lock};
-use super::{HUNTRESS_KEY, HUNTRESS_SECRET, NODEWARE_KEY, NORDLAYER_KEY, SAAS_ALERTS_KEY};
 
 const HUNTRESS_DEFAULT_LIMIT: i64 = 10;
 const HUNTRESS_MAX_LIMIT: i64 = 500;
@@ -18,6 +18,7 @@ const NORDLAYER_MAX_LIMIT: i64 = 200;
 
 pub(crate) struct Vendors {
     state: Mutex<State>,
+    credentials: Credentials,
 }
 
 struct State {
@@ -65,7 +66,13 @@ impl Vendors {
                 )?,
                 nordlayer_usage: fixtures::object("nordlayer/usage.json", fixtures::NORDLAYER_USAGE)?,
             }),
+            credentials: Credentials::default(),
         })
+    }
+
+    pub fn with_credentials(mut self, credentials: Credentials) -> Vendors {
+        self.credentials = credentials;
+        self
     }
 
     /// Change one field of one vendor record. `field` is the wire name, `/` for nesting
@@ -103,6 +110,22 @@ impl Vendors {
         }
     }
 
+    /// Forget every account of an HTTP vendor, so it answers an empty list.
+    pub fn clear(&self, vendor: &str) -> bool {
+        let mut state = lock(&self.state);
+        match vendor {
+            "nodeware" => state.nodeware.clear(),
+            "huntress" => state.huntress.clear(),
+            "saas-alerts" => state.saas_alerts.clear(),
+            "nordlayer" => {
+                state.nordlayer.clear();
+                state.nordlayer_usage.clear();
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// `GET /api/v4/customers/`, Bearer token, a plain array (no paging).
     pub fn nodeware(&self, ex: &Exchange) -> Reply {
         if ex.path == "/api/v4/customers" && ex.method == "GET" {
@@ -120,7 +143,7 @@ impl Vendors {
         }
         match ex.header("Authorization") {
             None => json_error(401, json!({ "detail": "Authentication credentials were not provided." })),
-            Some(auth) if auth.trim() == format!("Bearer {NODEWARE_KEY}") => {
+            Some(auth) if auth.trim() == format!("Bearer {}", self.credentials.nodeware_key) => {
                 Reply::json(200, &Value::Array(lock(&self.state).nodeware.clone()))
             }
             Some(_) => json_error(401, json!({ "detail": "Invalid token." })),
@@ -132,7 +155,11 @@ impl Vendors {
         if ex.method != "GET" || ex.path.trim_end_matches('/') != "/v1/organizations" {
             return json_error(404, json!({ "error": "not_found" }));
         }
-        if !basic_matches(ex.header("Authorization"), HUNTRESS_KEY, HUNTRESS_SECRET) {
+        if !basic_matches(
+            ex.header("Authorization"),
+            &self.credentials.huntress_key,
+            &self.credentials.huntress_secret,
+        ) {
             return json_error(401, json!({ "error": "unauthorized" }));
         }
         let limit = match ex.param("limit").map(|l| l.trim().parse::<i64>()) {
@@ -171,7 +198,7 @@ impl Vendors {
         if ex.method != "GET" || ex.path.trim_end_matches('/') != "/reportApi/api/v1/customers" {
             return json_error(404, json!({ "message": "Not Found" }));
         }
-        if ex.header("api_key").map(str::trim) != Some(SAAS_ALERTS_KEY) {
+        if ex.header("api_key").map(str::trim) != Some(self.credentials.saas_alerts_key.as_str()) {
             return json_error(401, json!({ "message": "Unauthorized" }));
         }
         Reply::json(200, &Value::Array(lock(&self.state).saas_alerts.clone()))
@@ -188,7 +215,8 @@ impl Vendors {
         if ex.method != "GET" || !known {
             return json_error(404, json!({ "message": "Not Found" }));
         }
-        if ex.header("Authorization").map(str::trim) != Some(format!("ApiKey {NORDLAYER_KEY}").as_str()) {
+        let expected = format!("ApiKey {}", self.credentials.nordlayer_key);
+        if ex.header("Authorization").map(str::trim) != Some(expected.as_str()) {
             return json_error(401, json!({ "message": "Unauthorized" }));
         }
         let state = lock(&self.state);
@@ -252,5 +280,26 @@ fn set_path(record: &mut Value, path: &str, value: Value) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// Bulk seeding for the scale benchmark (`super::scale`).
+impl Vendors {
+    /// Replace every vendor's records wholesale (`nordlayer_usage` by organization identifier).
+    pub(crate) fn replace_records(
+        &self,
+        nodeware: Vec<Value>,
+        mut huntress: Vec<Value>,
+        saas_alerts: Vec<Value>,
+        nordlayer: Vec<Value>,
+        nordlayer_usage: Map<String, Value>,
+    ) {
+        huntress.sort_by_key(|o| o["id"].as_i64().unwrap_or(0));
+        let mut state = lock(&self.state);
+        state.nodeware = nodeware;
+        state.huntress = huntress;
+        state.saas_alerts = saas_alerts;
+        state.nordlayer = nordlayer;
+        state.nordlayer_usage = nordlayer_usage;
     }
 }

@@ -5,8 +5,11 @@
 
 mod harness;
 
+mod bad_input;
 mod errors;
+mod faults;
 mod flow;
 mod mapping;
 mod safety;
+mod secrets;
 mod vendors;
