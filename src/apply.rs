@@ -51,7 +51,9 @@ fn apply_line(cw: &ConnectWise, line: &PlanLine, settings: &WriteSettings) -> Ou
             cw.create_addition(agreement_id, &new)
         }
         _ => {
-            return Outcome::Failed { error: format!("nothing to apply for a {} line", line.action.as_str()) };
+            return Outcome::Failed {
+                error: format!("nothing to apply for a {} line", line.action.as_str()),
+            };
         }
     };
     match result {
