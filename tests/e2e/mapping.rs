@@ -200,3 +200,22 @@ fn create_product_makes_and_maps_a_catalog_product() {
         plan["lines"].as_array().unwrap().iter().any(|l| l["product"] == "NW-ASSETS" && l["action"] == "add")
     );
 }
+
+#[test]
+fn reconnecting_keeps_mappings_and_reports_vanished_accounts() {
+    let env = connected();
+    let before = env.run_json(&["map", "accounts", "--vendor", "nodeware"], 0);
+    let mapped = before.as_array().unwrap().iter().filter(|a| a["company"] != "-").count();
+    env.sandbox.clear_vendor_accounts("nodeware");
+    let report = env.run_json(&["connect", "nodeware"], 0);
+    assert_eq!(report["vanished"].as_array().unwrap().len(), 26, "{report}");
+    let after = env.run_json(&["map", "accounts", "--vendor", "nodeware"], 0);
+    let kept: Vec<_> = after.as_array().unwrap().iter().filter(|a| a["company"] != "-").collect();
+    assert_eq!(kept.len(), mapped, "mappings of vanished accounts are kept");
+    let acme = kept.iter().find(|a| a["account"] == "Acme Dental").unwrap();
+    assert_eq!(acme["note"], "no longer listed by the vendor");
+    // And sync pushes nothing for a vendor that lists nobody.
+    let out = env.recon(&["sync", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(env.cw_writes().is_empty());
+}
