@@ -147,16 +147,10 @@ pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c c
         let known: Vec<&str> = config.vendors.keys().map(String::as_str).collect();
         usage(format!(
             "vendor {name:?} is not in {} (configured: {})",
-            config.config_path_display(),
+            config.path.display(),
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         ))
     })
-}
-
-impl Config {
-    fn config_path_display(&self) -> String {
-        self.path.display().to_string()
-    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
