@@ -4,6 +4,7 @@
 //! Behaviour follows shared/reference/connectwise.md, not recon's own code.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::io;
 use std::sync::Mutex;
 
@@ -34,6 +35,10 @@ struct State {
     agreements: Vec<Value>,
     agreement_types: Vec<Value>,
     additions: Vec<Value>,
+    /// Agreement id -> positions in `additions`, in id order: an additions list reads only
+    /// its own agreement's records (a scan of every addition, under the lock, made the
+    /// sandbox itself the bottleneck of the scale benchmark).
+    additions_of: HashMap<i64, Vec<usize>>,
     catalog: Vec<Value>,
     subcategories: Vec<Value>,
     product_types: Vec<Value>,
@@ -68,7 +73,8 @@ impl Collection {
             Collection::Agreements => state.agreements.iter().collect(),
             Collection::AgreementTypes => state.agreement_types.iter().collect(),
             Collection::Additions(parent) => {
-                state.additions.iter().filter(|a| a["agreementId"].as_i64() == Some(parent)).collect()
+                let positions = state.additions_of.get(&parent).into_iter().flatten();
+                positions.filter_map(|&i| state.additions.get(i)).collect()
             }
             Collection::Catalog => state.catalog.iter().collect(),
         }
@@ -137,6 +143,7 @@ impl ConnectWise {
             companies,
             agreements,
             agreement_types,
+            additions_of: index_by_agreement(&additions),
             additions,
             catalog,
         };
@@ -440,7 +447,9 @@ impl ConnectWise {
             }
         }
         recompute_extended(&mut record);
+        let position = state.additions.len();
         state.additions.push(record.clone());
+        state.additions_of.entry(parent).or_default().push(position);
         Reply::json(201, &record)
     }
 
@@ -780,7 +789,19 @@ impl ConnectWise {
         let mut state = lock(&self.state);
         state.companies = companies;
         state.agreements = agreements;
+        state.additions_of = index_by_agreement(&additions);
         state.additions = additions;
         state.next_addition_id = state.additions.iter().map(id_of).max().unwrap_or(0) + 1;
     }
+}
+
+/// Positions of the additions of each agreement, in the order given (id order).
+fn index_by_agreement(additions: &[Value]) -> HashMap<i64, Vec<usize>> {
+    let mut index: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (position, addition) in additions.iter().enumerate() {
+        if let Some(agreement) = addition["agreementId"].as_i64() {
+            index.entry(agreement).or_default().push(position);
+        }
+    }
+    index
 }

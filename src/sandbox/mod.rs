@@ -14,6 +14,7 @@
 mod conditions;
 mod connectwise;
 mod fixtures;
+pub mod scale;
 mod schema;
 mod server;
 mod vendors;

@@ -1,0 +1,797 @@
+//! `cargo bench --bench scale` (or `bench/run.sh`): recon at MSP scale, measured against the
+//! physical limit. BENCHMARKS.md explains the figures and holds the last recorded run.
+//!
+//! Builds a large MSP in the sandbox (`recon::sandbox::scale`), drives the real `recon`
+//! binary through connect, map services, `sync --dry-run` and `sync --yes` with injected
+//! latency, again with one worker, and again under a rate limit the sandbox enforces; then
+//! times matching + reconcile alone at 10,000 x 10,000 and `recon status` on the large
+//! database. Prints one table. `-- --small` runs a tenth of the size as a quick check.
+
+use anyhow::{Context as _, Result, bail};
+use recon::matching;
+use recon::model::{
+    AccountMapping, CwAddition, CwCompany, MappedBy, ServiceMapping, Usage, VendorAccount, VendorSnapshot,
+};
+use recon::period::Period;
+use recon::plan::Action;
+use recon::policy::SyncPolicy;
+use recon::reconcile::{self, ReconcileInput};
+use recon::sandbox::scale::{SERVICE_PRODUCTS, Scale, ScaleSummary, VENDORS, company_name};
+use recon::sandbox::{Faults, RecordedRequest, Sandbox, SandboxOptions};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const RECON: &str = env!("CARGO_BIN_EXE_recon");
+
+/// Added by the sandbox to every response (a WAN to a cloud PSA). `RECON_BENCH_LATENCY_MS`
+/// overrides it, to see what is left of a run without any network wait.
+fn latency() -> Duration {
+    let ms = std::env::var("RECON_BENCH_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    Duration::from_millis(ms)
+}
+const WORKERS: usize = 8;
+/// What the sandbox admits from ConnectWise clients per rolling minute in the rate-limited case.
+const CW_ALLOWED_PER_MINUTE: u32 = 2_000;
+/// What recon is told (`[connectwise] requests_per_minute`): just under the allowance, with
+/// room for the ~45 requests of the set-up commands still in the server's window.
+const CW_CONFIGURED_PER_MINUTE: u32 = 1_900;
+/// recon's budget where the sandbox enforces none: high enough never to bind.
+const CW_UNLIMITED_PER_MINUTE: u32 = 1_000_000;
+/// Huntress documents 60 requests a minute; recon applies it by default.
+const HUNTRESS_PER_MINUTE: f64 = 60.0;
+const HUNTRESS_PAGE: usize = 500;
+const NORDLAYER_PAGE: usize = 200;
+const STATUS_RUNS: usize = 15;
+const PURE_RUNS: usize = 7;
+/// matching + reconcile alone: accounts per vendor (5 vendors) and companies.
+const PURE_ACCOUNTS_PER_VENDOR: usize = 2_000;
+const PURE_COMPANIES: usize = 10_000;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo test --all-targets` runs bench targets without `--bench`: do nothing there.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("scale: skipped (run it with `cargo bench --bench scale`)");
+        return Ok(());
+    }
+    let small = args.iter().any(|a| a == "--small");
+    let scale = if small { small_scale() } else { Scale::large_msp() };
+    let mut rows = Vec::new();
+
+    eprintln!(
+        "[1/4] matching + reconcile alone, {} accounts x {PURE_COMPANIES} companies",
+        5 * PURE_ACCOUNTS_PER_VENDOR
+    );
+    let pure = pure_core()?;
+    if args.iter().any(|a| a == "--pure-only") {
+        // A quick look while working on matching or reconcile.
+        println!(
+            "match + reconcile: {:.1} ms (CPU {:.1} ms; match {:.1} ms, reconcile {:.1} ms), {} lines",
+            pure.best_wall.as_secs_f64() * 1e3,
+            pure.best_cpu.as_secs_f64() * 1e3,
+            pure.best_match.as_secs_f64() * 1e3,
+            pure.best_reconcile.as_secs_f64() * 1e3,
+            pure.lines
+        );
+        return Ok(());
+    }
+
+    eprintln!("[2/4] {WORKERS} workers, {} ms latency", latency().as_millis());
+    let fast = Case::setup(&scale, WORKERS, CW_UNLIMITED_PER_MINUTE, None)?;
+    let dry = fast.run(&["sync", "--dry-run"])?;
+    let dry_plan = plan_counts(&dry.stdout)?;
+    let sync8 = fast.run(&["sync", "--yes"])?;
+    let applied8 = applied(&sync8.stdout)?;
+    let again = fast.run(&["sync", "--dry-run"])?;
+    let again_plan = plan_counts(&again.stdout)?;
+    let mut status = Vec::new();
+    for _ in 0..STATUS_RUNS {
+        status.push(fast.run(&["status"])?.wall);
+    }
+    status.sort();
+    let summary = fast.summary.clone();
+    check_plan(&summary, &dry_plan, applied8, &again_plan)?;
+    drop(fast);
+    if args.iter().any(|a| a == "--fast-only") {
+        // A quick look while working on recon: the 8-worker case only, no table.
+        for (name, run) in
+            [("sync --dry-run", &dry), ("sync --yes", &sync8), ("sync --dry-run again", &again)]
+        {
+            println!(
+                "{name}: {:.2} s, {} requests, recon CPU {:.2} s",
+                run.wall.as_secs_f64(),
+                run.requests.len(),
+                run.cpu.as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
+
+    eprintln!("[3/4] 1 worker, {} ms latency", latency().as_millis());
+    let slow = Case::setup(&scale, 1, CW_UNLIMITED_PER_MINUTE, None)?;
+    let sync1 = slow.run(&["sync", "--yes"])?;
+    let applied1 = applied(&sync1.stdout)?;
+    drop(slow);
+
+    eprintln!(
+        "[4/4] {WORKERS} workers, ConnectWise limited to {CW_ALLOWED_PER_MINUTE}/min by the sandbox, \
+         recon told {CW_CONFIGURED_PER_MINUTE}/min"
+    );
+    let limited = Case::setup(&scale, WORKERS, CW_CONFIGURED_PER_MINUTE, Some(CW_ALLOWED_PER_MINUTE))?;
+    let synced_limited = limited.run(&["sync", "--yes"])?;
+    let applied_limited = applied(&synced_limited.stdout)?;
+    drop(limited);
+
+    let min_dry = minimum(&scale, &summary, false);
+    let min_sync = minimum(&scale, &summary, true);
+
+    // Requests.
+    rows.push(Row::count("requests, sync --dry-run", dry.requests.len(), &min_dry));
+    rows.push(Row::count("requests, sync --yes (8 workers)", sync8.requests.len(), &min_sync));
+    rows.push(Row::count("requests, sync --yes (1 worker)", sync1.requests.len(), &min_sync));
+    rows.push(Row::count("requests, sync --yes (rate-limited)", synced_limited.requests.len(), &min_sync));
+
+    // Wall time against the physical limit.
+    let limit_dry = physical_limit(&dry.requests, WORKERS, None);
+    let limit8 = physical_limit(&sync8.requests, WORKERS, None);
+    let limit1 = physical_limit(&sync1.requests, 1, None);
+    let limit_rl = physical_limit(&synced_limited.requests, WORKERS, Some(CW_ALLOWED_PER_MINUTE));
+    rows.push(Row::wall("wall, sync --dry-run (8 workers)", dry.wall, &limit_dry));
+    rows.push(Row::wall("wall, sync --yes (8 workers)", sync8.wall, &limit8));
+    rows.push(Row::wall("wall, sync --yes (1 worker)", sync1.wall, &limit1));
+    rows.push(Row::wall("wall, sync --yes (rate-limited)", synced_limited.wall, &limit_rl));
+    let speedup = sync1.wall.as_secs_f64() / sync8.wall.as_secs_f64();
+    rows.push(Row {
+        measure: "speed-up, 8 workers vs 1 (sync --yes)".into(),
+        measured: format!("{speedup:.2}x"),
+        reference: format!("{:.1} s / {:.1} s", sync1.wall.as_secs_f64(), sync8.wall.as_secs_f64()),
+        target: ">= 8x".into(),
+        met: speedup >= 8.0,
+    });
+
+    // The rate-limited case.
+    let cw_requests = synced_limited.requests.iter().filter(|r| r.server == "connectwise").count();
+    let allowed_per_sec = f64::from(CW_ALLOWED_PER_MINUTE) / 60.0;
+    let used = cw_requests as f64 / synced_limited.wall.as_secs_f64() / allowed_per_sec;
+    rows.push(Row {
+        measure: "allowed ConnectWise rate used (rate-limited)".into(),
+        measured: format!("{:.1} %", used * 100.0),
+        reference: format!(
+            "{cw_requests} requests in {:.1} s; allowed {CW_ALLOWED_PER_MINUTE}/min",
+            synced_limited.wall.as_secs_f64()
+        ),
+        target: ">= 90 %".into(),
+        met: used >= 0.9,
+    });
+    let throttled: usize =
+        [&dry, &sync8, &sync1, &synced_limited].iter().map(|r| count_status(&r.requests, 429)).sum();
+    let limited_429 = count_status(&synced_limited.requests, 429);
+    let complete = applied_limited == summary.changes() && applied1 == summary.changes();
+    rows.push(Row {
+        measure: "429s received (rate-limited sync; all syncs)".into(),
+        measured: format!("{limited_429}; {throttled}"),
+        reference: format!("applied {applied_limited} of {} changes", summary.changes()),
+        target: "0 lost to 429".into(),
+        met: limited_429 == 0 && complete,
+    });
+
+    // Memory, CPU, status.
+    let rss = [&dry, &sync8, &sync1, &synced_limited].iter().filter_map(|r| r.peak_rss_kb).max();
+    rows.push(Row {
+        measure: "peak RSS of recon (largest of the four syncs)".into(),
+        measured: rss.map_or_else(|| "n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+        reference: format!(
+            "dry-run {}, 8 workers {}, 1 worker {}, rate-limited {}",
+            mb(dry.peak_rss_kb),
+            mb(sync8.peak_rss_kb),
+            mb(sync1.peak_rss_kb),
+            mb(synced_limited.peak_rss_kb)
+        ),
+        target: "<= 64 MB".into(),
+        met: rss.is_some_and(|kb| kb <= 64 * 1024),
+    });
+    rows.push(Row {
+        measure: format!(
+            "match + reconcile, {} accounts x {PURE_COMPANIES} companies (one thread)",
+            5 * PURE_ACCOUNTS_PER_VENDOR
+        ),
+        measured: format!("{:.1} ms", pure.best_wall.as_secs_f64() * 1e3),
+        reference: format!(
+            "best of {PURE_RUNS}: 5 auto_match (one per vendor) {:.1} ms + reconcile {:.1} ms; \
+             thread CPU {:.1} ms; {} lines",
+            pure.best_match.as_secs_f64() * 1e3,
+            pure.best_reconcile.as_secs_f64() * 1e3,
+            pure.best_cpu.as_secs_f64() * 1e3,
+            pure.lines
+        ),
+        target: "<= 50 ms".into(),
+        met: pure.best_wall <= Duration::from_millis(50),
+    });
+    let median = status[status.len() / 2];
+    rows.push(Row {
+        measure: "recon status, wall (large database)".into(),
+        measured: format!("{:.1} ms", median.as_secs_f64() * 1e3),
+        reference: format!(
+            "median of {STATUS_RUNS}; best {:.1} ms, worst {:.1} ms",
+            status[0].as_secs_f64() * 1e3,
+            status[status.len() - 1].as_secs_f64() * 1e3
+        ),
+        target: "<= 30 ms".into(),
+        met: median <= Duration::from_millis(30),
+    });
+
+    print_report(&scale, &summary, &rows, &[("sync --dry-run", &dry), ("sync --yes (8 workers)", &sync8)]);
+    Ok(())
+}
+
+fn small_scale() -> Scale {
+    Scale {
+        companies: 200,
+        inactive_agreements: 50,
+        nodeware: 120,
+        huntress: 150,
+        saas_alerts: 100,
+        nordlayer: 40,
+        nordpass: 50,
+        ..Scale::large_msp()
+    }
+}
+
+/// One sandbox, a temp home with config and database, connected and mapped.
+struct Case {
+    sandbox: Sandbox,
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    db: PathBuf,
+    summary: ScaleSummary,
+}
+
+/// One recon process: its wall time, peak RSS and the requests the sandbox saw meanwhile.
+struct Run {
+    wall: Duration,
+    peak_rss_kb: Option<u64>,
+    /// CPU time of the recon process (user + system).
+    cpu: Duration,
+    stdout: String,
+    requests: Vec<RecordedRequest>,
+}
+
+impl Case {
+    fn setup(scale: &Scale, workers: usize, cw_per_minute: u32, enforced: Option<u32>) -> Result<Case> {
+        let faults = Faults {
+            requests_per_minute: enforced,
+            servers: vec!["connectwise".to_string()],
+            ..Faults::default()
+        };
+        let options =
+            SandboxOptions { latency: latency(), faults, workers: WORKERS, ..SandboxOptions::default() };
+        let (sandbox, summary) =
+            Sandbox::start_large(options, scale).context("starting the large sandbox")?;
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("config.toml");
+        let db = dir.path().join("recon.db");
+        let text = sandbox.config_toml_for(&VENDORS).replacen(
+            "[connectwise]\n",
+            &format!("[connectwise]\nrequests_per_minute = {cw_per_minute}\n"),
+            1,
+        );
+        let text = format!(
+            "{text}\n[sync]\nincreases = \"apply\"\ndecreases = \"apply\"\n\n[http]\nworkers = {workers}\n"
+        );
+        write_private(&config, &text)?;
+        let case = Case { sandbox, _dir: dir, config, db, summary };
+        for vendor in VENDORS {
+            let run = case.run(&["--json", "connect", vendor])?;
+            let report: serde_json::Value = serde_json::from_str(&run.stdout)
+                .with_context(|| format!("connect {vendor}: not JSON: {}", run.stdout))?;
+            let expected = case.summary.accounts.get(vendor).copied().unwrap_or(0);
+            let matched = report["auto_matched"].as_u64().unwrap_or(0) as usize;
+            let without = report["needs_agreement"].as_array().map_or(0, Vec::len);
+            if matched != expected || without != 0 {
+                bail!(
+                    "connect {vendor}: auto-matched {matched} of {expected}, {without} without an agreement"
+                );
+            }
+        }
+        for (vendor, service, product) in SERVICE_PRODUCTS {
+            case.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product])?;
+        }
+        Ok(case)
+    }
+
+    fn run(&self, args: &[&str]) -> Result<Run> {
+        let before = self.sandbox.requests().len();
+        let started = Instant::now();
+        let child = Command::new(RECON)
+            .env_clear()
+            .env("HOME", self.config.parent().unwrap_or(Path::new("/")))
+            .env("RECON_CONFIG", &self.config)
+            .env("RECON_DB", &self.db)
+            .arg("--no-progress")
+            .args(std::env::var_os("RECON_BENCH_LOG").map(|_| "-vv"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting recon")?;
+        let sampler = RssSampler::start(child.id());
+        let output = child.wait_with_output()?;
+        let wall = started.elapsed();
+        let (peak_rss_kb, cpu) = sampler.stop();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if let Some(dir) = std::env::var_os("RECON_BENCH_LOG") {
+            static RUNS: AtomicU64 = AtomicU64::new(0);
+            let n = RUNS.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{n:03}-{}.log", args.join("_").replace(['/', ' '], "_"));
+            std::fs::write(Path::new(&dir).join(name), &output.stderr)?;
+        }
+        if !output.status.success() {
+            bail!(
+                "recon {args:?} exited {:?}\nstdout (end): {}\nstderr: {}",
+                output.status.code(),
+                tail(&stdout, 2000),
+                tail(&String::from_utf8_lossy(&output.stderr), 4000)
+            );
+        }
+        let requests = self.sandbox.requests().get(before..).map(<[_]>::to_vec).unwrap_or_default();
+        Ok(Run { wall, peak_rss_kb, cpu, stdout, requests })
+    }
+}
+
+fn tail(text: &str, max: usize) -> &str {
+    let start = text.len().saturating_sub(max);
+    let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+    &text[start..]
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// Polls `VmHWM` (the kernel's own peak-RSS counter) of a running process every 2 ms; the
+/// last reading before it exits is its peak, short of any growth in its last 2 ms.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    /// utime + stime in clock ticks, as last read.
+    cpu_ticks: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let cpu_ticks = Arc::new(AtomicU64::new(0));
+        let (s, p, c) = (Arc::clone(&stop), Arc::clone(&peak), Arc::clone(&cpu_ticks));
+        let thread = std::thread::spawn(move || {
+            let (status, stat) = (format!("/proc/{pid}/status"), format!("/proc/{pid}/stat"));
+            while !s.load(Ordering::Relaxed) {
+                if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|t| vm_hwm_kb(&t)) {
+                    p.fetch_max(kb, Ordering::Relaxed);
+                }
+                if let Some(ticks) = std::fs::read_to_string(&stat).ok().and_then(|t| cpu_ticks_of(&t)) {
+                    c.fetch_max(ticks, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        RssSampler { stop, peak, cpu_ticks, thread }
+    }
+
+    /// (peak RSS in kB, CPU time used, short of its last 2 ms)
+    fn stop(self) -> (Option<u64>, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        let peak = Some(self.peak.load(Ordering::Relaxed)).filter(|kb| *kb > 0);
+        // Linux reports /proc times in USER_HZ, 100 per second.
+        (peak, Duration::from_millis(self.cpu_ticks.load(Ordering::Relaxed) * 10))
+    }
+}
+
+/// utime + stime from `/proc/<pid>/stat` (fields 14 and 15; the name in field 2 may hold spaces).
+fn cpu_ticks_of(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so field 14 is index 11.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn mb(kb: Option<u64>) -> String {
+    kb.map_or_else(|| "n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
+}
+
+/// `Plan (dry run) for 2026-11: 240 add, 560 update, 7200 unchanged, 0 held, 0 skipped.`
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct PlanCounts {
+    add: usize,
+    update: usize,
+    unchanged: usize,
+    held: usize,
+    skipped: usize,
+}
+
+fn plan_counts(stdout: &str) -> Result<PlanCounts> {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Plan") && l.contains(" add, "))
+        .context("no plan summary line in the output")?;
+    let (_, counts) = line.split_once(": ").context("plan summary without counts")?;
+    let mut out = PlanCounts::default();
+    for part in counts.trim_end_matches('.').split(", ") {
+        let (n, what) = part.split_once(' ').context("bad plan count")?;
+        let n: usize = n.parse()?;
+        match what {
+            "add" => out.add = n,
+            "update" => out.update = n,
+            "unchanged" => out.unchanged = n,
+            "held" => out.held = n,
+            "skipped" => out.skipped = n,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// `Applied 800 of 800 changes (run 2).`
+fn applied(stdout: &str) -> Result<usize> {
+    let line = stdout.lines().find(|l| l.starts_with("Applied ")).context("no `Applied` line")?;
+    let mut words = line.split_whitespace().skip(1);
+    let done: usize = words.next().context("bad Applied line")?.parse()?;
+    let of: usize = words.nth(1).context("bad Applied line")?.parse()?;
+    if done != of {
+        bail!("{line}");
+    }
+    Ok(done)
+}
+
+/// The plan must be what the generator put in, the sync must apply all of it, and a second
+/// plan must have nothing left to do.
+fn check_plan(s: &ScaleSummary, dry: &PlanCounts, applied: usize, again: &PlanCounts) -> Result<()> {
+    let want =
+        PlanCounts { add: s.adds, update: s.updates, unchanged: s.lines - s.changes(), held: 0, skipped: 0 };
+    if *dry != want {
+        bail!("dry-run plan {dry:?}, generated {want:?}");
+    }
+    if applied != s.changes() {
+        bail!("applied {applied} of {} changes", s.changes());
+    }
+    let settled = PlanCounts { add: 0, update: 0, unchanged: s.lines, held: 0, skipped: 0 };
+    if *again != settled {
+        bail!("the plan after the sync is {again:?}, want {settled:?}");
+    }
+    Ok(())
+}
+
+fn count_status(requests: &[RecordedRequest], status: u16) -> usize {
+    requests.iter().filter(|r| r.status == status).count()
+}
+
+/// The fewest requests a sync can make, by what the APIs offer.
+struct Minimum {
+    total: usize,
+    detail: String,
+}
+
+fn minimum(scale: &Scale, s: &ScaleSummary, writes: bool) -> Minimum {
+    let huntress_pages = scale.huntress.div_ceil(HUNTRESS_PAGE).max(1);
+    // NordLayer gives no total: the list ends on a short (possibly empty) page.
+    let nordlayer_pages = scale.nordlayer / NORDLAYER_PAGE + 1;
+    let vendor = 1 + huntress_pages + 1 + nordlayer_pages + scale.nordlayer;
+    let changes = if writes { s.changes() } else { 0 };
+    // 1: codebase discovery (the config names no codebase).
+    let total = 1 + s.agreements_with_lines + changes + vendor;
+    let detail = format!(
+        "min {total} = 1 discovery + {} additions reads + {changes} writes + {vendor} vendor \
+         ({} pages + {} NordLayer usage)",
+        s.agreements_with_lines,
+        vendor - scale.nordlayer,
+        scale.nordlayer
+    );
+    Minimum { total, detail }
+}
+
+/// max(requests x latency / workers, per host: requests / allowed rate).
+struct Limit {
+    seconds: f64,
+    detail: String,
+}
+
+fn physical_limit(requests: &[RecordedRequest], workers: usize, cw_per_minute: Option<u32>) -> Limit {
+    let n = requests.len() as f64;
+    let latency_bound = n * latency().as_secs_f64() / workers as f64;
+    let cw = requests.iter().filter(|r| r.server == "connectwise").count() as f64;
+    let huntress = requests.iter().filter(|r| r.server == "huntress").count() as f64;
+    let cw_bound = cw_per_minute.map_or(0.0, |rpm| cw / (f64::from(rpm) / 60.0));
+    let huntress_bound = huntress / (HUNTRESS_PER_MINUTE / 60.0);
+    let seconds = latency_bound.max(cw_bound).max(huntress_bound);
+    let mut detail = format!("{:.0} x {} ms / {workers} = {latency_bound:.2} s", n, latency().as_millis());
+    if let Some(rpm) = cw_per_minute {
+        detail.push_str(&format!("; {cw:.0} CW / {rpm} per min = {cw_bound:.2} s"));
+    }
+    detail.push_str(&format!("; {huntress:.0} Huntress / 60 per min = {huntress_bound:.0} s"));
+    Limit { seconds, detail }
+}
+
+struct Row {
+    measure: String,
+    measured: String,
+    reference: String,
+    target: String,
+    met: bool,
+}
+
+impl Row {
+    fn count(measure: &str, made: usize, min: &Minimum) -> Row {
+        Row {
+            measure: measure.into(),
+            measured: made.to_string(),
+            reference: min.detail.clone(),
+            target: "= minimum".into(),
+            met: made == min.total,
+        }
+    }
+
+    fn wall(measure: &str, wall: Duration, limit: &Limit) -> Row {
+        let ratio = wall.as_secs_f64() / limit.seconds;
+        Row {
+            measure: measure.into(),
+            measured: format!("{:.2} s ({ratio:.2}x limit)", wall.as_secs_f64()),
+            reference: format!("limit {:.2} s: {}", limit.seconds, limit.detail),
+            target: "<= 1.25x limit".into(),
+            met: ratio <= 1.25,
+        }
+    }
+}
+
+fn print_report(scale: &Scale, s: &ScaleSummary, rows: &[Row], runs: &[(&str, &Run)]) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.to_string()))
+        .and_then(|l| l.split_once(':').map(|(_, m)| m.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!();
+    println!(
+        "recon scale benchmark: {} companies, {} agreements ({} active), {} vendors, {} accounts, \
+         {} additions, {} lines ({} change: {} update, {} add)",
+        s.companies,
+        s.agreements,
+        s.active_agreements,
+        s.accounts.len(),
+        scale.accounts(),
+        s.additions,
+        s.lines,
+        s.changes(),
+        s.updates,
+        s.adds
+    );
+    println!(
+        "machine: {cores} cores, {cpu}; sandbox latency {} ms per request, {WORKERS} server threads per service",
+        latency().as_millis()
+    );
+    println!();
+    println!("| measure | measured | reference | target | met |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.measure,
+            r.measured,
+            r.reference,
+            r.target,
+            if r.met { "yes" } else { "**no**" }
+        );
+    }
+    println!();
+    for (name, run) in runs {
+        let mut by: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for r in &run.requests {
+            *by.entry((r.server.clone(), r.method.clone())).or_default() += 1;
+        }
+        let parts: Vec<String> = by.iter().map(|((s, m), n)| format!("{s} {m} {n}")).collect();
+        println!(
+            "{name}: {} requests ({}); recon CPU {:.2} s in {:.2} s wall",
+            run.requests.len(),
+            parts.join(", "),
+            run.cpu.as_secs_f64(),
+            run.wall.as_secs_f64()
+        );
+    }
+}
+
+/// Best of `PURE_RUNS`: wall clock of single-threaded in-memory work (the figure used), and
+/// the thread's CPU time from the kernel as a cross-check.
+struct PureTimes {
+    best_wall: Duration,
+    best_cpu: Duration,
+    best_match: Duration,
+    best_reconcile: Duration,
+    lines: usize,
+}
+
+/// CPU time of this thread (`/proc/thread-self/schedstat`, nanoseconds on the CPU).
+fn thread_cpu() -> Result<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns: u64 = text.split_whitespace().next().context("empty schedstat")?.parse()?;
+    Ok(Duration::from_nanos(ns))
+}
+
+/// matching (one `auto_match` per vendor, as `recon connect` does) and one `reconcile` over
+/// every vendor, on generated data; best of `PURE_RUNS`.
+fn pure_core() -> Result<PureTimes> {
+    // (vendor, services) as the real adapters report them.
+    let vendors: [(&str, &[&str]); 5] = [
+        ("nodeware", &["vms"]),
+        ("huntress", &["edr-agents", "itdr-identities", "sat-learners"]),
+        ("saas-alerts", &["billable-users"]),
+        ("nordlayer", &["licenses", "servers"]),
+        ("nordpass", &["business"]),
+    ];
+    let mut rng = fastrand::Rng::with_seed(11);
+    let companies: Vec<CwCompany> = (0..PURE_COMPANIES)
+        .map(|i| CwCompany { id: 100_000 + i as i64, identifier: format!("C{i}"), name: company_name(i) })
+        .collect();
+    let agreement_of = |company_id: i64| company_id + 1_000_000;
+    let mut accounts: Vec<(String, Vec<VendorAccount>)> = Vec::new();
+    let mut snapshots = BTreeMap::new();
+    let mut service_mappings = Vec::new();
+    let mut product_id = 500;
+    let mut products: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (vendor, services) in vendors {
+        for service in services {
+            product_id += 1;
+            products.insert((vendor.to_string(), service.to_string()), product_id);
+            service_mappings.push(ServiceMapping {
+                vendor: vendor.to_string(),
+                service_key: service.to_string(),
+                product_id,
+                product_identifier: format!("P-{product_id}"),
+            });
+        }
+        let mut picks: Vec<usize> = (0..PURE_COMPANIES).collect();
+        rng.shuffle(&mut picks);
+        picks.truncate(PURE_ACCOUNTS_PER_VENDOR);
+        let mut snapshot = VendorSnapshot::default();
+        for (n, i) in picks.into_iter().enumerate() {
+            let id = format!("{vendor}-{n}");
+            for service in services {
+                snapshot.usage.push(Usage {
+                    account_id: id.clone(),
+                    service_key: service.to_string(),
+                    quantity: rng.u32(1..=150),
+                });
+            }
+            snapshot.accounts.push(VendorAccount {
+                id,
+                name: company_name(i),
+                status: None,
+                raw: serde_json::json!({ "id": n, "name": company_name(i), "count": 12 }),
+            });
+        }
+        accounts.push((vendor.to_string(), snapshot.accounts.clone()));
+        snapshots.insert(vendor.to_string(), snapshot);
+    }
+
+    // Mappings as connect would make them, to build the additions once.
+    let name_of: BTreeMap<i64, &str> = companies.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let mappings_for = |outcomes: &[(String, matching::MatchOutcome)]| -> Vec<AccountMapping> {
+        let mut out = Vec::new();
+        for (vendor, outcome) in outcomes {
+            for (account_id, company_id) in &outcome.matched {
+                out.push(AccountMapping {
+                    vendor: vendor.clone(),
+                    account_id: account_id.clone(),
+                    account_name: String::new(),
+                    company_id: *company_id,
+                    company_name: name_of.get(company_id).map_or_else(String::new, |n| n.to_string()),
+                    agreement_id: Some(agreement_of(*company_id)),
+                    agreement_name: Some("Managed Services".into()),
+                    how: MappedBy::Auto,
+                });
+            }
+        }
+        out
+    };
+    let none = HashSet::new();
+    let outcomes: Vec<(String, matching::MatchOutcome)> =
+        accounts.iter().map(|(v, a)| (v.clone(), matching::auto_match(a, &companies, &none))).collect();
+    let mappings = mappings_for(&outcomes);
+    let company_of: BTreeMap<(&str, &str), i64> =
+        mappings.iter().map(|m| ((m.vendor.as_str(), m.account_id.as_str()), m.company_id)).collect();
+    let mut additions: BTreeMap<i64, Vec<CwAddition>> = BTreeMap::new();
+    let mut next_id = 1;
+    let mut expected_writes = 0;
+    for (vendor, snapshot) in &snapshots {
+        for u in &snapshot.usage {
+            let Some(company) = company_of.get(&(vendor.as_str(), u.account_id.as_str())) else { continue };
+            let agreement_id = agreement_of(*company);
+            let list = additions.entry(agreement_id).or_default();
+            let roll = rng.u32(0..100);
+            if roll < 3 {
+                expected_writes += 1;
+                continue;
+            }
+            let quantity = if roll < 10 { u.quantity + 1 } else { u.quantity };
+            expected_writes += usize::from(roll < 10);
+            let product_id = products.get(&(vendor.clone(), u.service_key.clone())).copied();
+            list.push(CwAddition {
+                id: next_id,
+                agreement_id,
+                product_id,
+                product_identifier: None,
+                quantity: f64::from(quantity),
+                cancelled: false,
+            });
+            next_id += 1;
+        }
+    }
+    for c in &companies {
+        let agreement_id = agreement_of(c.id);
+        additions.entry(agreement_id).or_default().push(CwAddition {
+            id: next_id,
+            agreement_id,
+            product_id: Some(999),
+            product_identifier: Some("MANAGED-WS".into()),
+            quantity: 10.0,
+            cancelled: false,
+        });
+        next_id += 1;
+    }
+    let policy = SyncPolicy::default();
+    let period = Period { year: 2026, month: 11 };
+    let mut best = PureTimes {
+        best_wall: Duration::MAX,
+        best_cpu: Duration::MAX,
+        best_match: Duration::MAX,
+        best_reconcile: Duration::MAX,
+        lines: 0,
+    };
+    for _ in 0..PURE_RUNS {
+        let (t0, w0) = (thread_cpu()?, Instant::now());
+        let outcomes: Vec<(String, matching::MatchOutcome)> =
+            accounts.iter().map(|(v, a)| (v.clone(), matching::auto_match(a, &companies, &none))).collect();
+        let w1 = Instant::now();
+        let plan = reconcile::reconcile(&ReconcileInput {
+            period,
+            account_mappings: &mappings,
+            service_mappings: &service_mappings,
+            snapshots: &snapshots,
+            additions: &additions,
+            policy: &policy,
+        });
+        let (t2, w2) = (thread_cpu()?, Instant::now());
+        let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();
+        let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
+        let skipped = plan.lines.iter().filter(|l| l.action == Action::Skipped).count();
+        if matched != 5 * PURE_ACCOUNTS_PER_VENDOR || writes != expected_writes || skipped != 0 {
+            bail!(
+                "pure core: matched {matched}, writes {writes} (want {expected_writes}), skipped {skipped}"
+            );
+        }
+        best.lines = plan.lines.len();
+        best.best_cpu = best.best_cpu.min(t2 - t0);
+        best.best_wall = best.best_wall.min(w2 - w0);
+        best.best_match = best.best_match.min(w1 - w0);
+        best.best_reconcile = best.best_reconcile.min(w2 - w1);
+        std::hint::black_box(&plan);
+    }
+    let vendors_seen: BTreeSet<&str> = mappings.iter().map(|m| m.vendor.as_str()).collect();
+    if vendors_seen.len() != 5 {
+        bail!("pure core: mappings for {} vendors", vendors_seen.len());
+    }
+    Ok(best)
+}
