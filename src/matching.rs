@@ -52,8 +52,13 @@ pub fn normalize_name(s: &str) -> String {
         }
     };
     if s.is_ascii() {
-        // ASCII is already composed: skip the Unicode work for the common case.
-        push_words(&s.to_ascii_lowercase());
+        // ASCII is already composed: skip the Unicode work (and a copy) for the common case.
+        for word in s.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        }
     } else {
         push_words(&s.nfc().collect::<String>().to_lowercase());
     }

@@ -292,10 +292,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         lines.push(line);
     }
 
-    lines.sort_by(|a, b| {
-        a.company
-            .to_lowercase()
-            .cmp(&b.company.to_lowercase())
+    // Lowercase each company name once, not in every comparison (16,000 lines at MSP scale).
+    let mut keyed: Vec<(String, PlanLine)> =
+        lines.into_iter().map(|l| (l.company.to_lowercase(), l)).collect();
+    keyed.sort_by(|(a_name, a), (b_name, b)| {
+        a_name
+            .cmp(b_name)
             .then_with(|| a.company_id.cmp(&b.company_id))
             .then_with(|| a.agreement_id.cmp(&b.agreement_id))
             .then_with(|| a.product.cmp(&b.product))
@@ -305,6 +307,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             .then_with(|| a.reason.cmp(&b.reason))
             .then_with(|| a.sources.cmp(&b.sources))
     });
+    let lines = keyed.into_iter().map(|(_, line)| line).collect();
     warnings.sort();
     warnings.dedup();
     Plan { period: input.period, lines, warnings }

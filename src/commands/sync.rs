@@ -8,7 +8,7 @@ use crate::model::{CwAddition, VendorSnapshot, VendorStatus};
 use crate::period::Period;
 use crate::plan::{Action, ChangeState, Plan, PlanLine, format_quantity};
 use crate::reconcile::{self, ReconcileInput};
-use crate::vendors::{self, VendorError};
+use crate::vendors;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
@@ -58,15 +58,28 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let vendor_configs: Vec<_> =
         vendors.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
 
-    // Fetch every vendor at once; one vendor's failure does not stop the others.
-    let bar = crate::output::progress(ctx.progress, vendor_configs.len(), "fetching vendor usage");
-    let fetched: Vec<Result<VendorSnapshot, VendorError>> =
-        crate::workers::map(&vendor_configs, config.http.workers, |vc| {
-            let r = vendors::fetch(vc, &http, period, current);
-            bar.inc(1);
-            r
+    let account_mappings = store.account_mappings(None)?;
+    let service_mappings = store.service_mappings(None)?;
+
+    // Read ConnectWise while the vendors answer: the additions of every agreement the
+    // selected vendors map to are read at once. A vendor that then fails costs only those
+    // reads; one vendor's failure never stops the others.
+    let selected: BTreeSet<String> = vendors.iter().cloned().collect();
+    let agreement_ids = reconcile::agreements_to_read(&account_mappings, &service_mappings, &selected);
+    let workers = config.http.workers;
+    let (fetched, connectwise_read) = std::thread::scope(|scope| {
+        let vendor_job = scope.spawn(|| {
+            crate::workers::map(&vendor_configs, workers, |vc| vendors::fetch(vc, &http, period, current))
         });
-    bar.finish_and_clear();
+        let connectwise_read = connectwise(&config, &http).and_then(|cw| {
+            let additions = super::push::read_additions(ctx, &cw, &agreement_ids, workers)?;
+            Ok((cw, additions))
+        });
+        let fetched = vendor_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (fetched, connectwise_read)
+    });
+    let (cw, additions) = connectwise_read?;
+
     let mut snapshots = BTreeMap::new();
     let mut vendor_errors = BTreeMap::new();
     for (vc, result) in vendor_configs.iter().zip(fetched) {
@@ -80,9 +93,6 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             }
         }
     }
-
-    let account_mappings = store.account_mappings(None)?;
-    let service_mappings = store.service_mappings(None)?;
 
     // The outage guard: a vendor that lists nobody, or whose total fell too far, is treated
     // as failed, so nothing is pushed for it (and no line it shares is pushed half-summed).
@@ -98,12 +108,6 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
     snapshots.retain(|name, _| !vendor_errors.contains_key(name));
-
-    let fetched_names: BTreeSet<String> = snapshots.keys().cloned().collect();
-    let agreement_ids = reconcile::agreements_to_read(&account_mappings, &service_mappings, &fetched_names);
-
-    let cw = connectwise(&config, &http)?;
-    let additions = super::push::read_additions(ctx, &cw, &agreement_ids, config.http.workers)?;
 
     let plan = reconcile::reconcile(&ReconcileInput {
         period,
