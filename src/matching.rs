@@ -8,8 +8,9 @@
 //!   and reads "&" as "and"; it only ranks [`Suggestion`]s that a person then confirms.
 
 use crate::model::{CwAgreement, CwCompany, VendorAccount};
+use foldhash::{HashMap as FastMap, HashMapExt, HashSet as FastSet, HashSetExt};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -42,27 +43,39 @@ const LEGAL_SUFFIXES: &[&str] = &[
 /// precomposed "é" and "e" + combining accent are the same text), trimmed, inner whitespace runs
 /// collapsed to one space, Unicode lowercase.
 pub fn normalize_name(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut push_words = |text: &str| {
-        for word in text.split_whitespace() {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
-        }
-    };
     if s.is_ascii() {
-        // ASCII is already composed: skip the Unicode work (and a copy) for the common case.
-        for word in s.split_whitespace() {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        return normalize_ascii(s);
+    }
+    let folded = s.nfc().collect::<String>().to_lowercase();
+    let mut out = String::with_capacity(folded.len());
+    for word in folded.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
         }
-    } else {
-        push_words(&s.nfc().collect::<String>().to_lowercase());
+        out.push_str(word);
     }
     out
+}
+
+/// `normalize_name` for ASCII, which is already composed: byte by byte, as this runs for
+/// every company and account name (tens of thousands at MSP scale). The whitespace set is
+/// `char::is_whitespace` restricted to ASCII, as `split_whitespace` uses.
+fn normalize_ascii(s: &str) -> String {
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut gap = false;
+    for b in s.bytes() {
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+            gap = true;
+            continue;
+        }
+        if gap && !bytes.is_empty() {
+            bytes.push(b' ');
+        }
+        gap = false;
+        bytes.push(b.to_ascii_lowercase());
+    }
+    // Lowercased ASCII is still ASCII: this never falls back.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// What [`auto_match`] made of the vendor's accounts. Every list is sorted by account id.
@@ -89,21 +102,31 @@ pub fn auto_match(
     companies: &[CwCompany],
     already_mapped: &HashSet<String>,
 ) -> MatchOutcome {
-    let mut company_ids = HashSet::new();
-    let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
+    // Name -> company ids. Nearly every name is unique: keep one id inline and a list only
+    // for the few names two companies share.
+    let mut company_ids = FastSet::with_capacity(companies.len());
+    let mut by_name: FastMap<String, i64> = FastMap::with_capacity(companies.len());
+    let mut shared: FastMap<String, Vec<i64>> = FastMap::new();
     for company in companies {
-        if company_ids.insert(company.id) {
-            by_name.entry(normalize_name(&company.name)).or_default().push(company.id);
+        if !company_ids.insert(company.id) {
+            continue;
+        }
+        let name = normalize_name(&company.name);
+        match by_name.get(&name) {
+            None => {
+                by_name.insert(name, company.id);
+            }
+            Some(&first) => shared.entry(name).or_insert_with(|| vec![first]).push(company.id),
         }
     }
 
-    let mut account_ids = HashSet::new();
+    let mut account_ids = FastSet::with_capacity(accounts.len());
     let unique: Vec<(&VendorAccount, String)> = accounts
         .iter()
         .filter(|a| account_ids.insert(a.id.as_str()))
         .map(|a| (a, normalize_name(&a.name)))
         .collect();
-    let mut names_seen: HashMap<&str, usize> = HashMap::new();
+    let mut names_seen: FastMap<&str, usize> = FastMap::with_capacity(accounts.len());
     for (_, name) in &unique {
         *names_seen.entry(name.as_str()).or_default() += 1;
     }
@@ -113,18 +136,20 @@ pub fn auto_match(
         if already_mapped.contains(&account.id) {
             continue;
         }
-        let ids = if name.is_empty() { None } else { by_name.get(name) };
-        match ids {
+        let id = if name.is_empty() { None } else { by_name.get(name) };
+        match id {
             None => out.unmatched.push(account.id.clone()),
             Some(_) if names_seen.get(name.as_str()).copied().unwrap_or(0) > 1 => {
                 out.ambiguous_account.push(account.id.clone());
             }
-            Some(ids) if ids.len() == 1 => out.matched.push((account.id.clone(), ids[0])),
-            Some(ids) => {
-                let mut ids = ids.clone();
-                ids.sort_unstable();
-                out.ambiguous_company.push((account.id.clone(), ids));
-            }
+            Some(&id) => match shared.get(name) {
+                None => out.matched.push((account.id.clone(), id)),
+                Some(ids) => {
+                    let mut ids = ids.clone();
+                    ids.sort_unstable();
+                    out.ambiguous_company.push((account.id.clone(), ids));
+                }
+            },
         }
     }
     out.matched.sort();

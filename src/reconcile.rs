@@ -10,7 +10,8 @@ use crate::model::{AccountMapping, CwAddition, ServiceMapping, Usage, VendorAcco
 use crate::period::Period;
 use crate::plan::{Action, Plan, PlanLine, Source};
 use crate::policy::SyncPolicy;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use foldhash::{HashMap as FastMap, HashMapExt};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything one reconcile looks at.
 #[derive(Debug, Clone, Copy)]
@@ -47,17 +48,17 @@ pub fn agreements_to_read(
 
 /// What one fetched vendor reported, indexed by account id.
 struct VendorView<'a> {
-    accounts: HashMap<&'a str, &'a VendorAccount>,
-    usage: HashMap<&'a str, Vec<&'a Usage>>,
+    accounts: FastMap<&'a str, &'a VendorAccount>,
+    usage: FastMap<&'a str, Vec<&'a Usage>>,
 }
 
 impl<'a> VendorView<'a> {
     fn new(snapshot: &'a VendorSnapshot) -> VendorView<'a> {
-        let mut accounts = HashMap::new();
+        let mut accounts = FastMap::with_capacity(snapshot.accounts.len());
         for account in &snapshot.accounts {
             accounts.entry(account.id.as_str()).or_insert(account);
         }
-        let mut usage: HashMap<&str, Vec<&Usage>> = HashMap::new();
+        let mut usage: FastMap<&str, Vec<&Usage>> = FastMap::with_capacity(snapshot.accounts.len());
         for row in &snapshot.usage {
             usage.entry(row.account_id.as_str()).or_default().push(row);
         }
@@ -94,10 +95,10 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
     let mut warnings = Vec::new();
 
     // Mappings in a fixed order; a pair listed twice counts once (the first wins).
-    let mut accounts: BTreeMap<(&str, &str), &AccountMapping> = BTreeMap::new();
-    for m in input.account_mappings {
-        accounts.entry((m.vendor.as_str(), m.account_id.as_str())).or_insert(m);
-    }
+    let mut accounts: Vec<(&str, &str, &AccountMapping)> =
+        input.account_mappings.iter().map(|m| (m.vendor.as_str(), m.account_id.as_str(), m)).collect();
+    accounts.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1))); // stable: the first listed stays first
+    accounts.dedup_by(|later, first| (later.0, later.1) == (first.0, first.1));
     let mut services: BTreeMap<(&str, &str), &ServiceMapping> = BTreeMap::new();
     for s in input.service_mappings {
         services.entry((s.vendor.as_str(), s.service_key.as_str())).or_insert(s);
@@ -115,7 +116,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
     let mut gaps: Vec<Gap> = Vec::new();
     let mut keys: BTreeMap<(i64, i64), Key> = BTreeMap::new();
 
-    for (&(vendor, account_id), &mapping) in &accounts {
+    for &(vendor, account_id, mapping) in &accounts {
         let Some(view) = views.get(vendor) else {
             if let Some(agreement_id) = mapping.agreement_id {
                 let reason = format!("also fed by {vendor}, which this run did not fetch");
@@ -236,12 +237,14 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             continue;
         };
         line.after = Some(quantity);
-        let agreement_label = match &key.mapping.agreement_name {
+        // Only skipped lines name the agreement; build the label there, not for every line.
+        let agreement_label = || match &key.mapping.agreement_name {
             Some(name) => format!("agreement '{name}'"),
             None => format!("agreement {agreement_id}"),
         };
         let Some(all_additions) = input.additions.get(&agreement_id) else {
-            line.reason = Some(format!("the additions of {agreement_label} were not read; nothing pushed"));
+            line.reason =
+                Some(format!("the additions of {} were not read; nothing pushed", agreement_label()));
             lines.push(line);
             continue;
         };
@@ -277,8 +280,9 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             several => {
                 let ids: Vec<String> = several.iter().map(|a| a.id.to_string()).collect();
                 line.reason = Some(format!(
-                    "{} active additions of {product} on {agreement_label} (ids {}); fix in ConnectWise",
+                    "{} active additions of {product} on {} (ids {}); fix in ConnectWise",
                     several.len(),
+                    agreement_label(),
                     ids.join(", ")
                 ));
             }
@@ -292,12 +296,15 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         lines.push(line);
     }
 
-    // Lowercase each company name once, not in every comparison (16,000 lines at MSP scale).
-    let mut keyed: Vec<(String, PlanLine)> =
-        lines.into_iter().map(|l| (l.company.to_lowercase(), l)).collect();
-    keyed.sort_by(|(a_name, a), (b_name, b)| {
-        a_name
-            .cmp(b_name)
+    // Sort positions, not lines: a line is a few hundred bytes and a sort moves its elements
+    // many times. Each company name is lowercased once, not in every comparison.
+    let names: Vec<String> = lines.iter().map(|l| l.company.to_lowercase()).collect();
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    // Unstable is deterministic here: the comparison is total (it ends on the sources).
+    order.sort_unstable_by(|&x, &y| {
+        let (a, b) = (&lines[x], &lines[y]);
+        names[x]
+            .cmp(&names[y])
             .then_with(|| a.company_id.cmp(&b.company_id))
             .then_with(|| a.agreement_id.cmp(&b.agreement_id))
             .then_with(|| a.product.cmp(&b.product))
@@ -307,7 +314,8 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             .then_with(|| a.reason.cmp(&b.reason))
             .then_with(|| a.sources.cmp(&b.sources))
     });
-    let lines = keyed.into_iter().map(|(_, line)| line).collect();
+    let mut slots: Vec<Option<PlanLine>> = lines.into_iter().map(Some).collect();
+    let lines = order.into_iter().filter_map(|i| slots[i].take()).collect();
     warnings.sort();
     warnings.dedup();
     Plan { period: input.period, lines, warnings }
