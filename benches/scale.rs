@@ -279,9 +279,8 @@ impl Case {
             &format!("[connectwise]\nrequests_per_minute = {cw_per_minute}\n"),
             1,
         );
-        let text = format!(
-            "{text}\n[sync]\nincreases = \"apply\"\ndecreases = \"apply\"\n\n[http]\nworkers = {workers}\n"
-        );
+        // The sandbox's config pushes every change (recon's default policy would hold some).
+        let text = format!("{text}\n[http]\nworkers = {workers}\n");
         write_private(&config, &text)?;
         let case = Case { sandbox, _dir: dir, config, db, summary };
         for vendor in VENDORS {
@@ -751,7 +750,7 @@ fn pure_core() -> Result<PureTimes> {
         });
         next_id += 1;
     }
-    let policy = SyncPolicy::default();
+    let policy = SyncPolicy::push_everything();
     let period = Period { year: 2026, month: 11 };
     let mut best = PureTimes {
         best_wall: Duration::MAX,

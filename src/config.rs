@@ -330,7 +330,15 @@ impl RawVendor {
 struct RawSync {
     increases: Option<Decision>,
     decreases: Option<Decision>,
-    max_change_percent: Option<u32>,
+    max_change_percent: Option<MaxChange>,
+}
+
+/// `max_change_percent = 50`, or `false` for no limit.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MaxChange {
+    Percent(u32),
+    Enabled(bool),
 }
 
 #[derive(Deserialize)]
@@ -421,10 +429,23 @@ impl Validator<'_> {
             None => SyncPolicy::default(),
             Some(s) => {
                 let default = SyncPolicy::default();
+                let max_change_percent = match s.max_change_percent {
+                    None => default.max_change_percent,
+                    Some(MaxChange::Percent(p)) => Some(p),
+                    Some(MaxChange::Enabled(false)) => None,
+                    Some(MaxChange::Enabled(true)) => {
+                        return Err(self.error(
+                            &["sync"],
+                            Some("max_change_percent"),
+                            "[sync] max_change_percent = true: give a percentage (e.g. 50), or false for no limit"
+                                .to_string(),
+                        ));
+                    }
+                };
                 SyncPolicy {
                     increases: s.increases.unwrap_or(default.increases),
                     decreases: s.decreases.unwrap_or(default.decreases),
-                    max_change_percent: s.max_change_percent,
+                    max_change_percent,
                 }
             }
         };
@@ -882,6 +903,19 @@ max_change_percent = 50
             assert!(err.to_string().contains(needle), "{text:?} -> {err}");
             assert!(err.to_string().starts_with("/etc/recon/config.toml:"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_sync_policy_is_safe_by_default_and_the_limit_can_be_turned_off() {
+        let c = parse("").unwrap();
+        assert_eq!(c.sync, SyncPolicy::default());
+        assert_eq!((c.sync.decreases, c.sync.max_change_percent), (Decision::Review, Some(50)));
+        let c = parse("[sync]\ndecreases = \"apply\"\nmax_change_percent = false\n").unwrap();
+        assert_eq!((c.sync.decreases, c.sync.max_change_percent), (Decision::Apply, None));
+        let c = parse("[sync]\nmax_change_percent = 20\n").unwrap();
+        assert_eq!(c.sync.max_change_percent, Some(20));
+        let err = parse("[sync]\nmax_change_percent = true\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
     }
 
     #[test]

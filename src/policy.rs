@@ -17,13 +17,21 @@ pub struct SyncPolicy {
     pub max_change_percent: Option<u32>,
 }
 
+/// Safe for cron out of the box: increases are pushed, decreases wait for a person, and a
+/// line (or a vendor's total) moving by more than half is held, so a vendor answering zeros
+/// cannot zero anyone's billing.
 impl Default for SyncPolicy {
     fn default() -> Self {
-        SyncPolicy { increases: Decision::Apply, decreases: Decision::Apply, max_change_percent: None }
+        SyncPolicy { increases: Decision::Apply, decreases: Decision::Review, max_change_percent: Some(50) }
     }
 }
 
 impl SyncPolicy {
+    /// Every change pushed at once: what the sandbox and most tests use.
+    pub fn push_everything() -> SyncPolicy {
+        SyncPolicy { increases: Decision::Apply, decreases: Decision::Apply, max_change_percent: None }
+    }
+
     /// Why the policy holds a change of one line from `before` (what ConnectWise holds now;
     /// `None` when there is no addition yet, which counts as 0) to `after` (what the vendors
     /// report); `None` means the change may be pushed at once.
@@ -83,9 +91,19 @@ mod tests {
         /// (what, policy, before, after, the reason it is held for)
         type Case = (&'static str, SyncPolicy, Option<f64>, u32, Option<&'static str>);
         let cases: &[Case] = &[
-            ("default applies an increase", SyncPolicy::default(), Some(5.0), 9, None),
-            ("default applies a decrease", SyncPolicy::default(), Some(9.0), 5, None),
-            ("default applies an add", SyncPolicy::default(), None, 9, None),
+            ("push_everything applies an increase", SyncPolicy::push_everything(), Some(5.0), 9, None),
+            ("push_everything applies a decrease", SyncPolicy::push_everything(), Some(9.0), 5, None),
+            ("push_everything applies an add", SyncPolicy::push_everything(), None, 9, None),
+            ("default applies a small increase", SyncPolicy::default(), Some(10.0), 12, None),
+            ("default applies an add", SyncPolicy::default(), None, 90, None),
+            ("default holds a decrease", SyncPolicy::default(), Some(9.0), 8, Some(DECREASE)),
+            (
+                "default holds a large increase",
+                SyncPolicy::default(),
+                Some(5.0),
+                9,
+                Some("change of +80% exceeds max_change_percent = 50"),
+            ),
             ("increase under review", policy(Review, Apply, None), Some(5.0), 6, Some(INCREASE)),
             ("add counts as an increase", policy(Review, Apply, None), None, 1, Some(INCREASE)),
             ("add of zero is no increase", policy(Review, Review, None), None, 0, None),

@@ -437,7 +437,7 @@ mod tests {
                 service_mappings: vec![smap(HUNTRESS, "edr", 100, "HUNTRESS-EDR")],
                 snapshots: BTreeMap::from([(HUNTRESS.to_string(), snapshot)]),
                 additions: BTreeMap::from([(10, Vec::new())]),
-                policy: SyncPolicy::default(),
+                policy: SyncPolicy::push_everything(),
             }
         }
 

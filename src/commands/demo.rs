@@ -22,7 +22,10 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
         v.dedup();
         v
     };
-    super::init::write_private(&config_path, &sandbox.config_toml_for(&vendors))?;
+    // recon's default [sync] policy, not the sandbox's push-everything one: the plan then
+    // shows which changes a cron run would hold for review.
+    let config = sandbox.config_toml_for(&vendors).replace(crate::sandbox::SYNC_PUSH_EVERYTHING, "");
+    super::init::write_private(&config_path, &config)?;
     let demo = Context {
         config_path,
         db_override: Some(dir.path().join("recon.db")),

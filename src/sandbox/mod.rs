@@ -44,6 +44,12 @@ pub const SAAS_ALERTS_KEY: &str = "sandbox-saas-alerts-key";
 pub const NORDLAYER_KEY: &str = "sandbox-nordlayer-key";
 
 /// The vendors served over HTTP, in the order their sections appear in the config.
+/// The `[sync]` section of the sandbox's configs: push every change, so a test sees
+/// ConnectWise end exactly as the vendors say. recon's own defaults hold decreases and large
+/// changes; a test of the policy replaces this section.
+pub const SYNC_PUSH_EVERYTHING: &str =
+    "\n[sync]\nincreases = \"apply\"\ndecreases = \"apply\"\nmax_change_percent = false\n";
+
 pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nordlayer"];
 /// Every vendor section `config_toml` writes (the last two read files, not servers).
 pub const ALL_VENDORS: [&str; 6] = ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass", "backup"];
@@ -339,6 +345,7 @@ impl Sandbox {
             };
             out.push_str(&format!("\n[vendors.{name}]\n{section}"));
         }
+        out.push_str(SYNC_PUSH_EVERYTHING);
         out
     }
 

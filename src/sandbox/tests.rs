@@ -408,7 +408,9 @@ fn config_points_at_the_sandbox_and_csv_files_exist() {
     let sandbox = Sandbox::start().unwrap();
     let config: toml::Table = sandbox.config_toml().parse().unwrap();
     assert_eq!(config["connectwise"]["site"].as_str().unwrap(), sandbox.connectwise_site());
-    assert!(config.get("sync").is_none());
+    // The sandbox's configs push every change (see SYNC_PUSH_EVERYTHING).
+    assert_eq!(config["sync"]["decreases"].as_str(), Some("apply"));
+    assert_eq!(config["sync"]["max_change_percent"].as_bool(), Some(false));
     let vendors = config["vendors"].as_table().unwrap();
     assert_eq!(vendors.len(), 6);
     assert_eq!(vendors["saas-alerts"]["api_url"].as_str(), sandbox.vendor_url("saas-alerts").as_deref());

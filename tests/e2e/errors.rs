@@ -14,9 +14,10 @@ fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
 fn a_config_error_names_file_line_and_key() {
     let env = Env::new(&["nodeware"]);
     let text = std::fs::read_to_string(&env.config).unwrap();
-    env.set_config(&format!("{text}\n[sync]\nincreses = \"apply\"\n"));
+    let bad = text.replace(recon::sandbox::SYNC_PUSH_EVERYTHING, "\n[sync]\nincreses = \"apply\"\n");
+    env.set_config(&bad);
     let err = stderr_of(&env, &["connect", "nodeware"], 2);
-    let line = text.lines().count() + 3;
+    let line = bad.lines().position(|l| l.starts_with("increses")).unwrap() + 1;
     assert!(err.contains(&format!("config.toml:{line}:")) && err.contains("increses"), "{err}");
     assert!(!env.db.exists(), "nothing is written on a config error");
 }

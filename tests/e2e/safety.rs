@@ -6,11 +6,14 @@ use recon::sandbox::{self, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// Nodeware connected, its service mapped, with `extra` appended to the config.
-fn nodeware_with(extra: &str) -> Env {
+/// Nodeware connected, its service mapped, with `policy` as the config's `[sync]` section
+/// (empty: the sandbox's push-everything section stays).
+fn nodeware_with(policy: &str) -> Env {
     let env = Env::new(&["nodeware"]);
-    let text = std::fs::read_to_string(&env.config).unwrap();
-    env.set_config(&format!("{text}\n{extra}\n"));
+    if !policy.is_empty() {
+        let text = std::fs::read_to_string(&env.config).unwrap();
+        env.set_config(&text.replace(sandbox::SYNC_PUSH_EVERYTHING, &format!("\n{policy}\n")));
+    }
     env.run(&["connect", "nodeware"], 0);
     env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
     env
@@ -79,7 +82,7 @@ fn decreases_are_held_for_review_then_approved_or_rejected() {
 
 #[test]
 fn a_large_change_is_held_by_max_change_percent() {
-    let env = nodeware_with("[sync]\nmax_change_percent = 20");
+    let env = nodeware_with("[sync]\ndecreases = \"apply\"\nmax_change_percent = 20");
     let result = env.run_json(&["sync", "--yes"], 4);
     let lines = result["lines"].as_array().unwrap();
     let silverline = lines.iter().find(|l| l["company"] == "Silverline Logistics LLC").unwrap();

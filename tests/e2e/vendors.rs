@@ -87,8 +87,7 @@ fn connect_works_for_saas_alerts_nordlayer_nordpass_and_a_csv_vendor() {
 fn nordlayer_pages_by_limit_and_offset_until_a_short_page() {
     let env = Env::new(&["nordlayer"]);
     let text = std::fs::read_to_string(&env.config).unwrap();
-    // The nordlayer section is the last one, so this key lands in it.
-    env.set_config(&format!("{text}page_size = 5\n"));
+    env.set_config(&text.replace("[vendors.nordlayer]\n", "[vendors.nordlayer]\npage_size = 5\n"));
     let report = env.run_json(&["connect", "nordlayer"], 0);
     assert_eq!(report["accounts"].as_u64(), Some(15), "{report}");
     let mut offsets: Vec<String> = env
