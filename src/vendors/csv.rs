@@ -186,6 +186,71 @@ fn line_of(problem: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Accounts built from a file's rows, shared by the file vendors: one account per id with
+/// its rows as its raw record, and each (account, service) at most once.
+#[derive(Default)]
+pub(super) struct FileAccounts {
+    /// account id -> (index in the snapshot's accounts, line first seen)
+    index: HashMap<String, (usize, u64)>,
+    /// (account id, service) -> line first seen
+    seen: HashMap<(String, String), u64>,
+}
+
+/// Why a row could not be added; the vendor words the message.
+pub(super) enum RowConflict {
+    /// The id was given another name on an earlier line.
+    Renamed { first_line: u64, earlier_name: String },
+    /// The same (account, service) came on an earlier line.
+    Duplicate { first_line: u64 },
+}
+
+impl FileAccounts {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn add(
+        &mut self,
+        snapshot: &mut VendorSnapshot,
+        row: &Row,
+        headers: &[String],
+        id: &str,
+        name: &str,
+        service: &str,
+        quantity: u32,
+    ) -> Result<(), RowConflict> {
+        let known = self.index.get(id).copied();
+        if let Some((index, first_line)) = known
+            && snapshot.accounts[index].name != name
+        {
+            return Err(RowConflict::Renamed {
+                first_line,
+                earlier_name: snapshot.accounts[index].name.clone(),
+            });
+        }
+        let key = (id.to_string(), service.to_string());
+        if let Some(&first_line) = self.seen.get(&key) {
+            return Err(RowConflict::Duplicate { first_line });
+        }
+        match known {
+            Some((index, _)) => {
+                if let serde_json::Value::Array(rows) = &mut snapshot.accounts[index].raw["rows"] {
+                    rows.push(row.to_json(headers));
+                }
+            }
+            None => {
+                self.index.insert(id.to_string(), (snapshot.accounts.len(), row.line));
+                snapshot.accounts.push(VendorAccount {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    status: None,
+                    raw: serde_json::json!({ "rows": [row.to_json(headers)] }),
+                });
+            }
+        }
+        self.seen.insert(key, row.line);
+        snapshot.usage.push(Usage { account_id: id.to_string(), service_key: service.to_string(), quantity });
+        Ok(())
+    }
+}
+
 pub fn fetch(vendor: &str, file: &Path) -> Result<VendorSnapshot, VendorError> {
     let (table, problems) = read_table(vendor, file)?;
     snapshot(&table, problems).map_err(|problems| bad_file(vendor, file, problems))
@@ -204,9 +269,7 @@ fn snapshot(table: &Table, mut problems: Vec<String>) -> Result<VendorSnapshot, 
     let id_col = table.column(ACCOUNT_ID);
 
     let mut snapshot = VendorSnapshot::default();
-    // account id -> (index in snapshot.accounts, line first seen)
-    let mut accounts: HashMap<String, (usize, u64)> = HashMap::new();
-    let mut seen: HashMap<(String, String), u64> = HashMap::new();
+    let mut accounts = FileAccounts::default();
     for row in &table.rows {
         let line = row.line;
         let account = row.get(account_col);
@@ -219,52 +282,24 @@ fn snapshot(table: &Table, mut problems: Vec<String>) -> Result<VendorSnapshot, 
             bad.push("`service` is empty".to_string());
         }
         let quantity = parse_quantity(QUANTITY, row.get(quantity_col)).map_err(|e| bad.push(e)).ok();
-        if !bad.is_empty() {
+        let (Some(quantity), true) = (quantity, bad.is_empty()) else {
             problems.push(format!("line {line}: {}", bad.join("; ")));
             continue;
-        }
+        };
         let id = id_col.map(|c| row.get(c)).filter(|id| !id.is_empty()).unwrap_or(account);
-        let known = accounts.get(id).copied();
-        if let Some((index, first)) = known
-            && snapshot.accounts[index].name != account
-        {
-            problems.push(format!(
-                "line {line}: account_id {id:?} is named {account:?} here but {:?} on line {first}",
-                snapshot.accounts[index].name
-            ));
-            continue;
-        }
-        if let Some(first) = seen.get(&(id.to_string(), service.to_string())) {
-            problems.push(format!(
-                "line {line}: duplicate of line {first} (account {account:?}, service {service:?})"
-            ));
-            continue;
-        }
-        match known {
-            Some((index, _)) => {
-                if let serde_json::Value::Array(rows) = &mut snapshot.accounts[index].raw["rows"] {
-                    rows.push(row.to_json(&table.headers));
+        match accounts.add(&mut snapshot, row, &table.headers, id, account, service, quantity) {
+            Ok(()) => {
+                if !snapshot.services.iter().any(|s| s.key == service) {
+                    snapshot.services.push(VendorService { key: service.to_string(), name: service.to_string() });
                 }
             }
-            None => {
-                accounts.insert(id.to_string(), (snapshot.accounts.len(), line));
-                snapshot.accounts.push(VendorAccount {
-                    id: id.to_string(),
-                    name: account.to_string(),
-                    status: None,
-                    raw: serde_json::json!({ "rows": [row.to_json(&table.headers)] }),
-                });
-            }
+            Err(RowConflict::Renamed { first_line, earlier_name }) => problems.push(format!(
+                "line {line}: account_id {id:?} is named {account:?} here but {earlier_name:?} on line {first_line}"
+            )),
+            Err(RowConflict::Duplicate { first_line }) => problems.push(format!(
+                "line {line}: duplicate of line {first_line} (account {account:?}, service {service:?})"
+            )),
         }
-        seen.insert((id.to_string(), service.to_string()), line);
-        if !snapshot.services.iter().any(|s| s.key == service) {
-            snapshot.services.push(VendorService { key: service.to_string(), name: service.to_string() });
-        }
-        snapshot.usage.push(Usage {
-            account_id: id.to_string(),
-            service_key: service.to_string(),
-            quantity: quantity.unwrap_or(0),
-        });
     }
     if problems.is_empty() { Ok(snapshot) } else { Err(problems) }
 }

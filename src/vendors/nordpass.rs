@@ -5,10 +5,9 @@
 //! checked like the generic CSV vendor's: any bad row rejects the whole file.
 
 use super::VendorError;
-use super::csv::{Table, bad_file, parse_quantity, read_table};
+use super::csv::{FileAccounts, RowConflict, Table, bad_file, parse_quantity, read_table};
 use crate::config::NordPassColumns;
-use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
-use std::collections::HashMap;
+use crate::model::{VendorService, VendorSnapshot};
 use std::path::Path;
 
 /// (service key, display name); the key is also the plan name, compared case-insensitively.
@@ -53,8 +52,7 @@ fn snapshot(
             .collect(),
         ..VendorSnapshot::default()
     };
-    let mut accounts: HashMap<String, (usize, u64)> = HashMap::new();
-    let mut seen: HashMap<(String, &'static str), u64> = HashMap::new();
+    let mut accounts = FileAccounts::default();
     for row in &table.rows {
         let line = row.line;
         let (name, id, plan) = (row.get(org_col), row.get(id_col), row.get(plan_col));
@@ -74,43 +72,14 @@ fn snapshot(
             problems.push(format!("line {line}: {}", bad.join("; ")));
             continue;
         };
-        let known = accounts.get(id).copied();
-        if let Some((index, first)) = known
-            && snapshot.accounts[index].name != name
-        {
-            problems.push(format!(
-                "line {line}: organization ID {id} is named {name:?} here but {:?} on line {first}",
-                snapshot.accounts[index].name
-            ));
-            continue;
+        match accounts.add(&mut snapshot, row, &table.headers, id, name, service, seats) {
+            Ok(()) => {}
+            Err(RowConflict::Renamed { first_line, earlier_name }) => problems.push(format!(
+                "line {line}: organization ID {id} is named {name:?} here but {earlier_name:?} on line {first_line}"
+            )),
+            Err(RowConflict::Duplicate { first_line }) => problems
+                .push(format!("line {line}: duplicate of line {first_line} (organization {name:?}, plan {plan})")),
         }
-        if let Some(first) = seen.get(&(id.to_string(), service)) {
-            problems
-                .push(format!("line {line}: duplicate of line {first} (organization {name:?}, plan {plan})"));
-            continue;
-        }
-        match known {
-            Some((index, _)) => {
-                if let serde_json::Value::Array(rows) = &mut snapshot.accounts[index].raw["rows"] {
-                    rows.push(row.to_json(&table.headers));
-                }
-            }
-            None => {
-                accounts.insert(id.to_string(), (snapshot.accounts.len(), line));
-                snapshot.accounts.push(VendorAccount {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    status: None,
-                    raw: serde_json::json!({ "rows": [row.to_json(&table.headers)] }),
-                });
-            }
-        }
-        seen.insert((id.to_string(), service), line);
-        snapshot.usage.push(Usage {
-            account_id: id.to_string(),
-            service_key: service.to_string(),
-            quantity: seats,
-        });
     }
     if problems.is_empty() { Ok(snapshot) } else { Err(problems) }
 }
