@@ -201,7 +201,11 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             eprintln!("recon: failed: {} {}: {}", f.company, f.product.as_deref().unwrap_or(""), f.error);
         }
         if counts.held > 0 {
-            println!("{} changes are held for review by the [sync] policy.", counts.held);
+            if args.dry_run {
+                println!("{} changes would be held for review by the [sync] policy.", counts.held);
+            } else {
+                println!("{} changes are held for review: see `recon review`.", counts.held);
+            }
         }
     }
     Ok(if result == "failed" || result == "partial" {
