@@ -44,6 +44,20 @@ pub fn read_additions(
     Ok(additions)
 }
 
+/// The current additions of every agreement a set of recorded changes touched: approve and
+/// undo re-read them, because ConnectWise may have changed since the changes were planned.
+pub fn read_additions_of(
+    ctx: &Context,
+    cw: &ConnectWise,
+    changes: &[crate::store::ChangeRecord],
+    workers: usize,
+) -> anyhow::Result<BTreeMap<i64, Vec<CwAddition>>> {
+    let mut agreements: Vec<i64> = changes.iter().filter_map(|c| c.agreement_id).collect();
+    agreements.sort_unstable();
+    agreements.dedup();
+    read_additions(ctx, cw, &agreements, workers)
+}
+
 /// What a push did: per written line (by index into the lines), its outcome.
 #[derive(Debug, Default)]
 pub struct Pushed {

@@ -106,10 +106,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let cw = connectwise(&config, &http)?;
 
     // Re-read every agreement involved: the held plan may be stale.
-    let mut agreements: Vec<i64> = chosen.iter().filter_map(|c| c.agreement_id).collect();
-    agreements.sort_unstable();
-    agreements.dedup();
-    let current = super::push::read_additions(ctx, &cw, &agreements, config.http.workers)?;
+    let current = super::push::read_additions_of(ctx, &cw, &chosen, config.http.workers)?;
 
     let mut lines = Vec::new();
     let mut origins = Vec::new();

@@ -24,10 +24,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     }
     let http = ctx.http(&config)?;
     let cw = connectwise(&config, &http)?;
-    let mut agreements: Vec<i64> = applied.iter().filter_map(|c| c.agreement_id).collect();
-    agreements.sort_unstable();
-    agreements.dedup();
-    let current = super::push::read_additions(ctx, &cw, &agreements, config.http.workers)?;
+    let current = super::push::read_additions_of(ctx, &cw, &applied, config.http.workers)?;
 
     let period = run.period.parse::<Period>().unwrap_or_else(|_| Period::containing(ctx.today()));
     let lines: Vec<PlanLine> = applied.iter().map(|c| reverse(c, &current, run_id)).collect();
