@@ -16,7 +16,8 @@ use recon::period::Period;
 use recon::plan::Action;
 use recon::policy::SyncPolicy;
 use recon::reconcile::{self, ReconcileInput};
-use recon::sandbox::scale::{SERVICE_PRODUCTS, Scale, ScaleSummary, VENDORS, company_name};
+use recon::sandbox::SERVICE_PRODUCTS;
+use recon::sandbox::scale::{Scale, ScaleSummary, VENDORS, company_name};
 use recon::sandbox::{Faults, RecordedRequest, Sandbox, SandboxOptions};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -296,7 +297,7 @@ impl Case {
                 );
             }
         }
-        for (vendor, service, product) in SERVICE_PRODUCTS {
+        for (vendor, service, product) in SERVICE_PRODUCTS.iter().filter(|(v, _, _)| VENDORS.contains(v)) {
             case.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product])?;
         }
         Ok(case)

@@ -235,6 +235,9 @@ pub struct NordPassColumns {
     pub seats: String,
 }
 
+/// What `recon init` writes where a key goes (see config.example.toml).
+pub const PLACEHOLDER: &str = "REPLACE-ME";
+
 pub const NODEWARE_URL: &str = "https://api.nodeware.com";
 pub const HUNTRESS_URL: &str = "https://api.huntress.io";
 pub const SAAS_ALERTS_URL: &str = "https://us-central1-the-byway-248217.cloudfunctions.net";
@@ -272,9 +275,9 @@ struct RawConnectWise {
     product_type_id: Option<i64>,
 }
 
-/// Every key any vendor type takes; `validate` checks which belong to the section's type.
+/// Every key any vendor type takes. Not `deny_unknown_fields`: `validate` checks the keys
+/// written in the section against its type, so a typo is answered with that vendor's keys.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawVendor {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -296,33 +299,6 @@ struct RawVendor {
     plan_column: Option<String>,
     seats_column: Option<String>,
     file: Option<PathBuf>,
-}
-
-impl RawVendor {
-    fn present_keys(&self) -> Vec<&'static str> {
-        let present = [
-            ("type", self.kind.is_some()),
-            ("requests_per_minute", self.requests_per_minute.is_some()),
-            ("api_key", self.api_key.is_some()),
-            ("api_key_env", self.api_key_env.is_some()),
-            ("api_secret", self.api_secret.is_some()),
-            ("api_secret_env", self.api_secret_env.is_some()),
-            ("base_url", self.base_url.is_some()),
-            ("api_url", self.api_url.is_some()),
-            ("auth_scheme", self.auth_scheme.is_some()),
-            ("page_size", self.page_size.is_some()),
-            ("usage_path", self.usage_path.is_some()),
-            ("members_field", self.members_field.is_some()),
-            ("servers_field", self.servers_field.is_some()),
-            ("usage_csv", self.usage_csv.is_some()),
-            ("organization_column", self.organization_column.is_some()),
-            ("organization_id_column", self.organization_id_column.is_some()),
-            ("plan_column", self.plan_column.is_some()),
-            ("seats_column", self.seats_column.is_some()),
-            ("file", self.file.is_some()),
-        ];
-        present.into_iter().filter(|(_, p)| *p).map(|(k, _)| k).collect()
-    }
 }
 
 #[derive(Deserialize)]
@@ -420,9 +396,18 @@ impl Validator<'_> {
 
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let connectwise = raw.connectwise.map(|cw| self.connectwise(cw)).transpose()?;
+        // The keys each vendor section holds, as written (the typed view cannot tell a key
+        // that is absent from one that is set).
+        let document: toml::Table = toml::from_str(self.text).unwrap_or_default();
         let mut vendors = BTreeMap::new();
         for (name, section) in raw.vendors {
-            let vendor = self.vendor(&name, section)?;
+            let keys: Vec<String> = document
+                .get("vendors")
+                .and_then(|v| v.get(&name))
+                .and_then(|t| t.as_table())
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default();
+            let vendor = self.vendor(&name, section, &keys)?;
             vendors.insert(name, vendor);
         }
         let sync = match raw.sync {
@@ -531,7 +516,7 @@ impl Validator<'_> {
         })
     }
 
-    fn vendor(&self, name: &str, raw: RawVendor) -> Result<VendorConfig, ConfigError> {
+    fn vendor(&self, name: &str, raw: RawVendor, keys: &[String]) -> Result<VendorConfig, ConfigError> {
         let section = ["vendors", name];
         let kind_text = raw.kind.clone().unwrap_or_else(|| name.to_string());
         let kind = VendorKind::parse(&kind_text).ok_or_else(|| {
@@ -546,12 +531,15 @@ impl Validator<'_> {
             };
             self.error(&section, key, message)
         })?;
-        for key in raw.present_keys() {
-            if !kind.allowed_keys().contains(&key) {
+        for key in keys {
+            if !kind.allowed_keys().contains(&key.as_str()) {
                 return Err(self.error(
                     &section,
                     Some(key),
-                    format!("[vendors.{name}] key `{key}` is not used by a {kind} vendor"),
+                    format!(
+                        "[vendors.{name}] key `{key}` is not used by a {kind} vendor (it takes: {})",
+                        kind.allowed_keys().join(", ")
+                    ),
                 ));
             }
         }
@@ -658,6 +646,11 @@ impl Validator<'_> {
                 section,
                 None,
                 format!("{label} is missing `{key}` (or `{key}_env = \"VARIABLE\"` to read it from the environment)"),
+            )),
+            (Some(v), None) if v.trim() == PLACEHOLDER => Err(self.error(
+                section,
+                Some(key),
+                format!("{label} `{key}` is still {PLACEHOLDER} from `recon init`: put the real value in"),
             )),
             (Some(v), None) if v.trim().is_empty() => {
                 Err(self.error(section, Some(key), format!("{label} `{key}` is empty")))
@@ -895,6 +888,12 @@ max_change_percent = 50
                 "page_size",
             ),
             ("[http]\nworkers = 0\n", Some(2), "workers"),
+            (
+                "[vendors.nodeware]\napi_kye = \"k\"\n",
+                Some(2),
+                "it takes: type, requests_per_minute, api_key,",
+            ),
+            ("[vendors.nodeware]\napi_key = \"REPLACE-ME\"\n", Some(2), "still REPLACE-ME from `recon init`"),
             ("[vendors.backup]\ntype = \"csv\"\n", Some(1), "missing `file`"),
         ];
         for (text, line, needle) in cases {
@@ -916,6 +915,17 @@ max_change_percent = 50
         assert_eq!(c.sync.max_change_percent, Some(20));
         let err = parse("[sync]\nmax_change_percent = true\n").unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
+    }
+
+    /// The file `recon init` writes is valid; only its placeholders stop it.
+    #[test]
+    fn the_starter_config_needs_only_its_placeholders_filled() {
+        let starter = include_str!("../config.example.toml");
+        let err = parse(starter).unwrap_err();
+        assert!(err.to_string().contains("still REPLACE-ME"), "{err}");
+        let filled = parse(&starter.replace(PLACEHOLDER, "a-real-key")).unwrap();
+        assert_eq!(filled.connectwise().unwrap().company_id, "yourcompany");
+        assert_eq!(filled.sync, SyncPolicy::default(), "the starter shows the defaults");
     }
 
     #[test]

@@ -145,7 +145,7 @@ pub fn decode_json<T: DeserializeOwned>(service: &str, url: &Url, body: &[u8]) -
     })
 }
 
-/// Counters for the benchmark and `-v` summaries.
+/// Counters for the `-v` summary of a run (how many requests, retries and 429s it took).
 #[derive(Debug, Default)]
 pub struct HttpStats {
     pub requests: AtomicU64,

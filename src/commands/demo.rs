@@ -3,28 +3,18 @@
 
 use super::{Context, EXIT_OK};
 use crate::cli::{MapAccountsArgs, MapServicesArgs, SyncArgs};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{SERVICE_PRODUCTS, Sandbox};
 
-/// The vendors the demo connects, and the catalog product each service maps to.
-pub const SERVICE_MAPPINGS: &[(&str, &str, &str)] = &[
-    ("nodeware", "vms", "NODEWARE-VMS"),
-    ("huntress", "edr-agents", "HUNTRESS-EDR"),
-    ("huntress", "itdr-identities", "HUNTRESS-ITDR"),
-    ("huntress", "sat-learners", "HUNTRESS-SAT"),
-];
+/// The vendors the demo connects (their services map to the sandbox catalog's products).
+const VENDORS: [&str; 2] = ["nodeware", "huntress"];
 
 pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start()?;
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("config.toml");
-    let vendors: Vec<&str> = {
-        let mut v: Vec<&str> = SERVICE_MAPPINGS.iter().map(|(v, _, _)| *v).collect();
-        v.dedup();
-        v
-    };
     // recon's default [sync] policy, not the sandbox's push-everything one: the plan then
     // shows which changes a cron run would hold for review.
-    let config = sandbox.config_toml_for(&vendors).replace(crate::sandbox::SYNC_PUSH_EVERYTHING, "");
+    let config = sandbox.config_toml_for(&VENDORS).replace(crate::sandbox::SYNC_PUSH_EVERYTHING, "");
     super::init::write_private(&config_path, &config)?;
     let demo = Context {
         config_path,
@@ -38,11 +28,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     println!("recon demo: a sandbox ConnectWise and vendor APIs are running on 127.0.0.1;");
     println!("config and database live in {} until the demo ends.\n", dir.path().display());
 
-    for vendor in &vendors {
+    for vendor in VENDORS {
         step(&format!("recon connect {vendor}"));
         super::connect::run(&demo, vendor)?;
     }
-    for (vendor, service, product) in SERVICE_MAPPINGS {
+    for (vendor, service, product) in SERVICE_PRODUCTS.iter().filter(|(v, _, _)| VENDORS.contains(v)) {
         step(&format!("recon map services --vendor {vendor} --set {service} --product {product}"));
         let args = MapServicesArgs {
             vendor: Some(vendor.to_string()),

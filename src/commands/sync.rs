@@ -169,6 +169,13 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let run_error = (!failed.is_empty() || !vendor_errors.is_empty())
         .then(|| format!("{} vendor(s) failed, {} write(s) failed", vendor_errors.len(), failed.len()));
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
+    let stats = http.stats();
+    tracing::info!(
+        "run {run_id}: {} requests, {} retried, {} answered 429",
+        stats.requests,
+        stats.retries,
+        stats.throttled
+    );
     for vendor in &vendors {
         let error = vendor_errors.get(vendor).map(String::as_str);
         if !args.dry_run || error.is_some() {

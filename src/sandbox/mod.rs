@@ -50,6 +50,21 @@ pub const NORDLAYER_KEY: &str = "sandbox-nordlayer-key";
 pub const SYNC_PUSH_EVERYTHING: &str =
     "\n[sync]\nincreases = \"apply\"\ndecreases = \"apply\"\nmax_change_percent = false\n";
 
+/// (vendor, service key, catalog product identifier): the product each sandbox vendor's
+/// service maps to in the fixtures' catalog. Each service feeds its own product.
+pub const SERVICE_PRODUCTS: [(&str, &str, &str); 10] = [
+    ("nodeware", "vms", "NODEWARE-VMS"),
+    ("huntress", "edr-agents", "HUNTRESS-EDR"),
+    ("huntress", "itdr-identities", "HUNTRESS-ITDR"),
+    ("huntress", "sat-learners", "HUNTRESS-SAT"),
+    ("saas-alerts", "billable-users", "SAASALERTS-USERS"),
+    ("nordlayer", "licenses", "NORDLAYER-LIC"),
+    ("nordlayer", "servers", "NORDLAYER-SRV"),
+    ("nordpass", "business", "NORDPASS-BUS"),
+    ("nordpass", "enterprise", "NORDPASS-ENT"),
+    ("backup", "seats", "BACKUP-SEATS"),
+];
+
 pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nordlayer"];
 /// Every vendor section `config_toml` writes (the last two read files, not servers).
 pub const ALL_VENDORS: [&str; 6] = ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass", "backup"];

@@ -14,7 +14,7 @@ use std::io;
 use serde_json::{Map, Value, json};
 
 use super::server::lock;
-use super::{Sandbox, SandboxOptions, fixtures};
+use super::{SERVICE_PRODUCTS, Sandbox, SandboxOptions, fixtures};
 
 /// The shape of a generated MSP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,20 +63,6 @@ impl Scale {
 
 /// The vendors of a generated MSP, in config order; `nordpass` reads a CSV file.
 pub const VENDORS: [&str; 5] = ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass"];
-
-/// (vendor, service key, catalog product identifier): the service mappings a benchmark makes.
-/// Each service feeds its own product, so every line has exactly one source.
-pub const SERVICE_PRODUCTS: [(&str, &str, &str); 9] = [
-    ("nodeware", "vms", "NODEWARE-VMS"),
-    ("huntress", "edr-agents", "HUNTRESS-EDR"),
-    ("huntress", "itdr-identities", "HUNTRESS-ITDR"),
-    ("huntress", "sat-learners", "HUNTRESS-SAT"),
-    ("saas-alerts", "billable-users", "SAASALERTS-USERS"),
-    ("nordlayer", "licenses", "NORDLAYER-LIC"),
-    ("nordlayer", "servers", "NORDLAYER-SRV"),
-    ("nordpass", "business", "NORDPASS-BUS"),
-    ("nordpass", "enterprise", "NORDPASS-ENT"),
-];
 
 /// Catalog products that agreements also bill but no vendor feeds.
 const OTHER_PRODUCTS: [&str; 3] = ["MANAGED-WS", "M365-BP", "MANAGED-SRV"];

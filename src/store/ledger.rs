@@ -315,19 +315,6 @@ impl Store {
         })
     }
 
-    /// Record one plan line of a run; returns the change id.
-    pub fn record_line(
-        &mut self,
-        run_id: i64,
-        line: &PlanLine,
-        state: ChangeState,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        self.write(&format!("record a change of run {run_id}"), |tx| {
-            insert_change(tx, run_id, line, state, now)
-        })
-    }
-
     /// Record many plan lines in one transaction; returns their change ids, in order.
     pub fn record_lines(
         &mut self,
@@ -428,23 +415,6 @@ impl Store {
             query_changes(conn, "run_id = ?1", [run_id])
         })
     }
-
-    /// Changes of every run in one state, optionally of one action, oldest first: e.g.
-    /// `(Planned, Some(Held))` for the lines awaiting review.
-    pub fn changes_in_state(
-        &self,
-        state: ChangeState,
-        action: Option<Action>,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let doing = format!("list {} changes", state.as_str());
-        self.read(&doing, |conn| {
-            query_changes(
-                conn,
-                "state = ?1 AND (?2 IS NULL OR action = ?2)",
-                params![state.as_str(), action.map(Action::as_str)],
-            )
-        })
-    }
 }
 
 #[cfg(test)]
@@ -509,8 +479,9 @@ pub(super) mod tests {
 
         store.set_change_state(ids[0], ChangeState::Applied, None, None, at(5, 10)).expect("applied");
         store.set_change_state(ids[1], ChangeState::Applied, Some(901), None, at(5, 10)).expect("added");
-        let one =
-            store.record_line(run, &line("huntress", 2), ChangeState::Planned, at(5, 11)).expect("one more");
+        let one = store
+            .record_lines(run, &[line("huntress", 2)], ChangeState::Planned, at(5, 11))
+            .expect("one more")[0];
         store.set_change_state(one, ChangeState::Failed, None, Some("HTTP 500"), at(5, 12)).expect("failed");
 
         let changes = store.changes(run).expect("changes");
@@ -538,9 +509,9 @@ pub(super) mod tests {
         assert_eq!(changes[3].state, ChangeState::Failed);
         assert_eq!(changes[3].error.as_deref(), Some("HTTP 500"));
 
-        let waiting = store.changes_in_state(ChangeState::Planned, Some(Action::Held)).expect("held");
+        let waiting = store.pending_held().expect("held");
         assert_eq!(waiting.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[2]]);
-        assert_eq!(store.changes_in_state(ChangeState::Applied, None).expect("applied").len(), 2);
+        assert_eq!(changes.iter().filter(|c| c.state == ChangeState::Applied).count(), 2);
 
         // Retrying clears the error.
         store.set_change_state(one, ChangeState::Applied, None, None, at(5, 13)).expect("retry");
@@ -603,7 +574,7 @@ pub(super) mod tests {
     fn a_change_needs_its_run() {
         let mut store = Store::open_in_memory().expect("open");
         let err = store
-            .record_line(77, &line("nodeware", 3), ChangeState::Planned, at(1, 9))
+            .record_lines(77, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9))
             .expect_err("foreign key");
         assert!(matches!(err, StoreError::Sqlite { .. }), "{err}");
         assert!(err.to_string().contains("run 77"), "{err}");
@@ -613,7 +584,8 @@ pub(super) mod tests {
     fn corrupt_json_is_reported() {
         let mut store = Store::open_in_memory().expect("open");
         let run = store.start_run(at(1, 9), period(), false, &[]).expect("run");
-        let id = store.record_line(run, &line("nodeware", 3), ChangeState::Planned, at(1, 9)).expect("line");
+        let id =
+            store.record_lines(run, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9)).expect("line")[0];
         store.conn.execute("UPDATE changes SET sources = '{oops' WHERE id = ?1", [id]).expect("corrupt it");
         let err = store.changes(run).expect_err("corrupt");
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");

@@ -462,7 +462,7 @@ mod tests {
         let period = "2026-10".parse().expect("period");
         let run = store.start_run(at(2, 9), period, false, &["nodeware".to_string()]).expect("run");
         let line = crate::store::ledger::tests::line("nodeware", 5);
-        store.record_line(run, &line, crate::plan::ChangeState::Applied, at(2, 9)).expect("change");
+        store.record_lines(run, &[line], crate::plan::ChangeState::Applied, at(2, 9)).expect("change");
 
         store.disconnect("nodeware").expect("disconnect");
         let v = store.vendor("nodeware").expect("read").expect("kept");

@@ -59,17 +59,6 @@ fn list_problems(problems: &[String]) -> String {
     out
 }
 
-impl VendorError {
-    /// A 401/403 from the vendor: the key is wrong, revoked or lacks a scope.
-    pub fn is_auth(&self) -> bool {
-        match self {
-            VendorError::Http(e) => matches!(e.status(), Some(401 | 403)),
-            VendorError::Account { source, .. } => source.is_auth(),
-            _ => false,
-        }
-    }
-}
-
 /// Fetch a vendor's accounts, services and usage for `period`. `current` is the period
 /// containing today: vendors with a live API report only that one.
 pub fn fetch(

@@ -7,20 +7,6 @@ use recon::sandbox::{self, ALL_VENDORS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// (vendor, service key, catalog product) for every service of every sandbox vendor.
-const SERVICES: [(&str, &str, &str); 10] = [
-    ("nodeware", "vms", "NODEWARE-VMS"),
-    ("huntress", "edr-agents", "HUNTRESS-EDR"),
-    ("huntress", "itdr-identities", "HUNTRESS-ITDR"),
-    ("huntress", "sat-learners", "HUNTRESS-SAT"),
-    ("saas-alerts", "billable-users", "SAASALERTS-USERS"),
-    ("nordlayer", "licenses", "NORDLAYER-LIC"),
-    ("nordlayer", "servers", "NORDLAYER-SRV"),
-    ("nordpass", "business", "NORDPASS-BUS"),
-    ("nordpass", "enterprise", "NORDPASS-ENT"),
-    ("backup", "seats", "BACKUP-SEATS"),
-];
-
 fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
     let out = env.recon(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -33,7 +19,7 @@ fn connect_and_map(env: &Env, vendors: &[&str]) {
     for vendor in vendors {
         env.run(&["connect", vendor], 0);
     }
-    for (vendor, service, product) in SERVICES {
+    for (vendor, service, product) in recon::sandbox::SERVICE_PRODUCTS {
         if vendors.contains(&vendor) {
             env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product], 0);
         }
