@@ -307,6 +307,7 @@ struct RawSync {
     increases: Option<Decision>,
     decreases: Option<Decision>,
     max_change_percent: Option<MaxChange>,
+    max_failed_accounts_percent: Option<u32>,
 }
 
 /// `max_change_percent = 50`, or `false` for no limit.
@@ -427,10 +428,22 @@ impl Validator<'_> {
                         ));
                     }
                 };
+                let max_failed_accounts_percent =
+                    s.max_failed_accounts_percent.unwrap_or(default.max_failed_accounts_percent);
+                if max_failed_accounts_percent > 100 {
+                    return Err(self.error(
+                        &["sync"],
+                        Some("max_failed_accounts_percent"),
+                        format!(
+                            "[sync] max_failed_accounts_percent = {max_failed_accounts_percent}: give a percentage from 0 to 100"
+                        ),
+                    ));
+                }
                 SyncPolicy {
                     increases: s.increases.unwrap_or(default.increases),
                     decreases: s.decreases.unwrap_or(default.decreases),
                     max_change_percent,
+                    max_failed_accounts_percent,
                 }
             }
         };
@@ -915,6 +928,12 @@ max_change_percent = 50
         assert_eq!(c.sync.max_change_percent, Some(20));
         let err = parse("[sync]\nmax_change_percent = true\n").unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
+        assert_eq!(c.sync.max_failed_accounts_percent, 5);
+        let c = parse("[sync]\nmax_failed_accounts_percent = 0\n").unwrap();
+        assert_eq!(c.sync.max_failed_accounts_percent, 0);
+        let err = parse("[sync]\nincreases = \"apply\"\nmax_failed_accounts_percent = 101\n").unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.to_string().contains("from 0 to 100"), "{err}");
     }
 
     /// The file `recon init` writes is valid; only its placeholders stop it.

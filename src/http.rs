@@ -291,7 +291,16 @@ impl Http {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
-            let Some(wait) = self.retry_wait(request, &error, attempt) else { return Err(error.into()) };
+            let Some(wait) = self.retry_wait(request, &error, attempt) else {
+                return Err(match error {
+                    Attempt::Malformed(HttpError::Decode { service, url, path, message }) if attempt > 1 => {
+                        let message =
+                            format!("{message} (the answer was malformed on all {attempt} attempts)");
+                        HttpError::Decode { service, url, path, message }
+                    }
+                    other => other.into(),
+                });
+            };
             tracing::info!(
                 "{error}; retrying in {:.1}s (attempt {} of {})",
                 wait.as_secs_f64(),
@@ -325,6 +334,9 @@ impl Http {
             {
                 Some(backoff)
             }
+            // A read answered 200 with a body cut short or an HTML page is usually a proxy
+            // or a dropped connection: ask again, like a 5xx.
+            Attempt::Malformed(_) if request.method == Method::GET => Some(backoff),
             Attempt::NotSent(_) => Some(backoff),
             Attempt::MaybeSent(_) if request.repeat == Repeat::Safe => Some(backoff),
             _ => None,
@@ -387,6 +399,22 @@ impl Http {
                     .and_then(parse_retry_after),
             }));
         }
+        // Every GET recon sends expects JSON: a 2xx body that is not JSON at all (cut short,
+        // an HTML sign-in page) is malformed, and retried. A body that is JSON of the wrong
+        // shape is the caller's to judge: asking again gets the same answer.
+        if request.method == Method::GET
+            && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+        {
+            let malformed = decode_json::<serde::de::IgnoredAny>(&request.service, &url, &body)
+                .err()
+                .unwrap_or_else(|| HttpError::Decode {
+                    service: request.service.clone(),
+                    url: display_url(&url),
+                    path: ".".to_string(),
+                    message: e.to_string(),
+                });
+            return Err(Attempt::Malformed(malformed));
+        }
         Ok(Response { status, headers, body, url })
     }
 }
@@ -399,12 +427,14 @@ enum Attempt {
     MaybeSent(HttpError),
     /// The server answered.
     Failed(HttpError),
+    /// The server answered 2xx to a read, with a body that is not JSON.
+    Malformed(HttpError),
 }
 
 impl From<Attempt> for HttpError {
     fn from(a: Attempt) -> HttpError {
         match a {
-            Attempt::NotSent(e) | Attempt::MaybeSent(e) | Attempt::Failed(e) => e,
+            Attempt::NotSent(e) | Attempt::MaybeSent(e) | Attempt::Failed(e) | Attempt::Malformed(e) => e,
         }
     }
 }
@@ -413,7 +443,7 @@ impl std::ops::Deref for Attempt {
     type Target = HttpError;
     fn deref(&self) -> &HttpError {
         match self {
-            Attempt::NotSent(e) | Attempt::MaybeSent(e) | Attempt::Failed(e) => e,
+            Attempt::NotSent(e) | Attempt::MaybeSent(e) | Attempt::Failed(e) | Attempt::Malformed(e) => e,
         }
     }
 }
@@ -761,18 +791,36 @@ mod tests {
     }
 
     #[test]
-    fn truncated_and_html_bodies_are_decode_errors_not_retries() {
+    fn truncated_and_html_reads_are_retried_and_the_error_says_so() {
         for faults in [
             crate::sandbox::Faults { truncate_fraction: 1.0, ..Default::default() },
             crate::sandbox::Faults { html_fraction: 1.0, ..Default::default() },
         ] {
             let sandbox = faulty(faults);
             let request = nodeware_request(&sandbox, Method::GET);
-            let response = http(4).send(&request).unwrap();
-            let err = response.json::<serde_json::Value>("nodeware").unwrap_err();
+            let err = http(3).send(&request).unwrap_err();
             assert!(matches!(err, HttpError::Decode { .. }), "{err}");
-            assert_eq!(nodeware_count(&sandbox), 1);
+            assert!(err.to_string().contains("malformed on all 3 attempts"), "{err}");
+            assert_eq!(nodeware_count(&sandbox), 3);
         }
+    }
+
+    #[test]
+    fn a_malformed_read_that_then_answers_succeeds() {
+        let cut = (200, vec![], r#"[{"id": 1, "na"#.to_string());
+        let html = (200, vec![], "<!DOCTYPE html><html>Sign in</html>".to_string());
+        let server = scripted(vec![cut, html, (200, vec![], r#"[{"id": 1}]"#.to_string())]);
+        let response = http(4).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap();
+        assert_eq!(response.body, br#"[{"id": 1}]"#);
+        assert_eq!(server.count(), 3);
+    }
+
+    #[test]
+    fn a_malformed_answer_to_a_write_is_not_a_reason_to_send_it_again() {
+        let server = scripted(vec![(200, vec![], "<html>".to_string())]);
+        let response = http(4).send(&post(&server.url, Repeat::Safe)).unwrap();
+        assert_eq!(response.body, b"<html>", "the caller settles it; the write is not repeated");
+        assert_eq!(server.count(), 1);
     }
 
     #[test]

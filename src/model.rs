@@ -32,11 +32,94 @@ pub struct Usage {
 }
 
 /// Everything one vendor reported in one fetch.
+///
+/// Unknown is never zero: an account whose usage could not be read, or whose count field was
+/// absent or null, has a `problems` entry instead of a usage row, and reconcile skips every
+/// line it could feed. An id that two differing records share is in `problems` only (never
+/// in `accounts`): recon cannot tell which record is the customer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VendorSnapshot {
+    /// One per vendor id; ids with conflicting records are left out (see `problems`).
     pub accounts: Vec<VendorAccount>,
     pub services: Vec<VendorService>,
     pub usage: Vec<Usage>,
+    /// What is not known of some accounts in this fetch.
+    pub problems: Vec<AccountProblem>,
+    /// Things worth a warning that change no quantity (a record listed twice, identical).
+    pub notes: Vec<String>,
+}
+
+impl VendorSnapshot {
+    /// Accounts the vendor listed: readable ones and ids with conflicting records.
+    pub fn listed_accounts(&self) -> usize {
+        self.accounts.len()
+            + self.problems.iter().filter(|p| matches!(p.kind, ProblemKind::Ambiguous { .. })).count()
+    }
+
+    /// Accounts that failed in this fetch (a read or a value that failed, conflicting records),
+    /// each once.
+    pub fn failed_accounts(&self) -> Vec<&AccountProblem> {
+        let mut failed: Vec<&AccountProblem> = self.problems.iter().filter(|p| p.kind.is_failure()).collect();
+        failed.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        failed.dedup_by(|a, b| a.account_id == b.account_id);
+        failed
+    }
+}
+
+/// Something recon does not know about one account in this fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountProblem {
+    pub account_id: String,
+    pub account_name: String,
+    #[serde(flatten)]
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The count of one service was absent or null: that service's usage is unknown.
+    MissingCount { service_key: String, field: String },
+    /// The account's usage could not be read (a request that failed after its retries, a
+    /// value that is not a count): all of its usage is unknown.
+    Failed { message: String },
+    /// Records that differ share this id (each described): none of them is used.
+    Ambiguous { records: Vec<String> },
+}
+
+impl ProblemKind {
+    /// Whether it counts as a failed account (exit 1, `max_failed_accounts_percent`). A
+    /// missing count is a vendor's way of saying "no figure": skipped, not failed.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, ProblemKind::MissingCount { .. })
+    }
+
+    /// The service it concerns; `None` for the whole account.
+    pub fn service_key(&self) -> Option<&str> {
+        match self {
+            ProblemKind::MissingCount { service_key, .. } => Some(service_key),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AccountProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let who = format!("account {:?} ({})", self.account_name, self.account_id);
+        match &self.kind {
+            ProblemKind::MissingCount { field, .. } => {
+                write!(f, "{who}: `{field}` is missing or null, so its usage is unknown")
+            }
+            ProblemKind::Failed { message } => write!(f, "{who}: {message}"),
+            ProblemKind::Ambiguous { records } => write!(
+                f,
+                "id {:?} is shared by {} records that differ, so none is used: {}",
+                self.account_id,
+                records.len(),
+                records.join("; ")
+            ),
+        }
+    }
 }
 
 /// A ConnectWise company (only the fields recon reads).

@@ -1,6 +1,7 @@
 //! The `[sync]` policy: which quantity changes are pushed at once and which are held.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,6 +16,8 @@ pub struct SyncPolicy {
     pub decreases: Decision,
     /// A change larger than this percentage of the current quantity is held.
     pub max_change_percent: Option<u32>,
+    /// More failed accounts than this share of a vendor's accounts fails the whole vendor.
+    pub max_failed_accounts_percent: u32,
 }
 
 /// Safe for cron out of the box: increases are pushed, decreases wait for a person, and a
@@ -22,14 +25,19 @@ pub struct SyncPolicy {
 /// cannot zero anyone's billing.
 impl Default for SyncPolicy {
     fn default() -> Self {
-        SyncPolicy { increases: Decision::Apply, decreases: Decision::Review, max_change_percent: Some(50) }
+        SyncPolicy {
+            increases: Decision::Apply,
+            decreases: Decision::Review,
+            max_change_percent: Some(50),
+            max_failed_accounts_percent: 5,
+        }
     }
 }
 
 impl SyncPolicy {
     /// Every change pushed at once: what the sandbox and most tests use.
     pub fn push_everything() -> SyncPolicy {
-        SyncPolicy { increases: Decision::Apply, decreases: Decision::Apply, max_change_percent: None }
+        SyncPolicy { decreases: Decision::Apply, max_change_percent: None, ..SyncPolicy::default() }
     }
 
     /// Why the policy holds a change of one line from `before` (what ConnectWise holds now;
@@ -63,6 +71,63 @@ impl SyncPolicy {
     }
 }
 
+/// What a run read from one vendor, as the vendor guard judges it.
+#[derive(Debug, Clone, Copy)]
+pub struct VendorRead<'a> {
+    /// Accounts the vendor listed (conflicting ids included).
+    pub listed: usize,
+    /// Accounts whose usage could not be read, or whose records conflict.
+    pub failed: usize,
+    /// The quantities read now, by (account id, service key), of mapped pairs only.
+    pub now: &'a BTreeMap<(String, String), u64>,
+    /// The quantities as of the last pushed sync, by (account id, service key).
+    pub last: &'a BTreeMap<(String, String), u64>,
+}
+
+/// Why nothing of a vendor should be pushed in this run, if so: it listed nobody, too many
+/// of its accounts failed, or (the outage guard) its total over the accounts it could read
+/// fell by more than `max_change_percent` since the last pushed sync. A vendor answering
+/// zeros, or half its answers, looks like that; `accept_drop` says the fall is real.
+pub fn vendor_guard(read: &VendorRead, policy: &SyncPolicy, accept_drop: bool) -> Option<String> {
+    if read.listed == 0 {
+        return Some("returned no accounts; the outage guard pushes nothing for it".to_string());
+    }
+    let limit = u64::from(policy.max_failed_accounts_percent);
+    if read.failed as u64 * 100 > read.listed as u64 * limit {
+        return Some(format!(
+            "{} of its {} accounts failed ({}%), more than max_failed_accounts_percent = {limit}; \
+             nothing is pushed for it",
+            read.failed,
+            read.listed,
+            read.failed * 100 / read.listed
+        ));
+    }
+    let limit = policy.max_change_percent?;
+    if accept_drop {
+        return None;
+    }
+    // Only pairs read now and known before: an account that failed or was not listed is
+    // neither a fall nor a rise.
+    let (mut now, mut last) = (0u64, 0u64);
+    for (pair, quantity) in read.now {
+        if let Some(before) = read.last.get(pair) {
+            now += quantity;
+            last += before;
+        }
+    }
+    if last == 0 || now >= last {
+        return None;
+    }
+    let fall = (last - now) * 100 / last;
+    (fall > u64::from(limit)).then(|| {
+        format!(
+            "its total mapped usage fell from {last} to {now} (-{fall}%) over the accounts it answered for, \
+             more than max_change_percent = {limit}; nothing is pushed for it. If the fall is real, run \
+             again with --accept-drop"
+        )
+    })
+}
+
 /// `-62%`, `+150%`; with decimals only when the whole number would not show why the change
 /// exceeds the limit (`+50.4%` against a limit of 50).
 fn format_percent(percent: f64, limit: u32) -> String {
@@ -82,7 +147,7 @@ mod tests {
     const DECREASE: &str = "decrease held for review ([sync] decreases = \"review\")";
 
     fn policy(increases: Decision, decreases: Decision, max: Option<u32>) -> SyncPolicy {
-        SyncPolicy { increases, decreases, max_change_percent: max }
+        SyncPolicy { increases, decreases, max_change_percent: max, ..SyncPolicy::default() }
     }
 
     #[test]
@@ -177,5 +242,56 @@ mod tests {
         for (name, policy, before, after, want) in cases {
             assert_eq!(policy.hold_reason(*before, *after).as_deref(), *want, "{name}");
         }
+    }
+
+    #[test]
+    fn vendor_guard_table() {
+        let pairs = |list: &[(&str, u64)]| -> BTreeMap<(String, String), u64> {
+            list.iter().map(|(a, q)| ((a.to_string(), "s".to_string()), *q)).collect()
+        };
+        let last = pairs(&[("a", 10), ("b", 10), ("c", 10), ("d", 10)]);
+        let policy = SyncPolicy::default(); // 50 % and 5 %
+        /// (what, listed, failed, now, accept_drop, the reason nothing is pushed)
+        type Case = (&'static str, usize, usize, Vec<(&'static str, u64)>, bool, Option<&'static str>);
+        let cases: Vec<Case> = vec![
+            ("steady", 4, 0, vec![("a", 10), ("b", 10), ("c", 10), ("d", 10)], false, None),
+            ("no accounts", 0, 0, vec![], false, Some("returned no accounts")),
+            (
+                "all zeros",
+                4,
+                0,
+                vec![("a", 0), ("b", 0), ("c", 0), ("d", 0)],
+                false,
+                Some("fell from 40 to 0 (-100%)"),
+            ),
+            ("all zeros, accepted", 4, 0, vec![("a", 0), ("b", 0), ("c", 0), ("d", 0)], true, None),
+            ("a fall of exactly half", 4, 0, vec![("a", 5), ("b", 5), ("c", 5), ("d", 5)], false, None),
+            ("a fall past half", 4, 0, vec![("a", 4), ("b", 5), ("c", 5), ("d", 5)], false, Some("-52%")),
+            ("growth", 4, 0, vec![("a", 90), ("b", 10)], false, None),
+            // The accounts that failed are not read: they are not a fall.
+            ("half the accounts unread", 40, 2, vec![("a", 10), ("b", 10)], false, None),
+            ("unread and the rest fell", 40, 2, vec![("a", 1), ("b", 1)], false, Some("fell from 20 to 2")),
+            ("new accounts are not compared", 4, 0, vec![("a", 10), ("z", 0)], false, None),
+            ("1 of 20 failed is 5 %", 20, 1, vec![("a", 10)], false, None),
+            ("2 of 20 failed", 20, 2, vec![("a", 10)], false, Some("2 of its 20 accounts failed (10%)")),
+            ("1 of 4 failed", 4, 1, vec![("a", 10)], true, Some("more than max_failed_accounts_percent = 5")),
+        ];
+        for (name, listed, failed, now, accept_drop, want) in cases {
+            let now = pairs(&now);
+            let read = VendorRead { listed, failed, now: &now, last: &last };
+            let got = vendor_guard(&read, &policy, accept_drop);
+            match (got, want) {
+                (None, None) => {}
+                (Some(g), Some(w)) => assert!(g.contains(w), "{name}: {g}"),
+                (g, w) => panic!("{name}: got {g:?}, want {w:?}"),
+            }
+        }
+        let now = pairs(&[("a", 0)]);
+        let off = SyncPolicy { max_change_percent: None, ..SyncPolicy::default() };
+        let read = VendorRead { listed: 4, failed: 0, now: &now, last: &last };
+        assert_eq!(vendor_guard(&read, &off, false), None, "max_change_percent = false turns the guard off");
+        let lenient = SyncPolicy { max_failed_accounts_percent: 30, ..SyncPolicy::default() };
+        let read = VendorRead { listed: 4, failed: 1, now: &last, last: &last };
+        assert_eq!(vendor_guard(&read, &lenient, false), None);
     }
 }

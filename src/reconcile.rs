@@ -6,7 +6,10 @@
 //! written from it), and a partial sum is never pushed (a line that a vendor or account whose
 //! usage this run does not know could also feed is skipped).
 
-use crate::model::{AccountMapping, CwAddition, ServiceMapping, Usage, VendorAccount, VendorSnapshot};
+use crate::model::{
+    AccountMapping, AccountProblem, CwAddition, ProblemKind, ServiceMapping, Usage, VendorAccount,
+    VendorSnapshot,
+};
 use crate::period::Period;
 use crate::plan::{Action, Plan, PlanLine, Source};
 use crate::policy::SyncPolicy;
@@ -50,6 +53,9 @@ pub fn agreements_to_read(
 struct VendorView<'a> {
     accounts: FastMap<&'a str, &'a VendorAccount>,
     usage: FastMap<&'a str, Vec<&'a Usage>>,
+    problems: FastMap<&'a str, Vec<&'a AccountProblem>>,
+    /// How many accounts the vendor listed, conflicting ids included.
+    listed: usize,
 }
 
 impl<'a> VendorView<'a> {
@@ -62,7 +68,11 @@ impl<'a> VendorView<'a> {
         for row in &snapshot.usage {
             usage.entry(row.account_id.as_str()).or_default().push(row);
         }
-        VendorView { accounts, usage }
+        let mut problems: FastMap<&str, Vec<&AccountProblem>> = FastMap::new();
+        for problem in &snapshot.problems {
+            problems.entry(problem.account_id.as_str()).or_default().push(problem);
+        }
+        VendorView { accounts, usage, problems, listed: snapshot.listed_accounts() }
     }
 }
 
@@ -81,6 +91,8 @@ struct Key<'a> {
     sources: Vec<Source>,
     /// `None` once the sum no longer fits a u32.
     total: Option<u32>,
+    /// Why a share of the sum is unknown (a count the vendor left out): the line is skipped.
+    unknown: Vec<String>,
 }
 
 /// Build the plan of one run. Pure and deterministic: the same input gives the same `Plan`,
@@ -124,12 +136,33 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             }
             continue;
         };
-        if view.accounts.is_empty() {
+        if view.listed == 0 {
             let reason = format!("vendor {vendor} returned no accounts; nothing pushed for it");
             lines.push(account_line(mapping, reason.clone(), Vec::new()));
             warnings.push(reason);
             if let Some(agreement_id) = mapping.agreement_id {
                 let reason = format!("also fed by {vendor}, which returned no accounts in this run");
+                gaps.push(Gap { vendor, agreement_id, reason });
+            }
+            continue;
+        }
+        let problems = view.problems.get(account_id).map(Vec::as_slice).unwrap_or(&[]);
+        // An account that failed, or an id shared by records that differ: nothing of it is
+        // known, so it is skipped whole, like an account gone.
+        if let Some(problem) = problems.iter().find(|p| p.kind.is_failure()) {
+            let reason = format!("{vendor}: {problem}; nothing pushed for it");
+            lines.push(account_line(mapping, reason.clone(), Vec::new()));
+            warnings.push(reason);
+            if let Some(agreement_id) = mapping.agreement_id {
+                let reason = match problem.kind {
+                    ProblemKind::Ambiguous { .. } => {
+                        format!("also fed by {vendor} id {account_id}, which two differing records share")
+                    }
+                    _ => format!(
+                        "also fed by {vendor} account {}, which could not be read",
+                        mapping.account_name
+                    ),
+                };
                 gaps.push(Gap { vendor, agreement_id, reason });
             }
             continue;
@@ -187,13 +220,21 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             continue;
         };
         for (product_id, source) in fed {
-            let key = keys.entry((agreement_id, product_id)).or_insert(Key {
-                mapping,
-                sources: Vec::new(),
-                total: Some(0),
-            });
+            let key = keys.entry((agreement_id, product_id)).or_insert_with(|| Key::new(mapping));
             key.total = key.total.and_then(|t| t.checked_add(source.quantity));
             key.sources.push(source);
+        }
+        // A count the vendor left out: that service's line is skipped, never summed as 0.
+        for problem in problems {
+            let ProblemKind::MissingCount { service_key, field } = &problem.kind else { continue };
+            let Some(service) = services.get(&(vendor, service_key.as_str())) else { continue };
+            let reason = format!(
+                "{vendor} gave no `{field}` for account {} ({account_id}), so its usage is unknown",
+                account.name
+            );
+            warnings.push(format!("{reason}; nothing pushed from it"));
+            let key = keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
+            key.unknown.push(reason);
         }
     }
 
@@ -223,11 +264,16 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             .filter(|g| g.agreement_id == agreement_id)
             .filter(|g| vendor_products.get(g.vendor).is_some_and(|p| p.contains(&product_id)))
             .map(|g| g.reason.as_str())
+            .chain(key.unknown.iter().map(String::as_str))
             .collect();
         if !blockers.is_empty() {
             blockers.sort_unstable();
             blockers.dedup();
-            line.reason = Some(format!("{}; a partial sum is never pushed", blockers.join("; ")));
+            let mut reason = blockers.join("; ");
+            if !line.sources.is_empty() {
+                reason.push_str("; a partial sum is never pushed");
+            }
+            line.reason = Some(reason);
             lines.push(line);
             continue;
         }
@@ -321,6 +367,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
     Plan { period: input.period, lines, warnings }
 }
 
+impl<'a> Key<'a> {
+    fn new(mapping: &'a AccountMapping) -> Key<'a> {
+        Key { mapping, sources: Vec::new(), total: Some(0), unknown: Vec::new() }
+    }
+}
+
 /// A skipped line for one mapped account that could not be placed.
 fn account_line(mapping: &AccountMapping, reason: String, mut sources: Vec<Source>) -> PlanLine {
     sources.sort();
@@ -391,6 +443,23 @@ mod tests {
         }
     }
 
+    fn missing(account: &str, service: &str, field: &str) -> AccountProblem {
+        let name = if account == "h1" { "Acme Dental" } else { "Acme Dental (Branch)" };
+        AccountProblem {
+            account_id: account.into(),
+            account_name: name.into(),
+            kind: ProblemKind::MissingCount { service_key: service.into(), field: field.into() },
+        }
+    }
+
+    fn failed(account: &str, name: &str, message: &str) -> AccountProblem {
+        AccountProblem {
+            account_id: account.into(),
+            account_name: name.into(),
+            kind: ProblemKind::Failed { message: message.into() },
+        }
+    }
+
     fn usage(account: &str, service: &str, quantity: u32) -> Usage {
         Usage { account_id: account.to_string(), service_key: service.to_string(), quantity }
     }
@@ -431,6 +500,7 @@ mod tests {
                 accounts: vec![account("h1", "Acme Dental")],
                 services: Vec::new(),
                 usage: vec![usage("h1", "edr", 5)],
+                ..VendorSnapshot::default()
             };
             World {
                 account_mappings: vec![amap(HUNTRESS, "h1", ACME, MANAGED)],
@@ -602,6 +672,114 @@ mod tests {
                 },
                 vec!["add Acme Dental a10 HUNTRESS-EDR #- -->9 <= huntress/h1/edr=5 + huntress/h2/edr=4"],
                 vec![],
+            ),
+            (
+                "a missing count: its line is skipped naming the field, never 0",
+                |w| {
+                    w.snapshot(HUNTRESS).usage.clear();
+                    w.snapshot(HUNTRESS).problems.push(missing("h1", "edr", "agents_count"));
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (huntress gave no `agents_count` for account \
+                     Acme Dental (h1), so its usage is unknown)",
+                ],
+                vec![
+                    "huntress gave no `agents_count` for account Acme Dental (h1), so its usage is unknown; \
+                      nothing pushed from it",
+                ],
+            ),
+            (
+                "a missing count beside an existing addition leaves it alone",
+                |w| {
+                    w.snapshot(HUNTRESS).usage.clear();
+                    w.snapshot(HUNTRESS).problems.push(missing("h1", "edr", "agents_count"));
+                    w.additions_of(10).push(addition(17, Some(100), None, 43.0));
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (huntress gave no `agents_count` for account \
+                     Acme Dental (h1), so its usage is unknown)",
+                ],
+                vec![
+                    "huntress gave no `agents_count` for account Acme Dental (h1), so its usage is unknown; \
+                      nothing pushed from it",
+                ],
+            ),
+            (
+                "a missing count of one of two accounts on a line: a partial sum is never pushed",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED));
+                    w.snapshot(HUNTRESS).accounts.push(account("h2", "Acme Dental (Branch)"));
+                    w.snapshot(HUNTRESS).problems.push(missing("h2", "edr", "agents_count"));
+                },
+                vec![
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (huntress gave no `agents_count` for account \
+                     Acme Dental (Branch) (h2), so its usage is unknown; a partial sum is never pushed) \
+                     <= huntress/h1/edr=5",
+                ],
+                vec![
+                    "huntress gave no `agents_count` for account Acme Dental (Branch) (h2), so its usage is \
+                      unknown; nothing pushed from it",
+                ],
+            ),
+            (
+                "a missing count of another service leaves this one planned",
+                |w| {
+                    w.service_mappings.push(smap(HUNTRESS, "siem", 101, "HUNTRESS-SIEM"));
+                    w.snapshot(HUNTRESS).problems.push(missing("h1", "siem", "siem_count"));
+                },
+                vec![
+                    ADD5,
+                    "skipped Acme Dental a10 HUNTRESS-SIEM #- -->- (huntress gave no `siem_count` for account \
+                     Acme Dental (h1), so its usage is unknown)",
+                ],
+                vec![
+                    "huntress gave no `siem_count` for account Acme Dental (h1), so its usage is unknown; \
+                      nothing pushed from it",
+                ],
+            ),
+            (
+                "a failed account is skipped whole and blocks a line it shares",
+                |w| {
+                    w.account_mappings.push(amap(HUNTRESS, "h2", ACME, MANAGED));
+                    w.snapshot(HUNTRESS).accounts.push(account("h2", "Acme Dental (Branch)"));
+                    w.snapshot(HUNTRESS).problems.push(failed(
+                        "h2",
+                        "Acme Dental (Branch)",
+                        "usage call answered 500",
+                    ));
+                },
+                vec![
+                    "skipped Acme Dental a10 - #- -->- (huntress: account \"Acme Dental (Branch)\" (h2): usage \
+                     call answered 500; nothing pushed for it)",
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->- (also fed by huntress account h2 name, which \
+                     could not be read; a partial sum is never pushed) <= huntress/h1/edr=5",
+                ],
+                vec![
+                    "huntress: account \"Acme Dental (Branch)\" (h2): usage call answered 500; nothing pushed for it",
+                ],
+            ),
+            (
+                "an id shared by differing records is never merged",
+                |w| {
+                    w.snapshot(HUNTRESS).accounts.clear();
+                    w.snapshot(HUNTRESS).usage.clear();
+                    w.snapshot(HUNTRESS).problems.push(AccountProblem {
+                        account_id: "h1".into(),
+                        account_name: "Acme Dental".into(),
+                        kind: ProblemKind::Ambiguous {
+                            records: vec!["{\"n\":43}".into(), "{\"n\":9}".into()],
+                        },
+                    });
+                    w.additions_of(10).push(addition(17, Some(100), None, 43.0));
+                },
+                vec![
+                    "skipped Acme Dental a10 - #- -->- (huntress: id \"h1\" is shared by 2 records that differ, \
+                     so none is used: {\"n\":43}; {\"n\":9}; nothing pushed for it)",
+                ],
+                vec![
+                    "huntress: id \"h1\" is shared by 2 records that differ, so none is used: {\"n\":43}; \
+                      {\"n\":9}; nothing pushed for it",
+                ],
             ),
             (
                 "two products on one agreement: two lines",
@@ -843,6 +1021,7 @@ mod tests {
                         increases: Decision::Review,
                         decreases: Decision::Review,
                         max_change_percent: Some(0),
+                        ..SyncPolicy::default()
                     };
                     w.additions_of(10).push(addition(17, Some(100), None, 5.0));
                 },

@@ -3,7 +3,7 @@
 
 use super::{Context, EXIT_OK, connectwise, vendor_config};
 use crate::matching::{self, AgreementChoice};
-use crate::model::{AccountMapping, CwAgreement, MappedBy};
+use crate::model::{AccountMapping, CwAgreement, MappedBy, ProblemKind};
 use crate::period::Period;
 use crate::vendors;
 use anyhow::Context as _;
@@ -20,6 +20,10 @@ struct ConnectReport {
     needs_agreement: Vec<String>,
     ambiguous_company: Vec<String>,
     ambiguous_account: Vec<String>,
+    /// Ids shared by records that differ: not stored, not matched (each described).
+    conflicting_ids: Vec<String>,
+    /// Accounts whose usage could not be read, or whose counts are missing.
+    problems: Vec<String>,
     unmatched: Vec<String>,
     appeared: Vec<String>,
     vanished: Vec<String>,
@@ -33,8 +37,11 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
 
     let current = Period::containing(ctx.today());
     let snapshot = vendors::fetch(vendor_config, &http, current, current)?;
-    if snapshot.accounts.is_empty() {
+    if snapshot.listed_accounts() == 0 {
         ctx.warn(&format!("{vendor} returned no accounts; nothing to map yet"));
+    }
+    for note in &snapshot.notes {
+        ctx.warn(&format!("{vendor}: {note}"));
     }
     let cw = connectwise(&config, &http)?;
     let companies = cw.companies().context("reading ConnectWise companies")?;
@@ -54,6 +61,12 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     store.set_account_mappings(&new_mappings, ctx.now)?;
     let status = store.refresh_status(vendor)?;
 
+    let conflicting: HashSet<&str> = snapshot
+        .problems
+        .iter()
+        .filter(|p| matches!(p.kind, ProblemKind::Ambiguous { .. }))
+        .map(|p| p.account_id.as_str())
+        .collect();
     let name_of: HashMap<&str, &str> =
         snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
     let name = |id: &String| name_of.get(id.as_str()).map_or_else(|| id.clone(), |n| n.to_string());
@@ -70,13 +83,30 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             .collect(),
         ambiguous_company: outcome.ambiguous_company.iter().map(|(id, _)| name(id)).collect(),
         ambiguous_account: outcome.ambiguous_account.iter().map(name).collect(),
+        conflicting_ids: snapshot
+            .problems
+            .iter()
+            .filter(|p| matches!(p.kind, ProblemKind::Ambiguous { .. }))
+            .map(|p| p.to_string())
+            .collect(),
+        problems: snapshot
+            .problems
+            .iter()
+            .filter(|p| !matches!(p.kind, ProblemKind::Ambiguous { .. }))
+            .map(|p| p.to_string())
+            .collect(),
         unmatched: outcome.unmatched.iter().map(name).collect(),
         appeared: if was_connected {
             changes.appeared.iter().map(|a| a.name.clone()).collect()
         } else {
             Vec::new()
         },
-        vanished: changes.vanished.iter().map(|a| a.name.clone()).collect(),
+        vanished: changes
+            .vanished
+            .iter()
+            .filter(|a| !conflicting.contains(a.id.as_str()))
+            .map(|a| a.name.clone())
+            .collect(),
     };
     if ctx.json {
         crate::output::print_json(&report)?;
@@ -136,6 +166,12 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
     }
     for name in &r.vanished {
         println!("  no longer listed by {}: {name} (its mapping is kept; sync leaves it alone)", r.vendor);
+    }
+    for text in &r.conflicting_ids {
+        println!("  not stored or matched: {text}");
+    }
+    for text in &r.problems {
+        println!("  {text}");
     }
     println!("Auto-matched {} accounts by exact name.", r.auto_matched);
     if !r.needs_agreement.is_empty() {

@@ -9,17 +9,23 @@ use crate::plan::{ChangeState, PlanLine};
 use crate::store::Store;
 use std::collections::BTreeMap;
 
-/// One additions read per agreement, spread over the workers. Any failure is an error:
-/// without an agreement's additions recon cannot know whether an add would duplicate one.
+/// What one read of agreements' additions gave: the additions of every agreement that could
+/// be read, and the error of each that could not (after its retries), by agreement id.
+pub struct AdditionsRead {
+    pub additions: BTreeMap<i64, Vec<CwAddition>>,
+    pub failed: Vec<(i64, String)>,
+}
+
+/// One additions read per agreement, spread over the workers.
 pub fn read_additions(
     ctx: &Context,
     cw: &ConnectWise,
     agreement_ids: &[i64],
     workers: usize,
-) -> anyhow::Result<BTreeMap<i64, Vec<CwAddition>>> {
+) -> AdditionsRead {
     let bar = crate::output::progress(ctx.progress, agreement_ids.len(), "reading agreement additions");
     let mut additions = BTreeMap::new();
-    let mut first_error = None;
+    let mut failed = Vec::new();
     crate::workers::for_each(
         agreement_ids,
         workers,
@@ -30,18 +36,13 @@ pub fn read_additions(
                 Ok(list) => {
                     additions.insert(agreement_ids[i], list);
                 }
-                Err(e) => {
-                    first_error.get_or_insert((agreement_ids[i], e));
-                }
+                Err(e) => failed.push((agreement_ids[i], e.to_string())),
             }
         },
     );
     bar.finish_and_clear();
-    if let Some((id, e)) = first_error {
-        return Err(anyhow::Error::new(e)
-            .context(format!("reading the additions of agreement {id}; nothing was pushed")));
-    }
-    Ok(additions)
+    failed.sort();
+    AdditionsRead { additions, failed }
 }
 
 /// The current additions of every agreement a set of recorded changes touched: approve and
@@ -55,7 +56,12 @@ pub fn read_additions_of(
     let mut agreements: Vec<i64> = changes.iter().filter_map(|c| c.agreement_id).collect();
     agreements.sort_unstable();
     agreements.dedup();
-    read_additions(ctx, cw, &agreements, workers)
+    // Without an agreement's additions a change cannot be re-checked: any failure stops.
+    let read = read_additions(ctx, cw, &agreements, workers);
+    if let Some((id, e)) = read.failed.into_iter().next() {
+        anyhow::bail!("reading the additions of agreement {id}: {e}; nothing was pushed");
+    }
+    Ok(read.additions)
 }
 
 /// What a push did: per written line (by index into the lines), its outcome.

@@ -7,6 +7,7 @@ use crate::cli::SyncArgs;
 use crate::model::{CwAddition, VendorSnapshot, VendorStatus};
 use crate::period::Period;
 use crate::plan::{Action, ChangeState, Plan, PlanLine, format_quantity};
+use crate::policy::{self, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors;
 use serde::Serialize;
@@ -22,8 +23,18 @@ struct SyncReport<'a> {
     plan: &'a Plan,
     counts: crate::plan::PlanCounts,
     vendor_errors: BTreeMap<String, String>,
+    /// Vendor -> each account that failed in this run, described.
+    failed_accounts: BTreeMap<String, Vec<String>>,
+    /// Agreements whose additions could not be read: their lines were skipped.
+    unread_agreements: Vec<UnreadAgreement>,
     applied: usize,
     failed: Vec<FailedWrite>,
+}
+
+#[derive(Serialize)]
+struct UnreadAgreement {
+    id: i64,
+    error: String,
 }
 
 #[derive(Serialize)]
@@ -71,20 +82,33 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         let vendor_job = scope.spawn(|| {
             crate::workers::map(&vendor_configs, workers, |vc| vendors::fetch(vc, &http, period, current))
         });
-        let connectwise_read = connectwise(&config, &http).and_then(|cw| {
-            let additions = super::push::read_additions(ctx, &cw, &agreement_ids, workers)?;
-            Ok((cw, additions))
+        let connectwise_read = connectwise(&config, &http).map(|cw| {
+            let read = super::push::read_additions(ctx, &cw, &agreement_ids, workers);
+            (cw, read)
         });
         let fetched = vendor_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (fetched, connectwise_read)
     });
-    let (cw, additions) = connectwise_read?;
+    let (cw, super::push::AdditionsRead { additions, failed: unread_agreements }) = connectwise_read?;
+    // An agreement whose additions could not be read: its lines are skipped by reconcile
+    // (an add there could duplicate an addition recon did not see). The rest go on.
+    for (id, e) in &unread_agreements {
+        ctx.warn(&format!("reading the additions of agreement {id} failed: {e}; its lines are skipped"));
+    }
 
     let mut snapshots = BTreeMap::new();
     let mut vendor_errors = BTreeMap::new();
+    let mut failed_accounts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (vc, result) in vendor_configs.iter().zip(fetched) {
         match result {
             Ok(snapshot) => {
+                for note in &snapshot.notes {
+                    ctx.warn(&format!("{}: {note}", vc.name));
+                }
+                let failed: Vec<String> = snapshot.failed_accounts().iter().map(|p| p.to_string()).collect();
+                if !failed.is_empty() {
+                    failed_accounts.insert(vc.name.clone(), failed);
+                }
                 snapshots.insert(vc.name.clone(), snapshot);
             }
             Err(e) => {
@@ -94,20 +118,25 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
 
-    // The outage guard: a vendor that lists nobody, or whose total fell too far, is treated
-    // as failed, so nothing is pushed for it (and no line it shares is pushed half-summed).
-    let mut totals = BTreeMap::new();
+    // The vendor guard: a vendor that lists nobody, too many of whose accounts failed, or
+    // whose total fell too far is treated as failed, so nothing is pushed for it (and no
+    // line it shares is pushed half-summed).
     for (name, snapshot) in &snapshots {
-        let total = mapped_total(name, snapshot, &account_mappings, &service_mappings);
-        totals.insert(name.clone(), total);
-        let last = store.last_total(name)?;
-        if let Some(problem) = outage(snapshot, total, last, config.sync.max_change_percent, args.accept_drop)
-        {
+        let now = mapped_usage(name, snapshot, &account_mappings, &service_mappings);
+        let last = store.last_usage(name)?;
+        let read = VendorRead {
+            listed: snapshot.listed_accounts(),
+            failed: snapshot.failed_accounts().len(),
+            now: &now,
+            last: &last,
+        };
+        if let Some(problem) = policy::vendor_guard(&read, &config.sync, args.accept_drop) {
             ctx.warn(&format!("{name}: {problem}"));
             vendor_errors.insert(name.clone(), problem);
         }
     }
     snapshots.retain(|name, _| !vendor_errors.contains_key(name));
+    failed_accounts.retain(|name, _| !vendor_errors.contains_key(name));
 
     let plan = reconcile::reconcile(&ReconcileInput {
         period,
@@ -159,15 +188,29 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             .collect();
     }
 
-    let result = if !vendor_errors.is_empty() || !failed.is_empty() {
+    let account_failures: usize = failed_accounts.values().map(Vec::len).sum();
+    let any_failure = !vendor_errors.is_empty()
+        || !failed.is_empty()
+        || account_failures > 0
+        || !unread_agreements.is_empty();
+    let result = if any_failure {
         if applied > 0 || !snapshots.is_empty() { "partial" } else { "failed" }
     } else if counts.held > 0 {
         "held"
     } else {
         "ok"
     };
-    let run_error = (!failed.is_empty() || !vendor_errors.is_empty())
-        .then(|| format!("{} vendor(s) failed, {} write(s) failed", vendor_errors.len(), failed.len()));
+    let run_error = any_failure.then(|| {
+        let mut what = vec![
+            format!("{} vendor(s) failed", vendor_errors.len()),
+            format!("{account_failures} account(s) failed"),
+        ];
+        if !unread_agreements.is_empty() {
+            what.push(format!("{} agreement(s) could not be read", unread_agreements.len()));
+        }
+        what.push(format!("{} write(s) failed", failed.len()));
+        what.join(", ")
+    });
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
     let stats = http.stats();
     tracing::info!(
@@ -181,8 +224,12 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         if !args.dry_run || error.is_some() {
             store.record_sync(vendor, ctx.now, if error.is_some() { "failed" } else { result }, error)?;
         }
-        if let (false, None, Some(total)) = (args.dry_run, error, totals.get(vendor)) {
-            store.set_last_total(vendor, *total)?;
+        // The outage guard's baseline moves only when a real run was not declined.
+        let pushed_or_nothing_to_push = push || writes == 0;
+        if let (false, None, true, Some(snapshot)) =
+            (args.dry_run, error, pushed_or_nothing_to_push, snapshots.get(vendor))
+        {
+            store.record_usage(vendor, &snapshot.usage)?;
         }
     }
 
@@ -193,6 +240,11 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             plan: &plan,
             counts,
             vendor_errors: vendor_errors.clone(),
+            failed_accounts,
+            unread_agreements: unread_agreements
+                .iter()
+                .map(|(id, e)| UnreadAgreement { id: *id, error: e.clone() })
+                .collect(),
             applied,
             failed,
         })?;
@@ -224,13 +276,13 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// The vendor's total quantity over mapped accounts and mapped services.
-fn mapped_total(
+/// The vendor's quantities read now, by (account id, service key), of mapped pairs only.
+fn mapped_usage(
     vendor: &str,
     snapshot: &VendorSnapshot,
     accounts: &[crate::model::AccountMapping],
     services: &[crate::model::ServiceMapping],
-) -> u64 {
+) -> BTreeMap<(String, String), u64> {
     let accounts: BTreeSet<&str> =
         accounts.iter().filter(|m| m.vendor == vendor).map(|m| m.account_id.as_str()).collect();
     let services: BTreeSet<&str> =
@@ -239,32 +291,8 @@ fn mapped_total(
         .usage
         .iter()
         .filter(|u| accounts.contains(u.account_id.as_str()) && services.contains(u.service_key.as_str()))
-        .map(|u| u64::from(u.quantity))
-        .sum()
-}
-
-/// Why a vendor's answer looks like an outage rather than real usage, if it does.
-fn outage(
-    snapshot: &VendorSnapshot,
-    total: u64,
-    last_total: Option<u64>,
-    max_change_percent: Option<u32>,
-    accept_drop: bool,
-) -> Option<String> {
-    if snapshot.accounts.is_empty() {
-        return Some("returned no accounts; the outage guard pushes nothing for it".to_string());
-    }
-    let (Some(last), Some(limit)) = (last_total, max_change_percent) else { return None };
-    if accept_drop || last == 0 || total >= last {
-        return None;
-    }
-    let fall = (last - total) * 100 / last;
-    (fall > u64::from(limit)).then(|| {
-        format!(
-            "its total mapped usage fell from {last} to {total} (-{fall}%), more than max_change_percent = {limit}; \
-             nothing is pushed for it. If the fall is real, run again with --accept-drop"
-        )
-    })
+        .map(|u| ((u.account_id.clone(), u.service_key.clone()), u64::from(u.quantity)))
+        .collect()
 }
 
 /// A run the process never finished (killed, crashed) left changes in `planned`. Settle

@@ -293,6 +293,22 @@ impl Sandbox {
         self.vendors.clear(vendor)
     }
 
+    /// Append a raw record to an HTTP vendor's account list, as the vendor would send it
+    /// (e.g. a second record with an id already listed). False for unknown or file vendors.
+    pub fn push_vendor_record(&self, vendor: &str, record: Value) -> bool {
+        self.vendors.push(vendor, record)
+    }
+
+    /// The raw account records an HTTP vendor serves now.
+    pub fn vendor_records(&self, vendor: &str) -> Vec<Value> {
+        self.vendors.records(vendor)
+    }
+
+    /// Make NordLayer's usage call for one organization answer 404 (its usage unreadable).
+    pub fn drop_nordlayer_usage(&self, identifier: &str) -> bool {
+        self.vendors.drop_nordlayer_usage(identifier)
+    }
+
     /// Replace the faults in force on every server (`faults.servers` still selects which),
     /// e.g. to break a vendor after a clean `connect`.
     pub fn set_faults(&self, faults: Faults) {

@@ -110,6 +110,36 @@ impl Vendors {
         }
     }
 
+    fn list_mut<'a>(state: &'a mut State, vendor: &str) -> Option<&'a mut Vec<Value>> {
+        match vendor {
+            "nodeware" => Some(&mut state.nodeware),
+            "huntress" => Some(&mut state.huntress),
+            "saas-alerts" => Some(&mut state.saas_alerts),
+            "nordlayer" => Some(&mut state.nordlayer),
+            _ => None,
+        }
+    }
+
+    pub fn push(&self, vendor: &str, record: Value) -> bool {
+        let mut state = lock(&self.state);
+        match Vendors::list_mut(&mut state, vendor) {
+            Some(list) => {
+                list.push(record);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn records(&self, vendor: &str) -> Vec<Value> {
+        let mut state = lock(&self.state);
+        Vendors::list_mut(&mut state, vendor).map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub fn drop_nordlayer_usage(&self, identifier: &str) -> bool {
+        lock(&self.state).nordlayer_usage.remove(identifier).is_some()
+    }
+
     /// Forget every account of an HTTP vendor, so it answers an empty list.
     pub fn clear(&self, vendor: &str) -> bool {
         let mut state = lock(&self.state);

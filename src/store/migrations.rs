@@ -123,4 +123,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         name       TEXT NOT NULL
     );
     "#,
+    // 5: each vendor's last pushed quantity per (account, service), so the outage guard
+    // compares only the accounts a run could read (`vendors.last_total` is no longer used).
+    r#"
+    CREATE TABLE vendor_usage_totals (
+        vendor      TEXT NOT NULL,
+        account_id  TEXT NOT NULL,
+        service_key TEXT NOT NULL,
+        quantity    INTEGER NOT NULL,
+        PRIMARY KEY (vendor, account_id, service_key)
+    );
+    "#,
 ];

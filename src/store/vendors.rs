@@ -3,7 +3,7 @@
 
 use super::mappings::counts_in;
 use super::{Fault, Store, StoreError, parse_time_opt, stamp};
-use crate::model::{VendorAccount, VendorService, VendorStatus};
+use crate::model::{Usage, VendorAccount, VendorService, VendorStatus};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -181,22 +181,35 @@ impl Store {
     }
 
     /// The total quantity of the vendor's mapped usage at its last pushed sync (outage guard).
-    pub fn last_total(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        self.read(&format!("read the last total of vendor {name}"), |conn| {
-            let total: Option<Option<i64>> = conn
-                .query_row("SELECT last_total FROM vendors WHERE name = ?1", [name], |r| r.get(0))
-                .map(Some)
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
-            Ok(total.flatten().and_then(|t| u64::try_from(t).ok()))
+    /// The vendor's quantities as of its last pushed sync, by (account id, service key).
+    pub fn last_usage(&self, name: &str) -> Result<BTreeMap<(String, String), u64>, StoreError> {
+        self.read(&format!("read the last usage of vendor {name}"), |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT account_id, service_key, quantity FROM vendor_usage_totals WHERE vendor = ?1",
+            )?;
+            let rows = stmt.query_map([name], |r| {
+                Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, i64>(2)?))
+            })?;
+            let mut out = BTreeMap::new();
+            for row in rows {
+                let (key, quantity) = row?;
+                out.insert(key, u64::try_from(quantity).unwrap_or(0));
+            }
+            Ok(out)
         })
     }
 
-    pub fn set_last_total(&mut self, name: &str, total: u64) -> Result<(), StoreError> {
-        self.write(&format!("record the total of vendor {name}"), |tx| {
-            tx.execute(
-                "UPDATE vendors SET last_total = ?2 WHERE name = ?1",
-                params![name, i64::try_from(total).unwrap_or(i64::MAX)],
+    /// Record the quantities a pushed sync read; accounts it could not read keep their last.
+    pub fn record_usage(&mut self, name: &str, usage: &[Usage]) -> Result<(), StoreError> {
+        self.write(&format!("record the usage of vendor {name}"), |tx| {
+            let mut stmt = tx.prepare(
+                "INSERT INTO vendor_usage_totals (vendor, account_id, service_key, quantity) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (vendor, account_id, service_key) DO UPDATE SET quantity = excluded.quantity",
             )?;
+            for u in usage {
+                stmt.execute(params![name, u.account_id, u.service_key, i64::from(u.quantity)])?;
+            }
             Ok(())
         })
     }
@@ -210,6 +223,7 @@ impl Store {
             tx.execute("DELETE FROM vendor_services WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM account_mappings WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM service_mappings WHERE vendor = ?1", [name])?;
+            tx.execute("DELETE FROM vendor_usage_totals WHERE vendor = ?1", [name])?;
             tx.execute(
                 "UPDATE vendors SET status = 'inactive', connected_at = NULL WHERE name = ?1",
                 [name],

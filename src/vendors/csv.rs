@@ -2,12 +2,15 @@
 //! `account`, `service`, `quantity` and an optional `account_id`. Also the shared reader the
 //! NordPass adapter uses for its usage export.
 //!
-//! A file is imported whole or not at all: every bad row is reported with its line number
+//! A file with a bad row is not imported at all: every bad row (a negative, fractional or
+//! non-numeric quantity, an empty name, a shifted column) is reported with its line number
 //! (the header is line 1) and nothing from the file is used, because a half-imported file
-//! would silently turn the rows left out into "no usage".
+//! would silently turn the rows left out into "no usage". An empty quantity cell is not bad
+//! but unknown: that account's line for that service is skipped, never planned as 0. Rows
+//! that share an id follow the rules every adapter follows (`FileAccounts`).
 
-use super::VendorError;
-use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
+use super::{Builder, Count, VendorError};
+use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -186,69 +189,76 @@ fn line_of(problem: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Accounts built from a file's rows, shared by the file vendors: one account per id with
-/// its rows as its raw record, and each (account, service) at most once.
-#[derive(Default)]
-pub(super) struct FileAccounts {
-    /// account id -> (index in the snapshot's accounts, line first seen)
-    index: HashMap<String, (usize, u64)>,
-    /// (account id, service) -> line first seen
-    seen: HashMap<(String, String), u64>,
+/// One data row of a file vendor, read into the shared terms.
+pub(super) struct FileRow {
+    pub line: u64,
+    pub name: String,
+    pub service: String,
+    /// An empty cell is `Missing`: unknown, never zero.
+    pub count: Count,
+    /// The row as header -> cell, with its line number.
+    pub json: serde_json::Value,
 }
 
-/// Why a row could not be added; the vendor words the message.
-pub(super) enum RowConflict {
-    /// The id was given another name on an earlier line.
-    Renamed { first_line: u64, earlier_name: String },
-    /// The same (account, service) came on an earlier line.
-    Duplicate { first_line: u64 },
+/// Accounts built from a file's rows, shared by the file vendors: one account per id with
+/// its rows as its raw record. The rules of `unique_records` hold for rows too: a row that
+/// repeats another exactly counts once, with a note; an id whose rows disagree (two names,
+/// or two quantities for one service) is ambiguous and none of its rows is used.
+#[derive(Default)]
+pub(super) struct FileAccounts {
+    order: Vec<String>,
+    rows: HashMap<String, Vec<FileRow>>,
 }
 
 impl FileAccounts {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn add(
-        &mut self,
-        snapshot: &mut VendorSnapshot,
-        row: &Row,
-        headers: &[String],
-        id: &str,
-        name: &str,
-        service: &str,
-        quantity: u32,
-    ) -> Result<(), RowConflict> {
-        let known = self.index.get(id).copied();
-        if let Some((index, first_line)) = known
-            && snapshot.accounts[index].name != name
-        {
-            return Err(RowConflict::Renamed {
-                first_line,
-                earlier_name: snapshot.accounts[index].name.clone(),
-            });
+    pub(super) fn add(&mut self, id: &str, row: FileRow) {
+        let rows = self.rows.entry(id.to_string()).or_default();
+        if rows.is_empty() {
+            self.order.push(id.to_string());
         }
-        let key = (id.to_string(), service.to_string());
-        if let Some(&first_line) = self.seen.get(&key) {
-            return Err(RowConflict::Duplicate { first_line });
-        }
-        match known {
-            Some((index, _)) => {
-                if let serde_json::Value::Array(rows) = &mut snapshot.accounts[index].raw["rows"] {
-                    rows.push(row.to_json(headers));
+        rows.push(row);
+    }
+
+    pub(super) fn finish(mut self, builder: &mut Builder) {
+        for id in std::mem::take(&mut self.order) {
+            let Some(rows) = self.rows.remove(&id) else { continue };
+            let first_name = rows[0].name.clone();
+            let conflicts = rows.iter().any(|r| r.name != first_name)
+                || rows.iter().enumerate().any(|(i, r)| {
+                    rows[..i].iter().any(|earlier| earlier.service == r.service && earlier.count != r.count)
+                });
+            if conflicts {
+                let described = rows.iter().map(|r| r.json.to_string()).collect();
+                builder.ambiguous(&id, &first_name, described);
+                continue;
+            }
+            let mut counts: Vec<(String, Count)> = Vec::new();
+            let mut first_line: HashMap<&str, u64> = HashMap::new();
+            for r in &rows {
+                match first_line.get(r.service.as_str()) {
+                    Some(line) => builder.note(format!(
+                        "line {} repeats line {line} ({first_name:?}, {}); counted once",
+                        r.line, r.service
+                    )),
+                    None => {
+                        first_line.insert(&r.service, r.line);
+                        counts.push((r.service.clone(), r.count.clone()));
+                    }
                 }
             }
-            None => {
-                self.index.insert(id.to_string(), (snapshot.accounts.len(), row.line));
-                snapshot.accounts.push(VendorAccount {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    status: None,
-                    raw: serde_json::json!({ "rows": [row.to_json(headers)] }),
-                });
-            }
+            let raw = serde_json::json!({ "rows": rows.iter().map(|r| r.json.clone()).collect::<Vec<_>>() });
+            let account = VendorAccount { id: id.clone(), name: first_name, status: None, raw };
+            builder.account(account, counts.iter().map(|(s, c)| (s.as_str(), c.clone())).collect());
         }
-        self.seen.insert(key, row.line);
-        snapshot.usage.push(Usage { account_id: id.to_string(), service_key: service.to_string(), quantity });
-        Ok(())
     }
+}
+
+/// A quantity cell: empty is unknown (`Missing`), anything else must be a whole number.
+pub(super) fn parse_count(column: &str, text: &str) -> Result<Count, String> {
+    if text.trim().is_empty() {
+        return Ok(Count::Missing(column.to_string()));
+    }
+    parse_quantity(column, text).map(Count::Known)
 }
 
 pub fn fetch(vendor: &str, file: &Path) -> Result<VendorSnapshot, VendorError> {
@@ -268,8 +278,8 @@ fn snapshot(table: &Table, mut problems: Vec<String>) -> Result<VendorSnapshot, 
     let (account_col, service_col, quantity_col) = (columns[0], columns[1], columns[2]);
     let id_col = table.column(ACCOUNT_ID);
 
-    let mut snapshot = VendorSnapshot::default();
     let mut accounts = FileAccounts::default();
+    let mut services: Vec<VendorService> = Vec::new();
     for row in &table.rows {
         let line = row.line;
         let account = row.get(account_col);
@@ -281,27 +291,25 @@ fn snapshot(table: &Table, mut problems: Vec<String>) -> Result<VendorSnapshot, 
         if service.is_empty() {
             bad.push("`service` is empty".to_string());
         }
-        let quantity = parse_quantity(QUANTITY, row.get(quantity_col)).map_err(|e| bad.push(e)).ok();
-        let (Some(quantity), true) = (quantity, bad.is_empty()) else {
+        let count = parse_count(QUANTITY, row.get(quantity_col)).map_err(|e| bad.push(e)).ok();
+        let (Some(count), true) = (count, bad.is_empty()) else {
             problems.push(format!("line {line}: {}", bad.join("; ")));
             continue;
         };
         let id = id_col.map(|c| row.get(c)).filter(|id| !id.is_empty()).unwrap_or(account);
-        match accounts.add(&mut snapshot, row, &table.headers, id, account, service, quantity) {
-            Ok(()) => {
-                if !snapshot.services.iter().any(|s| s.key == service) {
-                    snapshot.services.push(VendorService { key: service.to_string(), name: service.to_string() });
-                }
-            }
-            Err(RowConflict::Renamed { first_line, earlier_name }) => problems.push(format!(
-                "line {line}: account_id {id:?} is named {account:?} here but {earlier_name:?} on line {first_line}"
-            )),
-            Err(RowConflict::Duplicate { first_line }) => problems.push(format!(
-                "line {line}: duplicate of line {first_line} (account {account:?}, service {service:?})"
-            )),
+        if !services.iter().any(|s| s.key == service) {
+            services.push(VendorService { key: service.to_string(), name: service.to_string() });
         }
+        let json = row.to_json(&table.headers);
+        accounts
+            .add(id, FileRow { line, name: account.to_string(), service: service.to_string(), count, json });
     }
-    if problems.is_empty() { Ok(snapshot) } else { Err(problems) }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut builder = Builder::new(services);
+    accounts.finish(&mut builder);
+    Ok(builder.finish())
 }
 
 #[cfg(test)]
@@ -375,8 +383,7 @@ mod tests {
                     Delta,seats,ten,d1\n\
                     ,seats,4,e1\n\
                     Foxtrot,,4,f1\n\
-                    Acme,seats,15,a1\n\
-                    Hotel,seats,,h1\n\
+                    Hotel,seats,x,h1\n\
                     India,seats\n\
                     Juliet, Inc.,seats,3,j1\n\
                     Kilo,seats,99999999999,k1\n\
@@ -389,13 +396,11 @@ mod tests {
             (5, "not a number"),
             (6, "`account` is empty"),
             (7, "`service` is empty"),
-            (8, "duplicate of line 2"),
-            (9, "`quantity` is empty"),
-            (10, "2 fields but the header has 4"),
-            (11, "5 fields but the header has 4"),
-            (12, "too large"),
-            (13, "named \"Lima\" here but \"Acme\" on line 2"),
-            (14, "fractional"),
+            (8, "not a number"),
+            (9, "2 fields but the header has 4"),
+            (10, "5 fields but the header has 4"),
+            (11, "too large"),
+            (13, "fractional"),
         ];
         assert_eq!(p.len(), expect.len(), "{p:#?}");
         for (got, (line, needle)) in p.iter().zip(expect) {
@@ -404,9 +409,35 @@ mod tests {
     }
 
     #[test]
-    fn a_duplicate_without_account_id_is_by_name_and_service() {
-        let p = problems("account,service,quantity\nAcme,seats,1\nAcme,backup,1\nAcme,seats,1\n");
-        assert_eq!(p, vec!["line 4: duplicate of line 2 (account \"Acme\", service \"seats\")"]);
+    fn rows_sharing_an_id_count_once_when_identical_and_are_ambiguous_when_they_differ() {
+        let s = parse(
+            "account,service,quantity,account_id\n\
+             Acme,seats,14,a1\n\
+             Acme,backup,1,a1\n\
+             Acme,seats,14,a1\n\
+             Beta,seats,3,b1\n\
+             Beta,seats,4,b1\n\
+             Gamma,seats,2,g1\n\
+             Stark,seats,2,g1\n\
+             Delta,seats,,d1\n",
+        )
+        .unwrap();
+        let usage: Vec<(&str, &str, u32)> =
+            s.usage.iter().map(|u| (u.account_id.as_str(), u.service_key.as_str(), u.quantity)).collect();
+        assert_eq!(usage, [("a1", "seats", 14), ("a1", "backup", 1)]);
+        assert_eq!(s.notes, ["line 4 repeats line 2 (\"Acme\", seats); counted once"]);
+        let accounts: Vec<&str> = s.accounts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(accounts, ["a1", "d1"], "ambiguous ids are not accounts");
+        let problems: Vec<String> = s.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].starts_with("id \"b1\" is shared by 2 records that differ"), "{}", problems[0]);
+        assert!(problems[0].contains("\"line\":5") && problems[0].contains("\"line\":6"), "{}", problems[0]);
+        assert!(problems[1].starts_with("id \"g1\" is shared by 2 records"), "{}", problems[1]);
+        assert!(problems[1].contains("\"Stark\""), "{}", problems[1]);
+        assert_eq!(
+            problems[2],
+            "account \"Delta\" (d1): `quantity` is missing or null, so its usage is unknown"
+        );
     }
 
     #[test]

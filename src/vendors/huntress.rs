@@ -2,9 +2,9 @@
 //! (documented). The last page has no `next_page_token`. Three services from counts on
 //! each organization.
 
-use super::{VendorError, endpoint, get_records, quantity};
+use super::{Builder, VendorError, count, endpoint, get_records, unique_records};
 use crate::http::{Http, Request};
-use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
+use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::secret::Secret;
 use base64::Engine;
 use serde::{Deserialize, Deserializer};
@@ -49,13 +49,10 @@ pub fn fetch(
         api_key.expose(),
         api_secret.expose()
     ));
-    let mut snapshot = VendorSnapshot {
-        services: SERVICES
-            .iter()
-            .map(|(k, n, _)| VendorService { key: k.to_string(), name: n.to_string() })
-            .collect(),
-        ..VendorSnapshot::default()
-    };
+    let mut builder = Builder::new(
+        SERVICES.iter().map(|(k, n, _)| VendorService { key: k.to_string(), name: n.to_string() }).collect(),
+    );
+    let mut all = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let mut url = endpoint(vendor, base_url, "/v1/organizations")?;
@@ -69,25 +66,20 @@ pub fn fetch(
         let (organizations, document) = get_records::<Organization>(vendor, http, request, |mut d| {
             d.get_mut("organizations").map(|v| v.take())
         })?;
-        for (org, raw) in organizations {
-            for (key, _, field) in SERVICES {
-                if let Some(q) = quantity(vendor, &org.name, field, raw.get(field))? {
-                    snapshot.usage.push(Usage {
-                        account_id: org.id.clone(),
-                        service_key: key.to_string(),
-                        quantity: q,
-                    });
-                }
-            }
-            snapshot.accounts.push(VendorAccount { id: org.id, name: org.name, status: None, raw });
-        }
+        all.extend(organizations);
         let next = document
             .pointer("/pagination/next_page_token")
             .and_then(|v| v.as_str())
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if next.is_none() || next == token {
-            return Ok(snapshot);
+            let organizations = unique_records(&mut builder, all, |o| &o.id, |o| &o.name);
+            for (org, raw) in organizations {
+                let counts =
+                    SERVICES.iter().map(|(key, _, field)| (*key, count(field, raw.get(field)))).collect();
+                builder.account(VendorAccount { id: org.id, name: org.name, status: None, raw }, counts);
+            }
+            return Ok(builder.finish());
         }
         token = next;
     }

@@ -11,7 +11,7 @@ mod saas_alerts;
 
 use crate::config::{VendorConfig, VendorSettings};
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
-use crate::model::VendorSnapshot;
+use crate::model::{AccountProblem, ProblemKind, Usage, VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -29,15 +29,6 @@ pub enum VendorError {
     /// A vendor file (CSV export) with problems; nothing from it is used.
     #[error("{vendor}: {path}: {}", list_problems(.problems))]
     BadFile { vendor: String, path: String, problems: Vec<String> },
-    /// A failure while reading one account's details (NordLayer usage per organization).
-    #[error("{vendor}: organization {account}: {source}")]
-    Account {
-        vendor: String,
-        /// The account's name and id, as the user would look for it.
-        account: String,
-        #[source]
-        source: Box<VendorError>,
-    },
 }
 
 /// The most problems a `BadFile` error lists; the rest are counted.
@@ -162,37 +153,182 @@ fn get_records<T: DeserializeOwned>(
     Ok((out, document))
 }
 
-/// A vendor quantity: a whole non-negative number, or a string holding one. `None` when the
-/// field is absent or null (unknown, never read as zero).
-pub fn quantity(
-    vendor: &str,
-    account: &str,
-    field: &str,
-    value: Option<&serde_json::Value>,
-) -> Result<Option<u32>, VendorError> {
-    let bad = |why: String| VendorError::BadData {
-        vendor: vendor.to_string(),
-        url: String::new(),
-        message: format!("account {account:?}: `{field}` {why}"),
-    };
+/// What one count field says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Count {
+    Known(u32),
+    /// Absent or null: unknown, never zero. Holds the field name.
+    Missing(String),
+    /// Not a whole number of zero or more: the account fails. Holds the message.
+    Bad(String),
+}
+
+impl Count {
+    /// Two fields that add up to one count (Nodeware's internal + external assets): the sum
+    /// is known only when both are.
+    pub fn plus(self, other: Count) -> Count {
+        match (self, other) {
+            (Count::Bad(e), _) | (_, Count::Bad(e)) => Count::Bad(e),
+            (Count::Missing(f), _) | (_, Count::Missing(f)) => Count::Missing(f),
+            (Count::Known(a), Count::Known(b)) => match a.checked_add(b) {
+                Some(sum) => Count::Known(sum),
+                None => Count::Bad(format!("{a} + {b} is larger than any real licence count")),
+            },
+        }
+    }
+}
+
+/// A vendor count: a whole non-negative number, or a string holding one. Absent or null is
+/// `Missing` (unknown, never read as zero); anything else is `Bad`, naming the field.
+pub(crate) fn count(field: &str, value: Option<&serde_json::Value>) -> Count {
+    let bad = |why: String| Count::Bad(format!("`{field}` {why}"));
     let n = match value {
-        None | Some(serde_json::Value::Null) => return Ok(None),
+        None | Some(serde_json::Value::Null) => return Count::Missing(field.to_string()),
         Some(serde_json::Value::Number(n)) => {
             if let Some(u) = n.as_u64() {
                 u
             } else if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0) {
                 f as u64
             } else {
-                return Err(bad(format!("is {n}: quantities must be whole numbers of zero or more")));
+                return bad(format!("is {n}: quantities must be whole numbers of zero or more"));
             }
         }
-        Some(serde_json::Value::String(s)) => s
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| bad(format!("is {s:?}: quantities must be whole numbers of zero or more")))?,
-        Some(other) => return Err(bad(format!("is {other}: expected a number"))),
+        Some(serde_json::Value::String(s)) => match s.trim().parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return bad(format!("is {s:?}: quantities must be whole numbers of zero or more")),
+        },
+        Some(other) => return bad(format!("is {other}: expected a number")),
     };
-    u32::try_from(n).map(Some).map_err(|_| bad(format!("is {n}: larger than any real licence count")))
+    match u32::try_from(n) {
+        Ok(q) => Count::Known(q),
+        Err(_) => bad(format!("is {n}: larger than any real licence count")),
+    }
+}
+
+/// A field by name; `a.b` reads `b` inside `a`.
+pub(crate) fn field<'a>(document: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    name.split('.').try_fold(document, |value, key| value.get(key))
+}
+
+/// Builds a `VendorSnapshot` with the rules every adapter shares: an account's counts are
+/// known, missing (that service is unknown) or bad (the whole account fails), and an account
+/// whose read failed is listed with its usage unknown.
+pub(crate) struct Builder {
+    snapshot: VendorSnapshot,
+}
+
+impl Builder {
+    pub fn new(services: Vec<VendorService>) -> Builder {
+        Builder { snapshot: VendorSnapshot { services, ..VendorSnapshot::default() } }
+    }
+
+    /// One account and its counts by service key.
+    pub fn account(&mut self, account: VendorAccount, counts: Vec<(&str, Count)>) {
+        let mut usage = Vec::with_capacity(counts.len());
+        let mut missing = Vec::new();
+        for (service_key, count) in counts {
+            match count {
+                Count::Known(quantity) => usage.push(Usage {
+                    account_id: account.id.clone(),
+                    service_key: service_key.to_string(),
+                    quantity,
+                }),
+                Count::Missing(field) => {
+                    missing.push(ProblemKind::MissingCount { service_key: service_key.to_string(), field })
+                }
+                Count::Bad(message) => return self.failed(account, message),
+            }
+        }
+        self.snapshot.usage.extend(usage);
+        for kind in missing {
+            self.problem(&account, kind);
+        }
+        self.snapshot.accounts.push(account);
+    }
+
+    /// An account that is listed but whose usage could not be read: all of it is unknown.
+    pub fn failed(&mut self, account: VendorAccount, message: String) {
+        self.problem(&account, ProblemKind::Failed { message });
+        self.snapshot.accounts.push(account);
+    }
+
+    fn problem(&mut self, account: &VendorAccount, kind: ProblemKind) {
+        self.snapshot.problems.push(AccountProblem {
+            account_id: account.id.clone(),
+            account_name: account.name.clone(),
+            kind,
+        });
+    }
+
+    /// An id shared by records that differ: listed as a problem, never as an account.
+    pub fn ambiguous(&mut self, id: &str, name: &str, records: Vec<String>) {
+        self.snapshot.problems.push(AccountProblem {
+            account_id: id.to_string(),
+            account_name: name.to_string(),
+            kind: ProblemKind::Ambiguous { records },
+        });
+    }
+
+    pub fn note(&mut self, note: String) {
+        self.snapshot.notes.push(note);
+    }
+
+    pub fn finish(self) -> VendorSnapshot {
+        self.snapshot
+    }
+}
+
+/// Records of one vendor grouped by id, in first-seen order: an id listed several times
+/// with identical records (a page overlap) is kept once, with a note; an id whose records
+/// differ is ambiguous and left out, each record described, so nothing is merged and
+/// nothing is guessed.
+pub(crate) fn unique_records<T>(
+    builder: &mut Builder,
+    records: Vec<(T, serde_json::Value)>,
+    id: impl Fn(&T) -> &str,
+    name: impl Fn(&T) -> &str,
+) -> Vec<(T, serde_json::Value)> {
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: std::collections::HashMap<String, Vec<(T, serde_json::Value)>> =
+        std::collections::HashMap::new();
+    for (record, raw) in records {
+        let key = id(&record).to_string();
+        let group = groups.entry(key.clone()).or_default();
+        if group.is_empty() {
+            order.push(key);
+        }
+        group.push((record, raw));
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let Some(mut group) = groups.remove(&key) else { continue };
+        let first_raw = group[0].1.clone();
+        if group.iter().all(|(_, raw)| *raw == first_raw) {
+            if group.len() > 1 {
+                builder.note(format!(
+                    "id {key:?} ({}) is listed {} times with identical records; counted once",
+                    name(&group[0].0),
+                    group.len()
+                ));
+            }
+            group.truncate(1);
+            out.extend(group);
+        } else {
+            let described = group.iter().map(|(_, raw)| describe_record(raw)).collect();
+            builder.ambiguous(&key, name(&group[0].0), described);
+        }
+    }
+    out
+}
+
+/// A record as one short line of JSON, for a message that must name it.
+fn describe_record(raw: &serde_json::Value) -> String {
+    let text = raw.to_string();
+    if text.chars().count() <= 160 {
+        text
+    } else {
+        format!("{}...", text.chars().take(160).collect::<String>())
+    }
 }
 
 #[cfg(test)]
@@ -201,36 +337,107 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn quantities_accept_whole_numbers_only() {
+    fn counts_accept_whole_numbers_only_and_missing_is_not_zero() {
+        let missing = || Count::Missing("seats".to_string());
         let cases = [
-            (json!(12), Ok(Some(12))),
-            (json!(0), Ok(Some(0))),
-            (json!("57"), Ok(Some(57))),
-            (json!(" 7 "), Ok(Some(7))),
-            (json!(3.0), Ok(Some(3))),
-            (json!(null), Ok(None)),
-            (json!(-1), Err("whole numbers")),
-            (json!(2.5), Err("whole numbers")),
-            (json!("ten"), Err("\"ten\"")),
-            (json!("-3"), Err("whole numbers")),
-            (json!(true), Err("expected a number")),
-            (json!(9_999_999_999u64), Err("larger than")),
+            (Some(json!(12)), Ok(Count::Known(12))),
+            (Some(json!(0)), Ok(Count::Known(0))),
+            (Some(json!("57")), Ok(Count::Known(57))),
+            (Some(json!(" 7 ")), Ok(Count::Known(7))),
+            (Some(json!(3.0)), Ok(Count::Known(3))),
+            (Some(json!(null)), Ok(missing())),
+            (None, Ok(missing())),
+            (Some(json!(-1)), Err("whole numbers")),
+            (Some(json!(2.5)), Err("whole numbers")),
+            (Some(json!("ten")), Err("\"ten\"")),
+            (Some(json!("-3")), Err("whole numbers")),
+            (Some(json!("")), Err("whole numbers")),
+            (Some(json!(true)), Err("expected a number")),
+            (Some(json!(9_999_999_999u64)), Err("larger than")),
         ];
         for (value, want) in cases {
-            let got = quantity("v", "Acme", "seats", Some(&value));
-            match (got, want) {
-                (Ok(g), Ok(w)) => assert_eq!(g, w, "{value}"),
-                (Err(e), Err(needle)) => {
-                    let text = e.to_string();
-                    assert!(
-                        text.contains(needle) && text.contains("Acme") && text.contains("seats"),
-                        "{text}"
-                    );
+            match (count("seats", value.as_ref()), want) {
+                (got, Ok(w)) => assert_eq!(got, w, "{value:?}"),
+                (Count::Bad(text), Err(needle)) => {
+                    assert!(text.contains(needle) && text.contains("`seats`"), "{value:?}: {text}")
                 }
-                (g, w) => panic!("{value}: got {g:?}, want {w:?}"),
+                (got, Err(needle)) => panic!("{value:?}: got {got:?}, want an error with {needle}"),
             }
         }
-        assert_eq!(quantity("v", "a", "f", None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_sum_is_known_only_when_both_parts_are() {
+        let k = Count::Known;
+        let m = || Count::Missing("internal".to_string());
+        let b = || Count::Bad("bad".to_string());
+        assert_eq!(k(40).plus(k(3)), k(43));
+        assert_eq!(k(0).plus(k(0)), k(0));
+        assert_eq!(m().plus(k(3)), m());
+        assert_eq!(k(3).plus(m()), m());
+        assert_eq!(b().plus(m()), b());
+        assert_eq!(m().plus(b()), b());
+        assert!(matches!(k(u32::MAX).plus(k(1)), Count::Bad(_)));
+    }
+
+    fn account(id: &str, name: &str) -> VendorAccount {
+        VendorAccount { id: id.into(), name: name.into(), status: None, raw: json!({"id": id, "name": name}) }
+    }
+
+    #[test]
+    fn builder_skips_unknown_counts_and_fails_bad_ones() {
+        let mut b = Builder::new(Vec::new());
+        b.account(
+            account("a", "Acme"),
+            vec![("x", Count::Known(4)), ("y", Count::Missing("y_count".into()))],
+        );
+        b.account(account("s", "Stark"), vec![("x", Count::Known(9)), ("y", Count::Bad("`y` is -1".into()))]);
+        b.failed(account("w", "Wayne"), "usage call answered 500".into());
+        let s = b.finish();
+        // Every account is listed (none "vanished"); only known counts are usage.
+        assert_eq!(s.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a", "s", "w"]);
+        assert_eq!(s.usage, vec![Usage { account_id: "a".into(), service_key: "x".into(), quantity: 4 }]);
+        let problems: Vec<String> = s.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            problems,
+            [
+                "account \"Acme\" (a): `y_count` is missing or null, so its usage is unknown",
+                "account \"Stark\" (s): `y` is -1",
+                "account \"Wayne\" (w): usage call answered 500",
+            ]
+        );
+        let failed: Vec<&str> = s.failed_accounts().iter().map(|p| p.account_id.as_str()).collect();
+        assert_eq!(failed, ["s", "w"], "a missing count is unknown, not a failure");
+        assert_eq!(s.listed_accounts(), 3);
+    }
+
+    #[test]
+    fn duplicate_ids_count_once_when_identical_and_are_never_merged_when_they_differ() {
+        let rec = |id: &str, name: &str, n: u32| (id.to_string(), json!({"id": id, "name": name, "n": n}));
+        let records = vec![
+            rec("acme", "Acme Corp", 43),
+            rec("wayne", "Wayne", 1),
+            rec("acme", "Acme Corp", 10),
+            rec("stark", "Stark", 9),
+            rec("wayne", "Wayne", 1),
+            rec("acme", "Stark", 9),
+        ];
+        let mut b = Builder::new(Vec::new());
+        let unique = unique_records(&mut b, records, |id| id, |id| id);
+        assert_eq!(unique.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["wayne", "stark"]);
+        let s = b.finish();
+        assert_eq!(s.notes, ["id \"wayne\" (wayne) is listed 2 times with identical records; counted once"]);
+        assert_eq!(s.problems.len(), 1);
+        let text = s.problems[0].to_string();
+        assert!(
+            text.starts_with("id \"acme\" is shared by 3 records that differ, so none is used: "),
+            "{text}"
+        );
+        for needle in ["\"n\":43", "\"n\":10", "\"name\":\"Stark\""] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+        assert_eq!(s.listed_accounts(), 1, "the ambiguous id counts as listed");
+        assert_eq!(s.failed_accounts().len(), 1);
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! client; `auth_scheme = "Token"` in config if a tenant wants that). One service, `vms`,
 //! billed per asset: internal + external (assumed; the split stays in the raw record).
 
-use super::{VendorError, endpoint, get_records, quantity};
+use super::{Builder, Count, VendorError, count, endpoint, field, get_records, unique_records};
 use crate::http::{Http, Request};
-use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
+use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::secret::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -16,13 +16,6 @@ struct Customer {
     #[serde(deserialize_with = "super::huntress::id_as_string")]
     id: String,
     name: String,
-    asset_totals: Option<AssetTotals>,
-}
-
-#[derive(Deserialize)]
-struct AssetTotals {
-    internal: Option<serde_json::Value>,
-    external: Option<serde_json::Value>,
 }
 
 pub fn fetch(
@@ -37,25 +30,48 @@ pub fn fetch(
         .secret_header("authorization", &format!("{auth_scheme} {}", api_key.expose()))
         .header("accept", "application/json");
     let (customers, _) = get_records::<Customer>(vendor, http, request, Some)?;
-    let mut snapshot = VendorSnapshot {
-        services: vec![VendorService { key: SERVICE_KEY.to_string(), name: "Nodeware VMS".to_string() }],
-        ..VendorSnapshot::default()
-    };
+    let mut builder =
+        Builder::new(vec![VendorService { key: SERVICE_KEY.to_string(), name: "Nodeware VMS".to_string() }]);
+    let customers = unique_records(&mut builder, customers, |c| &c.id, |c| &c.name);
     for (customer, raw) in customers {
-        if let Some(totals) = &customer.asset_totals {
-            let internal =
-                quantity(vendor, &customer.name, "asset_totals.internal", totals.internal.as_ref())?;
-            let external =
-                quantity(vendor, &customer.name, "asset_totals.external", totals.external.as_ref())?;
-            if internal.is_some() || external.is_some() {
-                snapshot.usage.push(Usage {
-                    account_id: customer.id.clone(),
-                    service_key: SERVICE_KEY.to_string(),
-                    quantity: internal.unwrap_or(0).saturating_add(external.unwrap_or(0)),
-                });
-            }
-        }
-        snapshot.accounts.push(VendorAccount { id: customer.id, name: customer.name, status: None, raw });
+        let assets = assets(&raw);
+        let account = VendorAccount { id: customer.id, name: customer.name, status: None, raw };
+        builder.account(account, vec![(SERVICE_KEY, assets)]);
     }
-    Ok(snapshot)
+    Ok(builder.finish())
+}
+
+/// Billed assets: internal + external, known only when both counts are.
+fn assets(raw: &serde_json::Value) -> Count {
+    let internal = "asset_totals.internal";
+    let external = "asset_totals.external";
+    count(internal, field(raw, internal)).plus(count(external, field(raw, external)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn assets_are_internal_plus_external_and_unknown_when_either_is() {
+        let cases = [
+            (json!({"asset_totals": {"internal": 40, "external": 3}}), Count::Known(43)),
+            (json!({"asset_totals": {"internal": 0, "external": 0}}), Count::Known(0)),
+            (
+                json!({"asset_totals": {"internal": null, "external": 3}}),
+                Count::Missing("asset_totals.internal".into()),
+            ),
+            (json!({"asset_totals": {"internal": 4}}), Count::Missing("asset_totals.external".into())),
+            (json!({}), Count::Missing("asset_totals.internal".into())),
+            (json!({"asset_totals": null}), Count::Missing("asset_totals.internal".into())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(assets(&raw), want, "{raw}");
+        }
+        let Count::Bad(text) = assets(&json!({"asset_totals": {"internal": -1, "external": 3}})) else {
+            panic!("a negative count is bad")
+        };
+        assert!(text.contains("asset_totals.internal"), "{text}");
+    }
 }

@@ -6,9 +6,9 @@
 //! and `servers` (dedicated servers); a plan whose identifier starts with `lite` has no
 //! servers, so it yields no server line whatever the usage says.
 
-use super::{VendorError, endpoint, get_records, quantity};
+use super::{Builder, Count, VendorError, count, endpoint, field, get_records, unique_records};
 use crate::http::{Http, Request, decode_json};
-use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
+use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -49,47 +49,31 @@ pub fn fetch(
     let get = |url: Url| {
         Request::get(vendor, url).secret_header("authorization", &auth).header("accept", "application/json")
     };
-    let organizations = organizations(vendor, http, base_url, wire.page_size, &get)?;
-
-    // One usage call per organization, spread over the workers (the Http is shared).
+    let listed = organizations(vendor, http, base_url, wire.page_size, &get)?;
+    let mut builder = Builder::new(vec![
+        VendorService { key: LICENSES.to_string(), name: "NordLayer licenses (members)".to_string() },
+        VendorService { key: SERVERS.to_string(), name: "NordLayer dedicated servers".to_string() },
+    ]);
+    let organizations = unique_records(&mut builder, listed, |o| &o.identifier, |o| &o.title);
+    // One usage call per organization, spread over the workers (the Http is shared). A call
+    // that fails after its retries makes that organization's usage unknown, not the vendor's.
     let usage = crate::workers::map(&organizations, http.settings().workers, |(org, _)| {
         let path = wire.usage_path.replace("{identifier}", &encode_path_segment(&org.identifier));
         let url = endpoint(vendor, base_url, &path)?;
         let request = get(url);
         let response = http.send(&request)?;
         let document: serde_json::Value = decode_json(vendor, &request.url, &response.body)?;
-        usage_lines(vendor, org, &document, wire)
+        Ok::<_, VendorError>(document)
     });
-    let mut lines = Vec::with_capacity(usage.len());
-    let mut failed = Vec::new();
-    for ((org, _), result) in organizations.iter().zip(usage) {
-        match result {
-            Ok(l) => lines.push(l),
-            Err(e) => failed.push((org, e)),
+    for ((org, raw), document) in organizations.into_iter().zip(usage) {
+        let lite = is_lite(org.plan_identifier.as_deref());
+        let account = VendorAccount { id: org.identifier, name: org.title, status: None, raw };
+        match document {
+            Ok(document) => builder.account(account, counts(lite, &document, wire)),
+            Err(e) => builder.failed(account, format!("reading its usage failed: {e}")),
         }
     }
-    let others = failed.len().saturating_sub(1);
-    if let Some((org, source)) = failed.into_iter().next() {
-        let more = if others > 0 { format!(" (and {others} more)") } else { String::new() };
-        return Err(VendorError::Account {
-            vendor: vendor.to_string(),
-            account: format!("{:?} ({}){more}", org.title, org.identifier),
-            source: Box::new(source),
-        });
-    }
-
-    let mut snapshot = VendorSnapshot {
-        services: vec![
-            VendorService { key: LICENSES.to_string(), name: "NordLayer licenses (members)".to_string() },
-            VendorService { key: SERVERS.to_string(), name: "NordLayer dedicated servers".to_string() },
-        ],
-        ..VendorSnapshot::default()
-    };
-    for ((org, raw), org_lines) in organizations.into_iter().zip(lines) {
-        snapshot.usage.extend(org_lines);
-        snapshot.accounts.push(VendorAccount { id: org.identifier, name: org.title, status: None, raw });
-    }
-    Ok(snapshot)
+    Ok(builder.finish())
 }
 
 /// Every organization, page by page, with its raw record.
@@ -101,6 +85,7 @@ fn organizations(
     get: &dyn Fn(Url) -> Request,
 ) -> Result<Vec<(Organization, serde_json::Value)>, VendorError> {
     let page_size = page_size.max(1);
+    // Every record, duplicates included: `unique_records` decides what a repeated id means.
     let mut all: Vec<(Organization, serde_json::Value)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for _ in 0..MAX_PAGES {
@@ -114,8 +99,8 @@ fn organizations(
         for (org, raw) in page {
             if seen.insert(org.identifier.clone()) {
                 new += 1;
-                all.push((org, raw));
             }
+            all.push((org, raw));
         }
         if count < page_size as usize {
             return Ok(all);
@@ -136,44 +121,19 @@ fn organizations(
     })
 }
 
-/// The usage lines of one organization from its usage answer. A missing field is no line
-/// (unknown is never zero); a `lite*` plan has no server line.
-fn usage_lines(
-    vendor: &str,
-    org: &Organization,
-    document: &serde_json::Value,
-    wire: &Wire<'_>,
-) -> Result<Vec<Usage>, VendorError> {
-    let mut lines = Vec::new();
-    let members = quantity(vendor, &org.title, wire.members_field, field(document, wire.members_field))?;
-    if let Some(q) = members {
-        lines.push(Usage {
-            account_id: org.identifier.clone(),
-            service_key: LICENSES.to_string(),
-            quantity: q,
-        });
+/// The counts of one organization from its usage answer: members, and servers unless the
+/// plan is `lite*` (which has none, so no server line whatever the answer says).
+fn counts(lite: bool, document: &serde_json::Value, wire: &Wire<'_>) -> Vec<(&'static str, Count)> {
+    let mut counts = vec![(LICENSES, count(wire.members_field, field(document, wire.members_field)))];
+    if !lite {
+        counts.push((SERVERS, count(wire.servers_field, field(document, wire.servers_field))));
     }
-    if !is_lite(org.plan_identifier.as_deref()) {
-        let servers = quantity(vendor, &org.title, wire.servers_field, field(document, wire.servers_field))?;
-        if let Some(q) = servers {
-            lines.push(Usage {
-                account_id: org.identifier.clone(),
-                service_key: SERVERS.to_string(),
-                quantity: q,
-            });
-        }
-    }
-    Ok(lines)
+    counts
 }
 
 /// Lite plans (`lite`, `lite_2023`, ...) include no dedicated servers.
 fn is_lite(plan: Option<&str>) -> bool {
     plan.is_some_and(|p| p.trim().to_ascii_lowercase().starts_with("lite"))
-}
-
-/// A field by name; `a.b` reads `b` inside `a`.
-fn field<'a>(document: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    name.split('.').try_fold(document, |value, key| value.get(key))
 }
 
 /// Percent-encode everything but RFC 3986 unreserved characters, so an identifier stays one
@@ -204,26 +164,14 @@ mod tests {
         servers_field: "servers",
     };
 
-    fn org(plan: Option<&str>) -> Organization {
-        Organization {
-            identifier: "org-1".into(),
-            title: "Acme".into(),
-            plan_identifier: plan.map(str::to_string),
-        }
-    }
-
-    fn lines(plan: Option<&str>, document: serde_json::Value) -> Vec<(String, u32)> {
-        usage_lines("nordlayer", &org(plan), &document, &DEFAULT_WIRE)
-            .unwrap()
-            .into_iter()
-            .map(|u| (u.service_key, u.quantity))
-            .collect()
+    fn lines(plan: Option<&str>, document: serde_json::Value) -> Vec<(&'static str, Count)> {
+        counts(is_lite(plan), &document, &DEFAULT_WIRE)
     }
 
     #[test]
     fn lite_plans_have_no_server_line() {
-        let both = vec![(LICENSES.to_string(), 12), (SERVERS.to_string(), 1)];
-        let members_only = vec![(LICENSES.to_string(), 12)];
+        let both = vec![(LICENSES, Count::Known(12)), (SERVERS, Count::Known(1))];
+        let members_only = vec![(LICENSES, Count::Known(12))];
         for (plan, want) in [
             (Some("core"), &both),
             (Some("premium"), &both),
@@ -238,22 +186,27 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_field_is_no_line_and_a_bad_one_names_the_organization() {
-        assert_eq!(lines(Some("core"), json!({"members": 3})), vec![(LICENSES.to_string(), 3)]);
-        assert_eq!(lines(Some("core"), json!({"servers": "2"})), vec![(SERVERS.to_string(), 2)]);
-        assert!(lines(Some("core"), json!({})).is_empty());
-        let e = usage_lines("nordlayer", &org(Some("core")), &json!({"members": -1}), &DEFAULT_WIRE)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("Acme") && e.contains("members"), "{e}");
+    fn a_missing_field_is_unknown_and_a_bad_one_names_the_field() {
+        let missing = |f: &str| Count::Missing(f.to_string());
+        assert_eq!(
+            lines(Some("core"), json!({"members": 3})),
+            vec![(LICENSES, Count::Known(3)), (SERVERS, missing("servers"))]
+        );
+        assert_eq!(
+            lines(Some("core"), json!({"servers": "2", "members": null})),
+            vec![(LICENSES, missing("members")), (SERVERS, Count::Known(2))]
+        );
+        assert_eq!(lines(Some("lite"), json!({})), vec![(LICENSES, missing("members"))]);
+        let got = lines(Some("core"), json!({"members": -1, "servers": 0}));
+        let Count::Bad(e) = &got[0].1 else { panic!("a negative count is bad: {got:?}") };
+        assert!(e.contains("members"), "{e}");
     }
 
     #[test]
     fn configured_fields_may_be_nested() {
         let wire = Wire { members_field: "usage.users", servers_field: "usage.gateways", ..DEFAULT_WIRE };
-        let got =
-            usage_lines("n", &org(None), &json!({"usage": {"users": 4, "gateways": 2}}), &wire).unwrap();
-        assert_eq!(got.iter().map(|u| u.quantity).collect::<Vec<_>>(), vec![4, 2]);
+        let got = counts(false, &json!({"usage": {"users": 4, "gateways": 2}}), &wire);
+        assert_eq!(got, vec![(LICENSES, Count::Known(4)), (SERVERS, Count::Known(2))]);
     }
 
     #[test]
@@ -300,13 +253,17 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_usage_call_fails_the_fetch_naming_the_organization() {
+    fn a_failing_usage_call_fails_only_its_organization() {
         let sandbox = Sandbox::start().unwrap();
         let wire = Wire { usage_path: "/msp/v1/organizations/{identifier}/usage-nope", ..DEFAULT_WIRE };
-        let e = run(&sandbox, &wire).unwrap_err();
-        let text = e.to_string();
+        let s = run(&sandbox, &wire).unwrap();
+        assert_eq!(s.accounts.len(), 15, "every organization is still listed");
+        assert!(s.usage.is_empty());
+        let failed = s.failed_accounts();
+        assert_eq!(failed.len(), 15);
+        let text = failed.iter().map(|p| p.to_string()).find(|t| t.contains("Acme Dental")).unwrap();
         assert!(
-            text.starts_with("nordlayer: organization \"Acme Dental\" (org-d55dac13-1847) (and 14 more): "),
+            text.starts_with("account \"Acme Dental\" (org-d55dac13-1847): reading its usage failed: "),
             "{text}"
         );
         assert!(text.contains("404"), "{text}");

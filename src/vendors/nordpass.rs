@@ -2,10 +2,11 @@
 //! Usage data export (documented: CSV for the previous and current month). Columns by
 //! header name, defaults assumed `Organization`, `Organization ID`, `Plan`, `Seats`, all
 //! configurable. Services `business` and `enterprise` by plan; quantity = seats. Rows are
-//! checked like the generic CSV vendor's: any bad row rejects the whole file.
+//! checked like the generic CSV vendor's: any bad row rejects the whole file, an empty
+//! seat count is unknown, and rows sharing an organization ID follow `FileAccounts`.
 
-use super::VendorError;
-use super::csv::{FileAccounts, RowConflict, Table, bad_file, parse_quantity, read_table};
+use super::csv::{FileAccounts, FileRow, Table, bad_file, parse_count, read_table};
+use super::{Builder, VendorError};
 use crate::config::NordPassColumns;
 use crate::model::{VendorService, VendorSnapshot};
 use std::path::Path;
@@ -45,13 +46,6 @@ fn snapshot(
     };
     let (org_col, id_col, plan_col, seats_col) = (indexes[0], indexes[1], indexes[2], indexes[3]);
 
-    let mut snapshot = VendorSnapshot {
-        services: SERVICES
-            .iter()
-            .map(|(key, name)| VendorService { key: key.to_string(), name: name.to_string() })
-            .collect(),
-        ..VendorSnapshot::default()
-    };
     let mut accounts = FileAccounts::default();
     for row in &table.rows {
         let line = row.line;
@@ -67,21 +61,25 @@ fn snapshot(
         if service.is_none() {
             bad.push(format!("`{}` {plan:?} is neither Business nor Enterprise", columns.plan));
         }
-        let seats = parse_quantity(&columns.seats, row.get(seats_col)).map_err(|e| bad.push(e)).ok();
-        let (Some(service), Some(seats), true) = (service, seats, bad.is_empty()) else {
+        let seats = parse_count(&columns.seats, row.get(seats_col)).map_err(|e| bad.push(e)).ok();
+        let (Some(service), Some(count), true) = (service, seats, bad.is_empty()) else {
             problems.push(format!("line {line}: {}", bad.join("; ")));
             continue;
         };
-        match accounts.add(&mut snapshot, row, &table.headers, id, name, service, seats) {
-            Ok(()) => {}
-            Err(RowConflict::Renamed { first_line, earlier_name }) => problems.push(format!(
-                "line {line}: organization ID {id} is named {name:?} here but {earlier_name:?} on line {first_line}"
-            )),
-            Err(RowConflict::Duplicate { first_line }) => problems
-                .push(format!("line {line}: duplicate of line {first_line} (organization {name:?}, plan {plan})")),
-        }
+        let json = row.to_json(&table.headers);
+        accounts.add(id, FileRow { line, name: name.to_string(), service: service.to_string(), count, json });
     }
-    if problems.is_empty() { Ok(snapshot) } else { Err(problems) }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut builder = Builder::new(
+        SERVICES
+            .iter()
+            .map(|(key, name)| VendorService { key: key.to_string(), name: name.to_string() })
+            .collect(),
+    );
+    accounts.finish(&mut builder);
+    Ok(builder.finish())
 }
 
 #[cfg(test)]
@@ -133,7 +131,7 @@ mod tests {
             s.usage.iter().map(|u| (u.account_id.as_str(), u.service_key.as_str(), u.quantity)).collect();
         assert_eq!(
             usage,
-            vec![("id-1", "business", 14), ("id-2", "enterprise", 20), ("id-1", "enterprise", 2)]
+            vec![("id-1", "business", 14), ("id-1", "enterprise", 2), ("id-2", "enterprise", 20)]
         );
         assert_eq!(s.accounts.len(), 2);
         assert_eq!(s.accounts[0].name, "Acme Dental");
@@ -163,22 +161,39 @@ mod tests {
                     Acme,id-1,Business,14\n\
                     Beta,id-2,Teams,3\n\
                     Gamma,id-3,Business,-1\n\
-                    Acme,id-1,business,15\n\
                     ,id-4,Business,1\n\
-                    Echo,,Enterprise,2.5\n\
-                    Acme Dental,id-1,Enterprise,2\n";
+                    Echo,,Enterprise,2.5\n";
         let p = parse(text, &defaults()).unwrap_err();
         let expect = [
             (3, "\"Teams\" is neither Business nor Enterprise"),
             (4, "negative"),
-            (5, "duplicate of line 2"),
-            (6, "`Organization` is empty"),
-            (7, "`Organization ID` is empty; `Seats` \"2.5\" is fractional"),
-            (8, "organization ID id-1 is named \"Acme Dental\" here but \"Acme\" on line 2"),
+            (5, "`Organization` is empty"),
+            (6, "`Organization ID` is empty; `Seats` \"2.5\" is fractional"),
         ];
         assert_eq!(p.len(), expect.len(), "{p:#?}");
         for (got, (line, needle)) in p.iter().zip(expect) {
             assert!(got.starts_with(&format!("line {line}: ")) && got.contains(needle), "{got}");
         }
+    }
+
+    #[test]
+    fn an_empty_seat_count_is_unknown_and_a_renamed_id_is_ambiguous() {
+        let text = "Organization,Organization ID,Plan,Seats\n\
+                    Acme,id-1,Business,14\n\
+                    Beta,id-2,Business,\n\
+                    Acme Dental,id-1,Enterprise,2\n\
+                    Gamma,id-3,Business,5\n\
+                    Gamma,id-3,business,5\n";
+        let s = parse(text, &defaults()).unwrap();
+        let usage: Vec<(&str, u32)> = s.usage.iter().map(|u| (u.account_id.as_str(), u.quantity)).collect();
+        assert_eq!(usage, [("id-3", 5)], "nothing from id-1 (two names) or id-2 (no count)");
+        let problems: Vec<String> = s.problems.iter().map(|p| p.to_string()).collect();
+        assert!(problems[0].starts_with("id \"id-1\" is shared by 2 records"), "{problems:?}");
+        assert!(problems[0].contains("Acme Dental"), "{problems:?}");
+        assert_eq!(
+            problems[1],
+            "account \"Beta\" (id-2): `Seats` is missing or null, so its usage is unknown"
+        );
+        assert_eq!(s.notes, ["line 6 repeats line 5 (\"Gamma\", business); counted once"]);
     }
 }

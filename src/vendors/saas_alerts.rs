@@ -3,9 +3,9 @@
 //! service, `billable-users`, from `billingUsers`, which arrives as a number or a numeric
 //! string. A customer without `billingUsers` has no usage line: unknown is never zero.
 
-use super::{VendorError, endpoint, get_records, quantity};
+use super::{Builder, VendorError, count, endpoint, get_records, unique_records};
 use crate::http::{Http, Request};
-use crate::model::{Usage, VendorAccount, VendorService, VendorSnapshot};
+use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::secret::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -33,26 +33,15 @@ pub fn fetch(
         .secret_header("api_key", api_key.expose())
         .header("accept", "application/json");
     let (customers, _) = get_records::<Customer>(vendor, http, request, Some)?;
-    let mut snapshot = VendorSnapshot {
-        services: vec![VendorService { key: SERVICE_KEY.to_string(), name: SERVICE_NAME.to_string() }],
-        ..VendorSnapshot::default()
-    };
+    let mut builder =
+        Builder::new(vec![VendorService { key: SERVICE_KEY.to_string(), name: SERVICE_NAME.to_string() }]);
+    let customers = unique_records(&mut builder, customers, |c| &c.id, |c| &c.name);
     for (customer, raw) in customers {
-        if let Some(q) = quantity(vendor, &customer.name, FIELD, raw.get(FIELD))? {
-            snapshot.usage.push(Usage {
-                account_id: customer.id.clone(),
-                service_key: SERVICE_KEY.to_string(),
-                quantity: q,
-            });
-        }
-        snapshot.accounts.push(VendorAccount {
-            id: customer.id,
-            name: customer.name,
-            status: customer.status,
-            raw,
-        });
+        let billable = count(FIELD, raw.get(FIELD));
+        let account = VendorAccount { id: customer.id, name: customer.name, status: customer.status, raw };
+        builder.account(account, vec![(SERVICE_KEY, billable)]);
     }
-    Ok(snapshot)
+    Ok(builder.finish())
 }
 
 /// The customers endpoint under the console's API URL. A URL pasted with the API path
@@ -99,7 +88,7 @@ mod sandbox_tests {
         fetch("saas-alerts", &http, &url, &Secret::new(key.to_string()))
     }
 
-    fn usage_of<'a>(snapshot: &'a VendorSnapshot, name: &str) -> Option<&'a Usage> {
+    fn usage_of<'a>(snapshot: &'a VendorSnapshot, name: &str) -> Option<&'a crate::model::Usage> {
         let account = snapshot.accounts.iter().find(|a| a.name == name).unwrap();
         snapshot.usage.iter().find(|u| u.account_id == account.id)
     }
@@ -121,10 +110,16 @@ mod sandbox_tests {
     }
 
     #[test]
-    fn a_bad_count_names_the_customer_and_a_bad_key_is_an_auth_error() {
+    fn a_bad_count_fails_only_its_customer_and_a_bad_key_is_an_auth_error() {
         let sandbox = Sandbox::start().unwrap();
         assert!(sandbox.set_vendor_quantity("saas-alerts", "8deb0d3c488563441fca", FIELD, json!("-2")));
-        let e = run(&sandbox, SAAS_ALERTS_KEY).unwrap_err().to_string();
+        let s = run(&sandbox, SAAS_ALERTS_KEY).unwrap();
+        assert_eq!(s.accounts.len(), 20, "the customer is still listed");
+        assert!(usage_of(&s, "Acme Dental").is_none(), "no usage from a bad count");
+        assert_eq!(usage_of(&s, "Blue Ridge Credit Union").unwrap().quantity, 57);
+        let failed = s.failed_accounts();
+        assert_eq!(failed.len(), 1);
+        let e = failed[0].to_string();
         assert!(e.contains("Acme Dental") && e.contains(FIELD) && e.contains("whole numbers"), "{e}");
         let e = run(&sandbox, "wrong-key").unwrap_err();
         assert!(matches!(&e, VendorError::Http(h) if h.status() == Some(401)), "{e}");

@@ -65,14 +65,32 @@ fn config_errors_exit_2_and_create_nothing() {
 }
 
 #[test]
-fn bad_vendor_quantities_fail_the_vendor_and_push_nothing() {
-    let env = mapped();
+fn a_bad_vendor_quantity_fails_only_its_account_and_never_moves_its_line() {
     for (value, shown) in [(json!(-3), "-3"), (json!(2.5), "2.5"), (json!("ten"), "\"ten\"")] {
+        let env = mapped();
         assert!(env.sandbox.set_vendor_quantity("nodeware", OBRIEN, "asset_totals/internal", value));
-        let err = fails(&env, &["sync", "--yes"], 1);
+        let out = env.recon(&["--json", "sync", "--yes"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{shown}: a failed account exits 1\n{stderr}");
         for needle in ["nodeware", "O'Brien & Sons", "asset_totals.internal", shown] {
-            assert!(err.contains(needle), "{shown}: no {needle:?} in {err}");
+            assert!(stderr.contains(needle), "{shown}: no {needle:?} in {stderr}");
         }
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let failed = report["failed_accounts"]["nodeware"].as_array().unwrap();
+        assert_eq!(failed.len(), 1, "{report}");
+        assert!(failed[0].as_str().unwrap().contains("O'Brien & Sons"), "{report}");
+        let obrien: Vec<&Value> =
+            report["lines"].as_array().unwrap().iter().filter(|l| l["company"] == "O'Brien & Sons").collect();
+        assert_eq!(obrien.len(), 1, "{report}");
+        assert_eq!(obrien[0]["action"], "skipped");
+        let agreement = obrien[0]["agreement_id"].as_i64().unwrap();
+        let touched: Vec<_> = env
+            .cw_writes()
+            .into_iter()
+            .filter(|w| w.path_and_query.contains(&format!("/{agreement}/")))
+            .collect();
+        assert!(touched.is_empty(), "{shown}: O'Brien's agreement was written: {touched:?}");
+        assert!(!env.cw_writes().is_empty(), "the other customers are pushed");
     }
 }
 

@@ -9,6 +9,7 @@ mod bad_input;
 mod errors;
 mod faults;
 mod flow;
+mod integrity;
 mod mapping;
 mod safety;
 mod secrets;

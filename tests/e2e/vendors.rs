@@ -99,7 +99,7 @@ fn nordlayer_pages_by_limit_and_offset_until_a_short_page() {
 }
 
 #[test]
-fn saas_alerts_reads_numeric_strings_and_a_missing_count_is_no_line() {
+fn saas_alerts_reads_numeric_strings_and_a_missing_count_is_skipped_not_zero() {
     let env = Env::new(&["saas-alerts"]);
     connect_and_map(&env, &["saas-alerts"]);
     let plan = env.run_json(&["sync", "--dry-run"], 0);
@@ -110,12 +110,15 @@ fn saas_alerts_reads_numeric_strings_and_a_missing_count_is_no_line() {
     // billingUsers is the string "57": unchanged at 57.
     let blue_ridge = line(&planned, "Blue Ridge Credit Union", "SAASALERTS-USERS").unwrap();
     assert_eq!(before_after(blue_ridge), (Some("unchanged"), Some(57), Some(57)));
-    // Precision Plastics Corp. has no billingUsers: no line, never a guessed 0.
-    assert!(line(&planned, "Precision Plastics Corp.", "SAASALERTS-USERS").is_none(), "{plan}");
+    // Precision Plastics Corp. has no billingUsers: skipped, naming the field, never a guessed 0.
+    let precision = line(&planned, "Precision Plastics Corp.", "SAASALERTS-USERS").unwrap();
+    assert_eq!(before_after(precision), (Some("skipped"), None, None), "{plan}");
+    let reason = precision["reason"].as_str().unwrap();
+    assert!(reason.contains("billingUsers") && reason.contains("Precision Plastics Corp."), "{reason}");
     let named = |name: &str| {
         planned.iter().any(|l| l["sources"].as_array().unwrap().iter().any(|s| s["account_name"] == name))
     };
-    assert!(!named("Precision Plastics Corp."));
+    assert!(!named("Precision Plastics Corp."), "no quantity comes from it");
     assert!(named("Acme Dental"));
 }
 
@@ -143,7 +146,7 @@ fn a_csv_with_bad_rows_lists_every_line_and_imports_nothing() {
          Acme Dental;seats;14;bk-1001\n\
          O'Brien & Sons;seats;-2;bk-1002\n\
          Westbrook Chiropractic;seats;4.5;bk-1004\n\
-         Acme Dental;seats;15;bk-1001\n\
+         Acme Dental;seats;1,5;bk-1001\n\
          ;seats;3;bk-1009\n\
          Vista Dental Lab;seats;six;bk-1006\n\
          Jensen Roofing;seats;4;bk-1007\n",
@@ -159,7 +162,7 @@ fn a_csv_with_bad_rows_lists_every_line_and_imports_nothing() {
     for (n, what) in [
         (3, "negative"),
         (4, "fractional"),
-        (5, "duplicate of line 2"),
+        (5, "fractional"),
         (6, "`account` is empty"),
         (7, "not a number"),
     ] {
