@@ -38,11 +38,19 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let current = Period::containing(ctx.today());
     for vendor in config.vendors.values() {
         rows.push(match crate::vendors::fetch(vendor, &http, current, current) {
-            Ok(s) => CheckRow {
-                target: vendor.name.clone(),
-                ok: true,
-                detail: format!("{} accounts, {} services", s.accounts.len(), s.services.len()),
-            },
+            Ok(s) => {
+                // Credentials work; what the data lacks is said, not hidden.
+                let mut detail = format!("{} accounts, {} services", s.listed_accounts(), s.services.len());
+                let failed = s.failed_accounts().len();
+                let unknown = s.problems.iter().filter(|p| !p.kind.is_failure()).count();
+                if failed > 0 {
+                    detail.push_str(&format!("; {failed} account(s) unreadable or conflicting"));
+                }
+                if unknown > 0 {
+                    detail.push_str(&format!("; {unknown} count(s) missing"));
+                }
+                CheckRow { target: vendor.name.clone(), ok: true, detail }
+            }
             Err(e) => CheckRow { target: vendor.name.clone(), ok: false, detail: e.to_string() },
         });
     }

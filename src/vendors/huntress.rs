@@ -88,3 +88,54 @@ pub fn fetch(
         message: format!("more than {MAX_PAGES} pages; stopping"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HttpSettings;
+    use crate::model::ProblemKind;
+    use crate::sandbox::{HUNTRESS_KEY, HUNTRESS_SECRET, Sandbox};
+    use serde_json::json;
+
+    fn run(sandbox: &Sandbox) -> VendorSnapshot {
+        let http = Http::new(HttpSettings { max_attempts: 1, ..HttpSettings::default() }).unwrap();
+        let url = Url::parse(&sandbox.vendor_url("huntress").unwrap()).unwrap();
+        fetch("huntress", &http, &url, &Secret::new(HUNTRESS_KEY), &Secret::new(HUNTRESS_SECRET), 10).unwrap()
+    }
+
+    fn quantities(s: &VendorSnapshot, id: &str) -> Vec<(String, u32)> {
+        s.usage.iter().filter(|u| u.account_id == id).map(|u| (u.service_key.clone(), u.quantity)).collect()
+    }
+
+    #[test]
+    fn each_count_field_feeds_its_service_and_a_missing_one_only_that_service() {
+        let sandbox = Sandbox::start().unwrap();
+        let s = run(&sandbox);
+        let acme = [("edr-agents", 12), ("itdr-identities", 14), ("sat-learners", 14)];
+        assert_eq!(quantities(&s, "2001"), acme.map(|(k, q)| (k.to_string(), q)));
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+
+        assert!(sandbox.set_vendor_quantity("huntress", "2001", "sat_learner_count", json!(null)));
+        let s = run(&sandbox);
+        assert_eq!(
+            quantities(&s, "2001"),
+            acme[..2].iter().map(|(k, q)| (k.to_string(), *q)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            s.problems[0].kind,
+            ProblemKind::MissingCount {
+                service_key: "sat-learners".into(),
+                field: "sat_learner_count".into()
+            }
+        );
+        assert!(s.failed_accounts().is_empty(), "a missing count is not a failure");
+
+        assert!(sandbox.set_vendor_quantity("huntress", "2001", "agents_count", json!(-4)));
+        let s = run(&sandbox);
+        assert!(quantities(&s, "2001").is_empty(), "a bad count fails the whole account");
+        let failed = s.failed_accounts();
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0].to_string().contains("`agents_count` is -4"), "{}", failed[0]);
+        assert!(s.accounts.iter().any(|a| a.id == "2001"), "still listed, so never 'vanished'");
+    }
+}
