@@ -7,6 +7,8 @@
 //! times matching + reconcile alone at 10,000 x 10,000 and `recon status` on the large
 //! database. Prints one table. `-- --small` runs a tenth of the size as a quick check.
 
+#![allow(clippy::disallowed_macros)] // a benchmark's report is plain println! output
+
 use anyhow::{Context as _, Result, bail};
 use recon::matching;
 use recon::model::{
@@ -350,10 +352,7 @@ fn tail(text: &str, max: usize) -> &str {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
+    Ok(recon::private_files::write(path, text)?)
 }
 
 /// Polls `VmHWM` (the kernel's own peak-RSS counter) of a running process every 2 ms; the

@@ -12,6 +12,7 @@ pub mod output;
 pub mod period;
 pub mod plan;
 pub mod policy;
+pub mod private_files;
 pub mod reconcile;
 pub mod sandbox;
 pub mod secret;

@@ -5,12 +5,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     recon::output::init_logging(cli.verbose, cli.quiet);
-    match recon::commands::run(cli) {
-        Ok(code) => ExitCode::from(code),
+    let code = match recon::commands::run(cli) {
+        Ok(code) => code,
         Err(error) => {
-            let code = recon::commands::exit_code(&error);
             eprintln!("recon: error: {}", recon::output::describe(&error));
-            ExitCode::from(code)
+            recon::commands::exit_code(&error)
         }
+    };
+    if let Some(e) = recon::output::stdout_error() {
+        eprintln!("recon: error: writing the output failed: {e}");
+        return ExitCode::from(code.max(recon::commands::EXIT_RUN_ERROR));
     }
+    ExitCode::from(code)
 }

@@ -3,7 +3,9 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tabled::Table;
 use tabled::settings::object::Columns;
 use tabled::settings::{Style, Width};
@@ -38,8 +40,46 @@ pub fn describe(error: &anyhow::Error) -> String {
 }
 
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    crate::out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Print a line on stdout, the one place recon writes its result. A closed pipe
+/// (`recon history | head -1`) ends the output quietly: the rest is dropped, the command
+/// runs to its end (so a pushing run is never left half-recorded), and the exit code is
+/// the command's own, as ripgrep and zoxide do.
+#[macro_export]
+macro_rules! out {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+static STDOUT_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+#[doc(hidden)]
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut slot = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// A failure to write stdout other than a closed pipe (a full disk behind `>`), if any:
+/// `main` reports it, since the result the user asked for is incomplete.
+pub fn stdout_error() -> Option<String> {
+    STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// A table with a style that reads well in a terminal and in cron mail alike.

@@ -58,7 +58,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else {
-        println!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows));
     }
     Ok(if all_ok { EXIT_OK } else { EXIT_RUN_ERROR })
 }

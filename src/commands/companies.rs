@@ -46,8 +46,8 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else {
-        println!("{}", crate::output::table(&rows));
-        println!("{} companies.", rows.len());
+        crate::out!("{}", crate::output::table(&rows));
+        crate::out!("{} companies.", rows.len());
     }
     Ok(EXIT_OK)
 }

@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
     let new_mappings = mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
     store.set_account_mappings(&new_mappings, ctx.now)?;
-    let status = store.refresh_status(vendor)?;
+    let status = store.status(vendor)?;
 
     let conflicting: HashSet<&str> = snapshot
         .problems
@@ -158,24 +158,24 @@ pub fn mappings_for(
 
 fn print_report(r: &ConnectReport, reconnect: bool) {
     let verb = if reconnect { "Refreshed" } else { "Connected" };
-    println!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.services.join(", "));
+    crate::out!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.services.join(", "));
     if reconnect {
         for name in &r.appeared {
-            println!("  new account: {name}");
+            crate::out!("  new account: {name}");
         }
     }
     for name in &r.vanished {
-        println!("  no longer listed by {}: {name} (its mapping is kept; sync leaves it alone)", r.vendor);
+        crate::out!("  no longer listed by {}: {name} (its mapping is kept; sync leaves it alone)", r.vendor);
     }
     for text in &r.conflicting_ids {
-        println!("  not stored or matched: {text}");
+        crate::out!("  not stored or matched: {text}");
     }
     for text in &r.problems {
-        println!("  {text}");
+        crate::out!("  {text}");
     }
-    println!("Auto-matched {} accounts by exact name.", r.auto_matched);
+    crate::out!("Auto-matched {} accounts by exact name.", r.auto_matched);
     if !r.needs_agreement.is_empty() {
-        println!(
+        crate::out!(
             "  {} matched companies have no single active agreement; choose one with --agreement: {}",
             r.needs_agreement.len(),
             r.needs_agreement.join(", ")
@@ -183,14 +183,14 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
     }
     let left = r.unmatched.len() + r.ambiguous_company.len() + r.ambiguous_account.len();
     if left > 0 {
-        println!("Not matched: {left}.");
+        crate::out!("Not matched: {left}.");
         if !r.ambiguous_company.is_empty() {
-            println!("  several ConnectWise companies share the name: {}", r.ambiguous_company.join(", "));
+            crate::out!("  several ConnectWise companies share the name: {}", r.ambiguous_company.join(", "));
         }
         if !r.ambiguous_account.is_empty() {
-            println!("  several {} accounts share the name: {}", r.vendor, r.ambiguous_account.join(", "));
+            crate::out!("  several {} accounts share the name: {}", r.vendor, r.ambiguous_account.join(", "));
         }
-        println!("  Map the rest by hand: recon map accounts --vendor {} --unmatched", r.vendor);
+        crate::out!("  Map the rest by hand: recon map accounts --vendor {} --unmatched", r.vendor);
     }
-    println!("Status: {}. Next: recon map services --vendor {}", r.status, r.vendor);
+    crate::out!("Status: {}. Next: recon map services --vendor {}", r.status, r.vendor);
 }

@@ -15,7 +15,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     // recon's default [sync] policy, not the sandbox's push-everything one: the plan then
     // shows which changes a cron run would hold for review.
     let config = sandbox.config_toml_for(&VENDORS).replace(crate::sandbox::SYNC_PUSH_EVERYTHING, "");
-    super::init::write_private(&config_path, &config)?;
+    crate::private_files::write(&config_path, &config)?;
     let demo = Context {
         config_path,
         db_override: Some(dir.path().join("recon.db")),
@@ -25,8 +25,8 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
         interactive: false,
         now: ctx.now,
     };
-    println!("recon demo: a sandbox ConnectWise and vendor APIs are running on 127.0.0.1;");
-    println!("config and database live in {} until the demo ends.\n", dir.path().display());
+    crate::out!("recon demo: a sandbox ConnectWise and vendor APIs are running on 127.0.0.1;");
+    crate::out!("config and database live in {} until the demo ends.\n", dir.path().display());
 
     for vendor in VENDORS {
         step(&format!("recon connect {vendor}"));
@@ -71,12 +71,12 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             accept_drop: false,
         },
     )?;
-    println!(
+    crate::out!(
         "\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands."
     );
     Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })
 }
 
 fn step(command: &str) {
-    println!("\n$ {command}");
+    crate::out!("\n$ {command}");
 }

@@ -20,9 +20,11 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             "service_mappings_removed": counts.services_mapped,
         }))?;
     } else {
-        println!(
+        crate::out!(
             "Disconnected {vendor}: forgot {} accounts, {} account mappings and {} service mappings. History is kept.",
-            counts.accounts, counts.accounts_mapped, counts.services_mapped
+            counts.accounts,
+            counts.accounts_mapped,
+            counts.services_mapped
         );
     }
     Ok(EXIT_OK)

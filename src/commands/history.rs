@@ -47,9 +47,9 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
             })
             .collect();
         if rows.is_empty() {
-            println!("No runs yet.");
+            crate::out!("No runs yet.");
         } else {
-            println!("{}", crate::output::table(&rows));
+            crate::out!("{}", crate::output::table(&rows));
         }
         return Ok(EXIT_OK);
     };
@@ -72,12 +72,12 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
             note: c.error.or(c.reason).unwrap_or_default(),
         })
         .collect();
-    println!(
+    crate::out!(
         "Run {id}: period {}, {}, {}.",
         record.period,
         if record.dry_run { "dry run" } else { "sync" },
         record.result.unwrap_or_else(|| "unfinished".into())
     );
-    println!("{}", crate::output::table(&rows));
+    crate::out!("{}", crate::output::table(&rows));
     Ok(EXIT_OK)
 }

@@ -78,11 +78,11 @@ pub fn accounts(ctx: &Context, args: &MapAccountsArgs) -> anyhow::Result<u8> {
         if !store.remove_account_mapping(&vendor, &id)? {
             return Err(usage(format!("{vendor} account {account:?} is not mapped")));
         }
-        let status = store.refresh_status(&vendor)?;
+        let status = store.status(&vendor)?;
         report(
             ctx,
             &serde_json::json!({"vendor": vendor, "account": account, "unmapped": true, "status": status}),
-            || println!("Unmapped {vendor} account {account}. Status: {}.", status.as_str()),
+            || crate::out!("Unmapped {vendor} account {account}. Status: {}.", status.as_str()),
         )?;
         return Ok(EXIT_OK);
     }
@@ -158,7 +158,7 @@ fn set_account(
         how: MappedBy::Manual,
     };
     store.set_account_mapping(&mapping, ctx.now)?;
-    let status = store.refresh_status(vendor)?;
+    let status = store.status(vendor)?;
     if let Some(n) = &note {
         ctx.warn(n);
     }
@@ -166,7 +166,7 @@ fn set_account(
         let agreement = agreement
             .as_ref()
             .map_or_else(|| "no agreement".to_string(), |a| format!("agreement {}", a.name));
-        println!(
+        crate::out!(
             "Mapped {vendor} account {} -> {} ({agreement}). Status: {}.",
             account.name,
             company.name,
@@ -188,12 +188,12 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let outcome = matching::auto_match(&accounts, &companies, &mapped);
     let mappings = super::connect::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
     store.set_account_mappings(&mappings, ctx.now)?;
-    let status = store.refresh_status(vendor)?;
+    let status = store.status(vendor)?;
     report(
         ctx,
         &serde_json::json!({"vendor": vendor, "auto_matched": mappings.len(), "unmatched": outcome.unmatched.len(), "status": status}),
         || {
-            println!(
+            crate::out!(
                 "Auto-matched {} more {vendor} accounts; {} still unmatched.",
                 mappings.len(),
                 outcome.unmatched.len()
@@ -274,9 +274,9 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No accounts to show.");
+        crate::out!("No accounts to show.");
     } else {
-        println!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows));
     }
     Ok(EXIT_OK)
 }
@@ -307,9 +307,9 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
             product_identifier: product.identifier.clone(),
         };
         store.set_service_mapping(&mapping, ctx.now)?;
-        let status = store.refresh_status(&vendor)?;
+        let status = store.status(&vendor)?;
         report(ctx, &serde_json::json!({"mapping": mapping, "status": status}), || {
-            println!(
+            crate::out!(
                 "Mapped {vendor} service {service} -> {} ({}). Status: {}.",
                 product.identifier,
                 product.description,
@@ -324,11 +324,11 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         if !store.remove_service_mapping(&vendor, &service)? {
             return Err(usage(format!("{vendor} service {service} is not mapped")));
         }
-        let status = store.refresh_status(&vendor)?;
+        let status = store.status(&vendor)?;
         report(
             ctx,
             &serde_json::json!({"vendor": vendor, "service": service, "unmapped": true, "status": status}),
-            || println!("Unmapped {vendor} service {service}. Status: {}.", status.as_str()),
+            || crate::out!("Unmapped {vendor} service {service}. Status: {}.", status.as_str()),
         )?;
         return Ok(EXIT_OK);
     }
@@ -355,9 +355,9 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No services to show; connect a vendor first.");
+        crate::out!("No services to show; connect a vendor first.");
     } else {
-        println!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows));
     }
     Ok(EXIT_OK)
 }

@@ -49,11 +49,11 @@ pub fn list(ctx: &Context) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&held)?;
     } else if held.is_empty() {
-        println!("No changes are held for review.");
+        crate::out!("No changes are held for review.");
     } else {
         let rows: Vec<HeldRow> = held.iter().map(held_row).collect();
-        println!("{}", crate::output::table(&rows));
-        println!(
+        crate::out!("{}", crate::output::table(&rows));
+        crate::out!(
             "{} held. Push with `recon approve ID...` (or --all); decline with `recon reject ID...`.",
             rows.len()
         );
@@ -89,7 +89,7 @@ pub fn reject(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
             &serde_json::json!({"rejected": chosen.iter().map(|c| c.id).collect::<Vec<_>>()}),
         )?;
     } else {
-        println!("Rejected {} held changes; nothing was pushed.", chosen.len());
+        crate::out!("Rejected {} held changes; nothing was pushed.", chosen.len());
     }
     Ok(EXIT_OK)
 }
@@ -99,7 +99,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let (mut store, _lock) = ctx.locked_store(&config, "approve")?;
     let chosen = selected(&store, ids, all)?;
     if chosen.is_empty() {
-        println!("No changes are held for review.");
+        crate::out!("No changes are held for review.");
         return Ok(EXIT_OK);
     }
     let http = ctx.http(&config)?;
@@ -162,9 +162,9 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
             "conflicts": conflicts.iter().map(|(id, e)| serde_json::json!({"id": id, "reason": e})).collect::<Vec<_>>(),
         }))?;
     } else {
-        println!("Approved and pushed {applied} of {} held changes (run {run_id}).", chosen.len());
+        crate::out!("Approved and pushed {applied} of {} held changes (run {run_id}).", chosen.len());
         for (id, why) in &conflicts {
-            println!("  change {id} not pushed: {why}");
+            crate::out!("  change {id} not pushed: {why}");
         }
         for (id, error) in &failed {
             eprintln!("recon: change {id} failed: {error}");

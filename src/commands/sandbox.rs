@@ -6,7 +6,7 @@ use crate::sandbox::Sandbox;
 
 pub fn run(_ctx: &Context) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start()?;
-    println!("{}", sandbox.config_toml());
+    crate::out!("{}", sandbox.config_toml());
     eprintln!("recon: sandbox serving on 127.0.0.1; the config above points at it. Ctrl-C stops it.");
     loop {
         std::thread::park();

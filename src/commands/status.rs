@@ -58,11 +58,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!(
+        crate::out!(
             "No vendors configured or connected. Start with `recon init`, then `recon connect <vendor>`."
         );
     } else {
-        println!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows));
     }
     Ok(EXIT_OK)
 }

@@ -152,7 +152,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     }
     if !ctx.json {
         if snapshots.is_empty() {
-            println!("No vendor could be read, so nothing was planned for {period}.");
+            crate::out!("No vendor could be read, so nothing was planned for {period}.");
         } else {
             print_plan(&plan, args.dry_run);
         }
@@ -250,20 +250,20 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         })?;
     } else {
         if push {
-            println!("Applied {applied} of {writes} changes (run {run_id}).");
+            crate::out!("Applied {applied} of {writes} changes (run {run_id}).");
         } else if !args.dry_run && writes > 0 {
-            println!("Nothing pushed (run {run_id}).");
+            crate::out!("Nothing pushed (run {run_id}).");
         } else if args.dry_run {
-            println!("Dry run: nothing was written to ConnectWise (run {run_id}).");
+            crate::out!("Dry run: nothing was written to ConnectWise (run {run_id}).");
         }
         for f in &failed {
             eprintln!("recon: failed: {} {}: {}", f.company, f.product.as_deref().unwrap_or(""), f.error);
         }
         if counts.held > 0 {
             if args.dry_run {
-                println!("{} changes would be held for review by the [sync] policy.", counts.held);
+                crate::out!("{} changes would be held for review by the [sync] policy.", counts.held);
             } else {
-                println!("{} changes are held for review: see `recon review`.", counts.held);
+                crate::out!("{} changes are held for review: see `recon review`.", counts.held);
             }
         }
     }
@@ -404,13 +404,18 @@ pub fn print_plan(plan: &Plan, dry_run: bool) {
     let c = plan.counts();
     let title = if dry_run { "Plan (dry run)" } else { "Plan" };
     if rows.is_empty() {
-        println!("{title} for {}: nothing to do (no mapped account has a mapped service).", plan.period);
+        crate::out!("{title} for {}: nothing to do (no mapped account has a mapped service).", plan.period);
         return;
     }
-    println!("{}", crate::output::table(&rows));
-    println!(
+    crate::out!("{}", crate::output::table(&rows));
+    crate::out!(
         "{title} for {}: {} add, {} update, {} unchanged, {} held, {} skipped.",
-        plan.period, c.add, c.update, c.unchanged, c.held, c.skipped
+        plan.period,
+        c.add,
+        c.update,
+        c.unchanged,
+        c.held,
+        c.skipped
     );
 }
 

@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         .filter(|c| c.state == ChangeState::Applied && c.action.writes())
         .collect();
     if applied.is_empty() {
-        println!("Run {run_id} applied no changes; there is nothing to undo.");
+        crate::out!("Run {run_id} applied no changes; there is nothing to undo.");
         return Ok(EXIT_OK);
     }
     let http = ctx.http(&config)?;
@@ -39,7 +39,9 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
                 &serde_json::json!({"undo_of": run_id, "applied": false, "plan": plan}),
             )?;
         } else {
-            println!("Nothing changed yet. Run `recon undo {run_id} --yes` to apply these {writes} changes.");
+            crate::out!(
+                "Nothing changed yet. Run `recon undo {run_id} --yes` to apply these {writes} changes."
+            );
         }
         return Ok(EXIT_OK);
     }
@@ -60,7 +62,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
             &serde_json::json!({"undo_of": run_id, "run_id": undo_run, "applied": done, "failed": failed, "plan": plan}),
         )?;
     } else {
-        println!("Undid {done} of {writes} changes of run {run_id} (run {undo_run}).");
+        crate::out!("Undid {done} of {writes} changes of run {run_id} (run {undo_run}).");
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_RUN_ERROR })
 }

@@ -312,19 +312,17 @@ impl ConnectWise {
             let more = matching.len() > page_size;
             matching.truncate(page_size);
             let mut reply = Reply::json(200, &shape(&matching));
-            if more {
-                if let Some(last) = matching.last() {
-                    let next = ex.url_with("pageId", &id_of(last).to_string());
-                    reply = reply.with_header("Link", format!("<{next}>; rel=\"next\""));
-                }
+            if more && let Some(last) = matching.last() {
+                let next = ex.url_with("pageId", &id_of(last).to_string());
+                reply = reply.with_header("Link", format!("<{next}>; rel=\"next\""));
             }
             return reply;
         }
 
-        if let Some(order_by) = ex.param("orderBy") {
-            if let Err(reply) = sort_records(&mut matching, order_by, collection) {
-                return reply;
-            }
+        if let Some(order_by) = ex.param("orderBy")
+            && let Err(reply) = sort_records(&mut matching, order_by, collection)
+        {
+            return reply;
         }
         let page = match int_param(ex, "page") {
             Ok(page) => page.map_or(1, |p| p.max(1) as usize),
@@ -391,17 +389,17 @@ impl ConnectWise {
             )),
         }
         for field in ["quantity", "lessIncluded", "unitPrice", "unitCost"] {
-            if let Some(v) = body.get(field) {
-                if !(v.is_number() || v.is_null()) {
-                    errors.push(field_error("InvalidField", field, &format!("{field} must be a number")));
-                }
+            if let Some(v) = body.get(field)
+                && !(v.is_number() || v.is_null())
+            {
+                errors.push(field_error("InvalidField", field, &format!("{field} must be a number")));
             }
         }
         for field in ["effectiveDate", "cancelledDate"] {
-            if let Some(v) = body.get(field) {
-                if !(v.is_null() || v.as_str().and_then(conditions::parse_date).is_some()) {
-                    errors.push(field_error("InvalidField", field, &format!("{field} is not a date")));
-                }
+            if let Some(v) = body.get(field)
+                && !(v.is_null() || v.as_str().and_then(conditions::parse_date).is_some())
+            {
+                errors.push(field_error("InvalidField", field, &format!("{field} is not a date")));
             }
         }
         let Some(product) = product.filter(|_| errors.is_empty()) else {

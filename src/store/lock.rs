@@ -1,7 +1,11 @@
-//! One run at a time per database: a lock file next to it, holding the owner's pid. A lock
-//! whose process is gone (killed, crashed) is stale and taken over.
+//! One run at a time per database: an OS advisory lock (`flock` on Unix, `LockFileEx` on
+//! Windows) on a file next to it. The OS releases it when the process ends, however it
+//! ends, so a killed run never leaves a stale lock and there is no window between "is it
+//! free?" and "take it". The file also holds the holder's pid, command and start time, for
+//! the message a second run shows.
 
-use std::io::Write;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,15 +15,15 @@ pub enum LockError {
          wait for it to finish",
         path.display()
     )]
-    Held { path: PathBuf, pid: u32, command: String, since: String },
+    Held { path: PathBuf, pid: String, command: String, since: String },
     #[error("cannot take the lock {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// Held until dropped.
+/// Held until dropped (or until the process ends).
 #[derive(Debug)]
 pub struct Lock {
-    path: PathBuf,
+    _file: File,
 }
 
 impl Lock {
@@ -27,53 +31,36 @@ impl Lock {
     pub fn acquire(db: &Path, command: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Lock, LockError> {
         let path = lock_path(db);
         let io = |source| LockError::Io { path: path.clone(), source };
-        let content = format!("pid={}\ncommand={command}\nsince={}\n", std::process::id(), now.to_rfc3339());
-        // Two tries: the second after removing a stale lock.
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    file.write_all(content.as_bytes()).map_err(io)?;
-                    return Ok(Lock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let field = |name: &str| {
-                        holder
-                            .lines()
-                            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-                            .unwrap_or("?")
-                            .to_string()
-                    };
-                    let pid: Option<u32> = field("pid").parse().ok();
-                    match pid {
-                        Some(pid) if process_alive(pid) => {
-                            return Err(LockError::Held {
-                                path: path.clone(),
-                                pid,
-                                command: field("command"),
-                                since: field("since"),
-                            });
-                        }
-                        _ => {
-                            tracing::warn!(
-                                "taking over a stale lock {} (pid {} is gone)",
-                                path.display(),
-                                field("pid")
-                            );
-                            std::fs::remove_file(&path).or_else(ignore_not_found).map_err(io)?;
-                        }
-                    }
-                }
-                Err(e) => return Err(io(e)),
+        let mut file =
+            crate::private_files::options().read(true).write(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let field = |name: &str| {
+                    holder
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                        .unwrap_or("?")
+                        .to_string()
+                };
+                return Err(LockError::Held {
+                    path: path.clone(),
+                    pid: field("pid"),
+                    command: field("command"),
+                    since: field("since"),
+                });
             }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        Err(io(std::io::Error::other("the lock was taken by another process while recovering a stale one")))
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let content = format!("pid={}\ncommand={command}\nsince={}\n", std::process::id(), now.to_rfc3339());
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(content.as_bytes()))
+            .and_then(|()| file.flush())
+            .map_err(io)?;
+        Ok(Lock { _file: file })
     }
 }
 
@@ -83,50 +70,39 @@ pub fn lock_path(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-fn ignore_not_found(e: std::io::Error) -> std::io::Result<()> {
-    if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }
-}
-
-/// Whether a process with this pid is running. On Linux, /proc tells; elsewhere assume it
-/// is (a stale lock then needs removing by hand, which the error message shows).
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    let proc = Path::new("/proc");
-    if proc.join("self").exists() { proc.join(pid.to_string()).exists() } else { true }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_second_lock_is_refused_and_released_on_drop() {
+    fn a_second_lock_is_refused_naming_the_holder_and_free_again_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("recon.db");
         let now = chrono::Utc::now();
         let lock = Lock::acquire(&db, "sync", now).unwrap();
-        let err = Lock::acquire(&db, "sync", now).unwrap_err();
+        let err = Lock::acquire(&db, "approve", now).unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains(&format!("pid {}", std::process::id())) && text.contains("`recon sync`"),
             "{text}"
         );
         drop(lock);
-        assert!(!lock_path(&db).exists());
-        Lock::acquire(&db, "sync", now).unwrap();
+        let again = Lock::acquire(&db, "approve", now).unwrap();
+        let content = std::fs::read_to_string(lock_path(&db)).unwrap();
+        assert!(content.contains("command=approve\n") && !content.contains("sync"), "{content}");
+        drop(again);
     }
 
     #[test]
-    fn a_stale_lock_is_taken_over() {
+    fn a_lock_file_left_behind_without_a_lock_is_simply_taken() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("recon.db");
-        // A pid far above any real one on this machine.
-        std::fs::write(lock_path(&db), "pid=4000000000\ncommand=sync\nsince=then\n").unwrap();
+        // What a killed process leaves: the file, but no lock (the OS released it).
+        std::fs::write(lock_path(&db), "pid=4000000000\ncommand=sync\nsince=then\nand more text\n").unwrap();
         let lock = Lock::acquire(&db, "sync", chrono::Utc::now()).unwrap();
         let content = std::fs::read_to_string(lock_path(&db)).unwrap();
-        assert!(content.contains(&format!("pid={}", std::process::id())));
+        assert!(content.starts_with(&format!("pid={}\n", std::process::id())), "{content}");
+        assert!(!content.contains("more text"), "{content}");
         drop(lock);
     }
 }

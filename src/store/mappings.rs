@@ -2,44 +2,12 @@
 //! mappings (vendor service -> catalog product). Every setter also refreshes the vendor's
 //! pending/active status in the same transaction.
 
-use super::vendors::refresh_status_in;
+use super::status::{MappingCounts, counts_in, refresh_status_in};
 use super::{Fault, Store, StoreError, stamp};
 use crate::model::{AccountMapping, MappedBy, ServiceMapping};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
-use serde::Serialize;
 use std::collections::BTreeSet;
-
-/// How much of a vendor is mapped. `*_mapped` count only accounts and services the vendor
-/// still lists: the mapping of a vanished account is kept but does not count.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct MappingCounts {
-    pub accounts: usize,
-    pub accounts_mapped: usize,
-    pub services: usize,
-    pub services_mapped: usize,
-}
-
-pub(super) fn counts_in(conn: &Connection, vendor: &str) -> Result<MappingCounts, Fault> {
-    let count =
-        |sql: &str| -> Result<usize, Fault> { Ok(conn.query_row(sql, [vendor], |r| r.get::<_, usize>(0))?) };
-    Ok(MappingCounts {
-        accounts: count("SELECT count(*) FROM vendor_accounts WHERE vendor = ?1")?,
-        accounts_mapped: count(
-            "SELECT count(*) FROM vendor_accounts a
-             JOIN account_mappings m
-               ON m.vendor = a.vendor AND m.vendor_account_id = a.vendor_id
-             WHERE a.vendor = ?1",
-        )?,
-        services: count("SELECT count(*) FROM vendor_services WHERE vendor = ?1")?,
-        services_mapped: count(
-            r#"SELECT count(*) FROM vendor_services s
-               JOIN service_mappings m
-                 ON m.vendor = s.vendor AND m.service_key = s."key"
-               WHERE s.vendor = ?1"#,
-        )?,
-    })
-}
 
 fn account_mapping_from_row(row: &Row<'_>) -> Result<AccountMapping, Fault> {
     let how: String = row.get("how")?;

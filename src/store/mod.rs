@@ -13,11 +13,12 @@ mod ledger;
 pub mod lock;
 mod mappings;
 mod migrations;
+mod status;
 mod vendors;
 
 pub use ledger::{ChangeRecord, RunRecord};
 pub use lock::{Lock, LockError};
-pub use mappings::MappingCounts;
+pub use status::MappingCounts;
 pub use vendors::{AccountChanges, VendorRecord};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -195,18 +196,10 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
         && !parent.as_os_str().is_empty()
         && !parent.exists()
     {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(parent).map_err(create_err(parent))?;
+        crate::private_files::create_dir(parent).map_err(create_err(parent))?;
     }
-    let mut options = std::fs::OpenOptions::new();
     // `append` opens for writing without truncating an existing database.
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(create_err(path))?;
+    crate::private_files::options().append(true).open(path).map_err(create_err(path))?;
     Ok(())
 }
 

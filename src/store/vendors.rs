@@ -1,11 +1,11 @@
 //! Vendor lifecycle (inactive -> pending -> active), and the accounts and services a
 //! vendor lists.
 
-use super::mappings::counts_in;
+use super::status::refresh_status_in;
 use super::{Fault, Store, StoreError, parse_time_opt, stamp};
 use crate::model::{Usage, VendorAccount, VendorService, VendorStatus};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -75,31 +75,6 @@ fn sort_accounts(accounts: &mut [VendorAccount]) {
     });
 }
 
-/// Recompute pending <-> active for a connected vendor from its mapping counts; an
-/// inactive or unknown vendor stays inactive. Returns the status now stored.
-pub(super) fn refresh_status_in(conn: &Connection, vendor: &str) -> Result<VendorStatus, Fault> {
-    let status: Option<String> =
-        conn.query_row("SELECT status FROM vendors WHERE name = ?1", [vendor], |r| r.get(0)).optional()?;
-    let Some(status) = status else {
-        return Ok(VendorStatus::Inactive);
-    };
-    let current =
-        VendorStatus::parse(&status).ok_or_else(|| Fault::corrupt("vendor status", format!("`{status}`")))?;
-    if current == VendorStatus::Inactive {
-        return Ok(current);
-    }
-    let counts = counts_in(conn, vendor)?;
-    let wanted = if counts.accounts_mapped > 0 && counts.services_mapped > 0 {
-        VendorStatus::Active
-    } else {
-        VendorStatus::Pending
-    };
-    if wanted != current {
-        conn.execute("UPDATE vendors SET status = ?2 WHERE name = ?1", params![vendor, wanted.as_str()])?;
-    }
-    Ok(wanted)
-}
-
 impl Store {
     pub fn vendor(&self, name: &str) -> Result<Option<VendorRecord>, StoreError> {
         self.read(&format!("read vendor {name}"), |conn| {
@@ -149,12 +124,10 @@ impl Store {
         })
     }
 
-    /// Set pending or active from the mapping counts: active iff the vendor is connected,
-    /// at least one of its current accounts is mapped and at least one of its current
-    /// services is mapped. An inactive or unknown vendor is left inactive.
-    /// (The mapping setters and `replace_*` already do this; call it after other changes.)
-    pub fn refresh_status(&mut self, name: &str) -> Result<VendorStatus, StoreError> {
-        self.write(&format!("refresh the status of vendor {name}"), |tx| refresh_status_in(tx, name))
+    /// The vendor's status as stored: every writer of vendors and mappings keeps it current
+    /// (see `status.rs`). An unknown vendor is inactive.
+    pub fn status(&self, name: &str) -> Result<VendorStatus, StoreError> {
+        Ok(self.vendor(name)?.map_or(VendorStatus::Inactive, |v| v.status))
     }
 
     /// Stamp the outcome of the vendor's last sync. A vendor not yet stored is added as
@@ -422,7 +395,7 @@ mod tests {
     #[test]
     fn status_goes_pending_active_pending() {
         let mut store = Store::open_in_memory().expect("open");
-        assert_eq!(store.refresh_status("nodeware").expect("refresh"), VendorStatus::Inactive);
+        assert_eq!(store.status("nodeware").expect("status"), VendorStatus::Inactive);
         assert!(store.vendor("nodeware").expect("read").is_none());
 
         store.mark_connected("nodeware", at(1, 9)).expect("connect");
@@ -436,7 +409,7 @@ mod tests {
         assert_eq!(status(&store, "nodeware"), VendorStatus::Pending);
         store.set_service_mapping(&service_mapping("nodeware", "assets"), at(1, 10)).expect("map service");
         assert_eq!(status(&store, "nodeware"), VendorStatus::Active);
-        assert_eq!(store.refresh_status("nodeware").expect("refresh"), VendorStatus::Active);
+        assert_eq!(store.status("nodeware").expect("status"), VendorStatus::Active);
 
         // Reconnecting keeps the first connection time and the status.
         store.mark_connected("nodeware", at(3, 9)).expect("reconnect");
@@ -493,7 +466,7 @@ mod tests {
         assert_eq!(store.account_mappings(None).expect("all").len(), 1);
 
         // A disconnected vendor cannot become active by itself.
-        assert_eq!(store.refresh_status("nodeware").expect("refresh"), VendorStatus::Inactive);
+        assert_eq!(store.status("nodeware").expect("status"), VendorStatus::Inactive);
 
         store.mark_connected("nodeware", at(4, 9)).expect("reconnect");
         let v = store.vendor("nodeware").expect("read").expect("stored");

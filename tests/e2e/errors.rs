@@ -93,3 +93,41 @@ fn keys_never_appear_in_output_or_the_database() {
         assert!(!db.contains(key), "{key} appeared in the database");
     }
 }
+
+/// Run with stdout a pipe whose reader is already gone (`recon ... | head -0`).
+fn with_closed_stdout(env: &Env, args: &[&str]) -> (i32, String) {
+    let mut child = env
+        .process(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader closes before recon writes a byte
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_never_leaves_a_run_half_recorded() {
+    let env = Env::new(&["nodeware"]);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    for args in [&["sync", "--dry-run"][..], &["history", "1"], &["map", "accounts"], &["--json", "status"]] {
+        let (code, stderr) = with_closed_stdout(&env, args);
+        assert_eq!(code, 0, "recon {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("error"), "recon {args:?}: {stderr}");
+    }
+    // A pushing run whose reader went away still pushes and records everything.
+    let (code, stderr) = with_closed_stdout(&env, &["sync", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!env.cw_writes().is_empty(), "the run pushed");
+    let history = env.run_json(&["history"], 0);
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert!(last["finished_at"].is_string() && last["result"] == "ok", "{history}");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    assert_eq!(
+        plan["counts"]["add"].as_u64().unwrap() + plan["counts"]["update"].as_u64().unwrap(),
+        0,
+        "{plan}"
+    );
+}

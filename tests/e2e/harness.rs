@@ -88,10 +88,5 @@ impl Env {
 }
 
 fn write_private(path: &std::path::Path, text: &str) {
-    std::fs::write(path, text).expect("write config");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
+    recon::private_files::write(path, text).expect("write config");
 }
