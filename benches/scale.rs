@@ -1,7 +1,7 @@
 //! `cargo bench --bench scale` (or `bench/run.sh`): recon at MSP scale, measured against the
 //! physical limit. BENCHMARKS.md explains the figures and holds the last recorded run.
 //!
-//! Builds a large MSP in the sandbox (`recon::sandbox::scale`), drives the real `recon`
+//! Builds a large MSP in the sandbox (`recon_sandbox::scale`), drives the real `recon`
 //! binary through connect, map services, `sync --dry-run` and `sync --yes` with injected
 //! latency, again with one worker, and again under a rate limit the sandbox enforces; then
 //! times matching + reconcile alone at 10,000 x 10,000 and `recon status` on the large
@@ -18,9 +18,9 @@ use recon::period::Period;
 use recon::plan::Action;
 use recon::policy::SyncPolicy;
 use recon::reconcile::{self, ReconcileInput};
-use recon::sandbox::SERVICE_PRODUCTS;
-use recon::sandbox::scale::{Scale, ScaleSummary, VENDORS, company_name};
-use recon::sandbox::{Faults, RecordedRequest, Sandbox, SandboxOptions};
+use recon_sandbox::SERVICE_PRODUCTS;
+use recon_sandbox::scale::{Scale, ScaleSummary, VENDORS, company_name};
+use recon_sandbox::{Faults, RecordedRequest, Sandbox, SandboxOptions};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

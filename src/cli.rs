@@ -110,8 +110,10 @@ pub enum Command {
         limit: usize,
     },
     /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
+    #[cfg(feature = "sandbox")]
     Demo,
     /// Serve the sandbox servers until interrupted and print a config that points at them
+    #[cfg(feature = "sandbox")]
     #[command(hide = true)]
     Sandbox,
 }

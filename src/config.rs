@@ -810,6 +810,16 @@ fn xdg_dir(env: &dyn Fn(&str) -> Option<String>, var: &str, fallback: &str) -> O
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_sandbox_config_is_a_valid_recon_config() {
+        let sandbox = recon_sandbox::Sandbox::start().unwrap();
+        let config = Config::parse(&sandbox.config_toml(), Path::new("sandbox.toml"), &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for name in recon_sandbox::ALL_VENDORS {
+            assert!(config.vendor(name).is_some(), "{name}");
+        }
+    }
+
     const GOOD: &str = r#"
 [connectwise]
 site = "https://api-na.myconnectwise.net"

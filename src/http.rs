@@ -741,31 +741,31 @@ mod tests {
         assert_eq!(server.count(), 1);
     }
 
-    fn nodeware_request(sandbox: &crate::sandbox::Sandbox, method: Method) -> Request {
+    fn nodeware_request(sandbox: &recon_sandbox::Sandbox, method: Method) -> Request {
         let url =
             Url::parse(&format!("{}/api/v4/customers/", sandbox.vendor_url("nodeware").unwrap())).unwrap();
         let mut request = Request::get("nodeware", url)
-            .secret_header("authorization", &format!("Bearer {}", crate::sandbox::NODEWARE_KEY));
+            .secret_header("authorization", &format!("Bearer {}", recon_sandbox::NODEWARE_KEY));
         request.method = method;
         request
     }
 
-    fn faulty(faults: crate::sandbox::Faults) -> crate::sandbox::Sandbox {
-        let faults = crate::sandbox::Faults { servers: vec!["nodeware".into()], ..faults };
-        crate::sandbox::Sandbox::start_with(crate::sandbox::SandboxOptions {
+    fn faulty(faults: recon_sandbox::Faults) -> recon_sandbox::Sandbox {
+        let faults = recon_sandbox::Faults { servers: vec!["nodeware".into()], ..faults };
+        recon_sandbox::Sandbox::start_with(recon_sandbox::SandboxOptions {
             faults,
-            ..crate::sandbox::SandboxOptions::default()
+            ..recon_sandbox::SandboxOptions::default()
         })
         .unwrap()
     }
 
-    fn nodeware_count(sandbox: &crate::sandbox::Sandbox) -> usize {
+    fn nodeware_count(sandbox: &recon_sandbox::Sandbox) -> usize {
         sandbox.requests().iter().filter(|r| r.server == "nodeware").count()
     }
 
     #[test]
     fn resets_are_retried_for_safe_requests_only() {
-        let sandbox = faulty(crate::sandbox::Faults { reset_fraction: 1.0, seed: 3, ..Default::default() });
+        let sandbox = faulty(recon_sandbox::Faults { reset_fraction: 1.0, seed: 3, ..Default::default() });
         let err = http(2).send(&nodeware_request(&sandbox, Method::GET)).unwrap_err();
         assert!(matches!(err, HttpError::Transport { .. }), "{err}");
         assert_eq!(nodeware_count(&sandbox), 2);
@@ -778,7 +778,7 @@ mod tests {
 
     #[test]
     fn a_slow_answer_times_out_and_is_retried() {
-        let sandbox = faulty(crate::sandbox::Faults {
+        let sandbox = faulty(recon_sandbox::Faults {
             slow_fraction: 1.0,
             slow_delay: Duration::from_millis(1500),
             ..Default::default()
@@ -793,8 +793,8 @@ mod tests {
     #[test]
     fn truncated_and_html_reads_are_retried_and_the_error_says_so() {
         for faults in [
-            crate::sandbox::Faults { truncate_fraction: 1.0, ..Default::default() },
-            crate::sandbox::Faults { html_fraction: 1.0, ..Default::default() },
+            recon_sandbox::Faults { truncate_fraction: 1.0, ..Default::default() },
+            recon_sandbox::Faults { html_fraction: 1.0, ..Default::default() },
         ] {
             let sandbox = faulty(faults);
             let request = nodeware_request(&sandbox, Method::GET);

@@ -14,7 +14,6 @@ pub mod plan;
 pub mod policy;
 pub mod private_files;
 pub mod reconcile;
-pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod vendors;

@@ -655,6 +655,13 @@ pub fn choose_agreement(company_id: i64, active_agreements: &[CwAgreement]) -> A
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_benchmark_company_names_stay_unique_once_normalized() {
+        let names: std::collections::HashSet<String> =
+            (0..25_000).map(|i| normalize_name(&recon_sandbox::scale::company_name(i))).collect();
+        assert_eq!(names.len(), 25_000);
+    }
+
     fn account(id: &str, name: &str) -> VendorAccount {
         VendorAccount {
             id: id.to_string(),

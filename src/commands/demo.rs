@@ -3,7 +3,7 @@
 
 use super::{Context, EXIT_OK};
 use crate::cli::{MapAccountsArgs, MapServicesArgs, SyncArgs};
-use crate::sandbox::{SERVICE_PRODUCTS, Sandbox};
+use recon_sandbox::{SERVICE_PRODUCTS, Sandbox};
 
 /// The vendors the demo connects (their services map to the sandbox catalog's products).
 const VENDORS: [&str; 2] = ["nodeware", "huntress"];
@@ -14,7 +14,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let config_path = dir.path().join("config.toml");
     // recon's default [sync] policy, not the sandbox's push-everything one: the plan then
     // shows which changes a cron run would hold for review.
-    let config = sandbox.config_toml_for(&VENDORS).replace(crate::sandbox::SYNC_PUSH_EVERYTHING, "");
+    let config = sandbox.config_toml_for(&VENDORS).replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "");
     crate::private_files::write(&config_path, &config)?;
     let demo = Context {
         config_path,

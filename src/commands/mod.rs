@@ -4,6 +4,7 @@
 mod check;
 mod companies;
 mod connect;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 mod disconnect;
 mod history;
@@ -11,6 +12,7 @@ mod init;
 mod map;
 mod push;
 mod review;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod status;
 mod sync;
@@ -170,7 +172,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Undo { run, yes } => undo::run(&ctx, run, yes),
         Command::Status => status::run(&ctx),
         Command::History { run, limit } => history::run(&ctx, run, limit),
+        #[cfg(feature = "sandbox")]
         Command::Demo => demo::run(&ctx),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox => sandbox::run(&ctx),
     }
 }

@@ -2,7 +2,7 @@
 //! trying recon by hand and for the benchmark. Prints a config that points at them.
 
 use super::Context;
-use crate::sandbox::Sandbox;
+use recon_sandbox::Sandbox;
 
 pub fn run(_ctx: &Context) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start()?;

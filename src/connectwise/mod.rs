@@ -417,19 +417,19 @@ mod tests {
         assert_eq!(next_page_number(""), None);
     }
 
-    fn sandbox_config(sandbox: &crate::sandbox::Sandbox, extra: &str) -> crate::config::Config {
+    fn sandbox_config(sandbox: &recon_sandbox::Sandbox, extra: &str) -> crate::config::Config {
         let text =
             sandbox.config_toml_for(&[]).replace("[connectwise]\n", &format!("[connectwise]\n{extra}"));
         crate::config::Config::parse(&text, std::path::Path::new("config.toml"), &|_| None).unwrap()
     }
 
-    fn companyinfo_requests(sandbox: &crate::sandbox::Sandbox) -> usize {
+    fn companyinfo_requests(sandbox: &recon_sandbox::Sandbox) -> usize {
         sandbox.requests().iter().filter(|r| r.path_and_query.contains("/login/companyinfo/")).count()
     }
 
     #[test]
     fn a_moved_codebase_is_discovered_again_once() {
-        let sandbox = crate::sandbox::Sandbox::start().unwrap();
+        let sandbox = recon_sandbox::Sandbox::start().unwrap();
         let config = sandbox_config(&sandbox, "");
         let http = Http::new(config.http).unwrap();
         let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
@@ -450,7 +450,7 @@ mod tests {
 
     #[test]
     fn a_second_404_after_discovery_fails_clearly() {
-        let sandbox = crate::sandbox::Sandbox::start().unwrap();
+        let sandbox = recon_sandbox::Sandbox::start().unwrap();
         let config = sandbox_config(&sandbox, "");
         let http = Http::new(config.http).unwrap();
         let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
@@ -462,7 +462,7 @@ mod tests {
 
     #[test]
     fn a_configured_codebase_is_never_rediscovered() {
-        let sandbox = crate::sandbox::Sandbox::start().unwrap();
+        let sandbox = recon_sandbox::Sandbox::start().unwrap();
         let config = sandbox_config(&sandbox, "codebase = \"v2025_1\"\n");
         let http = Http::new(config.http).unwrap();
         let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();

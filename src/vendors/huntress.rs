@@ -94,7 +94,7 @@ mod tests {
     use super::*;
     use crate::config::HttpSettings;
     use crate::model::ProblemKind;
-    use crate::sandbox::{HUNTRESS_KEY, HUNTRESS_SECRET, Sandbox};
+    use recon_sandbox::{HUNTRESS_KEY, HUNTRESS_SECRET, Sandbox};
     use serde_json::json;
 
     fn run(sandbox: &Sandbox) -> VendorSnapshot {

@@ -154,7 +154,7 @@ fn encode_path_segment(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::{HttpSettings, NORDLAYER_USAGE_PATH};
-    use crate::sandbox::{NORDLAYER_KEY, Sandbox};
+    use recon_sandbox::{NORDLAYER_KEY, Sandbox};
     use serde_json::json;
 
     const DEFAULT_WIRE: Wire<'static> = Wire {

@@ -79,7 +79,7 @@ mod tests {
 mod sandbox_tests {
     use super::*;
     use crate::config::HttpSettings;
-    use crate::sandbox::{SAAS_ALERTS_KEY, Sandbox};
+    use recon_sandbox::{SAAS_ALERTS_KEY, Sandbox};
     use serde_json::json;
 
     fn run(sandbox: &Sandbox, key: &str) -> Result<VendorSnapshot, VendorError> {

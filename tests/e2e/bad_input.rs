@@ -2,7 +2,7 @@
 //! nothing written (no database for config errors, no ConnectWise write ever).
 
 use crate::harness::Env;
-use recon::sandbox::{Faults, Sandbox, SandboxOptions};
+use recon_sandbox::{Faults, Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
 const ACME: &str = "d348c14dfd9993416a7e413b1af0ca13";
@@ -43,7 +43,7 @@ fn config_errors_exit_2_and_create_nothing() {
         ),
         (
             "missing key",
-            good.replace(&format!("api_key = \"{}\"\n", recon::sandbox::NODEWARE_KEY), ""),
+            good.replace(&format!("api_key = \"{}\"\n", recon_sandbox::NODEWARE_KEY), ""),
             vec!["api_key", "nodeware"],
         ),
         (

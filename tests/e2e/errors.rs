@@ -1,7 +1,7 @@
 //! Bad input gets a clear error, the right exit code, and nothing written.
 
 use crate::harness::Env;
-use recon::sandbox;
+use recon_sandbox as sandbox;
 
 fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
     let out = env.recon(args).output().unwrap();
@@ -14,7 +14,7 @@ fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
 fn a_config_error_names_file_line_and_key() {
     let env = Env::new(&["nodeware"]);
     let text = std::fs::read_to_string(&env.config).unwrap();
-    let bad = text.replace(recon::sandbox::SYNC_PUSH_EVERYTHING, "\n[sync]\nincreses = \"apply\"\n");
+    let bad = text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "\n[sync]\nincreses = \"apply\"\n");
     env.set_config(&bad);
     let err = stderr_of(&env, &["connect", "nodeware"], 2);
     let line = bad.lines().position(|l| l.starts_with("increses")).unwrap() + 1;

@@ -4,7 +4,7 @@
 //! duplicates an addition, and the ledger records as applied only writes that happened.
 
 use crate::harness::Env;
-use recon::sandbox::{Faults, RecordedRequest, Sandbox, SandboxOptions};
+use recon_sandbox::{Faults, RecordedRequest, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -236,7 +236,7 @@ fn a_broken_vendor_pushes_nothing() {
     for (what, faults, config, needle) in [
         ("html", Faults { html_fraction: 1.0, ..Faults::default() }, text.clone(), "HTML page"),
         ("truncated", Faults { truncate_fraction: 1.0, ..Faults::default() }, text.clone(), "EOF"),
-        ("401", Faults::default(), text.replace(recon::sandbox::NODEWARE_KEY, "revoked-nodeware-key"), "401"),
+        ("401", Faults::default(), text.replace(recon_sandbox::NODEWARE_KEY, "revoked-nodeware-key"), "401"),
     ] {
         env.sandbox.set_faults(on(&["nodeware"], faults));
         env.set_config(&config);

@@ -3,7 +3,7 @@
 //! binary run against them with a cleared environment.
 
 use assert_cmd::Command;
-use recon::sandbox::{RecordedRequest, Sandbox};
+use recon_sandbox::{RecordedRequest, Sandbox};
 use std::path::PathBuf;
 use tempfile::TempDir;
 

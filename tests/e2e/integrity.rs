@@ -2,7 +2,7 @@
 //! a failure is as small as the fault. Each case against the sandbox, with the real binary.
 
 use crate::harness::Env;
-use recon::sandbox::{Faults, SERVICE_PRODUCTS};
+use recon_sandbox::{Faults, SERVICE_PRODUCTS};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

@@ -2,7 +2,8 @@
 //! killed mid-apply, and undo.
 
 use crate::harness::Env;
-use recon::sandbox::{self, Sandbox, SandboxOptions};
+use recon_sandbox as sandbox;
+use recon_sandbox::{Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

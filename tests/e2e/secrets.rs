@@ -2,7 +2,7 @@
 //! (verbose, JSON, failing), and no canary shows up in any output or any other file.
 
 use crate::harness::Env;
-use recon::sandbox::{Credentials, Sandbox, SandboxOptions};
+use recon_sandbox::{Credentials, Sandbox, SandboxOptions};
 use std::path::Path;
 
 fn canaries() -> Credentials {

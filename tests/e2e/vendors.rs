@@ -3,7 +3,7 @@
 //! every vendor.
 
 use crate::harness::Env;
-use recon::sandbox::{self, ALL_VENDORS};
+use recon_sandbox::{self, ALL_VENDORS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -19,7 +19,7 @@ fn connect_and_map(env: &Env, vendors: &[&str]) {
     for vendor in vendors {
         env.run(&["connect", vendor], 0);
     }
-    for (vendor, service, product) in recon::sandbox::SERVICE_PRODUCTS {
+    for (vendor, service, product) in recon_sandbox::SERVICE_PRODUCTS {
         if vendors.contains(&vendor) {
             env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product], 0);
         }
@@ -124,7 +124,9 @@ fn saas_alerts_reads_numeric_strings_and_a_missing_count_is_skipped_not_zero() {
 
 #[test]
 fn a_rejected_key_names_the_vendor_and_hides_the_key() {
-    for (vendor, key) in [("saas-alerts", sandbox::SAAS_ALERTS_KEY), ("nordlayer", sandbox::NORDLAYER_KEY)] {
+    for (vendor, key) in
+        [("saas-alerts", recon_sandbox::SAAS_ALERTS_KEY), ("nordlayer", recon_sandbox::NORDLAYER_KEY)]
+    {
         let env = Env::new(&[vendor]);
         let text = std::fs::read_to_string(&env.config).unwrap();
         env.set_config(&text.replace(key, "wrong-key-canary"));
@@ -219,7 +221,7 @@ fn one_failing_vendor_leaves_the_others_planned_and_exits_1() {
     let env = Env::new(&ALL_VENDORS);
     connect_and_map(&env, &ALL_VENDORS);
     let text = std::fs::read_to_string(&env.config).unwrap();
-    env.set_config(&text.replace(sandbox::SAAS_ALERTS_KEY, "wrong-key-canary"));
+    env.set_config(&text.replace(recon_sandbox::SAAS_ALERTS_KEY, "wrong-key-canary"));
     let out = env.recon(&["--json", "sync", "--dry-run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -6,7 +6,7 @@
 //! tiny_http server on `127.0.0.1:0`; everything stops when the [`Sandbox`] is dropped.
 //!
 //! ```no_run
-//! let sandbox = recon::sandbox::Sandbox::start()?;
+//! let sandbox = recon_sandbox::Sandbox::start()?;
 //! std::fs::write("recon.toml", sandbox.config_toml())?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
@@ -14,6 +14,7 @@
 mod conditions;
 mod connectwise;
 mod fixtures;
+#[cfg(feature = "scale")]
 pub mod scale;
 mod schema;
 mod server;

@@ -479,16 +479,6 @@ fn dropping_the_sandbox_stops_the_servers() {
 }
 
 #[test]
-fn recon_accepts_the_sandbox_config() {
-    let sandbox = Sandbox::start().unwrap();
-    let config = crate::config::Config::parse(&sandbox.config_toml(), Path::new("sandbox.toml"), &|_| None)
-        .unwrap_or_else(|e| panic!("{e}"));
-    for name in ALL_VENDORS {
-        assert!(config.vendor(name).is_some(), "{name}");
-    }
-}
-
-#[test]
 fn concurrent_requests_are_served_in_parallel() {
     let options =
         SandboxOptions { latency: Duration::from_millis(100), workers: 8, ..SandboxOptions::default() };
