@@ -771,6 +771,7 @@ fn pure_core() -> Result<PureTimes> {
             snapshots: &snapshots,
             additions: &additions,
             policy: &policy,
+            bill_customer: recon::model::BillCustomer::Billable,
         });
         let (t2, w2) = (thread_cpu()?, Instant::now());
         let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();

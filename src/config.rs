@@ -3,6 +3,7 @@
 //! keys are reported with their line by the toml crate), then `validate` lowers it into
 //! fully built settings, resolving `<key>_env` indirections and checking URLs.
 
+use crate::model::BillCustomer;
 use crate::policy::{Decision, SyncPolicy};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -57,24 +58,6 @@ pub struct ConnectWiseConfig {
     /// Defaults for `map services --create-product` (catalog subcategory and product type ids).
     pub product_subcategory_id: Option<i64>,
     pub product_type_id: Option<i64>,
-}
-
-/// How a new addition is billed (`billCustomer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BillCustomer {
-    Billable,
-    DoNotBill,
-    NoCharge,
-}
-
-impl BillCustomer {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BillCustomer::Billable => "Billable",
-            BillCustomer::DoNotBill => "DoNotBill",
-            BillCustomer::NoCharge => "NoCharge",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -497,18 +480,16 @@ impl Validator<'_> {
             return Err(self.error(&section, Some("company_id"), "[connectwise] company_id is empty".into()));
         }
         let bill_customer = match cw.bill_customer.as_deref() {
-            None | Some("Billable") => BillCustomer::Billable,
-            Some("DoNotBill") => BillCustomer::DoNotBill,
-            Some("NoCharge") => BillCustomer::NoCharge,
-            Some(other) => {
-                return Err(self.error(
+            None => BillCustomer::Billable,
+            Some(text) => BillCustomer::parse(text).ok_or_else(|| {
+                self.error(
                     &section,
                     Some("bill_customer"),
                     format!(
-                        "[connectwise] bill_customer = {other:?}: expected Billable, DoNotBill or NoCharge"
+                        "[connectwise] bill_customer = {text:?}: expected Billable, DoNotBill or NoCharge"
                     ),
-                ));
-            }
+                )
+            })?,
         };
         let codebase = cw.codebase.map(|c| {
             let c = c.trim().trim_matches('/').to_string();

@@ -16,5 +16,6 @@ pub mod private_files;
 pub mod reconcile;
 pub mod secret;
 pub mod store;
+pub mod text_enum;
 pub mod vendors;
 pub mod workers;

@@ -7,10 +7,11 @@
 //! - the canonical key behind [`similarity`] also drops accents, punctuation and legal suffixes
 //!   and reads "&" as "and"; it only ranks [`Suggestion`]s that a person then confirms.
 
-use crate::model::{CwAgreement, CwCompany, VendorAccount};
+use crate::model::{AccountMapping, CwAgreement, CwCompany, MappedBy, VendorAccount};
 use foldhash::{HashMap as FastMap, HashMapExt, HashSet as FastSet, HashSetExt};
 use serde::Serialize;
 use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -649,6 +650,46 @@ pub fn choose_agreement(company_id: i64, active_agreements: &[CwAgreement]) -> A
         1 => mine.pop().map_or(AgreementChoice::None, AgreementChoice::One),
         _ => AgreementChoice::Several(mine),
     }
+}
+
+/// Auto-matched accounts become mappings; the agreement is chosen only when the company has
+/// exactly one active agreement.
+pub fn mappings_for(
+    vendor: &str,
+    matched: &[(String, i64)],
+    accounts: &[VendorAccount],
+    companies: &[CwCompany],
+    agreements: &[CwAgreement],
+) -> Vec<AccountMapping> {
+    let mut by_company: BTreeMap<i64, Vec<CwAgreement>> = BTreeMap::new();
+    for a in agreements {
+        by_company.entry(a.company_id).or_default().push(a.clone());
+    }
+    let company_name: HashMap<i64, &str> = companies.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let account_name: HashMap<&str, &str> =
+        accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
+    matched
+        .iter()
+        .map(|(account_id, company_id)| {
+            let theirs = by_company.get(company_id).map(Vec::as_slice).unwrap_or(&[]);
+            let agreement = match choose_agreement(*company_id, theirs) {
+                AgreementChoice::One(a) => Some(a),
+                AgreementChoice::None | AgreementChoice::Several(_) => None,
+            };
+            AccountMapping {
+                vendor: vendor.to_string(),
+                account_id: account_id.clone(),
+                account_name: account_name
+                    .get(account_id.as_str())
+                    .map_or_else(|| account_id.clone(), |n| n.to_string()),
+                company_id: *company_id,
+                company_name: company_name.get(company_id).map_or_else(String::new, |n| n.to_string()),
+                agreement_id: agreement.as_ref().map(|a| a.id),
+                agreement_name: agreement.map(|a| a.name),
+                how: MappedBy::Auto,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl VendorSnapshot {
 }
 
 /// Something recon does not know about one account in this fetch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AccountProblem {
     pub account_id: String,
     pub account_name: String,
@@ -75,7 +75,7 @@ pub struct AccountProblem {
     pub kind: ProblemKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The count of one service was absent or null: that service's usage is unknown.
@@ -99,25 +99,6 @@ impl ProblemKind {
         match self {
             ProblemKind::MissingCount { service_key, .. } => Some(service_key),
             _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for AccountProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let who = format!("account {:?} ({})", self.account_name, self.account_id);
-        match &self.kind {
-            ProblemKind::MissingCount { field, .. } => {
-                write!(f, "{who}: `{field}` is missing or null, so its usage is unknown")
-            }
-            ProblemKind::Failed { message } => write!(f, "{who}: {message}"),
-            ProblemKind::Ambiguous { records } => write!(
-                f,
-                "id {:?} is shared by {} records that differ, so none is used: {}",
-                self.account_id,
-                records.len(),
-                records.join("; ")
-            ),
         }
     }
 }
@@ -160,28 +141,11 @@ pub struct CwProduct {
     pub inactive: bool,
 }
 
-/// How a mapping was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MappedBy {
-    Auto,
-    Manual,
-}
-
-impl MappedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MappedBy::Auto => "auto",
-            MappedBy::Manual => "manual",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<MappedBy> {
-        match s {
-            "auto" => Some(MappedBy::Auto),
-            "manual" => Some(MappedBy::Manual),
-            _ => None,
-        }
+crate::text_enum! {
+    /// How a mapping was made.
+    pub enum MappedBy {
+        Auto = "auto",
+        Manual = "manual",
     }
 }
 
@@ -209,31 +173,22 @@ pub struct ServiceMapping {
     pub product_identifier: String,
 }
 
-/// Vendor lifecycle: inactive (not connected) -> pending (connected) -> active (at least one
-/// account and one service mapped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VendorStatus {
-    Inactive,
-    Pending,
-    Active,
+crate::text_enum! {
+    /// Vendor lifecycle: inactive (not connected) -> pending (connected) -> active (at least
+    /// one account and one service mapped).
+    pub enum VendorStatus {
+        Inactive = "inactive",
+        Pending = "pending",
+        Active = "active",
+    }
 }
 
-impl VendorStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VendorStatus::Inactive => "inactive",
-            VendorStatus::Pending => "pending",
-            VendorStatus::Active => "active",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<VendorStatus> {
-        match s {
-            "inactive" => Some(VendorStatus::Inactive),
-            "pending" => Some(VendorStatus::Pending),
-            "active" => Some(VendorStatus::Active),
-            _ => None,
-        }
+crate::text_enum! {
+    /// How a new PSA line is billed (ConnectWise `billCustomer`).
+    pub enum BillCustomer {
+        Billable = "Billable",
+        /// Carries cost but stays off the invoice.
+        DoNotBill = "DoNotBill",
+        NoCharge = "NoCharge",
     }
 }

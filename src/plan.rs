@@ -1,41 +1,27 @@
 //! The plan: what a sync would do to each agreement addition. It is a value: printed for
 //! `--dry-run`, serialized for `--json`, applied by `sync`, recorded in the ledger.
 
+use crate::model::{AccountProblem, BillCustomer};
 use crate::period::Period;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// No addition for the product on the agreement: create one.
-    Add,
-    /// One addition whose quantity differs: change its quantity.
-    Update,
-    /// One addition whose quantity already matches.
-    Unchanged,
-    /// A change the `[sync]` policy holds for review instead of pushing.
-    Held,
-    /// Nothing can be done safely (ambiguous additions, no agreement chosen, account gone, ...).
-    Skipped,
+crate::text_enum! {
+    /// What a plan line does.
+    pub enum Action {
+        /// No addition for the product on the agreement: create one.
+        Add = "add",
+        /// One addition whose quantity differs: change its quantity.
+        Update = "update",
+        /// One addition whose quantity already matches.
+        Unchanged = "unchanged",
+        /// A change the `[sync]` policy holds for review instead of pushing.
+        Held = "held",
+        /// Nothing can be done safely (ambiguous additions, no agreement chosen, account gone, ...).
+        Skipped = "skipped",
+    }
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Add => "add",
-            Action::Update => "update",
-            Action::Unchanged => "unchanged",
-            Action::Held => "held",
-            Action::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Action> {
-        [Action::Add, Action::Update, Action::Unchanged, Action::Held, Action::Skipped]
-            .into_iter()
-            .find(|a| a.as_str() == s)
-    }
-
     /// Whether applying the line writes to ConnectWise.
     pub fn writes(self) -> bool {
         matches!(self, Action::Add | Action::Update)
@@ -50,6 +36,95 @@ pub struct Source {
     pub account_name: String,
     pub service_key: String,
     pub quantity: u32,
+}
+
+/// Why a line is skipped or held, or what its note says: a fact, with what names it.
+/// `output::wording` turns it into the sentence and the command hint people read; `--json`
+/// carries its stable `code` (`Reason::code`) beside that text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    /// No addition, and the vendors report 0: nothing to create.
+    NothingToBill,
+    /// The vendor listed no accounts in this run.
+    VendorEmpty { vendor: String },
+    /// The mapped account is no longer listed by its vendor.
+    AccountGone { vendor: String, account_id: String, account_name: String },
+    /// The account's usage could not be read, or its id is shared by differing records.
+    AccountFailed { vendor: String, problem: AccountProblem },
+    /// The mapped company has no agreement chosen (none active, or several).
+    NoAgreement { vendor: String, account_id: String, company_id: i64, company: String },
+    /// A share of the line's sum is unknown in this run; `partial` when other shares are known.
+    UsageUnknown { unknown: Vec<Unknown>, partial: bool },
+    /// The quantities add up to more than a u32 holds.
+    TooLarge,
+    /// The agreement's additions could not be read, so an add could duplicate one.
+    AdditionsNotRead { agreement: String },
+    /// Several active additions of the product on the agreement.
+    SeveralAdditions { product: String, agreement: String, ids: Vec<i64> },
+    /// The `[sync]` policy holds the change for review.
+    Held { hold: Hold },
+    /// Undo: the run created this addition; it is set to 0 (never cancelled).
+    UndoCreated,
+    /// Undo: the quantity goes back to what it was.
+    UndoBackTo { quantity: String },
+    /// Undo: the addition is no longer active.
+    UndoGone { addition_id: Option<i64> },
+    /// Undo: the quantity changed since the run; left alone.
+    UndoChangedSince { run_id: i64, now: String },
+    /// Undo: the earlier quantity was not a whole number.
+    UndoFractional,
+    /// A reason recorded as text by a recon from before reasons were typed.
+    Note { text: String },
+}
+
+impl Reason {
+    /// The stable machine code, as `--json` shows it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NothingToBill => "nothing_to_bill",
+            Reason::VendorEmpty { .. } => "vendor_empty",
+            Reason::AccountGone { .. } => "account_gone",
+            Reason::AccountFailed { .. } => "account_failed",
+            Reason::NoAgreement { .. } => "no_agreement",
+            Reason::UsageUnknown { partial: true, .. } => "partial_sum",
+            Reason::UsageUnknown { partial: false, .. } => "usage_unknown",
+            Reason::TooLarge => "too_large",
+            Reason::AdditionsNotRead { .. } => "additions_not_read",
+            Reason::SeveralAdditions { .. } => "several_additions",
+            Reason::Held { .. } => "held",
+            Reason::UndoCreated => "undo_created",
+            Reason::UndoBackTo { .. } => "undo_back_to",
+            Reason::UndoGone { .. } => "undo_gone",
+            Reason::UndoChangedSince { .. } => "undo_changed_since",
+            Reason::UndoFractional => "undo_fractional",
+            Reason::Note { .. } => "note",
+        }
+    }
+}
+
+/// A share of a line's sum that this run does not know.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Unknown {
+    VendorNotFetched { vendor: String },
+    VendorEmpty { vendor: String },
+    AccountGone { vendor: String, account_name: String },
+    AccountFailed { vendor: String, account_name: String },
+    IdConflict { vendor: String, account_id: String },
+    CountMissing { vendor: String, account_id: String, account_name: String, field: String },
+}
+
+/// Why the `[sync]` policy holds a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Hold {
+    /// `increases = "review"`.
+    Increase,
+    /// `decreases = "review"`.
+    Decrease,
+    /// The change, in hundredths of a percent, is beyond `max_change_percent`.
+    ChangePercent { hundredths: i64, limit: u32 },
 }
 
 /// One (agreement, product) pair, or one account that could not be placed.
@@ -69,9 +144,15 @@ pub struct PlanLine {
     pub before: Option<f64>,
     /// The quantity the vendors report (`None` when unknown, e.g. an account gone).
     pub after: Option<u32>,
-    /// Why the line is skipped or held; empty otherwise.
-    pub reason: Option<String>,
+    /// Why the line is skipped or held, or a note on it; `None` otherwise. Not serialized
+    /// here: `output::wording::LineJson` shows it as text beside its code.
+    #[serde(skip)]
+    pub reason: Option<Reason>,
     pub sources: Vec<Source>,
+    /// For an add: the date the new line starts billing, as it is sent.
+    pub effective_date: Option<chrono::NaiveDate>,
+    /// For an add: how the new line is billed, as it is sent.
+    pub bill_customer: Option<BillCustomer>,
 }
 
 impl PlanLine {
@@ -81,12 +162,12 @@ impl PlanLine {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub period: Period,
     pub lines: Vec<PlanLine>,
-    /// Problems that affect no single line (a vendor failed, an account vanished, ...).
-    pub warnings: Vec<String>,
+    /// Problems worth a warning (a vendor empty, an account vanished or failed, ...).
+    pub warnings: Vec<Reason>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -132,42 +213,56 @@ pub fn format_quantity(v: Option<f64>) -> String {
     }
 }
 
-/// Where a recorded change stands in the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeState {
-    /// Written before the ConnectWise call (the intent), or the line of a dry run.
-    Planned,
-    Applied,
-    Failed,
-    Approved,
-    Rejected,
-    /// A held line that a later sync planned again: the later one is what counts.
-    Superseded,
+crate::text_enum! {
+    /// Where a recorded change stands in the ledger.
+    pub enum ChangeState {
+        /// Written before the ConnectWise call (the intent), or the line of a dry run.
+        Planned = "planned",
+        Applied = "applied",
+        Failed = "failed",
+        Approved = "approved",
+        Rejected = "rejected",
+        /// A held line that a later sync planned again: the later one is what counts.
+        Superseded = "superseded",
+    }
 }
 
-impl ChangeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeState::Planned => "planned",
-            ChangeState::Applied => "applied",
-            ChangeState::Failed => "failed",
-            ChangeState::Approved => "approved",
-            ChangeState::Rejected => "rejected",
-            ChangeState::Superseded => "superseded",
-        }
+crate::text_enum! {
+    /// What a run was.
+    pub enum RunKind {
+        Sync = "sync",
+        /// Held lines pushed once approved.
+        Approve = "approve",
+        /// The reverse of an earlier run's applied changes.
+        Undo = "undo",
     }
+}
 
-    pub fn parse(s: &str) -> Option<ChangeState> {
-        [
-            ChangeState::Planned,
-            ChangeState::Applied,
-            ChangeState::Failed,
-            ChangeState::Approved,
-            ChangeState::Rejected,
-            ChangeState::Superseded,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+crate::text_enum! {
+    /// How a run ended.
+    pub enum RunResult {
+        /// Everything planned was done (for a dry run: the plan was built).
+        Ok = "ok",
+        /// A real sync left changes held for review.
+        Held = "held",
+        /// Some of it failed: a vendor, an account, an agreement read or a write.
+        Partial = "partial",
+        /// Nothing could be done.
+        Failed = "failed",
+        /// The person at the terminal answered no: nothing was pushed.
+        Declined = "declined",
+        /// The process stopped before the run finished; a later sync settled it.
+        Interrupted = "interrupted",
+    }
+}
+
+impl RunResult {
+    /// The documented exit code of a run that ended so.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            RunResult::Ok | RunResult::Declined => 0,
+            RunResult::Partial | RunResult::Failed | RunResult::Interrupted => 1,
+            RunResult::Held => 4,
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The `[sync]` policy: which quantity changes are pushed at once and which are held.
 
+use crate::plan::Hold;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -46,14 +47,14 @@ impl SyncPolicy {
     ///
     /// `max_change_percent` only judges lines that hold a positive quantity now: a change from
     /// nothing has no percentage, so an addition from 0 is judged by `increases` alone.
-    pub fn hold_reason(&self, before: Option<f64>, after: u32) -> Option<String> {
+    pub fn hold(&self, before: Option<f64>, after: u32) -> Option<Hold> {
         let before = before.unwrap_or(0.0);
         let after = f64::from(after);
         if after > before && self.increases == Decision::Review {
-            return Some("increase held for review ([sync] increases = \"review\")".to_string());
+            return Some(Hold::Increase);
         }
         if after < before && self.decreases == Decision::Review {
-            return Some("decrease held for review ([sync] decreases = \"review\")".to_string());
+            return Some(Hold::Decrease);
         }
         if let Some(limit) = self.max_change_percent
             && before > 0.0
@@ -61,10 +62,7 @@ impl SyncPolicy {
         {
             let percent = (after - before) / before * 100.0;
             if percent.abs() > f64::from(limit) {
-                return Some(format!(
-                    "change of {} exceeds max_change_percent = {limit}",
-                    format_percent(percent, limit)
-                ));
+                return Some(Hold::ChangePercent { hundredths: (percent * 100.0).round() as i64, limit });
             }
         }
         None
@@ -126,17 +124,6 @@ pub fn vendor_guard(read: &VendorRead, policy: &SyncPolicy, accept_drop: bool) -
              again with --accept-drop"
         )
     })
-}
-
-/// `-62%`, `+150%`; with decimals only when the whole number would not show why the change
-/// exceeds the limit (`+50.4%` against a limit of 50).
-fn format_percent(percent: f64, limit: u32) -> String {
-    if percent.abs().round() > f64::from(limit) {
-        return format!("{percent:+.0}%");
-    }
-    let text = format!("{percent:+.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}%")
 }
 
 #[cfg(test)]
@@ -240,7 +227,8 @@ mod tests {
             ),
         ];
         for (name, policy, before, after, want) in cases {
-            assert_eq!(policy.hold_reason(*before, *after).as_deref(), *want, "{name}");
+            let got = policy.hold(*before, *after).map(crate::output::wording::hold_text);
+            assert_eq!(got.as_deref(), *want, "{name}");
         }
     }
 

@@ -2,13 +2,13 @@
 //! auto-match accounts to ConnectWise companies by exact name.
 
 use super::{Context, EXIT_OK, connectwise, vendor_config};
-use crate::matching::{self, AgreementChoice};
-use crate::model::{AccountMapping, CwAgreement, MappedBy, ProblemKind};
+use crate::matching;
+use crate::model::ProblemKind;
 use crate::period::Period;
 use crate::vendors;
 use anyhow::Context as _;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 #[derive(Serialize)]
 struct ConnectReport {
@@ -57,7 +57,8 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
     let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
-    let new_mappings = mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
+    let new_mappings =
+        matching::mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
     store.set_account_mappings(&new_mappings, ctx.now)?;
     let status = store.status(vendor)?;
 
@@ -87,13 +88,13 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             .problems
             .iter()
             .filter(|p| matches!(p.kind, ProblemKind::Ambiguous { .. }))
-            .map(|p| p.to_string())
+            .map(crate::output::wording::problem_text)
             .collect(),
         problems: snapshot
             .problems
             .iter()
             .filter(|p| !matches!(p.kind, ProblemKind::Ambiguous { .. }))
-            .map(|p| p.to_string())
+            .map(crate::output::wording::problem_text)
             .collect(),
         unmatched: outcome.unmatched.iter().map(name).collect(),
         appeared: if was_connected {
@@ -114,46 +115,6 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
         print_report(&report, was_connected);
     }
     Ok(EXIT_OK)
-}
-
-/// Auto-matched accounts become mappings; the agreement is chosen only when the company has
-/// exactly one active agreement.
-pub fn mappings_for(
-    vendor: &str,
-    matched: &[(String, i64)],
-    accounts: &[crate::model::VendorAccount],
-    companies: &[crate::model::CwCompany],
-    agreements: &[CwAgreement],
-) -> Vec<AccountMapping> {
-    let mut by_company: BTreeMap<i64, Vec<CwAgreement>> = BTreeMap::new();
-    for a in agreements {
-        by_company.entry(a.company_id).or_default().push(a.clone());
-    }
-    let company_name: HashMap<i64, &str> = companies.iter().map(|c| (c.id, c.name.as_str())).collect();
-    let account_name: HashMap<&str, &str> =
-        accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
-    matched
-        .iter()
-        .map(|(account_id, company_id)| {
-            let theirs = by_company.get(company_id).map(Vec::as_slice).unwrap_or(&[]);
-            let agreement = match matching::choose_agreement(*company_id, theirs) {
-                AgreementChoice::One(a) => Some(a),
-                AgreementChoice::None | AgreementChoice::Several(_) => None,
-            };
-            AccountMapping {
-                vendor: vendor.to_string(),
-                account_id: account_id.clone(),
-                account_name: account_name
-                    .get(account_id.as_str())
-                    .map_or_else(|| account_id.clone(), |n| n.to_string()),
-                company_id: *company_id,
-                company_name: company_name.get(company_id).map_or_else(String::new, |n| n.to_string()),
-                agreement_id: agreement.as_ref().map(|a| a.id),
-                agreement_name: agreement.map(|a| a.name),
-                how: MappedBy::Auto,
-            }
-        })
-        .collect()
 }
 
 fn print_report(r: &ConnectReport, reconnect: bool) {

@@ -40,10 +40,10 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
             .map(|r| RunRow {
                 run: r.id,
                 started: r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                period: r.period,
-                kind: if r.dry_run { "dry run" } else { "sync" },
+                period: r.period.to_string(),
+                kind: if r.dry_run { "dry run" } else { r.kind.as_str() },
                 vendors: r.vendors.join(", "),
-                result: r.result.unwrap_or_else(|| "unfinished".into()),
+                result: r.result.map_or("unfinished", |r| r.as_str()).to_string(),
             })
             .collect();
         if rows.is_empty() {
@@ -56,6 +56,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
     let record = store.run(id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
     let changes = store.changes(id)?;
     if ctx.json {
+        let changes = crate::output::wording::ChangeJson::all(&changes);
         crate::output::print_json(&serde_json::json!({"run": record, "changes": changes}))?;
         return Ok(EXIT_OK);
     }
@@ -63,20 +64,24 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
         .into_iter()
         .map(|c| ChangeRow {
             id: c.id,
-            action: c.action.as_str().to_string(),
+            action: c.line.action.as_str().to_string(),
             state: c.state.as_str().to_string(),
-            company: c.company,
-            product: c.product.unwrap_or_else(|| "-".into()),
-            before: format_quantity(c.before),
-            after: c.after.map_or_else(|| "-".into(), |q| q.to_string()),
-            note: c.error.or(c.reason).unwrap_or_default(),
+            product: c.line.product.clone().unwrap_or_else(|| "-".into()),
+            before: format_quantity(c.line.before),
+            after: c.line.after.map_or_else(|| "-".into(), |q| q.to_string()),
+            note: c
+                .error
+                .clone()
+                .or_else(|| c.line.reason.as_ref().map(crate::output::wording::reason))
+                .unwrap_or_default(),
+            company: c.line.company,
         })
         .collect();
     crate::out!(
         "Run {id}: period {}, {}, {}.",
         record.period,
-        if record.dry_run { "dry run" } else { "sync" },
-        record.result.unwrap_or_else(|| "unfinished".into())
+        if record.dry_run { "dry run" } else { record.kind.as_str() },
+        record.result.map_or("unfinished", |r| r.as_str())
     );
     crate::out!("{}", crate::output::table(&rows));
     Ok(EXIT_OK)

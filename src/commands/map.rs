@@ -186,7 +186,8 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
     let outcome = matching::auto_match(&accounts, &companies, &mapped);
-    let mappings = super::connect::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
+    let mappings =
+        crate::matching::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
     store.set_account_mappings(&mappings, ctx.now)?;
     let status = store.status(vendor)?;
     report(

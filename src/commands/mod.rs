@@ -10,7 +10,6 @@ mod disconnect;
 mod history;
 mod init;
 mod map;
-mod push;
 mod review;
 #[cfg(feature = "sandbox")]
 mod sandbox;
@@ -135,6 +134,11 @@ impl Context {
 
     pub fn warn(&self, message: &str) {
         crate::output::warn(self.quiet, message);
+    }
+
+    /// How the write path spreads and shows its work.
+    pub fn apply_options(&self, config: &Config) -> crate::apply::Options {
+        crate::apply::Options { workers: config.http.workers, progress: self.progress }
     }
 }
 

@@ -1,16 +1,15 @@
 //! `recon review`, `recon approve`, `recon reject`: the changes the [sync] policy held.
 
 use super::{Context, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage};
-use crate::apply::WriteSettings;
-use crate::model::CwAddition;
-use crate::period::Period;
-use crate::plan::{Action, ChangeState, PlanLine, format_quantity};
+use crate::apply;
+use crate::output::wording::{self, ChangeJson};
+use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult, format_quantity};
+use crate::reconcile::{Conflict, Recheck, recheck};
 use crate::store::{ChangeRecord, Store};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use tabled::Tabled;
 
-#[derive(Serialize, Tabled)]
+#[derive(Tabled)]
 struct HeldRow {
     id: i64,
     company: String,
@@ -26,19 +25,19 @@ struct HeldRow {
 }
 
 fn held_row(c: &ChangeRecord) -> HeldRow {
-    let line = c.plan_line();
+    let line = &c.line;
     HeldRow {
         id: c.id,
-        company: c.company.clone(),
-        agreement: c.agreement.clone().unwrap_or_else(|| "-".into()),
-        product: c.product.clone().unwrap_or_else(|| "-".into()),
-        before: format_quantity(c.before),
-        after: c.after.map_or_else(|| "-".into(), |q| q.to_string()),
+        company: line.company.clone(),
+        agreement: line.agreement.clone().unwrap_or_else(|| "-".into()),
+        product: line.product.clone().unwrap_or_else(|| "-".into()),
+        before: format_quantity(line.before),
+        after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change: line
             .delta()
             .map(|d| format!("{}{}", if d > 0.0 { "+" } else { "" }, format_quantity(Some(d))))
             .unwrap_or_default(),
-        reason: c.reason.clone().unwrap_or_default(),
+        reason: line.reason.as_ref().map(wording::reason).unwrap_or_default(),
     }
 }
 
@@ -47,7 +46,7 @@ pub fn list(ctx: &Context) -> anyhow::Result<u8> {
     let store = ctx.store(Some(&config))?;
     let held = store.pending_held()?;
     if ctx.json {
-        crate::output::print_json(&held)?;
+        crate::output::print_json(&ChangeJson::all(&held))?;
     } else if held.is_empty() {
         crate::out!("No changes are held for review.");
     } else {
@@ -106,52 +105,51 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let cw = connectwise(&config, &http)?;
 
     // Re-read every agreement involved: the held plan may be stale.
-    let current = super::push::read_additions_of(ctx, &cw, &chosen, config.http.workers)?;
+    let held_lines: Vec<&PlanLine> = chosen.iter().map(|c| &c.line).collect();
+    let current = apply::read_additions_of(&cw, &held_lines, ctx.apply_options(&config))?;
 
     let mut lines = Vec::new();
     let mut origins = Vec::new();
     let mut conflicts = Vec::new();
     for c in &chosen {
-        match recheck(c, &current) {
-            Ok(Some(line)) => {
-                lines.push(line);
+        let additions = c.line.agreement_id.and_then(|a| current.get(&a)).map(Vec::as_slice).unwrap_or(&[]);
+        match recheck(&c.line, additions) {
+            Recheck::Push(line) => {
+                lines.push(*line);
                 origins.push(c.id);
             }
-            Ok(None) => store.set_change_state(c.id, ChangeState::Approved, None, None, ctx.now)?,
-            Err(conflict) => {
-                store.set_change_state(c.id, ChangeState::Planned, None, Some(&conflict), ctx.now)?;
-                conflicts.push((c.id, conflict));
+            Recheck::AlreadyDone => {
+                store.set_change_state(c.id, ChangeState::Approved, None, None, ctx.now)?
+            }
+            Recheck::Conflict(conflict) => {
+                let why = conflict_text(&conflict);
+                store.set_change_state(c.id, ChangeState::Planned, None, Some(&why), ctx.now)?;
+                conflicts.push((c.id, why));
             }
         }
     }
 
+    // Every held change of one approval belongs to real runs; the first one's period is the
+    // approval's. A period that cannot be read is an error, never "this month".
     let period = store
         .run(chosen[0].run_id)?
-        .and_then(|r| r.period.parse::<Period>().ok())
-        .unwrap_or_else(|| Period::containing(ctx.today()));
-    let vendors: Vec<String> = {
-        let mut v: Vec<String> =
-            chosen.iter().flat_map(|c| c.vendor.split(',').map(str::to_string)).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let run_id = store.start_run_of_kind(ctx.now, "approve", period, false, &vendors)?;
-    let change_ids = store.record_lines(run_id, &lines, ChangeState::Planned, ctx.now)?;
-    let settings = WriteSettings {
-        bill_customer: config.connectwise()?.bill_customer.as_str(),
-        effective_date: period.first_day(),
-        workers: config.http.workers,
-    };
-    let pushed = super::push::push(ctx, &cw, &mut store, &lines, &change_ids, &settings)?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("run {} of change {} is missing from the ledger", chosen[0].run_id, chosen[0].id)
+        })?
+        .period;
+    let mut vendors: Vec<String> = chosen.iter().flat_map(|c| c.vendors()).map(str::to_string).collect();
+    vendors.sort();
+    vendors.dedup();
+    let run_id = store.start_run(ctx.now, RunKind::Approve, period, false, &vendors)?;
+    let pushed = apply::push(&cw, &mut store, run_id, &lines, true, ctx.apply_options(&config), ctx.now)?;
     for &index in &pushed.applied {
         store.set_change_state(origins[index], ChangeState::Approved, None, None, chrono::Utc::now())?;
     }
     let applied = pushed.applied.len();
     let failed: Vec<(i64, String)> =
         pushed.failed.into_iter().map(|(index, e)| (origins[index], e)).collect();
-    let counts = crate::plan::Plan { period, lines: lines.clone(), warnings: Vec::new() }.counts();
-    let result = if failed.is_empty() && conflicts.is_empty() { "ok" } else { "partial" };
+    let counts = Plan { period, lines: lines.clone(), warnings: Vec::new() }.counts();
+    let result = if failed.is_empty() && conflicts.is_empty() { RunResult::Ok } else { RunResult::Partial };
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, None)?;
 
     if ctx.json {
@@ -173,46 +171,19 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     Ok(if failed.is_empty() && conflicts.is_empty() { EXIT_OK } else { EXIT_RUN_ERROR })
 }
 
-/// The write a held change needs now, `None` when ConnectWise already holds the quantity,
-/// or why it cannot be pushed blindly.
-fn recheck(
-    change: &ChangeRecord,
-    current: &BTreeMap<i64, Vec<CwAddition>>,
-) -> Result<Option<PlanLine>, String> {
-    let (Some(agreement_id), Some(product_id), Some(after)) =
-        (change.agreement_id, change.product_id, change.after)
-    else {
-        return Err("the held line lacks an agreement, product or quantity".into());
-    };
-    let live: Vec<&CwAddition> = current
-        .get(&agreement_id)
-        .into_iter()
-        .flatten()
-        .filter(|a| !a.cancelled && a.product_id == Some(product_id))
-        .collect();
-    let mut line = change.plan_line();
-    line.reason = None;
-    match (live.as_slice(), change.addition_id) {
-        ([], None) => {
-            line.action = Action::Add;
-            Ok(Some(line))
+fn conflict_text(conflict: &Conflict) -> String {
+    match conflict {
+        Conflict::Incomplete => "the held line lacks an agreement, product or quantity".to_string(),
+        Conflict::AdditionGone { addition_id } => {
+            format!("addition {addition_id} is gone from ConnectWise; run `recon sync` to plan again")
         }
-        ([], Some(id)) => {
-            Err(format!("addition {id} is gone from ConnectWise; run `recon sync` to plan again"))
-        }
-        ([one], _) if one.quantity == f64::from(after) => Ok(None),
-        ([one], held_on) if held_on.is_none_or(|id| id == one.id) && Some(one.quantity) == change.before => {
-            line.action = Action::Update;
-            line.addition_id = Some(one.id);
-            Ok(Some(line))
-        }
-        ([one], _) => Err(format!(
+        Conflict::ChangedMeanwhile { now, then } => format!(
             "ConnectWise now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
-            format_quantity(Some(one.quantity)),
-            format_quantity(change.before)
-        )),
-        (several, _) => {
-            Err(format!("{} active additions of the product now; fix in ConnectWise", several.len()))
+            format_quantity(Some(*now)),
+            format_quantity(*then)
+        ),
+        Conflict::SeveralAdditions { count } => {
+            format!("{count} active additions of the product now; fix in ConnectWise")
         }
     }
 }

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let store = ctx.store(config.as_ref())?;
     let mut held: BTreeMap<String, usize> = BTreeMap::new();
     for change in store.pending_held()? {
-        for vendor in change.vendor.split(',').filter(|v| !v.is_empty()) {
+        for vendor in change.vendors() {
             *held.entry(vendor.to_string()).or_default() += 1;
         }
     }

@@ -1,12 +1,13 @@
 //! `recon sync`: fetch every vendor's usage, read the additions of the mapped agreements,
 //! build the plan, print it, and unless --dry-run push it, recording everything.
 
-use super::{Context, EXIT_HELD, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage, vendor_config};
-use crate::apply::WriteSettings;
+use super::{Context, connectwise, usage, vendor_config};
+use crate::apply;
 use crate::cli::SyncArgs;
-use crate::model::{CwAddition, VendorSnapshot, VendorStatus};
+use crate::model::{VendorSnapshot, VendorStatus};
+use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
-use crate::plan::{Action, ChangeState, Plan, PlanLine, format_quantity};
+use crate::plan::{Action, Plan, PlanLine, RunKind, RunResult, format_quantity};
 use crate::policy::{self, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors;
@@ -20,7 +21,7 @@ struct SyncReport<'a> {
     run_id: i64,
     dry_run: bool,
     #[serde(flatten)]
-    plan: &'a Plan,
+    plan: PlanJson<'a>,
     counts: crate::plan::PlanCounts,
     vendor_errors: BTreeMap<String, String>,
     /// Vendor -> each account that failed in this run, described.
@@ -83,13 +84,13 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             crate::workers::map(&vendor_configs, workers, |vc| vendors::fetch(vc, &http, period, current))
         });
         let connectwise_read = connectwise(&config, &http).map(|cw| {
-            let read = super::push::read_additions(ctx, &cw, &agreement_ids, workers);
+            let read = apply::read_additions(&cw, &agreement_ids, ctx.apply_options(&config));
             (cw, read)
         });
         let fetched = vendor_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (fetched, connectwise_read)
     });
-    let (cw, super::push::AdditionsRead { additions, failed: unread_agreements }) = connectwise_read?;
+    let (cw, apply::AdditionsRead { additions, failed: unread_agreements }) = connectwise_read?;
     // An agreement whose additions could not be read: its lines are skipped by reconcile
     // (an add there could duplicate an addition recon did not see). The rest go on.
     for (id, e) in &unread_agreements {
@@ -105,7 +106,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 for note in &snapshot.notes {
                     ctx.warn(&format!("{}: {note}", vc.name));
                 }
-                let failed: Vec<String> = snapshot.failed_accounts().iter().map(|p| p.to_string()).collect();
+                let failed: Vec<String> =
+                    snapshot.failed_accounts().iter().map(|p| wording::problem_text(p)).collect();
                 if !failed.is_empty() {
                     failed_accounts.insert(vc.name.clone(), failed);
                 }
@@ -145,10 +147,11 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         snapshots: &snapshots,
         additions: &additions,
         policy: &config.sync,
+        bill_customer: config.connectwise()?.bill_customer,
     });
     let counts = plan.counts();
     for w in &plan.warnings {
-        ctx.warn(w);
+        ctx.warn(&wording::warning(w));
     }
     if !ctx.json {
         if snapshots.is_empty() {
@@ -160,33 +163,27 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
 
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
     let push = !args.dry_run && writes > 0 && confirmed(ctx, args.yes, writes)?;
-    let run_id = store.start_run(ctx.now, period, args.dry_run, &vendors)?;
+    let run_id = store.start_run(ctx.now, RunKind::Sync, period, args.dry_run, &vendors)?;
     if !args.dry_run {
-        recover_unfinished(ctx, &mut store, run_id, &additions)?;
+        for (run, settled) in apply::recover_interrupted(&mut store, run_id, &additions, ctx.now)? {
+            ctx.warn(&format!(
+                "run {run} was interrupted; settled {settled} of its changes against ConnectWise"
+            ));
+        }
         store.supersede_held(run_id, ctx.now)?;
     }
-    let change_ids = store.record_lines(run_id, &plan.lines, ChangeState::Planned, ctx.now)?;
-
-    let mut applied = 0;
-    let mut failed = Vec::new();
-    if push {
-        let settings = WriteSettings {
-            bill_customer: config.connectwise()?.bill_customer.as_str(),
-            effective_date: period.first_day(),
-            workers: config.http.workers,
-        };
-        let pushed = super::push::push(ctx, &cw, &mut store, &plan.lines, &change_ids, &settings)?;
-        applied = pushed.applied.len();
-        failed = pushed
-            .failed
-            .into_iter()
-            .map(|(index, error)| FailedWrite {
-                company: plan.lines[index].company.clone(),
-                product: plan.lines[index].product.clone(),
-                error,
-            })
-            .collect();
-    }
+    let pushed =
+        apply::push(&cw, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
+    let applied = pushed.applied.len();
+    let failed: Vec<FailedWrite> = pushed
+        .failed
+        .into_iter()
+        .map(|(index, error)| FailedWrite {
+            company: plan.lines[index].company.clone(),
+            product: plan.lines[index].product.clone(),
+            error,
+        })
+        .collect();
 
     let account_failures: usize = failed_accounts.values().map(Vec::len).sum();
     let any_failure = !vendor_errors.is_empty()
@@ -194,11 +191,13 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         || account_failures > 0
         || !unread_agreements.is_empty();
     let result = if any_failure {
-        if applied > 0 || !snapshots.is_empty() { "partial" } else { "failed" }
-    } else if counts.held > 0 {
-        "held"
+        if applied > 0 || !snapshots.is_empty() { RunResult::Partial } else { RunResult::Failed }
+    } else if !args.dry_run && writes > 0 && !push {
+        RunResult::Declined
+    } else if !args.dry_run && counts.held > 0 {
+        RunResult::Held
     } else {
-        "ok"
+        RunResult::Ok
     };
     let run_error = any_failure.then(|| {
         let mut what = vec![
@@ -222,7 +221,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     for vendor in &vendors {
         let error = vendor_errors.get(vendor).map(String::as_str);
         if !args.dry_run || error.is_some() {
-            store.record_sync(vendor, ctx.now, if error.is_some() { "failed" } else { result }, error)?;
+            let outcome = if error.is_some() { RunResult::Failed } else { result };
+            store.record_sync(vendor, ctx.now, outcome.as_str(), error)?;
         }
         // The outage guard's baseline moves only when a real run was not declined.
         let pushed_or_nothing_to_push = push || writes == 0;
@@ -237,7 +237,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         crate::output::print_json(&SyncReport {
             run_id,
             dry_run: !push,
-            plan: &plan,
+            plan: PlanJson::new(&plan),
             counts,
             vendor_errors: vendor_errors.clone(),
             failed_accounts,
@@ -267,13 +267,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if result == "failed" || result == "partial" {
-        EXIT_RUN_ERROR
-    } else if counts.held > 0 {
-        EXIT_HELD
-    } else {
-        EXIT_OK
-    })
+    Ok(result.exit_code())
 }
 
 /// The vendor's quantities read now, by (account id, service key), of mapped pairs only.
@@ -293,61 +287,6 @@ fn mapped_usage(
         .filter(|u| accounts.contains(u.account_id.as_str()) && services.contains(u.service_key.as_str()))
         .map(|u| ((u.account_id.clone(), u.service_key.clone()), u64::from(u.quantity)))
         .collect()
-}
-
-/// A run the process never finished (killed, crashed) left changes in `planned`. Settle
-/// them against the additions just read: what ConnectWise shows was applied, the rest
-/// failed and has been planned again by this run.
-fn recover_unfinished(
-    ctx: &Context,
-    store: &mut crate::store::Store,
-    run_id: i64,
-    additions: &BTreeMap<i64, Vec<CwAddition>>,
-) -> anyhow::Result<()> {
-    for run in store.unfinished_runs(run_id)? {
-        let mut settled = 0;
-        for change in store.changes(run.id)? {
-            if change.state != ChangeState::Planned || !change.action.writes() {
-                continue;
-            }
-            let found = change.agreement_id.and_then(|a| additions.get(&a)).and_then(|list| {
-                list.iter().find(|a| {
-                    !a.cancelled
-                        && a.product_id == change.product_id
-                        && Some(a.quantity) == change.after.map(f64::from)
-                        && change.addition_id.is_none_or(|id| id == a.id)
-                })
-            });
-            match found {
-                Some(a) => {
-                    store.set_change_state(change.id, ChangeState::Applied, Some(a.id), None, ctx.now)?
-                }
-                None => store.set_change_state(
-                    change.id,
-                    ChangeState::Failed,
-                    None,
-                    Some(&format!(
-                        "interrupted before its outcome was recorded; run {run_id} planned it again"
-                    )),
-                    ctx.now,
-                )?,
-            }
-            settled += 1;
-        }
-        let counts = run.counts.unwrap_or_default();
-        store.finish_run(
-            run.id,
-            ctx.now,
-            "interrupted",
-            &counts,
-            Some("the process stopped before the run finished"),
-        )?;
-        ctx.warn(&format!(
-            "run {} was interrupted; settled {settled} of its changes against ConnectWise",
-            run.id
-        ));
-    }
-    Ok(())
 }
 
 /// `--vendor` names, or every connected vendor in the config.
@@ -434,6 +373,6 @@ fn plan_row(line: &PlanLine) -> PlanRow {
         before: format_quantity(line.before),
         after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change,
-        note: line.reason.clone().unwrap_or_default(),
+        note: line.reason.as_ref().map(wording::reason).unwrap_or_default(),
     }
 }

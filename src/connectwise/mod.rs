@@ -59,7 +59,7 @@ pub struct NewProduct {
 pub struct NewAddition {
     pub product_id: i64,
     pub quantity: u32,
-    pub bill_customer: &'static str,
+    pub bill_customer: crate::model::BillCustomer,
     pub effective_date: chrono::NaiveDate,
 }
 
@@ -334,7 +334,7 @@ impl<'h> ConnectWise<'h> {
         let body = serde_json::json!({
             "product": {"id": new.product_id},
             "quantity": new.quantity,
-            "billCustomer": new.bill_customer,
+            "billCustomer": new.bill_customer.as_str(),
             "effectiveDate": format!("{}T00:00:00Z", new.effective_date.format("%Y-%m-%d")),
         });
         let request = self.request(Method::POST, url).json_body(Method::POST, &body, Repeat::Unsafe);

@@ -3,8 +3,9 @@
 //! a crash leaves a record of what may have happened.
 
 use super::{Fault, Store, StoreError, parse_time, parse_time_opt, stamp};
+use crate::model::BillCustomer;
 use crate::period::Period;
-use crate::plan::{Action, ChangeState, PlanCounts, PlanLine, Source};
+use crate::plan::{Action, ChangeState, PlanCounts, PlanLine, Reason, RunKind, RunResult, Source};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
@@ -14,43 +15,26 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRecord {
     pub id: i64,
-    /// `sync`, `approve` (held lines pushed) or `undo`.
-    pub kind: String,
+    pub kind: RunKind,
     pub started_at: DateTime<Utc>,
     /// `None` while the run is going, or when it crashed.
     pub finished_at: Option<DateTime<Utc>>,
-    /// `YYYY-MM`.
-    pub period: String,
+    pub period: Period,
     pub dry_run: bool,
     pub vendors: Vec<String>,
-    /// `ok`, `failed`, `partial` or `held`; `None` until finished.
-    pub result: Option<String>,
+    /// `None` until finished.
+    pub result: Option<RunResult>,
     pub counts: Option<PlanCounts>,
     pub error: Option<String>,
 }
 
 /// One row of `changes`: a plan line as recorded, its state and its outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChangeRecord {
     pub id: i64,
     pub run_id: i64,
-    /// The vendors of the line's sources, comma-separated.
-    pub vendor: String,
-    /// The account names of the line's sources, comma-separated.
-    pub account: String,
-    pub action: Action,
-    pub company_id: Option<i64>,
-    pub company: String,
-    pub agreement_id: Option<i64>,
-    pub agreement: Option<String>,
-    pub product_id: Option<i64>,
-    pub product: Option<String>,
-    pub addition_id: Option<i64>,
-    #[serde(serialize_with = "crate::plan::whole_if_integral")]
-    pub before: Option<f64>,
-    pub after: Option<u32>,
-    pub reason: Option<String>,
-    pub sources: Vec<Source>,
+    /// The line as recorded, with the addition id learnt since (a create's), if any.
+    pub line: PlanLine,
     pub state: ChangeState,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -58,23 +42,10 @@ pub struct ChangeRecord {
 }
 
 impl ChangeRecord {
-    /// The plan line as it was recorded (with the addition id learnt since, if any), e.g.
-    /// to apply a held line once approved.
-    pub fn plan_line(&self) -> PlanLine {
-        PlanLine {
-            action: self.action,
-            company_id: self.company_id,
-            company: self.company.clone(),
-            agreement_id: self.agreement_id,
-            agreement: self.agreement.clone(),
-            product_id: self.product_id,
-            product: self.product.clone(),
-            addition_id: self.addition_id,
-            before: self.before,
-            after: self.after,
-            reason: self.reason.clone(),
-            sources: self.sources.clone(),
-        }
+    /// The vendors of the line's sources, sorted, each once.
+    pub fn vendors(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self.line.sources.iter().map(|s| s.vendor.as_str()).collect();
+        set.into_iter().collect()
     }
 }
 
@@ -120,15 +91,20 @@ fn run_from_row(row: &Row<'_>) -> Result<RunRecord, Fault> {
             held: c.held,
             skipped: c.skipped,
         });
+    let kind: String = row.get("kind")?;
+    let period: String = row.get("period")?;
+    let result: Option<String> = row.get("result")?;
     Ok(RunRecord {
         id,
-        kind: row.get("kind")?,
+        kind: RunKind::parse(&kind).ok_or_else(|| Fault::corrupt(format!("kind of run {id}"), &kind))?,
         started_at: parse_time("run started_at", &started_at)?,
         finished_at: parse_time_opt("run finished_at", row.get("finished_at")?)?,
-        period: row.get("period")?,
+        period: period.parse().map_err(|e| Fault::corrupt(format!("period of run {id}"), e))?,
         dry_run: row.get("dry_run")?,
         vendors: split_list(&vendors),
-        result: row.get("result")?,
+        result: result
+            .map(|r| RunResult::parse(&r).ok_or_else(|| Fault::corrupt(format!("result of run {id}"), &r)))
+            .transpose()?,
         counts,
         error: row.get("error")?,
     })
@@ -138,9 +114,9 @@ fn split_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
-const CHANGE_COLUMNS: &str = r#"id, run_id, vendor, account, company_id, company, agreement_id,
+const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
-    error, sources, created_at, updated_at"#;
+    reason_data, effective_date, bill_customer, error, sources, created_at, updated_at"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -151,11 +127,19 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let updated_at: String = row.get("updated_at")?;
     let sources: Vec<StoredSource> =
         serde_json::from_str(&sources).map_err(|e| Fault::corrupt(format!("sources of change {id}"), e))?;
-    Ok(ChangeRecord {
-        id,
-        run_id: row.get("run_id")?,
-        vendor: row.get("vendor")?,
-        account: row.get("account")?,
+    let reason_data: Option<String> = row.get("reason_data")?;
+    let effective_date: Option<String> = row.get("effective_date")?;
+    let bill_customer: Option<String> = row.get("bill_customer")?;
+    let reason_text: Option<String> = row.get("reason")?;
+    let reason = match (reason_data, reason_text) {
+        (Some(data), _) => Some(
+            serde_json::from_str::<Reason>(&data)
+                .map_err(|e| Fault::corrupt(format!("reason of change {id}"), e))?,
+        ),
+        (None, Some(text)) => Some(Reason::Note { text }),
+        (None, None) => None,
+    };
+    let line = PlanLine {
         action: Action::parse(&action)
             .ok_or_else(|| Fault::corrupt(format!("action of change {id}"), &action))?,
         company_id: row.get("company_id")?,
@@ -167,7 +151,19 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
         addition_id: row.get("addition_id")?,
         before: row.get("before")?,
         after: row.get("after")?,
-        reason: row.get("reason")?,
+        reason,
+        effective_date: effective_date
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|e| Fault::corrupt(format!("effective date of change {id}"), e))
+            })
+            .transpose()?,
+        bill_customer: bill_customer
+            .map(|b| {
+                BillCustomer::parse(&b)
+                    .ok_or_else(|| Fault::corrupt(format!("bill setting of change {id}"), &b))
+            })
+            .transpose()?,
         sources: sources
             .into_iter()
             .map(|s| Source {
@@ -178,6 +174,11 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
                 quantity: s.quantity,
             })
             .collect(),
+    };
+    Ok(ChangeRecord {
+        id,
+        run_id: row.get("run_id")?,
+        line,
         state: ChangeState::parse(&state)
             .ok_or_else(|| Fault::corrupt(format!("state of change {id}"), &state))?,
         error: row.get("error")?,
@@ -212,14 +213,20 @@ fn insert_change(
     let accounts: BTreeSet<&str> = line.sources.iter().map(|s| s.account_name.as_str()).collect();
     let sources =
         serde_json::to_string(&line.sources).map_err(|e| Fault::corrupt("sources of a plan line", e))?;
+    let reason_data = line
+        .reason
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Fault::corrupt("reason of a plan line", e))?;
     let now = stamp(now);
     conn.prepare_cached(
         r#"INSERT INTO changes (
                run_id, vendor, account, company_id, company, agreement_id, agreement,
                addition_id, product_id, product, "before", "after", action, state, reason,
-               error, sources, created_at, updated_at)
+               reason_data, effective_date, bill_customer, error, sources, created_at, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                   NULL, ?16, ?17, ?17)"#,
+                   ?16, ?17, ?18, NULL, ?19, ?20, ?20)"#,
     )?
     .execute(params![
         run_id,
@@ -236,7 +243,10 @@ fn insert_change(
         line.after,
         line.action.as_str(),
         state.as_str(),
-        line.reason,
+        line.reason.as_ref().map(Reason::code),
+        reason_data,
+        line.effective_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        line.bill_customer.map(BillCustomer::as_str),
         sources,
         now,
     ])?;
@@ -244,22 +254,11 @@ fn insert_change(
 }
 
 impl Store {
-    /// Open a sync run in the ledger; returns its id.
+    /// Open a run in the ledger; returns its id.
     pub fn start_run(
         &mut self,
         now: DateTime<Utc>,
-        period: Period,
-        dry_run: bool,
-        vendors: &[String],
-    ) -> Result<i64, StoreError> {
-        self.start_run_of_kind(now, "sync", period, dry_run, vendors)
-    }
-
-    /// Open a run of a kind (`sync`, `approve`, `undo`); returns its id.
-    pub fn start_run_of_kind(
-        &mut self,
-        now: DateTime<Utc>,
-        kind: &str,
+        kind: RunKind,
         period: Period,
         dry_run: bool,
         vendors: &[String],
@@ -267,7 +266,7 @@ impl Store {
         self.write("start a run", |tx| {
             tx.execute(
                 "INSERT INTO runs (kind, started_at, period, dry_run, vendors) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![kind, stamp(now), period.to_string(), dry_run, vendors.join(",")],
+                params![kind.as_str(), stamp(now), period.to_string(), dry_run, vendors.join(",")],
             )?;
             Ok(tx.last_insert_rowid())
         })
@@ -356,12 +355,12 @@ impl Store {
         })
     }
 
-    /// Close a run with its result (`ok`, `failed`, `partial` or `held`) and counts.
+    /// Close a run with its result and counts.
     pub fn finish_run(
         &mut self,
         run_id: i64,
         now: DateTime<Utc>,
-        result: &str,
+        result: RunResult,
         counts: &PlanCounts,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -372,7 +371,7 @@ impl Store {
             let n = tx.execute(
                 "UPDATE runs SET finished_at = ?2, result = ?3, counts = ?4, error = ?5
                  WHERE id = ?1",
-                params![run_id, stamp(now), result, counts, error],
+                params![run_id, stamp(now), result.as_str(), counts, error],
             )?;
             if n == 0 {
                 return Err(Fault::Missing(format!("run {run_id}")));
@@ -452,6 +451,8 @@ pub(super) mod tests {
                     quantity: 1,
                 },
             ],
+            effective_date: None,
+            bill_customer: None,
         }
     }
 
@@ -462,15 +463,20 @@ pub(super) mod tests {
     #[test]
     fn ledger_round_trip() {
         let mut store = Store::open_in_memory().expect("open");
-        let run = store.start_run(at(5, 9), period(), false, &["nodeware".to_string()]).expect("start");
+        let run = store
+            .start_run(at(5, 9), RunKind::Sync, period(), false, &["nodeware".to_string()])
+            .expect("start");
 
         let mut add = line("nodeware", 4);
         add.action = Action::Add;
         add.addition_id = None;
         add.before = None;
+        add.effective_date = chrono::NaiveDate::from_ymd_opt(2026, 10, 1);
+        add.bill_customer = Some(BillCustomer::DoNotBill);
         let mut held = line("nodeware", 40);
         held.action = Action::Held;
-        held.reason = Some("decrease held for review".to_string());
+        held.reason =
+            Some(Reason::Held { hold: crate::plan::Hold::ChangePercent { hundredths: 5040, limit: 50 } });
         let lines = vec![line("nodeware", 20), add.clone(), held.clone()];
 
         let ids = store.record_lines(run, &lines, ChangeState::Planned, at(5, 9)).expect("record");
@@ -491,20 +497,17 @@ pub(super) mod tests {
         let first = &changes[0];
         assert_eq!(first.run_id, run);
         assert_eq!(first.state, ChangeState::Applied);
-        assert_eq!(first.vendor, "nodeware");
-        assert_eq!(first.account, "Acme Branch, Acme, Main Office");
+        assert_eq!(first.vendors(), ["nodeware"]);
         assert_eq!(first.created_at, at(5, 9));
         assert_eq!(first.updated_at, at(5, 10));
-        assert_eq!(first.plan_line(), lines[0]);
-        assert_eq!(first.sources, lines[0].sources);
+        assert_eq!(first.line, lines[0]);
 
         let second = &changes[1];
-        assert_eq!(second.addition_id, Some(901));
         let mut expected = add;
         expected.addition_id = Some(901);
-        assert_eq!(second.plan_line(), expected);
+        assert_eq!(second.line, expected, "an add keeps its date and bill setting, and learns its id");
 
-        assert_eq!(changes[2].plan_line(), held);
+        assert_eq!(changes[2].line, held, "the typed reason round-trips");
         assert_eq!(changes[2].state, ChangeState::Planned);
         assert_eq!(changes[3].state, ChangeState::Failed);
         assert_eq!(changes[3].error.as_deref(), Some("HTTP 500"));
@@ -517,22 +520,28 @@ pub(super) mod tests {
         store.set_change_state(one, ChangeState::Applied, None, None, at(5, 13)).expect("retry");
         assert_eq!(store.changes(run).expect("changes")[3].error, None);
 
-        let json = serde_json::to_value(&changes[0]).expect("json");
+        let json = serde_json::to_value(crate::output::wording::ChangeJson::new(&changes[2])).expect("json");
         assert_eq!(json["before"], serde_json::json!(12.5));
-        assert_eq!(json["state"], "applied");
+        assert_eq!(json["state"], "planned");
+        assert_eq!(json["reason_code"], "held");
+        assert_eq!(json["reason"], "change of +50.4% exceeds max_change_percent = 50");
     }
 
     #[test]
     fn runs_are_listed_newest_first_and_finish() {
         let mut store = Store::open_in_memory().expect("open");
         let vendors = vec!["huntress".to_string(), "nodeware".to_string()];
-        let first = store.start_run(at(1, 9), period(), true, &vendors).expect("first");
-        let second = store.start_run(at(2, 9), period().previous(), false, &vendors[..1]).expect("second");
-        let third = store.start_run(at(3, 9), period(), false, &[]).expect("third");
+        let first = store.start_run(at(1, 9), RunKind::Sync, period(), true, &vendors).expect("first");
+        let second = store
+            .start_run(at(2, 9), RunKind::Undo, period().previous(), false, &vendors[..1])
+            .expect("second");
+        let third = store.start_run(at(3, 9), RunKind::Approve, period(), false, &[]).expect("third");
 
         let counts = PlanCounts { add: 1, update: 2, unchanged: 3, held: 4, skipped: 5 };
-        store.finish_run(first, at(1, 10), "held", &counts, None).expect("finish");
-        store.finish_run(second, at(2, 10), "failed", &PlanCounts::default(), Some("boom")).expect("finish");
+        store.finish_run(first, at(1, 10), RunResult::Held, &counts, None).expect("finish");
+        store
+            .finish_run(second, at(2, 10), RunResult::Failed, &PlanCounts::default(), Some("boom"))
+            .expect("finish");
 
         let runs = store.runs(10).expect("runs");
         assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![third, second, first]);
@@ -543,20 +552,20 @@ pub(super) mod tests {
         assert_eq!(
             r,
             RunRecord {
-                kind: "sync".to_string(),
+                kind: RunKind::Sync,
                 id: first,
                 started_at: at(1, 9),
                 finished_at: Some(at(1, 10)),
-                period: "2026-10".to_string(),
+                period: period(),
                 dry_run: true,
                 vendors: vendors.clone(),
-                result: Some("held".to_string()),
+                result: Some(RunResult::Held),
                 counts: Some(counts),
                 error: None,
             }
         );
         let r = store.run(second).expect("run").expect("exists");
-        assert_eq!(r.period, "2026-09");
+        assert_eq!((r.kind, r.period), (RunKind::Undo, period().previous()));
         assert_eq!(r.error.as_deref(), Some("boom"));
         let r = store.run(third).expect("run").expect("exists");
         assert_eq!(r.finished_at, None);
@@ -565,7 +574,7 @@ pub(super) mod tests {
         assert!(store.run(third + 1).expect("run").is_none());
 
         assert!(matches!(
-            store.finish_run(99, at(4, 9), "ok", &counts, None),
+            store.finish_run(99, at(4, 9), RunResult::Ok, &counts, None),
             Err(StoreError::Missing { .. })
         ));
     }
@@ -583,12 +592,40 @@ pub(super) mod tests {
     #[test]
     fn corrupt_json_is_reported() {
         let mut store = Store::open_in_memory().expect("open");
-        let run = store.start_run(at(1, 9), period(), false, &[]).expect("run");
+        let run = store.start_run(at(1, 9), RunKind::Sync, period(), false, &[]).expect("run");
         let id =
             store.record_lines(run, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9)).expect("line")[0];
         store.conn.execute("UPDATE changes SET sources = '{oops' WHERE id = ?1", [id]).expect("corrupt it");
         let err = store.changes(run).expect_err("corrupt");
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains(&format!("sources of change {id}")), "{err}");
+    }
+
+    #[test]
+    fn a_run_whose_period_or_kind_cannot_be_read_is_an_error() {
+        let mut store = Store::open_in_memory().expect("open");
+        let run = store.start_run(at(1, 9), RunKind::Sync, period(), false, &[]).expect("run");
+        store.conn.execute("UPDATE runs SET period = 'someday' WHERE id = ?1", [run]).expect("corrupt it");
+        let err = store.run(run).expect_err("corrupt");
+        assert!(err.to_string().contains(&format!("period of run {run}")), "{err}");
+        store
+            .conn
+            .execute("UPDATE runs SET period = '2026-10', kind = 'rerun' WHERE id = ?1", [run])
+            .expect("x");
+        assert!(store.run(run).expect_err("corrupt").to_string().contains("kind of run"));
+    }
+
+    #[test]
+    fn a_reason_recorded_as_text_by_an_older_recon_reads_as_a_note() {
+        let mut store = Store::open_in_memory().expect("open");
+        let run = store.start_run(at(1, 9), RunKind::Sync, period(), false, &[]).expect("run");
+        let id =
+            store.record_lines(run, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9)).expect("line")[0];
+        store
+            .conn
+            .execute("UPDATE changes SET reason = 'held for review', reason_data = NULL WHERE id = ?1", [id])
+            .expect("old row");
+        let change = store.change(id).expect("read").expect("exists");
+        assert_eq!(change.line.reason, Some(Reason::Note { text: "held for review".into() }));
     }
 }

@@ -134,4 +134,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (vendor, account_id, service_key)
     );
     "#,
+    // 6: what an add sends (its effective date and bill setting), and a change's reason as data (JSON of `plan::Reason`, with its code); `reason` keeps
+    // the code from now on, and the text of older rows.
+    r#"
+    ALTER TABLE changes ADD COLUMN reason_data TEXT;
+    ALTER TABLE changes ADD COLUMN effective_date TEXT;   -- YYYY-MM-DD, of an add
+    ALTER TABLE changes ADD COLUMN bill_customer TEXT;    -- of an add
+    "#,
 ];

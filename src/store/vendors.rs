@@ -446,8 +446,10 @@ mod tests {
             store.set_account_mapping(&account_mapping(vendor, "1"), at(1, 9)).expect("map");
             store.set_service_mapping(&service_mapping(vendor, "assets"), at(1, 9)).expect("map");
         }
-        let period = "2026-10".parse().expect("period");
-        let run = store.start_run(at(2, 9), period, false, &["nodeware".to_string()]).expect("run");
+        let period: crate::period::Period = "2026-10".parse().expect("period");
+        let run = store
+            .start_run(at(2, 9), crate::plan::RunKind::Sync, period, false, &["nodeware".to_string()])
+            .expect("run");
         let line = crate::store::ledger::tests::line("nodeware", 5);
         store.record_lines(run, &[line], crate::plan::ChangeState::Applied, at(2, 9)).expect("change");
 

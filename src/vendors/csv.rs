@@ -428,7 +428,7 @@ mod tests {
         assert_eq!(s.notes, ["line 4 repeats line 2 (\"Acme\", seats); counted once"]);
         let accounts: Vec<&str> = s.accounts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(accounts, ["a1", "d1"], "ambiguous ids are not accounts");
-        let problems: Vec<String> = s.problems.iter().map(|p| p.to_string()).collect();
+        let problems: Vec<String> = s.problems.iter().map(crate::output::wording::problem_text).collect();
         assert_eq!(problems.len(), 3, "{problems:#?}");
         assert!(problems[0].starts_with("id \"b1\" is shared by 2 records that differ"), "{}", problems[0]);
         assert!(problems[0].contains("\"line\":5") && problems[0].contains("\"line\":6"), "{}", problems[0]);

@@ -135,7 +135,8 @@ mod tests {
         assert!(quantities(&s, "2001").is_empty(), "a bad count fails the whole account");
         let failed = s.failed_accounts();
         assert_eq!(failed.len(), 1);
-        assert!(failed[0].to_string().contains("`agents_count` is -4"), "{}", failed[0]);
+        let text = crate::output::wording::problem_text(failed[0]);
+        assert!(text.contains("`agents_count` is -4"), "{text}");
         assert!(s.accounts.iter().any(|a| a.id == "2001"), "still listed, so never 'vanished'");
     }
 }

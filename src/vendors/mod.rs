@@ -397,7 +397,7 @@ mod tests {
         // Every account is listed (none "vanished"); only known counts are usage.
         assert_eq!(s.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a", "s", "w"]);
         assert_eq!(s.usage, vec![Usage { account_id: "a".into(), service_key: "x".into(), quantity: 4 }]);
-        let problems: Vec<String> = s.problems.iter().map(|p| p.to_string()).collect();
+        let problems: Vec<String> = s.problems.iter().map(crate::output::wording::problem_text).collect();
         assert_eq!(
             problems,
             [
@@ -428,7 +428,7 @@ mod tests {
         let s = b.finish();
         assert_eq!(s.notes, ["id \"wayne\" (wayne) is listed 2 times with identical records; counted once"]);
         assert_eq!(s.problems.len(), 1);
-        let text = s.problems[0].to_string();
+        let text = crate::output::wording::problem_text(&s.problems[0]);
         assert!(
             text.starts_with("id \"acme\" is shared by 3 records that differ, so none is used: "),
             "{text}"

@@ -261,7 +261,11 @@ mod tests {
         assert!(s.usage.is_empty());
         let failed = s.failed_accounts();
         assert_eq!(failed.len(), 15);
-        let text = failed.iter().map(|p| p.to_string()).find(|t| t.contains("Acme Dental")).unwrap();
+        let text = failed
+            .iter()
+            .map(|p| crate::output::wording::problem_text(p))
+            .find(|t| t.contains("Acme Dental"))
+            .unwrap();
         assert!(
             text.starts_with("account \"Acme Dental\" (org-d55dac13-1847): reading its usage failed: "),
             "{text}"

@@ -187,7 +187,7 @@ mod tests {
         let s = parse(text, &defaults()).unwrap();
         let usage: Vec<(&str, u32)> = s.usage.iter().map(|u| (u.account_id.as_str(), u.quantity)).collect();
         assert_eq!(usage, [("id-3", 5)], "nothing from id-1 (two names) or id-2 (no count)");
-        let problems: Vec<String> = s.problems.iter().map(|p| p.to_string()).collect();
+        let problems: Vec<String> = s.problems.iter().map(crate::output::wording::problem_text).collect();
         assert!(problems[0].starts_with("id \"id-1\" is shared by 2 records"), "{problems:?}");
         assert!(problems[0].contains("Acme Dental"), "{problems:?}");
         assert_eq!(

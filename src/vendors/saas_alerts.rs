@@ -119,7 +119,7 @@ mod sandbox_tests {
         assert_eq!(usage_of(&s, "Blue Ridge Credit Union").unwrap().quantity, 57);
         let failed = s.failed_accounts();
         assert_eq!(failed.len(), 1);
-        let e = failed[0].to_string();
+        let e = crate::output::wording::problem_text(failed[0]);
         assert!(e.contains("Acme Dental") && e.contains(FIELD) && e.contains("whole numbers"), "{e}");
         let e = run(&sandbox, "wrong-key").unwrap_err();
         assert!(matches!(&e, VendorError::Http(h) if h.status() == Some(401)), "{e}");

@@ -97,6 +97,7 @@ fn differing_records_with_one_id_are_never_merged_after_a_clean_sync() {
         let acme = lines_of(&plan, "Acme Dental");
         assert_eq!(acme.len(), 1, "{plan}");
         assert_eq!(acme[0]["action"], "skipped");
+        assert_eq!(acme[0]["reason_code"], "account_failed", "a stable machine code beside the text");
         let reason = acme[0]["reason"].as_str().unwrap();
         assert!(reason.contains(&format!("id \"{ACME}\" is shared by 2 records that differ")), "{reason}");
         assert!(reason.contains(r#""internal":40"#), "names the first record: {reason}");

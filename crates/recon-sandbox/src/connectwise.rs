@@ -771,6 +771,7 @@ fn recompute_extended(record: &mut Value) {
 }
 
 /// Bulk seeding for the scale benchmark (`super::scale`).
+#[cfg(feature = "scale")]
 impl ConnectWise {
     /// Replace companies, agreements and additions wholesale; the catalog, agreement types
     /// and setup tables stay as seeded from the fixtures.

@@ -314,6 +314,7 @@ fn set_path(record: &mut Value, path: &str, value: Value) -> bool {
 }
 
 /// Bulk seeding for the scale benchmark (`super::scale`).
+#[cfg(feature = "scale")]
 impl Vendors {
     /// Replace every vendor's records wholesale (`nordlayer_usage` by organization identifier).
     pub(crate) fn replace_records(

@@ -1,6 +1,8 @@
 //! What recon shows: tables on stdout, JSON on stdout with --json, and everything else
 //! (logs, warnings, progress) on stderr.
 
+pub mod wording;
+
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};

@@ -6,12 +6,20 @@
 //! written from it), and a partial sum is never pushed (a line that a vendor or account whose
 //! usage this run does not know could also feed is skipped).
 
+mod recheck;
+mod settle;
+mod undo;
+
+pub use recheck::{Conflict, Recheck, recheck};
+pub use settle::holding_addition;
+pub use undo::reverse;
+
 use crate::model::{
-    AccountMapping, AccountProblem, CwAddition, ProblemKind, ServiceMapping, Usage, VendorAccount,
-    VendorSnapshot,
+    AccountMapping, AccountProblem, BillCustomer, CwAddition, ProblemKind, ServiceMapping, Usage,
+    VendorAccount, VendorSnapshot,
 };
 use crate::period::Period;
-use crate::plan::{Action, Plan, PlanLine, Source};
+use crate::plan::{Action, Plan, PlanLine, Reason, Source, Unknown};
 use crate::policy::SyncPolicy;
 use foldhash::{HashMap as FastMap, HashMapExt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +38,8 @@ pub struct ReconcileInput<'a> {
     /// missing here was not read: its lines are skipped, never planned as new additions.
     pub additions: &'a BTreeMap<i64, Vec<CwAddition>>,
     pub policy: &'a SyncPolicy,
+    /// How an addition recon creates is billed.
+    pub bill_customer: BillCustomer,
 }
 
 /// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
@@ -81,7 +91,7 @@ impl<'a> VendorView<'a> {
 struct Gap<'a> {
     vendor: &'a str,
     agreement_id: i64,
-    reason: String,
+    unknown: Unknown,
 }
 
 /// The usage gathered for one (agreement, product).
@@ -92,7 +102,7 @@ struct Key<'a> {
     /// `None` once the sum no longer fits a u32.
     total: Option<u32>,
     /// Why a share of the sum is unknown (a count the vendor left out): the line is skipped.
-    unknown: Vec<String>,
+    unknown: Vec<Unknown>,
 }
 
 /// Build the plan of one run. Pure and deterministic: the same input gives the same `Plan`,
@@ -131,18 +141,18 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
     for &(vendor, account_id, mapping) in &accounts {
         let Some(view) = views.get(vendor) else {
             if let Some(agreement_id) = mapping.agreement_id {
-                let reason = format!("also fed by {vendor}, which this run did not fetch");
-                gaps.push(Gap { vendor, agreement_id, reason });
+                let unknown = Unknown::VendorNotFetched { vendor: vendor.to_string() };
+                gaps.push(Gap { vendor, agreement_id, unknown });
             }
             continue;
         };
         if view.listed == 0 {
-            let reason = format!("vendor {vendor} returned no accounts; nothing pushed for it");
+            let reason = Reason::VendorEmpty { vendor: vendor.to_string() };
             lines.push(account_line(mapping, reason.clone(), Vec::new()));
             warnings.push(reason);
             if let Some(agreement_id) = mapping.agreement_id {
-                let reason = format!("also fed by {vendor}, which returned no accounts in this run");
-                gaps.push(Gap { vendor, agreement_id, reason });
+                let unknown = Unknown::VendorEmpty { vendor: vendor.to_string() };
+                gaps.push(Gap { vendor, agreement_id, unknown });
             }
             continue;
         }
@@ -150,39 +160,37 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         // An account that failed, or an id shared by records that differ: nothing of it is
         // known, so it is skipped whole, like an account gone.
         if let Some(problem) = problems.iter().find(|p| p.kind.is_failure()) {
-            let reason = format!("{vendor}: {problem}; nothing pushed for it");
+            let reason = Reason::AccountFailed { vendor: vendor.to_string(), problem: (*problem).clone() };
             lines.push(account_line(mapping, reason.clone(), Vec::new()));
             warnings.push(reason);
             if let Some(agreement_id) = mapping.agreement_id {
-                let reason = match problem.kind {
+                let unknown = match problem.kind {
                     ProblemKind::Ambiguous { .. } => {
-                        format!("also fed by {vendor} id {account_id}, which two differing records share")
+                        Unknown::IdConflict { vendor: vendor.to_string(), account_id: account_id.to_string() }
                     }
-                    _ => format!(
-                        "also fed by {vendor} account {}, which could not be read",
-                        mapping.account_name
-                    ),
+                    _ => Unknown::AccountFailed {
+                        vendor: vendor.to_string(),
+                        account_name: mapping.account_name.clone(),
+                    },
                 };
-                gaps.push(Gap { vendor, agreement_id, reason });
+                gaps.push(Gap { vendor, agreement_id, unknown });
             }
             continue;
         }
         let Some(&account) = view.accounts.get(account_id) else {
-            let reason = format!(
-                "account {} ({account_id}) is no longer listed by {vendor}; left alone",
-                mapping.account_name
-            );
+            let reason = Reason::AccountGone {
+                vendor: vendor.to_string(),
+                account_id: account_id.to_string(),
+                account_name: mapping.account_name.clone(),
+            };
             lines.push(account_line(mapping, reason.clone(), Vec::new()));
-            warnings.push(format!(
-                "{reason} (if it is gone for good: recon map accounts --vendor {vendor} --unmap {})",
-                shell_word(account_id)
-            ));
+            warnings.push(reason);
             if let Some(agreement_id) = mapping.agreement_id {
-                let reason = format!(
-                    "also fed by {vendor} account {}, which {vendor} no longer lists",
-                    mapping.account_name
-                );
-                gaps.push(Gap { vendor, agreement_id, reason });
+                let unknown = Unknown::AccountGone {
+                    vendor: vendor.to_string(),
+                    account_name: mapping.account_name.clone(),
+                };
+                gaps.push(Gap { vendor, agreement_id, unknown });
             }
             continue;
         };
@@ -208,14 +216,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         fed.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
 
         let Some(agreement_id) = mapping.agreement_id else {
-            let reason = format!(
-                "no agreement chosen for {} (it has none active, or several); see \
-                 `recon companies --search` and set one with `recon map accounts --vendor {vendor} --set {} \
-                 --company {} --agreement AGREEMENT`",
-                mapping.company_name,
-                shell_word(account_id),
-                mapping.company_id
-            );
+            let reason = Reason::NoAgreement {
+                vendor: vendor.to_string(),
+                account_id: account_id.to_string(),
+                company_id: mapping.company_id,
+                company: mapping.company_name.clone(),
+            };
             lines.push(account_line(mapping, reason, fed.into_iter().map(|(_, s)| s).collect()));
             continue;
         };
@@ -228,13 +234,15 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         for problem in problems {
             let ProblemKind::MissingCount { service_key, field } = &problem.kind else { continue };
             let Some(service) = services.get(&(vendor, service_key.as_str())) else { continue };
-            let reason = format!(
-                "{vendor} gave no `{field}` for account {} ({account_id}), so its usage is unknown",
-                account.name
-            );
-            warnings.push(format!("{reason}; nothing pushed from it"));
+            let unknown = Unknown::CountMissing {
+                vendor: vendor.to_string(),
+                account_id: account_id.to_string(),
+                account_name: account.name.clone(),
+                field: field.clone(),
+            };
+            warnings.push(Reason::UsageUnknown { unknown: vec![unknown.clone()], partial: false });
             let key = keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
-            key.unknown.push(reason);
+            key.unknown.push(unknown);
         }
     }
 
@@ -257,28 +265,26 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             after: None,
             reason: None,
             sources: key.sources,
+            effective_date: None,
+            bill_customer: None,
         };
 
-        let mut blockers: Vec<&str> = gaps
+        let mut unknown: Vec<Unknown> = gaps
             .iter()
             .filter(|g| g.agreement_id == agreement_id)
             .filter(|g| vendor_products.get(g.vendor).is_some_and(|p| p.contains(&product_id)))
-            .map(|g| g.reason.as_str())
-            .chain(key.unknown.iter().map(String::as_str))
+            .map(|g| g.unknown.clone())
+            .chain(key.unknown.iter().cloned())
             .collect();
-        if !blockers.is_empty() {
-            blockers.sort_unstable();
-            blockers.dedup();
-            let mut reason = blockers.join("; ");
-            if !line.sources.is_empty() {
-                reason.push_str("; a partial sum is never pushed");
-            }
-            line.reason = Some(reason);
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            unknown.dedup();
+            line.reason = Some(Reason::UsageUnknown { unknown, partial: !line.sources.is_empty() });
             lines.push(line);
             continue;
         }
         let Some(quantity) = key.total else {
-            line.reason = Some(format!("the quantities add up to more than {}", u32::MAX));
+            line.reason = Some(Reason::TooLarge);
             lines.push(line);
             continue;
         };
@@ -289,8 +295,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             None => format!("agreement {agreement_id}"),
         };
         let Some(all_additions) = input.additions.get(&agreement_id) else {
-            line.reason =
-                Some(format!("the additions of {} were not read; nothing pushed", agreement_label()));
+            line.reason = Some(Reason::AdditionsNotRead { agreement: agreement_label() });
             lines.push(line);
             continue;
         };
@@ -312,10 +317,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         match active.as_slice() {
             [] if quantity == 0 => {
                 line.action = Action::Unchanged;
-                line.reason = Some("no addition and nothing to bill".to_string());
+                line.reason = Some(Reason::NothingToBill);
             }
             [] => {
                 line.action = Action::Add;
+                line.effective_date = Some(input.period.first_day());
+                line.bill_customer = Some(input.bill_customer);
             }
             [one] => {
                 line.addition_id = Some(one.id);
@@ -324,20 +331,18 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                     if one.quantity == f64::from(quantity) { Action::Unchanged } else { Action::Update };
             }
             several => {
-                let ids: Vec<String> = several.iter().map(|a| a.id.to_string()).collect();
-                line.reason = Some(format!(
-                    "{} active additions of {product} on {} (ids {}); fix in ConnectWise",
-                    several.len(),
-                    agreement_label(),
-                    ids.join(", ")
-                ));
+                line.reason = Some(Reason::SeveralAdditions {
+                    product: product.clone(),
+                    agreement: agreement_label(),
+                    ids: several.iter().map(|a| a.id).collect(),
+                });
             }
         }
         if line.action.writes()
-            && let Some(reason) = input.policy.hold_reason(line.before, quantity)
+            && let Some(hold) = input.policy.hold(line.before, quantity)
         {
             line.action = Action::Held;
-            line.reason = Some(reason);
+            line.reason = Some(Reason::Held { hold });
         }
         lines.push(line);
     }
@@ -374,7 +379,7 @@ impl<'a> Key<'a> {
 }
 
 /// A skipped line for one mapped account that could not be placed.
-fn account_line(mapping: &AccountMapping, reason: String, mut sources: Vec<Source>) -> PlanLine {
+fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Source>) -> PlanLine {
     sources.sort();
     PlanLine {
         action: Action::Skipped,
@@ -389,13 +394,9 @@ fn account_line(mapping: &AccountMapping, reason: String, mut sources: Vec<Sourc
         after: None,
         reason: Some(reason),
         sources,
+        effective_date: None,
+        bill_customer: None,
     }
-}
-
-/// An id as it would be typed in a shell: quoted when it holds anything but plain characters.
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@/+".contains(c));
-    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }
 
 #[cfg(test)]
@@ -527,6 +528,7 @@ mod tests {
                 snapshots: &self.snapshots,
                 additions: &self.additions,
                 policy: &self.policy,
+                bill_customer: BillCustomer::Billable,
             })
         }
     }
@@ -545,7 +547,7 @@ mod tests {
             opt(line.after.map(|a| a.to_string())),
         );
         if let Some(reason) = &line.reason {
-            text.push_str(&format!(" ({reason})"));
+            text.push_str(&format!(" ({})", crate::output::wording::reason(reason)));
         }
         if !line.sources.is_empty() {
             let sources: Vec<String> = line
@@ -1061,7 +1063,8 @@ mod tests {
             let plan = world.plan();
             let got: Vec<String> = plan.lines.iter().map(render).collect();
             assert_eq!(got, want_lines, "{name}");
-            assert_eq!(plan.warnings, want_warnings, "{name}");
+            let warnings: Vec<String> = plan.warnings.iter().map(crate::output::wording::warning).collect();
+            assert_eq!(warnings, want_warnings, "{name}");
             assert_eq!(plan.period, Period { year: 2026, month: 10 }, "{name}");
         }
     }
@@ -1092,9 +1095,18 @@ mod tests {
                     service_key: "edr".to_string(),
                     quantity: 5,
                 }],
+                effective_date: None,
+                bill_customer: None,
             }]
         );
         assert_eq!(plan.lines[0].delta(), Some(2.0));
+        let mut add = World::base().plan().lines.remove(0);
+        assert_eq!(add.action, Action::Add);
+        assert_eq!(
+            (add.effective_date.take(), add.bill_customer.take()),
+            (chrono::NaiveDate::from_ymd_opt(2026, 10, 1), Some(BillCustomer::Billable)),
+            "an add carries what is sent"
+        );
     }
 
     #[test]

@@ -1,0 +1,248 @@
+//! The sentences people read for the core's facts: plan reasons, policy holds, warnings,
+//! and the JSON views that carry each reason's text beside its stable code.
+
+use crate::model::{AccountProblem, ProblemKind};
+use crate::plan::{Hold, Plan, PlanLine, Reason, Unknown};
+use serde::Serialize;
+
+/// The sentence for a line's reason, with the command that fixes it where one exists.
+pub fn reason(r: &Reason) -> String {
+    match r {
+        Reason::NothingToBill => "no addition and nothing to bill".to_string(),
+        Reason::VendorEmpty { vendor } => {
+            format!("vendor {vendor} returned no accounts; nothing pushed for it")
+        }
+        Reason::AccountGone { vendor, account_id, account_name } => {
+            format!("account {account_name} ({account_id}) is no longer listed by {vendor}; left alone")
+        }
+        Reason::AccountFailed { vendor, problem } => {
+            format!("{vendor}: {}; nothing pushed for it", problem_text(problem))
+        }
+        Reason::NoAgreement { vendor, account_id, company_id, company } => format!(
+            "no agreement chosen for {company} (it has none active, or several); see \
+             `recon companies --search` and set one with `recon map accounts --vendor {vendor} --set {} \
+             --company {company_id} --agreement AGREEMENT`",
+            shell_word(account_id)
+        ),
+        Reason::UsageUnknown { unknown, partial } => {
+            let mut text = unknown.iter().map(unknown_text).collect::<Vec<_>>().join("; ");
+            if *partial {
+                text.push_str("; a partial sum is never pushed");
+            }
+            text
+        }
+        Reason::TooLarge => format!("the quantities add up to more than {}", u32::MAX),
+        Reason::AdditionsNotRead { agreement } => {
+            format!("the additions of {agreement} were not read; nothing pushed")
+        }
+        Reason::SeveralAdditions { product, agreement, ids } => format!(
+            "{} active additions of {product} on {agreement} (ids {}); fix in ConnectWise",
+            ids.len(),
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+        ),
+        Reason::Held { hold } => hold_text(*hold),
+        Reason::UndoCreated => "created by the run: set to 0 (recon does not cancel additions)".to_string(),
+        Reason::UndoBackTo { quantity } => format!("back to {quantity}"),
+        Reason::UndoGone { addition_id } => {
+            format!("addition {addition_id:?} is no longer active in ConnectWise")
+        }
+        Reason::UndoChangedSince { run_id, now } => {
+            format!("changed since run {run_id}: now {now}; left alone")
+        }
+        Reason::UndoFractional => {
+            "the earlier quantity was not a whole number; restore it by hand".to_string()
+        }
+        Reason::Note { text } => text.clone(),
+    }
+}
+
+/// The sentence for a warning: the reason, with what to do about it.
+pub fn warning(r: &Reason) -> String {
+    match r {
+        Reason::AccountGone { vendor, account_id, .. } => format!(
+            "{} (if it is gone for good: recon map accounts --vendor {vendor} --unmap {})",
+            reason(r),
+            shell_word(account_id)
+        ),
+        Reason::UsageUnknown { .. } => format!("{}; nothing pushed from it", reason(r)),
+        _ => reason(r),
+    }
+}
+
+/// Why the `[sync]` policy holds a change.
+pub fn hold_text(hold: Hold) -> String {
+    match hold {
+        Hold::Increase => "increase held for review ([sync] increases = \"review\")".to_string(),
+        Hold::Decrease => "decrease held for review ([sync] decreases = \"review\")".to_string(),
+        Hold::ChangePercent { hundredths, limit } => {
+            format!("change of {} exceeds max_change_percent = {limit}", percent(hundredths, limit))
+        }
+    }
+}
+
+/// `-62%`, `+150%`; with decimals only when the whole number would not show why the change
+/// exceeds the limit (`+50.4%` against a limit of 50).
+fn percent(hundredths: i64, limit: u32) -> String {
+    let percent = hundredths as f64 / 100.0;
+    if percent.abs().round() > f64::from(limit) {
+        return format!("{percent:+.0}%");
+    }
+    let text = format!("{percent:+.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+fn unknown_text(u: &Unknown) -> String {
+    match u {
+        Unknown::VendorNotFetched { vendor } => format!("also fed by {vendor}, which this run did not fetch"),
+        Unknown::VendorEmpty { vendor } => {
+            format!("also fed by {vendor}, which returned no accounts in this run")
+        }
+        Unknown::AccountGone { vendor, account_name } => {
+            format!("also fed by {vendor} account {account_name}, which {vendor} no longer lists")
+        }
+        Unknown::AccountFailed { vendor, account_name } => {
+            format!("also fed by {vendor} account {account_name}, which could not be read")
+        }
+        Unknown::IdConflict { vendor, account_id } => {
+            format!("also fed by {vendor} id {account_id}, which two differing records share")
+        }
+        Unknown::CountMissing { vendor, account_id, account_name, field } => {
+            format!(
+                "{vendor} gave no `{field}` for account {account_name} ({account_id}), so its usage is unknown"
+            )
+        }
+    }
+}
+
+/// What recon does not know about an account, in a sentence.
+pub fn problem_text(p: &AccountProblem) -> String {
+    let who = format!("account {:?} ({})", p.account_name, p.account_id);
+    match &p.kind {
+        ProblemKind::MissingCount { field, .. } => {
+            format!("{who}: `{field}` is missing or null, so its usage is unknown")
+        }
+        ProblemKind::Failed { message } => format!("{who}: {message}"),
+        ProblemKind::Ambiguous { records } => format!(
+            "id {:?} is shared by {} records that differ, so none is used: {}",
+            p.account_id,
+            records.len(),
+            records.join("; ")
+        ),
+    }
+}
+
+/// An id as it would be typed in a shell: quoted when it holds anything but plain characters.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@/+".contains(c));
+    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}
+
+/// A plan line as `--json` shows it: its fields, the reason's text and its stable code.
+#[derive(Serialize)]
+pub struct LineJson<'a> {
+    #[serde(flatten)]
+    pub line: &'a PlanLine,
+    pub reason: Option<String>,
+    pub reason_code: Option<&'static str>,
+}
+
+impl<'a> LineJson<'a> {
+    pub fn new(line: &'a PlanLine) -> LineJson<'a> {
+        LineJson {
+            line,
+            reason: line.reason.as_ref().map(reason),
+            reason_code: line.reason.as_ref().map(Reason::code),
+        }
+    }
+}
+
+/// A plan as `--json` shows it.
+#[derive(Serialize)]
+pub struct PlanJson<'a> {
+    pub period: String,
+    pub lines: Vec<LineJson<'a>>,
+    pub warnings: Vec<String>,
+}
+
+impl<'a> PlanJson<'a> {
+    pub fn new(plan: &'a Plan) -> PlanJson<'a> {
+        PlanJson {
+            period: plan.period.to_string(),
+            lines: plan.lines.iter().map(LineJson::new).collect(),
+            warnings: plan.warnings.iter().map(warning).collect(),
+        }
+    }
+}
+
+/// A recorded change as `--json` shows it: the line (with its reason's text and code), its
+/// ledger id, run, state and outcome.
+#[derive(Serialize)]
+pub struct ChangeJson<'a> {
+    pub id: i64,
+    pub run_id: i64,
+    #[serde(flatten)]
+    pub line: LineJson<'a>,
+    pub state: crate::plan::ChangeState,
+    pub error: Option<&'a str>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> ChangeJson<'a> {
+    pub fn new(c: &'a crate::store::ChangeRecord) -> ChangeJson<'a> {
+        ChangeJson {
+            id: c.id,
+            run_id: c.run_id,
+            line: LineJson::new(&c.line),
+            state: c.state,
+            error: c.error.as_deref(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+
+    pub fn all(changes: &'a [crate::store::ChangeRecord]) -> Vec<ChangeJson<'a>> {
+        changes.iter().map(ChangeJson::new).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percents_show_decimals_only_when_they_explain_the_hold() {
+        for (hundredths, limit, want) in [
+            (-6250, 50, "-62%"),
+            (15000, 50, "+150%"),
+            (5040, 50, "+50.4%"),
+            (5001, 50, "+50.01%"),
+            (-10000, 50, "-100%"),
+            (8000, 50, "+80%"),
+        ] {
+            assert_eq!(percent(hundredths, limit), want, "{hundredths}");
+        }
+    }
+
+    #[test]
+    fn every_reason_has_a_code_and_a_sentence() {
+        let reasons = [
+            Reason::NothingToBill,
+            Reason::TooLarge,
+            Reason::Held { hold: Hold::Decrease },
+            Reason::UsageUnknown {
+                unknown: vec![Unknown::VendorNotFetched { vendor: "v".into() }],
+                partial: true,
+            },
+        ];
+        for r in &reasons {
+            assert!(!reason(r).is_empty() && !r.code().is_empty());
+        }
+        assert_eq!(reasons[3].code(), "partial_sum");
+        assert_eq!(
+            reason(&reasons[3]),
+            "also fed by v, which this run did not fetch; a partial sum is never pushed"
+        );
+    }
+}

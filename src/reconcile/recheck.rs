@@ -1,0 +1,151 @@
+//! Before a held change is pushed on approval: what the PSA holds now may differ from what it
+//! held when the change was planned. Decide, from the additions read now, whether to write,
+//! whether it is already done, or why a blind write would overwrite someone's change.
+
+use crate::model::CwAddition;
+use crate::plan::{Action, PlanLine};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recheck {
+    /// Write this line now (an add, or an update of the addition found).
+    Push(Box<PlanLine>),
+    /// The PSA already holds the target quantity.
+    AlreadyDone,
+    /// Not pushed: the reason.
+    Conflict(Conflict),
+}
+
+/// Why a held change is not pushed on approval.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conflict {
+    /// The held line has no agreement, product or quantity to write.
+    Incomplete,
+    /// The addition it was held for is no longer active.
+    AdditionGone { addition_id: i64 },
+    /// The addition's quantity changed since the change was held.
+    ChangedMeanwhile { now: f64, then: Option<f64> },
+    /// Several active additions of the product now.
+    SeveralAdditions { count: usize },
+}
+
+/// The decision for one held `line`, given the current additions of its agreement.
+pub fn recheck(line: &PlanLine, current: &[CwAddition]) -> Recheck {
+    let (Some(_), Some(product_id), Some(after)) = (line.agreement_id, line.product_id, line.after) else {
+        return Recheck::Conflict(Conflict::Incomplete);
+    };
+    let live: Vec<&CwAddition> =
+        current.iter().filter(|a| !a.cancelled && a.product_id == Some(product_id)).collect();
+    let mut line = line.clone();
+    line.reason = None;
+    match (live.as_slice(), line.addition_id) {
+        ([], None) => {
+            line.action = Action::Add;
+            Recheck::Push(Box::new(line))
+        }
+        ([], Some(addition_id)) => Recheck::Conflict(Conflict::AdditionGone { addition_id }),
+        ([one], _) if one.quantity == f64::from(after) => Recheck::AlreadyDone,
+        ([one], held_on) if held_on.is_none_or(|id| id == one.id) && Some(one.quantity) == line.before => {
+            line.action = Action::Update;
+            line.addition_id = Some(one.id);
+            Recheck::Push(Box::new(line))
+        }
+        ([one], _) => Recheck::Conflict(Conflict::ChangedMeanwhile { now: one.quantity, then: line.before }),
+        (several, _) => Recheck::Conflict(Conflict::SeveralAdditions { count: several.len() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addition(id: i64, quantity: f64) -> CwAddition {
+        CwAddition {
+            id,
+            agreement_id: 10,
+            product_id: Some(100),
+            product_identifier: None,
+            quantity,
+            cancelled: false,
+        }
+    }
+
+    fn held(addition_id: Option<i64>, before: Option<f64>, after: u32) -> PlanLine {
+        PlanLine {
+            action: Action::Held,
+            company_id: Some(1),
+            company: "Acme".into(),
+            agreement_id: Some(10),
+            agreement: None,
+            product_id: Some(100),
+            product: Some("EDR".into()),
+            addition_id,
+            before,
+            after: Some(after),
+            reason: Some(crate::plan::Reason::Held { hold: crate::plan::Hold::Decrease }),
+            sources: Vec::new(),
+            effective_date: None,
+            bill_customer: None,
+        }
+    }
+
+    fn push(action: Action, addition_id: Option<i64>, before: Option<f64>, after: u32) -> Recheck {
+        let mut line = held(addition_id, before, after);
+        line.action = action;
+        line.reason = None;
+        Recheck::Push(Box::new(line))
+    }
+
+    #[test]
+    fn recheck_table() {
+        let cases: Vec<(&str, PlanLine, Vec<CwAddition>, Recheck)> = vec![
+            (
+                "unchanged since: update",
+                held(Some(7), Some(9.0), 5),
+                vec![addition(7, 9.0)],
+                push(Action::Update, Some(7), Some(9.0), 5),
+            ),
+            (
+                "already at the target",
+                held(Some(7), Some(9.0), 5),
+                vec![addition(7, 5.0)],
+                Recheck::AlreadyDone,
+            ),
+            (
+                "changed meanwhile: never overwritten",
+                held(Some(7), Some(9.0), 5),
+                vec![addition(7, 12.0)],
+                Recheck::Conflict(Conflict::ChangedMeanwhile { now: 12.0, then: Some(9.0) }),
+            ),
+            (
+                "a held add with no addition yet",
+                held(None, None, 5),
+                vec![],
+                push(Action::Add, None, None, 5),
+            ),
+            (
+                "a held add someone created meanwhile at another quantity",
+                held(None, None, 5),
+                vec![addition(8, 3.0)],
+                Recheck::Conflict(Conflict::ChangedMeanwhile { now: 3.0, then: None }),
+            ),
+            (
+                "gone",
+                held(Some(7), Some(9.0), 5),
+                vec![],
+                Recheck::Conflict(Conflict::AdditionGone { addition_id: 7 }),
+            ),
+            (
+                "two now",
+                held(Some(7), Some(9.0), 5),
+                vec![addition(7, 9.0), addition(8, 1.0)],
+                Recheck::Conflict(Conflict::SeveralAdditions { count: 2 }),
+            ),
+        ];
+        for (name, line, current, want) in cases {
+            assert_eq!(recheck(&line, &current), want, "{name}");
+        }
+        let mut incomplete = held(Some(7), Some(9.0), 5);
+        incomplete.product_id = None;
+        assert_eq!(recheck(&incomplete, &[]), Recheck::Conflict(Conflict::Incomplete));
+    }
+}

@@ -1,0 +1,136 @@
+//! The reverse of an applied change, for `recon undo`: an updated quantity goes back to what
+//! it was; an addition the run created is set to 0 (recon never cancels or deletes one: 0 is
+//! visible and reversible). A line changed since the run is left alone.
+
+use crate::model::CwAddition;
+use crate::plan::{Action, PlanLine, Reason, format_quantity};
+
+/// The line that puts one applied change of run `run_id` back, or a skipped line saying why
+/// it cannot, given the current additions of its agreement.
+pub fn reverse(applied: &PlanLine, current: &[CwAddition], run_id: i64) -> PlanLine {
+    let mut line = applied.clone();
+    line.sources = Vec::new();
+    line.effective_date = None;
+    line.bill_customer = None;
+    let now = current.iter().find(|a| Some(a.id) == applied.addition_id && !a.cancelled);
+    let target = match applied.action {
+        Action::Add => Some(0.0),
+        _ => applied.before,
+    };
+    line.before = now.map(|a| a.quantity);
+    let (action, reason) = match (now, target) {
+        (None, _) => (Action::Skipped, Reason::UndoGone { addition_id: applied.addition_id }),
+        (Some(a), _) if Some(a.quantity) != applied.after.map(f64::from) => {
+            (Action::Skipped, Reason::UndoChangedSince { run_id, now: format_quantity(Some(a.quantity)) })
+        }
+        (Some(_), Some(t)) if t.fract() == 0.0 && t >= 0.0 => {
+            line.after = Some(t as u32);
+            let reason = if applied.action == Action::Add {
+                Reason::UndoCreated
+            } else {
+                Reason::UndoBackTo { quantity: format_quantity(Some(t)) }
+            };
+            (Action::Update, reason)
+        }
+        (Some(_), _) => (Action::Skipped, Reason::UndoFractional),
+    };
+    line.action = action;
+    line.reason = Some(reason);
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addition(id: i64, quantity: f64, cancelled: bool) -> CwAddition {
+        CwAddition {
+            id,
+            agreement_id: 10,
+            product_id: Some(100),
+            product_identifier: None,
+            quantity,
+            cancelled,
+        }
+    }
+
+    fn applied(action: Action, before: Option<f64>, after: u32) -> PlanLine {
+        PlanLine {
+            action,
+            company_id: Some(1),
+            company: "Acme".into(),
+            agreement_id: Some(10),
+            agreement: None,
+            product_id: Some(100),
+            product: Some("EDR".into()),
+            addition_id: Some(7),
+            before,
+            after: Some(after),
+            reason: None,
+            sources: Vec::new(),
+            effective_date: None,
+            bill_customer: None,
+        }
+    }
+
+    #[test]
+    fn reverse_table() {
+        type Case = (&'static str, PlanLine, Vec<CwAddition>, Action, Option<f64>, Option<u32>, Reason);
+        let cases: Vec<Case> = vec![
+            (
+                "an update goes back",
+                applied(Action::Update, Some(9.0), 5),
+                vec![addition(7, 5.0, false)],
+                Action::Update,
+                Some(5.0),
+                Some(9),
+                Reason::UndoBackTo { quantity: "9".into() },
+            ),
+            (
+                "a created addition is set to 0",
+                applied(Action::Add, None, 5),
+                vec![addition(7, 5.0, false)],
+                Action::Update,
+                Some(5.0),
+                Some(0),
+                Reason::UndoCreated,
+            ),
+            (
+                "changed since the run: left alone",
+                applied(Action::Update, Some(9.0), 5),
+                vec![addition(7, 6.0, false)],
+                Action::Skipped,
+                Some(6.0),
+                Some(5),
+                Reason::UndoChangedSince { run_id: 3, now: "6".into() },
+            ),
+            (
+                "gone",
+                applied(Action::Update, Some(9.0), 5),
+                vec![addition(7, 5.0, true)],
+                Action::Skipped,
+                None,
+                Some(5),
+                Reason::UndoGone { addition_id: Some(7) },
+            ),
+            (
+                "a fractional earlier quantity",
+                applied(Action::Update, Some(9.5), 5),
+                vec![addition(7, 5.0, false)],
+                Action::Skipped,
+                Some(5.0),
+                Some(5),
+                Reason::UndoFractional,
+            ),
+        ];
+        for (name, line, current, action, before, after, reason) in cases {
+            let got = reverse(&line, &current, 3);
+            assert_eq!(
+                (got.action, got.before, got.after, got.reason),
+                (action, before, after, Some(reason)),
+                "{name}"
+            );
+            assert!(got.sources.is_empty());
+        }
+    }
+}
