@@ -3,9 +3,14 @@
 //! keys are reported with their line by the toml crate), then `validate` lowers it into
 //! fully built settings, resolving `<key>_env` indirections and checking URLs.
 
+use crate::connectwise::ConnectWiseSettings;
+use crate::http::HttpSettings;
 use crate::model::BillCustomer;
 use crate::policy::{Decision, SyncPolicy};
 use crate::secret::Secret;
+use crate::vendors::{
+    VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, saas_alerts,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,7 +39,7 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    pub connectwise: Option<ConnectWiseConfig>,
+    pub connectwise: Option<ConnectWiseSettings>,
     pub vendors: BTreeMap<String, VendorConfig>,
     pub sync: SyncPolicy,
     pub http: HttpSettings,
@@ -43,189 +48,8 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct ConnectWiseConfig {
-    /// `https://api-na.myconnectwise.net` (cloud hosts get their `api-` prefix added).
-    pub site: Url,
-    pub company_id: String,
-    pub public_key: Secret,
-    pub private_key: Secret,
-    pub client_id: String,
-    /// Skips `/login/companyinfo` discovery when set, e.g. `v4_6_release/`.
-    pub codebase: Option<String>,
-    pub bill_customer: BillCustomer,
-    pub requests_per_minute: u32,
-    /// Defaults for `map services --create-product` (catalog subcategory and product type ids).
-    pub product_subcategory_id: Option<i64>,
-    pub product_type_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpSettings {
-    pub workers: usize,
-    pub connect_timeout_secs: u64,
-    pub timeout_secs: u64,
-    pub max_attempts: u32,
-    pub max_response_bytes: u64,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            workers: 8,
-            connect_timeout_secs: 10,
-            timeout_secs: 60,
-            max_attempts: 4,
-            max_response_bytes: 32 * 1024 * 1024,
-        }
-    }
-}
-
-/// The vendors recon has an adapter for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum VendorKind {
-    Nodeware,
-    Huntress,
-    SaasAlerts,
-    NordLayer,
-    NordPass,
-    Csv,
-}
-
-impl VendorKind {
-    pub const ALL: [VendorKind; 6] = [
-        VendorKind::Nodeware,
-        VendorKind::Huntress,
-        VendorKind::SaasAlerts,
-        VendorKind::NordLayer,
-        VendorKind::NordPass,
-        VendorKind::Csv,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VendorKind::Nodeware => "nodeware",
-            VendorKind::Huntress => "huntress",
-            VendorKind::SaasAlerts => "saas-alerts",
-            VendorKind::NordLayer => "nordlayer",
-            VendorKind::NordPass => "nordpass",
-            VendorKind::Csv => "csv",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<VendorKind> {
-        VendorKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The keys a `[vendors.<name>]` section of this kind may hold.
-    fn allowed_keys(self) -> &'static [&'static str] {
-        match self {
-            VendorKind::Nodeware => {
-                &["type", "requests_per_minute", "api_key", "api_key_env", "base_url", "auth_scheme"]
-            }
-            VendorKind::Huntress => &[
-                "type",
-                "requests_per_minute",
-                "api_key",
-                "api_key_env",
-                "api_secret",
-                "api_secret_env",
-                "base_url",
-                "page_size",
-            ],
-            VendorKind::SaasAlerts => &["type", "requests_per_minute", "api_key", "api_key_env", "api_url"],
-            VendorKind::NordLayer => &[
-                "type",
-                "requests_per_minute",
-                "api_key",
-                "api_key_env",
-                "base_url",
-                "page_size",
-                "usage_path",
-                "members_field",
-                "servers_field",
-            ],
-            VendorKind::NordPass => &[
-                "type",
-                "usage_csv",
-                "organization_column",
-                "organization_id_column",
-                "plan_column",
-                "seats_column",
-            ],
-            VendorKind::Csv => &["type", "file"],
-        }
-    }
-}
-
-impl fmt::Display for VendorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct VendorConfig {
-    /// The section name, `[vendors.<name>]`: how the user refers to the vendor.
-    pub name: String,
-    pub kind: VendorKind,
-    pub settings: VendorSettings,
-    /// Per-host request budget shared by all workers.
-    pub requests_per_minute: Option<u32>,
-}
-
-#[derive(Debug, Clone)]
-pub enum VendorSettings {
-    Nodeware {
-        api_key: Secret,
-        base_url: Url,
-        /// `Bearer` (seen in a public client) or `Token`.
-        auth_scheme: String,
-    },
-    Huntress {
-        api_key: Secret,
-        api_secret: Secret,
-        base_url: Url,
-        page_size: u32,
-    },
-    SaasAlerts {
-        api_key: Secret,
-        api_url: Url,
-    },
-    NordLayer {
-        api_key: Secret,
-        base_url: Url,
-        page_size: u32,
-        /// `{identifier}` is replaced by the organization identifier.
-        usage_path: String,
-        members_field: String,
-        servers_field: String,
-    },
-    NordPass {
-        usage_csv: PathBuf,
-        columns: NordPassColumns,
-    },
-    Csv {
-        file: PathBuf,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NordPassColumns {
-    pub organization: String,
-    pub organization_id: String,
-    pub plan: String,
-    pub seats: String,
-}
-
 /// What `recon init` writes where a key goes (see config.example.toml).
 pub const PLACEHOLDER: &str = "REPLACE-ME";
-
-pub const NODEWARE_URL: &str = "https://api.nodeware.com";
-pub const HUNTRESS_URL: &str = "https://api.huntress.io";
-pub const SAAS_ALERTS_URL: &str = "https://us-central1-the-byway-248217.cloudfunctions.net";
-pub const NORDLAYER_URL: &str = "https://partner-api.nordlayer.com";
-pub const NORDLAYER_USAGE_PATH: &str = "/msp/v1/organizations/{identifier}/usage";
 
 // ---- raw file shape ------------------------------------------------------------------
 
@@ -358,7 +182,7 @@ impl Config {
         self.vendors.get(name)
     }
 
-    pub fn connectwise(&self) -> Result<&ConnectWiseConfig, ConfigError> {
+    pub fn connectwise(&self) -> Result<&ConnectWiseSettings, ConfigError> {
         self.connectwise.as_ref().ok_or_else(|| ConfigError {
             path: self.path.clone(),
             line: None,
@@ -469,7 +293,7 @@ impl Validator<'_> {
         Ok(s)
     }
 
-    fn connectwise(&self, cw: RawConnectWise) -> Result<ConnectWiseConfig, ConfigError> {
+    fn connectwise(&self, cw: RawConnectWise) -> Result<ConnectWiseSettings, ConfigError> {
         let section = ["connectwise"];
         let site = self.url(&section, "site", &cw.site)?;
         let site = with_cloud_api_prefix(site);
@@ -495,7 +319,7 @@ impl Validator<'_> {
             let c = c.trim().trim_matches('/').to_string();
             format!("{c}/")
         });
-        Ok(ConnectWiseConfig {
+        Ok(ConnectWiseSettings {
             site,
             company_id: cw.company_id.trim().to_string(),
             public_key,
@@ -552,9 +376,9 @@ impl Validator<'_> {
             }
         };
         let settings = match kind {
-            VendorKind::Nodeware => VendorSettings::Nodeware {
+            VendorKind::Nodeware => VendorSettings::Nodeware(nodeware::Settings {
                 api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), NODEWARE_URL)?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), nodeware::DEFAULT_URL)?,
                 auth_scheme: match raw.auth_scheme.as_deref() {
                     None => "Bearer".to_string(),
                     Some(s @ ("Bearer" | "Token")) => s.to_string(),
@@ -568,8 +392,8 @@ impl Validator<'_> {
                         ));
                     }
                 },
-            },
-            VendorKind::Huntress => VendorSettings::Huntress {
+            }),
+            VendorKind::Huntress => VendorSettings::Huntress(huntress::Settings {
                 api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
                 api_secret: self.secret(
                     &section,
@@ -577,24 +401,24 @@ impl Validator<'_> {
                     raw.api_secret.clone(),
                     raw.api_secret_env.clone(),
                 )?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), HUNTRESS_URL)?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), huntress::DEFAULT_URL)?,
                 page_size: page_size(500, 500)?,
-            },
-            VendorKind::SaasAlerts => VendorSettings::SaasAlerts {
+            }),
+            VendorKind::SaasAlerts => VendorSettings::SaasAlerts(saas_alerts::Settings {
                 api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                api_url: url_or("api_url", raw.api_url.as_ref(), SAAS_ALERTS_URL)?,
-            },
-            VendorKind::NordLayer => VendorSettings::NordLayer {
+                api_url: url_or("api_url", raw.api_url.as_ref(), saas_alerts::DEFAULT_URL)?,
+            }),
+            VendorKind::NordLayer => VendorSettings::NordLayer(nordlayer::Settings {
                 api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), NORDLAYER_URL)?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), nordlayer::DEFAULT_URL)?,
                 page_size: page_size(200, 200)?,
-                usage_path: raw.usage_path.clone().unwrap_or_else(|| NORDLAYER_USAGE_PATH.to_string()),
+                usage_path: raw.usage_path.clone().unwrap_or_else(|| nordlayer::USAGE_PATH.to_string()),
                 members_field: raw.members_field.clone().unwrap_or_else(|| "members".to_string()),
                 servers_field: raw.servers_field.clone().unwrap_or_else(|| "servers".to_string()),
-            },
-            VendorKind::NordPass => VendorSettings::NordPass {
+            }),
+            VendorKind::NordPass => VendorSettings::NordPass(nordpass::Settings {
                 usage_csv: self.file(&section, "usage_csv", raw.usage_csv.clone())?,
-                columns: NordPassColumns {
+                columns: nordpass::Columns {
                     organization: raw.organization_column.clone().unwrap_or_else(|| "Organization".into()),
                     organization_id: raw
                         .organization_id_column
@@ -603,8 +427,10 @@ impl Validator<'_> {
                     plan: raw.plan_column.clone().unwrap_or_else(|| "Plan".into()),
                     seats: raw.seats_column.clone().unwrap_or_else(|| "Seats".into()),
                 },
-            },
-            VendorKind::Csv => VendorSettings::Csv { file: self.file(&section, "file", raw.file.clone())? },
+            }),
+            VendorKind::Csv => {
+                VendorSettings::Csv(csv::Settings { file: self.file(&section, "file", raw.file.clone())? })
+            }
         };
         if raw.requests_per_minute == Some(0) {
             return Err(self.error(
@@ -843,11 +669,13 @@ max_change_percent = 50
         assert_eq!(c.vendors.len(), 3);
         assert_eq!(c.vendor("backup").unwrap().kind, VendorKind::Csv);
         match &c.vendor("backup").unwrap().settings {
-            VendorSettings::Csv { file } => assert_eq!(file, Path::new("/etc/recon/backup.csv")),
+            VendorSettings::Csv(csv::Settings { file }) => {
+                assert_eq!(file, Path::new("/etc/recon/backup.csv"))
+            }
             other => panic!("{other:?}"),
         }
         match &c.vendor("nodeware").unwrap().settings {
-            VendorSettings::Nodeware { base_url, auth_scheme, .. } => {
+            VendorSettings::Nodeware(nodeware::Settings { base_url, auth_scheme, .. }) => {
                 assert_eq!(base_url.as_str(), "https://api.nodeware.com/");
                 assert_eq!(auth_scheme, "Bearer");
             }

@@ -3,7 +3,6 @@
 //! headers marked sensitive), retries with backoff and `Retry-After` for requests that are
 //! safe to repeat, and a per-host rate limiter shared by all worker threads.
 
-use crate::config::HttpSettings;
 use reqwest::Method;
 use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -14,6 +13,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
+
+/// How the one HTTP path behaves (`[http]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub workers: usize,
+    pub connect_timeout_secs: u64,
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            workers: 8,
+            connect_timeout_secs: 10,
+            timeout_secs: 60,
+            max_attempts: 4,
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
 
 pub const USER_AGENT: &str = concat!("recon/", env!("CARGO_PKG_VERSION"));
 

@@ -148,7 +148,7 @@ pub fn connectwise<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Connec
 }
 
 /// The vendor's config section, or a usage error that lists the configured ones.
-pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c config::VendorConfig> {
+pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c crate::vendors::VendorConfig> {
     config.vendor(name).ok_or_else(|| {
         let known: Vec<&str> = config.vendors.keys().map(String::as_str).collect();
         usage(format!(

@@ -4,7 +4,6 @@
 
 mod wire;
 
-use crate::config::ConnectWiseConfig;
 use crate::http::{Http, HttpError, Repeat, Request, display_url};
 use crate::model::{CwAddition, CwAgreement, CwCompany, CwProduct};
 use crate::secret::Secret;
@@ -55,6 +54,24 @@ pub struct NewProduct {
 }
 
 /// A new agreement addition.
+/// The `[connectwise]` section, validated.
+#[derive(Debug, Clone)]
+pub struct ConnectWiseSettings {
+    /// `https://api-na.myconnectwise.net` (cloud hosts get their `api-` prefix added).
+    pub site: Url,
+    pub company_id: String,
+    pub public_key: Secret,
+    pub private_key: Secret,
+    pub client_id: String,
+    /// Skips `/login/companyinfo` discovery when set, e.g. `v4_6_release/`.
+    pub codebase: Option<String>,
+    pub bill_customer: crate::model::BillCustomer,
+    pub requests_per_minute: u32,
+    /// Defaults for `map services --create-product` (catalog subcategory and product type ids).
+    pub product_subcategory_id: Option<i64>,
+    pub product_type_id: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewAddition {
     pub product_id: i64,
@@ -83,7 +100,7 @@ struct Discovery {
 
 impl<'h> ConnectWise<'h> {
     /// Connect: discover the codebase unless configured, and set the host's rate limit.
-    pub fn connect(config: &ConnectWiseConfig, http: &'h Http) -> Result<ConnectWise<'h>, CwError> {
+    pub fn connect(config: &ConnectWiseSettings, http: &'h Http) -> Result<ConnectWise<'h>, CwError> {
         http.limit_host(&config.site, config.requests_per_minute);
         let (codebase, discovery) = match &config.codebase {
             Some(c) => (c.clone(), None),

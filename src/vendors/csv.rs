@@ -14,6 +14,15 @@ use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// `[vendors.<name>]` with `type = "csv"`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub file: std::path::PathBuf,
+}
+
+/// The keys of its config section (besides `type`).
+pub const KEYS: &[&str] = &["file"];
+
 const ACCOUNT: &str = "account";
 const SERVICE: &str = "service";
 const QUANTITY: &str = "quantity";

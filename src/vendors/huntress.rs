@@ -10,6 +10,22 @@ use base64::Engine;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
+/// `[vendors.huntress]`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_key: Secret,
+    pub api_secret: Secret,
+    pub base_url: Url,
+    pub page_size: u32,
+}
+
+pub const DEFAULT_URL: &str = "https://api.huntress.io";
+/// The keys of its config section (besides `type` and `requests_per_minute`).
+pub const KEYS: &[&str] =
+    &["api_key", "api_key_env", "api_secret", "api_secret_env", "base_url", "page_size"];
+/// Huntress documents 60 requests a minute: recon's budget unless the config says otherwise.
+pub const REQUESTS_PER_MINUTE: u32 = 60;
+
 /// (service key, display name, organization field)
 const SERVICES: [(&str, &str, &str); 3] = [
     ("edr-agents", "Huntress EDR agents", "agents_count"),
@@ -92,7 +108,7 @@ pub fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HttpSettings;
+    use crate::http::HttpSettings;
     use crate::model::ProblemKind;
     use recon_sandbox::{HUNTRESS_KEY, HUNTRESS_SECRET, Sandbox};
     use serde_json::json;

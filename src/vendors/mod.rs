@@ -2,19 +2,73 @@
 //! `VendorSnapshot`; the rest of recon never sees a vendor's JSON. Adding a vendor is one
 //! module, one arm in `fetch`, fixtures and tests.
 
-mod csv;
-mod huntress;
-mod nodeware;
-mod nordlayer;
-mod nordpass;
-mod saas_alerts;
+pub mod csv;
+pub mod huntress;
+pub mod nodeware;
+pub mod nordlayer;
+pub mod nordpass;
+pub mod saas_alerts;
 
-use crate::config::{VendorConfig, VendorSettings};
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
 use crate::model::{AccountProblem, ProblemKind, Usage, VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use serde::de::DeserializeOwned;
 use url::Url;
+
+crate::text_enum! {
+    /// The vendors recon has an adapter for, by the `type` a config section names.
+    pub enum VendorKind {
+        Nodeware = "nodeware",
+        Huntress = "huntress",
+        SaasAlerts = "saas-alerts",
+        NordLayer = "nordlayer",
+        NordPass = "nordpass",
+        Csv = "csv",
+    }
+}
+
+impl VendorKind {
+    /// The keys a `[vendors.<name>]` section of this kind may hold: `type`, the request
+    /// budget of the live APIs, and what the adapter itself takes.
+    pub fn allowed_keys(self) -> Vec<&'static str> {
+        let (live, own) = match self {
+            VendorKind::Nodeware => (true, nodeware::KEYS),
+            VendorKind::Huntress => (true, huntress::KEYS),
+            VendorKind::SaasAlerts => (true, saas_alerts::KEYS),
+            VendorKind::NordLayer => (true, nordlayer::KEYS),
+            VendorKind::NordPass => (false, nordpass::KEYS),
+            VendorKind::Csv => (false, csv::KEYS),
+        };
+        let mut keys = vec!["type"];
+        if live {
+            keys.push("requests_per_minute");
+        }
+        keys.extend_from_slice(own);
+        keys
+    }
+}
+
+/// One configured vendor, validated: what `fetch` needs.
+#[derive(Debug, Clone)]
+pub struct VendorConfig {
+    /// The section name, `[vendors.<name>]`: how the user refers to the vendor.
+    pub name: String,
+    pub kind: VendorKind,
+    pub settings: VendorSettings,
+    /// Per-host request budget shared by all workers.
+    pub requests_per_minute: Option<u32>,
+}
+
+/// Each adapter's own settings.
+#[derive(Debug, Clone)]
+pub enum VendorSettings {
+    Nodeware(nodeware::Settings),
+    Huntress(huntress::Settings),
+    SaasAlerts(saas_alerts::Settings),
+    NordLayer(nordlayer::Settings),
+    NordPass(nordpass::Settings),
+    Csv(csv::Settings),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VendorError {
@@ -58,7 +112,7 @@ pub fn fetch(
     period: Period,
     current: Period,
 ) -> Result<VendorSnapshot, VendorError> {
-    let live_api = !matches!(config.settings, VendorSettings::NordPass { .. } | VendorSettings::Csv { .. });
+    let live_api = !matches!(config.settings, VendorSettings::NordPass(_) | VendorSettings::Csv(_));
     if live_api && period != current {
         return Err(VendorError::Unsupported {
             vendor: config.name.clone(),
@@ -69,34 +123,25 @@ pub fn fetch(
         });
     }
     match &config.settings {
-        VendorSettings::Nodeware { api_key, base_url, auth_scheme } => {
-            limit(http, config, base_url, None);
-            nodeware::fetch(&config.name, http, base_url, api_key, auth_scheme)
+        VendorSettings::Nodeware(s) => {
+            limit(http, config, &s.base_url, None);
+            nodeware::fetch(&config.name, http, &s.base_url, &s.api_key, &s.auth_scheme)
         }
-        VendorSettings::Huntress { api_key, api_secret, base_url, page_size } => {
-            // Huntress documents 60 requests a minute.
-            limit(http, config, base_url, Some(60));
-            huntress::fetch(&config.name, http, base_url, api_key, api_secret, *page_size)
+        VendorSettings::Huntress(s) => {
+            limit(http, config, &s.base_url, Some(huntress::REQUESTS_PER_MINUTE));
+            huntress::fetch(&config.name, http, &s.base_url, &s.api_key, &s.api_secret, s.page_size)
         }
-        VendorSettings::SaasAlerts { api_key, api_url } => {
-            limit(http, config, api_url, None);
-            saas_alerts::fetch(&config.name, http, api_url, api_key)
+        VendorSettings::SaasAlerts(s) => {
+            limit(http, config, &s.api_url, None);
+            saas_alerts::fetch(&config.name, http, &s.api_url, &s.api_key)
         }
-        VendorSettings::NordLayer {
-            api_key,
-            base_url,
-            page_size,
-            usage_path,
-            members_field,
-            servers_field,
-        } => {
-            limit(http, config, base_url, None);
-            let wire = nordlayer::Wire { usage_path, members_field, servers_field, page_size: *page_size };
-            nordlayer::fetch(&config.name, http, base_url, api_key, &wire)
+        VendorSettings::NordLayer(s) => {
+            limit(http, config, &s.base_url, None);
+            nordlayer::fetch(&config.name, http, &s.base_url, &s.api_key, &s.wire())
         }
         // File vendors read whatever the user exported, so any --period is accepted.
-        VendorSettings::NordPass { usage_csv, columns } => nordpass::fetch(&config.name, usage_csv, columns),
-        VendorSettings::Csv { file } => csv::fetch(&config.name, file),
+        VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns),
+        VendorSettings::Csv(s) => csv::fetch(&config.name, &s.file),
     }
 }
 

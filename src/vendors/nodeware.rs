@@ -9,6 +9,19 @@ use crate::secret::Secret;
 use serde::Deserialize;
 use url::Url;
 
+/// `[vendors.nodeware]`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_key: Secret,
+    pub base_url: Url,
+    /// `Bearer` (seen in a public client) or `Token`.
+    pub auth_scheme: String,
+}
+
+pub const DEFAULT_URL: &str = "https://api.nodeware.com";
+/// The keys of its config section (besides `type` and `requests_per_minute`).
+pub const KEYS: &[&str] = &["api_key", "api_key_env", "base_url", "auth_scheme"];
+
 pub const SERVICE_KEY: &str = "vms";
 
 #[derive(Deserialize)]

@@ -14,6 +14,36 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use url::Url;
 
+/// `[vendors.nordlayer]`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_key: Secret,
+    pub base_url: Url,
+    pub page_size: u32,
+    /// `{identifier}` is replaced by the organization identifier.
+    pub usage_path: String,
+    pub members_field: String,
+    pub servers_field: String,
+}
+
+impl Settings {
+    pub fn wire(&self) -> Wire<'_> {
+        Wire {
+            page_size: self.page_size,
+            usage_path: &self.usage_path,
+            members_field: &self.members_field,
+            servers_field: &self.servers_field,
+        }
+    }
+}
+
+pub const DEFAULT_URL: &str = "https://partner-api.nordlayer.com";
+/// Assumed: nothing public documents per-organization usage.
+pub const USAGE_PATH: &str = "/msp/v1/organizations/{identifier}/usage";
+/// The keys of its config section (besides `type` and `requests_per_minute`).
+pub const KEYS: &[&str] =
+    &["api_key", "api_key_env", "base_url", "page_size", "usage_path", "members_field", "servers_field"];
+
 pub const LICENSES: &str = "licenses";
 pub const SERVERS: &str = "servers";
 const ORGANIZATIONS_PATH: &str = "/msp/v1/organizations";
@@ -153,16 +183,12 @@ fn encode_path_segment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{HttpSettings, NORDLAYER_USAGE_PATH};
+    use crate::http::HttpSettings;
     use recon_sandbox::{NORDLAYER_KEY, Sandbox};
     use serde_json::json;
 
-    const DEFAULT_WIRE: Wire<'static> = Wire {
-        page_size: 200,
-        usage_path: NORDLAYER_USAGE_PATH,
-        members_field: "members",
-        servers_field: "servers",
-    };
+    const DEFAULT_WIRE: Wire<'static> =
+        Wire { page_size: 200, usage_path: USAGE_PATH, members_field: "members", servers_field: "servers" };
 
     fn lines(plan: Option<&str>, document: serde_json::Value) -> Vec<(&'static str, Count)> {
         counts(is_lite(plan), &document, &DEFAULT_WIRE)

@@ -7,19 +7,34 @@
 
 use super::csv::{FileAccounts, FileRow, Table, bad_file, parse_count, read_table};
 use super::{Builder, VendorError};
-use crate::config::NordPassColumns;
 use crate::model::{VendorService, VendorSnapshot};
 use std::path::Path;
+
+/// `[vendors.nordpass]`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub usage_csv: std::path::PathBuf,
+    pub columns: Columns,
+}
+
+/// The export's column names (assumed defaults, all configurable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub organization: String,
+    pub organization_id: String,
+    pub plan: String,
+    pub seats: String,
+}
+
+/// The keys of its config section (besides `type`).
+pub const KEYS: &[&str] =
+    &["usage_csv", "organization_column", "organization_id_column", "plan_column", "seats_column"];
 
 /// (service key, display name); the key is also the plan name, compared case-insensitively.
 const SERVICES: [(&str, &str); 2] =
     [("business", "NordPass Business"), ("enterprise", "NordPass Enterprise")];
 
-pub fn fetch(
-    vendor: &str,
-    usage_csv: &Path,
-    columns: &NordPassColumns,
-) -> Result<VendorSnapshot, VendorError> {
+pub fn fetch(vendor: &str, usage_csv: &Path, columns: &Columns) -> Result<VendorSnapshot, VendorError> {
     let (table, problems) = read_table(vendor, usage_csv)?;
     snapshot(&table, columns, problems).map_err(|problems| bad_file(vendor, usage_csv, problems))
 }
@@ -32,7 +47,7 @@ fn service_for_plan(plan: &str) -> Option<&'static str> {
 
 fn snapshot(
     table: &Table,
-    columns: &NordPassColumns,
+    columns: &Columns,
     mut problems: Vec<String>,
 ) -> Result<VendorSnapshot, Vec<String>> {
     let names =
@@ -87,8 +102,8 @@ mod tests {
     use super::*;
     use crate::vendors::csv::parse_table;
 
-    fn defaults() -> NordPassColumns {
-        NordPassColumns {
+    fn defaults() -> Columns {
+        Columns {
             organization: "Organization".into(),
             organization_id: "Organization ID".into(),
             plan: "Plan".into(),
@@ -96,7 +111,7 @@ mod tests {
         }
     }
 
-    fn parse(text: &str, columns: &NordPassColumns) -> Result<VendorSnapshot, Vec<String>> {
+    fn parse(text: &str, columns: &Columns) -> Result<VendorSnapshot, Vec<String>> {
         let (table, problems) = parse_table(text.as_bytes())?;
         snapshot(&table, columns, problems).map_err(|p| match bad_file("v", Path::new("f"), p) {
             VendorError::BadFile { problems, .. } => problems,
@@ -142,7 +157,7 @@ mod tests {
 
     #[test]
     fn configured_column_names_are_used() {
-        let columns = NordPassColumns {
+        let columns = Columns {
             organization: "Company".into(),
             organization_id: "Company UUID".into(),
             plan: "Subscription".into(),

@@ -10,6 +10,18 @@ use crate::secret::Secret;
 use serde::Deserialize;
 use url::Url;
 
+/// `[vendors.saas-alerts]`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_key: Secret,
+    /// The API URL the console gives.
+    pub api_url: Url,
+}
+
+pub const DEFAULT_URL: &str = "https://us-central1-the-byway-248217.cloudfunctions.net";
+/// The keys of its config section (besides `type` and `requests_per_minute`).
+pub const KEYS: &[&str] = &["api_key", "api_key_env", "api_url"];
+
 pub const SERVICE_KEY: &str = "billable-users";
 const SERVICE_NAME: &str = "SaaS Alerts billable users";
 const FIELD: &str = "billingUsers";
@@ -78,7 +90,7 @@ mod tests {
 #[cfg(test)]
 mod sandbox_tests {
     use super::*;
-    use crate::config::HttpSettings;
+    use crate::http::HttpSettings;
     use recon_sandbox::{SAAS_ALERTS_KEY, Sandbox};
     use serde_json::json;
 
