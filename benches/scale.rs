@@ -12,7 +12,7 @@
 use anyhow::{Context as _, Result, bail};
 use recon::matching;
 use recon::model::{
-    AccountMapping, CwAddition, CwCompany, MappedBy, ServiceMapping, Usage, VendorAccount, VendorSnapshot,
+    AccountMapping, BillingLine, MappedBy, PsaCompany, ServiceMapping, Usage, VendorAccount, VendorSnapshot,
 };
 use recon::period::Period;
 use recon::plan::Action;
@@ -641,8 +641,8 @@ fn pure_core() -> Result<PureTimes> {
         ("nordpass", &["business"]),
     ];
     let mut rng = fastrand::Rng::with_seed(11);
-    let companies: Vec<CwCompany> = (0..PURE_COMPANIES)
-        .map(|i| CwCompany { id: 100_000 + i as i64, identifier: format!("C{i}"), name: company_name(i) })
+    let companies: Vec<PsaCompany> = (0..PURE_COMPANIES)
+        .map(|i| PsaCompany { id: 100_000 + i as i64, identifier: format!("C{i}"), name: company_name(i) })
         .collect();
     let agreement_of = |company_id: i64| company_id + 1_000_000;
     let mut accounts: Vec<(String, Vec<VendorAccount>)> = Vec::new();
@@ -711,7 +711,7 @@ fn pure_core() -> Result<PureTimes> {
     let mappings = mappings_for(&outcomes);
     let company_of: BTreeMap<(&str, &str), i64> =
         mappings.iter().map(|m| ((m.vendor.as_str(), m.account_id.as_str()), m.company_id)).collect();
-    let mut additions: BTreeMap<i64, Vec<CwAddition>> = BTreeMap::new();
+    let mut additions: BTreeMap<i64, Vec<BillingLine>> = BTreeMap::new();
     let mut next_id = 1;
     let mut expected_writes = 0;
     for (vendor, snapshot) in &snapshots {
@@ -727,7 +727,7 @@ fn pure_core() -> Result<PureTimes> {
             let quantity = if roll < 10 { u.quantity + 1 } else { u.quantity };
             expected_writes += usize::from(roll < 10);
             let product_id = products.get(&(vendor.clone(), u.service_key.clone())).copied();
-            list.push(CwAddition {
+            list.push(BillingLine {
                 id: next_id,
                 agreement_id,
                 product_id,
@@ -740,7 +740,7 @@ fn pure_core() -> Result<PureTimes> {
     }
     for c in &companies {
         let agreement_id = agreement_of(c.id);
-        additions.entry(agreement_id).or_default().push(CwAddition {
+        additions.entry(agreement_id).or_default().push(BillingLine {
             id: next_id,
             agreement_id,
             product_id: Some(999),

@@ -7,8 +7,8 @@
 //! setting), so what `sync --dry-run --json` shows is exactly what is sent.
 
 use crate::connectwise::{ConnectWise, CwError, NewAddition};
-use crate::model::{BillCustomer, CwAddition};
-use crate::plan::{Action, ChangeState, PlanLine, RunResult};
+use crate::model::{BillCustomer, BillingLine};
+use crate::plan::{ChangeState, PlanLine, RunResult, Write};
 use crate::reconcile::holding_addition;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 /// The additions of every agreement that could be read, and the error of each that could
 /// not (after its retries), by agreement id.
 pub struct AdditionsRead {
-    pub additions: BTreeMap<i64, Vec<CwAddition>>,
+    pub additions: BTreeMap<i64, Vec<BillingLine>>,
     pub failed: Vec<(i64, String)>,
 }
 
@@ -59,7 +59,7 @@ pub fn read_additions_of(
     cw: &ConnectWise,
     lines: &[&PlanLine],
     options: Options,
-) -> anyhow::Result<BTreeMap<i64, Vec<CwAddition>>> {
+) -> anyhow::Result<BTreeMap<i64, Vec<BillingLine>>> {
     let mut agreements: Vec<i64> = lines.iter().filter_map(|l| l.agreement_id).collect();
     agreements.sort_unstable();
     agreements.dedup();
@@ -76,7 +76,7 @@ pub fn read_additions_of(
 pub fn recover_interrupted(
     store: &mut Store,
     run_id: i64,
-    additions: &BTreeMap<i64, Vec<CwAddition>>,
+    additions: &BTreeMap<i64, Vec<BillingLine>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, usize)>, StoreError> {
     let mut settled_runs = Vec::new();
@@ -196,9 +196,9 @@ fn apply_line(cw: &ConnectWise, line: &PlanLine) -> Outcome {
     else {
         return Outcome::Failed { error: "line lacks an agreement, product or quantity".to_string() };
     };
-    let result = match (line.action, line.addition_id, line.effective_date) {
-        (Action::Update, Some(addition_id), _) => cw.set_quantity(agreement_id, addition_id, quantity),
-        (Action::Add, _, Some(effective_date)) => {
+    let result = match (line.action.write(), line.addition_id, line.effective_date) {
+        (Some(Write::Set), Some(addition_id), _) => cw.set_quantity(agreement_id, addition_id, quantity),
+        (Some(Write::Create), _, Some(effective_date)) => {
             let new = NewAddition {
                 product_id,
                 quantity,

@@ -7,7 +7,7 @@
 //! - the canonical key behind [`similarity`] also drops accents, punctuation and legal suffixes
 //!   and reads "&" as "and"; it only ranks [`Suggestion`]s that a person then confirms.
 
-use crate::model::{AccountMapping, CwAgreement, CwCompany, MappedBy, VendorAccount};
+use crate::model::{AccountMapping, BillingContainer, MappedBy, PsaCompany, VendorAccount};
 use foldhash::{HashMap as FastMap, HashMapExt, HashSet as FastSet, HashSetExt};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -100,7 +100,7 @@ pub struct MatchOutcome {
 /// once. Runs in linear time (hash index on the normalized company name).
 pub fn auto_match(
     accounts: &[VendorAccount],
-    companies: &[CwCompany],
+    companies: &[PsaCompany],
     already_mapped: &HashSet<String>,
 ) -> MatchOutcome {
     // Name -> company ids. Nearly every name is unique: keep one id inline and a list only
@@ -330,7 +330,7 @@ impl IndexedCompany {
 
 impl CompanyIndex {
     /// Index `companies` (a company listed twice with the same id counts once).
-    pub fn new(companies: &[CwCompany]) -> CompanyIndex {
+    pub fn new(companies: &[PsaCompany]) -> CompanyIndex {
         let mut seen = HashSet::new();
         let entries = companies
             .iter()
@@ -394,7 +394,7 @@ impl CompanyIndex {
 
 /// [`CompanyIndex::suggest`] for one name; build a [`CompanyIndex`] once when suggesting for
 /// many.
-pub fn suggest(name: &str, companies: &[CwCompany], limit: usize) -> Vec<Suggestion> {
+pub fn suggest(name: &str, companies: &[PsaCompany], limit: usize) -> Vec<Suggestion> {
     CompanyIndex::new(companies).suggest(name, limit)
 }
 
@@ -499,7 +499,7 @@ impl fmt::Display for Unresolved {
 
 impl std::error::Error for Unresolved {}
 
-fn company_line(c: &CwCompany) -> String {
+fn company_line(c: &PsaCompany) -> String {
     format!("{} ({}, id {})", c.name, c.identifier, c.id)
 }
 
@@ -507,7 +507,7 @@ fn account_line(a: &VendorAccount) -> String {
     format!("{} (id {})", a.name, a.id)
 }
 
-fn agreement_line(a: &CwAgreement) -> String {
+fn agreement_line(a: &BillingContainer) -> String {
     format!("{} (id {})", a.name, a.id)
 }
 
@@ -557,10 +557,13 @@ fn closest<T>(
 
 /// Find the company a user named: a number equal to a company id; else an identifier equal
 /// ignoring case; else a name equal after [`normalize_name`].
-pub fn resolve_company<'a>(reference: &str, companies: &'a [CwCompany]) -> Result<&'a CwCompany, Unresolved> {
+pub fn resolve_company<'a>(
+    reference: &str,
+    companies: &'a [PsaCompany],
+) -> Result<&'a PsaCompany, Unresolved> {
     let kind = RefKind::Company;
     let text = reference.trim();
-    let id_of = |c: &CwCompany| c.id.to_string();
+    let id_of = |c: &PsaCompany| c.id.to_string();
     if let Ok(id) = text.parse::<i64>()
         && let Some(c) = companies.iter().find(|c| c.id == id)
     {
@@ -609,8 +612,8 @@ pub fn resolve_account<'a>(
 /// after [`normalize_name`].
 pub fn resolve_agreement<'a>(
     reference: &str,
-    agreements: &'a [CwAgreement],
-) -> Result<&'a CwAgreement, Unresolved> {
+    agreements: &'a [BillingContainer],
+) -> Result<&'a BillingContainer, Unresolved> {
     let kind = RefKind::Agreement;
     let text = reference.trim();
     if let Ok(id) = text.parse::<i64>()
@@ -620,7 +623,8 @@ pub fn resolve_agreement<'a>(
     }
     let wanted = normalize_name(text);
     let by_name = agreements.iter().filter(|a| normalize_name(&a.name) == wanted).collect();
-    if let Some(found) = single(kind, text, by_name, |a: &CwAgreement| a.id.to_string(), agreement_line) {
+    if let Some(found) = single(kind, text, by_name, |a: &BillingContainer| a.id.to_string(), agreement_line)
+    {
         return found;
     }
     let candidates = closest(text, agreements, |a| a.name.as_str(), agreement_line);
@@ -631,17 +635,17 @@ pub fn resolve_agreement<'a>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgreementChoice {
     /// The company has exactly one active agreement.
-    One(CwAgreement),
+    One(BillingContainer),
     /// The company has no active agreement.
     None,
     /// The company has several; a person has to choose (sorted by id).
-    Several(Vec<CwAgreement>),
+    Several(Vec<BillingContainer>),
 }
 
 /// Pick the agreement of `company_id` among `active_agreements` (the caller passes only active
 /// ones; agreements of other companies are ignored, an agreement listed twice counts once).
-pub fn choose_agreement(company_id: i64, active_agreements: &[CwAgreement]) -> AgreementChoice {
-    let mut mine: Vec<CwAgreement> =
+pub fn choose_agreement(company_id: i64, active_agreements: &[BillingContainer]) -> AgreementChoice {
+    let mut mine: Vec<BillingContainer> =
         active_agreements.iter().filter(|a| a.company_id == company_id).cloned().collect();
     mine.sort_by_key(|a| a.id);
     mine.dedup_by_key(|a| a.id);
@@ -658,10 +662,10 @@ pub fn mappings_for(
     vendor: &str,
     matched: &[(String, i64)],
     accounts: &[VendorAccount],
-    companies: &[CwCompany],
-    agreements: &[CwAgreement],
+    companies: &[PsaCompany],
+    agreements: &[BillingContainer],
 ) -> Vec<AccountMapping> {
-    let mut by_company: BTreeMap<i64, Vec<CwAgreement>> = BTreeMap::new();
+    let mut by_company: BTreeMap<i64, Vec<BillingContainer>> = BTreeMap::new();
     for a in agreements {
         by_company.entry(a.company_id).or_default().push(a.clone());
     }
@@ -712,12 +716,12 @@ mod tests {
         }
     }
 
-    fn company(id: i64, identifier: &str, name: &str) -> CwCompany {
-        CwCompany { id, identifier: identifier.to_string(), name: name.to_string() }
+    fn company(id: i64, identifier: &str, name: &str) -> PsaCompany {
+        PsaCompany { id, identifier: identifier.to_string(), name: name.to_string() }
     }
 
-    fn agreement(id: i64, company_id: i64, name: &str) -> CwAgreement {
-        CwAgreement { id, name: name.to_string(), company_id, type_name: None }
+    fn agreement(id: i64, company_id: i64, name: &str) -> BillingContainer {
+        BillingContainer { id, name: name.to_string(), company_id, type_name: None }
     }
 
     fn mapped(ids: &[&str]) -> HashSet<String> {
@@ -749,7 +753,7 @@ mod tests {
         struct Case {
             name: &'static str,
             accounts: Vec<VendorAccount>,
-            companies: Vec<CwCompany>,
+            companies: Vec<PsaCompany>,
             mapped: HashSet<String>,
             want: MatchOutcome,
         }
@@ -885,7 +889,7 @@ mod tests {
     #[test]
     fn auto_match_ten_thousand_each() {
         let n = 10_000;
-        let companies: Vec<CwCompany> =
+        let companies: Vec<PsaCompany> =
             (0..n).map(|i| company(i, &format!("C{i}"), &format!("Customer Number {i}"))).collect();
         // Every third account has a company; the others are named differently.
         let accounts: Vec<VendorAccount> = (0..n)
@@ -990,7 +994,7 @@ mod tests {
         assert!(index.suggest("Nothing Like It", 10).iter().all(|s| s.score >= SUGGESTION_THRESHOLD));
     }
 
-    fn summit() -> Vec<CwCompany> {
+    fn summit() -> Vec<PsaCompany> {
         vec![
             company(250, "SummitDentalNorth", "Summit Dental"),
             company(251, "SummitDentalSouth", "Summit Dental"),

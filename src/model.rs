@@ -1,6 +1,7 @@
 //! The records every part of recon shares. Vendor adapters turn their wire formats into
-//! these; the ConnectWise client turns its JSON into the `Cw*` records; matching and
-//! reconcile take and return only these.
+//! these; the PSA client turns its JSON into the PSA-neutral records (`PsaCompany`,
+//! `BillingContainer`, `BillingLine`, `CatalogProduct`); matching and reconcile take and
+//! return only these. ConnectWise's wire types stay inside `connectwise/`.
 
 use serde::{Deserialize, Serialize};
 
@@ -103,26 +104,28 @@ impl ProblemKind {
     }
 }
 
-/// A ConnectWise company (only the fields recon reads).
+/// A customer company in the PSA (only the fields recon reads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CwCompany {
+pub struct PsaCompany {
     pub id: i64,
     pub identifier: String,
     pub name: String,
 }
 
-/// A ConnectWise agreement that is active (recon never reads or chooses any other).
+/// What holds a customer's billing lines: a ConnectWise agreement (or an Autotask contract).
+/// Only active ones are read or chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CwAgreement {
+pub struct BillingContainer {
     pub id: i64,
     pub name: String,
     pub company_id: i64,
     pub type_name: Option<String>,
 }
 
-/// One addition of an agreement.
+/// One billing line of a container: a ConnectWise addition of an agreement (or an Autotask
+/// contract service).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CwAddition {
+pub struct BillingLine {
     pub id: i64,
     pub agreement_id: i64,
     pub product_id: Option<i64>,
@@ -132,9 +135,9 @@ pub struct CwAddition {
     pub cancelled: bool,
 }
 
-/// A product of the ConnectWise catalog.
+/// A product of the PSA's catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CwProduct {
+pub struct CatalogProduct {
     pub id: i64,
     pub identifier: String,
     pub description: String,

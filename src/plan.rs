@@ -22,10 +22,28 @@ crate::text_enum! {
 }
 
 impl Action {
+    /// How the PSA is written to apply the line: a create, an absolute set (ConnectWise's
+    /// PATCH of `quantity`), or nothing. A PSA whose only write is a dated delta (Autotask)
+    /// sends both as a delta from the line's `before`.
+    pub fn write(self) -> Option<Write> {
+        match self {
+            Action::Add => Some(Write::Create),
+            Action::Update => Some(Write::Set),
+            _ => None,
+        }
+    }
+
     /// Whether applying the line writes to ConnectWise.
     pub fn writes(self) -> bool {
         matches!(self, Action::Add | Action::Update)
     }
+}
+
+/// How a billing line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Create,
+    Set,
 }
 
 /// One vendor (account, service, quantity) that feeds a plan line.
@@ -127,7 +145,10 @@ pub enum Hold {
     ChangePercent { hundredths: i64, limit: u32 },
 }
 
-/// One (agreement, product) pair, or one account that could not be placed.
+/// One billing line of the plan: a (container, product) pair, with the quantity the PSA
+/// holds now (`before`), the target (`after`), and for a create its effective date and bill
+/// setting; or one account that could not be placed. JSON and the ledger call the container
+/// `agreement` (ConnectWise's word, the first PSA recon spoke).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanLine {
     pub action: Action,

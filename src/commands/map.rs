@@ -367,7 +367,7 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
 fn find_product(
     cw: &crate::connectwise::ConnectWise,
     reference: &str,
-) -> anyhow::Result<crate::model::CwProduct> {
+) -> anyhow::Result<crate::model::CatalogProduct> {
     let conditions = match reference.parse::<i64>() {
         Ok(id) => format!("id={id}"),
         Err(_) => format!("identifier={}", quote(reference)),
@@ -411,7 +411,7 @@ fn create_product(
     service_key: &str,
     identifier: &str,
     args: &MapServicesArgs,
-) -> anyhow::Result<crate::model::CwProduct> {
+) -> anyhow::Result<crate::model::CatalogProduct> {
     let identifier = if identifier.is_empty() {
         format!("{vendor}-{service_key}").to_uppercase().chars().take(IDENTIFIER_MAX).collect()
     } else {

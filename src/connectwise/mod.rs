@@ -5,7 +5,7 @@
 mod wire;
 
 use crate::http::{Http, HttpError, Repeat, Request, display_url};
-use crate::model::{CwAddition, CwAgreement, CwCompany, CwProduct};
+use crate::model::{BillingContainer, BillingLine, CatalogProduct, PsaCompany};
 use crate::secret::Secret;
 use base64::Engine;
 use reqwest::Method;
@@ -260,19 +260,19 @@ impl<'h> ConnectWise<'h> {
     }
 
     /// Every company that is not deleted.
-    pub fn companies(&self) -> Result<Vec<CwCompany>, CwError> {
+    pub fn companies(&self) -> Result<Vec<PsaCompany>, CwError> {
         self.find_companies(None)
     }
 
     /// Companies matching extra `conditions` (ANDed with "not deleted").
-    pub fn find_companies(&self, conditions: Option<&str>) -> Result<Vec<CwCompany>, CwError> {
+    pub fn find_companies(&self, conditions: Option<&str>) -> Result<Vec<PsaCompany>, CwError> {
         let conditions = match conditions {
             Some(c) => format!("deletedFlag=false and ({c})"),
             None => "deletedFlag=false".to_string(),
         };
         let companies: Vec<wire::Company> =
             self.get_all("company/companies", Some(&conditions), Some("id,identifier,name,deletedFlag"))?;
-        Ok(companies.into_iter().filter(|c| !c.deleted_flag).map(CwCompany::from).collect())
+        Ok(companies.into_iter().filter(|c| !c.deleted_flag).map(PsaCompany::from).collect())
     }
 
     /// Active agreements (of one company, or of all companies), as of `today`.
@@ -280,7 +280,7 @@ impl<'h> ConnectWise<'h> {
         &self,
         company_id: Option<i64>,
         today: chrono::NaiveDate,
-    ) -> Result<Vec<CwAgreement>, CwError> {
+    ) -> Result<Vec<BillingContainer>, CwError> {
         let mut conditions = r#"agreementStatus="Active" and cancelledFlag=false"#.to_string();
         if let Some(id) = company_id {
             conditions.push_str(&format!(" and company/id={id}"));
@@ -298,7 +298,7 @@ impl<'h> ConnectWise<'h> {
     }
 
     /// Every addition of one agreement, cancelled ones included (reconcile decides).
-    pub fn additions(&self, agreement_id: i64) -> Result<Vec<CwAddition>, CwError> {
+    pub fn additions(&self, agreement_id: i64) -> Result<Vec<BillingLine>, CwError> {
         let additions: Vec<wire::Addition> = self.get_all(
             &format!("finance/agreements/{agreement_id}/additions"),
             None,
@@ -308,14 +308,14 @@ impl<'h> ConnectWise<'h> {
     }
 
     /// Catalog products matching `conditions` (all products when None).
-    pub fn products(&self, conditions: Option<&str>) -> Result<Vec<CwProduct>, CwError> {
+    pub fn products(&self, conditions: Option<&str>) -> Result<Vec<CatalogProduct>, CwError> {
         let items: Vec<wire::CatalogItem> =
             self.get_all("procurement/catalog", conditions, Some("id,identifier,description,inactiveFlag"))?;
-        Ok(items.into_iter().map(CwProduct::from).collect())
+        Ok(items.into_iter().map(CatalogProduct::from).collect())
     }
 
     /// Create a catalog product. Not retried blindly: the caller looks the identifier up first.
-    pub fn create_product(&self, new: &NewProduct) -> Result<CwProduct, CwError> {
+    pub fn create_product(&self, new: &NewProduct) -> Result<CatalogProduct, CwError> {
         let url = self.url("procurement/catalog", &[])?;
         let body = serde_json::json!({
             "identifier": new.identifier,
@@ -336,7 +336,7 @@ impl<'h> ConnectWise<'h> {
         agreement_id: i64,
         addition_id: i64,
         quantity: u32,
-    ) -> Result<CwAddition, CwError> {
+    ) -> Result<BillingLine, CwError> {
         let url = self.url(&format!("finance/agreements/{agreement_id}/additions/{addition_id}"), &[])?;
         let body = serde_json::json!([{"op": "replace", "path": "quantity", "value": quantity}]);
         let request = self.request(Method::PATCH, url).json_body(Method::PATCH, &body, Repeat::Safe);
@@ -346,7 +346,7 @@ impl<'h> ConnectWise<'h> {
 
     /// Create an addition. Not retried blindly: the caller looks the agreement's additions up
     /// again before any second attempt, so a lost response never makes a duplicate.
-    pub fn create_addition(&self, agreement_id: i64, new: &NewAddition) -> Result<CwAddition, CwError> {
+    pub fn create_addition(&self, agreement_id: i64, new: &NewAddition) -> Result<BillingLine, CwError> {
         let url = self.url(&format!("finance/agreements/{agreement_id}/additions"), &[])?;
         let body = serde_json::json!({
             "product": {"id": new.product_id},

@@ -1,7 +1,7 @@
 //! ConnectWise JSON as the API sends it (field names from the official OpenAPI
 //! description). Only this module and the client see these; the rest of recon sees `model`.
 
-use crate::model::{CwAddition, CwAgreement, CwCompany, CwProduct};
+use crate::model::{BillingContainer, BillingLine, CatalogProduct, PsaCompany};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -36,9 +36,9 @@ pub struct Company {
     pub deleted_flag: bool,
 }
 
-impl From<Company> for CwCompany {
-    fn from(c: Company) -> CwCompany {
-        CwCompany { id: c.id, identifier: c.identifier, name: c.name }
+impl From<Company> for PsaCompany {
+    fn from(c: Company) -> PsaCompany {
+        PsaCompany { id: c.id, identifier: c.identifier, name: c.name }
     }
 }
 
@@ -68,9 +68,9 @@ impl Agreement {
         status_active && !self.cancelled_flag && !ended
     }
 
-    pub fn into_model(self) -> Option<CwAgreement> {
+    pub fn into_model(self) -> Option<BillingContainer> {
         let company_id = self.company.as_ref()?.id?;
-        Some(CwAgreement {
+        Some(BillingContainer {
             id: self.id,
             name: self.name,
             company_id,
@@ -91,8 +91,8 @@ pub struct Addition {
 }
 
 impl Addition {
-    pub fn into_model(self, agreement_id: i64) -> CwAddition {
-        CwAddition {
+    pub fn into_model(self, agreement_id: i64) -> BillingLine {
+        BillingLine {
             id: self.id,
             agreement_id: self.agreement_id.unwrap_or(agreement_id),
             product_id: self.product.as_ref().and_then(|p| p.id),
@@ -115,9 +115,9 @@ pub struct CatalogItem {
     pub inactive_flag: bool,
 }
 
-impl From<CatalogItem> for CwProduct {
-    fn from(c: CatalogItem) -> CwProduct {
-        CwProduct {
+impl From<CatalogItem> for CatalogProduct {
+    fn from(c: CatalogItem) -> CatalogProduct {
+        CatalogProduct {
             id: c.id,
             identifier: c.identifier,
             description: c.description,

@@ -15,7 +15,7 @@ pub use settle::holding_addition;
 pub use undo::reverse;
 
 use crate::model::{
-    AccountMapping, AccountProblem, BillCustomer, CwAddition, ProblemKind, ServiceMapping, Usage,
+    AccountMapping, AccountProblem, BillCustomer, BillingLine, ProblemKind, ServiceMapping, Usage,
     VendorAccount, VendorSnapshot,
 };
 use crate::period::Period;
@@ -36,7 +36,7 @@ pub struct ReconcileInput<'a> {
     pub snapshots: &'a BTreeMap<String, VendorSnapshot>,
     /// Agreement id -> every addition of that agreement, cancelled ones included. An agreement
     /// missing here was not read: its lines are skipped, never planned as new additions.
-    pub additions: &'a BTreeMap<i64, Vec<CwAddition>>,
+    pub additions: &'a BTreeMap<i64, Vec<BillingLine>>,
     pub policy: &'a SyncPolicy,
     /// How an addition recon creates is billed.
     pub bill_customer: BillCustomer,
@@ -300,7 +300,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             continue;
         };
         let names = identifiers.get(&product_id);
-        let mut active: Vec<&CwAddition> = all_additions
+        let mut active: Vec<&BillingLine> = all_additions
             .iter()
             .filter(|a| !a.cancelled)
             .filter(|a| match (a.product_id, &a.product_identifier) {
@@ -465,8 +465,8 @@ mod tests {
         Usage { account_id: account.to_string(), service_key: service.to_string(), quantity }
     }
 
-    fn addition(id: i64, product: Option<i64>, identifier: Option<&str>, quantity: f64) -> CwAddition {
-        CwAddition {
+    fn addition(id: i64, product: Option<i64>, identifier: Option<&str>, quantity: f64) -> BillingLine {
+        BillingLine {
             id,
             agreement_id: 10,
             product_id: product,
@@ -476,7 +476,7 @@ mod tests {
         }
     }
 
-    fn cancelled(mut a: CwAddition) -> CwAddition {
+    fn cancelled(mut a: BillingLine) -> BillingLine {
         a.cancelled = true;
         a
     }
@@ -489,7 +489,7 @@ mod tests {
         account_mappings: Vec<AccountMapping>,
         service_mappings: Vec<ServiceMapping>,
         snapshots: BTreeMap<String, VendorSnapshot>,
-        additions: BTreeMap<i64, Vec<CwAddition>>,
+        additions: BTreeMap<i64, Vec<BillingLine>>,
         policy: SyncPolicy,
     }
 
@@ -516,7 +516,7 @@ mod tests {
             self.snapshots.entry(vendor.to_string()).or_default()
         }
 
-        fn additions_of(&mut self, agreement: i64) -> &mut Vec<CwAddition> {
+        fn additions_of(&mut self, agreement: i64) -> &mut Vec<BillingLine> {
             self.additions.entry(agreement).or_default()
         }
 

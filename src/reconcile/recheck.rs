@@ -2,7 +2,7 @@
 //! held when the change was planned. Decide, from the additions read now, whether to write,
 //! whether it is already done, or why a blind write would overwrite someone's change.
 
-use crate::model::CwAddition;
+use crate::model::BillingLine;
 use crate::plan::{Action, PlanLine};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,11 +29,11 @@ pub enum Conflict {
 }
 
 /// The decision for one held `line`, given the current additions of its agreement.
-pub fn recheck(line: &PlanLine, current: &[CwAddition]) -> Recheck {
+pub fn recheck(line: &PlanLine, current: &[BillingLine]) -> Recheck {
     let (Some(_), Some(product_id), Some(after)) = (line.agreement_id, line.product_id, line.after) else {
         return Recheck::Conflict(Conflict::Incomplete);
     };
-    let live: Vec<&CwAddition> =
+    let live: Vec<&BillingLine> =
         current.iter().filter(|a| !a.cancelled && a.product_id == Some(product_id)).collect();
     let mut line = line.clone();
     line.reason = None;
@@ -58,8 +58,8 @@ pub fn recheck(line: &PlanLine, current: &[CwAddition]) -> Recheck {
 mod tests {
     use super::*;
 
-    fn addition(id: i64, quantity: f64) -> CwAddition {
-        CwAddition {
+    fn addition(id: i64, quantity: f64) -> BillingLine {
+        BillingLine {
             id,
             agreement_id: 10,
             product_id: Some(100),
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn recheck_table() {
-        let cases: Vec<(&str, PlanLine, Vec<CwAddition>, Recheck)> = vec![
+        let cases: Vec<(&str, PlanLine, Vec<BillingLine>, Recheck)> = vec![
             (
                 "unchanged since: update",
                 held(Some(7), Some(9.0), 5),

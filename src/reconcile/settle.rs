@@ -2,12 +2,12 @@
 //! a run a killed process left unfinished: the one rule that decides, from the additions read
 //! now, that a planned write took effect.
 
-use crate::model::CwAddition;
+use crate::model::BillingLine;
 use crate::plan::{Action, PlanLine};
 
 /// The addition that shows `line`'s write done, if any: active, of the line's product, at
 /// the line's target quantity, and the very addition an update was for.
-pub fn holding_addition(line: &PlanLine, additions: &[CwAddition]) -> Option<i64> {
+pub fn holding_addition(line: &PlanLine, additions: &[BillingLine]) -> Option<i64> {
     let (Some(product_id), Some(after)) = (line.product_id, line.after) else { return None };
     additions
         .iter()
@@ -24,8 +24,8 @@ pub fn holding_addition(line: &PlanLine, additions: &[CwAddition]) -> Option<i64
 mod tests {
     use super::*;
 
-    fn addition(id: i64, product: i64, quantity: f64, cancelled: bool) -> CwAddition {
-        CwAddition {
+    fn addition(id: i64, product: i64, quantity: f64, cancelled: bool) -> BillingLine {
+        BillingLine {
             id,
             agreement_id: 10,
             product_id: Some(product),
@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn holding_addition_table() {
-        let cases: Vec<(&str, PlanLine, Vec<CwAddition>, Option<i64>)> = vec![
+        let cases: Vec<(&str, PlanLine, Vec<BillingLine>, Option<i64>)> = vec![
             (
                 "an update that took",
                 line(Action::Update, Some(7), 5),

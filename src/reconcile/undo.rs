@@ -2,12 +2,12 @@
 //! it was; an addition the run created is set to 0 (recon never cancels or deletes one: 0 is
 //! visible and reversible). A line changed since the run is left alone.
 
-use crate::model::CwAddition;
+use crate::model::BillingLine;
 use crate::plan::{Action, PlanLine, Reason, format_quantity};
 
 /// The line that puts one applied change of run `run_id` back, or a skipped line saying why
 /// it cannot, given the current additions of its agreement.
-pub fn reverse(applied: &PlanLine, current: &[CwAddition], run_id: i64) -> PlanLine {
+pub fn reverse(applied: &PlanLine, current: &[BillingLine], run_id: i64) -> PlanLine {
     let mut line = applied.clone();
     line.sources = Vec::new();
     line.effective_date = None;
@@ -43,8 +43,8 @@ pub fn reverse(applied: &PlanLine, current: &[CwAddition], run_id: i64) -> PlanL
 mod tests {
     use super::*;
 
-    fn addition(id: i64, quantity: f64, cancelled: bool) -> CwAddition {
-        CwAddition {
+    fn addition(id: i64, quantity: f64, cancelled: bool) -> BillingLine {
+        BillingLine {
             id,
             agreement_id: 10,
             product_id: Some(100),
@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn reverse_table() {
-        type Case = (&'static str, PlanLine, Vec<CwAddition>, Action, Option<f64>, Option<u32>, Reason);
+        type Case = (&'static str, PlanLine, Vec<BillingLine>, Action, Option<f64>, Option<u32>, Reason);
         let cases: Vec<Case> = vec![
             (
                 "an update goes back",

@@ -178,7 +178,7 @@ impl Store {
 
 impl Store {
     /// Replace the copy of ConnectWise's companies (one transaction).
-    pub fn replace_cw_companies(&mut self, companies: &[crate::model::CwCompany]) -> Result<(), StoreError> {
+    pub fn replace_cw_companies(&mut self, companies: &[crate::model::PsaCompany]) -> Result<(), StoreError> {
         self.write("store the ConnectWise companies", |tx| {
             tx.execute("DELETE FROM cw_companies", [])?;
             let mut insert = tx.prepare_cached(
@@ -192,11 +192,11 @@ impl Store {
     }
 
     /// The companies as ConnectWise listed them when recon last read them.
-    pub fn cw_companies(&self) -> Result<Vec<crate::model::CwCompany>, StoreError> {
+    pub fn cw_companies(&self) -> Result<Vec<crate::model::PsaCompany>, StoreError> {
         self.read("read the ConnectWise companies", |conn| {
             let mut stmt = conn.prepare("SELECT id, identifier, name FROM cw_companies ORDER BY id")?;
             let rows = stmt.query_map([], |r| {
-                Ok(crate::model::CwCompany { id: r.get(0)?, identifier: r.get(1)?, name: r.get(2)? })
+                Ok(crate::model::PsaCompany { id: r.get(0)?, identifier: r.get(1)?, name: r.get(2)? })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
