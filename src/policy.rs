@@ -1,8 +1,9 @@
 //! The `[sync]` policy: which quantity changes are pushed at once and which are held.
 
+use crate::model::{AccountMapping, ServiceMapping, VendorSnapshot};
 use crate::plan::Hold;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +125,26 @@ pub fn vendor_guard(read: &VendorRead, policy: &SyncPolicy, accept_drop: bool) -
              again with --accept-drop"
         )
     })
+}
+
+/// What the vendor guard compares: the vendor's quantities read now, by (account id,
+/// service key), of mapped accounts and mapped services only.
+pub fn mapped_usage(
+    vendor: &str,
+    snapshot: &VendorSnapshot,
+    accounts: &[AccountMapping],
+    services: &[ServiceMapping],
+) -> BTreeMap<(String, String), u64> {
+    let accounts: BTreeSet<&str> =
+        accounts.iter().filter(|m| m.vendor == vendor).map(|m| m.account_id.as_str()).collect();
+    let services: BTreeSet<&str> =
+        services.iter().filter(|m| m.vendor == vendor).map(|m| m.service_key.as_str()).collect();
+    snapshot
+        .usage
+        .iter()
+        .filter(|u| accounts.contains(u.account_id.as_str()) && services.contains(u.service_key.as_str()))
+        .map(|u| ((u.account_id.clone(), u.service_key.clone()), u64::from(u.quantity)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -281,5 +302,37 @@ mod tests {
         let lenient = SyncPolicy { max_failed_accounts_percent: 30, ..SyncPolicy::default() };
         let read = VendorRead { listed: 4, failed: 1, now: &last, last: &last };
         assert_eq!(vendor_guard(&read, &lenient, false), None);
+    }
+
+    #[test]
+    fn the_guard_compares_only_mapped_accounts_and_services() {
+        use crate::model::{MappedBy, Usage};
+        let amap = |a: &str| AccountMapping {
+            vendor: "v".into(),
+            account_id: a.into(),
+            account_name: a.into(),
+            company_id: 1,
+            company_name: "C".into(),
+            agreement_id: Some(2),
+            agreement_name: None,
+            how: MappedBy::Auto,
+        };
+        let smap = |k: &str| ServiceMapping {
+            vendor: "v".into(),
+            service_key: k.into(),
+            product_id: 3,
+            product_identifier: "P".into(),
+        };
+        let u = |a: &str, k: &str, q: u32| Usage { account_id: a.into(), service_key: k.into(), quantity: q };
+        let snapshot = VendorSnapshot {
+            usage: vec![u("a", "s", 4), u("a", "other", 9), u("unmapped", "s", 7), u("b", "s", 0)],
+            ..VendorSnapshot::default()
+        };
+        let mut other_vendor = smap("s");
+        other_vendor.vendor = "w".into();
+        let got = mapped_usage("v", &snapshot, &[amap("a"), amap("b")], &[smap("s"), other_vendor]);
+        let want: BTreeMap<(String, String), u64> =
+            [(("a".into(), "s".into()), 4), (("b".into(), "s".into()), 0)].into_iter().collect();
+        assert_eq!(got, want);
     }
 }

@@ -4,7 +4,7 @@
 use super::{Context, connectwise, usage, vendor_config};
 use crate::apply;
 use crate::cli::SyncArgs;
-use crate::model::{VendorSnapshot, VendorStatus};
+use crate::model::VendorStatus;
 use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
 use crate::plan::{Action, Plan, PlanLine, RunKind, RunResult, format_quantity};
@@ -124,7 +124,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     // whose total fell too far is treated as failed, so nothing is pushed for it (and no
     // line it shares is pushed half-summed).
     for (name, snapshot) in &snapshots {
-        let now = mapped_usage(name, snapshot, &account_mappings, &service_mappings);
+        let now = policy::mapped_usage(name, snapshot, &account_mappings, &service_mappings);
         let last = store.last_usage(name)?;
         let read = VendorRead {
             listed: snapshot.listed_accounts(),
@@ -268,25 +268,6 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(result.exit_code())
-}
-
-/// The vendor's quantities read now, by (account id, service key), of mapped pairs only.
-fn mapped_usage(
-    vendor: &str,
-    snapshot: &VendorSnapshot,
-    accounts: &[crate::model::AccountMapping],
-    services: &[crate::model::ServiceMapping],
-) -> BTreeMap<(String, String), u64> {
-    let accounts: BTreeSet<&str> =
-        accounts.iter().filter(|m| m.vendor == vendor).map(|m| m.account_id.as_str()).collect();
-    let services: BTreeSet<&str> =
-        services.iter().filter(|m| m.vendor == vendor).map(|m| m.service_key.as_str()).collect();
-    snapshot
-        .usage
-        .iter()
-        .filter(|u| accounts.contains(u.account_id.as_str()) && services.contains(u.service_key.as_str()))
-        .map(|u| ((u.account_id.clone(), u.service_key.clone()), u64::from(u.quantity)))
-        .collect()
 }
 
 /// `--vendor` names, or every connected vendor in the config.
