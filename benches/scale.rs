@@ -732,8 +732,13 @@ fn pure_core() -> Result<PureTimes> {
                 agreement_id,
                 product_id,
                 product_identifier: None,
-                quantity: f64::from(quantity),
-                cancelled: false,
+                quantity: quantity.into(),
+                less_included: Default::default(),
+                unit_price: Some(rust_decimal::Decimal::new(4500, 2)),
+                unit_cost: None,
+                bill_customer: None,
+                effective_date: None,
+                cancelled_date: None,
             });
             next_id += 1;
         }
@@ -745,13 +750,31 @@ fn pure_core() -> Result<PureTimes> {
             agreement_id,
             product_id: Some(999),
             product_identifier: Some("MANAGED-WS".into()),
-            quantity: 10.0,
-            cancelled: false,
+            quantity: 10.into(),
+            less_included: Default::default(),
+            unit_price: None,
+            unit_cost: None,
+            bill_customer: None,
+            effective_date: None,
+            cancelled_date: None,
         });
         next_id += 1;
     }
     let policy = SyncPolicy::push_everything();
     let period = Period { year: 2026, month: 11 };
+    let terms: BTreeMap<i64, recon::model::BillingTerms> = additions
+        .keys()
+        .map(|&id| {
+            let terms = recon::model::BillingTerms {
+                container_id: id,
+                bill_start_date: None,
+                next_invoice_date: None,
+                prorate: true,
+            };
+            (id, terms)
+        })
+        .collect();
+    let catalog = BTreeMap::new();
     let mut best = PureTimes {
         best_wall: Duration::MAX,
         best_cpu: Duration::MAX,
@@ -772,6 +795,8 @@ fn pure_core() -> Result<PureTimes> {
             additions: &additions,
             policy: &policy,
             bill_customer: recon::model::BillCustomer::Billable,
+            terms: &terms,
+            catalog: &catalog,
         });
         let (t2, w2) = (thread_cpu()?, Instant::now());
         let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();

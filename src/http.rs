@@ -508,6 +508,23 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// one, else the start of the text. Bodies never carry our keys.
 fn error_detail(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        // A validation answer names each refused field: say which and why, in plain words.
+        let fields: Vec<String> = value
+            .get("errors")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let message = e.get("message").and_then(|m| m.as_str()).or_else(|| e.as_str())?;
+                Some(match e.get("field").and_then(|f| f.as_str()) {
+                    Some(field) => format!("`{field}`: {message}"),
+                    None => message.to_string(),
+                })
+            })
+            .collect();
+        if !fields.is_empty() {
+            return truncate(&fields.join("; "), 400);
+        }
         for key in ["message", "detail", "error"] {
             if let Some(text) = value.get(key).and_then(|v| v.as_str()) {
                 return truncate(text, 200);
@@ -586,6 +603,9 @@ mod tests {
         );
         assert_eq!(error_detail(b"<html><body>502 Bad Gateway</body></html>"), "an HTML page");
         assert_eq!(error_detail(b"plain\n text"), "plain text");
+        let refused = br#"{"code":"InvalidObject","message":"agreementAddition object is invalid","errors":[{"code":"InvalidField","message":"Since this period has already been invoiced.","resource":"agreementAddition","field":"effectiveDate"}]}"#;
+        assert_eq!(error_detail(refused), "`effectiveDate`: Since this period has already been invoiced.");
+        assert_eq!(error_detail(br#"{"errors":["Contract not found"]}"#), "Contract not found");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod connectwise;
 pub mod http;
 pub mod matching;
 pub mod model;
+pub mod money;
 pub mod output;
 pub mod period;
 pub mod plan;

@@ -721,7 +721,7 @@ mod tests {
     }
 
     fn agreement(id: i64, company_id: i64, name: &str) -> BillingContainer {
-        BillingContainer { id, name: name.to_string(), company_id, type_name: None }
+        BillingContainer { id, name: name.to_string(), company_id, type_name: None, parent_id: None }
     }
 
     fn mapped(ids: &[&str]) -> HashSet<String> {

@@ -3,6 +3,9 @@
 //! `BillingContainer`, `BillingLine`, `CatalogProduct`); matching and reconcile take and
 //! return only these. ConnectWise's wire types stay inside `connectwise/`.
 
+use crate::period::Period;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A customer as a vendor lists it.
@@ -120,6 +123,21 @@ pub struct BillingContainer {
     pub name: String,
     pub company_id: i64,
     pub type_name: Option<String>,
+    /// The agreement this one is a child of (bundled children share its invoice).
+    pub parent_id: Option<i64>,
+}
+
+/// How a container bills, as the PSA says now (read fresh every sync: the next invoice date
+/// moves every month).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingTerms {
+    pub container_id: i64,
+    /// When the agreement starts billing; a line may not start before it.
+    pub bill_start_date: Option<NaiveDate>,
+    /// The next invoice not yet generated: a period starting before it is already invoiced.
+    pub next_invoice_date: Option<NaiveDate>,
+    /// Whether a line added mid-period is prorated (and so may start in an invoiced period).
+    pub prorate: bool,
 }
 
 /// One billing line of a container: a ConnectWise addition of an agreement (or an Autotask
@@ -130,9 +148,42 @@ pub struct BillingLine {
     pub agreement_id: i64,
     pub product_id: Option<i64>,
     pub product_identifier: Option<String>,
-    /// ConnectWise stores a decimal; recon writes whole numbers but reads what is there.
-    pub quantity: f64,
-    pub cancelled: bool,
+    /// A decimal in ConnectWise: compared and shown exactly as it is.
+    pub quantity: Decimal,
+    /// Units included in the agreement's price: billed = quantity - less_included, at least 0.
+    pub less_included: Decimal,
+    pub unit_price: Option<Decimal>,
+    pub unit_cost: Option<Decimal>,
+    pub bill_customer: Option<BillCustomer>,
+    /// When it starts billing; `None` when the PSA did not say (taken as always).
+    pub effective_date: Option<NaiveDate>,
+    /// When it stops billing; it still bills until then.
+    pub cancelled_date: Option<NaiveDate>,
+}
+
+/// Where a billing line stands in a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It bills the period (it may be cancelled later in or after it).
+    InForce,
+    /// It starts after the period ends.
+    Scheduled,
+    /// It was cancelled before the period started.
+    Ended,
+}
+
+impl BillingLine {
+    /// An addition bills period P when it is not cancelled before P starts and does not
+    /// start after P ends.
+    pub fn standing(&self, period: Period) -> Standing {
+        if self.cancelled_date.is_some_and(|d| d < period.first_day()) {
+            Standing::Ended
+        } else if self.effective_date.is_some_and(|d| d > period.last_day()) {
+            Standing::Scheduled
+        } else {
+            Standing::InForce
+        }
+    }
 }
 
 /// A product of the PSA's catalog.
@@ -142,6 +193,9 @@ pub struct CatalogProduct {
     pub identifier: String,
     pub description: String,
     pub inactive: bool,
+    /// What a new line of it is billed at and costs, unless the line says otherwise.
+    pub price: Option<Decimal>,
+    pub cost: Option<Decimal>,
 }
 
 crate::text_enum! {

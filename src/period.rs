@@ -24,7 +24,17 @@ impl Period {
         }
     }
 
-    /// The first day of the month: the effectiveDate of additions created for this period.
+    /// The last day of the period.
+    pub fn last_day(self) -> NaiveDate {
+        let next = if self.month == 12 {
+            Period { year: self.year + 1, month: 1 }
+        } else {
+            Period { year: self.year, month: self.month + 1 }
+        };
+        next.first_day().pred_opt().unwrap_or(NaiveDate::MIN)
+    }
+
+    /// The first day of the month, where a period's billing starts.
     pub fn first_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or(NaiveDate::MIN)
     }
@@ -105,5 +115,8 @@ mod tests {
         let p = Period { year: 2026, month: 3 };
         assert_eq!(p.first_day(), day(2026, 3, 1));
         assert_eq!(p.to_string(), "2026-03");
+        assert_eq!(p.last_day(), day(2026, 3, 31));
+        assert_eq!(Period { year: 2026, month: 12 }.last_day(), day(2026, 12, 31));
+        assert_eq!(Period { year: 2028, month: 2 }.last_day(), day(2028, 2, 29));
     }
 }

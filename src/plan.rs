@@ -3,7 +3,9 @@
 
 use crate::model::{AccountProblem, BillCustomer};
 use crate::period::Period;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
 
 crate::text_enum! {
     /// What a plan line does.
@@ -78,8 +80,13 @@ pub enum Reason {
     TooLarge,
     /// The agreement's additions could not be read, so an add could duplicate one.
     AdditionsNotRead { agreement: String },
-    /// Several active additions of the product on the agreement.
+    /// Several additions of the product in force on the agreement.
     SeveralAdditions { product: String, agreement: String, ids: Vec<i64> },
+    /// No addition of the product is in force, but one starts after the period: never
+    /// duplicated.
+    Scheduled { product: String, additions: Vec<(i64, chrono::NaiveDate)> },
+    /// The agreement's billing terms could not be read, so a new line cannot be dated.
+    TermsNotRead { agreement: String },
     /// The `[sync]` policy holds the change for review.
     Held { hold: Hold },
     /// Undo: the run created this addition; it is set to 0 (never cancelled).
@@ -110,6 +117,8 @@ impl Reason {
             Reason::TooLarge => "too_large",
             Reason::AdditionsNotRead { .. } => "additions_not_read",
             Reason::SeveralAdditions { .. } => "several_additions",
+            Reason::Scheduled { .. } => "scheduled",
+            Reason::TermsNotRead { .. } => "terms_not_read",
             Reason::Held { .. } => "held",
             Reason::UndoCreated => "undo_created",
             Reason::UndoBackTo { .. } => "undo_back_to",
@@ -160,9 +169,9 @@ pub struct PlanLine {
     pub product: Option<String>,
     /// The addition that is updated or left alone; `None` for add and most skips.
     pub addition_id: Option<i64>,
-    /// The quantity ConnectWise holds now (`None` when there is no addition).
-    #[serde(serialize_with = "whole_if_integral")]
-    pub before: Option<f64>,
+    /// The quantity ConnectWise holds now (`None` when there is no addition), exactly.
+    #[serde(serialize_with = "decimal_number")]
+    pub before: Option<Decimal>,
     /// The quantity the vendors report (`None` when unknown, e.g. an account gone).
     pub after: Option<u32>,
     /// Why the line is skipped or held, or a note on it; `None` otherwise. Not serialized
@@ -172,14 +181,56 @@ pub struct PlanLine {
     pub sources: Vec<Source>,
     /// For an add: the date the new line starts billing, as it is sent.
     pub effective_date: Option<chrono::NaiveDate>,
+    /// For an add whose date is not the first day of the period: why.
+    pub date_rule: Option<DateRule>,
     /// For an add: how the new line is billed, as it is sent.
     pub bill_customer: Option<BillCustomer>,
+    /// The addition in force is cancelled from this date (it bills until then).
+    pub cancelled_from: Option<chrono::NaiveDate>,
+    /// What the line is worth a month; `None` where the quantities are not known.
+    #[serde(flatten)]
+    pub money: Option<LineMoney>,
+}
+
+/// What a line is worth a month, before and after the change. Amounts are rounded to cents
+/// once per line (`money::cents`); a `None` amount means the price is unknown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineMoney {
+    #[serde(serialize_with = "decimal_number")]
+    pub unit_price: Option<Decimal>,
+    #[serde(serialize_with = "decimal_number")]
+    pub unit_cost: Option<Decimal>,
+    /// `quantity - lessIncluded`, never below 0.
+    #[serde(serialize_with = "decimal_number_of")]
+    pub billed_before: Decimal,
+    #[serde(serialize_with = "decimal_number_of")]
+    pub billed_after: Decimal,
+    #[serde(serialize_with = "decimal_number")]
+    pub revenue_change: Option<Decimal>,
+    #[serde(serialize_with = "decimal_number")]
+    pub margin_change: Option<Decimal>,
+}
+
+/// Why a new line's effective date is not the first day of its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum DateRule {
+    /// The agreement starts billing later.
+    BillStart { date: chrono::NaiveDate },
+    /// The period is already invoiced and the agreement does not prorate: ConnectWise
+    /// accepts a new line only from the next invoice date.
+    AlreadyInvoiced { next_invoice: chrono::NaiveDate },
 }
 
 impl PlanLine {
     /// The signed change in quantity, when both sides are known.
-    pub fn delta(&self) -> Option<f64> {
-        Some(f64::from(self.after?) - self.before.unwrap_or(0.0))
+    pub fn delta(&self) -> Option<Decimal> {
+        Some(Decimal::from(self.after?) - self.before.unwrap_or_default())
+    }
+
+    /// The monthly revenue this line's change adds (or, negative, removes), when known.
+    pub fn revenue_change(&self) -> Option<Decimal> {
+        self.money.as_ref()?.revenue_change
     }
 }
 
@@ -200,7 +251,65 @@ pub struct PlanCounts {
     pub skipped: usize,
 }
 
+/// What a plan is worth a month: the revenue its writes add and remove, and per vendor and
+/// per company the net, from the lines' own rounded amounts. Held lines are counted apart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MoneyTotals {
+    #[serde(serialize_with = "decimal_number_of")]
+    pub revenue_added: Decimal,
+    #[serde(serialize_with = "decimal_number_of")]
+    pub revenue_removed: Decimal,
+    #[serde(serialize_with = "decimal_number_of")]
+    pub net: Decimal,
+    #[serde(serialize_with = "decimal_number_of")]
+    pub margin_net: Decimal,
+    /// The net of the changes held for review (not in `net`).
+    #[serde(serialize_with = "decimal_number_of")]
+    pub held_net: Decimal,
+    /// Writing or held lines whose price is unknown (not in any total).
+    pub unpriced: usize,
+    pub by_vendor: BTreeMap<String, NetAmount>,
+    pub by_company: BTreeMap<String, NetAmount>,
+}
+
+/// One net amount, as a JSON number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct NetAmount(#[serde(serialize_with = "decimal_number_of")] pub Decimal);
+
 impl Plan {
+    pub fn totals(&self) -> MoneyTotals {
+        let mut t = MoneyTotals::default();
+        for line in &self.lines {
+            let counted = line.action.writes();
+            if !counted && line.action != Action::Held {
+                continue;
+            }
+            let Some(money) = &line.money else { continue };
+            let (Some(revenue), Some(margin)) = (money.revenue_change, money.margin_change) else {
+                t.unpriced += 1;
+                continue;
+            };
+            if !counted {
+                t.held_net += revenue;
+                continue;
+            }
+            if revenue >= Decimal::ZERO {
+                t.revenue_added += revenue;
+            } else {
+                t.revenue_removed -= revenue;
+            }
+            t.net += revenue;
+            t.margin_net += margin;
+            let mut vendors: Vec<&str> = line.sources.iter().map(|s| s.vendor.as_str()).collect();
+            vendors.sort_unstable();
+            vendors.dedup();
+            t.by_vendor.entry(vendors.join("+")).or_default().0 += revenue;
+            t.by_company.entry(line.company.clone()).or_default().0 += revenue;
+        }
+        t
+    }
+
     pub fn counts(&self) -> PlanCounts {
         let mut c = PlanCounts::default();
         for line in &self.lines {
@@ -216,22 +325,27 @@ impl Plan {
     }
 }
 
-/// ConnectWise quantities are decimals; print `12` rather than `12.0` when whole.
-pub fn whole_if_integral<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+/// A decimal as a JSON number (`12`, `10.5`, `-90.25`), or null.
+pub fn decimal_number<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => s.serialize_i64(*x as i64),
-        Some(x) => s.serialize_f64(*x),
+        Some(d) => decimal_number_of(d, s),
         None => s.serialize_none(),
     }
 }
 
-/// The same rule for tables.
-pub fn format_quantity(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.fract() == 0.0 => format!("{}", x as i64),
-        Some(x) => format!("{x}"),
-        None => "-".to_string(),
+pub fn decimal_number_of<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    let d = d.normalize();
+    if d.scale() == 0
+        && let Ok(i) = i64::try_from(d)
+    {
+        return s.serialize_i64(i);
     }
+    s.serialize_f64(f64::try_from(d).unwrap_or(f64::NAN))
+}
+
+/// A quantity as people read it: `12`, `10.5`, or `-` when unknown.
+pub fn format_quantity(v: Option<Decimal>) -> String {
+    v.map_or_else(|| "-".to_string(), |d| d.normalize().to_string())
 }
 
 crate::text_enum! {

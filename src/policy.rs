@@ -2,6 +2,7 @@
 
 use crate::model::{AccountMapping, ServiceMapping, VendorSnapshot};
 use crate::plan::Hold;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,9 +49,9 @@ impl SyncPolicy {
     ///
     /// `max_change_percent` only judges lines that hold a positive quantity now: a change from
     /// nothing has no percentage, so an addition from 0 is judged by `increases` alone.
-    pub fn hold(&self, before: Option<f64>, after: u32) -> Option<Hold> {
-        let before = before.unwrap_or(0.0);
-        let after = f64::from(after);
+    pub fn hold(&self, before: Option<Decimal>, after: u32) -> Option<Hold> {
+        let before = before.unwrap_or_default();
+        let after = Decimal::from(after);
         if after > before && self.increases == Decision::Review {
             return Some(Hold::Increase);
         }
@@ -58,12 +59,13 @@ impl SyncPolicy {
             return Some(Hold::Decrease);
         }
         if let Some(limit) = self.max_change_percent
-            && before > 0.0
+            && before > Decimal::ZERO
             && after != before
         {
-            let percent = (after - before) / before * 100.0;
-            if percent.abs() > f64::from(limit) {
-                return Some(Hold::ChangePercent { hundredths: (percent * 100.0).round() as i64, limit });
+            let hundredths = ((after - before) * Decimal::from(10_000) / before).round();
+            if hundredths.abs() > Decimal::from(limit) * Decimal::from(100) {
+                let hundredths = i64::try_from(hundredths).unwrap_or(i64::MAX);
+                return Some(Hold::ChangePercent { hundredths, limit });
             }
         }
         None
@@ -248,7 +250,8 @@ mod tests {
             ),
         ];
         for (name, policy, before, after, want) in cases {
-            let got = policy.hold(*before, *after).map(crate::output::wording::hold_text);
+            let before = before.map(|b| Decimal::try_from(b).unwrap());
+            let got = policy.hold(before, *after).map(crate::output::wording::hold_text);
             assert_eq!(got.as_deref(), *want, "{name}");
         }
     }

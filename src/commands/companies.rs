@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
         .collect();
     let mut agreements: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for a in cw.active_agreements(None, ctx.today())? {
-        agreements.entry(a.company_id).or_default().push(format!("{} (id {})", a.name, a.id));
+        agreements.entry(a.company_id).or_default().push(crate::output::wording::agreement_label(&a));
     }
     let rows: Vec<CompanyRow> = companies
         .into_iter()

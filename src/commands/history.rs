@@ -1,7 +1,7 @@
 //! `recon history [RUN]`: past runs, or the changes of one run.
 
 use super::{Context, EXIT_OK, usage};
-use crate::plan::format_quantity;
+use crate::plan::{ChangeState, format_quantity};
 use serde::Serialize;
 use tabled::Tabled;
 
@@ -55,9 +55,25 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
     };
     let record = store.run(id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
     let changes = store.changes(id)?;
+    // What the run was worth: its lines as planned, and the writes that were applied.
+    let planned = crate::plan::Plan {
+        period: record.period,
+        lines: changes.iter().map(|c| c.line.clone()).collect(),
+        warnings: Vec::new(),
+    };
+    let applied = crate::plan::Plan {
+        period: record.period,
+        lines: changes.iter().filter(|c| c.state == ChangeState::Applied).map(|c| c.line.clone()).collect(),
+        warnings: Vec::new(),
+    };
     if ctx.json {
-        let changes = crate::output::wording::ChangeJson::all(&changes);
-        crate::output::print_json(&serde_json::json!({"run": record, "changes": changes}))?;
+        let json_changes = crate::output::wording::ChangeJson::all(&changes);
+        crate::output::print_json(&serde_json::json!({
+            "run": record,
+            "totals": planned.totals(),
+            "applied_totals": applied.totals(),
+            "changes": json_changes,
+        }))?;
         return Ok(EXIT_OK);
     }
     let rows: Vec<ChangeRow> = changes
@@ -84,5 +100,9 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
         record.result.map_or("unfinished", |r| r.as_str())
     );
     crate::out!("{}", crate::output::table(&rows));
+    crate::out!("As planned: {}", crate::output::wording::totals_line(&planned.totals()));
+    if !record.dry_run {
+        crate::out!("Applied: {}", crate::output::wording::totals_line(&applied.totals()));
+    }
     Ok(EXIT_OK)
 }

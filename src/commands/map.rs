@@ -137,7 +137,7 @@ fn set_account(
             }
             AgreementChoice::Several(several) => {
                 let names: Vec<String> =
-                    several.iter().map(|a| format!("{} (id {})", a.name, a.id)).collect();
+                    several.iter().map(crate::output::wording::agreement_label).collect();
                 note = Some(format!(
                     "{} has several active agreements: {}; choose one with --agreement",
                     company.name,

@@ -35,7 +35,13 @@ fn held_row(c: &ChangeRecord) -> HeldRow {
         after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change: line
             .delta()
-            .map(|d| format!("{}{}", if d > 0.0 { "+" } else { "" }, format_quantity(Some(d))))
+            .map(|d| {
+                format!(
+                    "{}{}",
+                    if d > rust_decimal::Decimal::ZERO { "+" } else { "" },
+                    format_quantity(Some(d))
+                )
+            })
             .unwrap_or_default(),
         reason: line.reason.as_ref().map(wording::reason).unwrap_or_default(),
     }
@@ -108,12 +114,23 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let held_lines: Vec<&PlanLine> = chosen.iter().map(|c| &c.line).collect();
     let current = apply::read_additions_of(&cw, &held_lines, ctx.apply_options(&config))?;
 
+    // Each held change is re-checked for the period its run planned. A period that cannot be
+    // read is an error, never "this month".
+    let mut periods = BTreeMap::new();
+    for c in &chosen {
+        if let std::collections::btree_map::Entry::Vacant(slot) = periods.entry(c.run_id) {
+            let run = store.run(c.run_id)?.ok_or_else(|| {
+                anyhow::anyhow!("run {} of change {} is missing from the ledger", c.run_id, c.id)
+            })?;
+            slot.insert(run.period);
+        }
+    }
     let mut lines = Vec::new();
     let mut origins = Vec::new();
     let mut conflicts = Vec::new();
     for c in &chosen {
         let additions = c.line.agreement_id.and_then(|a| current.get(&a)).map(Vec::as_slice).unwrap_or(&[]);
-        match recheck(&c.line, additions) {
+        match recheck(&c.line, additions, periods[&c.run_id]) {
             Recheck::Push(line) => {
                 lines.push(*line);
                 origins.push(c.id);

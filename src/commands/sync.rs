@@ -4,13 +4,14 @@
 use super::{Context, connectwise, usage, vendor_config};
 use crate::apply;
 use crate::cli::SyncArgs;
-use crate::model::VendorStatus;
+use crate::model::{BillingTerms, CatalogProduct, VendorStatus};
 use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
 use crate::plan::{Action, Plan, PlanLine, RunKind, RunResult, format_quantity};
 use crate::policy::{self, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors;
+use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
@@ -56,6 +57,8 @@ struct PlanRow {
     #[tabled(rename = "vendor qty")]
     after: String,
     change: String,
+    #[tabled(rename = "monthly")]
+    money: String,
     note: String,
 }
 
@@ -78,6 +81,10 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     // reads; one vendor's failure never stops the others.
     let selected: BTreeSet<String> = vendors.iter().cloned().collect();
     let agreement_ids = reconcile::agreements_to_read(&account_mappings, &service_mappings, &selected);
+    let mut product_ids: Vec<i64> =
+        service_mappings.iter().filter(|s| selected.contains(&s.vendor)).map(|s| s.product_id).collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
     let workers = config.http.workers;
     let (fetched, connectwise_read) = std::thread::scope(|scope| {
         let vendor_job = scope.spawn(|| {
@@ -85,12 +92,40 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         });
         let connectwise_read = connectwise(&config, &http).map(|cw| {
             let read = apply::read_additions(&cw, &agreement_ids, ctx.apply_options(&config));
-            (cw, read)
+            // Billing terms move every month (the next invoice date): read fresh, in a few
+            // paged requests; catalog prices of the mapped products for new additions.
+            let terms = cw.billing_terms(&agreement_ids);
+            let catalog = cw.catalog_items(&product_ids);
+            (cw, read, terms, catalog)
         });
         let fetched = vendor_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (fetched, connectwise_read)
     });
-    let (cw, apply::AdditionsRead { additions, failed: unread_agreements }) = connectwise_read?;
+    let (cw, apply::AdditionsRead { additions, failed: unread_agreements }, terms, catalog) =
+        connectwise_read?;
+    // Without an agreement's terms a new addition cannot be dated (reconcile skips it);
+    // without a price its money is unknown. Neither stops the rest of the run.
+    // Either failing makes the run a partial one (exit 1), so cron runs it again.
+    let mut read_failures = Vec::new();
+    let terms: BTreeMap<i64, BillingTerms> = match terms {
+        Ok(list) => list.into_iter().map(|t| (t.container_id, t)).collect(),
+        Err(e) => {
+            let problem =
+                format!("reading the agreements' billing terms failed: {e}; no addition is created");
+            ctx.warn(&problem);
+            read_failures.push(problem);
+            BTreeMap::new()
+        }
+    };
+    let catalog: BTreeMap<i64, CatalogProduct> = match catalog {
+        Ok(list) => list.into_iter().map(|c| (c.id, c)).collect(),
+        Err(e) => {
+            let problem = format!("reading catalog prices failed: {e}; new additions show no money");
+            ctx.warn(&problem);
+            read_failures.push(problem);
+            BTreeMap::new()
+        }
+    };
     // An agreement whose additions could not be read: its lines are skipped by reconcile
     // (an add there could duplicate an addition recon did not see). The rest go on.
     for (id, e) in &unread_agreements {
@@ -148,6 +183,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         additions: &additions,
         policy: &config.sync,
         bill_customer: config.connectwise()?.bill_customer,
+        terms: &terms,
+        catalog: &catalog,
     });
     let counts = plan.counts();
     for w in &plan.warnings {
@@ -175,6 +212,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let pushed =
         apply::push(&cw, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
     let applied = pushed.applied.len();
+    let pushed_indexes = pushed.applied.clone();
     let failed: Vec<FailedWrite> = pushed
         .failed
         .into_iter()
@@ -189,7 +227,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let any_failure = !vendor_errors.is_empty()
         || !failed.is_empty()
         || account_failures > 0
-        || !unread_agreements.is_empty();
+        || !unread_agreements.is_empty()
+        || !read_failures.is_empty();
     let result = if any_failure {
         if applied > 0 || !snapshots.is_empty() { RunResult::Partial } else { RunResult::Failed }
     } else if !args.dry_run && writes > 0 && !push {
@@ -207,6 +246,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         if !unread_agreements.is_empty() {
             what.push(format!("{} agreement(s) could not be read", unread_agreements.len()));
         }
+        what.extend(read_failures.iter().cloned());
         what.push(format!("{} write(s) failed", failed.len()));
         what.join(", ")
     });
@@ -251,6 +291,9 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     } else {
         if push {
             crate::out!("Applied {applied} of {writes} changes (run {run_id}).");
+            let pushed_lines: Vec<PlanLine> = pushed_indexes.iter().map(|&i| plan.lines[i].clone()).collect();
+            let pushed_totals = Plan { period, lines: pushed_lines, warnings: Vec::new() }.totals();
+            crate::out!("Pushed: {}", wording::totals_line(&pushed_totals));
         } else if !args.dry_run && writes > 0 {
             crate::out!("Nothing pushed (run {run_id}).");
         } else if args.dry_run {
@@ -337,13 +380,19 @@ pub fn print_plan(plan: &Plan, dry_run: bool) {
         c.held,
         c.skipped
     );
+    crate::out!("{}", wording::totals_line(&plan.totals()));
 }
 
 fn plan_row(line: &PlanLine) -> PlanRow {
-    let change = match (line.action, line.delta()) {
-        (Action::Add | Action::Update | Action::Held, Some(d)) if d != 0.0 => {
-            format!("{}{}", if d > 0.0 { "+" } else { "" }, format_quantity(Some(d)))
+    let changes = matches!(line.action, Action::Add | Action::Update | Action::Held);
+    let change = match (changes, line.delta()) {
+        (true, Some(d)) if !d.is_zero() => {
+            format!("{}{}", if d > Decimal::ZERO { "+" } else { "" }, format_quantity(Some(d)))
         }
+        _ => String::new(),
+    };
+    let money = match (&line.money, changes) {
+        (Some(m), true) => m.revenue_change.map_or_else(|| "no price".to_string(), wording::signed_amount),
         _ => String::new(),
     };
     PlanRow {
@@ -354,6 +403,7 @@ fn plan_row(line: &PlanLine) -> PlanRow {
         before: format_quantity(line.before),
         after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change,
-        note: line.reason.as_ref().map(wording::reason).unwrap_or_default(),
+        money,
+        note: wording::note(line),
     }
 }

@@ -31,7 +31,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         .iter()
         .map(|line| {
             let additions = line.agreement_id.and_then(|a| current.get(&a)).map(Vec::as_slice).unwrap_or(&[]);
-            reverse(line, additions, run_id)
+            reverse(line, additions, run_id, run.period)
         })
         .collect();
     let plan = Plan { period: run.period, lines, warnings: Vec::new() };

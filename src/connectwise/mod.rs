@@ -5,7 +5,7 @@
 mod wire;
 
 use crate::http::{Http, HttpError, Repeat, Request, display_url};
-use crate::model::{BillingContainer, BillingLine, CatalogProduct, PsaCompany};
+use crate::model::{BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany};
 use crate::secret::Secret;
 use base64::Engine;
 use reqwest::Method;
@@ -78,6 +78,17 @@ pub struct NewAddition {
     pub quantity: u32,
     pub bill_customer: crate::model::BillCustomer,
     pub effective_date: chrono::NaiveDate,
+}
+
+/// The addition fields billing depends on: what is in force, what it bills, at what price.
+const ADDITION_FIELDS: &str = "id,product,quantity,lessIncluded,unitPrice,unitCost,billCustomer,effectiveDate,cancelledDate,agreementStatus,agreementId";
+const CATALOG_FIELDS: &str = "id,identifier,description,inactiveFlag,price,cost";
+/// Ids per `id in (...)` condition: keeps the URL well under ConnectWise's ~2,000 characters.
+const ID_CHUNK: usize = 100;
+
+/// `id in (1,2,3)`.
+fn id_in(ids: &[i64]) -> String {
+    format!("id in ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
 }
 
 pub struct ConnectWise<'h> {
@@ -288,7 +299,9 @@ impl<'h> ConnectWise<'h> {
         let agreements: Vec<wire::Agreement> = self.get_all(
             "finance/agreements",
             Some(&conditions),
-            Some("id,name,type,company,agreementStatus,cancelledFlag,endDate,noEndingDateFlag"),
+            Some(
+                "id,name,type,company,agreementStatus,cancelledFlag,endDate,noEndingDateFlag,parentAgreement",
+            ),
         )?;
         Ok(agreements
             .into_iter()
@@ -302,15 +315,42 @@ impl<'h> ConnectWise<'h> {
         let additions: Vec<wire::Addition> = self.get_all(
             &format!("finance/agreements/{agreement_id}/additions"),
             None,
-            Some("id,product,quantity,cancelledDate,agreementId"),
+            Some(ADDITION_FIELDS),
         )?;
         Ok(additions.into_iter().map(|a| a.into_model(agreement_id)).collect())
     }
 
+    /// How each agreement bills now (bill start, next invoice, prorating), in as few paged
+    /// reads as the URL length allows: `id in (...)` chunks. Agreements not found are left out.
+    pub fn billing_terms(&self, agreement_ids: &[i64]) -> Result<Vec<BillingTerms>, CwError> {
+        let mut terms = Vec::new();
+        for chunk in agreement_ids.chunks(ID_CHUNK) {
+            let agreements: Vec<wire::Agreement> = self.get_all(
+                "finance/agreements",
+                Some(&id_in(chunk)),
+                Some("id,startDate,billStartDate,nextInvoiceDate,prorateFlag,invoiceProratedAdditionsFlag,billingCycle,parentAgreement"),
+            )?;
+            terms.extend(agreements.iter().map(wire::Agreement::terms));
+        }
+        Ok(terms)
+    }
+
+    /// The catalog items of these products, with their price and cost (for new additions).
+    pub fn catalog_items(&self, product_ids: &[i64]) -> Result<Vec<CatalogProduct>, CwError> {
+        let mut items = Vec::new();
+        for chunk in product_ids.chunks(ID_CHUNK) {
+            items.extend(self.products_with(Some(&id_in(chunk)), CATALOG_FIELDS)?);
+        }
+        Ok(items)
+    }
+
     /// Catalog products matching `conditions` (all products when None).
     pub fn products(&self, conditions: Option<&str>) -> Result<Vec<CatalogProduct>, CwError> {
-        let items: Vec<wire::CatalogItem> =
-            self.get_all("procurement/catalog", conditions, Some("id,identifier,description,inactiveFlag"))?;
+        self.products_with(conditions, CATALOG_FIELDS)
+    }
+
+    fn products_with(&self, conditions: Option<&str>, fields: &str) -> Result<Vec<CatalogProduct>, CwError> {
+        let items: Vec<wire::CatalogItem> = self.get_all("procurement/catalog", conditions, Some(fields))?;
         Ok(items.into_iter().map(CatalogProduct::from).collect())
     }
 

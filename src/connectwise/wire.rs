@@ -1,7 +1,8 @@
 //! ConnectWise JSON as the API sends it (field names from the official OpenAPI
 //! description). Only this module and the client see these; the rest of recon sees `model`.
 
-use crate::model::{BillingContainer, BillingLine, CatalogProduct, PsaCompany};
+use crate::model::{BillCustomer, BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,12 @@ pub struct Agreement {
     pub end_date: Option<String>,
     #[serde(default)]
     pub no_ending_date_flag: bool,
+    pub parent_agreement: Option<Reference>,
+    pub start_date: Option<String>,
+    pub bill_start_date: Option<String>,
+    pub next_invoice_date: Option<String>,
+    #[serde(default)]
+    pub prorate_flag: bool,
 }
 
 impl Agreement {
@@ -75,7 +82,23 @@ impl Agreement {
             name: self.name,
             company_id,
             type_name: self.kind.and_then(|t| t.name),
+            parent_id: self.parent_agreement.and_then(|p| p.id),
         })
+    }
+
+    /// How it bills: the bill start date (its start date when unset), the next invoice date,
+    /// and whether it prorates.
+    pub fn terms(&self) -> BillingTerms {
+        BillingTerms {
+            container_id: self.id,
+            bill_start_date: self
+                .bill_start_date
+                .as_deref()
+                .or(self.start_date.as_deref())
+                .and_then(parse_cw_date),
+            next_invoice_date: self.next_invoice_date.as_deref().and_then(parse_cw_date),
+            prorate: self.prorate_flag,
+        }
     }
 }
 
@@ -84,8 +107,12 @@ impl Agreement {
 pub struct Addition {
     pub id: i64,
     pub product: Option<Reference>,
-    #[serde(default)]
-    pub quantity: Option<f64>,
+    pub quantity: Option<Decimal>,
+    pub less_included: Option<Decimal>,
+    pub unit_price: Option<Decimal>,
+    pub unit_cost: Option<Decimal>,
+    pub bill_customer: Option<String>,
+    pub effective_date: Option<String>,
     pub cancelled_date: Option<String>,
     pub agreement_id: Option<i64>,
 }
@@ -97,8 +124,13 @@ impl Addition {
             agreement_id: self.agreement_id.unwrap_or(agreement_id),
             product_id: self.product.as_ref().and_then(|p| p.id),
             product_identifier: self.product.and_then(|p| p.identifier),
-            quantity: self.quantity.unwrap_or(0.0),
-            cancelled: self.cancelled_date.as_deref().is_some_and(|d| !d.trim().is_empty()),
+            quantity: self.quantity.unwrap_or_default().normalize(),
+            less_included: self.less_included.unwrap_or_default().normalize(),
+            unit_price: self.unit_price,
+            unit_cost: self.unit_cost,
+            bill_customer: self.bill_customer.as_deref().and_then(BillCustomer::parse),
+            effective_date: self.effective_date.as_deref().and_then(parse_cw_date),
+            cancelled_date: self.cancelled_date.as_deref().and_then(parse_cw_date),
         }
     }
 }
@@ -113,6 +145,8 @@ pub struct CatalogItem {
     pub description: String,
     #[serde(default)]
     pub inactive_flag: bool,
+    pub price: Option<Decimal>,
+    pub cost: Option<Decimal>,
 }
 
 impl From<CatalogItem> for CatalogProduct {
@@ -122,13 +156,15 @@ impl From<CatalogItem> for CatalogProduct {
             identifier: c.identifier,
             description: c.description,
             inactive: c.inactive_flag,
+            price: c.price,
+            cost: c.cost,
         }
     }
 }
 
 /// ConnectWise dates look like `2026-12-31T00:00:00Z`.
 fn parse_cw_date(text: &str) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+    chrono::NaiveDate::parse_from_str(text.trim().get(..10)?, "%Y-%m-%d").ok()
 }
 
 #[cfg(test)]
@@ -160,13 +196,30 @@ mod tests {
     }
 
     #[test]
-    fn additions_with_a_cancelled_date_are_cancelled() {
+    fn additions_keep_their_dates_decimals_and_money() {
         let a: Addition = serde_json::from_value(serde_json::json!({
-            "id": 5, "product": {"id": 9, "identifier": "X"}, "quantity": 2.0, "cancelledDate": "2026-01-01T00:00:00Z"
+            "id": 5, "product": {"id": 9, "identifier": "X"}, "quantity": 10.5, "lessIncluded": 2,
+            "unitPrice": 22.5, "unitCost": 20.0, "billCustomer": "DoNotBill",
+            "effectiveDate": "2024-06-01T00:00:00Z", "cancelledDate": "2026-12-31T00:00:00Z"
         }))
         .unwrap();
         let m = a.into_model(77);
-        assert!(m.cancelled);
-        assert_eq!((m.agreement_id, m.product_id, m.quantity), (77, Some(9), 2.0));
+        assert_eq!((m.agreement_id, m.product_id), (77, Some(9)));
+        assert_eq!(m.quantity.to_string(), "10.5");
+        assert_eq!(m.less_included.to_string(), "2");
+        assert_eq!(m.unit_price.map(|p| p.to_string()).as_deref(), Some("22.5"));
+        assert_eq!(m.bill_customer, Some(BillCustomer::DoNotBill));
+        assert_eq!(m.effective_date, chrono::NaiveDate::from_ymd_opt(2024, 6, 1));
+        assert_eq!(m.cancelled_date, chrono::NaiveDate::from_ymd_opt(2026, 12, 31));
+    }
+
+    #[test]
+    fn terms_fall_back_to_the_start_date() {
+        let a = agreement(serde_json::json!({"id": 1, "startDate": "2026-12-15T00:00:00Z",
+            "nextInvoiceDate": "2027-01-01T00:00:00Z", "prorateFlag": false, "parentAgreement": {"id": 9}}));
+        let t = a.terms();
+        assert_eq!(t.bill_start_date, chrono::NaiveDate::from_ymd_opt(2026, 12, 15));
+        assert_eq!(t.next_invoice_date, chrono::NaiveDate::from_ymd_opt(2027, 1, 1));
+        assert!(!t.prorate);
     }
 }

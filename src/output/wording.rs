@@ -2,7 +2,8 @@
 //! and the JSON views that carry each reason's text beside its stable code.
 
 use crate::model::{AccountProblem, ProblemKind};
-use crate::plan::{Hold, Plan, PlanLine, Reason, Unknown};
+use crate::plan::{DateRule, Hold, MoneyTotals, Plan, PlanLine, Reason, Unknown};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 /// The sentence for a line's reason, with the command that fixes it where one exists.
@@ -40,6 +41,15 @@ pub fn reason(r: &Reason) -> String {
             ids.len(),
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
         ),
+        Reason::Scheduled { product, additions } => format!(
+            "{product} starts later: {}; nothing added before it (never duplicated)",
+            additions.iter().map(|(id, d)| format!("addition {id} from {d}")).collect::<Vec<_>>().join(", ")
+        ),
+        Reason::TermsNotRead { agreement } => {
+            format!(
+                "the billing terms of {agreement} were not read, so a new addition cannot be dated; nothing pushed"
+            )
+        }
         Reason::Held { hold } => hold_text(*hold),
         Reason::UndoCreated => "created by the run: set to 0 (recon does not cancel additions)".to_string(),
         Reason::UndoBackTo { quantity } => format!("back to {quantity}"),
@@ -66,6 +76,70 @@ pub fn warning(r: &Reason) -> String {
         ),
         Reason::UsageUnknown { .. } => format!("{}; nothing pushed from it", reason(r)),
         _ => reason(r),
+    }
+}
+
+/// What a plan line's note column says: its reason, else why an add is dated as it is, else
+/// that its addition is cancelled from a date.
+pub fn note(line: &PlanLine) -> String {
+    if let Some(r) = &line.reason {
+        return reason(r);
+    }
+    if let (Some(date), Some(rule)) = (line.effective_date, line.date_rule) {
+        return format!("from {date}: {}", date_rule(rule));
+    }
+    if let Some(date) = line.cancelled_from {
+        return format!("cancelled from {date}");
+    }
+    String::new()
+}
+
+/// Why a new addition starts when it does.
+pub fn date_rule(rule: DateRule) -> String {
+    match rule {
+        DateRule::BillStart { date } => format!("the agreement starts billing on {date}"),
+        DateRule::AlreadyInvoiced { next_invoice } => format!(
+            "the period is already invoiced and the agreement does not prorate; ConnectWise takes it from the next invoice date ({next_invoice})"
+        ),
+    }
+}
+
+/// An amount with its sign and cents: `+90.00`, `-12.50`, `0.00`.
+pub fn signed_amount(amount: Decimal) -> String {
+    let text = format!("{:.2}", amount.abs());
+    if amount > Decimal::ZERO {
+        format!("+{text}")
+    } else if amount < Decimal::ZERO {
+        format!("-{text}")
+    } else {
+        text
+    }
+}
+
+/// The money summary of a plan, in the PSA's currency.
+pub fn totals_line(t: &MoneyTotals) -> String {
+    let mut text = format!(
+        "Monthly revenue: {} added, {} removed, net {} (margin {}).",
+        signed_amount(t.revenue_added),
+        signed_amount(-t.revenue_removed),
+        signed_amount(t.net),
+        signed_amount(t.margin_net)
+    );
+    if !t.held_net.is_zero() {
+        text.push_str(&format!(" Held for review: net {}.", signed_amount(t.held_net)));
+    }
+    if t.unpriced > 0 {
+        text.push_str(&format!(" {} changed line(s) have no price and are not counted.", t.unpriced));
+    }
+    text
+}
+
+/// An agreement as a person picks it: its name and id, and whose child it is (a bundled
+/// child shares its parent's invoice and holds its own additions).
+pub fn agreement_label(a: &crate::model::BillingContainer) -> String {
+    match a.parent_id {
+        Some(parent) => format!("{} (id {}, child of {parent})", a.name, a.id),
+        None => format!("{} (id {})", a.name, a.id),
     }
 }
 
@@ -163,6 +237,8 @@ pub struct PlanJson<'a> {
     pub period: String,
     pub lines: Vec<LineJson<'a>>,
     pub warnings: Vec<String>,
+    /// What the plan's writes are worth a month, from its lines' own amounts.
+    pub totals: MoneyTotals,
 }
 
 impl<'a> PlanJson<'a> {
@@ -171,6 +247,7 @@ impl<'a> PlanJson<'a> {
             period: plan.period.to_string(),
             lines: plan.lines.iter().map(LineJson::new).collect(),
             warnings: plan.warnings.iter().map(warning).collect(),
+            totals: plan.totals(),
         }
     }
 }

@@ -6,22 +6,26 @@
 //! written from it), and a partial sum is never pushed (a line that a vendor or account whose
 //! usage this run does not know could also feed is skipped).
 
+mod dates;
 mod recheck;
 mod settle;
 mod undo;
 
+pub use dates::create_date;
 pub use recheck::{Conflict, Recheck, recheck};
 pub use settle::holding_addition;
 pub use undo::reverse;
 
 use crate::model::{
-    AccountMapping, AccountProblem, BillCustomer, BillingLine, ProblemKind, ServiceMapping, Usage,
-    VendorAccount, VendorSnapshot,
+    AccountMapping, AccountProblem, BillCustomer, BillingLine, BillingTerms, CatalogProduct, ProblemKind,
+    ServiceMapping, Standing, Usage, VendorAccount, VendorSnapshot,
 };
+use crate::money;
 use crate::period::Period;
-use crate::plan::{Action, Plan, PlanLine, Reason, Source, Unknown};
+use crate::plan::{Action, LineMoney, Plan, PlanLine, Reason, Source, Unknown};
 use crate::policy::SyncPolicy;
 use foldhash::{HashMap as FastMap, HashMapExt};
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything one reconcile looks at.
@@ -40,6 +44,10 @@ pub struct ReconcileInput<'a> {
     pub policy: &'a SyncPolicy,
     /// How an addition recon creates is billed.
     pub bill_customer: BillCustomer,
+    /// Agreement id -> how it bills now; an add on an agreement missing here is skipped.
+    pub terms: &'a BTreeMap<i64, BillingTerms>,
+    /// Product id -> its catalog item (price and cost of a new addition).
+    pub catalog: &'a BTreeMap<i64, CatalogProduct>,
 }
 
 /// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
@@ -266,7 +274,10 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             reason: None,
             sources: key.sources,
             effective_date: None,
+            date_rule: None,
             bill_customer: None,
+            cancelled_from: None,
+            money: None,
         };
 
         let mut unknown: Vec<Unknown> = gaps
@@ -300,9 +311,8 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             continue;
         };
         let names = identifiers.get(&product_id);
-        let mut active: Vec<&BillingLine> = all_additions
+        let mut of_product: Vec<&BillingLine> = all_additions
             .iter()
-            .filter(|a| !a.cancelled)
             .filter(|a| match (a.product_id, &a.product_identifier) {
                 (Some(id), _) => id == product_id,
                 (None, Some(ident)) => {
@@ -312,23 +322,57 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                 (None, None) => false,
             })
             .collect();
-        active.sort_by_key(|a| a.id);
+        of_product.sort_by_key(|a| a.id);
+        let in_force: Vec<&BillingLine> =
+            of_product.iter().copied().filter(|a| a.standing(input.period) == Standing::InForce).collect();
+        let scheduled: Vec<(i64, chrono::NaiveDate)> = of_product
+            .iter()
+            .filter(|a| a.standing(input.period) == Standing::Scheduled)
+            .filter_map(|a| Some((a.id, a.effective_date?)))
+            .collect();
 
-        match active.as_slice() {
+        let target = Decimal::from(quantity);
+        match in_force.as_slice() {
+            [] if !scheduled.is_empty() => {
+                line.reason = Some(Reason::Scheduled { product: product.clone(), additions: scheduled });
+            }
             [] if quantity == 0 => {
                 line.action = Action::Unchanged;
                 line.reason = Some(Reason::NothingToBill);
             }
-            [] => {
-                line.action = Action::Add;
-                line.effective_date = Some(input.period.first_day());
-                line.bill_customer = Some(input.bill_customer);
-            }
+            [] => match input.terms.get(&agreement_id) {
+                None => line.reason = Some(Reason::TermsNotRead { agreement: agreement_label() }),
+                Some(terms) => {
+                    let (date, rule) = create_date(input.period, terms);
+                    line.action = Action::Add;
+                    line.effective_date = Some(date);
+                    line.date_rule = rule;
+                    line.bill_customer = Some(input.bill_customer);
+                    let item = input.catalog.get(&product_id);
+                    let (price, cost) = (item.and_then(|c| c.price), item.and_then(|c| c.cost));
+                    line.money = Some(line_money(
+                        Decimal::ZERO,
+                        target,
+                        Decimal::ZERO,
+                        price,
+                        cost,
+                        line.bill_customer,
+                    ));
+                }
+            },
             [one] => {
                 line.addition_id = Some(one.id);
                 line.before = Some(one.quantity);
-                line.action =
-                    if one.quantity == f64::from(quantity) { Action::Unchanged } else { Action::Update };
+                line.cancelled_from = one.cancelled_date;
+                line.action = if one.quantity == target { Action::Unchanged } else { Action::Update };
+                line.money = Some(line_money(
+                    one.quantity,
+                    target,
+                    one.less_included,
+                    one.unit_price,
+                    one.unit_cost,
+                    one.bill_customer,
+                ));
             }
             several => {
                 line.reason = Some(Reason::SeveralAdditions {
@@ -372,6 +416,29 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
     Plan { period: input.period, lines, warnings }
 }
 
+/// The money of a line whose quantity goes from `before` to `after` on an addition with
+/// `less_included` units included.
+fn line_money(
+    before: Decimal,
+    after: Decimal,
+    less_included: Decimal,
+    price: Option<Decimal>,
+    cost: Option<Decimal>,
+    bill: Option<BillCustomer>,
+) -> LineMoney {
+    let billed_before = money::billed(before, less_included);
+    let billed_after = money::billed(after, less_included);
+    let change = money::change(billed_before, billed_after, price, cost, bill);
+    LineMoney {
+        unit_price: price,
+        unit_cost: cost,
+        billed_before,
+        billed_after,
+        revenue_change: change.map(|c| c.0),
+        margin_change: change.map(|c| c.1),
+    }
+}
+
 impl<'a> Key<'a> {
     fn new(mapping: &'a AccountMapping) -> Key<'a> {
         Key { mapping, sources: Vec::new(), total: Some(0), unknown: Vec::new() }
@@ -395,13 +462,17 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
         reason: Some(reason),
         sources,
         effective_date: None,
+        date_rule: None,
         bill_customer: None,
+        cancelled_from: None,
+        money: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::DateRule;
     use crate::plan::format_quantity;
     use crate::policy::Decision;
 
@@ -471,13 +542,51 @@ mod tests {
             agreement_id: 10,
             product_id: product,
             product_identifier: identifier.map(str::to_string),
-            quantity,
-            cancelled: false,
+            quantity: Decimal::try_from(quantity).unwrap(),
+            less_included: Decimal::ZERO,
+            unit_price: None,
+            unit_cost: None,
+            bill_customer: Some(BillCustomer::Billable),
+            effective_date: None,
+            cancelled_date: None,
         }
     }
 
+    /// An addition of agreement 10 for the other core tests; `cancelled` ends it long ago.
+    pub(crate) fn addition_at(id: i64, product: i64, quantity: f64, cancelled: bool) -> BillingLine {
+        let a = addition(id, Some(product), None, quantity);
+        if cancelled { self::cancelled(a) } else { a }
+    }
+
+    /// A line with nothing in it, for struct update syntax in tests.
+    pub(crate) fn empty_line() -> PlanLine {
+        PlanLine {
+            action: Action::Skipped,
+            company_id: None,
+            company: String::new(),
+            agreement_id: None,
+            agreement: None,
+            product_id: None,
+            product: None,
+            addition_id: None,
+            before: None,
+            after: None,
+            reason: None,
+            sources: Vec::new(),
+            effective_date: None,
+            date_rule: None,
+            bill_customer: None,
+            cancelled_from: None,
+            money: None,
+        }
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
     fn cancelled(mut a: BillingLine) -> BillingLine {
-        a.cancelled = true;
+        a.cancelled_date = Some(day(2025, 1, 31));
         a
     }
 
@@ -491,6 +600,10 @@ mod tests {
         snapshots: BTreeMap<String, VendorSnapshot>,
         additions: BTreeMap<i64, Vec<BillingLine>>,
         policy: SyncPolicy,
+        /// Terms of agreements not listed here are "prorates, no dates" unless this is off.
+        terms: BTreeMap<i64, BillingTerms>,
+        default_terms: bool,
+        catalog: BTreeMap<i64, CatalogProduct>,
     }
 
     impl World {
@@ -509,6 +622,9 @@ mod tests {
                 snapshots: BTreeMap::from([(HUNTRESS.to_string(), snapshot)]),
                 additions: BTreeMap::from([(10, Vec::new())]),
                 policy: SyncPolicy::push_everything(),
+                terms: BTreeMap::new(),
+                default_terms: true,
+                catalog: BTreeMap::new(),
             }
         }
 
@@ -521,6 +637,17 @@ mod tests {
         }
 
         fn plan(&self) -> Plan {
+            let mut terms = self.terms.clone();
+            if self.default_terms {
+                for &id in self.additions.keys() {
+                    terms.entry(id).or_insert(BillingTerms {
+                        container_id: id,
+                        bill_start_date: None,
+                        next_invoice_date: None,
+                        prorate: true,
+                    });
+                }
+            }
             reconcile(&ReconcileInput {
                 period: Period { year: 2026, month: 10 },
                 account_mappings: &self.account_mappings,
@@ -529,6 +656,8 @@ mod tests {
                 additions: &self.additions,
                 policy: &self.policy,
                 bill_customer: BillCustomer::Billable,
+                terms: &terms,
+                catalog: &self.catalog,
             })
         }
     }
@@ -1085,7 +1214,7 @@ mod tests {
                 product_id: Some(100),
                 product: Some("HUNTRESS-EDR".to_string()),
                 addition_id: Some(17),
-                before: Some(3.0),
+                before: Some(Decimal::from(3)),
                 after: Some(5),
                 reason: None,
                 sources: vec![Source {
@@ -1095,11 +1224,18 @@ mod tests {
                     service_key: "edr".to_string(),
                     quantity: 5,
                 }],
-                effective_date: None,
-                bill_customer: None,
+                money: Some(LineMoney {
+                    unit_price: None,
+                    unit_cost: None,
+                    billed_before: Decimal::from(3),
+                    billed_after: Decimal::from(5),
+                    revenue_change: None,
+                    margin_change: None,
+                }),
+                ..empty_line()
             }]
         );
-        assert_eq!(plan.lines[0].delta(), Some(2.0));
+        assert_eq!(plan.lines[0].delta(), Some(Decimal::from(2)));
         let mut add = World::base().plan().lines.remove(0);
         assert_eq!(add.action, Action::Add);
         assert_eq!(
@@ -1107,6 +1243,214 @@ mod tests {
             (chrono::NaiveDate::from_ymd_opt(2026, 10, 1), Some(BillCustomer::Billable)),
             "an add carries what is sent"
         );
+    }
+
+    /// Billing by date and money: (what, change to the base world, action, before, date,
+    /// date rule, cancelled from, revenue change, reason code).
+    #[test]
+    fn billing_rules_table() {
+        type Change = fn(&mut World);
+        type Want = (
+            Action,
+            Option<&'static str>,
+            Option<chrono::NaiveDate>,
+            Option<DateRule>,
+            Option<chrono::NaiveDate>,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
+        let dec = |text: &str| text.parse::<Decimal>().unwrap();
+        let cases: Vec<(&str, Change, Want)> = vec![
+            (
+                "cancelled at the end of the period: still the line to update",
+                |w| {
+                    let mut a = addition(17, Some(100), None, 3.0);
+                    a.cancelled_date = Some(day(2026, 10, 31));
+                    w.additions_of(10).push(a);
+                },
+                (Action::Update, Some("3"), None, None, Some(day(2026, 10, 31)), None, None),
+            ),
+            (
+                "cancelled after the period: in force",
+                |w| {
+                    let mut a = addition(17, Some(100), None, 5.0);
+                    a.cancelled_date = Some(day(2026, 12, 31));
+                    w.additions_of(10).push(a);
+                },
+                (Action::Unchanged, Some("5"), None, None, Some(day(2026, 12, 31)), None, None),
+            ),
+            (
+                "cancelled on the first day: in force for that day",
+                |w| {
+                    let mut a = addition(17, Some(100), None, 5.0);
+                    a.cancelled_date = Some(day(2026, 10, 1));
+                    w.additions_of(10).push(a);
+                },
+                (Action::Unchanged, Some("5"), None, None, Some(day(2026, 10, 1)), None, None),
+            ),
+            (
+                "starts after the period: scheduled, never duplicated",
+                |w| {
+                    let mut a = addition(17, Some(100), None, 5.0);
+                    a.effective_date = Some(day(2026, 11, 1));
+                    w.additions_of(10).push(a);
+                },
+                (Action::Skipped, None, None, None, None, None, Some("scheduled")),
+            ),
+            (
+                "scheduled beside one in force: the one in force is the line",
+                |w| {
+                    let mut later = addition(18, Some(100), None, 9.0);
+                    later.effective_date = Some(day(2026, 11, 1));
+                    w.additions_of(10).push(later);
+                    let mut now = addition(17, Some(100), None, 4.0);
+                    now.effective_date = Some(day(2026, 1, 1));
+                    w.additions_of(10).push(now);
+                },
+                (Action::Update, Some("4"), None, None, None, None, None),
+            ),
+            (
+                "starts on the last day: in force",
+                |w| {
+                    let mut a = addition(17, Some(100), None, 5.0);
+                    a.effective_date = Some(day(2026, 10, 31));
+                    w.additions_of(10).push(a);
+                },
+                (Action::Unchanged, Some("5"), None, None, None, None, None),
+            ),
+            (
+                "a decimal quantity is compared exactly",
+                |w| w.additions_of(10).push(addition(17, Some(100), None, 5.25)),
+                (Action::Update, Some("5.25"), None, None, None, Some("-11.25"), None),
+            ),
+            (
+                "an add is dated the first day when the agreement prorates",
+                |w| {
+                    w.terms.insert(
+                        10,
+                        BillingTerms {
+                            container_id: 10,
+                            bill_start_date: None,
+                            next_invoice_date: Some(day(2026, 11, 1)),
+                            prorate: true,
+                        },
+                    );
+                },
+                (Action::Add, None, Some(day(2026, 10, 1)), None, None, None, None),
+            ),
+            (
+                "an add in an invoiced period of an agreement that does not prorate: the next invoice date",
+                |w| {
+                    w.terms.insert(
+                        10,
+                        BillingTerms {
+                            container_id: 10,
+                            bill_start_date: None,
+                            next_invoice_date: Some(day(2026, 11, 1)),
+                            prorate: false,
+                        },
+                    );
+                },
+                (
+                    Action::Add,
+                    None,
+                    Some(day(2026, 11, 1)),
+                    Some(DateRule::AlreadyInvoiced { next_invoice: day(2026, 11, 1) }),
+                    None,
+                    None,
+                    None,
+                ),
+            ),
+            (
+                "an add on an agreement whose terms were not read is skipped",
+                |w| w.default_terms = false,
+                (Action::Skipped, None, None, None, None, None, Some("terms_not_read")),
+            ),
+        ];
+        for (name, change, want) in cases {
+            let mut world = World::base();
+            // 45.00 a unit for the addition cases: their money comes from the addition.
+            change(&mut world);
+            for a in world.additions.values_mut().flatten() {
+                a.unit_price = Some(dec("45"));
+            }
+            let plan = world.plan();
+            let line = &plan.lines[0];
+            let got = (
+                line.action,
+                line.before.map(|b| b.normalize().to_string()),
+                line.effective_date,
+                line.date_rule,
+                line.cancelled_from,
+                line.money.as_ref().and_then(|m| m.revenue_change).map(|r| r.to_string()),
+                line.reason.as_ref().map(Reason::code),
+            );
+            let want = (
+                want.0,
+                want.1.map(str::to_string),
+                want.2,
+                want.3,
+                want.4,
+                want.5.map(str::to_string),
+                want.6,
+            );
+            // Only the decimal case states its money; the others are checked for shape only.
+            let got = if want.5.is_none() { (got.0, got.1, got.2, got.3, got.4, None, got.6) } else { got };
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn money_comes_from_the_addition_or_the_catalog_and_billed_quantities_skip_what_is_included() {
+        let dec = |text: &str| text.parse::<Decimal>().unwrap();
+        // An update: the addition's price, cost and lessIncluded.
+        let mut world = World::base();
+        let mut a = addition(17, Some(100), None, 12.0);
+        a.less_included = dec("10");
+        a.unit_price = Some(dec("45"));
+        a.unit_cost = Some(dec("30"));
+        world.additions_of(10).push(a);
+        world.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 15)];
+        let m = world.plan().lines[0].money.clone().unwrap();
+        assert_eq!((m.billed_before, m.billed_after), (dec("2"), dec("5")));
+        assert_eq!((m.revenue_change, m.margin_change), (Some(dec("135")), Some(dec("45"))));
+        // Fewer units than included: nothing billed either side.
+        let mut world = World::base();
+        let mut a = addition(17, Some(100), None, 3.0);
+        a.less_included = dec("10");
+        a.unit_price = Some(dec("45"));
+        world.additions_of(10).push(a);
+        let m = world.plan().lines[0].money.clone().unwrap();
+        assert_eq!((m.billed_before, m.billed_after, m.revenue_change), (dec("0"), dec("0"), Some(dec("0"))));
+        // A missing price is unknown money, never 0.
+        let mut world = World::base();
+        world.additions_of(10).push(addition(17, Some(100), None, 3.0));
+        let plan = world.plan();
+        assert_eq!(plan.lines[0].money.as_ref().unwrap().revenue_change, None);
+        assert_eq!(plan.totals().unpriced, 1);
+        // An add: the catalog's price and cost.
+        let mut world = World::base();
+        world.catalog.insert(
+            100,
+            CatalogProduct {
+                id: 100,
+                identifier: "HUNTRESS-EDR".into(),
+                description: String::new(),
+                inactive: false,
+                price: Some(dec("7.99")),
+                cost: Some(dec("5")),
+            },
+        );
+        let plan = world.plan();
+        let m = plan.lines[0].money.clone().unwrap();
+        assert_eq!(
+            (m.unit_price, m.revenue_change, m.margin_change),
+            (Some(dec("7.99")), Some(dec("39.95")), Some(dec("14.95")))
+        );
+        let t = plan.totals();
+        assert_eq!((t.revenue_added, t.revenue_removed, t.net), (dec("39.95"), dec("0"), dec("39.95")));
+        assert_eq!(t.by_vendor["huntress"].0, dec("39.95"));
+        assert_eq!(t.by_company["Acme Dental"].0, dec("39.95"));
     }
 
     #[test]

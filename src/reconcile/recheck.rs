@@ -2,8 +2,10 @@
 //! held when the change was planned. Decide, from the additions read now, whether to write,
 //! whether it is already done, or why a blind write would overwrite someone's change.
 
-use crate::model::BillingLine;
+use crate::model::{BillingLine, Standing};
+use crate::period::Period;
 use crate::plan::{Action, PlanLine};
+use rust_decimal::Decimal;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recheck {
@@ -23,18 +25,20 @@ pub enum Conflict {
     /// The addition it was held for is no longer active.
     AdditionGone { addition_id: i64 },
     /// The addition's quantity changed since the change was held.
-    ChangedMeanwhile { now: f64, then: Option<f64> },
+    ChangedMeanwhile { now: Decimal, then: Option<Decimal> },
     /// Several active additions of the product now.
     SeveralAdditions { count: usize },
 }
 
-/// The decision for one held `line`, given the current additions of its agreement.
-pub fn recheck(line: &PlanLine, current: &[BillingLine]) -> Recheck {
+/// The decision for one held `line` of `period`, given the current additions of its agreement.
+pub fn recheck(line: &PlanLine, current: &[BillingLine], period: Period) -> Recheck {
     let (Some(_), Some(product_id), Some(after)) = (line.agreement_id, line.product_id, line.after) else {
         return Recheck::Conflict(Conflict::Incomplete);
     };
-    let live: Vec<&BillingLine> =
-        current.iter().filter(|a| !a.cancelled && a.product_id == Some(product_id)).collect();
+    let live: Vec<&BillingLine> = current
+        .iter()
+        .filter(|a| a.standing(period) == Standing::InForce && a.product_id == Some(product_id))
+        .collect();
     let mut line = line.clone();
     line.reason = None;
     match (live.as_slice(), line.addition_id) {
@@ -43,7 +47,7 @@ pub fn recheck(line: &PlanLine, current: &[BillingLine]) -> Recheck {
             Recheck::Push(Box::new(line))
         }
         ([], Some(addition_id)) => Recheck::Conflict(Conflict::AdditionGone { addition_id }),
-        ([one], _) if one.quantity == f64::from(after) => Recheck::AlreadyDone,
+        ([one], _) if one.quantity == Decimal::from(after) => Recheck::AlreadyDone,
         ([one], held_on) if held_on.is_none_or(|id| id == one.id) && Some(one.quantity) == line.before => {
             line.action = Action::Update;
             line.addition_id = Some(one.id);
@@ -59,17 +63,15 @@ mod tests {
     use super::*;
 
     fn addition(id: i64, quantity: f64) -> BillingLine {
-        BillingLine {
-            id,
-            agreement_id: 10,
-            product_id: Some(100),
-            product_identifier: None,
-            quantity,
-            cancelled: false,
-        }
+        crate::reconcile::tests::addition_at(id, 100, quantity, false)
+    }
+
+    fn q(v: f64) -> Decimal {
+        Decimal::try_from(v).unwrap()
     }
 
     fn held(addition_id: Option<i64>, before: Option<f64>, after: u32) -> PlanLine {
+        let before = before.map(q);
         PlanLine {
             action: Action::Held,
             company_id: Some(1),
@@ -82,9 +84,7 @@ mod tests {
             before,
             after: Some(after),
             reason: Some(crate::plan::Reason::Held { hold: crate::plan::Hold::Decrease }),
-            sources: Vec::new(),
-            effective_date: None,
-            bill_customer: None,
+            ..crate::reconcile::tests::empty_line()
         }
     }
 
@@ -94,6 +94,8 @@ mod tests {
         line.reason = None;
         Recheck::Push(Box::new(line))
     }
+
+    const PERIOD: Period = Period { year: 2026, month: 10 };
 
     #[test]
     fn recheck_table() {
@@ -114,7 +116,7 @@ mod tests {
                 "changed meanwhile: never overwritten",
                 held(Some(7), Some(9.0), 5),
                 vec![addition(7, 12.0)],
-                Recheck::Conflict(Conflict::ChangedMeanwhile { now: 12.0, then: Some(9.0) }),
+                Recheck::Conflict(Conflict::ChangedMeanwhile { now: q(12.0), then: Some(q(9.0)) }),
             ),
             (
                 "a held add with no addition yet",
@@ -126,7 +128,7 @@ mod tests {
                 "a held add someone created meanwhile at another quantity",
                 held(None, None, 5),
                 vec![addition(8, 3.0)],
-                Recheck::Conflict(Conflict::ChangedMeanwhile { now: 3.0, then: None }),
+                Recheck::Conflict(Conflict::ChangedMeanwhile { now: q(3.0), then: None }),
             ),
             (
                 "gone",
@@ -142,10 +144,10 @@ mod tests {
             ),
         ];
         for (name, line, current, want) in cases {
-            assert_eq!(recheck(&line, &current), want, "{name}");
+            assert_eq!(recheck(&line, &current, PERIOD), want, "{name}");
         }
         let mut incomplete = held(Some(7), Some(9.0), 5);
         incomplete.product_id = None;
-        assert_eq!(recheck(&incomplete, &[]), Recheck::Conflict(Conflict::Incomplete));
+        assert_eq!(recheck(&incomplete, &[], PERIOD), Recheck::Conflict(Conflict::Incomplete));
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::model::BillingLine;
 use crate::plan::{Action, PlanLine};
+use rust_decimal::Decimal;
 
 /// The addition that shows `line`'s write done, if any: active, of the line's product, at
 /// the line's target quantity, and the very addition an update was for.
@@ -12,10 +13,13 @@ pub fn holding_addition(line: &PlanLine, additions: &[BillingLine]) -> Option<i6
     additions
         .iter()
         .find(|a| {
-            !a.cancelled
-                && a.product_id == Some(product_id)
-                && a.quantity == f64::from(after)
-                && (line.action == Action::Add || line.addition_id.is_none_or(|id| id == a.id))
+            a.product_id == Some(product_id)
+                && a.quantity == Decimal::from(after)
+                && match line.action {
+                    // recon creates additions with no cancel date.
+                    Action::Add => a.cancelled_date.is_none(),
+                    _ => line.addition_id.is_none_or(|id| id == a.id),
+                }
         })
         .map(|a| a.id)
 }
@@ -25,14 +29,7 @@ mod tests {
     use super::*;
 
     fn addition(id: i64, product: i64, quantity: f64, cancelled: bool) -> BillingLine {
-        BillingLine {
-            id,
-            agreement_id: 10,
-            product_id: Some(product),
-            product_identifier: None,
-            quantity,
-            cancelled,
-        }
+        crate::reconcile::tests::addition_at(id, product, quantity, cancelled)
     }
 
     fn line(action: Action, addition_id: Option<i64>, after: u32) -> PlanLine {
@@ -49,8 +46,7 @@ mod tests {
             after: Some(after),
             reason: None,
             sources: Vec::new(),
-            effective_date: None,
-            bill_customer: None,
+            ..crate::reconcile::tests::empty_line()
         }
     }
 

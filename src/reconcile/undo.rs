@@ -2,29 +2,35 @@
 //! it was; an addition the run created is set to 0 (recon never cancels or deletes one: 0 is
 //! visible and reversible). A line changed since the run is left alone.
 
-use crate::model::BillingLine;
+use crate::model::{BillingLine, Standing};
+use crate::period::Period;
 use crate::plan::{Action, PlanLine, Reason, format_quantity};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 /// The line that puts one applied change of run `run_id` back, or a skipped line saying why
 /// it cannot, given the current additions of its agreement.
-pub fn reverse(applied: &PlanLine, current: &[BillingLine], run_id: i64) -> PlanLine {
+pub fn reverse(applied: &PlanLine, current: &[BillingLine], run_id: i64, period: Period) -> PlanLine {
     let mut line = applied.clone();
     line.sources = Vec::new();
     line.effective_date = None;
+    line.date_rule = None;
     line.bill_customer = None;
-    let now = current.iter().find(|a| Some(a.id) == applied.addition_id && !a.cancelled);
+    line.money = None;
+    let now =
+        current.iter().find(|a| Some(a.id) == applied.addition_id && a.standing(period) != Standing::Ended);
     let target = match applied.action {
-        Action::Add => Some(0.0),
+        Action::Add => Some(Decimal::ZERO),
         _ => applied.before,
     };
     line.before = now.map(|a| a.quantity);
     let (action, reason) = match (now, target) {
         (None, _) => (Action::Skipped, Reason::UndoGone { addition_id: applied.addition_id }),
-        (Some(a), _) if Some(a.quantity) != applied.after.map(f64::from) => {
+        (Some(a), _) if Some(a.quantity) != applied.after.map(Decimal::from) => {
             (Action::Skipped, Reason::UndoChangedSince { run_id, now: format_quantity(Some(a.quantity)) })
         }
-        (Some(_), Some(t)) if t.fract() == 0.0 && t >= 0.0 => {
-            line.after = Some(t as u32);
+        (Some(_), Some(t)) if let Some(whole) = t.normalize().to_u32().filter(|w| Decimal::from(*w) == t) => {
+            line.after = Some(whole);
             let reason = if applied.action == Action::Add {
                 Reason::UndoCreated
             } else {
@@ -44,17 +50,11 @@ mod tests {
     use super::*;
 
     fn addition(id: i64, quantity: f64, cancelled: bool) -> BillingLine {
-        BillingLine {
-            id,
-            agreement_id: 10,
-            product_id: Some(100),
-            product_identifier: None,
-            quantity,
-            cancelled,
-        }
+        crate::reconcile::tests::addition_at(id, 100, quantity, cancelled)
     }
 
     fn applied(action: Action, before: Option<f64>, after: u32) -> PlanLine {
+        let before = before.map(|b| Decimal::try_from(b).unwrap());
         PlanLine {
             action,
             company_id: Some(1),
@@ -66,10 +66,7 @@ mod tests {
             addition_id: Some(7),
             before,
             after: Some(after),
-            reason: None,
-            sources: Vec::new(),
-            effective_date: None,
-            bill_customer: None,
+            ..crate::reconcile::tests::empty_line()
         }
     }
 
@@ -124,7 +121,8 @@ mod tests {
             ),
         ];
         for (name, line, current, action, before, after, reason) in cases {
-            let got = reverse(&line, &current, 3);
+            let got = reverse(&line, &current, 3, Period { year: 2026, month: 10 });
+            let before = before.map(|b| Decimal::try_from(b).unwrap());
             assert_eq!(
                 (got.action, got.before, got.after, got.reason),
                 (action, before, after, Some(reason)),

@@ -5,9 +5,11 @@
 use super::{Fault, Store, StoreError, parse_time, parse_time_opt, stamp};
 use crate::model::BillCustomer;
 use crate::period::Period;
-use crate::plan::{Action, ChangeState, PlanCounts, PlanLine, Reason, RunKind, RunResult, Source};
+use crate::plan::{Action, ChangeState, LineMoney, PlanCounts, PlanLine, Reason, RunKind, RunResult, Source};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -57,6 +59,43 @@ struct StoredSource {
     account_name: String,
     service_key: String,
     quantity: u32,
+}
+
+/// `LineMoney` as stored in `changes.money`: exact decimals as text.
+#[derive(Serialize, Deserialize)]
+struct StoredMoney {
+    unit_price: Option<Decimal>,
+    unit_cost: Option<Decimal>,
+    billed_before: Decimal,
+    billed_after: Decimal,
+    revenue_change: Option<Decimal>,
+    margin_change: Option<Decimal>,
+}
+
+impl From<StoredMoney> for LineMoney {
+    fn from(m: StoredMoney) -> LineMoney {
+        LineMoney {
+            unit_price: m.unit_price,
+            unit_cost: m.unit_cost,
+            billed_before: m.billed_before,
+            billed_after: m.billed_after,
+            revenue_change: m.revenue_change,
+            margin_change: m.margin_change,
+        }
+    }
+}
+
+impl From<&LineMoney> for StoredMoney {
+    fn from(m: &LineMoney) -> StoredMoney {
+        StoredMoney {
+            unit_price: m.unit_price,
+            unit_cost: m.unit_cost,
+            billed_before: m.billed_before,
+            billed_after: m.billed_after,
+            revenue_change: m.revenue_change,
+            margin_change: m.margin_change,
+        }
+    }
 }
 
 /// `PlanCounts` as stored in `runs.counts`; a count missing from an older row reads 0.
@@ -116,7 +155,8 @@ fn split_list(text: &str) -> Vec<String> {
 
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
-    reason_data, effective_date, bill_customer, error, sources, created_at, updated_at"#;
+    reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, error, sources,
+    created_at, updated_at"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -129,6 +169,17 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
         serde_json::from_str(&sources).map_err(|e| Fault::corrupt(format!("sources of change {id}"), e))?;
     let reason_data: Option<String> = row.get("reason_data")?;
     let effective_date: Option<String> = row.get("effective_date")?;
+    let money: Option<String> = row.get("money")?;
+    let date_rule: Option<String> = row.get("date_rule")?;
+    let cancelled_from: Option<String> = row.get("cancelled_from")?;
+    let before: Option<f64> = row.get("before")?;
+    let date = |what: &str, text: Option<String>| {
+        text.map(|d| {
+            chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|e| Fault::corrupt(format!("{what} of change {id}"), e))
+        })
+        .transpose()
+    };
     let bill_customer: Option<String> = row.get("bill_customer")?;
     let reason_text: Option<String> = row.get("reason")?;
     let reason = match (reason_data, reason_text) {
@@ -149,13 +200,21 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
         product_id: row.get("product_id")?,
         product: row.get("product")?,
         addition_id: row.get("addition_id")?,
-        before: row.get("before")?,
+        before: before.and_then(Decimal::from_f64).map(|d| d.normalize()),
         after: row.get("after")?,
         reason,
-        effective_date: effective_date
-            .map(|d| {
-                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                    .map_err(|e| Fault::corrupt(format!("effective date of change {id}"), e))
+        effective_date: date("effective date", effective_date)?,
+        date_rule: date_rule
+            .map(|r| {
+                serde_json::from_str(&r).map_err(|e| Fault::corrupt(format!("date rule of change {id}"), e))
+            })
+            .transpose()?,
+        cancelled_from: date("cancel date", cancelled_from)?,
+        money: money
+            .map(|m| {
+                serde_json::from_str::<StoredMoney>(&m)
+                    .map(LineMoney::from)
+                    .map_err(|e| Fault::corrupt(format!("money of change {id}"), e))
             })
             .transpose()?,
         bill_customer: bill_customer
@@ -213,6 +272,17 @@ fn insert_change(
     let accounts: BTreeSet<&str> = line.sources.iter().map(|s| s.account_name.as_str()).collect();
     let sources =
         serde_json::to_string(&line.sources).map_err(|e| Fault::corrupt("sources of a plan line", e))?;
+    let money = line
+        .money
+        .as_ref()
+        .map(|m| serde_json::to_string(&StoredMoney::from(m)))
+        .transpose()
+        .map_err(|e| Fault::corrupt("money of a plan line", e))?;
+    let date_rule = line
+        .date_rule
+        .map(|r| serde_json::to_string(&r))
+        .transpose()
+        .map_err(|e| Fault::corrupt("date rule of a plan line", e))?;
     let reason_data = line
         .reason
         .as_ref()
@@ -224,9 +294,10 @@ fn insert_change(
         r#"INSERT INTO changes (
                run_id, vendor, account, company_id, company, agreement_id, agreement,
                addition_id, product_id, product, "before", "after", action, state, reason,
-               reason_data, effective_date, bill_customer, error, sources, created_at, updated_at)
+               reason_data, effective_date, bill_customer, money, date_rule, cancelled_from,
+               error, sources, created_at, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                   ?16, ?17, ?18, NULL, ?19, ?20, ?20)"#,
+                   ?16, ?17, ?18, ?19, ?20, ?21, NULL, ?22, ?23, ?23)"#,
     )?
     .execute(params![
         run_id,
@@ -239,7 +310,7 @@ fn insert_change(
         line.addition_id,
         line.product_id,
         line.product,
-        line.before,
+        line.before.and_then(|b| b.to_f64()),
         line.after,
         line.action.as_str(),
         state.as_str(),
@@ -247,6 +318,9 @@ fn insert_change(
         reason_data,
         line.effective_date.map(|d| d.format("%Y-%m-%d").to_string()),
         line.bill_customer.map(BillCustomer::as_str),
+        money,
+        date_rule,
+        line.cancelled_from.map(|d| d.format("%Y-%m-%d").to_string()),
         sources,
         now,
     ])?;
@@ -432,7 +506,7 @@ pub(super) mod tests {
             product_id: Some(31),
             product: Some("NW-ASSET".to_string()),
             addition_id: Some(900),
-            before: Some(12.5),
+            before: Some(Decimal::new(125, 1)),
             after: Some(after),
             reason: None,
             sources: vec![
@@ -452,7 +526,17 @@ pub(super) mod tests {
                 },
             ],
             effective_date: None,
+            date_rule: None,
             bill_customer: None,
+            cancelled_from: Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date")),
+            money: Some(LineMoney {
+                unit_price: Some(Decimal::new(4550, 2)),
+                unit_cost: None,
+                billed_before: Decimal::new(125, 1),
+                billed_after: Decimal::from(after),
+                revenue_change: Some(Decimal::new(-1234, 2)),
+                margin_change: Some(Decimal::new(-1234, 2)),
+            }),
         }
     }
 
@@ -473,6 +557,9 @@ pub(super) mod tests {
         add.before = None;
         add.effective_date = chrono::NaiveDate::from_ymd_opt(2026, 10, 1);
         add.bill_customer = Some(BillCustomer::DoNotBill);
+        add.date_rule = Some(crate::plan::DateRule::AlreadyInvoiced {
+            next_invoice: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+        });
         let mut held = line("nodeware", 40);
         held.action = Action::Held;
         held.reason =

@@ -141,4 +141,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE changes ADD COLUMN effective_date TEXT;   -- YYYY-MM-DD, of an add
     ALTER TABLE changes ADD COLUMN bill_customer TEXT;    -- of an add
     "#,
+    // 7: what a line is worth (JSON of exact decimals: unit price and cost, billed before
+    // and after, revenue and margin change), why an add's date moved, and an in-force
+    // addition's cancel date.
+    r#"
+    ALTER TABLE changes ADD COLUMN money TEXT;
+    ALTER TABLE changes ADD COLUMN date_rule TEXT;
+    ALTER TABLE changes ADD COLUMN cancelled_from TEXT;
+    "#,
 ];

@@ -6,6 +6,7 @@
 mod harness;
 
 mod bad_input;
+mod billing;
 mod errors;
 mod faults;
 mod flow;

@@ -3,6 +3,7 @@
 //! and forward-only paging with Link headers, `conditions`, `orderBy` and `fields`.
 //! Behaviour follows shared/reference/connectwise.md, not recon's own code.
 
+use chrono::Datelike;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io;
@@ -134,6 +135,9 @@ impl ConnectWise {
         for list in [&mut companies, &mut agreements, &mut agreement_types, &mut additions, &mut catalog] {
             list.sort_by_key(id_of);
         }
+        for agreement in &mut agreements {
+            default_billing(agreement, chrono::Utc::now().date_naive());
+        }
         let table = |name: &str| tables.get(name).and_then(Value::as_array).cloned().unwrap_or_default();
         let state = State {
             next_addition_id: additions.iter().map(id_of).max().unwrap_or(0) + 1,
@@ -168,6 +172,50 @@ impl ConnectWise {
     }
 
     /// Every addition as currently stored (tests assert on the result of a sync).
+    /// Set fields of one record (`agreement` or `addition`, by id) at runtime, as a person
+    /// editing it in ConnectWise would. False when there is no such record.
+    pub fn update(&self, kind: &str, id: i64, fields: &Value) -> bool {
+        let mut state = lock(&self.state);
+        let list = match kind {
+            "agreement" => &mut state.agreements,
+            "addition" => &mut state.additions,
+            "catalog" => &mut state.catalog,
+            _ => return false,
+        };
+        let (Some(record), Some(fields)) = (list.iter_mut().find(|r| id_of(r) == id), fields.as_object())
+        else {
+            return false;
+        };
+        for (k, v) in fields {
+            if v.is_null() {
+                if let Some(o) = record.as_object_mut() {
+                    o.remove(k);
+                }
+            } else {
+                record[k.as_str()] = v.clone();
+            }
+        }
+        if kind == "addition" {
+            recompute_extended(record);
+        }
+        true
+    }
+
+    /// Add an addition record as it would be in ConnectWise (its `agreementId` says where).
+    pub fn insert_addition(&self, record: Value) -> i64 {
+        let mut state = lock(&self.state);
+        let id = state.next_addition_id;
+        state.next_addition_id += 1;
+        let mut record = record;
+        record["id"] = json!(id);
+        let parent = record["agreementId"].as_i64().unwrap_or(0);
+        recompute_extended(&mut record);
+        let position = state.additions.len();
+        state.additions.push(record);
+        state.additions_of.entry(parent).or_default().push(position);
+        id
+    }
+
     pub fn additions(&self) -> Vec<Value> {
         lock(&self.state).additions.clone()
     }
@@ -405,12 +453,11 @@ impl ConnectWise {
         let Some(product) = product.filter(|_| errors.is_empty()) else {
             return validation("agreementAddition", errors);
         };
-        let agreement_status = state
-            .agreements
-            .iter()
-            .find(|a| id_of(a) == parent)
-            .and_then(|a| a.get("agreementStatus").cloned())
-            .unwrap_or(Value::Null);
+        let agreement = state.agreements.iter().find(|a| id_of(a) == parent).cloned().unwrap_or(Value::Null);
+        if let Some(refused) = billing_refusal(&agreement, body.get("effectiveDate")) {
+            return refused;
+        }
+        let agreement_status = agreement.get("agreementStatus").cloned().unwrap_or(Value::Null);
         let quantity = body.get("quantity").and_then(Value::as_f64).unwrap_or(0.0);
         let unit_price =
             body.get("unitPrice").and_then(Value::as_f64).or(product["price"].as_f64()).unwrap_or(0.0);
@@ -537,6 +584,63 @@ impl ConnectWise {
         state.catalog.push(record.clone());
         Reply::json(201, &record)
     }
+}
+
+/// The billing fields the fixtures leave out, as a monthly agreement billed in advance on the
+/// 1st has them `today`: it bills from its start date, this month is already invoiced (the
+/// next invoice is the 1st of next month), and it prorates unless the fixture says not.
+fn default_billing(agreement: &mut Value, today: chrono::NaiveDate) {
+    let Some(record) = agreement.as_object_mut() else { return };
+    if !record.contains_key("billStartDate")
+        && let Some(start) = record.get("startDate").cloned()
+    {
+        record.insert("billStartDate".into(), start);
+    }
+    if !record.contains_key("nextInvoiceDate") {
+        let next = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1)
+            .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+            .unwrap_or(today);
+        record.insert("nextInvoiceDate".into(), json!(format!("{next}T00:00:00Z")));
+    }
+    record.entry("prorateFlag").or_insert(json!(true));
+    record.entry("invoiceProratedAdditionsFlag").or_insert(json!(false));
+}
+
+/// ConnectWise's refusals of a new addition's date (HTTP 400 `InvalidObject`): before the
+/// agreement's bill start date, or in a period already invoiced on an agreement that does
+/// not prorate.
+fn billing_refusal(agreement: &Value, effective: Option<&Value>) -> Option<Reply> {
+    let effective = effective.and_then(Value::as_str).and_then(conditions::parse_date)?.date_naive();
+    let date = |field: &str| {
+        agreement.get(field).and_then(Value::as_str).and_then(conditions::parse_date).map(|d| d.date_naive())
+    };
+    if let Some(start) = date("billStartDate")
+        && effective < start
+    {
+        return Some(validation(
+            "agreementAddition",
+            vec![field_error(
+                "InvalidField",
+                "effectiveDate",
+                &format!("The effective date may not be before the agreement's bill start date ({start})."),
+            )],
+        ));
+    }
+    let prorates = agreement.get("prorateFlag").and_then(Value::as_bool).unwrap_or(false);
+    if !prorates
+        && let Some(next) = date("nextInvoiceDate")
+        && effective < next
+    {
+        return Some(validation(
+            "agreementAddition",
+            vec![field_error(
+                "InvalidField",
+                "effectiveDate",
+                "Since this period has already been invoiced there will not be an invoice generated for additional products for this period. Please prorate the agreement or update the start date to on or after the Next Invoice Date.",
+            )],
+        ));
+    }
+    None
 }
 
 fn company_info(company: &str, credentials: &Credentials, codebase: &str) -> Reply {

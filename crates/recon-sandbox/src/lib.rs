@@ -294,6 +294,17 @@ impl Sandbox {
         self.vendors.clear(vendor)
     }
 
+    /// Edit a ConnectWise record at runtime: `kind` is `agreement`, `addition` or `catalog`;
+    /// each field is set (a `null` removes it). False when there is no such record.
+    pub fn update_connectwise(&self, kind: &str, id: i64, fields: Value) -> bool {
+        self.connectwise.update(kind, id, &fields)
+    }
+
+    /// Add an addition to ConnectWise (as someone else would); returns its id.
+    pub fn insert_connectwise_addition(&self, record: Value) -> i64 {
+        self.connectwise.insert_addition(record)
+    }
+
     /// Append a raw record to an HTTP vendor's account list, as the vendor would send it
     /// (e.g. a second record with an id already listed). False for unknown or file vendors.
     pub fn push_vendor_record(&self, vendor: &str, record: Value) -> bool {
