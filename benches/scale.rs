@@ -491,11 +491,16 @@ fn minimum(scale: &Scale, s: &ScaleSummary, writes: bool) -> Minimum {
     let nordlayer_pages = scale.nordlayer / NORDLAYER_PAGE + 1;
     let vendor = 1 + huntress_pages + 1 + nordlayer_pages + scale.nordlayer;
     let changes = if writes { s.changes() } else { 0 };
+    // The billing terms of the agreements read (`id in (...)`, 100 a request) and the
+    // catalog prices of the mapped products (one request: there are fewer than 100).
+    let terms = s.agreements_with_lines.div_ceil(100);
+    let products = recon_sandbox::SERVICE_PRODUCTS.iter().filter(|(v, _, _)| VENDORS.contains(v)).count();
+    let catalog = products.div_ceil(100);
     // 1: codebase discovery (the config names no codebase).
-    let total = 1 + s.agreements_with_lines + changes + vendor;
+    let total = 1 + s.agreements_with_lines + terms + catalog + changes + vendor;
     let detail = format!(
-        "min {total} = 1 discovery + {} additions reads + {changes} writes + {vendor} vendor \
-         ({} pages + {} NordLayer usage)",
+        "min {total} = 1 discovery + {} additions reads + {terms} terms + {catalog} catalog + {changes} writes \
+         + {vendor} vendor ({} pages + {} NordLayer usage)",
         s.agreements_with_lines,
         vendor - scale.nordlayer,
         scale.nordlayer
