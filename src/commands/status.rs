@@ -38,23 +38,8 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             *held.entry(vendor.to_string()).or_default() += 1;
         }
     }
-    // The money of the last real sync run, per vendor, from its applied changes.
-    let last_net = match store
-        .runs(50)?
-        .into_iter()
-        .find(|r| !r.dry_run && r.kind == crate::plan::RunKind::Sync && r.finished_at.is_some())
-    {
-        Some(run) => {
-            let lines = store
-                .changes(run.id)?
-                .into_iter()
-                .filter(|c| c.state == crate::plan::ChangeState::Applied)
-                .map(|c| c.line)
-                .collect();
-            crate::plan::Plan { period: run.period, lines, warnings: Vec::new() }.totals().by_vendor
-        }
-        None => BTreeMap::new(),
-    };
+    // The money of the last real sync run, per vendor, as recorded when it finished.
+    let last_net = store.last_applied_net()?;
     let mut names: Vec<String> = store.vendors()?.into_iter().map(|v| v.name).collect();
     if let Some(c) = &config {
         names.extend(c.vendors.keys().cloned());
@@ -76,10 +61,10 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
                 .map_or_else(|| "never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
             result: record.as_ref().and_then(|r| r.last_result.clone()).unwrap_or_else(|| "-".into()),
             held: held.get(&name).copied().unwrap_or(0),
-            last_net: last_net.get(&name).map(|n| n.0),
+            last_net: last_net.get(&name).copied(),
             last_net_text: last_net
                 .get(&name)
-                .map(|n| crate::output::wording::signed_amount(n.0))
+                .map(|n| crate::output::wording::signed_amount(*n))
                 .unwrap_or_else(|| "-".into()),
             vendor: name,
         });

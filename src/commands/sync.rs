@@ -251,6 +251,12 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         what.join(", ")
     });
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
+    let applied_lines: Vec<PlanLine> = pushed_indexes.iter().map(|&i| plan.lines[i].clone()).collect();
+    let applied_totals = Plan { period, lines: applied_lines, warnings: Vec::new() }.totals();
+    if !args.dry_run {
+        let by_vendor = applied_totals.by_vendor.iter().map(|(v, n)| (v.clone(), n.0)).collect();
+        store.set_applied_net(run_id, &by_vendor)?;
+    }
     let stats = http.stats();
     tracing::info!(
         "run {run_id}: {} requests, {} retried, {} answered 429",
@@ -291,9 +297,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     } else {
         if push {
             crate::out!("Applied {applied} of {writes} changes (run {run_id}).");
-            let pushed_lines: Vec<PlanLine> = pushed_indexes.iter().map(|&i| plan.lines[i].clone()).collect();
-            let pushed_totals = Plan { period, lines: pushed_lines, warnings: Vec::new() }.totals();
-            crate::out!("Pushed: {}", wording::totals_line(&pushed_totals));
+            crate::out!("Pushed: {}", wording::totals_line(&applied_totals));
         } else if !args.dry_run && writes > 0 {
             crate::out!("Nothing pushed (run {run_id}).");
         } else if args.dry_run {

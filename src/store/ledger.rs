@@ -11,7 +11,7 @@ use rusqlite::{Connection, Row, params};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One row of `runs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -451,6 +451,41 @@ impl Store {
                 return Err(Fault::Missing(format!("run {run_id}")));
             }
             Ok(())
+        })
+    }
+
+    /// Record the monthly revenue change a run's applied writes made, per vendor.
+    pub fn set_applied_net(
+        &mut self,
+        run_id: i64,
+        by_vendor: &BTreeMap<String, Decimal>,
+    ) -> Result<(), StoreError> {
+        self.write(&format!("record the money of run {run_id}"), |tx| {
+            let json = serde_json::to_string(by_vendor)
+                .map_err(|e| Fault::corrupt(format!("money of run {run_id}"), e))?;
+            tx.execute("UPDATE runs SET applied_net = ?2 WHERE id = ?1", params![run_id, json])?;
+            Ok(())
+        })
+    }
+
+    /// The per-vendor applied net of the last finished real sync run, if any.
+    pub fn last_applied_net(&self) -> Result<BTreeMap<String, Decimal>, StoreError> {
+        self.read("read the money of the last sync", |conn| {
+            let text: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT applied_net FROM runs WHERE kind = 'sync' AND dry_run = 0 AND result IS NOT NULL \
+                     ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .map(Some)
+                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            match text.flatten() {
+                Some(json) => {
+                    serde_json::from_str(&json).map_err(|e| Fault::corrupt("money of the last sync", e))
+                }
+                None => Ok(BTreeMap::new()),
+            }
         })
     }
 

@@ -149,4 +149,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE changes ADD COLUMN date_rule TEXT;
     ALTER TABLE changes ADD COLUMN cancelled_from TEXT;
     "#,
+    // 8: the monthly revenue a run's applied writes moved, per vendor (JSON of exact
+    // decimals), so `status` shows it without reading the run's changes.
+    r#"
+    ALTER TABLE runs ADD COLUMN applied_net TEXT;
+    "#,
 ];
