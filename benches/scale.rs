@@ -664,6 +664,8 @@ fn pure_core() -> Result<PureTimes> {
                 service_key: service.to_string(),
                 product_id,
                 product_identifier: format!("P-{product_id}"),
+                minimum: None,
+                bill_customer: None,
             });
         }
         let mut picks: Vec<usize> = (0..PURE_COMPANIES).collect();
@@ -802,6 +804,7 @@ fn pure_core() -> Result<PureTimes> {
             bill_customer: recon::model::BillCustomer::Billable,
             terms: &terms,
             catalog: &catalog,
+            last_set: &BTreeMap::new(),
         });
         let (t2, w2) = (thread_cpu()?, Instant::now());
         let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();

@@ -152,6 +152,15 @@ pub struct MapAccountsArgs {
     /// Re-run exact-name matching for unmapped accounts
     #[arg(long)]
     pub auto: bool,
+    /// Never map, match or bill this account (the MSP's own, NFR, internal); its mapping goes
+    #[arg(long, value_name = "ACCOUNT", conflicts_with_all = ["set", "unmap", "auto", "include"])]
+    pub exclude: Option<String>,
+    /// With --exclude: why (shown in listings)
+    #[arg(long, value_name = "TEXT", requires = "exclude")]
+    pub reason: Option<String>,
+    /// Include an excluded account again
+    #[arg(long, value_name = "ACCOUNT", conflicts_with_all = ["set", "unmap", "auto"])]
+    pub include: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +186,12 @@ pub struct MapServicesArgs {
     /// With --create-product: the product type id [default: [connectwise] product_type_id]
     #[arg(long = "product-type", value_name = "ID", requires = "create_product")]
     pub product_type: Option<i64>,
+    /// With --set: never bill fewer than N units on a line this service feeds
+    #[arg(long, value_name = "N", requires = "set")]
+    pub minimum: Option<u32>,
+    /// With --set: how additions recon creates for this product are billed [default: [connectwise] bill_customer]
+    #[arg(long, value_name = "B", requires = "set", value_parser = ["Billable", "DoNotBill", "NoCharge"])]
+    pub bill_customer: Option<String>,
     /// Remove this service's mapping
     #[arg(long, value_name = "SERVICE")]
     pub unmap: Option<String>,

@@ -11,6 +11,7 @@ use crate::secret::Secret;
 use crate::vendors::{
     VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, saas_alerts,
 };
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -115,6 +116,27 @@ struct RawSync {
     decreases: Option<Decision>,
     max_change_percent: Option<MaxChange>,
     max_failed_accounts_percent: Option<u32>,
+    max_change_amount: Option<MaxAmount>,
+    outside_changes: Option<Decision>,
+    vendors: Option<BTreeMap<String, RawSyncVendor>>,
+}
+
+/// `[sync.vendors.NAME]`: the policy keys one vendor may override.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSyncVendor {
+    increases: Option<Decision>,
+    decreases: Option<Decision>,
+    max_change_percent: Option<MaxChange>,
+    max_change_amount: Option<MaxAmount>,
+}
+
+/// `max_change_amount = 500` (the PSA's currency, a line, a month), or `false` for no limit.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MaxAmount {
+    Amount(f64),
+    Enabled(bool),
 }
 
 /// `max_change_percent = 50`, or `false` for no limit.
@@ -222,19 +244,35 @@ impl Validator<'_> {
             None => SyncPolicy::default(),
             Some(s) => {
                 let default = SyncPolicy::default();
-                let max_change_percent = match s.max_change_percent {
+                let max_change_percent = match &s.max_change_percent {
                     None => default.max_change_percent,
-                    Some(MaxChange::Percent(p)) => Some(p),
-                    Some(MaxChange::Enabled(false)) => None,
-                    Some(MaxChange::Enabled(true)) => {
-                        return Err(self.error(
-                            &["sync"],
-                            Some("max_change_percent"),
-                            "[sync] max_change_percent = true: give a percentage (e.g. 50), or false for no limit"
-                                .to_string(),
-                        ));
-                    }
+                    Some(m) => self.percent_limit(&["sync"], m)?,
                 };
+                let max_change_amount = match &s.max_change_amount {
+                    None => default.max_change_amount,
+                    Some(m) => self.amount_limit(&["sync"], m)?,
+                };
+                let mut vendors = BTreeMap::new();
+                for (name, v) in s.vendors.iter().flatten() {
+                    let section = ["sync", "vendors", name.as_str()];
+                    vendors.insert(
+                        name.clone(),
+                        crate::policy::VendorPolicy {
+                            increases: v.increases,
+                            decreases: v.decreases,
+                            max_change_percent: v
+                                .max_change_percent
+                                .as_ref()
+                                .map(|m| self.percent_limit(&section, m))
+                                .transpose()?,
+                            max_change_amount: v
+                                .max_change_amount
+                                .as_ref()
+                                .map(|m| self.amount_limit(&section, m))
+                                .transpose()?,
+                        },
+                    );
+                }
                 let max_failed_accounts_percent =
                     s.max_failed_accounts_percent.unwrap_or(default.max_failed_accounts_percent);
                 if max_failed_accounts_percent > 100 {
@@ -251,6 +289,9 @@ impl Validator<'_> {
                     decreases: s.decreases.unwrap_or(default.decreases),
                     max_change_percent,
                     max_failed_accounts_percent,
+                    max_change_amount,
+                    outside_changes: s.outside_changes.unwrap_or(default.outside_changes),
+                    vendors,
                 }
             }
         };
@@ -445,6 +486,44 @@ impl Validator<'_> {
             settings,
             requests_per_minute: raw.requests_per_minute,
         })
+    }
+
+    /// `max_change_percent`: a percentage, or `false` for no limit.
+    fn percent_limit(&self, section: &[&str], value: &MaxChange) -> Result<Option<u32>, ConfigError> {
+        match value {
+            MaxChange::Percent(p) => Ok(Some(*p)),
+            MaxChange::Enabled(false) => Ok(None),
+            MaxChange::Enabled(true) => Err(self.error(
+                section,
+                Some("max_change_percent"),
+                format!(
+                    "{} max_change_percent = true: give a percentage (e.g. 50), or false for no limit",
+                    section_label(section)
+                ),
+            )),
+        }
+    }
+
+    /// `max_change_amount`: an amount of zero or more, or `false` for no limit.
+    fn amount_limit(&self, section: &[&str], value: &MaxAmount) -> Result<Option<Decimal>, ConfigError> {
+        let bad = |why: &str| {
+            self.error(
+                section,
+                Some("max_change_amount"),
+                format!(
+                    "{} max_change_amount {why}: give an amount (e.g. 500), or false for no limit",
+                    section_label(section)
+                ),
+            )
+        };
+        match value {
+            MaxAmount::Amount(a) if *a >= 0.0 => {
+                Decimal::try_from(*a).map(|d| Some(d.round_dp(2))).map_err(|_| bad("is not a usable amount"))
+            }
+            MaxAmount::Amount(_) => Err(bad("is negative")),
+            MaxAmount::Enabled(false) => Ok(None),
+            MaxAmount::Enabled(true) => Err(bad("= true")),
+        }
     }
 
     /// `<key> = "value"` or `<key>_env = "VAR"`: exactly one of them.
@@ -753,6 +832,19 @@ max_change_percent = 50
         let err = parse("[sync]\nincreases = \"apply\"\nmax_failed_accounts_percent = 101\n").unwrap_err();
         assert_eq!(err.line, Some(3), "{err}");
         assert!(err.to_string().contains("from 0 to 100"), "{err}");
+        let c = parse(
+            "[sync]\nmax_change_amount = 500\noutside_changes = \"apply\"\n\n[sync.vendors.huntress]\ndecreases = \"apply\"\nmax_change_amount = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.sync.max_change_amount, Some(Decimal::from(500)));
+        assert_eq!(c.sync.outside_changes, Decision::Apply);
+        let huntress = c.sync.for_vendor("huntress");
+        assert_eq!((huntress.decreases, huntress.max_change_amount), (Decision::Apply, None));
+        let err = parse("[sync]\n\n[sync.vendors.huntress]\nmax_change_amount = -5\n").unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(err.to_string().contains("[sync.vendors.huntress] max_change_amount is negative"), "{err}");
+        let err = parse("[sync.vendors.huntress]\nmax_failed_accounts_percent = 9\n").unwrap_err();
+        assert!(err.to_string().contains("max_failed_accounts_percent"), "{err}");
     }
 
     /// The file `recon init` writes is valid; only its placeholders stop it.

@@ -221,13 +221,26 @@ pub struct AccountMapping {
     pub how: MappedBy,
 }
 
-/// A vendor service mapped to a catalog product.
+/// A vendor service mapped to a catalog product, with the billing rules of that mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceMapping {
     pub vendor: String,
     pub service_key: String,
     pub product_id: i64,
     pub product_identifier: String,
+    /// Never bill fewer than this on a line this service feeds.
+    pub minimum: Option<u32>,
+    /// How additions recon creates for this product are billed (else `[connectwise]`).
+    pub bill_customer: Option<BillCustomer>,
+}
+
+/// A vendor account that is never mapped, matched or billed (the MSP's own, NFR, internal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusion {
+    pub vendor: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub reason: Option<String>,
 }
 
 crate::text_enum! {

@@ -152,6 +152,10 @@ pub enum Hold {
     Decrease,
     /// The change, in hundredths of a percent, is beyond `max_change_percent`.
     ChangePercent { hundredths: i64, limit: u32 },
+    /// The monthly revenue change is beyond `max_change_amount`.
+    ChangeAmount { amount: Decimal, limit: Decimal },
+    /// ConnectWise shows another quantity than recon set in run `run_id` (`outside_changes`).
+    OutsideChange { run_id: i64, was: Decimal, now: Decimal },
 }
 
 /// One billing line of the plan: a (container, product) pair, with the quantity the PSA
@@ -187,6 +191,8 @@ pub struct PlanLine {
     pub bill_customer: Option<BillCustomer>,
     /// The addition in force is cancelled from this date (it bills until then).
     pub cancelled_from: Option<chrono::NaiveDate>,
+    /// The service mapping's minimum, when it raised the vendors' total to it.
+    pub minimum: Option<u32>,
     /// What the line is worth a month; `None` where the quantities are not known.
     #[serde(flatten)]
     pub money: Option<LineMoney>,

@@ -21,6 +21,21 @@ pub struct SyncPolicy {
     pub max_change_percent: Option<u32>,
     /// More failed accounts than this share of a vendor's accounts fails the whole vendor.
     pub max_failed_accounts_percent: u32,
+    /// A line whose monthly revenue change is larger than this (either way) is held.
+    pub max_change_amount: Option<Decimal>,
+    /// An addition recon set that shows another quantity now: hold (`Review`) or overwrite.
+    pub outside_changes: Decision,
+    /// `[sync.vendors.NAME]`: one vendor's own policy keys.
+    pub vendors: BTreeMap<String, VendorPolicy>,
+}
+
+/// The policy keys one vendor may override; `None` keeps the `[sync]` value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VendorPolicy {
+    pub increases: Option<Decision>,
+    pub decreases: Option<Decision>,
+    pub max_change_percent: Option<Option<u32>>,
+    pub max_change_amount: Option<Option<Decimal>>,
 }
 
 /// Safe for cron out of the box: increases are pushed, decreases wait for a person, and a
@@ -33,6 +48,9 @@ impl Default for SyncPolicy {
             decreases: Decision::Review,
             max_change_percent: Some(50),
             max_failed_accounts_percent: 5,
+            max_change_amount: None,
+            outside_changes: Decision::Review,
+            vendors: BTreeMap::new(),
         }
     }
 }
@@ -49,7 +67,7 @@ impl SyncPolicy {
     ///
     /// `max_change_percent` only judges lines that hold a positive quantity now: a change from
     /// nothing has no percentage, so an addition from 0 is judged by `increases` alone.
-    pub fn hold(&self, before: Option<Decimal>, after: u32) -> Option<Hold> {
+    pub fn hold(&self, before: Option<Decimal>, after: u32, revenue_change: Option<Decimal>) -> Option<Hold> {
         let before = before.unwrap_or_default();
         let after = Decimal::from(after);
         if after > before && self.increases == Decision::Review {
@@ -68,7 +86,24 @@ impl SyncPolicy {
                 return Some(Hold::ChangePercent { hundredths, limit });
             }
         }
+        if let (Some(limit), Some(amount)) = (self.max_change_amount, revenue_change)
+            && amount.abs() > limit
+        {
+            return Some(Hold::ChangeAmount { amount, limit });
+        }
         None
+    }
+
+    /// The policy for one vendor's lines: `[sync]` with `[sync.vendors.NAME]` over it.
+    pub fn for_vendor(&self, vendor: &str) -> SyncPolicy {
+        let mut policy = SyncPolicy { vendors: BTreeMap::new(), ..self.clone() };
+        if let Some(o) = self.vendors.get(vendor) {
+            policy.increases = o.increases.unwrap_or(policy.increases);
+            policy.decreases = o.decreases.unwrap_or(policy.decreases);
+            policy.max_change_percent = o.max_change_percent.unwrap_or(policy.max_change_percent);
+            policy.max_change_amount = o.max_change_amount.unwrap_or(policy.max_change_amount);
+        }
+        policy
     }
 }
 
@@ -251,7 +286,7 @@ mod tests {
         ];
         for (name, policy, before, after, want) in cases {
             let before = before.map(|b| Decimal::try_from(b).unwrap());
-            let got = policy.hold(before, *after).map(crate::output::wording::hold_text);
+            let got = policy.hold(before, *after, None).map(crate::output::wording::hold_text);
             assert_eq!(got.as_deref(), *want, "{name}");
         }
     }
@@ -325,6 +360,8 @@ mod tests {
             service_key: k.into(),
             product_id: 3,
             product_identifier: "P".into(),
+            minimum: None,
+            bill_customer: None,
         };
         let u = |a: &str, k: &str, q: u32| Usage { account_id: a.into(), service_key: k.into(), quantity: q };
         let snapshot = VendorSnapshot {
@@ -337,5 +374,45 @@ mod tests {
         let want: BTreeMap<(String, String), u64> =
             [(("a".into(), "s".into()), 4), (("b".into(), "s".into()), 0)].into_iter().collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn money_limits_and_vendor_overrides() {
+        let d = |t: &str| t.parse::<Decimal>().unwrap();
+        let policy = SyncPolicy {
+            max_change_amount: Some(d("500")),
+            vendors: BTreeMap::from([(
+                "huntress".to_string(),
+                VendorPolicy {
+                    decreases: Some(Decision::Apply),
+                    max_change_amount: Some(None),
+                    ..VendorPolicy::default()
+                },
+            )]),
+            ..SyncPolicy::push_everything()
+        };
+        let hold = |p: &SyncPolicy, before: u32, after: u32, revenue: &str| {
+            p.hold(Some(Decimal::from(before)), after, Some(d(revenue)))
+                .map(crate::output::wording::hold_text)
+        };
+        assert_eq!(hold(&policy, 10, 30, "500"), None, "at the limit: pushed");
+        assert_eq!(
+            hold(&policy, 10, 30, "500.01").as_deref(),
+            Some("revenue change of +500.01 a month exceeds max_change_amount = 500")
+        );
+        assert_eq!(
+            hold(&policy, 30, 10, "-900").as_deref(),
+            Some("revenue change of -900.00 a month exceeds max_change_amount = 500")
+        );
+        assert_eq!(
+            policy.hold(Some(Decimal::from(1)), 90, None),
+            None,
+            "an unknown amount is not judged by amount"
+        );
+        let huntress = policy.for_vendor("huntress");
+        assert_eq!(hold(&huntress, 30, 10, "-900"), None, "the override turns the limit off");
+        assert_eq!(huntress.decreases, Decision::Apply);
+        let nodeware = SyncPolicy::default().for_vendor("nodeware");
+        assert_eq!(nodeware, SyncPolicy::default(), "no override: the [sync] policy");
     }
 }

@@ -54,8 +54,12 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     store.mark_connected(vendor, ctx.now)?;
     store.replace_cw_companies(&companies)?;
 
-    let mapped: HashSet<String> =
+    // Mapped and excluded accounts are decided: auto-match leaves them alone.
+    let mut mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+    let excluded: HashSet<String> =
+        store.exclusions(Some(vendor))?.into_iter().map(|e| e.account_id).collect();
+    mapped.extend(excluded.iter().cloned());
     let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
     let new_mappings =
         matching::mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);

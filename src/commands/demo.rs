@@ -42,6 +42,8 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             description: None,
             subcategory: None,
             product_type: None,
+            minimum: None,
+            bill_customer: None,
             unmap: None,
         };
         super::map::services(&demo, &args)?;
@@ -58,6 +60,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             agreement: None,
             unmap: None,
             auto: false,
+            exclude: None,
+            reason: None,
+            include: None,
         },
     )?;
     step("recon sync --dry-run");

@@ -5,7 +5,7 @@ use crate::cli::{MapAccountsArgs, MapServicesArgs};
 use crate::config::Config;
 use crate::connectwise::quote;
 use crate::matching::{self, AgreementChoice};
-use crate::model::{AccountMapping, MappedBy, ServiceMapping, VendorAccount};
+use crate::model::{AccountMapping, BillCustomer, Exclusion, MappedBy, ServiceMapping, VendorAccount};
 use crate::store::Store;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -33,6 +33,16 @@ struct ServiceRow {
     service: String,
     name: String,
     product: String,
+    /// Never billed below this per line.
+    #[tabled(display = "display_opt")]
+    minimum: Option<u32>,
+    /// How additions recon creates for it are billed (`-`: the `[connectwise]` default).
+    #[tabled(rename = "bill", display = "display_opt")]
+    bill_customer: Option<BillCustomer>,
+}
+
+fn display_opt<T: std::fmt::Display>(value: &Option<T>) -> String {
+    value.as_ref().map_or_else(|| "-".to_string(), T::to_string)
 }
 
 /// The vendor a change applies to: `--vendor`, or the only connected vendor.
@@ -90,6 +100,48 @@ pub fn accounts(ctx: &Context, args: &MapAccountsArgs) -> anyhow::Result<u8> {
         let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
         return auto(ctx, &config, &mut store, &vendor);
     }
+    if let Some(account) = &args.exclude {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        let accounts = store.accounts(&vendor)?;
+        let found = matching::resolve_account(account, &accounts).map_err(|e| usage(e.to_string()))?;
+        let exclusion = Exclusion {
+            vendor: vendor.clone(),
+            account_id: found.id.clone(),
+            account_name: found.name.clone(),
+            reason: args.reason.clone(),
+        };
+        store.exclude_account(&exclusion, ctx.now)?;
+        let status = store.status(&vendor)?;
+        report(ctx, &serde_json::json!({"excluded": exclusion, "status": status}), || {
+            crate::out!(
+                "Excluded {vendor} account {} ({}): never mapped, matched or billed{}. Status: {}.",
+                exclusion.account_name,
+                exclusion.account_id,
+                exclusion.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                status.as_str()
+            )
+        })?;
+        return Ok(EXIT_OK);
+    }
+    if let Some(account) = &args.include {
+        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
+        let excluded = store.exclusions(Some(&vendor))?;
+        let id = excluded
+            .iter()
+            .find(|e| {
+                &e.account_id == account
+                    || matching::normalize_name(&e.account_name) == matching::normalize_name(account)
+            })
+            .map(|e| e.account_id.clone())
+            .ok_or_else(|| usage(format!("{vendor} account {account:?} is not excluded")))?;
+        store.include_account(&vendor, &id)?;
+        report(ctx, &serde_json::json!({"vendor": vendor, "included": id}), || {
+            crate::out!(
+                "Included {vendor} account {account} again; map it or run `recon map accounts --vendor {vendor} --auto`."
+            )
+        })?;
+        return Ok(EXIT_OK);
+    }
     list_accounts(ctx, &store, args)
 }
 
@@ -114,6 +166,13 @@ fn set_account(
     let accounts = store.accounts(vendor)?;
     let account =
         matching::resolve_account(account_ref, &accounts).map_err(|e| usage(e.to_string()))?.clone();
+    if store.exclusions(Some(vendor))?.iter().any(|e| e.account_id == account.id) {
+        return Err(usage(format!(
+            "{vendor} account {} is excluded; include it first: recon map accounts --vendor {vendor} --include {}",
+            account.name,
+            crate::output::wording::shell_word(&account.id)
+        )));
+    }
     let http = ctx.http(config)?;
     let cw = connectwise(config, &http)?;
     let companies = cw.companies()?;
@@ -183,8 +242,10 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let companies = cw.companies()?;
     store.replace_cw_companies(&companies)?;
     let agreements = cw.active_agreements(None, ctx.today())?;
-    let mapped: HashSet<String> =
+    // Excluded accounts count as decided: never matched.
+    let mut mapped: HashSet<String> =
         store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+    mapped.extend(store.exclusions(Some(vendor))?.into_iter().map(|e| e.account_id));
     let outcome = matching::auto_match(&accounts, &companies, &mapped);
     let mappings =
         crate::matching::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
@@ -217,6 +278,8 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
         let accounts = store.accounts(vendor)?;
         let mut mappings: HashMap<String, AccountMapping> =
             store.account_mappings(Some(vendor))?.into_iter().map(|m| (m.account_id.clone(), m)).collect();
+        let excluded: HashMap<String, Exclusion> =
+            store.exclusions(Some(vendor))?.into_iter().map(|e| (e.account_id.clone(), e)).collect();
         let mut listed: Vec<(VendorAccount, Option<AccountMapping>, bool)> = accounts
             .into_iter()
             .map(|a| {
@@ -235,7 +298,9 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
             listed.push((ghost, Some(m), false));
         }
         for (account, mapping, present) in listed {
-            if args.unmatched && mapping.is_some() {
+            let exclusion = excluded.get(&account.id);
+            // "Nothing unmapped and nothing unexplained": an excluded account is explained.
+            if args.unmatched && (mapping.is_some() || exclusion.is_some()) {
                 continue;
             }
             if let Some(s) = &search
@@ -243,8 +308,16 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
             {
                 continue;
             }
-            let suggestions = if mapping.is_none() { index.suggest(&account.name, 3) } else { Vec::new() };
+            let suggestions = if mapping.is_none() && exclusion.is_none() {
+                index.suggest(&account.name, 3)
+            } else {
+                Vec::new()
+            };
             let note = match (&mapping, present) {
+                _ if exclusion.is_some() => match exclusion.and_then(|e| e.reason.as_deref()) {
+                    Some(reason) => format!("excluded: {reason}"),
+                    None => "excluded".to_string(),
+                },
                 (Some(_), false) => "no longer listed by the vendor".to_string(),
                 (Some(m), true) if m.agreement_id.is_none() => "needs --agreement".to_string(),
                 (Some(_), true) => String::new(),
@@ -266,7 +339,11 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                     .as_ref()
                     .and_then(|m| m.agreement_name.clone())
                     .unwrap_or_else(|| "-".into()),
-                how: mapping.as_ref().map_or_else(|| "-".into(), |m| m.how.as_str().to_string()),
+                how: match (&mapping, exclusion) {
+                    (_, Some(_)) => "excluded".to_string(),
+                    (Some(m), None) => m.how.as_str().to_string(),
+                    (None, None) => "-".to_string(),
+                },
                 note,
                 suggestions,
             });
@@ -306,6 +383,8 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
             service_key: service.clone(),
             product_id: product.id,
             product_identifier: product.identifier.clone(),
+            minimum: args.minimum,
+            bill_customer: args.bill_customer.as_deref().and_then(BillCustomer::parse),
         };
         store.set_service_mapping(&mapping, ctx.now)?;
         let status = store.status(&vendor)?;
@@ -348,6 +427,8 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
                     || "-".into(),
                     |m| format!("{} (id {})", m.product_identifier, m.product_id),
                 ),
+                minimum: mapped.get(&s.key).and_then(|m| m.minimum),
+                bill_customer: mapped.get(&s.key).and_then(|m| m.bill_customer),
                 service: s.key,
                 name: s.name,
             });

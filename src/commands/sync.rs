@@ -74,6 +74,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         vendors.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
 
     let account_mappings = store.account_mappings(None)?;
+    // What recon itself last set each addition to: another quantity now was changed outside.
+    let last_set = store.last_set_quantities()?;
     let service_mappings = store.service_mappings(None)?;
 
     // Read ConnectWise while the vendors answer: the additions of every agreement the
@@ -185,6 +187,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         bill_customer: config.connectwise()?.bill_customer,
         terms: &terms,
         catalog: &catalog,
+        last_set: &last_set,
     });
     let counts = plan.counts();
     for w in &plan.warnings {

@@ -88,10 +88,14 @@ pub fn note(line: &PlanLine) -> String {
     if let (Some(date), Some(rule)) = (line.effective_date, line.date_rule) {
         return format!("from {date}: {}", date_rule(rule));
     }
-    if let Some(date) = line.cancelled_from {
-        return format!("cancelled from {date}");
+    let mut notes = Vec::new();
+    if let Some(minimum) = line.minimum {
+        notes.push(format!("raised to the minimum of {minimum}"));
     }
-    String::new()
+    if let Some(date) = line.cancelled_from {
+        notes.push(format!("cancelled from {date}"));
+    }
+    notes.join("; ")
 }
 
 /// Why a new addition starts when it does.
@@ -151,6 +155,16 @@ pub fn hold_text(hold: Hold) -> String {
         Hold::ChangePercent { hundredths, limit } => {
             format!("change of {} exceeds max_change_percent = {limit}", percent(hundredths, limit))
         }
+        Hold::ChangeAmount { amount, limit } => format!(
+            "revenue change of {} a month exceeds max_change_amount = {}",
+            signed_amount(amount),
+            limit.normalize()
+        ),
+        Hold::OutsideChange { run_id, was, now } => format!(
+            "changed in ConnectWise since run {run_id} (was {}, now {}); not overwritten ([sync] outside_changes = \"review\")",
+            was.normalize(),
+            now.normalize()
+        ),
     }
 }
 

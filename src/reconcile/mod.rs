@@ -22,8 +22,9 @@ use crate::model::{
 };
 use crate::money;
 use crate::period::Period;
+use crate::plan::Hold;
 use crate::plan::{Action, LineMoney, Plan, PlanLine, Reason, Source, Unknown};
-use crate::policy::SyncPolicy;
+use crate::policy::{Decision, SyncPolicy};
 use foldhash::{HashMap as FastMap, HashMapExt};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +49,9 @@ pub struct ReconcileInput<'a> {
     pub terms: &'a BTreeMap<i64, BillingTerms>,
     /// Product id -> its catalog item (price and cost of a new addition).
     pub catalog: &'a BTreeMap<i64, CatalogProduct>,
+    /// Addition id -> (run, quantity) recon last set it to: a different quantity now was
+    /// changed outside recon.
+    pub last_set: &'a BTreeMap<i64, (i64, Decimal)>,
 }
 
 /// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
@@ -111,6 +115,10 @@ struct Key<'a> {
     total: Option<u32>,
     /// Why a share of the sum is unknown (a count the vendor left out): the line is skipped.
     unknown: Vec<Unknown>,
+    /// The largest minimum of the service mappings that feed it.
+    minimum: Option<u32>,
+    /// The bill setting of the first service mapping that feeds it and has one.
+    bill: Option<BillCustomer>,
 }
 
 /// Build the plan of one run. Pure and deterministic: the same input gives the same `Plan`,
@@ -236,6 +244,10 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         for (product_id, source) in fed {
             let key = keys.entry((agreement_id, product_id)).or_insert_with(|| Key::new(mapping));
             key.total = key.total.and_then(|t| t.checked_add(source.quantity));
+            if let Some(service) = services.get(&(vendor, source.service_key.as_str())) {
+                key.minimum = key.minimum.max(service.minimum);
+                key.bill = key.bill.or(service.bill_customer);
+            }
             key.sources.push(source);
         }
         // A count the vendor left out: that service's line is skipped, never summed as 0.
@@ -277,6 +289,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             date_rule: None,
             bill_customer: None,
             cancelled_from: None,
+            minimum: None,
             money: None,
         };
 
@@ -294,10 +307,18 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             lines.push(line);
             continue;
         }
-        let Some(quantity) = key.total else {
+        let Some(total) = key.total else {
             line.reason = Some(Reason::TooLarge);
             lines.push(line);
             continue;
+        };
+        // A service mapping's minimum: never bill fewer, per line.
+        let quantity = match key.minimum {
+            Some(minimum) if minimum > total => {
+                line.minimum = Some(minimum);
+                minimum
+            }
+            _ => total,
         };
         line.after = Some(quantity);
         // Only skipped lines name the agreement; build the label there, not for every line.
@@ -347,7 +368,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                     line.action = Action::Add;
                     line.effective_date = Some(date);
                     line.date_rule = rule;
-                    line.bill_customer = Some(input.bill_customer);
+                    line.bill_customer = Some(key.bill.unwrap_or(input.bill_customer));
                     let item = input.catalog.get(&product_id);
                     let (price, cost) = (item.and_then(|c| c.price), item.and_then(|c| c.cost));
                     line.money = Some(line_money(
@@ -383,7 +404,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             }
         }
         if line.action.writes()
-            && let Some(hold) = input.policy.hold(line.before, quantity)
+            && let Some(hold) = hold(input, &line, quantity)
         {
             line.action = Action::Held;
             line.reason = Some(Reason::Held { hold });
@@ -416,6 +437,25 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
     Plan { period: input.period, lines, warnings }
 }
 
+/// Why a writing line is held, if it is: an addition changed outside recon since recon set
+/// it (`outside_changes`), then the policy of each vendor that feeds the line (its
+/// `[sync.vendors.NAME]` over `[sync]`); the first reason found holds it.
+fn hold(input: &ReconcileInput, line: &PlanLine, quantity: u32) -> Option<Hold> {
+    let mut vendors: Vec<&str> = line.sources.iter().map(|s| s.vendor.as_str()).collect();
+    vendors.sort_unstable();
+    vendors.dedup();
+    let policies: Vec<SyncPolicy> = vendors.iter().map(|v| input.policy.for_vendor(v)).collect();
+    if let (Some(id), Some(now)) = (line.addition_id, line.before)
+        && let Some(&(run_id, was)) = input.last_set.get(&id)
+        && was != now
+        && policies.iter().any(|p| p.outside_changes == Decision::Review)
+    {
+        return Some(Hold::OutsideChange { run_id, was, now });
+    }
+    let revenue = line.revenue_change();
+    policies.iter().find_map(|p| p.hold(line.before, quantity, revenue))
+}
+
 /// The money of a line whose quantity goes from `before` to `after` on an addition with
 /// `less_included` units included.
 fn line_money(
@@ -441,7 +481,7 @@ fn line_money(
 
 impl<'a> Key<'a> {
     fn new(mapping: &'a AccountMapping) -> Key<'a> {
-        Key { mapping, sources: Vec::new(), total: Some(0), unknown: Vec::new() }
+        Key { mapping, sources: Vec::new(), total: Some(0), unknown: Vec::new(), minimum: None, bill: None }
     }
 }
 
@@ -465,6 +505,7 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
         date_rule: None,
         bill_customer: None,
         cancelled_from: None,
+        minimum: None,
         money: None,
     }
 }
@@ -503,6 +544,8 @@ mod tests {
             service_key: service.to_string(),
             product_id,
             product_identifier: identifier.to_string(),
+            minimum: None,
+            bill_customer: None,
         }
     }
 
@@ -577,6 +620,7 @@ mod tests {
             date_rule: None,
             bill_customer: None,
             cancelled_from: None,
+            minimum: None,
             money: None,
         }
     }
@@ -604,6 +648,7 @@ mod tests {
         terms: BTreeMap<i64, BillingTerms>,
         default_terms: bool,
         catalog: BTreeMap<i64, CatalogProduct>,
+        last_set: BTreeMap<i64, (i64, Decimal)>,
     }
 
     impl World {
@@ -625,6 +670,7 @@ mod tests {
                 terms: BTreeMap::new(),
                 default_terms: true,
                 catalog: BTreeMap::new(),
+                last_set: BTreeMap::new(),
             }
         }
 
@@ -658,6 +704,7 @@ mod tests {
                 bill_customer: BillCustomer::Billable,
                 terms: &terms,
                 catalog: &self.catalog,
+                last_set: &self.last_set,
             })
         }
     }
@@ -1451,6 +1498,51 @@ mod tests {
         assert_eq!((t.revenue_added, t.revenue_removed, t.net), (dec("39.95"), dec("0"), dec("39.95")));
         assert_eq!(t.by_vendor["huntress"].0, dec("39.95"));
         assert_eq!(t.by_company["Acme Dental"].0, dec("39.95"));
+    }
+
+    #[test]
+    fn a_mapping_minimum_raises_the_line_and_its_bill_setting_dates_the_create() {
+        let mut world = World::base();
+        world.service_mappings[0].minimum = Some(8);
+        world.service_mappings[0].bill_customer = Some(BillCustomer::NoCharge);
+        let line = world.plan().lines.remove(0);
+        assert_eq!((line.action, line.after, line.minimum), (Action::Add, Some(8), Some(8)));
+        assert_eq!(line.bill_customer, Some(BillCustomer::NoCharge));
+        assert_eq!(line.sources[0].quantity, 5, "the vendor's own figure is kept");
+        // Above the minimum, the vendor's figure stands.
+        world.service_mappings[0].minimum = Some(3);
+        let line = world.plan().lines.remove(0);
+        assert_eq!((line.after, line.minimum), (Some(5), None));
+    }
+
+    #[test]
+    fn an_addition_changed_outside_recon_is_held_not_overwritten() {
+        let mut world = World::base();
+        world.additions_of(10).push(addition(17, Some(100), None, 7.0));
+        // recon set it to 4 in run 3; someone made it 7; the vendor says 5.
+        world.last_set.insert(17, (3, Decimal::from(4)));
+        let line = world.plan().lines.remove(0);
+        assert_eq!(line.action, Action::Held);
+        let text = crate::output::wording::reason(line.reason.as_ref().unwrap());
+        assert!(text.starts_with("changed in ConnectWise since run 3 (was 4, now 7)"), "{text}");
+        // With outside_changes = "apply" it is planned as any other change.
+        world.policy.outside_changes = Decision::Apply;
+        assert_eq!(world.plan().lines[0].action, Action::Update);
+        // An addition still at what recon set is not an outside change.
+        world.policy.outside_changes = Decision::Review;
+        world.last_set.insert(17, (3, Decimal::from(7)));
+        assert_eq!(world.plan().lines[0].action, Action::Update);
+        // A per-vendor policy: huntress decreases are held only where its section says so.
+        world.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 5)];
+        world.policy.vendors.insert(
+            HUNTRESS.to_string(),
+            crate::policy::VendorPolicy { decreases: Some(Decision::Review), ..Default::default() },
+        );
+        assert_eq!(
+            world.plan().lines[0].action,
+            Action::Held,
+            "7 -> 5 is a decrease under huntress's own policy"
+        );
     }
 
     #[test]

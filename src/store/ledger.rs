@@ -155,7 +155,7 @@ fn split_list(text: &str) -> Vec<String> {
 
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
-    reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, error, sources,
+    reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, error, sources,
     created_at, updated_at"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
@@ -210,6 +210,7 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
             })
             .transpose()?,
         cancelled_from: date("cancel date", cancelled_from)?,
+        minimum: row.get("minimum")?,
         money: money
             .map(|m| {
                 serde_json::from_str::<StoredMoney>(&m)
@@ -294,10 +295,10 @@ fn insert_change(
         r#"INSERT INTO changes (
                run_id, vendor, account, company_id, company, agreement_id, agreement,
                addition_id, product_id, product, "before", "after", action, state, reason,
-               reason_data, effective_date, bill_customer, money, date_rule, cancelled_from,
+               reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum,
                error, sources, created_at, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                   ?16, ?17, ?18, ?19, ?20, ?21, NULL, ?22, ?23, ?23)"#,
+                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24)"#,
     )?
     .execute(params![
         run_id,
@@ -321,6 +322,7 @@ fn insert_change(
         money,
         date_rule,
         line.cancelled_from.map(|d| d.format("%Y-%m-%d").to_string()),
+        line.minimum,
         sources,
         now,
     ])?;
@@ -489,6 +491,27 @@ impl Store {
         })
     }
 
+    /// For every addition recon has written, the run and quantity of its last applied write.
+    pub fn last_set_quantities(&self) -> Result<BTreeMap<i64, (i64, Decimal)>, StoreError> {
+        self.read("read what recon last set", |conn| {
+            let mut stmt = conn.prepare(
+                r#"SELECT addition_id, run_id, "after" FROM changes
+                   WHERE id IN (SELECT max(id) FROM changes
+                                WHERE state = 'applied' AND action IN ('add', 'update') AND addition_id IS NOT NULL
+                                GROUP BY addition_id)"#,
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u32>>(2)?)))?;
+            let mut out = BTreeMap::new();
+            for row in rows {
+                let (addition, run, after) = row?;
+                if let Some(after) = after {
+                    out.insert(addition, (run, Decimal::from(after)));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The last `limit` runs, newest first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         self.read("list runs", |conn| {
@@ -564,6 +587,7 @@ pub(super) mod tests {
             date_rule: None,
             bill_customer: None,
             cancelled_from: Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date")),
+            minimum: Some(3),
             money: Some(LineMoney {
                 unit_price: Some(Decimal::new(4550, 2)),
                 unit_cost: None,

@@ -4,7 +4,7 @@
 
 use super::status::{MappingCounts, counts_in, refresh_status_in};
 use super::{Fault, Store, StoreError, stamp};
-use crate::model::{AccountMapping, MappedBy, ServiceMapping};
+use crate::model::{AccountMapping, Exclusion, MappedBy, ServiceMapping};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use std::collections::BTreeSet;
@@ -122,20 +122,40 @@ impl Store {
     pub fn service_mappings(&self, vendor: Option<&str>) -> Result<Vec<ServiceMapping>, StoreError> {
         self.read("list service mappings", |conn| {
             let mut stmt = conn.prepare(
-                "SELECT vendor, service_key, cw_product_id, cw_product_identifier
+                "SELECT vendor, service_key, cw_product_id, cw_product_identifier, minimum, bill_customer
                  FROM service_mappings
                  WHERE ?1 IS NULL OR vendor = ?1
                  ORDER BY vendor, service_key",
             )?;
             let rows = stmt.query_map([vendor], |r| {
-                Ok(ServiceMapping {
-                    vendor: r.get(0)?,
-                    service_key: r.get(1)?,
-                    product_id: r.get(2)?,
-                    product_identifier: r.get(3)?,
-                })
+                let bill: Option<String> = r.get(5)?;
+                Ok((
+                    ServiceMapping {
+                        vendor: r.get(0)?,
+                        service_key: r.get(1)?,
+                        product_id: r.get(2)?,
+                        product_identifier: r.get(3)?,
+                        minimum: r.get(4)?,
+                        bill_customer: None,
+                    },
+                    bill,
+                ))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut out = Vec::new();
+            for row in rows {
+                let (mut m, bill) = row?;
+                m.bill_customer = match bill {
+                    Some(text) => Some(crate::model::BillCustomer::parse(&text).ok_or_else(|| {
+                        Fault::corrupt(
+                            format!("bill setting of {} service {}", m.vendor, m.service_key),
+                            &text,
+                        )
+                    })?),
+                    None => None,
+                };
+                out.push(m);
+            }
+            Ok(out)
         })
     }
 
@@ -145,13 +165,23 @@ impl Store {
         self.write(&doing, |tx| {
             tx.execute(
                 "INSERT INTO service_mappings (
-                     vendor, service_key, cw_product_id, cw_product_identifier, mapped_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                     vendor, service_key, cw_product_id, cw_product_identifier, mapped_at, minimum, bill_customer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (vendor, service_key) DO UPDATE SET
                      cw_product_id = excluded.cw_product_id,
                      cw_product_identifier = excluded.cw_product_identifier,
-                     mapped_at = excluded.mapped_at",
-                params![m.vendor, m.service_key, m.product_id, m.product_identifier, stamp(now)],
+                     mapped_at = excluded.mapped_at,
+                     minimum = excluded.minimum,
+                     bill_customer = excluded.bill_customer",
+                params![
+                    m.vendor,
+                    m.service_key,
+                    m.product_id,
+                    m.product_identifier,
+                    stamp(now),
+                    m.minimum,
+                    m.bill_customer.map(crate::model::BillCustomer::as_str)
+                ],
             )?;
             refresh_status_in(tx, &m.vendor)?;
             Ok(())
@@ -168,6 +198,57 @@ impl Store {
             )?;
             refresh_status_in(tx, vendor)?;
             Ok(n > 0)
+        })
+    }
+
+    /// Exclude an account: it is never mapped, matched or billed. Its mapping, if any, goes.
+    pub fn exclude_account(&mut self, e: &Exclusion, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let doing = format!("exclude account {} of vendor {}", e.account_id, e.vendor);
+        self.write(&doing, |tx| {
+            tx.execute(
+                "DELETE FROM account_mappings WHERE vendor = ?1 AND vendor_account_id = ?2",
+                params![e.vendor, e.account_id],
+            )?;
+            tx.execute(
+                "INSERT INTO account_exclusions (vendor, vendor_account_id, account_name, reason, excluded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (vendor, vendor_account_id) DO UPDATE SET
+                     account_name = excluded.account_name, reason = excluded.reason, excluded_at = excluded.excluded_at",
+                params![e.vendor, e.account_id, e.account_name, e.reason, stamp(now)],
+            )?;
+            refresh_status_in(tx, &e.vendor)?;
+            Ok(())
+        })
+    }
+
+    /// Include an excluded account again; `false` when it was not excluded.
+    pub fn include_account(&mut self, vendor: &str, account_id: &str) -> Result<bool, StoreError> {
+        let doing = format!("include account {account_id} of vendor {vendor}");
+        self.write(&doing, |tx| {
+            let n = tx.execute(
+                "DELETE FROM account_exclusions WHERE vendor = ?1 AND vendor_account_id = ?2",
+                params![vendor, account_id],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// The excluded accounts (of one vendor, or all), by vendor and id.
+    pub fn exclusions(&self, vendor: Option<&str>) -> Result<Vec<Exclusion>, StoreError> {
+        self.read("list excluded accounts", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT vendor, vendor_account_id, account_name, reason FROM account_exclusions
+                 WHERE ?1 IS NULL OR vendor = ?1 ORDER BY vendor, vendor_account_id",
+            )?;
+            let rows = stmt.query_map([vendor], |r| {
+                Ok(Exclusion {
+                    vendor: r.get(0)?,
+                    account_id: r.get(1)?,
+                    account_name: r.get(2)?,
+                    reason: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 
@@ -279,6 +360,8 @@ mod tests {
             service_key: "assets".into(),
             product_id: 1,
             product_identifier: "OLD".into(),
+            minimum: Some(5),
+            bill_customer: Some(crate::model::BillCustomer::NoCharge),
         };
         store.set_service_mapping(&m, at(1, 9)).expect("map");
         let m2 = ServiceMapping { product_id: 2, product_identifier: "NEW".into(), ..m };

@@ -154,4 +154,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN applied_net TEXT;
     "#,
+    // 9: billing rules per service mapping (a minimum billed quantity, the bill setting of
+    // additions recon creates), and accounts that are never billed (internal, NFR).
+    r#"
+    ALTER TABLE service_mappings ADD COLUMN minimum INTEGER;
+    ALTER TABLE service_mappings ADD COLUMN bill_customer TEXT;
+    ALTER TABLE changes ADD COLUMN minimum INTEGER;        -- the minimum that raised the line
+    CREATE TABLE account_exclusions (
+        vendor            TEXT NOT NULL,
+        vendor_account_id TEXT NOT NULL,
+        account_name      TEXT NOT NULL,
+        reason            TEXT,
+        excluded_at       TEXT NOT NULL,
+        PRIMARY KEY (vendor, vendor_account_id)
+    );
+    "#,
 ];

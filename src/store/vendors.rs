@@ -196,6 +196,7 @@ impl Store {
             tx.execute("DELETE FROM vendor_services WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM account_mappings WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM service_mappings WHERE vendor = ?1", [name])?;
+            tx.execute("DELETE FROM account_exclusions WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM vendor_usage_totals WHERE vendor = ?1", [name])?;
             tx.execute(
                 "UPDATE vendors SET status = 'inactive', connected_at = NULL WHERE name = ?1",
@@ -343,6 +344,8 @@ mod tests {
             service_key: key.to_string(),
             product_id: 31,
             product_identifier: "NW-ASSET".to_string(),
+            minimum: None,
+            bill_customer: None,
         }
     }
 
