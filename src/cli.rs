@@ -71,7 +71,12 @@ pub enum Command {
     /// Build the plan from vendor usage, print it, and unless --dry-run push it to ConnectWise
     Sync(SyncArgs),
     /// Changes held by the [sync] policy, awaiting approve or reject
-    Review,
+    Review {
+        /// Also list rejected changes that still stand (not proposed again until the vendor
+        /// or ConnectWise quantity moves)
+        #[arg(long)]
+        all: bool,
+    },
     /// Push held changes (re-reading each addition first, so a change made meanwhile in
     /// ConnectWise is not overwritten)
     Approve {

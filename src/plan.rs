@@ -99,6 +99,8 @@ pub enum Reason {
     UndoChangedSince { run_id: i64, now: String },
     /// Undo: the earlier quantity was not a whole number.
     UndoFractional,
+    /// The same proposal was rejected (change `change_id`) and neither side has moved since.
+    Rejected { change_id: i64 },
     /// A reason recorded as text by a recon from before reasons were typed.
     Note { text: String },
 }
@@ -125,6 +127,7 @@ impl Reason {
             Reason::UndoGone { .. } => "undo_gone",
             Reason::UndoChangedSince { .. } => "undo_changed_since",
             Reason::UndoFractional => "undo_fractional",
+            Reason::Rejected { .. } => "rejected",
             Reason::Note { .. } => "note",
         }
     }
@@ -365,6 +368,8 @@ crate::text_enum! {
         Rejected = "rejected",
         /// A held line that a later sync planned again: the later one is what counts.
         Superseded = "superseded",
+        /// A held line that repeats a change still waiting for review (that one keeps its id).
+        Repeat = "repeat",
     }
 }
 

@@ -170,7 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Map(MapCommand::Services(args)) => map::services(&ctx, &args),
         Command::Companies { search } => companies::run(&ctx, search.as_deref()),
         Command::Sync(args) => sync::run(&ctx, &args),
-        Command::Review => review::list(&ctx),
+        Command::Review { all } => review::list(&ctx, all),
         Command::Approve { ids, all } => review::approve(&ctx, &ids, all),
         Command::Reject { ids, all } => review::reject(&ctx, &ids, all),
         Command::Undo { run, yes } => undo::run(&ctx, run, yes),

@@ -47,13 +47,18 @@ fn held_row(c: &ChangeRecord) -> HeldRow {
     }
 }
 
-pub fn list(ctx: &Context) -> anyhow::Result<u8> {
+pub fn list(ctx: &Context, all: bool) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let store = ctx.store(Some(&config))?;
     let held = store.pending_held()?;
+    let rejected = if all { store.standing_rejections()? } else { Vec::new() };
     if ctx.json {
-        crate::output::print_json(&ChangeJson::all(&held))?;
-    } else if held.is_empty() {
+        let mut shown = ChangeJson::all(&held);
+        shown.extend(ChangeJson::all(&rejected));
+        crate::output::print_json(&shown)?;
+        return Ok(EXIT_OK);
+    }
+    if held.is_empty() {
         crate::out!("No changes are held for review.");
     } else {
         let rows: Vec<HeldRow> = held.iter().map(held_row).collect();
@@ -62,6 +67,11 @@ pub fn list(ctx: &Context) -> anyhow::Result<u8> {
             "{} held. Push with `recon approve ID...` (or --all); decline with `recon reject ID...`.",
             rows.len()
         );
+    }
+    if all && !rejected.is_empty() {
+        let rows: Vec<HeldRow> = rejected.iter().map(held_row).collect();
+        crate::out!("Rejected, not proposed again until the vendor or ConnectWise quantity moves:");
+        crate::out!("{}", crate::output::table(&rows));
     }
     Ok(EXIT_OK)
 }
@@ -139,8 +149,9 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
                 store.set_change_state(c.id, ChangeState::Approved, None, None, ctx.now)?
             }
             Recheck::Conflict(conflict) => {
+                // It leaves review with why: the next sync plans from what ConnectWise holds now.
                 let why = conflict_text(&conflict);
-                store.set_change_state(c.id, ChangeState::Planned, None, Some(&why), ctx.now)?;
+                store.set_change_state(c.id, ChangeState::Failed, None, Some(&why), ctx.now)?;
                 conflicts.push((c.id, why));
             }
         }

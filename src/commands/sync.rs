@@ -7,7 +7,7 @@ use crate::cli::SyncArgs;
 use crate::model::{BillingTerms, CatalogProduct, VendorStatus};
 use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
-use crate::plan::{Action, Plan, PlanLine, RunKind, RunResult, format_quantity};
+use crate::plan::{Action, ChangeState, Plan, PlanLine, RunKind, RunResult, format_quantity};
 use crate::policy::{self, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors;
@@ -177,7 +177,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     snapshots.retain(|name, _| !vendor_errors.contains_key(name));
     failed_accounts.retain(|name, _| !vendor_errors.contains_key(name));
 
-    let plan = reconcile::reconcile(&ReconcileInput {
+    let mut plan = reconcile::reconcile(&ReconcileInput {
         period,
         account_mappings: &account_mappings,
         service_mappings: &service_mappings,
@@ -189,6 +189,15 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         catalog: &catalog,
         last_set: &last_set,
     });
+    // What a person already decided: a rejected proposal is not proposed again, and a held
+    // one that is still waiting keeps its id.
+    let waiting = store.pending_held()?;
+    let rejections = store.standing_rejections()?;
+    let repeats = reconcile::apply_decisions(
+        &mut plan,
+        &waiting.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
+        &rejections.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
+    );
     let counts = plan.counts();
     for w in &plan.warnings {
         ctx.warn(&wording::warning(w));
@@ -210,10 +219,23 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 "run {run} was interrupted; settled {settled} of its changes against ConnectWise"
             ));
         }
-        store.supersede_held(run_id, ctx.now)?;
+        let keep: Vec<i64> = repeats.iter().map(|(_, id)| *id).collect();
+        store.supersede_held(run_id, &keep, ctx.now)?;
     }
     let pushed =
         apply::push(&cw, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
+    if !args.dry_run {
+        for (index, id) in &repeats {
+            let note = format!("the same proposal is held as change {id}, which keeps its id");
+            store.set_change_state(
+                pushed.change_ids[*index],
+                ChangeState::Repeat,
+                None,
+                Some(&note),
+                ctx.now,
+            )?;
+        }
+    }
     let applied = pushed.applied.len();
     let pushed_indexes = pushed.applied.clone();
     let failed: Vec<FailedWrite> = pushed

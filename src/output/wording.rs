@@ -62,6 +62,9 @@ pub fn reason(r: &Reason) -> String {
         Reason::UndoFractional => {
             "the earlier quantity was not a whole number; restore it by hand".to_string()
         }
+        Reason::Rejected { change_id } => format!(
+            "rejected as change {change_id}; not proposed again until the vendor or ConnectWise quantity moves"
+        ),
         Reason::Note { text } => text.clone(),
     }
 }

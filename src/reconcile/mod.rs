@@ -7,11 +7,13 @@
 //! usage this run does not know could also feed is skipped).
 
 mod dates;
+mod decisions;
 mod recheck;
 mod settle;
 mod undo;
 
 pub use dates::create_date;
+pub use decisions::{apply_decisions, same_proposal};
 pub use recheck::{Conflict, Recheck, recheck};
 pub use settle::holding_addition;
 pub use undo::reverse;

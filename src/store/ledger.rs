@@ -363,15 +363,62 @@ impl Store {
         })
     }
 
-    /// A new sync re-plans every line: held lines of earlier runs are superseded by it.
-    pub fn supersede_held(&mut self, except_run: i64, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    /// A new sync re-plans every line: held lines of earlier runs are superseded by it,
+    /// except those in `keep` (the same proposal is held again: the waiting change keeps its
+    /// id, so the ids `recon review` showed stay valid).
+    pub fn supersede_held(
+        &mut self,
+        except_run: i64,
+        keep: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         self.write("supersede held changes", |tx| {
-            Ok(tx.execute(
-                "UPDATE changes SET state = 'superseded', updated_at = ?2
-                 WHERE action = 'held' AND state = 'planned' AND run_id != ?1",
-                params![except_run, stamp(now)],
-            )?)
+            let kept: BTreeSet<i64> = keep.iter().copied().collect();
+            let mut stmt = tx.prepare(
+                "SELECT id FROM changes WHERE action = 'held' AND state = 'planned' AND run_id != ?1",
+            )?;
+            let ids: Vec<i64> = stmt.query_map([except_run], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let mut n = 0;
+            for id in ids.into_iter().filter(|id| !kept.contains(id)) {
+                n += tx.execute(
+                    "UPDATE changes SET state = 'superseded', updated_at = ?2 WHERE id = ?1",
+                    params![id, stamp(now)],
+                )?;
+            }
+            Ok(n)
         })
+    }
+
+    /// Rejected changes whose rejection still stands: no later line of a real run for the
+    /// same agreement and product proposed anything else (when either side moved, the line
+    /// was planned afresh and the rejection no longer applies). Oldest first.
+    pub fn standing_rejections(&self) -> Result<Vec<ChangeRecord>, StoreError> {
+        let rejected = self.read("list rejected changes", |conn| {
+            query_changes(
+                conn,
+                "state = 'rejected' AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
+                [],
+            )
+        })?;
+        let mut standing = Vec::new();
+        for r in rejected {
+            let (Some(agreement), Some(product)) = (r.line.agreement_id, r.line.product_id) else { continue };
+            let later = self.read("read later lines", |conn| {
+                query_changes(
+                    conn,
+                    "agreement_id = ?1 AND product_id = ?2 AND id > ?3 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0 AND kind = 'sync')",
+                    params![agreement, product, r.id],
+                )
+            })?;
+            let moved = later.iter().any(|c| {
+                c.line.reason != Some(Reason::Rejected { change_id: r.id })
+                    && !crate::reconcile::same_proposal(&c.line, &r.line)
+            });
+            if !moved {
+                standing.push(r);
+            }
+        }
+        Ok(standing)
     }
 
     /// Real runs that never finished (the process died), except `except_run`.

@@ -12,6 +12,7 @@ mod faults;
 mod flow;
 mod integrity;
 mod mapping;
+mod review;
 mod safety;
 mod secrets;
 mod vendors;
