@@ -106,6 +106,8 @@ struct RawVendor {
     organization_id_column: Option<String>,
     plan_column: Option<String>,
     seats_column: Option<String>,
+    status_column: Option<String>,
+    exclude_statuses: Option<Vec<String>>,
     file: Option<PathBuf>,
 }
 
@@ -468,10 +470,20 @@ impl Validator<'_> {
                     plan: raw.plan_column.clone().unwrap_or_else(|| "Plan".into()),
                     seats: raw.seats_column.clone().unwrap_or_else(|| "Seats".into()),
                 },
+                statuses: csv::Statuses {
+                    column: raw.status_column.clone().unwrap_or_else(|| nordpass::STATUS_COLUMN.into()),
+                    exclude: raw.exclude_statuses.clone().unwrap_or_else(|| {
+                        nordpass::EXCLUDED_STATUSES.iter().map(|s| s.to_string()).collect()
+                    }),
+                },
             }),
-            VendorKind::Csv => {
-                VendorSettings::Csv(csv::Settings { file: self.file(&section, "file", raw.file.clone())? })
-            }
+            VendorKind::Csv => VendorSettings::Csv(csv::Settings {
+                file: self.file(&section, "file", raw.file.clone())?,
+                statuses: csv::Statuses {
+                    column: raw.status_column.clone().unwrap_or_else(|| "status".into()),
+                    exclude: raw.exclude_statuses.clone().unwrap_or_default(),
+                },
+            }),
         };
         if raw.requests_per_minute == Some(0) {
             return Err(self.error(
@@ -748,7 +760,7 @@ max_change_percent = 50
         assert_eq!(c.vendors.len(), 3);
         assert_eq!(c.vendor("backup").unwrap().kind, VendorKind::Csv);
         match &c.vendor("backup").unwrap().settings {
-            VendorSettings::Csv(csv::Settings { file }) => {
+            VendorSettings::Csv(csv::Settings { file, .. }) => {
                 assert_eq!(file, Path::new("/etc/recon/backup.csv"))
             }
             other => panic!("{other:?}"),

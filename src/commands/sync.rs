@@ -27,6 +27,8 @@ struct SyncReport<'a> {
     vendor_errors: BTreeMap<String, String>,
     /// Vendor -> each account that failed in this run, described.
     failed_accounts: BTreeMap<String, Vec<String>>,
+    /// Vendor -> what was read but changes no quantity (a record listed twice, free seats).
+    vendor_notes: BTreeMap<String, Vec<String>>,
     /// Agreements whose additions could not be read: their lines were skipped.
     unread_agreements: Vec<UnreadAgreement>,
     applied: usize,
@@ -137,11 +139,15 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let mut snapshots = BTreeMap::new();
     let mut vendor_errors = BTreeMap::new();
     let mut failed_accounts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut vendor_notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (vc, result) in vendor_configs.iter().zip(fetched) {
         match result {
             Ok(snapshot) => {
                 for note in &snapshot.notes {
                     ctx.warn(&format!("{}: {note}", vc.name));
+                }
+                if !snapshot.notes.is_empty() {
+                    vendor_notes.insert(vc.name.clone(), snapshot.notes.clone());
                 }
                 let failed: Vec<String> =
                     snapshot.failed_accounts().iter().map(|p| wording::problem_text(p)).collect();
@@ -312,6 +318,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             counts,
             vendor_errors: vendor_errors.clone(),
             failed_accounts,
+            vendor_notes,
             unread_agreements: unread_agreements
                 .iter()
                 .map(|(id, e)| UnreadAgreement { id: *id, error: e.clone() })

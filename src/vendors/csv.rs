@@ -18,10 +18,28 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub file: std::path::PathBuf,
+    pub statuses: Statuses,
+}
+
+/// Free seats: rows whose status column holds one of `exclude` (compared without case) are
+/// not billed, and are named in the plan's notes. A file without the column bills every row.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Statuses {
+    pub column: String,
+    pub exclude: Vec<String>,
+}
+
+impl Statuses {
+    /// The excluded status of a row, if it has one.
+    pub(super) fn excluded<'r>(&self, table: &Table, row: &'r Row) -> Option<&'r str> {
+        let column = table.column(&self.column)?;
+        let status = row.get(column);
+        self.exclude.iter().any(|e| e.trim().eq_ignore_ascii_case(status)).then_some(status)
+    }
 }
 
 /// The keys of its config section (besides `type`).
-pub const KEYS: &[&str] = &["file"];
+pub const KEYS: &[&str] = &["file", "status_column", "exclude_statuses"];
 
 const ACCOUNT: &str = "account";
 const SERVICE: &str = "service";
@@ -203,6 +221,8 @@ pub(super) struct FileRow {
     pub line: u64,
     pub name: String,
     pub service: String,
+    /// The excluded status that makes the row free (not billed), if any.
+    pub unbilled: Option<String>,
     /// An empty cell is `Missing`: unknown, never zero.
     pub count: Count,
     /// The row as header -> cell, with its line number.
@@ -230,8 +250,19 @@ impl FileAccounts {
 
     pub(super) fn finish(mut self, builder: &mut Builder) {
         for id in std::mem::take(&mut self.order) {
-            let Some(rows) = self.rows.remove(&id) else { continue };
-            let first_name = rows[0].name.clone();
+            let Some(all_rows) = self.rows.remove(&id) else { continue };
+            let first_name = all_rows[0].name.clone();
+            for r in all_rows.iter().filter(|r| r.unbilled.is_some()) {
+                builder.note(format!(
+                    "line {}: {:?} ({}) is {} and not billed (exclude_statuses)",
+                    r.line,
+                    r.name,
+                    r.service,
+                    r.unbilled.as_deref().unwrap_or("")
+                ));
+            }
+            let raw_rows: Vec<serde_json::Value> = all_rows.iter().map(|r| r.json.clone()).collect();
+            let rows: Vec<FileRow> = all_rows.into_iter().filter(|r| r.unbilled.is_none()).collect();
             let conflicts = rows.iter().any(|r| r.name != first_name)
                 || rows.iter().enumerate().any(|(i, r)| {
                     rows[..i].iter().any(|earlier| earlier.service == r.service && earlier.count != r.count)
@@ -255,7 +286,7 @@ impl FileAccounts {
                     }
                 }
             }
-            let raw = serde_json::json!({ "rows": rows.iter().map(|r| r.json.clone()).collect::<Vec<_>>() });
+            let raw = serde_json::json!({ "rows": raw_rows });
             let account = VendorAccount { id: id.clone(), name: first_name, status: None, raw };
             builder.account(account, counts.iter().map(|(s, c)| (s.as_str(), c.clone())).collect());
         }
@@ -270,13 +301,17 @@ pub(super) fn parse_count(column: &str, text: &str) -> Result<Count, String> {
     parse_quantity(column, text).map(Count::Known)
 }
 
-pub fn fetch(vendor: &str, file: &Path) -> Result<VendorSnapshot, VendorError> {
+pub fn fetch(vendor: &str, file: &Path, statuses: &Statuses) -> Result<VendorSnapshot, VendorError> {
     let (table, problems) = read_table(vendor, file)?;
-    snapshot(&table, problems).map_err(|problems| bad_file(vendor, file, problems))
+    snapshot(&table, statuses, problems).map_err(|problems| bad_file(vendor, file, problems))
 }
 
 /// Build the snapshot from a parsed table, or every problem found in it.
-fn snapshot(table: &Table, mut problems: Vec<String>) -> Result<VendorSnapshot, Vec<String>> {
+fn snapshot(
+    table: &Table,
+    statuses: &Statuses,
+    mut problems: Vec<String>,
+) -> Result<VendorSnapshot, Vec<String>> {
     let columns = match table.require(&[ACCOUNT, SERVICE, QUANTITY]) {
         Ok(c) => c,
         Err(missing) => {
@@ -310,8 +345,9 @@ fn snapshot(table: &Table, mut problems: Vec<String>) -> Result<VendorSnapshot, 
             services.push(VendorService { key: service.to_string(), name: service.to_string() });
         }
         let json = row.to_json(&table.headers);
-        accounts
-            .add(id, FileRow { line, name: account.to_string(), service: service.to_string(), count, json });
+        let unbilled = statuses.excluded(table, row).map(str::to_string);
+        let (name, service) = (account.to_string(), service.to_string());
+        accounts.add(id, FileRow { line, name, service, unbilled, count, json });
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -327,7 +363,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<VendorSnapshot, Vec<String>> {
         let (table, problems) = parse_table(text.as_bytes())?;
-        snapshot(&table, problems).map_err(|p| match bad_file("v", Path::new("f"), p) {
+        snapshot(&table, &Statuses::default(), problems).map_err(|p| match bad_file("v", Path::new("f"), p) {
             VendorError::BadFile { problems, .. } => problems,
             other => vec![other.to_string()],
         })

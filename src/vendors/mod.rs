@@ -140,8 +140,8 @@ pub fn fetch(
             nordlayer::fetch(&config.name, http, &s.base_url, &s.api_key, &s.wire())
         }
         // File vendors read whatever the user exported, so any --period is accepted.
-        VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns),
-        VendorSettings::Csv(s) => csv::fetch(&config.name, &s.file),
+        VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns, &s.statuses),
+        VendorSettings::Csv(s) => csv::fetch(&config.name, &s.file, &s.statuses),
     }
 }
 

@@ -5,7 +5,7 @@
 //! checked like the generic CSV vendor's: any bad row rejects the whole file, an empty
 //! seat count is unknown, and rows sharing an organization ID follow `FileAccounts`.
 
-use super::csv::{FileAccounts, FileRow, Table, bad_file, parse_count, read_table};
+use super::csv::{FileAccounts, FileRow, Statuses, Table, bad_file, parse_count, read_table};
 use super::{Builder, VendorError};
 use crate::model::{VendorService, VendorSnapshot};
 use std::path::Path;
@@ -15,7 +15,13 @@ use std::path::Path;
 pub struct Settings {
     pub usage_csv: std::path::PathBuf,
     pub columns: Columns,
+    pub statuses: Statuses,
 }
+
+/// The export's licence-type column (assumed; configurable with `status_column`).
+pub const STATUS_COLUMN: &str = "Type";
+/// NordPass does not bill trial or NFR (not for resale) organizations, so neither does recon.
+pub const EXCLUDED_STATUSES: [&str; 2] = ["Trial", "NFR"];
 
 /// The export's column names (assumed defaults, all configurable).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,16 +33,28 @@ pub struct Columns {
 }
 
 /// The keys of its config section (besides `type`).
-pub const KEYS: &[&str] =
-    &["usage_csv", "organization_column", "organization_id_column", "plan_column", "seats_column"];
+pub const KEYS: &[&str] = &[
+    "usage_csv",
+    "organization_column",
+    "organization_id_column",
+    "plan_column",
+    "seats_column",
+    "status_column",
+    "exclude_statuses",
+];
 
 /// (service key, display name); the key is also the plan name, compared case-insensitively.
 const SERVICES: [(&str, &str); 2] =
     [("business", "NordPass Business"), ("enterprise", "NordPass Enterprise")];
 
-pub fn fetch(vendor: &str, usage_csv: &Path, columns: &Columns) -> Result<VendorSnapshot, VendorError> {
+pub fn fetch(
+    vendor: &str,
+    usage_csv: &Path,
+    columns: &Columns,
+    statuses: &Statuses,
+) -> Result<VendorSnapshot, VendorError> {
     let (table, problems) = read_table(vendor, usage_csv)?;
-    snapshot(&table, columns, problems).map_err(|problems| bad_file(vendor, usage_csv, problems))
+    snapshot(&table, columns, statuses, problems).map_err(|problems| bad_file(vendor, usage_csv, problems))
 }
 
 /// The service key for a plan as the export writes it, if it is one recon knows.
@@ -48,6 +66,7 @@ fn service_for_plan(plan: &str) -> Option<&'static str> {
 fn snapshot(
     table: &Table,
     columns: &Columns,
+    statuses: &Statuses,
     mut problems: Vec<String>,
 ) -> Result<VendorSnapshot, Vec<String>> {
     let names =
@@ -82,7 +101,11 @@ fn snapshot(
             continue;
         };
         let json = row.to_json(&table.headers);
-        accounts.add(id, FileRow { line, name: name.to_string(), service: service.to_string(), count, json });
+        let unbilled = statuses.excluded(table, row).map(str::to_string);
+        accounts.add(
+            id,
+            FileRow { line, name: name.to_string(), service: service.to_string(), unbilled, count, json },
+        );
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -113,7 +136,9 @@ mod tests {
 
     fn parse(text: &str, columns: &Columns) -> Result<VendorSnapshot, Vec<String>> {
         let (table, problems) = parse_table(text.as_bytes())?;
-        snapshot(&table, columns, problems).map_err(|p| match bad_file("v", Path::new("f"), p) {
+        let statuses =
+            Statuses { column: STATUS_COLUMN.into(), exclude: EXCLUDED_STATUSES.map(String::from).to_vec() };
+        snapshot(&table, columns, &statuses, problems).map_err(|p| match bad_file("v", Path::new("f"), p) {
             VendorError::BadFile { problems, .. } => problems,
             other => vec![other.to_string()],
         })
@@ -210,5 +235,25 @@ mod tests {
             "account \"Beta\" (id-2): `Seats` is missing or null, so its usage is unknown"
         );
         assert_eq!(s.notes, ["line 6 repeats line 5 (\"Gamma\", business); counted once"]);
+    }
+
+    #[test]
+    fn trial_and_nfr_organizations_are_not_billed() {
+        let text = "Organization,Organization ID,Plan,Seats,Type\n\
+                    Acme,id-1,Business,14,Standard\n\
+                    Beta,id-2,Business,9,trial\n\
+                    Gamma,id-3,Enterprise,4,NFR\n";
+        let s = parse(text, &defaults()).unwrap();
+        let usage: Vec<(&str, u32)> = s.usage.iter().map(|u| (u.account_id.as_str(), u.quantity)).collect();
+        assert_eq!(usage, [("id-1", 14)], "free seats are not billed");
+        assert_eq!(s.accounts.len(), 3, "but the organizations are listed, never 'vanished'");
+        assert_eq!(
+            s.notes,
+            [
+                "line 3: \"Beta\" (business) is trial and not billed (exclude_statuses)",
+                "line 4: \"Gamma\" (enterprise) is NFR and not billed (exclude_statuses)",
+            ]
+        );
+        assert!(s.problems.is_empty());
     }
 }

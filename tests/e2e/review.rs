@@ -246,3 +246,47 @@ fn an_addition_changed_outside_recon_is_held_or_applied_as_configured() {
     env.run(&["sync", "--yes"], 0);
     assert_eq!(addition(&env, OBRIEN_ADDITION)["quantity"], 59, "outside_changes = apply overwrites");
 }
+
+#[test]
+fn free_seats_in_a_file_export_are_not_billed_and_are_named() {
+    let env = Env::new(&["nordpass"]);
+    let export = std::fs::read_to_string(env.sandbox.nordpass_csv_path()).unwrap();
+    // Add NordPass's licence-type column: Acme Dental is on a trial.
+    let mut rows: Vec<String> = Vec::new();
+    for (i, row) in export.lines().enumerate() {
+        let kind = match i {
+            0 => "Type",
+            _ if row.starts_with("Acme Dental,") => "Trial",
+            _ => "Standard",
+        };
+        rows.push(format!("{row},{kind}"));
+    }
+    let file = env.dir.path().join("nordpass-usage.csv");
+    std::fs::write(&file, rows.join("\n") + "\n").unwrap();
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(
+        &text
+            .replace(&env.sandbox.nordpass_csv_path().to_string_lossy().to_string(), &file.to_string_lossy()),
+    );
+    env.run(&["connect", "nordpass"], 0);
+    for (vendor, service, product) in recon_sandbox::SERVICE_PRODUCTS {
+        if vendor == "nordpass" {
+            env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product], 0);
+        }
+    }
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let notes = plan["vendor_notes"]["nordpass"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("\"Acme Dental\" (business) is Trial and not billed")),
+        "{notes:?}"
+    );
+    let acme: Vec<&Value> =
+        plan["lines"].as_array().unwrap().iter().filter(|l| l["company"] == "Acme Dental").collect();
+    assert!(acme.iter().all(|l| !matches!(l["action"].as_str(), Some("add" | "update"))), "{acme:?}");
+    assert!(
+        plan["lines"].as_array().unwrap().iter().any(|l| l["company"] == "Smith & Whitfield Attorneys"),
+        "the others bill"
+    );
+}
