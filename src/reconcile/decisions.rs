@@ -45,19 +45,11 @@ pub fn apply_decisions(
 mod tests {
     use super::*;
     use crate::plan::Hold;
-    use rust_decimal::Decimal;
 
     fn proposal(action: Action, before: i64, after: u32) -> PlanLine {
-        PlanLine {
-            action,
-            agreement_id: Some(10),
-            product_id: Some(100),
-            addition_id: Some(7),
-            before: Some(Decimal::from(before)),
-            after: Some(after),
-            reason: (action == Action::Held).then_some(Reason::Held { hold: Hold::Decrease }),
-            ..crate::reconcile::tests::empty_line()
-        }
+        let mut line = crate::reconcile::tests::edr_line(action, Some(7), Some(before as f64), after);
+        line.reason = (action == Action::Held).then_some(Reason::Held { hold: Hold::Decrease });
+        line
     }
 
     #[test]

@@ -603,6 +603,27 @@ mod tests {
         if cancelled { self::cancelled(a) } else { a }
     }
 
+    /// A line of Acme's agreement 10 for product 100, for the other core tests.
+    pub(crate) fn edr_line(
+        action: Action,
+        addition_id: Option<i64>,
+        before: Option<f64>,
+        after: u32,
+    ) -> PlanLine {
+        PlanLine {
+            action,
+            company_id: Some(1),
+            company: "Acme".into(),
+            agreement_id: Some(10),
+            product_id: Some(100),
+            product: Some("EDR".into()),
+            addition_id,
+            before: before.map(|b| Decimal::try_from(b).unwrap()),
+            after: Some(after),
+            ..empty_line()
+        }
+    }
+
     /// A line with nothing in it, for struct update syntax in tests.
     pub(crate) fn empty_line() -> PlanLine {
         PlanLine {

@@ -71,21 +71,9 @@ mod tests {
     }
 
     fn held(addition_id: Option<i64>, before: Option<f64>, after: u32) -> PlanLine {
-        let before = before.map(q);
-        PlanLine {
-            action: Action::Held,
-            company_id: Some(1),
-            company: "Acme".into(),
-            agreement_id: Some(10),
-            agreement: None,
-            product_id: Some(100),
-            product: Some("EDR".into()),
-            addition_id,
-            before,
-            after: Some(after),
-            reason: Some(crate::plan::Reason::Held { hold: crate::plan::Hold::Decrease }),
-            ..crate::reconcile::tests::empty_line()
-        }
+        let mut line = crate::reconcile::tests::edr_line(Action::Held, addition_id, before, after);
+        line.reason = Some(crate::plan::Reason::Held { hold: crate::plan::Hold::Decrease });
+        line
     }
 
     fn push(action: Action, addition_id: Option<i64>, before: Option<f64>, after: u32) -> Recheck {

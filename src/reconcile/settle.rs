@@ -33,21 +33,7 @@ mod tests {
     }
 
     fn line(action: Action, addition_id: Option<i64>, after: u32) -> PlanLine {
-        PlanLine {
-            action,
-            company_id: Some(1),
-            company: "Acme".into(),
-            agreement_id: Some(10),
-            agreement: None,
-            product_id: Some(100),
-            product: Some("EDR".into()),
-            addition_id,
-            before: None,
-            after: Some(after),
-            reason: None,
-            sources: Vec::new(),
-            ..crate::reconcile::tests::empty_line()
-        }
+        crate::reconcile::tests::edr_line(action, addition_id, None, after)
     }
 
     #[test]

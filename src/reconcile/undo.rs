@@ -54,20 +54,7 @@ mod tests {
     }
 
     fn applied(action: Action, before: Option<f64>, after: u32) -> PlanLine {
-        let before = before.map(|b| Decimal::try_from(b).unwrap());
-        PlanLine {
-            action,
-            company_id: Some(1),
-            company: "Acme".into(),
-            agreement_id: Some(10),
-            agreement: None,
-            product_id: Some(100),
-            product: Some("EDR".into()),
-            addition_id: Some(7),
-            before,
-            after: Some(after),
-            ..crate::reconcile::tests::empty_line()
-        }
+        crate::reconcile::tests::edr_line(action, Some(7), before, after)
     }
 
     #[test]
