@@ -43,7 +43,13 @@ fn held_row(c: &ChangeRecord) -> HeldRow {
                 )
             })
             .unwrap_or_default(),
-        reason: line.reason.as_ref().map(wording::reason).unwrap_or_default(),
+        reason: {
+            let why = line.reason.as_ref().map(wording::reason).unwrap_or_default();
+            match &c.error {
+                Some(note) => format!("{why}; {note}"),
+                None => why,
+            }
+        },
     }
 }
 

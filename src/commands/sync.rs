@@ -231,6 +231,30 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let pushed =
         apply::push(&cw, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
     if !args.dry_run {
+        // A new proposal for a line whose earlier one was waiting: say which it replaces.
+        for (index, line) in plan.lines.iter().enumerate() {
+            if line.action != Action::Held || repeats.iter().any(|(i, _)| *i == index) {
+                continue;
+            }
+            let replaced = waiting
+                .iter()
+                .find(|c| c.line.agreement_id == line.agreement_id && c.line.product_id == line.product_id);
+            if let Some(old) = replaced {
+                let note = format!(
+                    "supersedes change {} (it proposed {} -> {})",
+                    old.id,
+                    format_quantity(old.line.before),
+                    old.line.after.map_or("-".to_string(), |q| q.to_string())
+                );
+                store.set_change_state(
+                    pushed.change_ids[index],
+                    ChangeState::Planned,
+                    None,
+                    Some(&note),
+                    ctx.now,
+                )?;
+            }
+        }
         for (index, id) in &repeats {
             let note = format!("the same proposal is held as change {id}, which keeps its id");
             store.set_change_state(

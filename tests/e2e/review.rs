@@ -73,6 +73,8 @@ fn a_held_change_keeps_its_id_and_a_dry_run_exits_0() {
     let plan = env.run_json(&["sync", "--yes"], 4);
     assert_eq!(line(&plan, "Blue Ridge Credit Union")["after"], 63, "{plan}");
     assert_ne!(held_id(&env, "Blue Ridge Credit Union"), blue, "another quantity is another proposal");
+    let table = env.run(&["review"], 0);
+    assert!(table.contains(&format!("supersedes change {blue}")), "review says so:\n{table}");
 }
 
 #[test]
