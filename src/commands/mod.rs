@@ -136,6 +136,12 @@ impl Context {
         crate::output::warn(self.quiet, message);
     }
 
+    /// A failure that makes the run exit non-zero: shown even with `-q`, so cron mail always
+    /// says why.
+    pub fn failure(&self, message: &str) {
+        crate::output::failure(message);
+    }
+
     /// How the write path spreads and shows its work.
     pub fn apply_options(&self, config: &Config) -> crate::apply::Options {
         crate::apply::Options { workers: config.http.workers, progress: self.progress }

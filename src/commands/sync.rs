@@ -74,6 +74,19 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let vendors = selected_vendors(ctx, &config, &store, &args.vendors)?;
     let vendor_configs: Vec<_> =
         vendors.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
+    // Live APIs report only usage now: a past period for them is a usage error, said before
+    // any request (file vendors read whatever month was exported).
+    if period != current {
+        let live: Vec<&str> =
+            vendor_configs.iter().filter(|v| v.kind.is_live()).map(|v| v.name.as_str()).collect();
+        if !live.is_empty() {
+            return Err(usage(format!(
+                "{} report only current usage, so they cannot give usage for {period}; run them with \
+                 --period current (or leave it out), and the file vendors with --vendor NAME --period {period}",
+                live.join(", ")
+            )));
+        }
+    }
 
     let account_mappings = store.account_mappings(None)?;
     // What recon itself last set each addition to: another quantity now was changed outside.
@@ -116,7 +129,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         Err(e) => {
             let problem =
                 format!("reading the agreements' billing terms failed: {e}; no addition is created");
-            ctx.warn(&problem);
+            ctx.failure(&problem);
             read_failures.push(problem);
             BTreeMap::new()
         }
@@ -125,7 +138,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         Ok(list) => list.into_iter().map(|c| (c.id, c)).collect(),
         Err(e) => {
             let problem = format!("reading catalog prices failed: {e}; new additions show no money");
-            ctx.warn(&problem);
+            ctx.failure(&problem);
             read_failures.push(problem);
             BTreeMap::new()
         }
@@ -133,7 +146,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     // An agreement whose additions could not be read: its lines are skipped by reconcile
     // (an add there could duplicate an addition recon did not see). The rest go on.
     for (id, e) in &unread_agreements {
-        ctx.warn(&format!("reading the additions of agreement {id} failed: {e}; its lines are skipped"));
+        ctx.failure(&format!("reading the additions of agreement {id} failed: {e}; its lines are skipped"));
     }
 
     let mut snapshots = BTreeMap::new();
@@ -151,13 +164,16 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 }
                 let failed: Vec<String> =
                     snapshot.failed_accounts().iter().map(|p| wording::problem_text(p)).collect();
+                for f in &failed {
+                    ctx.failure(&format!("{}: {f}", vc.name));
+                }
                 if !failed.is_empty() {
                     failed_accounts.insert(vc.name.clone(), failed);
                 }
                 snapshots.insert(vc.name.clone(), snapshot);
             }
             Err(e) => {
-                ctx.warn(&format!("{e}; nothing is planned for {}", vc.name));
+                ctx.failure(&format!("{e}; nothing is planned for {}", vc.name));
                 vendor_errors.insert(vc.name.clone(), e.to_string());
             }
         }
@@ -176,7 +192,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             last: &last,
         };
         if let Some(problem) = policy::vendor_guard(&read, &config.sync, args.accept_drop) {
-            ctx.warn(&format!("{name}: {problem}"));
+            ctx.failure(&format!("{name}: {problem}"));
             vendor_errors.insert(name.clone(), problem);
         }
     }
@@ -206,7 +222,10 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     );
     let counts = plan.counts();
     for w in &plan.warnings {
-        ctx.warn(&wording::warning(w));
+        // A failed account was already said as a failure, whatever -q says.
+        if !matches!(w, crate::plan::Reason::AccountFailed { .. }) {
+            ctx.warn(&wording::warning(w));
+        }
     }
     if !ctx.json {
         if snapshots.is_empty() {
@@ -216,8 +235,16 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
 
+    // No push by accident: without a terminal nobody can answer the prompt, so a real sync
+    // needs --yes (cron lines have it). The plan was printed; nothing is pushed or recorded.
+    if !args.dry_run && !args.yes && !ctx.interactive {
+        return Err(usage(
+            "nothing was pushed: there is no terminal to confirm on; pass --yes to push without a prompt \
+             (or --dry-run to only see the plan)",
+        ));
+    }
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
-    let push = !args.dry_run && writes > 0 && confirmed(ctx, args.yes, writes)?;
+    let push = !args.dry_run && writes > 0 && confirmed(args.yes, writes)?;
     let run_id = store.start_run(ctx.now, RunKind::Sync, period, args.dry_run, &vendors)?;
     if !args.dry_run {
         for (run, settled) in apply::recover_interrupted(&mut store, run_id, &additions, ctx.now)? {
@@ -410,9 +437,8 @@ fn selected_vendors(
     Ok(out)
 }
 
-fn confirmed(ctx: &Context, yes: bool, writes: usize) -> anyhow::Result<bool> {
-    if yes || !ctx.interactive || ctx.json {
-        // Without a terminal nobody can answer: the [sync] policy decides what is pushed.
+fn confirmed(yes: bool, writes: usize) -> anyhow::Result<bool> {
+    if yes {
         return Ok(true);
     }
     eprint!("Push {writes} changes to ConnectWise? [y/N] ");

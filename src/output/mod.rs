@@ -99,6 +99,11 @@ where
 
 const NOTE_WIDTH: usize = 60;
 
+/// A reason for a non-zero exit: never hidden by `-q`.
+pub fn failure(message: &str) {
+    eprintln!("recon: failed: {message}");
+}
+
 pub fn warn(quiet: bool, message: &str) {
     if !quiet {
         eprintln!("recon: warning: {message}");

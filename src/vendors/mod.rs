@@ -28,6 +28,11 @@ crate::text_enum! {
 }
 
 impl VendorKind {
+    /// Whether it is a live API (which reports only usage now), not a file export.
+    pub fn is_live(self) -> bool {
+        !matches!(self, VendorKind::NordPass | VendorKind::Csv)
+    }
+
     /// The keys a `[vendors.<name>]` section of this kind may hold: `type`, the request
     /// budget of the live APIs, and what the adapter itself takes.
     pub fn allowed_keys(self) -> Vec<&'static str> {

@@ -131,3 +131,19 @@ fn a_closed_pipe_ends_quietly_and_never_leaves_a_run_half_recorded() {
         "{plan}"
     );
 }
+
+#[test]
+fn quiet_never_hides_why_a_run_failed() {
+    let env = Env::new(&["nodeware"]);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    assert!(env.sandbox.clear_vendor_accounts("nodeware"));
+    let out = env.recon(&["-q", "--no-progress", "sync", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("recon: failed: nodeware: returned no accounts"),
+        "cron mail says why:\n{stderr}"
+    );
+    assert!(!stderr.contains("warning"), "-q still hides warnings: {stderr}");
+}

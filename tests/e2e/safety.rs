@@ -182,9 +182,18 @@ fn a_second_recon_exits_3_while_the_lock_is_held_and_a_leftover_lock_file_is_no_
 }
 
 #[test]
-fn without_a_terminal_sync_does_not_prompt_and_the_policy_decides() {
+fn without_a_terminal_sync_pushes_nothing_without_yes() {
     let env = nodeware_with("");
-    env.run(&["sync"], 0); // stdin is not a terminal here
+    // stdin is not a terminal here: the plan is shown, nothing is pushed, exit 2.
+    let out = env.recon(&["sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pass --yes to push without a prompt"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Plan for"), "the plan is printed");
+    assert!(env.cw_writes().is_empty(), "{:?}", env.cw_writes());
+    assert_eq!(addition(&env, 7100)["quantity"], 50.0);
+    assert!(env.run_json(&["history"], 0).as_array().unwrap().is_empty(), "nothing recorded");
+    env.run(&["sync", "--yes"], 0);
     assert_eq!(addition(&env, 7100)["quantity"], 59.0);
 }
 
