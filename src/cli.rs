@@ -79,6 +79,7 @@ pub enum Command {
     },
     /// Push held changes (re-reading each addition first, so a change made meanwhile in
     /// ConnectWise is not overwritten)
+    #[command(override_usage = "recon approve <IDS>...|--all")]
     Approve {
         /// Held change ids (from `recon review`)
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -87,7 +88,9 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Decline held changes: nothing is pushed (a later sync may hold them again)
+    /// Decline held changes: nothing is pushed, and the same proposal is not made again until
+    /// the vendor or ConnectWise quantity moves
+    #[command(override_usage = "recon reject <IDS>...|--all")]
     Reject {
         /// Held change ids (from `recon review`)
         #[arg(required_unless_present = "all", conflicts_with = "all")]

@@ -9,8 +9,13 @@ use tabled::Tabled;
 #[derive(Serialize, Tabled)]
 struct CheckRow {
     target: String,
+    #[tabled(rename = "result", display = "ok_or_failed")]
     ok: bool,
     detail: String,
+}
+
+fn ok_or_failed(ok: &bool) -> &'static str {
+    if *ok { "ok" } else { "failed" }
 }
 
 pub fn run(ctx: &Context) -> anyhow::Result<u8> {

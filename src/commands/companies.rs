@@ -6,13 +6,22 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use tabled::Tabled;
 
-#[derive(Serialize, Tabled)]
+#[derive(Tabled)]
 struct CompanyRow {
     id: i64,
     identifier: String,
     name: String,
     #[tabled(rename = "active agreements")]
     agreements: String,
+}
+
+/// One company in `--json`: its active agreements as a list.
+#[derive(Serialize)]
+struct CompanyJson {
+    id: i64,
+    identifier: String,
+    name: String,
+    agreements: Vec<crate::model::BillingContainer>,
 }
 
 pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
@@ -30,22 +39,39 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
             })
         })
         .collect();
-    let mut agreements: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut agreements: BTreeMap<i64, Vec<crate::model::BillingContainer>> = BTreeMap::new();
     for a in cw.active_agreements(None, ctx.today())? {
-        agreements.entry(a.company_id).or_default().push(crate::output::wording::agreement_label(&a));
+        agreements.entry(a.company_id).or_default().push(a);
     }
-    let rows: Vec<CompanyRow> = companies
-        .into_iter()
-        .map(|c| CompanyRow {
-            agreements: agreements.get(&c.id).map_or_else(|| "-".into(), |a| a.join("; ")),
-            id: c.id,
-            identifier: c.identifier,
-            name: c.name,
-        })
-        .collect();
     if ctx.json {
+        let rows: Vec<CompanyJson> = companies
+            .into_iter()
+            .map(|c| CompanyJson {
+                agreements: agreements.remove(&c.id).unwrap_or_default(),
+                id: c.id,
+                identifier: c.identifier,
+                name: c.name,
+            })
+            .collect();
         crate::output::print_json(&rows)?;
     } else {
+        let rows: Vec<CompanyRow> = companies
+            .into_iter()
+            .map(|c| CompanyRow {
+                agreements: agreements.get(&c.id).map_or_else(
+                    || "-".into(),
+                    |list| {
+                        list.iter()
+                            .map(crate::output::wording::agreement_label)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    },
+                ),
+                id: c.id,
+                identifier: c.identifier,
+                name: c.name,
+            })
+            .collect();
         crate::out!("{}", crate::output::table(&rows));
         crate::out!("{} companies.", rows.len());
     }

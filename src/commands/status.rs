@@ -7,7 +7,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use tabled::Tabled;
 
-#[derive(Serialize, Tabled)]
+/// One vendor in a table.
+#[derive(Tabled)]
 struct StatusRow {
     vendor: String,
     status: String,
@@ -21,9 +22,21 @@ struct StatusRow {
     held: usize,
     /// The monthly revenue change the last real sync pushed for this vendor.
     #[tabled(rename = "last net")]
-    #[serde(skip)]
-    last_net_text: String,
-    #[tabled(skip)]
+    last_net: String,
+}
+
+/// One vendor in `--json`: counts are numbers, times RFC 3339 or null.
+#[derive(Serialize)]
+struct StatusJson {
+    vendor: String,
+    status: VendorStatus,
+    accounts: usize,
+    accounts_mapped: usize,
+    services: usize,
+    services_mapped: usize,
+    last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
+    last_result: Option<String>,
+    held: usize,
     #[serde(serialize_with = "crate::plan::decimal_number")]
     last_net: Option<rust_decimal::Decimal>,
 }
@@ -50,22 +63,16 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     for name in names {
         let record = store.vendor(&name)?;
         let counts = store.mapping_counts(&name)?;
-        let status = record.as_ref().map_or(VendorStatus::Inactive, |r| r.status);
-        rows.push(StatusRow {
-            status: status.as_str().to_string(),
-            accounts: format!("{}/{}", counts.accounts_mapped, counts.accounts),
-            services: format!("{}/{}", counts.services_mapped, counts.services),
-            last_sync: record
-                .as_ref()
-                .and_then(|r| r.last_sync_at)
-                .map_or_else(|| "never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-            result: record.as_ref().and_then(|r| r.last_result.clone()).unwrap_or_else(|| "-".into()),
+        rows.push(StatusJson {
+            status: record.as_ref().map_or(VendorStatus::Inactive, |r| r.status),
+            accounts: counts.accounts,
+            accounts_mapped: counts.accounts_mapped,
+            services: counts.services,
+            services_mapped: counts.services_mapped,
+            last_sync_at: record.as_ref().and_then(|r| r.last_sync_at),
+            last_result: record.as_ref().and_then(|r| r.last_result.clone()),
             held: held.get(&name).copied().unwrap_or(0),
             last_net: last_net.get(&name).copied(),
-            last_net_text: last_net
-                .get(&name)
-                .map(|n| crate::output::wording::signed_amount(*n))
-                .unwrap_or_else(|| "-".into()),
             vendor: name,
         });
     }
@@ -76,7 +83,22 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             "No vendors configured or connected. Start with `recon init`, then `recon connect <vendor>`."
         );
     } else {
-        crate::out!("{}", crate::output::table(&rows));
+        let table: Vec<StatusRow> = rows
+            .iter()
+            .map(|r| StatusRow {
+                vendor: r.vendor.clone(),
+                status: r.status.as_str().to_string(),
+                accounts: format!("{}/{}", r.accounts_mapped, r.accounts),
+                services: format!("{}/{}", r.services_mapped, r.services),
+                last_sync: r
+                    .last_sync_at
+                    .map_or_else(|| "never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                result: r.last_result.clone().unwrap_or_else(|| "-".into()),
+                held: r.held,
+                last_net: r.last_net.map_or_else(|| "-".into(), crate::output::wording::signed_amount),
+            })
+            .collect();
+        crate::out!("{}", crate::output::table(&table));
     }
     Ok(EXIT_OK)
 }

@@ -20,7 +20,10 @@ use tabled::Tabled;
 #[derive(Serialize)]
 struct SyncReport<'a> {
     run_id: i64,
+    /// `--dry-run` was given.
     dry_run: bool,
+    /// Whether this run pushed (a real run with writes that was not declined).
+    pushed: bool,
     #[serde(flatten)]
     plan: PlanJson<'a>,
     counts: crate::plan::PlanCounts,
@@ -364,7 +367,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&SyncReport {
             run_id,
-            dry_run: !push,
+            dry_run: args.dry_run,
+            pushed: push,
             plan: PlanJson::new(&plan),
             counts,
             vendor_errors: vendor_errors.clone(),

@@ -46,7 +46,8 @@ fn connect_map_dry_run_sync_and_sync_again() {
     env.run(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
     let status = env.run_json(&["status"], 0);
     assert_eq!(status[0]["status"], "active");
-    assert_eq!(status[0]["services"], "1/1");
+    assert_eq!((status[0]["services_mapped"].as_u64(), status[0]["services"].as_u64()), (Some(1), Some(1)));
+    assert!(status[0]["last_sync_at"].is_null(), "{status}");
 
     // A dry run plans every kind of line and writes nothing.
     let plan = env.run_json(&["sync", "--dry-run"], 0);

@@ -140,8 +140,11 @@ fn companies_lists_active_agreements() {
     let found = found.as_array().unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
     let harbor = env.run_json(&["companies", "--search", "Harbor Law"], 0);
-    let agreements = harbor[0]["agreements"].as_str().unwrap();
-    assert!(agreements.contains("3006") && agreements.contains("3007"), "{agreements}");
+    let ids: Vec<i64> =
+        harbor[0]["agreements"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [3006, 3007], "agreements are a list in --json: {harbor}");
+    let table = env.run(&["companies", "--search", "Harbor Law"], 0);
+    assert!(table.contains("(id 3006)") && table.contains("(id 3007)"), "{table}");
 }
 
 #[test]
