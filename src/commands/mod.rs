@@ -166,6 +166,22 @@ pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c c
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    // Completions and the man page need no config, database or clock.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "recon", &mut buf);
+            crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
+            return Ok(EXIT_OK);
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf)?;
+            crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
+            return Ok(EXIT_OK);
+        }
+        _ => {}
+    }
     let ctx = Context::from_cli(&cli)?;
     match cli.command {
         Command::Init { force } => init::run(&ctx, force),
@@ -182,6 +198,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Undo { run, yes } => undo::run(&ctx, run, yes),
         Command::Status => status::run(&ctx),
         Command::History { run, limit } => history::run(&ctx, run, limit),
+        Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
         #[cfg(feature = "sandbox")]
         Command::Demo => demo::run(&ctx),
         #[cfg(feature = "sandbox")]

@@ -147,3 +147,19 @@ fn quiet_never_hides_why_a_run_failed() {
     );
     assert!(!stderr.contains("warning"), "-q still hides warnings: {stderr}");
 }
+
+#[test]
+fn completions_and_the_man_page_need_nothing_but_the_binary() {
+    for (args, needle) in [
+        (&["completions", "bash"][..], "_recon()"),
+        (&["completions", "zsh"], "#compdef recon"),
+        (&["completions", "fish"], "complete -c recon"),
+        (&["completions", "powershell"], "Register-ArgumentCompleter"),
+        (&["man"], ".TH recon 1"),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("recon").unwrap().env_clear().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(needle), "{args:?}: {}", &text[..text.len().min(200)]);
+    }
+}
