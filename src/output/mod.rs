@@ -84,20 +84,72 @@ pub fn stdout_error() -> Option<String> {
     STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// A table with a style that reads well in a terminal and in cron mail alike.
+/// A table with a style that reads well in a terminal and in cron mail alike, fitted to the
+/// terminal's width (or `COLUMNS`): the widest columns, the free text (names, notes), wrap at
+/// word boundaries; narrow ones (actions, quantities, money) keep their width. Output to a
+/// pipe or a file is not wrapped, unless `COLUMNS` says how wide.
 pub fn table<I, T>(rows: I) -> String
 where
     I: IntoIterator<Item = T>,
     T: tabled::Tabled,
 {
-    let mut table = Table::new(rows);
+    let rows: Vec<T> = rows.into_iter().collect();
+    // Each column's natural width: the longest line of its header and cells.
+    let width_of = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut natural: Vec<usize> = T::headers().iter().map(|h| width_of(h)).collect();
+    for row in &rows {
+        for (i, cell) in row.fields().iter().enumerate() {
+            if let Some(w) = natural.get_mut(i) {
+                *w = (*w).max(width_of(cell));
+            }
+        }
+    }
+    let mut table = Table::new(&rows);
     table.with(Style::sharp());
-    // The last column holds free text (notes, reasons): wrap it rather than widen the table.
-    table.modify(Columns::last(), Width::wrap(NOTE_WIDTH).keep_words(true));
+    if let Some(width) = target_width() {
+        for (column, fitted) in fitted_widths(&natural, width).into_iter().enumerate() {
+            if fitted < natural[column] {
+                table.modify(Columns::one(column), Width::wrap(fitted).keep_words(true));
+            }
+        }
+    }
     table.to_string()
 }
 
-const NOTE_WIDTH: usize = 60;
+/// The width each column gets in `total` characters: narrow columns (actions, quantities,
+/// money: up to 10 wide) keep theirs; the free-text columns give up width, the widest first,
+/// until the table fits or each is down to 8.
+fn fitted_widths(natural: &[usize], total: usize) -> Vec<usize> {
+    const NARROW: usize = 10;
+    const MIN: usize = 8;
+    // Each column costs its width plus a border and two spaces of padding; one border more.
+    let chrome = natural.len() * 3 + 1;
+    let mut widths = natural.to_vec();
+    let mut used: usize = widths.iter().sum::<usize>() + chrome;
+    while used > total {
+        let widest = widths
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| natural[*i] > NARROW && **w > MIN)
+            .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i);
+        let Some(i) = widest else { break };
+        widths[i] -= 1;
+        used -= 1;
+    }
+    widths
+}
+
+/// How wide tables may be: `COLUMNS` when set, else the terminal's width, else unlimited.
+fn target_width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()) {
+        return Some(columns.max(40));
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| usize::from(w).max(40))
+}
 
 /// A reason for a non-zero exit: never hidden by `-q`.
 pub fn failure(message: &str) {
@@ -121,4 +173,25 @@ pub fn progress(enabled: bool, length: usize, message: &str) -> ProgressBar {
     }
     bar.set_message(message.to_string());
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_columns_keep_their_width_and_free_text_shares_the_rest() {
+        // action, company, product, qty, qty, change, money, note
+        let natural = [9, 30, 14, 7, 10, 6, 8, 60];
+        let fitted = fitted_widths(&natural, 120);
+        assert_eq!(fitted.iter().sum::<usize>() + natural.len() * 3 + 1, 120, "{fitted:?}");
+        assert_eq!(
+            (fitted[0], fitted[3], fitted[4], fitted[5], fitted[6]),
+            (9, 7, 10, 6, 8),
+            "numbers never cut"
+        );
+        assert!(fitted[7] > fitted[1] && fitted[1] >= 8, "the widest gives up most: {fitted:?}");
+        assert_eq!(fitted_widths(&natural, 60), [9, 8, 8, 7, 10, 6, 8, 8], "never below 8");
+        assert_eq!(fitted_widths(&[5, 10], 80), [5, 10], "a table that fits is left alone");
+    }
 }

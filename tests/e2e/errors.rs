@@ -163,3 +163,24 @@ fn completions_and_the_man_page_need_nothing_but_the_binary() {
         assert!(text.contains(needle), "{args:?}: {}", &text[..text.len().min(200)]);
     }
 }
+
+#[test]
+fn tables_fit_the_width_columns_gives_and_pipes_are_not_wrapped() {
+    let env = Env::new(&["nodeware"]);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    let narrow = env.process(&["sync", "--dry-run"]).env("COLUMNS", "100").output().unwrap();
+    let text = String::from_utf8_lossy(&narrow.stdout);
+    let widest =
+        text.lines().filter(|l| l.starts_with('│') || l.starts_with('┌')).map(|l| l.chars().count()).max();
+    assert!(widest.is_some_and(|w| w <= 100), "widest table line {widest:?}:\n{text}");
+    assert!(
+        text.contains("│ unchanged │") && text.contains("+39.00"),
+        "actions and money are not cut:\n{text}"
+    );
+    // Piped with no COLUMNS: one line a row, nothing wrapped.
+    let piped = env.run(&["sync", "--dry-run"], 0);
+    let rows = piped.lines().filter(|l| l.starts_with('│')).count();
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    assert_eq!(rows, plan["lines"].as_array().unwrap().len() + 1, "header and one line a plan line");
+}
