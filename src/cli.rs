@@ -127,9 +127,9 @@ pub enum Command {
     /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
     #[cfg(feature = "sandbox")]
     Demo,
-    /// Serve the sandbox servers until interrupted and print a config that points at them
+    /// Try every command by hand without a ConnectWise: serve the sandbox on loopback until
+    /// Ctrl-C, with a config that points at it (its path is printed)
     #[cfg(feature = "sandbox")]
-    #[command(hide = true)]
     Sandbox,
 }
 

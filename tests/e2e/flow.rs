@@ -162,3 +162,53 @@ fn demo_prints_a_plan_with_every_kind_of_line() {
     }
     assert!(out.contains("nothing was written to ConnectWise"));
 }
+
+#[test]
+fn recon_sandbox_lets_a_new_user_try_every_command_and_cleans_up_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("recon"))
+        .env_clear()
+        .env("HOME", home.path())
+        .arg("sandbox")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut config = None;
+    let mut line = String::new();
+    while config.is_none() && out.read_line(&mut line).unwrap() > 0 {
+        config = line.strip_prefix("Config: ").map(|p| std::path::PathBuf::from(p.trim()));
+        line.clear();
+    }
+    let config = config.expect("the sandbox prints its config path");
+    let dir = config.parent().unwrap().to_path_buf();
+    let recon = |args: &[&str]| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("recon"))
+            .env_clear()
+            .env("HOME", home.path())
+            .env("RECON_CONFIG", &config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(recon(&["connect", "nodeware"]).status.code(), Some(0));
+    assert_eq!(
+        recon(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(recon(&["sync", "--dry-run"]).status.code(), Some(0));
+    // The default policy holds decreases, so review can be tried.
+    assert_eq!(recon(&["sync", "--yes"]).status.code(), Some(4));
+    let review = String::from_utf8_lossy(&recon(&["review"]).stdout).to_string();
+    assert!(review.contains("decrease held for review"), "{review}");
+
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends it cleanly");
+    assert!(!dir.exists(), "its temp files are removed: {}", dir.display());
+}
