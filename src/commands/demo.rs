@@ -9,6 +9,11 @@ use recon_sandbox::{SERVICE_PRODUCTS, Sandbox};
 const VENDORS: [&str; 2] = ["nodeware", "huntress"];
 
 pub fn run(ctx: &Context) -> anyhow::Result<u8> {
+    if ctx.json {
+        return Err(super::usage(
+            "recon demo prints a walkthrough for people; --json is not supported (try `recon --json sync --dry-run` against `recon sandbox`)",
+        ));
+    }
     let sandbox = Sandbox::start()?;
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("config.toml");

@@ -184,3 +184,17 @@ fn tables_fit_the_width_columns_gives_and_pipes_are_not_wrapped() {
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     assert_eq!(rows, plan["lines"].as_array().unwrap().len() + 1, "header and one line a plan line");
 }
+
+#[test]
+fn demo_refuses_json_instead_of_printing_text() {
+    let out = assert_cmd::Command::cargo_bin("recon")
+        .unwrap()
+        .env_clear()
+        .env("HOME", "/tmp")
+        .args(["--json", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing that is not JSON on stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--json is not supported"));
+}
