@@ -97,14 +97,6 @@ impl ProblemKind {
     pub fn is_failure(&self) -> bool {
         !matches!(self, ProblemKind::MissingCount { .. })
     }
-
-    /// The service it concerns; `None` for the whole account.
-    pub fn service_key(&self) -> Option<&str> {
-        match self {
-            ProblemKind::MissingCount { service_key, .. } => Some(service_key),
-            _ => None,
-        }
-    }
 }
 
 /// A customer company in the PSA (only the fields recon reads).

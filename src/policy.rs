@@ -96,7 +96,15 @@ impl SyncPolicy {
 
     /// The policy for one vendor's lines: `[sync]` with `[sync.vendors.NAME]` over it.
     pub fn for_vendor(&self, vendor: &str) -> SyncPolicy {
-        let mut policy = SyncPolicy { vendors: BTreeMap::new(), ..self.clone() };
+        let mut policy = SyncPolicy {
+            increases: self.increases,
+            decreases: self.decreases,
+            max_change_percent: self.max_change_percent,
+            max_failed_accounts_percent: self.max_failed_accounts_percent,
+            max_change_amount: self.max_change_amount,
+            outside_changes: self.outside_changes,
+            vendors: BTreeMap::new(),
+        };
         if let Some(o) = self.vendors.get(vendor) {
             policy.increases = o.increases.unwrap_or(policy.increases);
             policy.decreases = o.decreases.unwrap_or(policy.decreases);

@@ -55,12 +55,8 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     store.replace_cw_companies(&companies)?;
 
     // Mapped and excluded accounts are decided: auto-match leaves them alone.
-    let mut mapped: HashSet<String> =
-        store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
-    let excluded: HashSet<String> =
-        store.exclusions(Some(vendor))?.into_iter().map(|e| e.account_id).collect();
-    mapped.extend(excluded.iter().cloned());
-    let outcome = matching::auto_match(&snapshot.accounts, &companies, &mapped);
+    let decided = store.decided_account_ids(vendor)?;
+    let outcome = matching::auto_match(&snapshot.accounts, &companies, &decided);
     let new_mappings =
         matching::mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
     store.set_account_mappings(&new_mappings, ctx.now)?;

@@ -8,7 +8,7 @@ use crate::matching::{self, AgreementChoice};
 use crate::model::{AccountMapping, BillCustomer, Exclusion, MappedBy, ServiceMapping, VendorAccount};
 use crate::store::Store;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use tabled::Tabled;
 
 #[derive(Serialize, Tabled)]
@@ -242,11 +242,8 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     let companies = cw.companies()?;
     store.replace_cw_companies(&companies)?;
     let agreements = cw.active_agreements(None, ctx.today())?;
-    // Excluded accounts count as decided: never matched.
-    let mut mapped: HashSet<String> =
-        store.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
-    mapped.extend(store.exclusions(Some(vendor))?.into_iter().map(|e| e.account_id));
-    let outcome = matching::auto_match(&accounts, &companies, &mapped);
+    let decided = store.decided_account_ids(vendor)?;
+    let outcome = matching::auto_match(&accounts, &companies, &decided);
     let mappings =
         crate::matching::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
     store.set_account_mappings(&mappings, ctx.now)?;

@@ -4,7 +4,7 @@ use super::{Context, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage};
 use crate::apply;
 use crate::output::wording::{self, ChangeJson};
 use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult, format_quantity};
-use crate::reconcile::{Conflict, Recheck, recheck};
+use crate::reconcile::{Recheck, recheck};
 use crate::store::{ChangeRecord, Store};
 use std::collections::BTreeMap;
 use tabled::Tabled;
@@ -141,12 +141,19 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
             slot.insert(run.period);
         }
     }
+    // A held add is dated afresh: the agreements' billing terms as they are now.
+    let mut agreements: Vec<i64> = chosen.iter().filter_map(|c| c.line.agreement_id).collect();
+    agreements.sort_unstable();
+    agreements.dedup();
+    let terms: BTreeMap<i64, crate::model::BillingTerms> =
+        cw.billing_terms(&agreements)?.into_iter().map(|t| (t.container_id, t)).collect();
     let mut lines = Vec::new();
     let mut origins = Vec::new();
     let mut conflicts = Vec::new();
     for c in &chosen {
         let additions = c.line.agreement_id.and_then(|a| current.get(&a)).map(Vec::as_slice).unwrap_or(&[]);
-        match recheck(&c.line, additions, periods[&c.run_id]) {
+        let agreement_terms = c.line.agreement_id.and_then(|a| terms.get(&a));
+        match recheck(&c.line, additions, periods[&c.run_id], agreement_terms) {
             Recheck::Push(line) => {
                 lines.push(*line);
                 origins.push(c.id);
@@ -156,7 +163,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
             }
             Recheck::Conflict(conflict) => {
                 // It leaves review with why: the next sync plans from what ConnectWise holds now.
-                let why = conflict_text(&conflict);
+                let why = wording::conflict(&conflict);
                 store.set_change_state(c.id, ChangeState::Failed, None, Some(&why), ctx.now)?;
                 conflicts.push((c.id, why));
             }
@@ -203,21 +210,4 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
         }
     }
     Ok(if failed.is_empty() && conflicts.is_empty() { EXIT_OK } else { EXIT_RUN_ERROR })
-}
-
-fn conflict_text(conflict: &Conflict) -> String {
-    match conflict {
-        Conflict::Incomplete => "the held line lacks an agreement, product or quantity".to_string(),
-        Conflict::AdditionGone { addition_id } => {
-            format!("addition {addition_id} is gone from ConnectWise; run `recon sync` to plan again")
-        }
-        Conflict::ChangedMeanwhile { now, then } => format!(
-            "ConnectWise now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
-            format_quantity(Some(*now)),
-            format_quantity(*then)
-        ),
-        Conflict::SeveralAdditions { count } => {
-            format!("{count} active additions of the product now; fix in ConnectWise")
-        }
-    }
 }

@@ -127,25 +127,16 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     // without a price its money is unknown. Neither stops the rest of the run.
     // Either failing makes the run a partial one (exit 1), so cron runs it again.
     let mut read_failures = Vec::new();
-    let terms: BTreeMap<i64, BillingTerms> = match terms {
-        Ok(list) => list.into_iter().map(|t| (t.container_id, t)).collect(),
-        Err(e) => {
-            let problem =
-                format!("reading the agreements' billing terms failed: {e}; no addition is created");
-            ctx.failure(&problem);
-            read_failures.push(problem);
-            BTreeMap::new()
-        }
-    };
-    let catalog: BTreeMap<i64, CatalogProduct> = match catalog {
-        Ok(list) => list.into_iter().map(|c| (c.id, c)).collect(),
-        Err(e) => {
-            let problem = format!("reading catalog prices failed: {e}; new additions show no money");
-            ctx.failure(&problem);
-            read_failures.push(problem);
-            BTreeMap::new()
-        }
-    };
+    let terms: BTreeMap<i64, BillingTerms> =
+        or_failed(ctx, &mut read_failures, terms, "the agreements' billing terms (no addition is created)")
+            .into_iter()
+            .map(|t| (t.container_id, t))
+            .collect();
+    let catalog: BTreeMap<i64, CatalogProduct> =
+        or_failed(ctx, &mut read_failures, catalog, "catalog prices (new additions show no money)")
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
     // An agreement whose additions could not be read: its lines are skipped by reconcile
     // (an add there could duplicate an addition recon did not see). The rest go on.
     for (id, e) in &unread_agreements {
@@ -402,6 +393,21 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(result.exit_code())
+}
+
+/// A read's records, or none when it failed: the failure is said (even with -q) and kept.
+fn or_failed<T>(
+    ctx: &Context,
+    failures: &mut Vec<String>,
+    result: Result<Vec<T>, crate::connectwise::CwError>,
+    what: &str,
+) -> Vec<T> {
+    result.unwrap_or_else(|e| {
+        let problem = format!("reading {what} failed: {e}");
+        ctx.failure(&problem);
+        failures.push(problem);
+        Vec::new()
+    })
 }
 
 /// `--vendor` names, or every connected vendor in the config.

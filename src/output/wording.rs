@@ -3,6 +3,7 @@
 
 use crate::model::{AccountProblem, ProblemKind};
 use crate::plan::{DateRule, Hold, MoneyTotals, Plan, PlanLine, Reason, Unknown};
+use crate::reconcile::Conflict;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -147,6 +148,27 @@ pub fn agreement_label(a: &crate::model::BillingContainer) -> String {
     match a.parent_id {
         Some(parent) => format!("{} (id {}, child of {parent})", a.name, a.id),
         None => format!("{} (id {})", a.name, a.id),
+    }
+}
+
+/// Why a held change is not pushed on approval.
+pub fn conflict(conflict: &Conflict) -> String {
+    match conflict {
+        Conflict::Incomplete => "the held line lacks an agreement, product or quantity".to_string(),
+        Conflict::AdditionGone { addition_id } => {
+            format!("addition {addition_id} is gone from ConnectWise; run `recon sync` to plan again")
+        }
+        Conflict::ChangedMeanwhile { now, then } => format!(
+            "ConnectWise now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
+            crate::plan::format_quantity(Some(*now)),
+            crate::plan::format_quantity(*then)
+        ),
+        Conflict::SeveralAdditions { count } => {
+            format!("{count} active additions of the product now; fix in ConnectWise")
+        }
+        Conflict::TermsNotRead => {
+            "the agreement's billing terms were not found, so the new addition cannot be dated".to_string()
+        }
     }
 }
 

@@ -150,6 +150,9 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         vendor_products.entry(s.vendor.as_str()).or_default().insert(s.product_id);
         identifiers.entry(s.product_id).or_default().insert(s.product_identifier.as_str());
     }
+    // Each vendor's own policy (`[sync.vendors.NAME]` over `[sync]`), built once per plan.
+    let policies: BTreeMap<&str, SyncPolicy> =
+        input.snapshots.keys().map(|v| (v.as_str(), input.policy.for_vendor(v))).collect();
     let views: BTreeMap<&str, VendorView> =
         input.snapshots.iter().map(|(vendor, snap)| (vendor.as_str(), VendorView::new(snap))).collect();
 
@@ -406,7 +409,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             }
         }
         if line.action.writes()
-            && let Some(hold) = hold(input, &line, quantity)
+            && let Some(hold) = hold(input, &policies, &line, quantity)
         {
             line.action = Action::Held;
             line.reason = Some(Reason::Held { hold });
@@ -442,11 +445,16 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
 /// Why a writing line is held, if it is: an addition changed outside recon since recon set
 /// it (`outside_changes`), then the policy of each vendor that feeds the line (its
 /// `[sync.vendors.NAME]` over `[sync]`); the first reason found holds it.
-fn hold(input: &ReconcileInput, line: &PlanLine, quantity: u32) -> Option<Hold> {
+fn hold(
+    input: &ReconcileInput,
+    policies: &BTreeMap<&str, SyncPolicy>,
+    line: &PlanLine,
+    quantity: u32,
+) -> Option<Hold> {
     let mut vendors: Vec<&str> = line.sources.iter().map(|s| s.vendor.as_str()).collect();
     vendors.sort_unstable();
     vendors.dedup();
-    let policies: Vec<SyncPolicy> = vendors.iter().map(|v| input.policy.for_vendor(v)).collect();
+    let policies: Vec<&SyncPolicy> = vendors.iter().filter_map(|v| policies.get(v)).collect();
     if let (Some(id), Some(now)) = (line.addition_id, line.before)
         && let Some(&(run_id, was)) = input.last_set.get(&id)
         && was != now

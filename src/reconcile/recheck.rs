@@ -2,7 +2,8 @@
 //! held when the change was planned. Decide, from the additions read now, whether to write,
 //! whether it is already done, or why a blind write would overwrite someone's change.
 
-use crate::model::{BillingLine, Standing};
+use super::create_date;
+use crate::model::{BillingLine, BillingTerms, Standing};
 use crate::period::Period;
 use crate::plan::{Action, PlanLine};
 use rust_decimal::Decimal;
@@ -28,10 +29,19 @@ pub enum Conflict {
     ChangedMeanwhile { now: Decimal, then: Option<Decimal> },
     /// Several active additions of the product now.
     SeveralAdditions { count: usize },
+    /// A held add whose agreement's billing terms could not be read: it cannot be dated.
+    TermsNotRead,
 }
 
-/// The decision for one held `line` of `period`, given the current additions of its agreement.
-pub fn recheck(line: &PlanLine, current: &[BillingLine], period: Period) -> Recheck {
+/// The decision for one held `line` of `period`, given the current additions of its agreement
+/// and its billing terms now. A held add is dated afresh: the next invoice date has likely
+/// moved since the change was held.
+pub fn recheck(
+    line: &PlanLine,
+    current: &[BillingLine],
+    period: Period,
+    terms: Option<&BillingTerms>,
+) -> Recheck {
     let (Some(_), Some(product_id), Some(after)) = (line.agreement_id, line.product_id, line.after) else {
         return Recheck::Conflict(Conflict::Incomplete);
     };
@@ -43,7 +53,11 @@ pub fn recheck(line: &PlanLine, current: &[BillingLine], period: Period) -> Rech
     line.reason = None;
     match (live.as_slice(), line.addition_id) {
         ([], None) => {
+            let Some(terms) = terms else { return Recheck::Conflict(Conflict::TermsNotRead) };
+            let (date, rule) = create_date(period, terms);
             line.action = Action::Add;
+            line.effective_date = Some(date);
+            line.date_rule = rule;
             Recheck::Push(Box::new(line))
         }
         ([], Some(addition_id)) => Recheck::Conflict(Conflict::AdditionGone { addition_id }),
@@ -80,10 +94,15 @@ mod tests {
         let mut line = held(addition_id, before, after);
         line.action = action;
         line.reason = None;
+        if action == Action::Add {
+            line.effective_date = Some(PERIOD.first_day());
+        }
         Recheck::Push(Box::new(line))
     }
 
     const PERIOD: Period = Period { year: 2026, month: 10 };
+    const TERMS: BillingTerms =
+        BillingTerms { container_id: 10, bill_start_date: None, next_invoice_date: None, prorate: true };
 
     #[test]
     fn recheck_table() {
@@ -132,10 +151,25 @@ mod tests {
             ),
         ];
         for (name, line, current, want) in cases {
-            assert_eq!(recheck(&line, &current, PERIOD), want, "{name}");
+            assert_eq!(recheck(&line, &current, PERIOD, Some(&TERMS)), want, "{name}");
         }
         let mut incomplete = held(Some(7), Some(9.0), 5);
         incomplete.product_id = None;
-        assert_eq!(recheck(&incomplete, &[], PERIOD), Recheck::Conflict(Conflict::Incomplete));
+        assert_eq!(recheck(&incomplete, &[], PERIOD, Some(&TERMS)), Recheck::Conflict(Conflict::Incomplete));
+        // A held add is dated by the terms as they are now, or not pushed without them.
+        let invoiced = BillingTerms {
+            container_id: 10,
+            bill_start_date: None,
+            next_invoice_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1),
+            prorate: false,
+        };
+        let Recheck::Push(add) = recheck(&held(None, None, 5), &[], PERIOD, Some(&invoiced)) else {
+            panic!("pushed")
+        };
+        assert_eq!(add.effective_date, chrono::NaiveDate::from_ymd_opt(2026, 11, 1));
+        assert_eq!(
+            recheck(&held(None, None, 5), &[], PERIOD, None),
+            Recheck::Conflict(Conflict::TermsNotRead)
+        );
     }
 }

@@ -233,6 +233,15 @@ impl Store {
         })
     }
 
+    /// The accounts of a vendor already decided by a person or an earlier match: mapped or
+    /// excluded. Auto-matching leaves them alone.
+    pub fn decided_account_ids(&self, vendor: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut ids: std::collections::HashSet<String> =
+            self.account_mappings(Some(vendor))?.into_iter().map(|m| m.account_id).collect();
+        ids.extend(self.exclusions(Some(vendor))?.into_iter().map(|e| e.account_id));
+        Ok(ids)
+    }
+
     /// The excluded accounts (of one vendor, or all), by vendor and id.
     pub fn exclusions(&self, vendor: Option<&str>) -> Result<Vec<Exclusion>, StoreError> {
         self.read("list excluded accounts", |conn| {

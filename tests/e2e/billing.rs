@@ -170,10 +170,8 @@ fn creates_are_dated_the_way_connectwise_accepts_them() {
 }
 
 #[test]
-fn the_sandbox_refuses_what_connectwise_refuses_and_recon_says_why() {
+fn the_sandbox_refuses_what_connectwise_refuses_and_recon_dates_around_it() {
     let env = nodeware();
-    // Someone set the agreement to not prorate after recon planned: the create is refused.
-    assert!(env.sandbox.update_connectwise("agreement", CAFE_AGREEMENT, json!({"prorateFlag": true})));
     let url = format!("{}finance/agreements/{CAFE_AGREEMENT}/additions", env.sandbox.connectwise_api_base());
     let auth = format!("{}+{}", recon_sandbox::CW_COMPANY_ID, recon_sandbox::CW_PUBLIC_KEY);
     let post = |body: Value| {
@@ -202,7 +200,7 @@ fn the_sandbox_refuses_what_connectwise_refuses_and_recon_says_why() {
     ));
     assert_eq!(post(body).status(), 400, "before the bill start date");
 
-    // recon planned the 1st (prorated), then the agreement changed: the refusal is in plain words.
+    // A sync reads the terms fresh, so a change of terms since the dry run is dated right.
     let env = nodeware();
     let dry = env.run_json(&["sync", "--dry-run"], 0);
     assert_eq!(line(&dry, "Café Lumière")["effective_date"], first_of_month().to_string());
@@ -211,9 +209,26 @@ fn the_sandbox_refuses_what_connectwise_refuses_and_recon_says_why() {
         CAFE_AGREEMENT,
         json!({"billStartDate": cw_date(next_month())})
     ));
-    // The next sync reads the terms fresh, so it dates the create right instead of meeting the refusal.
     let plan = env.run_json(&["sync", "--yes"], 0);
     assert_eq!(line(&plan, "Café Lumière")["effective_date"], next_month().to_string());
+
+    // So does approve: an add held while the month was open is dated afresh when approved.
+    let env = nodeware();
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(&text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "\n[sync]\nincreases = \"review\"\n"));
+    let held = env.run_json(&["sync", "--yes"], 4);
+    assert_eq!(line(&held, "Café Lumière")["effective_date"], first_of_month().to_string());
+    assert!(env.sandbox.update_connectwise(
+        "agreement",
+        CAFE_AGREEMENT,
+        json!({"prorateFlag": false, "nextInvoiceDate": cw_date(next_month())})
+    ));
+    let review = env.run_json(&["review"], 0);
+    let cafe = review.as_array().unwrap().iter().find(|c| c["company"] == "Café Lumière").unwrap();
+    env.run(&["approve", &cafe["id"].to_string()], 0);
+    let created = additions(&env, CAFE_AGREEMENT);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["effectiveDate"], cw_date(next_month()), "dated by the terms as they are now");
     assert!(env.sandbox.requests().iter().all(|r| r.status != 400), "recon never meets the refusal");
 }
 
