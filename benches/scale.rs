@@ -777,6 +777,7 @@ fn pure_core() -> Result<PureTimes> {
                 bill_start_date: None,
                 next_invoice_date: None,
                 prorate: true,
+                currency: None,
             };
             (id, terms)
         })

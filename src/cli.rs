@@ -117,6 +117,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// A run as one self-contained HTML page (or CSV, JSON) for the people who decide about
+    /// billing: the money, the changes by company, what waits for a person
+    Report(ReportArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish) to stdout
     Completions {
         /// The shell
@@ -126,7 +129,7 @@ pub enum Command {
     Man,
     /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
     #[cfg(feature = "sandbox")]
-    Demo,
+    Demo(DemoArgs),
     /// Try every command by hand without a ConnectWise: serve the sandbox on loopback until
     /// Ctrl-C, with a config that points at it (its path is printed)
     #[cfg(feature = "sandbox")]
@@ -230,4 +233,26 @@ pub struct SyncArgs {
     /// guard otherwise refuses to push anything for that vendor)
     #[arg(long)]
     pub accept_drop: bool,
+    /// At the end, write the run's report page (HTML) to PATH, e.g. for cron to mail
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the report page of the demo's run [default: ./recon-demo-report.html]
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (see `recon history`) [default: the latest sync, dry or real]
+    pub run: Option<i64>,
+    /// What to write [default: html; json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<crate::report::Format>,
+    /// Write to PATH instead of standard output
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<std::path::PathBuf>,
 }

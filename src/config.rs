@@ -7,6 +7,7 @@ use crate::connectwise::ConnectWiseSettings;
 use crate::http::HttpSettings;
 use crate::model::BillCustomer;
 use crate::policy::{Decision, SyncPolicy};
+use crate::report::notify::{NotifyEvent, NotifyFormat, NotifySettings};
 use crate::secret::Secret;
 use crate::vendors::{
     VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, saas_alerts,
@@ -45,6 +46,8 @@ pub struct Config {
     pub sync: SyncPolicy,
     pub http: HttpSettings,
     pub database_path: Option<PathBuf>,
+    /// `[notify]`: where a run's summary is posted, and when.
+    pub notify: Option<NotifySettings>,
     /// Problems worth telling the user that do not stop the run (e.g. file permissions).
     pub warnings: Vec<String>,
 }
@@ -63,6 +66,16 @@ struct RawConfig {
     sync: Option<RawSync>,
     http: Option<RawHttp>,
     database: Option<RawDatabase>,
+    notify: Option<RawNotify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    webhook_url: Option<String>,
+    webhook_url_env: Option<String>,
+    format: Option<String>,
+    on: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +321,7 @@ impl Validator<'_> {
             sync,
             http,
             database_path: raw.database.and_then(|d| d.path),
+            notify: raw.notify.map(|n| self.notify(n)).transpose()?,
             warnings: Vec::new(),
         })
     }
@@ -334,6 +348,52 @@ impl Validator<'_> {
             }
         }
         Ok(s)
+    }
+
+    fn notify(&self, n: RawNotify) -> Result<NotifySettings, ConfigError> {
+        let section = ["notify"];
+        let url = self.secret(&section, "webhook_url", n.webhook_url, n.webhook_url_env)?;
+        // The URL is a secret: no message here quotes it.
+        let parsed = Url::parse(url.expose()).map_err(|e| {
+            self.error(&section, Some("webhook_url"), format!("[notify] webhook_url is not a URL ({e})"))
+        })?;
+        let plain_ok = parsed.scheme() == "http" && is_loopback(&parsed);
+        if parsed.scheme() != "https" && !plain_ok {
+            return Err(self.error(
+                &section,
+                Some("webhook_url"),
+                "[notify] webhook_url must be an https URL (http only for loopback hosts)".to_string(),
+            ));
+        }
+        let format = match n.format.as_deref() {
+            None => NotifyFormat::Json,
+            Some(text) => NotifyFormat::parse(text).ok_or_else(|| {
+                self.error(
+                    &section,
+                    Some("format"),
+                    format!("[notify] format = {text:?}: expected {}", words(NotifyFormat::ALL)),
+                )
+            })?,
+        };
+        let on = match n.on {
+            None => vec![NotifyEvent::Held, NotifyEvent::Failed],
+            Some(list) => list
+                .iter()
+                .map(|text| {
+                    NotifyEvent::parse(text).ok_or_else(|| {
+                        self.error(
+                            &section,
+                            Some("on"),
+                            format!(
+                                "[notify] on: {text:?} is not an event; expected any of {}",
+                                words(NotifyEvent::ALL)
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(NotifySettings { url, format, on })
     }
 
     fn connectwise(&self, cw: RawConnectWise) -> Result<ConnectWiseSettings, ConfigError> {
@@ -605,6 +665,15 @@ impl Validator<'_> {
             Some(dir) if path.is_relative() => dir.join(path),
             _ => path,
         })
+    }
+}
+
+/// `"a", "b" or "c"`: the words an enum key takes, for an error.
+fn words<T: fmt::Display>(all: &[T]) -> String {
+    let quoted: Vec<String> = all.iter().map(|w| format!("\"{w}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.join(""),
     }
 }
 

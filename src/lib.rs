@@ -15,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod private_files;
 pub mod reconcile;
+pub mod report;
 pub mod secret;
 pub mod store;
 pub mod text_enum;

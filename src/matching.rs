@@ -696,6 +696,33 @@ pub fn mappings_for(
         .collect()
 }
 
+/// The accounts `vendor` listed that are neither mapped nor excluded: their usage bills
+/// nobody, so the report lists them for a person. Sorted by name.
+pub fn unmapped_accounts(
+    vendor: &str,
+    accounts: &[VendorAccount],
+    mappings: &[AccountMapping],
+    excluded: &[crate::model::Exclusion],
+) -> Vec<crate::plan::AccountRef> {
+    let decided: HashSet<&str> = mappings
+        .iter()
+        .filter(|m| m.vendor == vendor)
+        .map(|m| m.account_id.as_str())
+        .chain(excluded.iter().filter(|e| e.vendor == vendor).map(|e| e.account_id.as_str()))
+        .collect();
+    let mut out: Vec<crate::plan::AccountRef> = accounts
+        .iter()
+        .filter(|a| !decided.contains(a.id.as_str()))
+        .map(|a| crate::plan::AccountRef {
+            vendor: vendor.to_string(),
+            id: a.id.clone(),
+            name: a.name.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,6 +753,34 @@ mod tests {
 
     fn mapped(ids: &[&str]) -> HashSet<String> {
         ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn unmapped_accounts_are_those_neither_mapped_nor_excluded() {
+        let accounts =
+            [account("1", "Zeta"), account("2", "Acme"), account("3", "Internal"), account("4", "Beta")];
+        let mapping = AccountMapping {
+            vendor: "nodeware".into(),
+            account_id: "2".into(),
+            account_name: "Acme".into(),
+            company_id: 7,
+            company_name: "Acme".into(),
+            agreement_id: None,
+            agreement_name: None,
+            how: MappedBy::Auto,
+        };
+        // A mapping of another vendor with the same id decides nothing here.
+        let other = AccountMapping { vendor: "huntress".into(), account_id: "4".into(), ..mapping.clone() };
+        let excluded = crate::model::Exclusion {
+            vendor: "nodeware".into(),
+            account_id: "3".into(),
+            account_name: "Internal".into(),
+            reason: Some("our own".into()),
+        };
+        let got = unmapped_accounts("nodeware", &accounts, &[mapping, other], &[excluded]);
+        let names: Vec<&str> = got.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Beta", "Zeta"]);
+        assert!(got.iter().all(|a| a.vendor == "nodeware"));
     }
 
     #[test]

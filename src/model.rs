@@ -130,6 +130,8 @@ pub struct BillingTerms {
     pub next_invoice_date: Option<NaiveDate>,
     /// Whether a line added mid-period is prorated (and so may start in an invoiced period).
     pub prorate: bool,
+    /// The currency of its amounts (ConnectWise `currency.currencyCode`), when it says.
+    pub currency: Option<String>,
 }
 
 /// One billing line of a container: a ConnectWise addition of an agreement (or an Autotask

@@ -34,6 +34,44 @@ pub fn change(
     Some((revenue, margin))
 }
 
+/// An amount as an owner reads it: grouped thousands, two decimals, the currency's symbol
+/// where it is unambiguous (`$1,234.50`, `€12.00`) and its code otherwise (`1,234.50 CHF`);
+/// `signed` puts `+` on gains. `minus` is the character for losses (`-`, or `\u{2212}` in HTML).
+pub fn display(amount: Decimal, currency: Option<&str>, signed: bool, minus: &str) -> String {
+    let rounded = cents(amount);
+    let text = format!("{:.2}", rounded.abs());
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let number = format!("{grouped}.{fraction}");
+    let sign = if rounded < Decimal::ZERO {
+        minus
+    } else if signed && rounded > Decimal::ZERO {
+        "+"
+    } else {
+        ""
+    };
+    let symbol = match currency {
+        Some("USD") => Some("$"),
+        Some("EUR") => Some("\u{20ac}"),
+        Some("GBP") => Some("\u{a3}"),
+        Some("CAD") => Some("CA$"),
+        Some("AUD") => Some("A$"),
+        Some("NZD") => Some("NZ$"),
+        _ => None,
+    };
+    match (symbol, currency) {
+        (Some(symbol), _) => format!("{sign}{symbol}{number}"),
+        (None, Some(code)) => format!("{sign}{number} {code}"),
+        (None, None) => format!("{sign}{number}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +131,18 @@ mod tests {
             let got = change(d(before), d(after), price.map(d), cost.map(d), bill);
             assert_eq!(got, want.map(|(r, m)| (d(r), d(m))), "{name}");
         }
+    }
+
+    #[test]
+    fn amounts_read_as_money() {
+        assert_eq!(display(d("1234.5"), Some("USD"), false, "-"), "$1,234.50");
+        assert_eq!(display(d("-1234567.891"), Some("USD"), true, "-"), "-$1,234,567.89");
+        assert_eq!(display(d("90"), Some("EUR"), true, "-"), "+\u{20ac}90.00");
+        assert_eq!(display(d("0"), Some("GBP"), true, "-"), "\u{a3}0.00");
+        assert_eq!(display(d("-0.004"), Some("USD"), true, "-"), "$0.00");
+        assert_eq!(display(d("999.999"), Some("CHF"), false, "-"), "1,000.00 CHF");
+        assert_eq!(display(d("-12.5"), None, true, "\u{2212}"), "\u{2212}12.50");
+        assert_eq!(display(d("100"), None, false, "-"), "100.00");
     }
 
     #[test]

@@ -412,3 +412,61 @@ impl RunResult {
         }
     }
 }
+
+/// What a run met besides its lines, kept with the run (`runs.details`) for `history RUN`,
+/// `report` and the notification: each failure with its message, the accounts nobody bills,
+/// the warnings. A field missing from an older record reads empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunDetails {
+    /// The currencies the agreements' amounts are in (ConnectWise `currency.currencyCode`),
+    /// sorted, each once; empty when the PSA did not say.
+    pub currencies: Vec<String>,
+    /// Vendor -> why nothing was planned for it.
+    pub failed_vendors: BTreeMap<String, String>,
+    /// Vendor -> each account that failed, described.
+    pub failed_accounts: BTreeMap<String, Vec<String>>,
+    /// PSA reads that failed (an agreement's additions, the billing terms, catalog prices).
+    pub read_failures: Vec<String>,
+    /// The plan's warnings (a vendor empty, an account no longer listed, ...).
+    pub warnings: Vec<Reason>,
+    /// Accounts the vendors listed in this run that are neither mapped nor excluded.
+    pub unmapped: Vec<AccountRef>,
+    /// Accounts excluded from billing (internal, NFR) at the time of the run.
+    pub excluded: Vec<crate::model::Exclusion>,
+    /// What happened after the plan: a notification that was not delivered, ...
+    pub notices: Vec<String>,
+}
+
+/// A vendor account, by vendor, id and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub vendor: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl RunDetails {
+    /// The accounts a mapping points to that their vendor no longer lists.
+    pub fn gone_accounts(&self) -> Vec<AccountRef> {
+        self.warnings
+            .iter()
+            .filter_map(|w| match w {
+                Reason::AccountGone { vendor, account_id, account_name } => Some(AccountRef {
+                    vendor: vendor.clone(),
+                    id: account_id.clone(),
+                    name: account_name.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The one currency of the run's amounts, when the agreements agree on one.
+    pub fn currency(&self) -> Option<&str> {
+        match self.currencies.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+}

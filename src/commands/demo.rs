@@ -2,13 +2,13 @@
 //! database: connect -> map (auto + the service mappings a user would set) -> sync --dry-run.
 
 use super::{Context, EXIT_OK};
-use crate::cli::{MapAccountsArgs, MapServicesArgs, SyncArgs};
+use crate::cli::{DemoArgs, MapAccountsArgs, MapServicesArgs, SyncArgs};
 use recon_sandbox::{SERVICE_PRODUCTS, Sandbox};
 
 /// The vendors the demo connects (their services map to the sandbox catalog's products).
 const VENDORS: [&str; 2] = ["nodeware", "huntress"];
 
-pub fn run(ctx: &Context) -> anyhow::Result<u8> {
+pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     if ctx.json {
         return Err(super::usage(
             "recon demo prints a walkthrough for people; --json is not supported (try `recon --json sync --dry-run` against `recon sandbox`)",
@@ -70,7 +70,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             include: None,
         },
     )?;
-    step("recon sync --dry-run");
+    let page = report_path(args.report.as_deref());
+    step(&format!(
+        "recon sync --dry-run --report {}",
+        crate::output::wording::shell_word(&page.display().to_string())
+    ));
     let code = super::sync::run(
         &demo,
         &SyncArgs {
@@ -79,12 +83,26 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             period: "current".into(),
             yes: false,
             accept_drop: false,
+            report: Some(page.clone()),
         },
     )?;
     crate::out!(
         "\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands."
     );
+    crate::out!("Open {} in a browser: the month-end page an owner reads (`recon report`).", page.display());
     Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })
+}
+
+/// Where the demo's report goes: `--report`, else `recon-demo-report.html` here, else (a
+/// folder recon may not write in) the temp folder, which outlives the demo's own files.
+fn report_path(given: Option<&std::path::Path>) -> std::path::PathBuf {
+    if let Some(path) = given {
+        return path.to_path_buf();
+    }
+    let name = "recon-demo-report.html";
+    let here = std::path::PathBuf::from(name);
+    let writable = tempfile::NamedTempFile::new_in(".").is_ok();
+    if writable { here } else { std::env::temp_dir().join(name) }
 }
 
 fn step(command: &str) {

@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
     };
     let record = store.run(id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
     let changes = store.changes(id)?;
+    let details = store.run_details(id)?;
     // What the run was worth: its lines as planned, and the writes that were applied.
     let planned = crate::plan::Plan {
         period: record.period,
@@ -70,6 +71,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
         let json_changes = crate::output::wording::ChangeJson::all(&changes);
         crate::output::print_json(&serde_json::json!({
             "run": record,
+            "details": details,
             "totals": planned.totals(),
             "applied_totals": applied.totals(),
             "changes": json_changes,
@@ -101,6 +103,20 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
     );
     crate::out!("{}", crate::output::table(&rows));
     crate::out!("As planned: {}", crate::output::wording::totals_line(&planned.totals()));
+    for (vendor, why) in &details.failed_vendors {
+        crate::out!("Vendor {vendor} failed: {why}");
+    }
+    for (vendor, accounts) in &details.failed_accounts {
+        for a in accounts {
+            crate::out!("{vendor}: {a}");
+        }
+    }
+    for f in details.read_failures.iter().chain(&details.notices) {
+        crate::out!("{f}");
+    }
+    if let Some(error) = &record.error {
+        crate::out!("The run: {error}.");
+    }
     if !record.dry_run {
         crate::out!("Applied: {}", crate::output::wording::totals_line(&applied.totals()));
     }

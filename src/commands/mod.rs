@@ -10,6 +10,7 @@ mod disconnect;
 mod history;
 mod init;
 mod map;
+mod report;
 mod review;
 #[cfg(feature = "sandbox")]
 mod sandbox;
@@ -198,9 +199,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Undo { run, yes } => undo::run(&ctx, run, yes),
         Command::Status => status::run(&ctx),
         Command::History { run, limit } => history::run(&ctx, run, limit),
+        Command::Report(args) => report::run(&ctx, &args),
         Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
         #[cfg(feature = "sandbox")]
-        Command::Demo => demo::run(&ctx),
+        Command::Demo(args) => demo::run(&ctx, &args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox => sandbox::run(&ctx),
     }

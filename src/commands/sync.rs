@@ -7,7 +7,7 @@ use crate::cli::SyncArgs;
 use crate::model::{BillingTerms, CatalogProduct, VendorStatus};
 use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
-use crate::plan::{Action, ChangeState, Plan, PlanLine, RunKind, RunResult, format_quantity};
+use crate::plan::{Action, ChangeState, Plan, PlanLine, RunDetails, RunKind, RunResult, format_quantity};
 use crate::policy::{self, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors;
@@ -36,6 +36,8 @@ struct SyncReport<'a> {
     unread_agreements: Vec<UnreadAgreement>,
     applied: usize,
     failed: Vec<FailedWrite>,
+    /// The report page written (`--report`), or null.
+    report: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -70,6 +72,9 @@ struct PlanRow {
 pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let period = Period::parse_relative(&args.period, ctx.today()).map_err(|e| usage(e.to_string()))?;
     let current = Period::containing(ctx.today());
+    if let Some(path) = &args.report {
+        super::report::check_page_path(path)?;
+    }
     let config = ctx.config()?;
     let (mut store, _lock) = ctx.locked_store(&config, "sync")?;
     let http = ctx.http(&config)?;
@@ -333,6 +338,33 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         let by_vendor = applied_totals.by_vendor.iter().map(|(v, n)| (v.clone(), n.0)).collect();
         store.set_applied_net(run_id, &by_vendor)?;
     }
+    // What the run met besides its lines, for `history RUN`, the report and the notification.
+    let exclusions = store.exclusions(None)?;
+    let details = RunDetails {
+        currencies: terms
+            .values()
+            .filter_map(|t| t.currency.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        failed_vendors: vendor_errors.clone(),
+        failed_accounts: failed_accounts.clone(),
+        read_failures: unread_agreements
+            .iter()
+            .map(|(id, e)| format!("reading the additions of agreement {id} failed: {e}"))
+            .chain(read_failures.iter().cloned())
+            .collect(),
+        warnings: plan.warnings.clone(),
+        unmapped: snapshots
+            .iter()
+            .flat_map(|(name, s)| {
+                crate::matching::unmapped_accounts(name, &s.accounts, &account_mappings, &exclusions)
+            })
+            .collect(),
+        excluded: exclusions.into_iter().filter(|e| selected.contains(&e.vendor)).collect(),
+        notices: Vec::new(),
+    };
+    store.set_run_details(run_id, &details)?;
     let stats = http.stats();
     tracing::info!(
         "run {run_id}: {} requests, {} retried, {} answered 429",
@@ -355,8 +387,13 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
 
+    // A dry run is never notified: nothing happened yet that needs a person.
+    let notify = if args.dry_run { None } else { config.notify.as_ref() };
+    let after = super::report::after_run(ctx, &config, notify, &mut store, run_id, args.report.as_deref())?;
+
     if ctx.json {
         crate::output::print_json(&SyncReport {
+            report: after.page.as_ref().map(|p| p.display().to_string()),
             run_id,
             dry_run: args.dry_run,
             pushed: push,
@@ -391,6 +428,12 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 crate::out!("{} changes are held for review: see `recon review`.", counts.held);
             }
         }
+        if let Some(page) = &after.page {
+            crate::out!("Wrote the report of run {run_id} to {}.", page.display());
+        }
+    }
+    if after.page_failed && result.exit_code() == super::EXIT_OK {
+        return Ok(super::EXIT_RUN_ERROR);
     }
     Ok(result.exit_code())
 }

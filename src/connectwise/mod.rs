@@ -328,7 +328,7 @@ impl<'h> ConnectWise<'h> {
             let agreements: Vec<wire::Agreement> = self.get_all(
                 "finance/agreements",
                 Some(&id_in(chunk)),
-                Some("id,startDate,billStartDate,nextInvoiceDate,prorateFlag,invoiceProratedAdditionsFlag,billingCycle,parentAgreement"),
+                Some("id,startDate,billStartDate,nextInvoiceDate,prorateFlag,invoiceProratedAdditionsFlag,billingCycle,parentAgreement,currency"),
             )?;
             terms.extend(agreements.iter().map(wire::Agreement::terms));
         }

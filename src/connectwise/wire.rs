@@ -64,6 +64,14 @@ pub struct Agreement {
     pub next_invoice_date: Option<String>,
     #[serde(default)]
     pub prorate_flag: bool,
+    pub currency: Option<Currency>,
+}
+
+/// ConnectWise's `CurrencyReference`, of which recon needs the code.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Currency {
+    pub currency_code: Option<String>,
 }
 
 impl Agreement {
@@ -98,6 +106,7 @@ impl Agreement {
                 .and_then(parse_cw_date),
             next_invoice_date: self.next_invoice_date.as_deref().and_then(parse_cw_date),
             prorate: self.prorate_flag,
+            currency: self.currency.as_ref().and_then(|c| c.currency_code.clone()).filter(|c| !c.is_empty()),
         }
     }
 }

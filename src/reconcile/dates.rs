@@ -45,6 +45,7 @@ mod tests {
             bill_start_date: start,
             next_invoice_date: next,
             prorate,
+            currency: None,
         };
         let cases = [
             ("nothing invoiced yet", terms(Some(day(10, 1)), Some(day(12, 1)), false), day(12, 1), None),

@@ -722,6 +722,7 @@ mod tests {
                         bill_start_date: None,
                         next_invoice_date: None,
                         prorate: true,
+                        currency: None,
                     });
                 }
             }
@@ -1411,6 +1412,7 @@ mod tests {
                             bill_start_date: None,
                             next_invoice_date: Some(day(2026, 11, 1)),
                             prorate: true,
+                            currency: None,
                         },
                     );
                 },
@@ -1426,6 +1428,7 @@ mod tests {
                             bill_start_date: None,
                             next_invoice_date: Some(day(2026, 11, 1)),
                             prorate: false,
+                            currency: None,
                         },
                     );
                 },

@@ -101,8 +101,13 @@ mod tests {
     }
 
     const PERIOD: Period = Period { year: 2026, month: 10 };
-    const TERMS: BillingTerms =
-        BillingTerms { container_id: 10, bill_start_date: None, next_invoice_date: None, prorate: true };
+    const TERMS: BillingTerms = BillingTerms {
+        container_id: 10,
+        bill_start_date: None,
+        next_invoice_date: None,
+        prorate: true,
+        currency: None,
+    };
 
     #[test]
     fn recheck_table() {
@@ -162,6 +167,7 @@ mod tests {
             bill_start_date: None,
             next_invoice_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1),
             prorate: false,
+            currency: None,
         };
         let Recheck::Push(add) = recheck(&held(None, None, 5), &[], PERIOD, Some(&invoiced)) else {
             panic!("pushed")

@@ -5,7 +5,9 @@
 use super::{Fault, Store, StoreError, parse_time, parse_time_opt, stamp};
 use crate::model::BillCustomer;
 use crate::period::Period;
-use crate::plan::{Action, ChangeState, LineMoney, PlanCounts, PlanLine, Reason, RunKind, RunResult, Source};
+use crate::plan::{
+    Action, ChangeState, LineMoney, PlanCounts, PlanLine, Reason, RunDetails, RunKind, RunResult, Source,
+};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use rust_decimal::Decimal;
@@ -518,6 +520,34 @@ impl Store {
     }
 
     /// The per-vendor applied net of the last finished real sync run, if any.
+    /// Keep what the run met besides its lines (replaces what was kept).
+    pub fn set_run_details(&mut self, run_id: i64, details: &RunDetails) -> Result<(), StoreError> {
+        self.write(&format!("record the details of run {run_id}"), |tx| {
+            let json = serde_json::to_string(details)
+                .map_err(|e| Fault::corrupt(format!("details of run {run_id}"), e))?;
+            let n = tx.execute("UPDATE runs SET details = ?2 WHERE id = ?1", params![run_id, json])?;
+            if n == 0 {
+                return Err(Fault::Missing(format!("run {run_id}")));
+            }
+            Ok(())
+        })
+    }
+
+    /// What the run met besides its lines; empty for a run recorded before recon kept it.
+    pub fn run_details(&self, run_id: i64) -> Result<RunDetails, StoreError> {
+        self.read(&format!("read the details of run {run_id}"), |conn| {
+            let text: Option<String> = conn
+                .query_row("SELECT details FROM runs WHERE id = ?1", [run_id], |r| r.get(0))
+                .map_err(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Fault::Missing(format!("run {run_id}")),
+                    e => Fault::from(e),
+                })?;
+            text.map_or(Ok(RunDetails::default()), |json| {
+                serde_json::from_str(&json).map_err(|e| Fault::corrupt(format!("details of run {run_id}"), e))
+            })
+        })
+    }
+
     pub fn last_applied_net(&self) -> Result<BTreeMap<String, Decimal>, StoreError> {
         self.read("read the money of the last sync", |conn| {
             let text: Option<Option<String>> = conn
@@ -572,6 +602,13 @@ impl Store {
                 out.push(run_from_row(row)?);
             }
             Ok(out)
+        })
+    }
+
+    /// The id of the latest sync run, dry or real.
+    pub fn latest_sync_run(&self) -> Result<Option<i64>, StoreError> {
+        self.read("find the latest sync", |conn| {
+            Ok(conn.query_row("SELECT max(id) FROM runs WHERE kind = 'sync'", [], |r| r.get(0))?)
         })
     }
 

@@ -169,4 +169,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (vendor, vendor_account_id)
     );
     "#,
+    // 10: what a run met besides its lines (JSON of `plan::RunDetails`): failed vendors and
+    // reads with their messages, warnings, unmapped and excluded accounts, the currency.
+    r#"
+    ALTER TABLE runs ADD COLUMN details TEXT;
+    "#,
 ];

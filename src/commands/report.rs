@@ -1,0 +1,118 @@
+//! `recon report [RUN]`: a run as an HTML page, CSV or JSON, from the ledger alone (offline).
+
+use super::{Context, EXIT_OK, usage};
+use crate::cli::ReportArgs;
+use crate::report::{self, Format, Report};
+use anyhow::Context as _;
+use std::io::Write;
+
+pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<u8> {
+    let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
+    let store = ctx.store(config.as_ref())?;
+    let id = match args.run {
+        Some(id) => id,
+        None => store
+            .latest_sync_run()?
+            .ok_or_else(|| usage("there is no sync run to report yet; run `recon sync --dry-run` first"))?,
+    };
+    let report = Report::load(&store, id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
+    // `--json` asks for machine output: the report's JSON, unless another format is named.
+    let format = match (args.format, ctx.json) {
+        (None, true) => Format::Json,
+        (Some(f), _) => f,
+        (None, false) => Format::Html,
+    };
+    let bytes = report::render(&report, format)?;
+    match &args.output {
+        Some(path) => {
+            report::write_file(path, &bytes)
+                .with_context(|| format!("writing the report to {}", path.display()))?;
+            if !ctx.quiet && !ctx.json {
+                crate::out!("Wrote the report of run {id} to {}.", path.display());
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&bytes).and_then(|()| out.flush()) {
+                // A reader that stops early (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.context("writing the report to standard output")?,
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// What `after_run` did: the page it wrote, and whether writing it failed.
+pub struct AfterRun {
+    pub page: Option<std::path::PathBuf>,
+    pub page_failed: bool,
+}
+
+/// The end of a run: write its page when asked (`sync --report`), and after a real run post
+/// the notification its events call for. A notification that is not delivered is a warning
+/// kept in the run record; it never changes the exit code. A page that cannot be written
+/// is a failure (cron expected a file).
+pub fn after_run(
+    ctx: &Context,
+    config: &crate::config::Config,
+    notify: Option<&crate::report::notify::NotifySettings>,
+    store: &mut crate::store::Store,
+    run_id: i64,
+    page: Option<&std::path::Path>,
+) -> anyhow::Result<AfterRun> {
+    let Some(report) = Report::load(store, run_id)? else {
+        return Ok(AfterRun { page: None, page_failed: false });
+    };
+    let mut done = AfterRun { page: None, page_failed: false };
+    if let Some(path) = page {
+        match report::write_file(path, report::html::page(&report).as_bytes()) {
+            Ok(()) => done.page = Some(path.to_path_buf()),
+            Err(e) => {
+                ctx.failure(&format!("writing the report to {} failed: {e}", path.display()));
+                done.page_failed = true;
+            }
+        }
+    }
+    let Some(notify) = notify else { return Ok(done) };
+    let events: Vec<_> =
+        report::notify::events(&report).into_iter().filter(|e| notify.on.contains(e)).collect();
+    if events.is_empty() {
+        return Ok(done);
+    }
+    let shown_path = done.page.as_ref().map(|p| p.display().to_string());
+    let body = report::notify::message(&report, notify.format, &events, shown_path.as_deref());
+    if let Err(e) =
+        report::notify::post(notify, &body, std::time::Duration::from_secs(config.http.connect_timeout_secs))
+    {
+        let notice = format!("the {} notification was not delivered: {e}", notify.format);
+        ctx.warn(&notice);
+        let mut details = report.details;
+        details.notices.push(notice);
+        store.set_run_details(run_id, &details)?;
+    }
+    Ok(done)
+}
+
+/// `--report PATH` is checked before the run: its folder must exist, so a typo is said
+/// before anything is pushed, not after.
+pub fn check_page_path(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "--report {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(usage(format!(
+            "--report {}: that is a folder; give a file name, e.g. report.html",
+            path.display()
+        )));
+    }
+    Ok(())
+}

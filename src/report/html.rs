@@ -1,0 +1,626 @@
+//! The report as one self-contained HTML page: inline CSS and inline SVG charts, no script,
+//! font or image from anywhere, readable on a phone and on paper. Every text that comes from
+//! a vendor, the PSA or a person (names, notes, reasons) goes through `esc`.
+
+// Each element is written with its own `\n`, mid-string or at the end alike.
+#![allow(clippy::write_with_newline)]
+
+use super::{LARGEST, Report};
+use crate::plan::{Action, ChangeState, format_quantity};
+use crate::store::ChangeRecord;
+use rust_decimal::Decimal;
+use std::fmt::Write;
+
+/// The minus sign of amounts on the page (U+2212: as wide as `+`, so columns line up).
+const MINUS: &str = "\u{2212}";
+
+pub fn page(r: &Report) -> String {
+    let mut h = String::with_capacity(64 * 1024);
+    let title = format!("recon report: {} (run {})", r.run.period, r.run.id);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"recon {}\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+        env!("CARGO_PKG_VERSION"),
+        esc(&title)
+    );
+    header(&mut h, r);
+    headline(&mut h, r);
+    attention(&mut h, r);
+    charts(&mut h, r);
+    changes(&mut h, r);
+    waiting(&mut h, r);
+    let _ = write!(
+        h,
+        "<footer>recon {} &middot; run {} &middot; trace it with <code>recon history {}</code></footer>\n\
+         </main>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION"),
+        r.run.id,
+        r.run.id
+    );
+    h
+}
+
+fn header(h: &mut String, r: &Report) {
+    let (badge_class, badge) = match (r.run.dry_run, r.run.kind) {
+        (true, _) => ("dry", "Dry run: nothing was written to the PSA"),
+        (false, crate::plan::RunKind::Sync) => ("pushed", "Pushed to the PSA"),
+        (false, crate::plan::RunKind::Approve) => ("pushed", "Approved changes pushed"),
+        (false, crate::plan::RunKind::Undo) => ("pushed", "Undo pushed"),
+    };
+    let result = r.run.result.map_or("unfinished", |res| res.as_str());
+    let _ = write!(
+        h,
+        "<header>\n<p class=\"eyebrow\">Billing reconciliation</p>\n<h1 id=\"period\">{}</h1>\n\
+         <p class=\"meta\"><span class=\"badge {badge_class}\">{badge}</span> \
+         <span>Run {} &middot; {} &middot; vendors: {} &middot; result: <strong id=\"result\">{}</strong></span></p>\n</header>\n",
+        esc(&month_name(r)),
+        r.run.id,
+        r.run.started_at.format("%Y-%m-%d %H:%M UTC"),
+        esc(&r.run.vendors.join(", ")),
+        esc(result),
+    );
+}
+
+fn month_name(r: &Report) -> String {
+    let first = r.run.period.first_day();
+    format!("{} ({})", first.format("%B %Y"), r.run.period)
+}
+
+fn headline(h: &mut String, r: &Report) {
+    let t = r.headline();
+    let verb = if r.run.dry_run { "would change" } else { "changed" };
+    let _ = write!(
+        h,
+        "<section class=\"kpis\" aria-label=\"Headline figures\">\n\
+         <div class=\"kpi main\"><span class=\"label\">Net monthly revenue {verb}</span>\
+         <span class=\"value {}\" id=\"net\">{}</span><span class=\"small\">margin {}</span></div>\n\
+         <div class=\"kpi\"><span class=\"label\">Revenue added</span><span class=\"value\" id=\"added\">{}</span></div>\n\
+         <div class=\"kpi\"><span class=\"label\">Revenue removed</span><span class=\"value\" id=\"removed\">{}</span></div>\n\
+         <div class=\"kpi\"><span class=\"label\">Held for review</span><span class=\"value\" id=\"held-net\">{}</span>\
+         <span class=\"small\">{} line(s), not in the totals</span></div>\n</section>\n",
+        sign_class(t.net),
+        r.amount(t.net, true, MINUS),
+        r.amount(t.margin_net, true, MINUS),
+        r.amount(t.revenue_added, true, MINUS),
+        r.amount(-t.revenue_removed, true, MINUS),
+        r.amount(r.planned.held_net, true, MINUS),
+        r.counts().held,
+    );
+    let c = r.counts();
+    let _ = write!(
+        h,
+        "<p class=\"counts\" id=\"counts\"><b>{}</b> added &middot; <b>{}</b> updated &middot; <b>{}</b> unchanged \
+         &middot; <b>{}</b> held &middot; <b>{}</b> skipped</p>\n",
+        c.add, c.update, c.unchanged, c.held, c.skipped
+    );
+    let mut notes = Vec::new();
+    if t.unpriced > 0 {
+        notes.push(format!("{} changed line(s) have no price and are not in the totals.", t.unpriced));
+    }
+    if r.details.currencies.len() > 1 {
+        notes.push(format!(
+            "The agreements bill in several currencies ({}): the totals add them as they are.",
+            r.details.currencies.join(", ")
+        ));
+    }
+    if let Some(applied) = &r.applied
+        && applied != &r.planned
+        && r.run.kind == crate::plan::RunKind::Sync
+    {
+        notes.push(format!(
+            "As planned the run was worth {} net; the figures above are what was pushed.",
+            r.amount(r.planned.net, true, MINUS)
+        ));
+    }
+    for n in notes {
+        let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&n));
+    }
+}
+
+/// The short list at the top of what needs someone, each linking to its section.
+fn attention(h: &mut String, r: &Report) {
+    let waiting = r.changes.iter().filter(|c| r.waits(c)).count();
+    let failed = r.details.failed_vendors.len();
+    let failed_accounts: usize = r.details.failed_accounts.values().map(Vec::len).sum();
+    let failed_writes = r.failed_writes().len();
+    let reads = r.details.read_failures.len();
+    let unmapped = r.details.unmapped.len();
+    let gone = r.gone_accounts().len();
+    let skipped = r.skipped().len();
+    let mut items = Vec::new();
+    let mut item = |n: usize, text: &str, anchor: &str| {
+        if n > 0 {
+            items.push(format!("<li><a href=\"#{anchor}\"><b>{n}</b> {text}</a></li>"));
+        }
+    };
+    item(waiting, "change(s) wait for a decision", "held");
+    if r.run.dry_run {
+        item(r.held().len(), "change(s) would be held for review", "held");
+    }
+    item(failed, "vendor(s) failed: nothing was planned for them", "failures");
+    item(failed_accounts, "vendor account(s) could not be read", "failures");
+    item(failed_writes, "write(s) to the PSA failed", "failures");
+    item(reads, "PSA read(s) failed", "failures");
+    item(skipped, "line(s) skipped", "skipped");
+    item(unmapped, "vendor account(s) not mapped to a company", "unmapped");
+    item(gone, "mapped account(s) no longer listed by their vendor", "gone");
+    if items.is_empty() {
+        h.push_str("<section class=\"attention ok\" aria-label=\"Needs attention\"><p>Nothing waits for a person.</p></section>\n");
+    } else {
+        let _ = write!(
+            h,
+            "<section class=\"attention\" aria-label=\"Needs attention\"><h2>Needs attention</h2><ul>{}</ul></section>\n",
+            items.join("")
+        );
+    }
+}
+
+fn charts(h: &mut String, r: &Report) {
+    let vendors: Vec<(String, Decimal)> =
+        r.headline().by_vendor.iter().map(|(v, n)| (v.clone(), n.0)).collect();
+    let customers: Vec<(String, Decimal)> =
+        r.largest_customers(LARGEST).into_iter().map(|(c, n)| (c.to_string(), n)).collect();
+    h.push_str("<section class=\"charts\">\n");
+    let _ = write!(
+        h,
+        "<figure><figcaption>Net monthly revenue change by vendor</figcaption>{}</figure>\n",
+        bar_chart("vendor-chart", &vendors, r)
+    );
+    let _ = write!(
+        h,
+        "<figure><figcaption>Customers with the largest changes</figcaption>{}</figure>\n",
+        bar_chart("customer-chart", &customers, r)
+    );
+    h.push_str("</section>\n");
+}
+
+/// A horizontal bar chart of signed amounts around a zero line, the amounts right-aligned in
+/// their own column. Drawn here: a few rectangles need no charting library.
+fn bar_chart(id: &str, rows: &[(String, Decimal)], r: &Report) -> String {
+    if rows.iter().all(|(_, v)| v.is_zero()) {
+        return "<p class=\"empty\">No revenue change.</p>".to_string();
+    }
+    const WIDTH: u32 = 640;
+    const ROW: u32 = 30;
+    const LEFT: f64 = 190.0;
+    const RIGHT: f64 = 520.0;
+    let height = ROW * rows.len() as u32 + 10;
+    let max = rows.iter().map(|(_, v)| v.abs()).max().unwrap_or(Decimal::ONE);
+    let max = f64::try_from(max).unwrap_or(1.0).max(f64::MIN_POSITIVE);
+    let negative = rows.iter().any(|(_, v)| *v < Decimal::ZERO);
+    let positive = rows.iter().any(|(_, v)| *v > Decimal::ZERO);
+    let span = RIGHT - LEFT;
+    let (zero, scale) = match (negative, positive) {
+        (true, true) => (LEFT + span / 2.0, span / 2.0 / max),
+        (true, false) => (RIGHT, span / max),
+        _ => (LEFT, span / max),
+    };
+    let mut svg = format!(
+        "<svg id=\"{id}\" class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
+         preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">"
+    );
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let y = f64::from(ROW * i as u32 + 5);
+        let v = f64::try_from(*value).unwrap_or(0.0);
+        let length = (v.abs() * scale).max(if v == 0.0 { 0.0 } else { 1.5 });
+        let x = if v < 0.0 { zero - length } else { zero };
+        let class = if v < 0.0 { "neg" } else { "pos" };
+        let _ = write!(
+            svg,
+            "<text x=\"{:.0}\" y=\"{:.1}\" class=\"label\" text-anchor=\"end\">{}</text>\
+             <rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{length:.1}\" height=\"{}\" rx=\"2\" class=\"{class}\"><title>{}: {}</title></rect>\
+             <text x=\"{}\" y=\"{:.1}\" class=\"amount {class}\" text-anchor=\"end\">{}</text>",
+            LEFT - 8.0,
+            y + 15.0,
+            esc(&shorten(label, 26)),
+            y + 3.0,
+            ROW - 12,
+            esc(label),
+            r.amount(*value, true, MINUS),
+            WIDTH - 4,
+            y + 15.0,
+            r.amount(*value, true, MINUS),
+        );
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{zero:.1}\" x2=\"{zero:.1}\" y1=\"0\" y2=\"{height}\" class=\"axis\"/></svg>"
+    );
+    svg
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{cut}\u{2026}")
+    }
+}
+
+fn changes(h: &mut String, r: &Report) {
+    h.push_str("<section id=\"changes\">\n<h2>Changes by company</h2>\n");
+    let by_company = r.changes_by_company();
+    if by_company.is_empty() {
+        h.push_str("<p class=\"empty\">No quantity changes in this run.</p>\n");
+    } else {
+        h.push_str(
+            "<div class=\"scroll\"><table class=\"lines\">\n<thead><tr><th>Agreement</th><th>Product</th><th>Vendor</th>\
+             <th class=\"num\">PSA qty</th><th class=\"num\">Vendor qty</th><th class=\"num\">Billed</th>\
+             <th class=\"num\">Unit price</th><th class=\"num\">Monthly change</th><th>Status</th></tr></thead>\n",
+        );
+        for (company, lines) in &by_company {
+            let net = r.headline().by_company.get(*company).map(|n| n.0).unwrap_or_default();
+            let _ = write!(
+                h,
+                "<tbody><tr class=\"company\"><th colspan=\"7\" scope=\"rowgroup\">{}</th>\
+                 <th class=\"num\">{}</th><th></th></tr>\n",
+                esc(company),
+                if net.is_zero() { String::new() } else { r.amount(net, true, MINUS) }
+            );
+            for c in lines {
+                line_row(h, r, c);
+            }
+            h.push_str("</tbody>\n");
+        }
+        h.push_str("</table></div>\n");
+    }
+    let unchanged: Vec<&ChangeRecord> =
+        r.changes.iter().filter(|c| c.line.action == Action::Unchanged).collect();
+    if !unchanged.is_empty() {
+        let _ = write!(
+            h,
+            "<details><summary>{} line(s) already match their vendors</summary><div class=\"scroll\"><table>\
+             <thead><tr><th>Company</th><th>Agreement</th><th>Product</th><th class=\"num\">Quantity</th></tr></thead><tbody>",
+            unchanged.len()
+        );
+        for c in unchanged {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(&c.line.company),
+                esc(c.line.agreement.as_deref().unwrap_or("-")),
+                esc(c.line.product.as_deref().unwrap_or("-")),
+                format_quantity(c.line.before)
+            );
+        }
+        h.push_str("</tbody></table></div></details>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+fn line_row(h: &mut String, r: &Report, c: &ChangeRecord) {
+    let line = &c.line;
+    let money = line.money.as_ref();
+    let billed = money.map_or(String::new(), |m| {
+        format!("{} &rarr; {}", format_quantity(Some(m.billed_before)), format_quantity(Some(m.billed_after)))
+    });
+    let unit = money.and_then(|m| m.unit_price).map_or("no price".to_string(), |p| r.amount(p, false, MINUS));
+    let monthly = line.revenue_change().map_or("&ndash;".to_string(), |m| r.amount(m, true, MINUS));
+    let class = match line.revenue_change() {
+        Some(m) if m > Decimal::ZERO => "num pos",
+        Some(m) if m < Decimal::ZERO => "num neg",
+        _ => "num",
+    };
+    let note = crate::output::wording::note(line);
+    let _ = write!(
+        h,
+        "<tr class=\"{}\" data-change=\"{}\"><td>{}</td><td class=\"product\">{}</td><td>{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{billed}</td><td class=\"num\">{unit}</td><td class=\"{class}\">{monthly}</td>\
+         <td>{}{}</td></tr>\n",
+        line.action.as_str(),
+        c.id,
+        esc(line.agreement.as_deref().unwrap_or("-")),
+        esc(line.product.as_deref().unwrap_or("-")),
+        esc(&super::csv::vendors(line)),
+        format_quantity(line.before),
+        line.after.map_or("-".to_string(), |q| q.to_string()),
+        esc(&status(r, c)),
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!("<br><span class=\"small\">{}</span>", esc(&note))
+        },
+    );
+}
+
+/// Where a line stands, in words.
+fn status(r: &Report, c: &ChangeRecord) -> String {
+    let action = c.line.action;
+    if r.run.dry_run {
+        return match action {
+            Action::Add => "would add",
+            Action::Update => "would update",
+            Action::Held => "would be held for review",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped",
+        }
+        .to_string();
+    }
+    match (action, c.state) {
+        (Action::Held, ChangeState::Planned) => format!("held: waits for review (change {})", c.id),
+        (Action::Held, ChangeState::Approved | ChangeState::Applied) => "held, then approved".to_string(),
+        (Action::Held, ChangeState::Rejected) => "held, then rejected".to_string(),
+        (Action::Held, ChangeState::Superseded) => "held; a later run replaced it".to_string(),
+        (Action::Held, ChangeState::Repeat) => "held (the same as an earlier waiting change)".to_string(),
+        (Action::Add, ChangeState::Applied) => "added".to_string(),
+        (Action::Update, ChangeState::Applied) => "updated".to_string(),
+        (_, ChangeState::Failed) => "failed".to_string(),
+        (Action::Add | Action::Update, ChangeState::Planned) => "not pushed".to_string(),
+        (_, state) => state.as_str().to_string(),
+    }
+}
+
+fn waiting(h: &mut String, r: &Report) {
+    h.push_str("<section id=\"waiting\">\n<h2>What waits for a person</h2>\n");
+
+    let held = r.held();
+    let _ = write!(h, "<h3 id=\"held\">Held for review ({})</h3>\n", held.len());
+    if held.is_empty() {
+        h.push_str("<p class=\"empty\">Nothing was held by the [sync] policy.</p>\n");
+    } else {
+        h.push_str(
+            "<div class=\"scroll\"><table class=\"held\"><thead><tr><th class=\"num\">Change</th><th>Company</th><th>Product</th>\
+             <th class=\"num\">PSA qty</th><th class=\"num\">Vendor qty</th><th class=\"num\">Monthly change</th><th>Why</th>\
+             <th>Decide with</th></tr></thead><tbody>\n",
+        );
+        for c in held {
+            let decide = if r.waits(c) {
+                format!("<code>recon approve {0}</code> or <code>recon reject {0}</code>", c.id)
+            } else if r.run.dry_run {
+                "a real <code>recon sync</code> holds it for review".to_string()
+            } else {
+                esc(&status(r, c))
+            };
+            let _ = write!(
+                h,
+                "<tr data-change=\"{}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{decide}</td></tr>\n",
+                c.id,
+                c.id,
+                esc(&c.line.company),
+                esc(c.line.product.as_deref().unwrap_or("-")),
+                format_quantity(c.line.before),
+                c.line.after.map_or("-".to_string(), |q| q.to_string()),
+                c.line.revenue_change().map_or("&ndash;".to_string(), |m| r.amount(m, true, MINUS)),
+                esc(&c.line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+
+    let mut failures: Vec<String> = Vec::new();
+    for (vendor, why) in &r.details.failed_vendors {
+        failures.push(format!("<li><b>{}</b>: {}</li>", esc(vendor), esc(why)));
+    }
+    for (vendor, accounts) in &r.details.failed_accounts {
+        for a in accounts {
+            failures.push(format!("<li><b>{}</b>: {}</li>", esc(vendor), esc(a)));
+        }
+    }
+    for f in &r.details.read_failures {
+        failures.push(format!("<li>{}</li>", esc(f)));
+    }
+    for c in r.failed_writes() {
+        failures.push(format!(
+            "<li>writing {} {} failed: {}</li>",
+            esc(&c.line.company),
+            esc(c.line.product.as_deref().unwrap_or("")),
+            esc(c.error.as_deref().unwrap_or("no answer recorded"))
+        ));
+    }
+    if let Some(error) = &r.run.error {
+        failures.push(format!("<li>the run: {}</li>", esc(error)));
+    }
+    let _ = write!(h, "<h3 id=\"failures\">Failures ({})</h3>\n", failures.len());
+    if failures.is_empty() {
+        h.push_str("<p class=\"empty\">No vendor, read or write failed.</p>\n");
+    } else {
+        let _ = write!(h, "<ul class=\"failures\">{}</ul>\n", failures.join(""));
+    }
+
+    let skipped = r.skipped();
+    let _ = write!(h, "<h3 id=\"skipped\">Skipped lines ({})</h3>\n", skipped.len());
+    if skipped.is_empty() {
+        h.push_str("<p class=\"empty\">No line was skipped.</p>\n");
+    } else {
+        h.push_str(
+            "<div class=\"scroll\"><table><thead><tr><th>Company</th><th>Agreement</th><th>Product</th><th>Vendor</th><th>Why</th></tr></thead><tbody>\n",
+        );
+        for c in skipped {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&c.line.company),
+                esc(c.line.agreement.as_deref().unwrap_or("-")),
+                esc(c.line.product.as_deref().unwrap_or("-")),
+                esc(&super::csv::vendors(&c.line)),
+                esc(&c.line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+
+    let unmapped = &r.details.unmapped;
+    let _ = write!(h, "<h3 id=\"unmapped\">Accounts not mapped ({})</h3>\n", unmapped.len());
+    if unmapped.is_empty() {
+        h.push_str("<p class=\"empty\">Every account the vendors listed is mapped or excluded.</p>\n");
+    } else {
+        h.push_str(
+            "<p class=\"small\">Their usage is not billed. Map each with <code>recon map accounts --vendor VENDOR --set ID --company COMPANY</code>, \
+             or exclude it with <code>--exclude ID</code>.</p>\n<div class=\"scroll\"><table class=\"unmapped\"><thead><tr><th>Vendor</th><th>Account</th><th>Id</th></tr></thead><tbody>\n",
+        );
+        for a in unmapped {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
+                esc(&a.vendor),
+                esc(&a.name),
+                esc(&a.id)
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+
+    let gone = r.gone_accounts();
+    let _ = write!(h, "<h3 id=\"gone\">Accounts no longer listed ({})</h3>\n", gone.len());
+    if gone.is_empty() {
+        h.push_str("<p class=\"empty\">Every mapped account was listed by its vendor.</p>\n");
+    } else {
+        h.push_str(
+            "<p class=\"small\">Their lines were left alone, never zeroed. If one is gone for good: <code>recon map accounts --vendor VENDOR --unmap ID</code>.</p>\n\
+             <div class=\"scroll\"><table><thead><tr><th>Vendor</th><th>Account</th><th>Id</th></tr></thead><tbody>\n",
+        );
+        for a in gone {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
+                esc(&a.vendor),
+                esc(&a.name),
+                esc(&a.id)
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+
+    let excluded = &r.details.excluded;
+    let _ = write!(h, "<h3 id=\"excluded\">Excluded from billing ({})</h3>\n", excluded.len());
+    if excluded.is_empty() {
+        h.push_str("<p class=\"empty\">No account is excluded.</p>\n");
+    } else {
+        h.push_str("<div class=\"scroll\"><table><thead><tr><th>Vendor</th><th>Account</th><th>Reason</th></tr></thead><tbody>\n");
+        for e in excluded {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&e.vendor),
+                esc(&e.account_name),
+                esc(e.reason.as_deref().unwrap_or("-"))
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+
+    let other: Vec<String> = r
+        .details
+        .warnings
+        .iter()
+        .filter(|w| {
+            !matches!(w, crate::plan::Reason::AccountGone { .. } | crate::plan::Reason::AccountFailed { .. })
+        })
+        .map(crate::output::wording::warning)
+        .chain(r.details.notices.iter().cloned())
+        .collect();
+    if !other.is_empty() {
+        let _ = write!(
+            h,
+            "<h3 id=\"warnings\">Warnings ({})</h3>\n<ul>{}</ul>\n",
+            other.len(),
+            other.iter().map(|w| format!("<li>{}</li>", esc(w))).collect::<String>()
+        );
+    }
+    h.push_str("</section>\n");
+}
+
+fn sign_class(amount: Decimal) -> &'static str {
+    if amount > Decimal::ZERO {
+        "pos"
+    } else if amount < Decimal::ZERO {
+        "neg"
+    } else {
+        ""
+    }
+}
+
+/// HTML-escaped text: a company called `<script>` is text, in an element or an attribute.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = r#"
+:root{--ink:#1d2433;--muted:#5b6475;--line:#dfe3ea;--bg:#f6f7f9;--card:#fff;--pos:#137a45;--neg:#b42318;--accent:#2753c7;--warn:#8a5a00}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1100px;margin:0 auto;padding:24px 20px 40px}
+header{margin-bottom:16px}
+.eyebrow{margin:0;color:var(--muted);text-transform:uppercase;letter-spacing:.08em;font-size:12px;font-weight:600}
+h1{margin:2px 0 6px;font-size:28px}
+h2{font-size:19px;margin:28px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line)}
+h3{font-size:16px;margin:22px 0 8px}
+.meta{margin:0;color:var(--muted)}
+.badge{display:inline-block;padding:2px 10px;border-radius:999px;font-size:13px;font-weight:600;margin-right:6px}
+.badge.pushed{background:#e3f4ea;color:var(--pos)}
+.badge.dry{background:#fff4d6;color:var(--warn)}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px;margin:18px 0 8px}
+.kpi{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;display:flex;flex-direction:column;gap:2px}
+.kpi.main{border-color:#c4cde0}
+.kpi .label{color:var(--muted);font-size:13px}
+.kpi .value{font-size:24px;font-weight:700;font-variant-numeric:tabular-nums}
+.kpi.main .value{font-size:30px}
+.small{color:var(--muted);font-size:12.5px}
+.pos{color:var(--pos)}.neg{color:var(--neg)}
+.counts{margin:6px 0 0;color:var(--muted)}
+.counts b{color:var(--ink)}
+.note{margin:6px 0;color:var(--warn);font-size:14px}
+.attention{background:#fff8e6;border:1px solid #f0d89a;border-radius:10px;padding:10px 16px;margin:16px 0}
+.attention h2{border:0;margin:4px 0;padding:0;font-size:16px}
+.attention ul{margin:4px 0;padding-left:20px}
+.attention.ok{background:#eef8f1;border-color:#b9e0c6}
+.attention.ok p{margin:4px 0}
+a{color:var(--accent)}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px;margin-top:16px;align-items:start}
+td.product{white-space:nowrap}
+figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
+figcaption{font-weight:600;margin-bottom:8px}
+svg.chart{width:100%;height:auto;display:block}
+svg .label{font-size:15px;fill:var(--ink)}
+svg .amount{font-size:15px;font-variant-numeric:tabular-nums;font-weight:600}
+svg rect.pos{fill:var(--pos)}svg rect.neg{fill:var(--neg)}
+svg text.pos{fill:var(--pos)}svg text.neg{fill:var(--neg)}
+svg .axis{stroke:#9aa3b2;stroke-width:1}
+.scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:10px}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{padding:7px 10px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
+thead th{background:#eef1f5;font-size:12.5px;color:var(--muted);font-weight:600;white-space:nowrap}
+tr.company th{background:#f8f9fb;font-size:14.5px;color:var(--ink)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.held td{background:#fffbf0}
+code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eef1f5;padding:1px 4px;border-radius:4px}
+.empty{color:var(--muted);font-style:italic}
+details{margin-top:12px}
+summary{cursor:pointer;color:var(--muted)}
+.failures li{margin:3px 0}
+footer{margin-top:36px;color:var(--muted);font-size:13px;border-top:1px solid var(--line);padding-top:12px}
+@media (max-width:640px){main{padding:14px 10px}h1{font-size:23px}.kpi .value{font-size:20px}.kpi.main .value{font-size:24px}table{font-size:13px}th,td{padding:6px 7px}}
+@media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}.scroll{overflow:visible;border:0}.kpi,figure{break-inside:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}details{display:none}}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_outside_is_escaped() {
+        assert_eq!(esc("<script>alert('x')</script>"), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
+        assert_eq!(esc("O'Brien & Sons \"Main\""), "O&#39;Brien &amp; Sons &quot;Main&quot;");
+    }
+
+    #[test]
+    fn long_labels_are_cut_with_an_ellipsis() {
+        assert_eq!(shorten("Acme", 26), "Acme");
+        assert_eq!(shorten("Brightwater Manufacturing Inc.", 12), "Brightwater\u{2026}");
+    }
+}

@@ -1,0 +1,254 @@
+//! The report of one run, for the people who decide about billing: an HTML page they can open
+//! or forward, or the same data as CSV or JSON. It is built from the ledger alone (the run,
+//! its recorded lines and `RunDetails`), so any run can be reported offline, long after.
+//!
+//! `Report` is the data; `html`, `csv` and `json` only lay it out; `notify` sends its summary.
+
+pub mod csv;
+pub mod html;
+pub mod notify;
+
+use crate::output::wording::ChangeJson;
+use crate::plan::{
+    AccountRef, Action, ChangeState, MoneyTotals, Plan, PlanCounts, RunDetails, RunKind, decimal_number_of,
+};
+use crate::store::{ChangeRecord, RunRecord, Store, StoreError};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The report formats `recon report --format` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Html,
+    Csv,
+    Json,
+}
+
+/// Everything a report shows of one run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub run: RunRecord,
+    pub details: RunDetails,
+    pub changes: Vec<ChangeRecord>,
+    /// What the run's lines are worth as planned (held lines apart, in `held_net`).
+    pub planned: MoneyTotals,
+    /// What its applied writes moved; `None` for a dry run.
+    pub applied: Option<MoneyTotals>,
+}
+
+impl Report {
+    /// The report of run `run_id`, as the ledger holds it now (a held line shows whether it
+    /// was approved since).
+    pub fn load(store: &Store, run_id: i64) -> Result<Option<Report>, StoreError> {
+        let Some(run) = store.run(run_id)? else { return Ok(None) };
+        let details = store.run_details(run_id)?;
+        let changes = store.changes(run_id)?;
+        Ok(Some(Report::new(run, details, changes)))
+    }
+
+    pub fn new(run: RunRecord, details: RunDetails, changes: Vec<ChangeRecord>) -> Report {
+        let plan =
+            |lines: Vec<crate::plan::PlanLine>| Plan { period: run.period, lines, warnings: Vec::new() };
+        let planned = plan(changes.iter().map(|c| c.line.clone()).collect()).totals();
+        let applied = (!run.dry_run).then(|| {
+            plan(changes.iter().filter(|c| c.state == ChangeState::Applied).map(|c| c.line.clone()).collect())
+                .totals()
+        });
+        Report { run, details, changes, planned, applied }
+    }
+
+    /// The money of the headline: what was pushed, or for a dry run what would be.
+    pub fn headline(&self) -> &MoneyTotals {
+        self.applied.as_ref().unwrap_or(&self.planned)
+    }
+
+    pub fn counts(&self) -> PlanCounts {
+        self.run.counts.unwrap_or_else(|| {
+            Plan {
+                period: self.run.period,
+                lines: self.changes.iter().map(|c| c.line.clone()).collect(),
+                warnings: Vec::new(),
+            }
+            .counts()
+        })
+    }
+
+    pub fn currency(&self) -> Option<&str> {
+        self.details.currency()
+    }
+
+    /// An amount in the run's currency (`minus` as in `money::display`).
+    pub fn amount(&self, amount: Decimal, signed: bool, minus: &str) -> String {
+        crate::money::display(amount, self.currency(), signed, minus)
+    }
+
+    /// Lines that change a quantity, or would (adds, updates, held), grouped by company.
+    pub fn changes_by_company(&self) -> BTreeMap<&str, Vec<&ChangeRecord>> {
+        let mut by_company: BTreeMap<&str, Vec<&ChangeRecord>> = BTreeMap::new();
+        for c in &self.changes {
+            if matches!(c.line.action, Action::Add | Action::Update | Action::Held) {
+                by_company.entry(c.line.company.as_str()).or_default().push(c);
+            }
+        }
+        by_company
+    }
+
+    pub fn held(&self) -> Vec<&ChangeRecord> {
+        self.of_action(Action::Held)
+    }
+
+    /// Skipped lines that need a person: everything but "no addition and nothing to bill".
+    pub fn skipped(&self) -> Vec<&ChangeRecord> {
+        self.of_action(Action::Skipped)
+            .into_iter()
+            .filter(|c| !matches!(c.line.reason, Some(crate::plan::Reason::NothingToBill)))
+            .collect()
+    }
+
+    /// Writes that failed in this run, with ConnectWise's answer.
+    pub fn failed_writes(&self) -> Vec<&ChangeRecord> {
+        self.changes.iter().filter(|c| c.state == ChangeState::Failed).collect()
+    }
+
+    fn of_action(&self, action: Action) -> Vec<&ChangeRecord> {
+        self.changes.iter().filter(|c| c.line.action == action).collect()
+    }
+
+    /// Whether a held line still waits for `recon approve` / `recon reject`.
+    pub fn waits(&self, c: &ChangeRecord) -> bool {
+        !self.run.dry_run && c.line.action == Action::Held && c.state == ChangeState::Planned
+    }
+
+    /// The customers whose monthly revenue moves most (either way), largest first; at most `n`.
+    pub fn largest_customers(&self, n: usize) -> Vec<(&str, Decimal)> {
+        let mut customers: Vec<(&str, Decimal)> = self
+            .headline()
+            .by_company
+            .iter()
+            .filter(|(_, net)| !net.0.is_zero())
+            .map(|(company, net)| (company.as_str(), net.0))
+            .collect();
+        customers.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+        customers.truncate(n);
+        customers
+    }
+
+    /// What the run was, in words: "dry run", "pushed", "approval", "undo".
+    pub fn kind_text(&self) -> &'static str {
+        match (self.run.dry_run, self.run.kind) {
+            (true, _) => "dry run",
+            (false, RunKind::Sync) => "pushed",
+            (false, RunKind::Approve) => "approval",
+            (false, RunKind::Undo) => "undo",
+        }
+    }
+
+    pub fn gone_accounts(&self) -> Vec<AccountRef> {
+        self.details.gone_accounts()
+    }
+}
+
+/// The report as `--format json` writes it. Field names are stable (README "JSON output").
+#[derive(Serialize)]
+pub struct ReportJson<'a> {
+    pub recon_version: &'static str,
+    pub run: &'a RunRecord,
+    /// "dry run", "pushed", "approval" or "undo".
+    pub kind: &'static str,
+    pub currency: Option<&'a str>,
+    /// Every currency the agreements named (more than one: the totals mix them).
+    pub currencies: &'a [String],
+    pub counts: PlanCounts,
+    /// What the lines are worth as planned.
+    pub totals: &'a MoneyTotals,
+    /// What the applied writes moved (null for a dry run).
+    pub applied_totals: Option<&'a MoneyTotals>,
+    pub lines: Vec<ChangeJson<'a>>,
+    /// Ids of the held lines that still wait for `recon approve` or `recon reject`.
+    pub waiting: Vec<i64>,
+    pub failed_vendors: &'a BTreeMap<String, String>,
+    pub failed_accounts: &'a BTreeMap<String, Vec<String>>,
+    pub read_failures: &'a [String],
+    pub warnings: Vec<String>,
+    pub unmapped_accounts: &'a [AccountRef],
+    pub excluded_accounts: &'a [crate::model::Exclusion],
+    pub gone_accounts: Vec<AccountRef>,
+    pub notices: &'a [String],
+    pub largest_customers: Vec<CustomerNet<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct CustomerNet<'a> {
+    pub company: &'a str,
+    #[serde(serialize_with = "decimal_number_of")]
+    pub net: Decimal,
+}
+
+/// How many customers the "largest changes" chart and list show.
+pub const LARGEST: usize = 10;
+
+impl<'a> ReportJson<'a> {
+    pub fn new(r: &'a Report) -> ReportJson<'a> {
+        ReportJson {
+            recon_version: env!("CARGO_PKG_VERSION"),
+            run: &r.run,
+            kind: r.kind_text(),
+            currency: r.currency(),
+            currencies: &r.details.currencies,
+            counts: r.counts(),
+            totals: &r.planned,
+            applied_totals: r.applied.as_ref(),
+            lines: ChangeJson::all(&r.changes),
+            waiting: r.changes.iter().filter(|c| r.waits(c)).map(|c| c.id).collect(),
+            failed_vendors: &r.details.failed_vendors,
+            failed_accounts: &r.details.failed_accounts,
+            read_failures: &r.details.read_failures,
+            warnings: r.details.warnings.iter().map(crate::output::wording::warning).collect(),
+            unmapped_accounts: &r.details.unmapped,
+            excluded_accounts: &r.details.excluded,
+            gone_accounts: r.gone_accounts(),
+            notices: &r.details.notices,
+            largest_customers: r
+                .largest_customers(LARGEST)
+                .into_iter()
+                .map(|(company, net)| CustomerNet { company, net })
+                .collect(),
+        }
+    }
+}
+
+/// The report in `format`, as the bytes of the file.
+pub fn render(report: &Report, format: Format) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        Format::Html => html::page(report).into_bytes(),
+        Format::Csv => csv::rows(report)?,
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&ReportJson::new(report))?;
+            text.push('\n');
+            text.into_bytes()
+        }
+    })
+}
+
+/// Write `bytes` to `path` whole or not at all: a temp file beside it, then a rename, so a
+/// reader (a mail job, a browser) never sees half a page.
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
