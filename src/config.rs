@@ -940,6 +940,35 @@ max_change_percent = 50
     }
 
     #[test]
+    fn the_notify_section_reads_its_url_from_the_environment_and_names_what_it_allows() {
+        let env = |name: &str| (name == "HOOK").then(|| "https://hooks.slack.com/services/T/B/x".to_string());
+        let config = Config::parse(
+            "[notify]\nwebhook_url_env = \"HOOK\"\nformat = \"slack\"\n",
+            Path::new("c.toml"),
+            &env,
+        )
+        .unwrap();
+        let notify = config.notify.unwrap();
+        assert_eq!(notify.url.expose(), "https://hooks.slack.com/services/T/B/x");
+        assert_eq!(notify.format, NotifyFormat::Slack);
+        assert_eq!(
+            notify.on,
+            [NotifyEvent::Held, NotifyEvent::Failed],
+            "the default: when a human is needed"
+        );
+        let err = parse("[notify]\nwebhook_url = \"https://h.example/x\"\nformat = \"email\"\n").unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(
+            err.to_string().contains(r#"format = "email": expected "json", "slack" or "teams""#),
+            "{err}"
+        );
+        let err = parse("[notify]\nformat = \"json\"\n").unwrap_err();
+        assert!(err.to_string().contains("missing `webhook_url`"), "{err}");
+        let err = parse("[notify]\nwebhook_url = \"not a url\"\n").unwrap_err();
+        assert!(err.to_string().contains("not a URL") && !err.to_string().contains("not a url"), "{err}");
+    }
+
+    #[test]
     fn http_allowed_only_for_loopback() {
         for (site, ok) in [
             ("http://127.0.0.1:8080", true),

@@ -106,7 +106,7 @@ fn headline(h: &mut String, r: &Report) {
         ));
     }
     if let Some(applied) = &r.applied
-        && applied != &r.planned
+        && applied.net != r.planned.net
         && r.run.kind == crate::plan::RunKind::Sync
     {
         notes.push(format!(
@@ -214,7 +214,7 @@ fn bar_chart(id: &str, rows: &[(String, Decimal)], r: &Report) -> String {
              <text x=\"{}\" y=\"{:.1}\" class=\"amount {class}\" text-anchor=\"end\">{}</text>",
             LEFT - 8.0,
             y + 15.0,
-            esc(&shorten(label, 26)),
+            esc(&shorten(label, 22)),
             y + 3.0,
             ROW - 12,
             esc(label),
@@ -564,7 +564,7 @@ h3{font-size:16px;margin:22px 0 8px}
 .badge{display:inline-block;padding:2px 10px;border-radius:999px;font-size:13px;font-weight:600;margin-right:6px}
 .badge.pushed{background:#e3f4ea;color:var(--pos)}
 .badge.dry{background:#fff4d6;color:var(--warn)}
-.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px;margin:18px 0 8px}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;margin:18px 0 8px}
 .kpi{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;display:flex;flex-direction:column;gap:2px}
 .kpi.main{border-color:#c4cde0}
 .kpi .label{color:var(--muted);font-size:13px}
@@ -604,7 +604,7 @@ details{margin-top:12px}
 summary{cursor:pointer;color:var(--muted)}
 .failures li{margin:3px 0}
 footer{margin-top:36px;color:var(--muted);font-size:13px;border-top:1px solid var(--line);padding-top:12px}
-@media (max-width:640px){main{padding:14px 10px}h1{font-size:23px}.kpi .value{font-size:20px}.kpi.main .value{font-size:24px}table{font-size:13px}th,td{padding:6px 7px}}
+@media (max-width:640px){main{padding:14px 10px}.kpis{grid-template-columns:1fr 1fr;gap:8px}.kpi{padding:10px 12px}.kpi.main{grid-column:1/-1}h1{font-size:23px}.kpi .value{font-size:20px}.kpi.main .value{font-size:24px}table{font-size:13px}th,td{padding:6px 7px}}
 @media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}.scroll{overflow:visible;border:0}.kpi,figure{break-inside:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}details{display:none}}
 "#;
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic loudly
 
+mod browser;
 mod harness;
 
 mod bad_input;
@@ -12,6 +13,7 @@ mod faults;
 mod flow;
 mod integrity;
 mod mapping;
+mod report;
 mod review;
 mod safety;
 mod secrets;
