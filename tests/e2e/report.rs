@@ -88,6 +88,10 @@ fn the_page_shows_the_money_a_held_line_and_an_unmapped_account_and_fetches_noth
     assert_eq!(phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), true);
     assert!(phone.visible_text("#net").contains(&net));
     phone.screenshot(&target.join("report-phone.png"));
+    // On paper: the figures and the held lines print.
+    phone.call("Emulation.setEmulatedMedia", json!({"media": "print"}));
+    assert_eq!(phone.visible_text("#net"), net);
+    assert!(phone.visible_text("table.held").contains(first["company"].as_str().unwrap()));
 }
 
 #[test]
