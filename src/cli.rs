@@ -233,6 +233,9 @@ pub struct SyncArgs {
     /// guard otherwise refuses to push anything for that vendor)
     #[arg(long)]
     pub accept_drop: bool,
+    /// Also list the lines with no addition and nothing to bill (counted otherwise)
+    #[arg(long)]
+    pub all: bool,
     /// At the end, write the run's report page (HTML) to PATH, e.g. for cron to mail
     #[arg(long, value_name = "PATH")]
     pub report: Option<std::path::PathBuf>,

@@ -212,6 +212,20 @@ impl Config {
             line: e.span().map(|span| line_of_offset(text, span.start)),
             message: first_line(e.message()),
         })?;
+        let left = placeholders(text);
+        if let Some((first, _)) = left.first() {
+            let listed: Vec<String> =
+                left.iter().map(|(line, what)| format!("line {line}: {what}")).collect();
+            return Err(ConfigError {
+                path: path.to_path_buf(),
+                line: Some(*first),
+                message: format!(
+                    "{} value(s) are still the examples from `recon init`; put the real ones in: {}",
+                    left.len(),
+                    listed.join("; ")
+                ),
+            });
+        }
         Validator { text, path, env }.validate(raw)
     }
 
@@ -668,6 +682,43 @@ impl Validator<'_> {
     }
 }
 
+/// The values `recon init` writes as examples and that are still there, each with its line:
+/// every `REPLACE-ME`, the example `company_id` and the all-zero `client_id`. Commented-out
+/// sections are not read (TOML drops comments).
+fn placeholders(text: &str) -> Vec<(usize, String)> {
+    const EXAMPLE_COMPANY: &str = "yourcompany";
+    const ZERO_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000000";
+    let Ok(document) = toml::from_str::<toml::Table>(text) else { return Vec::new() };
+    let mut found = Vec::new();
+    let walk = |section: &[&str], table: &toml::Table, found: &mut Vec<(usize, String)>| {
+        for (key, value) in table {
+            let Some(text_value) = value.as_str() else { continue };
+            let example = text_value.trim() == PLACEHOLDER
+                || (section == ["connectwise"] && key == "company_id" && text_value == EXAMPLE_COMPANY)
+                || (section == ["connectwise"] && key == "client_id" && text_value == ZERO_CLIENT_ID);
+            if example {
+                let line = locate(text, section, Some(key)).unwrap_or(0);
+                found.push((line, format!("{} {key} = {text_value:?}", section_label(section))));
+            }
+        }
+    };
+    if let Some(cw) = document.get("connectwise").and_then(|v| v.as_table()) {
+        walk(&["connectwise"], cw, &mut found);
+    }
+    if let Some(vendors) = document.get("vendors").and_then(|v| v.as_table()) {
+        for (name, section) in vendors {
+            if let Some(table) = section.as_table() {
+                walk(&["vendors", name], table, &mut found);
+            }
+        }
+    }
+    if let Some(notify) = document.get("notify").and_then(|v| v.as_table()) {
+        walk(&["notify"], notify, &mut found);
+    }
+    found.sort();
+    found
+}
+
 /// `"a", "b" or "c"`: the words an enum key takes, for an error.
 fn words<T: fmt::Display>(all: &[T]) -> String {
     let quoted: Vec<String> = all.iter().map(|w| format!("\"{w}\"")).collect();
@@ -793,7 +844,7 @@ site = "https://api-na.myconnectwise.net"
 company_id = "acme"
 public_key = "pub"
 private_key_env = "CW_PRIVATE"
-client_id = "00000000-0000-0000-0000-000000000000"
+client_id = "5a4db0c5-1111-4000-8000-000000000001"
 
 [vendors.nodeware]
 api_key = "nw-key"
@@ -885,7 +936,11 @@ max_change_percent = 50
                 Some(2),
                 "it takes: type, requests_per_minute, api_key,",
             ),
-            ("[vendors.nodeware]\napi_key = \"REPLACE-ME\"\n", Some(2), "still REPLACE-ME from `recon init`"),
+            (
+                "[vendors.nodeware]\napi_key = \"REPLACE-ME\"\n",
+                Some(2),
+                "still the examples from `recon init`; put the real ones in: line 2: [vendors.nodeware] api_key",
+            ),
             ("[vendors.backup]\ntype = \"csv\"\n", Some(1), "missing `file`"),
         ];
         for (text, line, needle) in cases {
@@ -933,9 +988,25 @@ max_change_percent = 50
     fn the_starter_config_needs_only_its_placeholders_filled() {
         let starter = include_str!("../config.example.toml");
         let err = parse(starter).unwrap_err();
-        assert!(err.to_string().contains("still REPLACE-ME"), "{err}");
-        let filled = parse(&starter.replace(PLACEHOLDER, "a-real-key")).unwrap();
-        assert_eq!(filled.connectwise().unwrap().company_id, "yourcompany");
+        // Every example value at once, each with its line: the keys, the company id, the client id.
+        for what in [
+            "line 10: [connectwise] company_id = \"yourcompany\"",
+            "line 12: [connectwise] public_key = \"REPLACE-ME\"",
+            "line 13: [connectwise] private_key = \"REPLACE-ME\"",
+            "line 15: [connectwise] client_id = \"00000000-0000-0000-0000-000000000000\"",
+        ] {
+            assert!(err.to_string().contains(what), "{what}: {err}");
+        }
+        assert!(err.to_string().contains("4 value(s) are still the examples"), "{err}");
+        assert_eq!(err.line, Some(10));
+        let filled = parse(
+            &starter
+                .replace(PLACEHOLDER, "a-real-key")
+                .replace("\"yourcompany\"", "\"acme\"")
+                .replace("00000000-0000-0000-0000-000000000000", "5a4db0c5-1111-4000-8000-000000000001"),
+        )
+        .unwrap();
+        assert_eq!(filled.connectwise().unwrap().company_id, "acme");
         assert_eq!(filled.sync, SyncPolicy::default(), "the starter shows the defaults");
     }
 

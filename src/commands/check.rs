@@ -40,6 +40,16 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             });
         }
     }
+    if config.vendors.is_empty() {
+        rows.push(CheckRow {
+            target: "vendors".into(),
+            ok: false,
+            detail: format!(
+                "no vendor is configured in {}: add a [vendors.<name>] section (config.example.toml shows each)",
+                config.path.display()
+            ),
+        });
+    }
     let current = Period::containing(ctx.today());
     for vendor in config.vendors.values() {
         rows.push(match crate::vendors::fetch(vendor, &http, current, current) {

@@ -83,6 +83,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             period: "current".into(),
             yes: false,
             accept_drop: false,
+            all: false,
             report: Some(page.clone()),
         },
     )?;

@@ -56,6 +56,7 @@ struct FailedWrite {
 #[derive(Tabled)]
 struct PlanRow {
     action: &'static str,
+    vendor: String,
     company: String,
     agreement: String,
     product: String,
@@ -230,7 +231,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         if snapshots.is_empty() {
             crate::out!("No vendor could be read, so nothing was planned for {period}.");
         } else {
-            print_plan(&plan, args.dry_run);
+            print_plan(&plan, args.dry_run, args.all);
         }
     }
 
@@ -501,15 +502,26 @@ fn confirmed(yes: bool, writes: usize) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
-pub fn print_plan(plan: &Plan, dry_run: bool) {
-    let rows: Vec<PlanRow> = plan.lines.iter().map(plan_row).collect();
-    let c = plan.counts();
+/// The plan as a table. Lines with no addition and nothing to bill are counted, not listed
+/// (`all` lists them); skips of one company that say the same for several vendors are one row.
+pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
     let title = if dry_run { "Plan (dry run)" } else { "Plan" };
-    if rows.is_empty() {
+    if plan.lines.is_empty() {
         crate::out!("{title} for {}: nothing to do (no mapped account has a mapped service).", plan.period);
         return;
     }
-    crate::out!("{}", crate::output::table(&rows));
+    let nothing_to_bill = |l: &PlanLine| matches!(l.reason, Some(crate::plan::Reason::NothingToBill));
+    let shown: Vec<&PlanLine> = plan.lines.iter().filter(|l| all || !nothing_to_bill(l)).collect();
+    let hidden = plan.lines.len() - shown.len();
+    let rows = merged_rows(&shown);
+    if crate::output::table_fits(&rows) {
+        if !rows.is_empty() {
+            crate::out!("{}", crate::output::table(&rows));
+        }
+    } else {
+        print_narrow(rows);
+    }
+    let c = plan.counts();
     crate::out!(
         "{title} for {}: {} add, {} update, {} unchanged, {} held, {} skipped.",
         plan.period,
@@ -519,7 +531,92 @@ pub fn print_plan(plan: &Plan, dry_run: bool) {
         c.held,
         c.skipped
     );
+    if hidden > 0 {
+        crate::out!(
+            "{hidden} of the unchanged lines have no addition and nothing to bill; --all lists them."
+        );
+    }
     crate::out!("{}", wording::totals_line(&plan.totals()));
+}
+
+/// The plan on a narrow terminal: a heading per company and agreement, under it one short
+/// row per line, and the notes numbered under the table (each once), so that names and
+/// numbers are never cut.
+fn print_narrow(rows: Vec<PlanRow>) {
+    let mut notes: Vec<String> = Vec::new();
+    let mut cells: Vec<Vec<String>> = vec![
+        ["action", "vendor", "product", "quantity", "change", "monthly", "note"].map(String::from).to_vec(),
+    ];
+    let mut headings: Vec<(usize, String)> = Vec::new();
+    let mut last: Option<(String, String)> = None;
+    for row in rows {
+        let group = (row.company.clone(), row.agreement.clone());
+        if last.as_ref() != Some(&group) {
+            let heading = if row.agreement == "-" {
+                row.company.clone()
+            } else {
+                format!("{} / {}", row.company, row.agreement)
+            };
+            headings.push((cells.len(), heading));
+            last = Some(group);
+        }
+        let note = if row.note.is_empty() {
+            String::new()
+        } else {
+            let n = notes.iter().position(|n| *n == row.note).unwrap_or_else(|| {
+                notes.push(row.note.clone());
+                notes.len() - 1
+            });
+            format!("[{}]", n + 1)
+        };
+        cells.push(vec![
+            row.action.to_string(),
+            row.vendor,
+            row.product,
+            format!("{} > {}", row.before, row.after),
+            row.change,
+            row.money,
+            note,
+        ]);
+    }
+    let lines = crate::output::columns(&cells, &[false, false, false, true, true, true, false]);
+    for (i, line) in lines.iter().enumerate() {
+        if let Some((_, heading)) = headings.iter().find(|(at, _)| *at == i) {
+            crate::out!("{}", crate::output::wrapped(heading, 2));
+        }
+        crate::out!("  {line}");
+    }
+    for (i, note) in notes.iter().enumerate() {
+        let key = format!("[{}] ", i + 1);
+        crate::out!("{}", crate::output::wrapped(&format!("{key}{note}"), key.len()));
+    }
+}
+
+/// One row per line, except that the skipped lines of one company with the same reason for
+/// several vendors (no agreement chosen, say) are one row that names every vendor.
+fn merged_rows(lines: &[&PlanLine]) -> Vec<PlanRow> {
+    let mut groups: Vec<Vec<&PlanLine>> = Vec::new();
+    for line in lines {
+        let group =
+            groups.iter_mut().find(|g| g[0].action == Action::Skipped && wording::same_skip(g[0], line));
+        match group {
+            Some(g) => g.push(line),
+            None => groups.push(vec![line]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|group| {
+            let mut row = plan_row(group[0]);
+            if group.len() > 1 {
+                let mut vendors: Vec<String> = group.iter().map(|l| crate::report::csv::vendors(l)).collect();
+                vendors.dedup();
+                row.vendor = vendors.join(", ");
+                row.note = wording::merged_skip_note(&group);
+            }
+            row
+        })
+        .collect()
 }
 
 fn plan_row(line: &PlanLine) -> PlanRow {
@@ -536,6 +633,7 @@ fn plan_row(line: &PlanLine) -> PlanRow {
     };
     PlanRow {
         action: line.action.as_str(),
+        vendor: crate::report::csv::vendors(line).replace('+', ", "),
         company: line.company.clone(),
         agreement: line.agreement.clone().unwrap_or_else(|| "-".into()),
         product: line.product.clone().unwrap_or_else(|| "-".into()),

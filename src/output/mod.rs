@@ -97,36 +97,111 @@ where
     T: tabled::Tabled,
 {
     let rows: Vec<T> = rows.into_iter().collect();
-    // Each column's natural width: the longest line of its header and cells.
+    let natural = natural_widths(&rows);
+    let mut table = Table::new(&rows);
+    match target_width() {
+        Some(width) if !fits(&natural, width) => {
+            // Too wide for the terminal: no borders (two spaces between columns), then the
+            // free-text columns wrap.
+            table.with(Style::blank());
+            for (column, fitted) in fitted_widths(&natural, width, BLANK_CHROME).into_iter().enumerate() {
+                if fitted < natural[column] {
+                    table.modify(Columns::one(column), Width::wrap(fitted).keep_words(true));
+                }
+            }
+        }
+        _ => {
+            table.with(Style::sharp());
+        }
+    }
+    table.to_string()
+}
+
+/// Rows of cells as aligned text lines, two spaces between columns; `right[i]` aligns
+/// column i to the right (numbers). Trailing spaces are trimmed.
+pub fn columns(rows: &[Vec<String>], right: &[bool]) -> Vec<String> {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                if right.get(i).copied().unwrap_or(false) {
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// `text` wrapped at word boundaries to the terminal's width (or `COLUMNS`), later lines
+/// indented by `indent` spaces; unchanged for a pipe.
+pub fn wrapped(text: &str, indent: usize) -> String {
+    let Some(width) = target_width() else { return text.to_string() };
+    let mut out = String::new();
+    let mut line_len = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        if line_len > indent && line_len + 1 + len > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            line_len = indent;
+        } else if !out.is_empty() {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(word);
+        line_len += len;
+    }
+    out
+}
+
+/// Whether the rows fit the terminal (or `COLUMNS`) as a bordered table; always for a pipe.
+pub fn table_fits<T: tabled::Tabled>(rows: &[T]) -> bool {
+    target_width().is_none_or(|width| fits(&natural_widths(rows), width))
+}
+
+/// A bordered table costs a border and two spaces of padding a column, and one border more.
+const SHARP_CHROME: (usize, usize) = (3, 1);
+/// A borderless one, a space of padding on each side of a column.
+const BLANK_CHROME: (usize, usize) = (2, 0);
+
+fn fits(natural: &[usize], width: usize) -> bool {
+    natural.iter().sum::<usize>() + natural.len() * SHARP_CHROME.0 + SHARP_CHROME.1 <= width
+}
+
+/// Each column's natural width: the longest line of its header and cells.
+fn natural_widths<T: tabled::Tabled>(rows: &[T]) -> Vec<usize> {
     let width_of = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     let mut natural: Vec<usize> = T::headers().iter().map(|h| width_of(h)).collect();
-    for row in &rows {
+    for row in rows {
         for (i, cell) in row.fields().iter().enumerate() {
             if let Some(w) = natural.get_mut(i) {
                 *w = (*w).max(width_of(cell));
             }
         }
     }
-    let mut table = Table::new(&rows);
-    table.with(Style::sharp());
-    if let Some(width) = target_width() {
-        for (column, fitted) in fitted_widths(&natural, width).into_iter().enumerate() {
-            if fitted < natural[column] {
-                table.modify(Columns::one(column), Width::wrap(fitted).keep_words(true));
-            }
-        }
-    }
-    table.to_string()
+    natural
 }
 
 /// The width each column gets in `total` characters: narrow columns (actions, quantities,
 /// money: up to 10 wide) keep theirs; the free-text columns give up width, the widest first,
 /// until the table fits or each is down to 8.
-fn fitted_widths(natural: &[usize], total: usize) -> Vec<usize> {
+fn fitted_widths(natural: &[usize], total: usize, (per_column, extra): (usize, usize)) -> Vec<usize> {
     const NARROW: usize = 10;
     const MIN: usize = 8;
-    // Each column costs its width plus a border and two spaces of padding; one border more.
-    let chrome = natural.len() * 3 + 1;
+    let chrome = natural.len() * per_column + extra;
     let mut widths = natural.to_vec();
     let mut used: usize = widths.iter().sum::<usize>() + chrome;
     while used > total {
@@ -186,7 +261,7 @@ mod tests {
     fn narrow_columns_keep_their_width_and_free_text_shares_the_rest() {
         // action, company, product, qty, qty, change, money, note
         let natural = [9, 30, 14, 7, 10, 6, 8, 60];
-        let fitted = fitted_widths(&natural, 120);
+        let fitted = fitted_widths(&natural, 120, SHARP_CHROME);
         assert_eq!(fitted.iter().sum::<usize>() + natural.len() * 3 + 1, 120, "{fitted:?}");
         assert_eq!(
             (fitted[0], fitted[3], fitted[4], fitted[5], fitted[6]),
@@ -194,7 +269,9 @@ mod tests {
             "numbers never cut"
         );
         assert!(fitted[7] > fitted[1] && fitted[1] >= 8, "the widest gives up most: {fitted:?}");
-        assert_eq!(fitted_widths(&natural, 60), [9, 8, 8, 7, 10, 6, 8, 8], "never below 8");
-        assert_eq!(fitted_widths(&[5, 10], 80), [5, 10], "a table that fits is left alone");
+        assert_eq!(fitted_widths(&natural, 60, SHARP_CHROME), [9, 8, 8, 7, 10, 6, 8, 8], "never below 8");
+        assert_eq!(fitted_widths(&[5, 10], 80, SHARP_CHROME), [5, 10], "a table that fits is left alone");
+        let blank = fitted_widths(&natural, 100, BLANK_CHROME);
+        assert_eq!(blank.iter().sum::<usize>() + natural.len() * 2, 100, "without borders: {blank:?}");
     }
 }

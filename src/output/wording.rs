@@ -2,7 +2,7 @@
 //! and the JSON views that carry each reason's text beside its stable code.
 
 use crate::model::{AccountProblem, ProblemKind};
-use crate::plan::{DateRule, Hold, MoneyTotals, Plan, PlanLine, Reason, Unknown};
+use crate::plan::{Action, DateRule, Hold, MoneyTotals, Plan, PlanLine, Reason, Unknown};
 use crate::reconcile::Conflict;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -100,6 +100,40 @@ pub fn note(line: &PlanLine) -> String {
         notes.push(format!("cancelled from {date}"));
     }
     notes.join("; ")
+}
+
+/// Whether two skipped lines say the same about one company, so the plan shows them as one
+/// row: the same line (company, agreement, product) and the same reason, or "no agreement
+/// chosen", which differs per vendor only in the account to set.
+pub fn same_skip(a: &PlanLine, b: &PlanLine) -> bool {
+    let (Some(ra), Some(rb)) = (&a.reason, &b.reason) else { return false };
+    a.action == Action::Skipped
+        && b.action == Action::Skipped
+        && (a.company_id, &a.company, a.agreement_id, a.product_id)
+            == (b.company_id, &b.company, b.agreement_id, b.product_id)
+        && ra.code() == rb.code()
+        && (reason(ra) == reason(rb) || matches!(ra, Reason::NoAgreement { .. }))
+}
+
+/// The note of a row that stands for several skipped lines (`same_skip`).
+pub fn merged_skip_note(lines: &[&PlanLine]) -> String {
+    let Some(first) = lines.first().and_then(|l| l.reason.as_ref()) else { return String::new() };
+    let Reason::NoAgreement { company_id, company, .. } = first else { return reason(first) };
+    let accounts: Vec<String> = lines
+        .iter()
+        .filter_map(|l| match &l.reason {
+            Some(Reason::NoAgreement { vendor, account_id, .. }) => {
+                Some(format!("{vendor} {}", shell_word(account_id)))
+            }
+            _ => None,
+        })
+        .collect();
+    format!(
+        "no agreement chosen for {company} (it has none active, or several); see `recon companies --search` and \
+         set one with `recon map accounts --vendor VENDOR --set ACCOUNT --company {company_id} --agreement AGREEMENT` \
+         for {}",
+        accounts.join(" and ")
+    )
 }
 
 /// Why a new addition starts when it does.

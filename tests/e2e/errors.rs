@@ -166,23 +166,64 @@ fn completions_and_the_man_page_need_nothing_but_the_binary() {
 
 #[test]
 fn tables_fit_the_width_columns_gives_and_pipes_are_not_wrapped() {
-    let env = Env::new(&["nodeware"]);
-    env.run(&["connect", "nodeware"], 0);
+    let env = Env::new(&["nodeware", "huntress"]);
+    for vendor in ["nodeware", "huntress"] {
+        env.run(&["connect", vendor], 0);
+    }
     env.run(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
-    let narrow = env.process(&["sync", "--dry-run"]).env("COLUMNS", "100").output().unwrap();
-    let text = String::from_utf8_lossy(&narrow.stdout);
-    let widest =
-        text.lines().filter(|l| l.starts_with('│') || l.starts_with('┌')).map(|l| l.chars().count()).max();
-    assert!(widest.is_some_and(|w| w <= 100), "widest table line {widest:?}:\n{text}");
-    assert!(
-        text.contains("│ unchanged │") && text.contains("+39.00"),
-        "actions and money are not cut:\n{text}"
+    env.run(
+        &["map", "services", "--vendor", "huntress", "--set", "edr-agents", "--product", "HUNTRESS-EDR"],
+        0,
     );
-    // Piped with no COLUMNS: one line a row, nothing wrapped.
-    let piped = env.run(&["sync", "--dry-run"], 0);
-    let rows = piped.lines().filter(|l| l.starts_with('│')).count();
+    for columns in ["80", "100"] {
+        let narrow = env.process(&["sync", "--dry-run"]).env("COLUMNS", columns).output().unwrap();
+        let text = String::from_utf8_lossy(&narrow.stdout);
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= columns.parse().unwrap(), "COLUMNS={columns}: a line of {widest}:\n{text}");
+        assert!(
+            text.contains("  unchanged  ") && text.contains("+39.00"),
+            "actions and money are not cut:\n{text}"
+        );
+        assert!(
+            text.contains("Acme Dental / Managed Services"),
+            "a heading per company and agreement:\n{text}"
+        );
+    }
+    // Piped with no COLUMNS: a bordered table, one line a row; the lines with nothing to
+    // bill are counted, not listed, and one company's identical skips are one row.
     let plan = env.run_json(&["sync", "--dry-run"], 0);
-    assert_eq!(rows, plan["lines"].as_array().unwrap().len() + 1, "header and one line a plan line");
+    let lines = plan["lines"].as_array().unwrap();
+    let quiet = lines.iter().filter(|l| l["reason_code"] == "nothing_to_bill").count();
+    let brightwater = lines.iter().filter(|l| l["company"] == "Brightwater Manufacturing Inc.").count();
+    assert_eq!(brightwater, 2, "no agreement chosen, once per vendor: {plan}");
+    // Rows saved by merging: each company's "no agreement" skips beyond its first.
+    let mut no_agreement: std::collections::BTreeMap<&str, usize> = Default::default();
+    for l in lines.iter().filter(|l| l["reason_code"] == "no_agreement") {
+        *no_agreement.entry(l["company"].as_str().unwrap()).or_default() += 1;
+    }
+    let merged_away: usize = no_agreement.values().map(|n| n - 1).sum();
+    let piped = env.run(&["sync", "--dry-run"], 0);
+    let rows: Vec<&str> = piped.lines().filter(|l| l.starts_with('│')).collect();
+    assert_eq!(
+        rows.len(),
+        lines.len() - quiet - merged_away + 1,
+        "header and one row a shown line:\n{piped}"
+    );
+    let merged: Vec<&&str> = rows.iter().filter(|r| r.contains("Brightwater")).collect();
+    assert_eq!(merged.len(), 1);
+    assert!(
+        merged[0].contains("huntress, nodeware") || merged[0].contains("nodeware, huntress"),
+        "{}",
+        merged[0]
+    );
+    if quiet > 0 {
+        assert!(piped.contains(&format!(
+            "{quiet} of the unchanged lines have no addition and nothing to bill; --all lists them"
+        )));
+    }
+    let all = env.run(&["sync", "--dry-run", "--all"], 0);
+    assert_eq!(all.lines().filter(|l| l.starts_with('│')).count(), lines.len() - merged_away + 1);
+    assert!(rows[0].contains(" vendor "), "a vendor column: {}", rows[0]);
 }
 
 #[test]

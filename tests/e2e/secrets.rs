@@ -173,3 +173,26 @@ fn init_writes_a_private_config_and_never_overwrites_silently() {
     assert_eq!(mode(&path), 0o600);
     assert_ne!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
 }
+
+#[test]
+fn check_after_init_lists_every_example_value_at_once_and_says_when_no_vendor_is_configured() {
+    let env = Env::new(&[]);
+    let path = env.dir.path().join("fresh.toml");
+    let run = |args: &[&str]| env.recon(args).env("RECON_CONFIG", &path).output().unwrap();
+    assert_eq!(run(&["init"]).status.code(), Some(0));
+    let out = run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for what in ["company_id = \"yourcompany\"", "public_key", "private_key", "client_id = \"00000000-"] {
+        assert!(stderr.contains(what), "{what} named at once: {stderr}");
+    }
+    assert!(stderr.contains(&format!("{}:10:", path.display())), "the file and the first line: {stderr}");
+    // Filled in, with no vendor section: check says so (and still tests ConnectWise).
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    env.set_config(&text);
+    let out = env.recon(&["check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("no vendor is configured"), "{stdout}");
+    assert!(stdout.contains("connectwise") && stdout.contains(" ok "), "{stdout}");
+}
