@@ -535,6 +535,22 @@ fn single<'a, T>(
     }
 }
 
+/// The active catalog products closest to `reference` by identifier or description, as
+/// display lines, best first: what a mistyped `--product` meant.
+pub fn closest_products(reference: &str, products: &[crate::model::CatalogProduct]) -> Vec<String> {
+    let active: Vec<&crate::model::CatalogProduct> = products.iter().filter(|p| !p.inactive).collect();
+    let line =
+        |p: &&crate::model::CatalogProduct| format!("{} ({}, id {})", p.identifier, p.description, p.id);
+    let mut lines = closest(reference, &active, |p| p.identifier.as_str(), line);
+    for more in closest(reference, &active, |p| p.description.as_str(), line) {
+        if !lines.contains(&more) {
+            lines.push(more);
+        }
+    }
+    lines.truncate(UNKNOWN_CANDIDATES);
+    lines
+}
+
 /// The closest names to `reference` among `items`, as display lines, best first.
 fn closest<T>(
     reference: &str,
@@ -627,7 +643,19 @@ pub fn resolve_agreement<'a>(
     {
         return found;
     }
-    let candidates = closest(text, agreements, |a| a.name.as_str(), agreement_line);
+    // A company has few agreements: when none is close, every one is a candidate.
+    let mut candidates = closest(text, agreements, |a| a.name.as_str(), agreement_line);
+    if candidates.is_empty() {
+        let key = Key::new(text);
+        let mut ranked: Vec<(bool, u8, &BillingContainer)> = agreements
+            .iter()
+            .map(|a| {
+                (normalize_name(&a.name).contains(&wanted), key_similarity(&key, &Key::new(&a.name), 0), a)
+            })
+            .collect();
+        ranked.sort_by(|x, y| (y.0, y.1).cmp(&(x.0, x.1)).then_with(|| x.2.name.cmp(&y.2.name)));
+        candidates = ranked.into_iter().take(UNKNOWN_CANDIDATES).map(|(_, _, a)| agreement_line(a)).collect();
+    }
     Err(Unresolved::Unknown { kind, reference: text.to_string(), candidates })
 }
 

@@ -453,8 +453,14 @@ fn find_product(
     let product = match cw.products(Some(&conditions))?.as_slice() {
         [one] => one.clone(),
         [] => {
+            let closest = matching::closest_products(reference, &cw.products(Some("inactiveFlag=false"))?);
+            let hint = if closest.is_empty() {
+                "; see `recon products --search TEXT`".to_string()
+            } else {
+                format!("; closest: {}", closest.join(", "))
+            };
             return Err(usage(format!(
-                "no ConnectWise catalog product has the identifier or id {reference:?}"
+                "no ConnectWise catalog product has the identifier or id {reference:?}{hint}"
             )));
         }
         many => {

@@ -222,3 +222,24 @@ fn reconnecting_keeps_mappings_and_reports_vanished_accounts() {
     assert_eq!(out.status.code(), Some(1));
     assert!(env.cw_writes().is_empty());
 }
+
+#[test]
+fn a_wrong_agreement_or_product_lists_the_candidates_closest_first() {
+    let env = crate::harness::Env::new(&["nodeware"]);
+    env.run(&["connect", "nodeware"], 0);
+    let fail = |args: &[&str]| {
+        let out = env.recon(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let err = fail(&["map", "services", "--set", "vms", "--product", "NODEWARE-VM"]);
+    assert!(err.contains("closest: NODEWARE-VMS ("), "{err}");
+    let account = "Brightwater Manufacturing Inc.";
+    let err = fail(&["map", "accounts", "--set", account, "--company", "258", "--agreement", "Security"]);
+    assert!(err.contains("closest: Security Services (id 3010)"), "the closest first: {err}");
+    let err = fail(&["map", "accounts", "--set", account, "--company", "258", "--agreement", "Zzz"]);
+    assert!(
+        err.contains("Managed Services (id 3009)") && err.contains("Security Services (id 3010)"),
+        "{err}"
+    );
+}
