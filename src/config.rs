@@ -207,10 +207,13 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
-            path: path.to_path_buf(),
-            line: e.span().map(|span| line_of_offset(text, span.start)),
-            message: first_line(e.message()),
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of_offset(text, span.start));
+            ConfigError {
+                path: path.to_path_buf(),
+                line,
+                message: serde_message(text, line, &first_line(e.message())),
+            }
         })?;
         let left = placeholders(text);
         if let Some((first, _)) = left.first() {
@@ -771,6 +774,54 @@ fn permission_warning(path: &Path) -> Option<String> {
     None
 }
 
+/// A serde or TOML message in a person's words, naming the key at `line` and its section:
+/// `[sync] max_change_percent = "fifty": expected a whole percent or false`.
+fn serde_message(text: &str, line: Option<usize>, message: &str) -> String {
+    let Some(line) = line else { return message.to_string() };
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = lines.get(line.saturating_sub(1)) else { return message.to_string() };
+    let section = lines[..line.saturating_sub(1)]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string());
+    let Some((key, value)) = at.split_once('=') else { return message.to_string() };
+    let (key, value) = (key.trim(), value.split('#').next().unwrap_or("").trim());
+    if key.is_empty() || key.starts_with('[') {
+        return message.to_string();
+    }
+    let label = match section {
+        Some(section) => format!("[{section}] {key}"),
+        None => key.to_string(),
+    };
+    let plain = if message == "duplicate key" {
+        return format!("{label} is set twice; keep one");
+    } else if message.contains("untagged enum MaxChange") {
+        "expected a whole percent or false".to_string()
+    } else if message.contains("untagged enum MaxAmount") {
+        "expected an amount (a number) or false".to_string()
+    } else if let Some(expected) =
+        message.strip_prefix("unknown variant ").and_then(|m| m.split_once(", expected "))
+    {
+        format!("expected {}", expected.1)
+    } else if message.starts_with("invalid type:") {
+        let expected = message.rsplit_once(", expected ").map_or("", |(_, e)| e);
+        let expected = match expected {
+            "usize" | "u32" | "u64" | "u16" | "u8" => "a whole number",
+            "i64" | "i32" => "a whole number",
+            "f64" => "a number",
+            "a boolean" | "bool" => "true or false",
+            "a string" => "text in quotes",
+            other => other,
+        };
+        format!("expected {expected}")
+    } else {
+        return format!("{label}: {message}");
+    };
+    format!("{label} = {value}: {plain}")
+}
+
 fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or(message).trim().to_string()
 }
@@ -1037,6 +1088,37 @@ max_change_percent = 50
         assert!(err.to_string().contains("missing `webhook_url`"), "{err}");
         let err = parse("[notify]\nwebhook_url = \"not a url\"\n").unwrap_err();
         assert!(err.to_string().contains("not a URL") && !err.to_string().contains("not a url"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_an_unknown_word_and_a_duplicate_name_the_key_and_what_it_takes() {
+        for (text, line, want) in [
+            (
+                "[sync]\nmax_change_percent = \"fifty\"\n",
+                2,
+                r#"[sync] max_change_percent = "fifty": expected a whole percent or false"#,
+            ),
+            (
+                "[sync]\nmax_change_amount = \"500\"  # dollars\n",
+                2,
+                r#"[sync] max_change_amount = "500": expected an amount (a number) or false"#,
+            ),
+            (
+                "[sync]\ndecreases = \"later\"\n",
+                2,
+                r#"[sync] decreases = "later": expected `apply` or `review`"#,
+            ),
+            (
+                "[sync]\ndecreases = \"apply\"\ndecreases = \"review\"\n",
+                3,
+                "[sync] decreases is set twice; keep one",
+            ),
+            ("[http]\nworkers = \"8\"\n", 2, r#"[http] workers = "8": expected a whole number"#),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.message.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]
