@@ -68,6 +68,9 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
     },
+    /// ConnectWise catalog products (identifier, description, id, price, cost), or the
+    /// subcategory and type ids `map services --create-product` needs
+    Products(ProductsArgs),
     /// Build the plan from vendor usage, print it, and unless --dry-run push it to ConnectWise
     Sync(SyncArgs),
     /// Changes held by the [sync] policy, awaiting approve or reject
@@ -239,6 +242,19 @@ pub struct SyncArgs {
     /// At the end, write the run's report page (HTML) to PATH, e.g. for cron to mail
     #[arg(long, value_name = "PATH")]
     pub report: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProductsArgs {
+    /// Only entries whose identifier, description or name contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// List the catalog subcategories (the --subcategory of --create-product)
+    #[arg(long, conflicts_with = "types")]
+    pub subcategories: bool,
+    /// List the product types (the --product-type of --create-product)
+    #[arg(long)]
+    pub types: bool,
 }
 
 #[derive(Debug, Args)]

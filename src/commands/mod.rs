@@ -10,6 +10,7 @@ mod disconnect;
 mod history;
 mod init;
 mod map;
+mod products;
 mod report;
 mod review;
 #[cfg(feature = "sandbox")]
@@ -192,6 +193,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Map(MapCommand::Accounts(args)) => map::accounts(&ctx, &args),
         Command::Map(MapCommand::Services(args)) => map::services(&ctx, &args),
         Command::Companies { search } => companies::run(&ctx, search.as_deref()),
+        Command::Products(args) => products::run(&ctx, &args),
         Command::Sync(args) => sync::run(&ctx, &args),
         Command::Review { all } => review::list(&ctx, all),
         Command::Approve { ids, all } => review::approve(&ctx, &ids, all),

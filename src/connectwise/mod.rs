@@ -349,6 +349,25 @@ impl<'h> ConnectWise<'h> {
         self.products_with(conditions, CATALOG_FIELDS)
     }
 
+    /// The catalog subcategories and product types (System > Table Setup): the ids a new
+    /// catalog product needs (`map services --create-product`).
+    pub fn catalog_tables(&self, table: CatalogTable) -> Result<Vec<TableEntry>, CwError> {
+        let (path, fields) = match table {
+            CatalogTable::Subcategories => ("procurement/subcategories", "id,name,category,inactiveFlag"),
+            CatalogTable::Types => ("procurement/types", "id,name,inactiveFlag"),
+        };
+        let rows: Vec<wire::TableRow> = self.get_all(path, None, Some(fields))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TableEntry {
+                id: r.id,
+                name: r.name,
+                category: r.category.and_then(|c| c.name),
+                inactive: r.inactive_flag,
+            })
+            .collect())
+    }
+
     fn products_with(&self, conditions: Option<&str>, fields: &str) -> Result<Vec<CatalogProduct>, CwError> {
         let items: Vec<wire::CatalogItem> = self.get_all("procurement/catalog", conditions, Some(fields))?;
         Ok(items.into_iter().map(CatalogProduct::from).collect())
@@ -457,6 +476,22 @@ fn permission_error(error: HttpError, request: &Request) -> CwError {
 }
 
 /// Quote a value for a `conditions` string.
+/// Which of the catalog's set-up tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogTable {
+    Subcategories,
+    Types,
+}
+
+/// One entry of a set-up table: a subcategory (with its category) or a product type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableEntry {
+    pub id: i64,
+    pub name: String,
+    pub category: Option<String>,
+    pub inactive: bool,
+}
+
 pub fn quote(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
 }

@@ -158,6 +158,18 @@ pub struct CatalogItem {
     pub cost: Option<Decimal>,
 }
 
+/// A row of a catalog set-up table (`SubCategory`, `ProductType`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableRow {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    pub category: Option<Reference>,
+    #[serde(default)]
+    pub inactive_flag: bool,
+}
+
 impl From<CatalogItem> for CatalogProduct {
     fn from(c: CatalogItem) -> CatalogProduct {
         CatalogProduct {

@@ -243,3 +243,39 @@ fn a_wrong_agreement_or_product_lists_the_candidates_closest_first() {
         "{err}"
     );
 }
+
+#[test]
+fn products_lists_the_catalog_and_the_ids_create_product_needs() {
+    let env = crate::harness::Env::new(&["nodeware"]);
+    let table = env.run(&["products", "--search", "huntress"], 0);
+    assert!(table.contains("HUNTRESS-EDR") && table.contains("4.50"), "{table}");
+    assert!(!table.contains("NODEWARE-VMS"), "only what the search names: {table}");
+    let json = env.run_json(&["products", "--search", "vms"], 0);
+    let vms = &json.as_array().unwrap()[0];
+    assert_eq!((vms["identifier"].as_str(), vms["id"].as_i64()), (Some("NODEWARE-VMS"), Some(501)));
+    assert_eq!(vms["price"], 3, "money as a number");
+    let subcategories = env.run_json(&["products", "--subcategories"], 0);
+    let security = subcategories.as_array().unwrap().iter().find(|s| s["name"] == "Security").unwrap();
+    assert_eq!(security["id"], 11);
+    assert_eq!(security["category"], "Managed Services");
+    let types = env.run(&["products", "--types"], 0);
+    assert!(types.contains("Recurring") && types.contains("--product-type ID"), "{types}");
+    // The ids work: a product created with them maps.
+    env.run(&["connect", "nodeware"], 0);
+    env.run(
+        &[
+            "map",
+            "services",
+            "--set",
+            "vms",
+            "--create-product",
+            "NW-NEW",
+            "--subcategory",
+            "11",
+            "--product-type",
+            "21",
+        ],
+        0,
+    );
+    assert!(env.run(&["products", "--search", "NW-NEW"], 0).contains("NW-NEW"));
+}

@@ -55,6 +55,8 @@ enum Collection {
     AgreementTypes,
     Additions(i64),
     Catalog,
+    Subcategories,
+    ProductTypes,
 }
 
 impl Collection {
@@ -65,6 +67,8 @@ impl Collection {
             Collection::AgreementTypes => schema::AGREEMENT_TYPE_FIELDS,
             Collection::Additions(_) => schema::ADDITION_FIELDS,
             Collection::Catalog => schema::CATALOG_ITEM_FIELDS,
+            Collection::Subcategories => schema::SUBCATEGORY_FIELDS,
+            Collection::ProductTypes => schema::PRODUCT_TYPE_FIELDS,
         }
     }
 
@@ -78,6 +82,8 @@ impl Collection {
                 positions.filter_map(|&i| state.additions.get(i)).collect()
             }
             Collection::Catalog => state.catalog.iter().collect(),
+            Collection::Subcategories => state.subcategories.iter().collect(),
+            Collection::ProductTypes => state.product_types.iter().collect(),
         }
     }
 }
@@ -280,6 +286,12 @@ impl ConnectWise {
             ["procurement", "catalog"] if method == "POST" => self.create_catalog_item(ex),
             ["procurement", "catalog", "count"] if method == "GET" => self.count(ex, Collection::Catalog),
             ["procurement", "catalog", id] if method == "GET" => self.get(ex, Collection::Catalog, id),
+            ["procurement", "subcategories"] if method == "GET" => self.list(ex, Collection::Subcategories),
+            ["procurement", "subcategories", id] if method == "GET" => {
+                self.get(ex, Collection::Subcategories, id)
+            }
+            ["procurement", "types"] if method == "GET" => self.list(ex, Collection::ProductTypes),
+            ["procurement", "types", id] if method == "GET" => self.get(ex, Collection::ProductTypes, id),
             _ => unknown(),
         }
     }

@@ -313,3 +313,9 @@ pub(crate) const AGREEMENT_TYPE_FIELDS: &[&str] = &[
     "_info",
     "connectWiseId",
 ];
+
+/// `SubCategory` (`/procurement/subcategories`), the fields recon may ask for.
+pub(crate) const SUBCATEGORY_FIELDS: &[&str] = &["id", "name", "category", "inactiveFlag", "_info"];
+
+/// `ProductType` (`/procurement/types`), the fields recon may ask for.
+pub(crate) const PRODUCT_TYPE_FIELDS: &[&str] = &["id", "name", "inactiveFlag", "_info"];
