@@ -3,6 +3,29 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `recon demo --help`: only what the demo uses (it makes its own config and database, and
+/// prints for people, so --config, --db and --json do not apply). A test keeps it in step
+/// with `DemoArgs`.
+#[cfg(feature = "sandbox")]
+const DEMO_HELP: &str = "\
+The whole flow against the built-in sandbox: no credentials, no network beyond loopback
+
+Usage: recon demo [OPTIONS]
+
+Options:
+      --report <PATH>  Where to write the report page of the demo's run
+                       [default: ./recon-demo-report.html]
+  -q, --quiet          Only errors on stderr
+      --no-progress    No progress bars, even on a terminal
+  -h, --help           Print help
+
+Example:
+  recon demo
+";
+
+/// The heading of the options every command takes, listed after the command's own.
+const GLOBAL: &str = "Global options";
+
 /// Reconcile vendor usage (Nodeware, Huntress, SaaS Alerts, NordLayer, NordPass, CSV) with
 /// ConnectWise PSA agreement additions, from your own machine.
 ///
@@ -12,27 +35,27 @@ use std::path::PathBuf;
 #[command(name = "recon", version, propagate_version = true)]
 pub struct Cli {
     /// The config file [default: $XDG_CONFIG_HOME/recon/config.toml]
-    #[arg(long, global = true, env = "RECON_CONFIG", value_name = "PATH")]
+    #[arg(long, global = true, env = "RECON_CONFIG", value_name = "PATH", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
     /// The SQLite database [default: [database] path, else $XDG_DATA_HOME/recon/recon.db]
-    #[arg(long, global = true, env = "RECON_DB", value_name = "PATH")]
+    #[arg(long, global = true, env = "RECON_DB", value_name = "PATH", help_heading = GLOBAL)]
     pub db: Option<PathBuf>,
 
     /// Machine-readable JSON on stdout (and nothing else there)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// More detail on stderr (-v: info, -vv: every HTTP request)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = GLOBAL)]
     pub verbose: u8,
 
-    /// Only errors on stderr
-    #[arg(short, long, global = true)]
+    /// Only errors on stderr (and the reason for a non-zero exit)
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// No progress bars, even on a terminal
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_progress: bool,
 
     #[command(subcommand)]
@@ -42,27 +65,33 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented starter config (mode 0600)
+    #[command(after_help = "Example:\n  recon init && $EDITOR ~/.config/recon/config.toml")]
     Init {
         /// Overwrite an existing config
         #[arg(long)]
         force: bool,
     },
     /// Validate the config and test ConnectWise and every vendor's credentials
+    #[command(after_help = "Example:\n  recon check")]
     Check,
     /// Authenticate to a vendor, fetch its accounts and services, and auto-match accounts by exact name
+    #[command(after_help = "Example:\n  recon connect nodeware")]
     Connect {
         /// The vendor's section name in the config, e.g. nodeware
         vendor: String,
     },
     /// Forget a vendor's accounts, services and mappings (history stays)
+    #[command(after_help = "Example:\n  recon disconnect nodeware")]
     Disconnect {
         /// The vendor's section name in the config
         vendor: String,
     },
     /// Map vendor accounts to companies and agreements, and vendor services to products
     #[command(subcommand)]
+    #[command(after_help = "Example:\n  recon map accounts --vendor nodeware --unmatched")]
     Map(MapCommand),
     /// ConnectWise companies with their active agreements
+    #[command(after_help = "Example:\n  recon companies --search dental")]
     Companies {
         /// Only companies whose name or identifier contains TEXT
         #[arg(long, value_name = "TEXT")]
@@ -70,10 +99,15 @@ pub enum Command {
     },
     /// ConnectWise catalog products (identifier, description, id, price, cost), or the
     /// subcategory and type ids `map services --create-product` needs
+    #[command(after_help = "Example:\n  recon products --search huntress")]
     Products(ProductsArgs),
     /// Build the plan from vendor usage, print it, and unless --dry-run push it to ConnectWise
+    #[command(
+        after_help = "Examples:\n  recon sync --dry-run\n  recon sync --yes -q --no-progress --report recon.html    # from cron"
+    )]
     Sync(SyncArgs),
     /// Changes held by the [sync] policy, awaiting approve or reject
+    #[command(after_help = "Example:\n  recon review")]
     Review {
         /// Also list rejected changes that still stand (not proposed again until the vendor
         /// or ConnectWise quantity moves)
@@ -83,6 +117,7 @@ pub enum Command {
     /// Push held changes (re-reading each addition first, so a change made meanwhile in
     /// ConnectWise is not overwritten)
     #[command(override_usage = "recon approve <IDS>...|--all")]
+    #[command(after_help = "Example:\n  recon approve 12 14")]
     Approve {
         /// Held change ids (from `recon review`)
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -94,6 +129,7 @@ pub enum Command {
     /// Decline held changes: nothing is pushed, and the same proposal is not made again until
     /// the vendor or ConnectWise quantity moves
     #[command(override_usage = "recon reject <IDS>...|--all")]
+    #[command(after_help = "Example:\n  recon reject 13")]
     Reject {
         /// Held change ids (from `recon review`)
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -103,6 +139,7 @@ pub enum Command {
         all: bool,
     },
     /// Plan the reverse of a run's applied changes; apply it with --yes
+    #[command(after_help = "Example:\n  recon undo 7 --yes")]
     Undo {
         /// The run to reverse (see `recon history`)
         run: i64,
@@ -111,8 +148,10 @@ pub enum Command {
         yes: bool,
     },
     /// Per vendor: status, mapped accounts and services, last sync and its result
+    #[command(after_help = "Example:\n  recon status")]
     Status,
     /// Past runs, or the changes of one run
+    #[command(after_help = "Example:\n  recon history 7")]
     History {
         /// A run id
         run: Option<i64>,
@@ -122,28 +161,41 @@ pub enum Command {
     },
     /// A run as one self-contained HTML page (or CSV, JSON) for the people who decide about
     /// billing: the money, the changes by company, what waits for a person
+    #[command(after_help = "Example:\n  recon report --output november.html")]
     Report(ReportArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish) to stdout
+    #[command(
+        after_help = "Example:\n  recon completions bash > ~/.local/share/bash-completion/completions/recon"
+    )]
     Completions {
         /// The shell
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) to stdout
+    #[command(after_help = "Example:\n  recon man > ~/.local/share/man/man1/recon.1")]
     Man,
     /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
     #[cfg(feature = "sandbox")]
+    #[command(override_help = DEMO_HELP)]
     Demo(DemoArgs),
     /// Try every command by hand without a ConnectWise: serve the sandbox on loopback until
     /// Ctrl-C, with a config that points at it (its path is printed)
     #[cfg(feature = "sandbox")]
+    #[command(after_help = "Example:\n  recon sandbox")]
     Sandbox,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MapCommand {
     /// List vendor accounts with their company and agreement, or change one mapping
+    #[command(
+        after_help = "Examples:\n  recon map accounts --vendor nodeware --unmatched\n  recon map accounts --vendor nodeware --set \"Acme Dental Inc\" --company AcmeDental --agreement \"Managed Services\""
+    )]
     Accounts(MapAccountsArgs),
     /// List vendor services with their catalog product, or change one mapping
+    #[command(
+        after_help = "Example:\n  recon map services --vendor nodeware --set vms --product NODEWARE-VMS"
+    )]
     Services(MapServicesArgs),
 }
 
@@ -274,4 +326,34 @@ pub struct ReportArgs {
     /// Write to PATH instead of standard output
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<std::path::PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[cfg(feature = "sandbox")]
+    #[test]
+    fn the_demo_help_names_every_demo_flag() {
+        for arg in DemoArgs::augment_args(clap::Command::new("demo")).get_arguments() {
+            let long = arg.get_long().unwrap_or_default();
+            assert!(DEMO_HELP.contains(&format!("--{long}")), "demo --help lacks --{long}");
+        }
+        assert!(!DEMO_HELP.contains("--config") && !DEMO_HELP.contains("--json"));
+    }
+
+    #[test]
+    fn every_command_shows_an_example_and_its_own_options_before_the_global_ones() {
+        let mut cli = Cli::command();
+        cli.build();
+        for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name().to_string();
+            let help = sub.render_long_help().to_string();
+            assert!(help.contains("Example"), "{name} has an example");
+            if let (Some(own), Some(global)) = (help.find("Options:"), help.find("Global options:")) {
+                assert!(own < global, "{name}: its own options first");
+            }
+        }
+    }
 }
