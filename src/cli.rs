@@ -85,6 +85,9 @@ pub enum Command {
     Disconnect {
         /// The vendor's section name in the config
         vendor: String,
+        /// Do not ask first (a terminal is asked; a script or cron is not)
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Map vendor accounts to companies and agreements, and vendor services to products
     #[command(subcommand)]

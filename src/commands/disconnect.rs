@@ -1,15 +1,43 @@
 //! `recon disconnect <vendor>`: forget the vendor's accounts, services and mappings.
-//! Runs and changes stay: they are the history of what was billed.
+//! Runs and changes stay: they are the history of what was billed. Its changes still held
+//! for review leave review (superseded, never pushed): without its mappings nothing would
+//! plan them again, and an approval then would bill from a vendor recon no longer reads.
 
 use super::{Context, EXIT_OK, usage};
+use crate::plan::ChangeState;
 
-pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
+pub fn run(ctx: &Context, vendor: &str, yes: bool) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let mut store = ctx.store(Some(&config))?;
     if store.vendor(vendor)?.is_none() {
         return Err(usage(format!("{vendor} is not connected")));
     }
     let counts = store.mapping_counts(vendor)?;
+    let held: Vec<i64> =
+        store.pending_held()?.into_iter().filter(|c| c.vendors().contains(&vendor)).map(|c| c.id).collect();
+    let what = format!(
+        "{} accounts, {} account mappings and {} service mappings",
+        counts.accounts, counts.accounts_mapped, counts.services_mapped
+    );
+    let held_text = match held.len() {
+        0 => String::new(),
+        n => format!(
+            " Its {n} held change(s) ({}) leave review and are never pushed.",
+            held.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    // On a terminal a person confirms; a script or cron said what it wanted by running it.
+    if ctx.interactive && !yes && !ctx.json {
+        let question = format!("Disconnect {vendor}? This forgets {what}.{held_text} History is kept.");
+        if !super::ask(&question)? {
+            crate::out!("Nothing changed.");
+            return Ok(EXIT_OK);
+        }
+    }
+    for id in &held {
+        let note = format!("{vendor} was disconnected; not pushed");
+        store.set_change_state(*id, ChangeState::Superseded, None, Some(&note), ctx.now)?;
+    }
     store.disconnect(vendor)?;
     if ctx.json {
         crate::output::print_json(&serde_json::json!({
@@ -18,14 +46,10 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             "accounts_forgotten": counts.accounts,
             "account_mappings_removed": counts.accounts_mapped,
             "service_mappings_removed": counts.services_mapped,
+            "held_changes_withdrawn": held,
         }))?;
     } else {
-        crate::out!(
-            "Disconnected {vendor}: forgot {} accounts, {} account mappings and {} service mappings. History is kept.",
-            counts.accounts,
-            counts.accounts_mapped,
-            counts.services_mapped
-        );
+        crate::out!("Disconnected {vendor}: forgot {what}.{held_text} History is kept.");
     }
     Ok(EXIT_OK)
 }

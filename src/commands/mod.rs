@@ -150,6 +150,16 @@ impl Context {
     }
 }
 
+/// Ask a yes/no question on stderr and read the answer from stdin; only "y" or "yes" is yes.
+pub fn ask(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
 /// Connect to ConnectWise with the config's credentials.
 pub fn connectwise<'h>(config: &Config, http: &'h Http) -> anyhow::Result<ConnectWise<'h>> {
     Ok(ConnectWise::connect(config.connectwise()?, http)?)
@@ -189,7 +199,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Init { force } => init::run(&ctx, force),
         Command::Check => check::run(&ctx),
         Command::Connect { vendor } => connect::run(&ctx, &vendor),
-        Command::Disconnect { vendor } => disconnect::run(&ctx, &vendor),
+        Command::Disconnect { vendor, yes } => disconnect::run(&ctx, &vendor, yes),
         Command::Map(MapCommand::Accounts(args)) => map::accounts(&ctx, &args),
         Command::Map(MapCommand::Services(args)) => map::services(&ctx, &args),
         Command::Companies { search } => companies::run(&ctx, search.as_deref()),

@@ -14,7 +14,6 @@ use crate::vendors;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
 use tabled::Tabled;
 
 #[derive(Serialize)]
@@ -495,11 +494,7 @@ fn confirmed(yes: bool, writes: usize) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }
-    eprint!("Push {writes} changes to ConnectWise? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    super::ask(&format!("Push {writes} changes to ConnectWise?"))
 }
 
 /// The plan as a table. Lines with no addition and nothing to bill are counted, not listed
