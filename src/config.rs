@@ -1121,6 +1121,38 @@ max_change_percent = 50
         }
     }
 
+    /// The commented vendor sections of the starter, uncommented, are accepted as written:
+    /// its comments name only keys each vendor takes.
+    #[test]
+    fn the_starters_vendor_examples_are_keys_each_vendor_accepts() {
+        let starter = include_str!("../config.example.toml");
+        let mut text = String::new();
+        let mut in_vendor = false;
+        for line in starter.lines() {
+            if line.starts_with("# [vendors.") || line.starts_with("# [notify]") {
+                in_vendor = true;
+            } else if line.trim().is_empty() {
+                in_vendor = false;
+            }
+            let key_line = line.strip_prefix("# ").filter(|l| l.starts_with('[') || l.contains(" = "));
+            match key_line {
+                Some(l) if in_vendor => text.push_str(l),
+                _ => text.push_str(line),
+            }
+            text.push('\n');
+        }
+        let text = text
+            .replace(PLACEHOLDER, "a-real-key")
+            .replace("\"yourcompany\"", "\"acme\"")
+            .replace("00000000-0000-0000-0000-000000000000", "5a4db0c5-1111-4000-8000-000000000001")
+            .replace("webhook_url_env = \"RECON_WEBHOOK\"", "webhook_url = \"https://hooks.example.com/x\"");
+        let config = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        for vendor in ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass", "backup"] {
+            assert!(config.vendor(vendor).is_some(), "{vendor}");
+        }
+        assert!(config.notify.is_some());
+    }
+
     #[test]
     fn http_allowed_only_for_loopback() {
         for (site, ok) in [
