@@ -1165,7 +1165,19 @@ mod tests {
                 "Managed Service",
                 Err("agreement \"Managed Service\" not found; closest: Managed Services (id 5)"),
             ),
-            ("99", Err("agreement \"99\" not found; give a name or id")),
+            // Nothing close: every agreement of the company is a candidate.
+            (
+                "99",
+                Err(
+                    "agreement \"99\" not found; closest: Backup (id 6), Managed Services (id 5), backup (id 7)",
+                ),
+            ),
+            (
+                "Services",
+                Err(
+                    "agreement \"Services\" not found; closest: Managed Services (id 5), Backup (id 6), backup (id 7)",
+                ),
+            ),
         ];
         for (reference, want) in cases {
             let got = resolve_agreement(reference, &agreements).map(|a| a.id).map_err(|e| e.to_string());

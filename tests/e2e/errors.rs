@@ -146,6 +146,11 @@ fn quiet_never_hides_why_a_run_failed() {
         "cron mail says why:\n{stderr}"
     );
     assert!(!stderr.contains("warning"), "-q still hides warnings: {stderr}");
+    // The run record keeps the failed vendor with its message.
+    let history = env.run(&["history", "1"], 0);
+    assert!(history.contains("Vendor nodeware failed: returned no accounts"), "{history}");
+    let json = env.run_json(&["history", "1"], 0);
+    assert!(json["details"]["failed_vendors"]["nodeware"].as_str().unwrap().contains("returned no accounts"));
 }
 
 #[test]
