@@ -37,12 +37,12 @@ fn latency() -> Duration {
     Duration::from_millis(ms)
 }
 const WORKERS: usize = 8;
-/// What the sandbox admits from ConnectWise clients per rolling minute in the rate-limited case.
-const CW_ALLOWED_PER_MINUTE: u32 = 2_000;
-/// What recon is told (`[connectwise] requests_per_minute`): just under the allowance, with
-/// room for the ~45 requests of the set-up commands still in the server's window.
-const CW_CONFIGURED_PER_MINUTE: u32 = 1_900;
-/// recon's budget where the sandbox enforces none: high enough never to bind.
+/// The ConnectWise limits of the rate cases (requests per rolling minute, enforced by the
+/// sandbox); recon keeps its default ceiling (1,000/min) and adapts.
+const CW_DOCUMENTED_PER_MINUTE: u32 = 1_000;
+const CW_CROWDED_PER_MINUTE: u32 = 600;
+const CW_DROPPED_PER_MINUTE: u32 = 400;
+/// recon's budget in the latency cases: high enough never to bind.
 const CW_UNLIMITED_PER_MINUTE: u32 = 1_000_000;
 /// Huntress documents 60 requests a minute; recon applies it by default.
 const HUNTRESS_PER_MINUTE: f64 = 60.0;
@@ -84,7 +84,7 @@ fn main() -> Result<()> {
     }
 
     eprintln!("[2/4] {WORKERS} workers, {} ms latency", latency().as_millis());
-    let fast = Case::setup(&scale, WORKERS, CW_UNLIMITED_PER_MINUTE, None)?;
+    let fast = Case::setup(&scale, WORKERS, Some(CW_UNLIMITED_PER_MINUTE), None)?;
     let dry = fast.run(&["sync", "--dry-run"])?;
     let dry_plan = plan_counts(&dry.stdout)?;
     let sync8 = fast.run(&["sync", "--yes"])?;
@@ -115,19 +115,23 @@ fn main() -> Result<()> {
     }
 
     eprintln!("[3/4] 1 worker, {} ms latency", latency().as_millis());
-    let slow = Case::setup(&scale, 1, CW_UNLIMITED_PER_MINUTE, None)?;
+    let slow = Case::setup(&scale, 1, Some(CW_UNLIMITED_PER_MINUTE), None)?;
     let sync1 = slow.run(&["sync", "--yes"])?;
     let applied1 = applied(&sync1.stdout)?;
     drop(slow);
 
-    eprintln!(
-        "[4/4] {WORKERS} workers, ConnectWise limited to {CW_ALLOWED_PER_MINUTE}/min by the sandbox, \
-         recon told {CW_CONFIGURED_PER_MINUTE}/min"
-    );
-    let limited = Case::setup(&scale, WORKERS, CW_CONFIGURED_PER_MINUTE, Some(CW_ALLOWED_PER_MINUTE))?;
-    let synced_limited = limited.run(&["sync", "--yes"])?;
-    let applied_limited = applied(&synced_limited.stdout)?;
-    drop(limited);
+    eprintln!("[4/4] adaptive rate: four ConnectWise limits, recon at its default ceiling");
+    let free = rate_case(&scale, "a: no limit", Enforced::None, 0)?;
+    let half = free.cw / 2;
+    let documented = rate_case(&scale, "b: 1,000/min", Enforced::Fixed(CW_DOCUMENTED_PER_MINUTE), 0)?;
+    let crowded = rate_case(&scale, "c: 600/min", Enforced::Fixed(CW_CROWDED_PER_MINUTE), 0)?;
+    let dropped = rate_case(
+        &scale,
+        "d: 1,000 then 400/min",
+        Enforced::Drop { from: CW_DOCUMENTED_PER_MINUTE, to: CW_DROPPED_PER_MINUTE },
+        half,
+    )?;
+    let rate_cases = [&free, &documented, &crowded, &dropped];
 
     let min_dry = minimum(&scale, &summary, false);
     let min_sync = minimum(&scale, &summary, true);
@@ -136,17 +140,16 @@ fn main() -> Result<()> {
     rows.push(Row::count("requests, sync --dry-run", dry.requests.len(), &min_dry));
     rows.push(Row::count("requests, sync --yes (8 workers)", sync8.requests.len(), &min_sync));
     rows.push(Row::count("requests, sync --yes (1 worker)", sync1.requests.len(), &min_sync));
-    rows.push(Row::count("requests, sync --yes (rate-limited)", synced_limited.requests.len(), &min_sync));
 
     // Wall time against the physical limit.
     let limit_dry = physical_limit(&dry.requests, WORKERS, None);
     let limit8 = physical_limit(&sync8.requests, WORKERS, None);
     let limit1 = physical_limit(&sync1.requests, 1, None);
-    let limit_rl = physical_limit(&synced_limited.requests, WORKERS, Some(CW_ALLOWED_PER_MINUTE));
+
     rows.push(Row::wall("wall, sync --dry-run (8 workers)", dry.wall, &limit_dry));
     rows.push(Row::wall("wall, sync --yes (8 workers)", sync8.wall, &limit8));
     rows.push(Row::wall("wall, sync --yes (1 worker)", sync1.wall, &limit1));
-    rows.push(Row::wall("wall, sync --yes (rate-limited)", synced_limited.wall, &limit_rl));
+
     let speedup = sync1.wall.as_secs_f64() / sync8.wall.as_secs_f64();
     rows.push(Row {
         measure: "speed-up, 8 workers vs 1 (sync --yes)".into(),
@@ -156,43 +159,60 @@ fn main() -> Result<()> {
         met: speedup >= 8.0,
     });
 
-    // The rate-limited case.
-    let cw_requests = synced_limited.requests.iter().filter(|r| r.server == "connectwise").count();
-    let allowed_per_sec = f64::from(CW_ALLOWED_PER_MINUTE) / 60.0;
-    let used = cw_requests as f64 / synced_limited.wall.as_secs_f64() / allowed_per_sec;
+    // The adaptive rate, side by side.
+    for case in rate_cases {
+        rows.push(Row::count(
+            &format!("requests, rate {}", case.name),
+            case.run.requests.len() - case.throttled,
+            &min_sync,
+        ));
+        let ratio = case.run.wall.as_secs_f64() / case.limit.seconds;
+        rows.push(Row {
+            measure: format!("wall, rate {}", case.name),
+            measured: format!("{:.1} s ({ratio:.2}x limit)", case.run.wall.as_secs_f64()),
+            reference: format!("limit {:.1} s: {}", case.limit.seconds, case.limit.detail),
+            target: "<= 1.15x limit".into(),
+            met: ratio <= 1.15,
+        });
+        let late_share = case.throttled_late as f64 / case.late.max(1) as f64;
+        rows.push(Row {
+            measure: format!("429s, rate {}", case.name),
+            measured: format!(
+                "{} ({} after the first minute: {:.2} %)",
+                case.throttled,
+                case.throttled_late,
+                late_share * 100.0
+            ),
+            reference: format!(
+                "applied {} of {}; {}",
+                case.applied,
+                summary.changes(),
+                case.settled.as_deref().unwrap_or("?")
+            ),
+            target: "0 lost; <= 1 % late".into(),
+            met: case.applied == summary.changes() && late_share <= 0.01,
+        });
+    }
+    let throttled: usize = [&dry, &sync8, &sync1].iter().map(|r| count_status(&r.requests, 429)).sum();
     rows.push(Row {
-        measure: "allowed ConnectWise rate used (rate-limited)".into(),
-        measured: format!("{:.1} %", used * 100.0),
-        reference: format!(
-            "{cw_requests} requests in {:.1} s; allowed {CW_ALLOWED_PER_MINUTE}/min",
-            synced_limited.wall.as_secs_f64()
-        ),
-        target: ">= 90 %".into(),
-        met: used >= 0.9,
-    });
-    let throttled: usize =
-        [&dry, &sync8, &sync1, &synced_limited].iter().map(|r| count_status(&r.requests, 429)).sum();
-    let limited_429 = count_status(&synced_limited.requests, 429);
-    let complete = applied_limited == summary.changes() && applied1 == summary.changes();
-    rows.push(Row {
-        measure: "429s received (rate-limited sync; all syncs)".into(),
-        measured: format!("{limited_429}; {throttled}"),
-        reference: format!("applied {applied_limited} of {} changes", summary.changes()),
-        target: "0 lost to 429".into(),
-        met: limited_429 == 0 && complete,
+        measure: "429s received (the latency cases)".into(),
+        measured: throttled.to_string(),
+        reference: format!("1 worker applied {applied1} of {}", summary.changes()),
+        target: "0".into(),
+        met: throttled == 0 && applied1 == summary.changes(),
     });
 
     // Memory, CPU, status.
-    let rss = [&dry, &sync8, &sync1, &synced_limited].iter().filter_map(|r| r.peak_rss_kb).max();
+    let rss = [&dry, &sync8, &sync1, &documented.run].iter().filter_map(|r| r.peak_rss_kb).max();
     rows.push(Row {
         measure: "peak RSS of recon (largest of the four syncs)".into(),
         measured: rss.map_or_else(|| "n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
         reference: format!(
-            "dry-run {}, 8 workers {}, 1 worker {}, rate-limited {}",
+            "dry-run {}, 8 workers {}, 1 worker {}, rate b {}",
             mb(dry.peak_rss_kb),
             mb(sync8.peak_rss_kb),
             mb(sync1.peak_rss_kb),
-            mb(synced_limited.peak_rss_kb)
+            mb(documented.run.peak_rss_kb)
         ),
         target: "<= 64 MB".into(),
         met: rss.is_some_and(|kb| kb <= 64 * 1024),
@@ -260,11 +280,18 @@ struct Run {
     /// CPU time of the recon process (user + system).
     cpu: Duration,
     stdout: String,
+    stderr: String,
     requests: Vec<RecordedRequest>,
 }
 
 impl Case {
-    fn setup(scale: &Scale, workers: usize, cw_per_minute: u32, enforced: Option<u32>) -> Result<Case> {
+    /// `cw_per_minute`: what recon is told (`None`: its default); `enforced`: the sandbox's limit.
+    fn setup(
+        scale: &Scale,
+        workers: usize,
+        cw_per_minute: Option<u32>,
+        enforced: Option<u32>,
+    ) -> Result<Case> {
         let faults = Faults {
             requests_per_minute: enforced,
             servers: vec!["connectwise".to_string()],
@@ -277,11 +304,11 @@ impl Case {
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("config.toml");
         let db = dir.path().join("recon.db");
-        let text = sandbox.config_toml_for(&VENDORS).replacen(
-            "[connectwise]\n",
-            &format!("[connectwise]\nrequests_per_minute = {cw_per_minute}\n"),
-            1,
-        );
+        let mut text = sandbox.config_toml_for(&VENDORS);
+        if let Some(rpm) = cw_per_minute {
+            text =
+                text.replacen("[connectwise]\n", &format!("[connectwise]\nrequests_per_minute = {rpm}\n"), 1);
+        }
         // The sandbox's config pushes every change (recon's default policy would hold some).
         let text = format!("{text}\n[http]\nworkers = {workers}\n");
         write_private(&config, &text)?;
@@ -341,7 +368,8 @@ impl Case {
             );
         }
         let requests = self.sandbox.requests().get(before..).map(<[_]>::to_vec).unwrap_or_default();
-        Ok(Run { wall, peak_rss_kb, cpu, stdout, requests })
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        Ok(Run { wall, peak_rss_kb, cpu, stdout, stderr, requests })
     }
 }
 
@@ -506,6 +534,116 @@ fn minimum(scale: &Scale, s: &ScaleSummary, writes: bool) -> Minimum {
         scale.nordlayer
     );
     Minimum { total, detail }
+}
+
+/// What the sandbox enforces on ConnectWise in a rate case.
+#[derive(Clone, Copy)]
+enum Enforced {
+    None,
+    Fixed(u32),
+    /// `from` until half the sync's ConnectWise requests are made, then `to` (the window's
+    /// history kept: another integration started sharing the PSA).
+    Drop {
+        from: u32,
+        to: u32,
+    },
+}
+
+/// One rate case: a fresh sandbox with that limit, one `sync --yes`.
+struct RateCase {
+    name: &'static str,
+    run: Run,
+    applied: usize,
+    /// ConnectWise requests answered (429s included).
+    cw: usize,
+    throttled: usize,
+    /// ConnectWise requests and 429s after the sync's first minute.
+    late: usize,
+    throttled_late: usize,
+    settled: Option<String>,
+    limit: Limit,
+}
+
+fn rate_case(scale: &Scale, name: &'static str, enforced: Enforced, half: usize) -> Result<RateCase> {
+    let first = match enforced {
+        Enforced::None => None,
+        Enforced::Fixed(n) | Enforced::Drop { from: n, .. } => Some(n),
+    };
+    eprintln!("      rate case {name}");
+    let case = Case::setup(scale, WORKERS, None, first)?;
+    let before = case.sandbox.requests().len();
+    let done = AtomicBool::new(false);
+    // ConnectWise requests answered before the limit dropped (all of them when it did not).
+    let switched = AtomicU64::new(u64::MAX);
+    let run = std::thread::scope(|scope| {
+        if let Enforced::Drop { to, .. } = enforced {
+            let (case, done, switched) = (&case, &done, &switched);
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    let cw = case.sandbox.requests()[before..]
+                        .iter()
+                        .filter(|r| r.server == "connectwise")
+                        .count();
+                    if cw >= half {
+                        case.sandbox.set_rate_limit("connectwise", Some(to));
+                        switched.store(cw as u64, Ordering::Relaxed);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+        }
+        let run = case.run(&["-v", "sync", "--yes"]);
+        done.store(true, Ordering::Relaxed);
+        run
+    })?;
+    let applied = applied(&run.stdout)?;
+    let cw_requests: Vec<&RecordedRequest> =
+        run.requests.iter().filter(|r| r.server == "connectwise").collect();
+    let cw = cw_requests.len();
+    let throttled = count_status(&run.requests, 429);
+    let start = run.requests.first().map(|r| r.at);
+    let late: Vec<&&RecordedRequest> = cw_requests
+        .iter()
+        .filter(|r| start.is_some_and(|s| r.at.duration_since(s) >= Duration::from_secs(60)))
+        .collect();
+    let throttled_late = late.iter().filter(|r| r.status == 429).count();
+    // The limit: requests x latency / workers, or the ConnectWise requests that were admitted
+    // over the rate the sandbox allowed while they were made.
+    let admitted = cw - cw_requests.iter().filter(|r| r.status == 429).count();
+    let (cw_seconds, cw_detail) = match enforced {
+        Enforced::None => {
+            let s = admitted as f64 / (f64::from(CW_DOCUMENTED_PER_MINUTE) / 60.0);
+            (s, format!("{admitted} CW / the 1000/min ceiling = {s:.1} s"))
+        }
+        Enforced::Fixed(n) => {
+            let s = admitted as f64 / (f64::from(n) / 60.0);
+            (s, format!("{admitted} CW / {n} per min = {s:.1} s"))
+        }
+        Enforced::Drop { from, to } => {
+            let at = usize::try_from(switched.load(Ordering::Relaxed)).unwrap_or(cw).min(cw);
+            let before_drop = cw_requests[..at].iter().filter(|r| r.status != 429).count();
+            let after = admitted - before_drop;
+            let s = before_drop as f64 / (f64::from(from) / 60.0) + after as f64 / (f64::from(to) / 60.0);
+            (s, format!("{before_drop} CW / {from} + {after} CW / {to} per min = {s:.1} s"))
+        }
+    };
+    let n = (run.requests.len() - throttled) as f64;
+    let latency_bound = n * latency().as_secs_f64() / WORKERS as f64;
+    let limit = if latency_bound > cw_seconds {
+        Limit {
+            seconds: latency_bound,
+            detail: format!("{n:.0} x {} ms / {WORKERS} = {latency_bound:.1} s", latency().as_millis()),
+        }
+    } else {
+        Limit { seconds: cw_seconds, detail: cw_detail }
+    };
+    let settled = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("connectwise: settled at"))
+        .map(|l| l.split("connectwise: ").nth(1).unwrap_or(l).trim().to_string());
+    Ok(RateCase { name, applied, cw, throttled, late: late.len(), throttled_late, settled, limit, run })
 }
 
 /// max(requests x latency / workers, per host: requests / allowed rate).

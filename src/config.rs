@@ -448,7 +448,9 @@ impl Validator<'_> {
             client_id: client_id.expose().to_string(),
             codebase,
             bill_customer,
-            requests_per_minute: cw.requests_per_minute.unwrap_or(600),
+            requests_per_minute: cw
+                .requests_per_minute
+                .unwrap_or(crate::connectwise::DEFAULT_REQUESTS_PER_MINUTE),
             product_subcategory_id: cw.product_subcategory_id,
             product_type_id: cw.product_type_id,
         })

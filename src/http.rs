@@ -181,33 +181,26 @@ pub struct StatsSnapshot {
     pub throttled: u64,
 }
 
-/// Spaces requests to one host evenly so that a budget of N a minute is never exceeded,
-/// however many workers share it.
+/// One host's adaptive rate (`rate::RateController`), shared by every worker, and what it
+/// met, for the run record.
 #[derive(Debug)]
-struct RateLimiter {
-    interval: Duration,
-    next: Mutex<Instant>,
+struct PacedHost {
+    service: String,
+    controller: Mutex<crate::rate::RateController>,
+    throttled: AtomicU64,
 }
 
-impl RateLimiter {
-    fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter {
-            interval: Duration::from_secs(60) / per_minute.max(1),
-            next: Mutex::new(Instant::now()),
+impl PacedHost {
+    fn controller(&self) -> std::sync::MutexGuard<'_, crate::rate::RateController> {
+        match self.controller.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
+    /// Sleep until this request's slot.
     fn wait(&self) {
-        let slot = {
-            let mut next = match self.next.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
-        };
+        let slot = self.controller().reserve(Instant::now());
         let now = Instant::now();
         if slot > now {
             std::thread::sleep(slot - now);
@@ -215,10 +208,13 @@ impl RateLimiter {
     }
 }
 
+/// A request that keeps meeting 429s gives up after this many (each waited out).
+const MAX_THROTTLED: u32 = 40;
+
 pub struct Http {
     client: Client,
     settings: HttpSettings,
-    limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
+    limiters: Mutex<HashMap<String, Arc<PacedHost>>>,
     stats: HttpStats,
 }
 
@@ -260,14 +256,49 @@ impl Http {
         &self.settings
     }
 
-    /// Limit requests to the host of `url` to `per_minute`, shared by every caller.
-    pub fn limit_host(&self, url: &Url, per_minute: u32) {
+    /// Pace requests to the host of `url` adaptively, at most `per_minute`, shared by every
+    /// caller. A host already paced at that ceiling keeps what its controller learnt.
+    pub fn limit_host(&self, service: &str, url: &Url, per_minute: u32) {
         let key = host_key(url);
         let mut limiters = match self.limiters.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        limiters.insert(key, Arc::new(RateLimiter::new(per_minute)));
+        let same =
+            limiters.get(&key).is_some_and(|l| l.controller().ceiling() == f64::from(per_minute.max(1)));
+        if !same {
+            limiters.insert(
+                key,
+                Arc::new(PacedHost {
+                    service: service.to_string(),
+                    controller: Mutex::new(crate::rate::RateController::new(per_minute, Instant::now())),
+                    throttled: AtomicU64::new(0),
+                }),
+            );
+        }
+    }
+
+    /// Each paced host's rate: for `-v`, the run record and `history RUN`.
+    pub fn rates(&self) -> Vec<crate::rate::HostRate> {
+        let limiters = match self.limiters.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut out: Vec<crate::rate::HostRate> = limiters
+            .values()
+            .map(|l| {
+                let c = l.controller();
+                crate::rate::HostRate {
+                    service: l.service.clone(),
+                    ceiling: c.ceiling().round() as u32,
+                    settled: c.rate().round() as u32,
+                    lowest: c.lowest().round() as u32,
+                    throttled: l.throttled.load(Ordering::Relaxed),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.service.cmp(&b.service));
+        out
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -278,7 +309,7 @@ impl Http {
         }
     }
 
-    fn limiter(&self, url: &Url) -> Option<Arc<RateLimiter>> {
+    fn limiter(&self, url: &Url) -> Option<Arc<PacedHost>> {
         let limiters = match self.limiters.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -290,6 +321,7 @@ impl Http {
     pub fn send(&self, request: &Request) -> Result<Response, HttpError> {
         let limiter = self.limiter(&request.url);
         let mut attempt: u32 = 1;
+        let mut throttled: u32 = 0;
         loop {
             if let Some(limiter) = &limiter {
                 limiter.wait();
@@ -308,10 +340,45 @@ impl Http {
                 ),
                 Err(e) => tracing::debug!("{e} after {:?}", started.elapsed()),
             }
+            // The host's controller learns from every answer: a 429 cuts its rate, anything
+            // else ends an episode of 429s. No answer at all says nothing about the rate.
+            if let Some(limiter) = &limiter {
+                match &outcome {
+                    Err(Attempt::Failed(HttpError::Status { status: 429, retry_after, .. })) => {
+                        limiter.throttled.fetch_add(1, Ordering::Relaxed);
+                        limiter.controller().throttled(Instant::now(), *retry_after);
+                    }
+                    Err(Attempt::NotSent(_) | Attempt::MaybeSent(_)) => {}
+                    _ => limiter.controller().succeeded(Instant::now()),
+                }
+            }
             let error = match outcome {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
+            // A 429 means the server did not act: the request is sent again (any request,
+            // a create too) and the try is not counted against max_attempts, so none is lost
+            // to throttling. A paced host's next slot already waits out Retry-After.
+            if let Attempt::Failed(HttpError::Status { status: 429, retry_after, .. }) = &error {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                throttled += 1;
+                let too_long = retry_after.is_some_and(|w| w > MAX_RETRY_AFTER);
+                if throttled < MAX_THROTTLED && !too_long {
+                    let wait = match (&limiter, retry_after) {
+                        (Some(_), _) => Duration::ZERO,
+                        (None, Some(wait)) => *wait,
+                        (None, None) => backoff(throttled),
+                    };
+                    tracing::info!(
+                        "{error}; sending again in {:.1}s (429 number {throttled})",
+                        wait.as_secs_f64()
+                    );
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(wait);
+                    continue;
+                }
+                return Err(error.into());
+            }
             let Some(wait) = self.retry_wait(request, &error, attempt) else {
                 return Err(match error {
                     Attempt::Malformed(HttpError::Decode { service, url, path, message }) if attempt > 1 => {
@@ -341,15 +408,6 @@ impl Http {
         }
         let backoff = backoff(attempt);
         match error {
-            Attempt::Failed(HttpError::Status { status: 429, retry_after, .. }) => {
-                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                // A 429 means the server did not act: any request may be sent again.
-                match retry_after {
-                    Some(wait) if *wait > MAX_RETRY_AFTER => None,
-                    Some(wait) => Some(*wait),
-                    None => Some(backoff),
-                }
-            }
             Attempt::Failed(HttpError::Status { status, .. })
                 if matches!(status, 500 | 502 | 503 | 504) && request.repeat == Repeat::Safe =>
             {
@@ -732,10 +790,15 @@ mod tests {
 
     #[test]
     fn attempts_are_bounded() {
+        let server = scripted(vec![status(503)]);
+        let err = http(3).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap_err();
+        assert_eq!(err.status(), Some(503));
+        assert_eq!(server.count(), 3);
+        // 429s do not use attempts, but a server that never stops saying 429 is given up on.
         let server = scripted(vec![(429, vec![("Retry-After", "0".to_string())], String::new())]);
         let err = http(3).send(&Request::get("test", Url::parse(&server.url).unwrap())).unwrap_err();
         assert_eq!(err.status(), Some(429));
-        assert_eq!(server.count(), 3);
+        assert_eq!(server.count(), MAX_THROTTLED as usize);
     }
 
     #[test]
@@ -865,13 +928,27 @@ mod tests {
     }
 
     #[test]
-    fn rate_limiter_spaces_requests() {
-        let limiter = RateLimiter::new(600); // one every 100 ms
+    fn a_paced_host_spaces_requests_and_a_429_is_sent_again_without_using_an_attempt() {
+        let server = scripted(vec![
+            (429, vec![("Retry-After", "1".to_string())], "{}".to_string()),
+            (429, vec![("Retry-After", "1".to_string())], "{}".to_string()),
+            (200, vec![], "[]".to_string()),
+        ]);
+        let http = http(2); // two attempts: the 429s must not use them up
+        let url = Url::parse(&server.url).unwrap();
+        http.limit_host("test", &url, 600);
         let start = Instant::now();
-        for _ in 0..4 {
-            limiter.wait();
-        }
-        // The first is immediate; three more need 300 ms at least.
-        assert!(start.elapsed() >= Duration::from_millis(290), "{:?}", start.elapsed());
+        let response = http.send(&Request::get("test", url.clone())).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(server.count(), 3, "sent again after each 429");
+        assert!(
+            start.elapsed() >= Duration::from_millis(1900),
+            "waited out Retry-After twice: {:?}",
+            start.elapsed()
+        );
+        let rates = http.rates();
+        assert_eq!(rates.len(), 1);
+        assert_eq!((rates[0].ceiling, rates[0].throttled), (600, 2));
+        assert_eq!(rates[0].settled, 432, "540 cut once (0.8): one episode, since no success came between");
     }
 }

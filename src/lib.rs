@@ -14,6 +14,7 @@ pub mod period;
 pub mod plan;
 pub mod policy;
 pub mod private_files;
+pub mod rate;
 pub mod reconcile;
 pub mod report;
 pub mod secret;

@@ -436,6 +436,8 @@ pub struct RunDetails {
     pub excluded: Vec<crate::model::Exclusion>,
     /// What happened after the plan: a notification that was not delivered, ...
     pub notices: Vec<String>,
+    /// The request rate each paced host (ConnectWise, Huntress) settled at.
+    pub rates: Vec<crate::rate::HostRate>,
 }
 
 /// A vendor account, by vendor, id and name.

@@ -114,6 +114,9 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
     for f in details.read_failures.iter().chain(&details.notices) {
         crate::out!("{f}");
     }
+    for r in &details.rates {
+        crate::out!("Request rate: {}.", crate::output::wording::host_rate(r));
+    }
     if let Some(error) = &record.error {
         crate::out!("The run: {error}.");
     }

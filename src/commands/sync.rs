@@ -363,6 +363,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             .collect(),
         excluded: exclusions.into_iter().filter(|e| selected.contains(&e.vendor)).collect(),
         notices: Vec::new(),
+        rates: http.rates(),
     };
     store.set_run_details(run_id, &details)?;
     let stats = http.stats();
@@ -372,6 +373,9 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         stats.retries,
         stats.throttled
     );
+    for r in &http.rates() {
+        tracing::info!("{}", wording::host_rate(r));
+    }
     for vendor in &vendors {
         let error = vendor_errors.get(vendor).map(String::as_str);
         if !args.dry_run || error.is_some() {

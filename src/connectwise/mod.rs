@@ -80,6 +80,10 @@ pub struct NewAddition {
     pub effective_date: chrono::NaiveDate,
 }
 
+/// The ceiling of recon's request rate to ConnectWise: the ~1,000 a minute at which its
+/// developer guide says throttling begins. recon starts at 90 % of it and adapts (`rate`).
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 1_000;
+
 /// The addition fields billing depends on: what is in force, what it bills, at what price.
 const ADDITION_FIELDS: &str = "id,product,quantity,lessIncluded,unitPrice,unitCost,billCustomer,effectiveDate,cancelledDate,agreementStatus,agreementId";
 const CATALOG_FIELDS: &str = "id,identifier,description,inactiveFlag,price,cost";
@@ -112,7 +116,7 @@ struct Discovery {
 impl<'h> ConnectWise<'h> {
     /// Connect: discover the codebase unless configured, and set the host's rate limit.
     pub fn connect(config: &ConnectWiseSettings, http: &'h Http) -> Result<ConnectWise<'h>, CwError> {
-        http.limit_host(&config.site, config.requests_per_minute);
+        http.limit_host("connectwise", &config.site, config.requests_per_minute);
         let (codebase, discovery) = match &config.codebase {
             Some(c) => (c.clone(), None),
             None => (

@@ -136,6 +136,15 @@ pub fn merged_skip_note(lines: &[&PlanLine]) -> String {
     )
 }
 
+/// A paced host's rate in a run: `connectwise: settled at 812/min of 1000 (lowest 640; 12 answered 429)`.
+pub fn host_rate(r: &crate::rate::HostRate) -> String {
+    let mut text = format!("{}: settled at {}/min of {} allowed", r.service, r.settled, r.ceiling);
+    if r.throttled > 0 || r.lowest < r.settled {
+        text.push_str(&format!(" (lowest {}/min; {} answered 429)", r.lowest, r.throttled));
+    }
+    text
+}
+
 /// Why a new addition starts when it does.
 pub fn date_rule(rule: DateRule) -> String {
     match rule {

@@ -152,7 +152,7 @@ pub fn fetch(
 
 fn limit(http: &Http, config: &VendorConfig, base_url: &Url, default_per_minute: Option<u32>) {
     if let Some(rpm) = config.requests_per_minute.or(default_per_minute) {
-        http.limit_host(base_url, rpm);
+        http.limit_host(&config.name, base_url, rpm);
     }
 }
 

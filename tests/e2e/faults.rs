@@ -171,6 +171,32 @@ fn a_rate_limit_is_honoured() {
 }
 
 #[test]
+fn the_rate_adapts_to_a_crowded_psa_and_history_shows_where_it_settled() {
+    // 8 a second (480/min) admitted; recon starts at 90 % of its ceiling.
+    let faults = Faults {
+        requests_per_minute: Some(8),
+        rate_window: Some(Duration::from_secs(1)),
+        ..Faults::default()
+    };
+    let env = converges_under(on(&["connectwise"], faults), "");
+    assert!(faults_seen(&env, "rate-limit") > 0, "the limit was met");
+    let runs = env.run_json(&["history"], 0);
+    let sync =
+        runs.as_array().unwrap().iter().find(|r| r["kind"] == "sync" && r["dry_run"] == false).unwrap();
+    let id = sync["id"].to_string();
+    let details = env.run_json(&["history", &id], 0)["details"]["rates"].clone();
+    let cw = details.as_array().unwrap().iter().find(|r| r["service"] == "connectwise").unwrap().clone();
+    let ceiling = cw["ceiling"].as_u64().unwrap();
+    assert!(cw["throttled"].as_u64().unwrap() > 0, "{cw}");
+    assert!(
+        cw["lowest"].as_u64().unwrap() * 10 < ceiling * 9,
+        "it slowed down from 90 % of its ceiling: {cw}"
+    );
+    let shown = env.run(&["history", &id], 0);
+    assert!(shown.contains("Request rate: connectwise: settled at"), "{shown}");
+}
+
+#[test]
 fn slow_answers_time_out_and_are_retried() {
     let faults = Faults { slow_fraction: 0.05, slow_delay: Duration::from_millis(1500), ..Faults::default() };
     let env = converges_under(on(&["connectwise"], faults), "max_attempts = 3\ntimeout_seconds = 1\n");

@@ -183,6 +183,8 @@ pub struct RecordedRequest {
     /// The injected fault, if any: `rate-limit`, `throttle`, `server-error`, `html`,
     /// `oversize` (the service did not act) or `slow`, `reset`, `truncate` (it did).
     pub fault: Option<&'static str>,
+    /// When it was answered (the benchmark reads rates from it).
+    pub at: std::time::Instant,
 }
 
 /// A running sandbox. Dropping it stops every server and deletes its temp files.
@@ -326,6 +328,13 @@ impl Sandbox {
     pub fn set_faults(&self, faults: Faults) {
         for (_, server) in &self.servers {
             server.set_faults(faults.clone());
+        }
+    }
+
+    /// Change the rate limit of one server whose faults apply to it, keeping its window.
+    pub fn set_rate_limit(&self, server: &str, per_minute: Option<u32>) {
+        for (_, s) in self.servers.iter().filter(|(n, _)| n == server) {
+            s.set_rate_limit(per_minute);
         }
     }
 

@@ -177,6 +177,14 @@ impl RunningServer {
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.context.fault_state) = FaultState::new(&self.context.name, faults);
     }
+
+    /// Change the admitted requests per rolling window, keeping the window's history (as a
+    /// PSA does when another integration starts sharing it).
+    pub fn set_rate_limit(&self, per_minute: Option<u32>) {
+        if let Some(faults) = lock(&self.context.fault_state).faults.as_mut() {
+            faults.requests_per_minute = per_minute;
+        }
+    }
 }
 
 impl FaultState {
@@ -239,6 +247,7 @@ fn serve(context: &ServerContext, mut request: tiny_http::Request) {
         path_and_query,
         status: reply.status,
         fault: after.map(|(name, _)| name),
+        at: Instant::now(),
     });
     let mut body = reply.body.into_bytes();
     match after {
