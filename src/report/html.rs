@@ -450,18 +450,9 @@ fn waiting(h: &mut String, r: &Report) {
     } else {
         h.push_str(
             "<p class=\"small\">Their usage is not billed. Map each with <code>recon map accounts --vendor VENDOR --set ID --company COMPANY</code>, \
-             or exclude it with <code>--exclude ID</code>.</p>\n<div class=\"scroll\"><table class=\"unmapped\"><thead><tr><th>Vendor</th><th>Account</th><th>Id</th></tr></thead><tbody>\n",
+             or exclude it with <code>--exclude ID</code>.</p>\n",
         );
-        for a in unmapped {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
-                esc(&a.vendor),
-                esc(&a.name),
-                esc(&a.id)
-            );
-        }
-        h.push_str("</tbody></table></div>\n");
+        account_table(h, "unmapped", unmapped);
     }
 
     let gone = r.gone_accounts();
@@ -470,19 +461,9 @@ fn waiting(h: &mut String, r: &Report) {
         h.push_str("<p class=\"empty\">Every mapped account was listed by its vendor.</p>\n");
     } else {
         h.push_str(
-            "<p class=\"small\">Their lines were left alone, never zeroed. If one is gone for good: <code>recon map accounts --vendor VENDOR --unmap ID</code>.</p>\n\
-             <div class=\"scroll\"><table><thead><tr><th>Vendor</th><th>Account</th><th>Id</th></tr></thead><tbody>\n",
+            "<p class=\"small\">Their lines were left alone, never zeroed. If one is gone for good: <code>recon map accounts --vendor VENDOR --unmap ID</code>.</p>\n",
         );
-        for a in gone {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
-                esc(&a.vendor),
-                esc(&a.name),
-                esc(&a.id)
-            );
-        }
-        h.push_str("</tbody></table></div>\n");
+        account_table(h, "gone", &gone);
     }
 
     let excluded = &r.details.excluded;
@@ -522,6 +503,24 @@ fn waiting(h: &mut String, r: &Report) {
         );
     }
     h.push_str("</section>\n");
+}
+
+/// Vendor accounts as a table: vendor, name, id.
+fn account_table(h: &mut String, class: &str, accounts: &[crate::plan::AccountRef]) {
+    let _ = write!(
+        h,
+        "<div class=\"scroll\"><table class=\"{class}\"><thead><tr><th>Vendor</th><th>Account</th><th>Id</th></tr></thead><tbody>\n"
+    );
+    for a in accounts {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
+            esc(&a.vendor),
+            esc(&a.name),
+            esc(&a.id)
+        );
+    }
+    h.push_str("</tbody></table></div>\n");
 }
 
 fn sign_class(amount: Decimal) -> &'static str {
