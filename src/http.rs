@@ -198,12 +198,18 @@ impl PacedHost {
         }
     }
 
-    /// Sleep until this request's slot.
+    /// Sleep until this request's slot. A 429 that arrives while it waits (another worker's)
+    /// pauses it too: it takes a new slot after the pause instead of meeting a 429 itself.
     fn wait(&self) {
-        let slot = self.controller().reserve(Instant::now());
-        let now = Instant::now();
-        if slot > now {
-            std::thread::sleep(slot - now);
+        loop {
+            let slot = self.controller().reserve(Instant::now());
+            let now = Instant::now();
+            if slot > now {
+                std::thread::sleep(slot - now);
+            }
+            if self.controller().paused_until(Instant::now()).is_none() {
+                return;
+            }
         }
     }
 }

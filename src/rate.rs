@@ -84,6 +84,11 @@ impl RateController {
         self.ceiling
     }
 
+    /// The end of the pause the last 429 called for, if it is still ahead of `now`.
+    pub fn paused_until(&self, now: Instant) -> Option<Instant> {
+        self.paused_until.filter(|p| *p > now)
+    }
+
     /// Reserve the next send time: requests are spaced evenly at the current rate, however
     /// many workers share the host. The caller sleeps until the returned instant.
     pub fn reserve(&mut self, now: Instant) -> Instant {
