@@ -61,10 +61,12 @@ pub fn after_run(
     run_id: i64,
     page: Option<&std::path::Path>,
 ) -> anyhow::Result<AfterRun> {
-    let Some(report) = Report::load(store, run_id)? else {
-        return Ok(AfterRun { page: None, page_failed: false });
-    };
     let mut done = AfterRun { page: None, page_failed: false };
+    // Reading the run back costs a pass over its lines: only when something will use it.
+    if page.is_none() && notify.is_none() {
+        return Ok(done);
+    }
+    let Some(report) = Report::load(store, run_id)? else { return Ok(done) };
     if let Some(path) = page {
         match report::write_file(path, report::html::page(&report).as_bytes()) {
             Ok(()) => done.page = Some(path.to_path_buf()),
