@@ -136,11 +136,12 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
     }
     crate::out!("Auto-matched {} accounts by exact name.", r.auto_matched);
     if !r.needs_agreement.is_empty() {
-        crate::out!(
+        let text = format!(
             "  {} matched companies have no single active agreement; choose one with --agreement: {}",
             r.needs_agreement.len(),
             r.needs_agreement.join(", ")
         );
+        crate::out!("{}", crate::output::wrapped(&text, 4));
     }
     let left = r.unmatched.len() + r.ambiguous_company.len() + r.ambiguous_account.len();
     if left > 0 {

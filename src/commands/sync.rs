@@ -416,7 +416,10 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     } else {
         if push {
             crate::out!("Applied {applied} of {writes} changes (run {run_id}).");
-            crate::out!("Pushed: {}", wording::totals_line(&applied_totals));
+            crate::out!(
+                "{}",
+                crate::output::wrapped(&format!("Pushed: {}", wording::totals_line(&applied_totals)), 0)
+            );
         } else if !args.dry_run && writes > 0 {
             crate::out!("Nothing pushed (run {run_id}).");
         } else if args.dry_run {
@@ -531,11 +534,9 @@ pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
         c.skipped
     );
     if hidden > 0 {
-        crate::out!(
-            "{hidden} of the unchanged lines have no addition and nothing to bill; --all lists them."
-        );
+        crate::out!("{hidden} unchanged lines have no addition and nothing to bill; --all lists them.");
     }
-    crate::out!("{}", wording::totals_line(&plan.totals()));
+    crate::out!("{}", crate::output::wrapped(&wording::totals_line(&plan.totals()), 0));
 }
 
 /// The plan on a narrow terminal: a heading per company and agreement, under it one short

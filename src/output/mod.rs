@@ -101,20 +101,23 @@ where
     let mut table = Table::new(&rows);
     match target_width() {
         Some(width) if !fits(&natural, width) => {
+            let fitted = fitted_widths(&natural, width, BLANK_CHROME);
             // Too wide for the terminal: no borders (two spaces between columns), then the
             // free-text columns wrap.
-            table.with(Style::blank());
-            for (column, fitted) in fitted_widths(&natural, width, BLANK_CHROME).into_iter().enumerate() {
+            table.with(Style::empty());
+            for (column, fitted) in fitted.into_iter().enumerate() {
                 if fitted < natural[column] {
                     table.modify(Columns::one(column), Width::wrap(fitted).keep_words(true));
                 }
             }
+            // Without borders, the padding after the last column is only trailing spaces.
+            table.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
         }
         _ => {
             table.with(Style::sharp());
+            table.to_string()
         }
     }
-    table.to_string()
 }
 
 /// Rows of cells as aligned text lines, two spaces between columns; `right[i]` aligns
