@@ -237,6 +237,14 @@ impl PlanLine {
         Some(Decimal::from(self.after?) - self.before.unwrap_or_default())
     }
 
+    /// The vendors of the line's sources, sorted, each once.
+    pub fn vendors(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.sources.iter().map(|s| s.vendor.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The monthly revenue this line's change adds (or, negative, removes), when known.
     pub fn revenue_change(&self) -> Option<Decimal> {
         self.money.as_ref()?.revenue_change
@@ -310,10 +318,7 @@ impl Plan {
             }
             t.net += revenue;
             t.margin_net += margin;
-            let mut vendors: Vec<&str> = line.sources.iter().map(|s| s.vendor.as_str()).collect();
-            vendors.sort_unstable();
-            vendors.dedup();
-            t.by_vendor.entry(vendors.join("+")).or_default().0 += revenue;
+            t.by_vendor.entry(line.vendors().join("+")).or_default().0 += revenue;
             t.by_company.entry(line.company.clone()).or_default().0 += revenue;
         }
         t

@@ -609,7 +609,7 @@ fn merged_rows(lines: &[&PlanLine]) -> Vec<PlanRow> {
         .map(|group| {
             let mut row = plan_row(group[0]);
             if group.len() > 1 {
-                let mut vendors: Vec<String> = group.iter().map(|l| crate::report::csv::vendors(l)).collect();
+                let mut vendors: Vec<String> = group.iter().map(|l| l.vendors().join(", ")).collect();
                 vendors.dedup();
                 row.vendor = vendors.join(", ");
                 row.note = wording::merged_skip_note(&group);
@@ -633,7 +633,7 @@ fn plan_row(line: &PlanLine) -> PlanRow {
     };
     PlanRow {
         action: line.action.as_str(),
-        vendor: crate::report::csv::vendors(line).replace('+', ", "),
+        vendor: line.vendors().join(", "),
         company: line.company.clone(),
         agreement: line.agreement.clone().unwrap_or_else(|| "-".into()),
         product: line.product.clone().unwrap_or_else(|| "-".into()),

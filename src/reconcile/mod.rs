@@ -451,10 +451,7 @@ fn hold(
     line: &PlanLine,
     quantity: u32,
 ) -> Option<Hold> {
-    let mut vendors: Vec<&str> = line.sources.iter().map(|s| s.vendor.as_str()).collect();
-    vendors.sort_unstable();
-    vendors.dedup();
-    let policies: Vec<&SyncPolicy> = vendors.iter().filter_map(|v| policies.get(v)).collect();
+    let policies: Vec<&SyncPolicy> = line.vendors().into_iter().filter_map(|v| policies.get(v)).collect();
     if let (Some(id), Some(now)) = (line.addition_id, line.before)
         && let Some(&(run_id, was)) = input.last_set.get(&id)
         && was != now

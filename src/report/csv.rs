@@ -51,7 +51,7 @@ pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
             c.id.to_string(),
             line.action.as_str().to_string(),
             c.state.as_str().to_string(),
-            text(&vendors(line)),
+            text(&line.vendors().join("+")),
             text(&accounts(line)),
             id(line.company_id),
             text(&line.company),
@@ -78,14 +78,6 @@ pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
         out.write_record(&record)?;
     }
     Ok(out.into_inner()?)
-}
-
-/// The vendors of a line's sources, each once, joined with `+` (as the money totals name them).
-pub fn vendors(line: &PlanLine) -> String {
-    let mut names: Vec<&str> = line.sources.iter().map(|s| s.vendor.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    names.join("+")
 }
 
 /// The vendor account names of a line's sources, each once.

@@ -121,7 +121,7 @@ fn headline(h: &mut String, r: &Report) {
 
 /// The short list at the top of what needs someone, each linking to its section.
 fn attention(h: &mut String, r: &Report) {
-    let waiting = r.changes.iter().filter(|c| r.waits(c)).count();
+    let waiting = r.waiting().len();
     let failed = r.details.failed_vendors.len();
     let failed_accounts: usize = r.details.failed_accounts.values().map(Vec::len).sum();
     let failed_writes = r.failed_writes().len();
@@ -314,7 +314,7 @@ fn line_row(h: &mut String, r: &Report, c: &ChangeRecord) {
         c.id,
         esc(line.agreement.as_deref().unwrap_or("-")),
         esc(line.product.as_deref().unwrap_or("-")),
-        esc(&super::csv::vendors(line)),
+        esc(&line.vendors().join(", ")),
         format_quantity(line.before),
         line.after.map_or("-".to_string(), |q| q.to_string()),
         esc(&status(r, c)),
@@ -436,7 +436,7 @@ fn waiting(h: &mut String, r: &Report) {
                 esc(&c.line.company),
                 esc(c.line.agreement.as_deref().unwrap_or("-")),
                 esc(c.line.product.as_deref().unwrap_or("-")),
-                esc(&super::csv::vendors(&c.line)),
+                esc(&c.line.vendors().join(", ")),
                 esc(&c.line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
             );
         }

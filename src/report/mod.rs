@@ -120,6 +120,11 @@ impl Report {
         !self.run.dry_run && c.line.action == Action::Held && c.state == ChangeState::Planned
     }
 
+    /// The held lines that still wait for a decision.
+    pub fn waiting(&self) -> Vec<&ChangeRecord> {
+        self.changes.iter().filter(|c| self.waits(c)).collect()
+    }
+
     /// The customers whose monthly revenue moves most (either way), largest first; at most `n`.
     pub fn largest_customers(&self, n: usize) -> Vec<(&str, Decimal)> {
         let mut customers: Vec<(&str, Decimal)> = self
@@ -200,7 +205,7 @@ impl<'a> ReportJson<'a> {
             totals: &r.planned,
             applied_totals: r.applied.as_ref(),
             lines: ChangeJson::all(&r.changes),
-            waiting: r.changes.iter().filter(|c| r.waits(c)).map(|c| c.id).collect(),
+            waiting: r.waiting().iter().map(|c| c.id).collect(),
             failed_vendors: &r.details.failed_vendors,
             failed_accounts: &r.details.failed_accounts,
             read_failures: &r.details.read_failures,

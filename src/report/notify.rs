@@ -5,7 +5,7 @@
 //! pushed or the exit code.
 
 use super::Report;
-use crate::plan::{Action, ChangeState, RunResult};
+use crate::plan::{ChangeState, RunResult};
 use crate::secret::Secret;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -47,7 +47,7 @@ pub fn events(r: &Report) -> Vec<NotifyEvent> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    if r.changes.iter().any(|c| c.line.action == Action::Held && c.state == ChangeState::Planned) {
+    if !r.waiting().is_empty() {
         out.push(NotifyEvent::Held);
     }
     if matches!(r.run.result, Some(RunResult::Partial | RunResult::Failed | RunResult::Interrupted)) {
@@ -76,7 +76,7 @@ pub fn summary(r: &Report, report_path: Option<&str>) -> String {
         c.skipped,
         r.amount(t.net, true, "-"),
     );
-    let waiting = r.changes.iter().filter(|ch| r.waits(ch)).count();
+    let waiting = r.waiting().len();
     if waiting > 0 {
         text.push_str(&format!(
             " {waiting} change(s) wait for review (net {}): run `recon review`.",
@@ -113,7 +113,7 @@ pub fn message(r: &Report, format: NotifyFormat, events: &[NotifyEvent], report_
             "counts": c,
             "currency": r.currency(),
             "net": crate::plan::NetAmount(r.headline().net),
-            "held": r.changes.iter().filter(|ch| r.waits(ch)).count(),
+            "held": r.waiting().len(),
             "held_net": crate::plan::NetAmount(r.planned.held_net),
             "failed_vendors": r.details.failed_vendors,
             "failed_writes": r.failed_writes().len(),

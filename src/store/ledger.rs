@@ -48,8 +48,7 @@ pub struct ChangeRecord {
 impl ChangeRecord {
     /// The vendors of the line's sources, sorted, each once.
     pub fn vendors(&self) -> Vec<&str> {
-        let set: BTreeSet<&str> = self.line.sources.iter().map(|s| s.vendor.as_str()).collect();
-        set.into_iter().collect()
+        self.line.vendors()
     }
 }
 

@@ -180,6 +180,20 @@ fn tables_fit_the_width_columns_gives_and_pipes_are_not_wrapped() {
         &["map", "services", "--vendor", "huntress", "--set", "edr-agents", "--product", "HUNTRESS-EDR"],
         0,
     );
+    // ITDR is 0 where a customer has no addition of it: lines with nothing to bill.
+    env.run(
+        &[
+            "map",
+            "services",
+            "--vendor",
+            "huntress",
+            "--set",
+            "itdr-identities",
+            "--product",
+            "HUNTRESS-ITDR",
+        ],
+        0,
+    );
     for columns in ["80", "100"] {
         let narrow = env.process(&["sync", "--dry-run"]).env("COLUMNS", columns).output().unwrap();
         let text = String::from_utf8_lossy(&narrow.stdout);
@@ -221,11 +235,10 @@ fn tables_fit_the_width_columns_gives_and_pipes_are_not_wrapped() {
         "{}",
         merged[0]
     );
-    if quiet > 0 {
-        assert!(piped.contains(&format!(
-            "{quiet} unchanged lines have no addition and nothing to bill; --all lists them"
-        )));
-    }
+    assert!(quiet > 0, "the plan has lines with nothing to bill: {plan}");
+    assert!(piped.contains(&format!(
+        "{quiet} unchanged lines have no addition and nothing to bill; --all lists them"
+    )));
     let all = env.run(&["sync", "--dry-run", "--all"], 0);
     assert_eq!(all.lines().filter(|l| l.starts_with('│')).count(), lines.len() - merged_away + 1);
     assert!(rows[0].contains(" vendor "), "a vendor column: {}", rows[0]);
