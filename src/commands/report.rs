@@ -7,6 +7,9 @@ use anyhow::Context as _;
 use std::io::Write;
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &args.output {
+        check_page_path("--output", path)?;
+    }
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
     let store = ctx.store(config.as_ref())?;
     let id = match args.run {
@@ -96,23 +99,19 @@ pub fn after_run(
     Ok(done)
 }
 
-/// `--report PATH` is checked before the run: its folder must exist, so a typo is said
+/// `--report PATH` (and `report --output PATH`) is checked before the run: its folder must exist, so a typo is said
 /// before anything is pushed, not after.
-pub fn check_page_path(path: &std::path::Path) -> anyhow::Result<()> {
+pub fn check_page_path(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
     if !dir.is_dir() {
-        return Err(usage(format!(
-            "--report {}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        )));
+        return Err(usage(format!("{flag} {}: the folder {} does not exist", path.display(), dir.display())));
     }
     if path.is_dir() {
         return Err(usage(format!(
-            "--report {}: that is a folder; give a file name, e.g. report.html",
+            "{flag} {}: that is a folder; give a file name, e.g. report.html",
             path.display()
         )));
     }

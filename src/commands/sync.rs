@@ -73,7 +73,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let period = Period::parse_relative(&args.period, ctx.today()).map_err(|e| usage(e.to_string()))?;
     let current = Period::containing(ctx.today());
     if let Some(path) = &args.report {
-        super::report::check_page_path(path)?;
+        super::report::check_page_path("--report", path)?;
     }
     let config = ctx.config()?;
     let (mut store, _lock) = ctx.locked_store(&config, "sync")?;

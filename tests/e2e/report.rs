@@ -159,6 +159,12 @@ fn csv_and_json_hold_every_line_of_the_run() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     assert!(!html.contains(SCRIPT_NAME), "names are escaped in the page");
     env.run(&["report", "99"], 2);
+    let out = env.recon(&["report", "--output", "/no/such/folder/r.html"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bad --output is a usage error");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--output /no/such/folder/r.html: the folder /no/such/folder does not exist")
+    );
 }
 
 /// A loopback webhook receiver: every body it gets, answering `status`.
