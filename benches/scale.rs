@@ -884,6 +884,7 @@ fn pure_core() -> Result<PureTimes> {
                 bill_customer: None,
                 effective_date: None,
                 cancelled_date: None,
+                schedule: Vec::new(),
             });
             next_id += 1;
         }
@@ -902,6 +903,7 @@ fn pure_core() -> Result<PureTimes> {
             bill_customer: None,
             effective_date: None,
             cancelled_date: None,
+            schedule: Vec::new(),
         });
         next_id += 1;
     }
@@ -916,6 +918,7 @@ fn pure_core() -> Result<PureTimes> {
                 next_invoice_date: None,
                 prorate: true,
                 currency: None,
+                open_from: None,
             };
             (id, terms)
         })
@@ -944,6 +947,7 @@ fn pure_core() -> Result<PureTimes> {
             terms: &terms,
             catalog: &catalog,
             last_set: &BTreeMap::new(),
+            writes: recon::model::QuantityWrites::InPlace,
         });
         let (t2, w2) = (thread_cpu()?, Instant::now());
         let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();

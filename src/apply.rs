@@ -6,12 +6,12 @@
 //! What is written comes from the plan line itself (its quantity, effective date and bill
 //! setting), so what `sync --dry-run --json` shows is exactly what is sent.
 
-use crate::connectwise::{ConnectWise, CwError, NewAddition};
-use crate::model::{BillCustomer, BillingLine};
-use crate::plan::{ChangeState, PlanLine, RunResult, Write};
+use crate::model::BillingLine;
+use crate::plan::{ChangeState, PlanLine, RunResult};
+use crate::psa::{Psa, PsaError};
 use crate::reconcile::holding_addition;
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 
 /// The additions of every agreement that could be read, and the error of each that could
@@ -29,49 +29,37 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// One additions read per agreement, spread over the workers.
-pub fn read_additions(cw: &ConnectWise, agreement_ids: &[i64], options: Options) -> AdditionsRead {
-    let bar = crate::output::progress(options.progress, agreement_ids.len(), "reading agreement additions");
-    let mut additions = BTreeMap::new();
-    let mut failed = Vec::new();
-    crate::workers::for_each(
-        agreement_ids,
-        options.workers,
-        |id| cw.additions(*id),
-        |i, result| {
-            bar.inc(1);
-            match result {
-                Ok(list) => {
-                    additions.insert(agreement_ids[i], list);
-                }
-                Err(e) => failed.push((agreement_ids[i], e.to_string())),
-            }
-        },
-    );
+/// The billing lines of every container, read as the PSA reads best (`Psa::read_lines`);
+/// dated lines with their units from `since` on.
+pub fn read_additions(psa: &Psa, agreement_ids: &[i64], since: NaiveDate, options: Options) -> AdditionsRead {
+    let bar = crate::output::progress(options.progress, agreement_ids.len(), "reading billing lines");
+    let read = psa.read_lines(agreement_ids, since, options.workers, &bar);
     bar.finish_and_clear();
-    failed.sort();
-    AdditionsRead { additions, failed }
+    read
 }
 
-/// The current additions of every agreement `lines` touch, or an error if one cannot be
-/// read: approve and undo re-check each line against them before writing.
+/// The current lines of every container `lines` touch, or an error if one cannot be read:
+/// approve and undo re-check each line against them before writing. Dated lines are read
+/// from the earliest of `since` and the lines' own dates.
 pub fn read_additions_of(
-    cw: &ConnectWise,
+    psa: &Psa,
     lines: &[&PlanLine],
+    since: NaiveDate,
     options: Options,
 ) -> anyhow::Result<BTreeMap<i64, Vec<BillingLine>>> {
     let mut agreements: Vec<i64> = lines.iter().filter_map(|l| l.agreement_id).collect();
     agreements.sort_unstable();
     agreements.dedup();
-    let read = read_additions(cw, &agreements, options);
+    let since = lines.iter().filter_map(|l| l.effective_date).chain([since]).min().unwrap_or(since);
+    let read = read_additions(psa, &agreements, since, options);
     if let Some((id, e)) = read.failed.into_iter().next() {
-        anyhow::bail!("reading the additions of agreement {id}: {e}; nothing was pushed");
+        anyhow::bail!("reading the lines of {} {id}: {e}; nothing was pushed", psa.container_word());
     }
     Ok(read.additions)
 }
 
 /// A run a killed process never finished left changes in `planned`. Settle them against the
-/// additions just read: what ConnectWise shows was applied, the rest failed (and `run_id`
+/// lines just read: what the PSA shows was applied, the rest failed (and `run_id`
 /// plans it again). Returns, per settled run, how many of its changes were settled.
 pub fn recover_interrupted(
     store: &mut Store,
@@ -114,6 +102,21 @@ pub fn recover_interrupted(
     Ok(settled_runs)
 }
 
+/// Refuse a push the PSA's remaining hourly budget cannot finish (Autotask: the database's
+/// 10,000 requests an hour are shared, and at the limit every integration is blocked). A
+/// push needs a request per write, and one more per add to read the new line's id.
+pub fn check_budget(psa: &Psa, lines: &[PlanLine]) -> anyhow::Result<()> {
+    let writes = lines.iter().filter(|l| l.action.writes()).count() as u64;
+    let adds = lines.iter().filter(|l| l.action == crate::plan::Action::Add).count() as u64;
+    if writes == 0 {
+        return Ok(());
+    }
+    if let Some(note) = psa.check_budget(writes + adds)? {
+        tracing::info!("{note}");
+    }
+    Ok(())
+}
+
 /// What a push did: the ledger id of every line, and by index into the lines the writes
 /// that were applied and those that failed (with why).
 #[derive(Debug, Default)]
@@ -125,9 +128,9 @@ pub struct Pushed {
 
 /// Record every line of run `run_id` (the intent), then, when `write`, apply each writing
 /// line (`add`, `update`), recording each outcome as it arrives, so a crash loses at most
-/// the writes in flight, which the next sync settles against ConnectWise.
+/// the writes in flight, which the next sync settles against the PSA.
 pub fn push(
-    cw: &ConnectWise,
+    psa: &Psa,
     store: &mut Store,
     run_id: i64,
     lines: &[PlanLine],
@@ -142,12 +145,12 @@ pub fn push(
     }
     let writes: Vec<(usize, &PlanLine)> =
         lines.iter().enumerate().filter(|(_, l)| l.action.writes()).collect();
-    let bar = crate::output::progress(options.progress, writes.len(), "writing to ConnectWise");
+    let bar = crate::output::progress(options.progress, writes.len(), &format!("writing to {}", psa.name()));
     let mut ledger_error = None;
     crate::workers::for_each(
         &writes,
         options.workers,
-        |(_, line)| apply_line(cw, line),
+        |(_, line)| apply_line(psa, line),
         |i, outcome| {
             bar.inc(1);
             let index = writes[i].0;
@@ -156,7 +159,7 @@ pub fn push(
             let recorded = match outcome {
                 Outcome::Applied { addition_id } => {
                     pushed.applied.push(index);
-                    store.set_change_state(id, ChangeState::Applied, Some(addition_id), None, now)
+                    store.set_change_state(id, ChangeState::Applied, addition_id, None, now)
                 }
                 Outcome::Failed { error } => {
                     let recorded = store.set_change_state(
@@ -186,51 +189,30 @@ pub fn push(
 
 #[derive(Debug)]
 enum Outcome {
-    Applied { addition_id: i64 },
+    Applied { addition_id: Option<i64> },
     Failed { error: String },
 }
 
-fn apply_line(cw: &ConnectWise, line: &PlanLine) -> Outcome {
-    let (Some(agreement_id), Some(product_id), Some(quantity)) =
-        (line.agreement_id, line.product_id, line.after)
-    else {
-        return Outcome::Failed { error: "line lacks an agreement, product or quantity".to_string() };
-    };
-    let result = match (line.action.write(), line.addition_id, line.effective_date) {
-        (Some(Write::Set), Some(addition_id), _) => cw.set_quantity(agreement_id, addition_id, quantity),
-        (Some(Write::Create), _, Some(effective_date)) => {
-            let new = NewAddition {
-                product_id,
-                quantity,
-                bill_customer: line.bill_customer.unwrap_or(BillCustomer::Billable),
-                effective_date,
-            };
-            cw.create_addition(agreement_id, &new)
-        }
-        _ => {
-            return Outcome::Failed {
-                error: format!("nothing to apply for a {} line", line.action.as_str()),
-            };
-        }
-    };
-    match result {
-        Ok(a) => Outcome::Applied { addition_id: a.id },
-        Err(e) => settle_lost_write(cw, agreement_id, line, e),
+fn apply_line(psa: &Psa, line: &PlanLine) -> Outcome {
+    match psa.write(line) {
+        Ok(addition_id) => Outcome::Applied { addition_id },
+        Err(e) => settle_lost_write(psa, line, e),
     }
 }
 
-/// A write whose answer was lost (timeout, reset, cut-off body, a gateway's 5xx) may still
-/// have happened. Look at the agreement again: if it holds the write, it was applied;
-/// otherwise it failed and the next run plans it again. Never send the write twice. A 4xx
-/// is ConnectWise refusing: nothing happened, so there is nothing to look up.
-fn settle_lost_write(cw: &ConnectWise, agreement_id: i64, line: &PlanLine, error: CwError) -> Outcome {
-    let refused = matches!(&error, CwError::Permission { .. })
-        || matches!(&error, CwError::Http(e) if e.status().is_some_and(|s| (400..500).contains(&s)));
-    if !refused
-        && let Ok(additions) = cw.additions(agreement_id)
-        && let Some(addition_id) = holding_addition(line, &additions)
+/// A write whose answer was lost (timeout, reset, cut-off body, a 5xx, Autotask's 500 for a
+/// validation) may still have happened. Look at the container again: if it holds the write
+/// (for a dated change: the units in force on its date are the target), it was applied;
+/// otherwise it failed and the next run plans it again. Never send the write twice. A
+/// refusal (4xx) means nothing happened, so there is nothing to look up.
+fn settle_lost_write(psa: &Psa, line: &PlanLine, error: PsaError) -> Outcome {
+    if !error.refused()
+        && let Some(agreement_id) = line.agreement_id
+        && let Ok(lines) = psa.lines(agreement_id, line.effective_date.unwrap_or(NaiveDate::MIN))
+        && let Some(addition_id) = holding_addition(line, &lines)
     {
-        return Outcome::Applied { addition_id };
+        tracing::info!("{error}; but {} shows the change applied: recorded as applied", psa.name());
+        return Outcome::Applied { addition_id: Some(addition_id) };
     }
     Outcome::Failed { error: error.to_string() }
 }

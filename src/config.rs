@@ -3,6 +3,7 @@
 //! keys are reported with their line by the toml crate), then `validate` lowers it into
 //! fully built settings, resolving `<key>_env` indirections and checking URLs.
 
+use crate::autotask::AutotaskSettings;
 use crate::connectwise::ConnectWiseSettings;
 use crate::http::HttpSettings;
 use crate::model::BillCustomer;
@@ -42,6 +43,7 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     pub path: PathBuf,
     pub connectwise: Option<ConnectWiseSettings>,
+    pub autotask: Option<AutotaskSettings>,
     pub vendors: BTreeMap<String, VendorConfig>,
     pub sync: SyncPolicy,
     pub http: HttpSettings,
@@ -61,6 +63,7 @@ pub const PLACEHOLDER: &str = "REPLACE-ME";
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     connectwise: Option<RawConnectWise>,
+    autotask: Option<RawAutotask>,
     #[serde(default)]
     vendors: BTreeMap<String, RawVendor>,
     sync: Option<RawSync>,
@@ -94,6 +97,19 @@ struct RawConnectWise {
     requests_per_minute: Option<u32>,
     product_subcategory_id: Option<i64>,
     product_type_id: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAutotask {
+    username: String,
+    secret: Option<String>,
+    secret_env: Option<String>,
+    integration_code: Option<String>,
+    integration_code_env: Option<String>,
+    zone_url: Option<String>,
+    discovery_url: Option<String>,
+    requests_per_hour: Option<u32>,
 }
 
 /// Every key any vendor type takes. Not `deny_unknown_fields`: `validate` checks the keys
@@ -240,9 +256,32 @@ impl Config {
         self.connectwise.as_ref().ok_or_else(|| ConfigError {
             path: self.path.clone(),
             line: None,
-            message: "no [connectwise] section: recon needs it to read and write agreements".to_string(),
+            message: match self.autotask {
+                Some(_) => "this needs ConnectWise, and the config has [autotask]".to_string(),
+                None => "no [connectwise] section: recon needs it to read and write agreements".to_string(),
+            },
         })
     }
+
+    /// The one PSA the config names: `[connectwise]` or `[autotask]` (validation refuses both).
+    pub fn psa(&self) -> Result<PsaSettings<'_>, ConfigError> {
+        match (&self.connectwise, &self.autotask) {
+            (Some(cw), _) => Ok(PsaSettings::ConnectWise(cw)),
+            (None, Some(at)) => Ok(PsaSettings::Autotask(at)),
+            (None, None) => Err(ConfigError {
+                path: self.path.clone(),
+                line: None,
+                message: "no PSA section: add [connectwise] or [autotask] (recon init --psa connectwise|autotask writes one)".to_string(),
+            }),
+        }
+    }
+}
+
+/// The PSA section of a config.
+#[derive(Debug, Clone, Copy)]
+pub enum PsaSettings<'c> {
+    ConnectWise(&'c ConnectWiseSettings),
+    Autotask(&'c AutotaskSettings),
 }
 
 struct Validator<'a> {
@@ -257,7 +296,15 @@ impl Validator<'_> {
     }
 
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        if raw.connectwise.is_some() && raw.autotask.is_some() {
+            return Err(self.error(
+                &["autotask"],
+                None,
+                "the config has both [connectwise] and [autotask]: recon bills through one PSA; keep one section".into(),
+            ));
+        }
         let connectwise = raw.connectwise.map(|cw| self.connectwise(cw)).transpose()?;
+        let autotask = raw.autotask.map(|at| self.autotask(at)).transpose()?;
         // The keys each vendor section holds, as written (the typed view cannot tell a key
         // that is absent from one that is set).
         let document: toml::Table = toml::from_str(self.text).unwrap_or_default();
@@ -334,6 +381,7 @@ impl Validator<'_> {
         Ok(Config {
             path: self.path.to_path_buf(),
             connectwise,
+            autotask,
             vendors,
             sync,
             http,
@@ -453,6 +501,49 @@ impl Validator<'_> {
                 .unwrap_or(crate::connectwise::DEFAULT_REQUESTS_PER_MINUTE),
             product_subcategory_id: cw.product_subcategory_id,
             product_type_id: cw.product_type_id,
+        })
+    }
+
+    fn autotask(&self, at: RawAutotask) -> Result<AutotaskSettings, ConfigError> {
+        let section = ["autotask"];
+        let username = at.username.trim().to_string();
+        if username.is_empty() {
+            return Err(self.error(&section, Some("username"), "[autotask] username is empty".into()));
+        }
+        if username == PLACEHOLDER {
+            return Err(self.error(
+                &section,
+                Some("username"),
+                format!("[autotask] `username` is still {PLACEHOLDER} from `recon init`: put the API user's user name in"),
+            ));
+        }
+        let secret = self.secret(&section, "secret", at.secret, at.secret_env)?;
+        let integration_code =
+            self.secret(&section, "integration_code", at.integration_code, at.integration_code_env)?;
+        let zone_url = at.zone_url.as_deref().map(|u| self.url(&section, "zone_url", u)).transpose()?;
+        let discovery_url = match at.discovery_url.as_deref() {
+            Some(u) => self.url(&section, "discovery_url", u)?,
+            None => self.url(&section, "discovery_url", crate::autotask::DISCOVERY_URL)?,
+        };
+        let requests_per_hour = at.requests_per_hour.unwrap_or(crate::autotask::DEFAULT_REQUESTS_PER_HOUR);
+        if requests_per_hour == 0 || requests_per_hour > crate::autotask::DATABASE_REQUESTS_PER_HOUR {
+            return Err(self.error(
+                &section,
+                Some("requests_per_hour"),
+                format!(
+                    "[autotask] requests_per_hour = {requests_per_hour}: give recon's share of the database's {}/hour (1 to {})",
+                    crate::autotask::DATABASE_REQUESTS_PER_HOUR,
+                    crate::autotask::DATABASE_REQUESTS_PER_HOUR
+                ),
+            ));
+        }
+        Ok(AutotaskSettings {
+            username,
+            secret,
+            integration_code,
+            zone_url,
+            discovery_url,
+            requests_per_hour,
         })
     }
 

@@ -1,6 +1,8 @@
-//! recon: reconcile MSP vendor usage with ConnectWise PSA agreement additions.
+//! recon: reconcile MSP vendor usage with the billing lines of a PSA (ConnectWise agreement
+//! additions, Autotask contract services).
 
 pub mod apply;
+pub mod autotask;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,6 +16,7 @@ pub mod period;
 pub mod plan;
 pub mod policy;
 pub mod private_files;
+pub mod psa;
 pub mod rate;
 pub mod reconcile;
 pub mod report;

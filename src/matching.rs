@@ -637,6 +637,12 @@ pub fn resolve_agreement<'a>(
     {
         return Ok(a);
     }
+    // A contract number (Autotask) is unique: it wins over a name that reads the same.
+    if let Some(a) =
+        agreements.iter().find(|a| a.number.as_deref().is_some_and(|n| n.trim().eq_ignore_ascii_case(text)))
+    {
+        return Ok(a);
+    }
     let wanted = normalize_name(text);
     let by_name = agreements.iter().filter(|a| normalize_name(&a.name) == wanted).collect();
     if let Some(found) = single(kind, text, by_name, |a: &BillingContainer| a.id.to_string(), agreement_line)
@@ -776,7 +782,14 @@ mod tests {
     }
 
     fn agreement(id: i64, company_id: i64, name: &str) -> BillingContainer {
-        BillingContainer { id, name: name.to_string(), company_id, type_name: None, parent_id: None }
+        BillingContainer {
+            id,
+            name: name.to_string(),
+            company_id,
+            type_name: None,
+            parent_id: None,
+            number: None,
+        }
     }
 
     fn mapped(ids: &[&str]) -> HashSet<String> {

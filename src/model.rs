@@ -117,6 +117,9 @@ pub struct BillingContainer {
     pub type_name: Option<String>,
     /// The agreement this one is a child of (bundled children share its invoice).
     pub parent_id: Option<i64>,
+    /// A number people know it by besides its name (Autotask `contractNumber`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
 }
 
 /// How a container bills, as the PSA says now (read fresh every sync: the next invoice date
@@ -132,6 +135,45 @@ pub struct BillingTerms {
     pub prorate: bool,
     /// The currency of its amounts (ConnectWise `currency.currencyCode`), when it says.
     pub currency: Option<String>,
+    /// The first day a change may take effect, when earlier periods are closed for good
+    /// (Autotask: posted for billing). `None`: no period is closed.
+    #[serde(default)]
+    pub open_from: Option<NaiveDate>,
+}
+
+/// How a PSA changes the quantity of a billing line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuantityWrites {
+    /// The quantity is set in place, and a new line is created with its own start date
+    /// (ConnectWise: PATCH `quantity`, POST an addition).
+    #[default]
+    InPlace,
+    /// Only by a signed delta that takes effect on a date, which also creates a missing line
+    /// (Autotask's ContractServiceAdjustment). Every change, an update too, carries its date,
+    /// and the quantity it changes is the one in force on that date.
+    DatedDelta,
+}
+
+/// The units of a line over a span of days: one span per billing period, and a new one from
+/// the date of each change within it (Autotask's ContractServiceUnits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitSpan {
+    pub start: NaiveDate,
+    /// Its last day, or the next span's first: `span_at` reads either the same way.
+    pub end: NaiveDate,
+    pub units: Decimal,
+    pub price: Option<Decimal>,
+    pub cost: Option<Decimal>,
+    /// Billed already (Autotask `approveAndPostDate`): a change may not take effect in it.
+    pub posted: bool,
+}
+
+/// The span in force on `date`: of those that start on or before it and end on or after it,
+/// the one that starts last (never simply the first listed: a mid-period change starts a
+/// span inside its period's, and a period that ends on the next one's first day gives way
+/// to it).
+pub fn span_at(spans: &[UnitSpan], date: NaiveDate) -> Option<&UnitSpan> {
+    spans.iter().filter(|s| s.start <= date && date <= s.end).max_by_key(|s| s.start)
 }
 
 /// One billing line of a container: a ConnectWise addition of an agreement (or an Autotask
@@ -153,6 +195,10 @@ pub struct BillingLine {
     pub effective_date: Option<NaiveDate>,
     /// When it stops billing; it still bills until then.
     pub cancelled_date: Option<NaiveDate>,
+    /// Its units over time, when the PSA keeps them by date (Autotask); empty when the line
+    /// has one `quantity` (ConnectWise).
+    #[serde(default)]
+    pub schedule: Vec<UnitSpan>,
 }
 
 /// Where a billing line stands in a period.
@@ -167,6 +213,15 @@ pub enum Standing {
 }
 
 impl BillingLine {
+    /// The quantity in force on `date`: the span covering it when the line keeps its units
+    /// by date (`None` when no span covers it, or no date is given), else `quantity`.
+    pub fn quantity_at(&self, date: Option<NaiveDate>) -> Option<Decimal> {
+        if self.schedule.is_empty() {
+            return Some(self.quantity);
+        }
+        span_at(&self.schedule, date?).map(|s| s.units)
+    }
+
     /// An addition bills period P when it is not cancelled before P starts and does not
     /// start after P ends.
     pub fn standing(&self, period: Period) -> Standing {

@@ -87,6 +87,9 @@ pub enum Reason {
     Scheduled { product: String, additions: Vec<(i64, chrono::NaiveDate)> },
     /// The agreement's billing terms could not be read, so a new line cannot be dated.
     TermsNotRead { agreement: String },
+    /// The PSA shows no units of the line in force on the date a change would take effect
+    /// (Autotask: no ContractServiceUnit row covers it), so the change cannot be computed.
+    NoUnitsOnDate { date: chrono::NaiveDate },
     /// The `[sync]` policy holds the change for review.
     Held { hold: Hold },
     /// Undo: the run created this addition; it is set to 0 (never cancelled).
@@ -121,6 +124,7 @@ impl Reason {
             Reason::SeveralAdditions { .. } => "several_additions",
             Reason::Scheduled { .. } => "scheduled",
             Reason::TermsNotRead { .. } => "terms_not_read",
+            Reason::NoUnitsOnDate { .. } => "no_units_on_date",
             Reason::Held { .. } => "held",
             Reason::UndoCreated => "undo_created",
             Reason::UndoBackTo { .. } => "undo_back_to",
@@ -186,9 +190,10 @@ pub struct PlanLine {
     #[serde(skip)]
     pub reason: Option<Reason>,
     pub sources: Vec<Source>,
-    /// For an add: the date the new line starts billing, as it is sent.
+    /// For an add: the date the new line starts billing, as it is sent; for any change to a
+    /// PSA that dates its changes (Autotask), the date it takes effect.
     pub effective_date: Option<chrono::NaiveDate>,
-    /// For an add whose date is not the first day of the period: why.
+    /// For a dated line whose date is not the first day of the period: why.
     pub date_rule: Option<DateRule>,
     /// For an add: how the new line is billed, as it is sent.
     pub bill_customer: Option<BillCustomer>,
@@ -229,6 +234,9 @@ pub enum DateRule {
     /// The period is already invoiced and the agreement does not prorate: ConnectWise
     /// accepts a new line only from the next invoice date.
     AlreadyInvoiced { next_invoice: chrono::NaiveDate },
+    /// The period is already posted for billing (Autotask `approveAndPostDate`): a change
+    /// takes effect from the first day of the next open period.
+    Posted { open_from: chrono::NaiveDate },
 }
 
 impl PlanLine {

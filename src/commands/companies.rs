@@ -1,6 +1,6 @@
 //! `recon companies`: ConnectWise companies with their active agreements.
 
-use super::{Context, EXIT_OK, connectwise};
+use super::{Context, EXIT_OK, psa};
 use crate::matching::normalize_name;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -27,9 +27,9 @@ struct CompanyJson {
 pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let http = ctx.http(&config)?;
-    let cw = connectwise(&config, &http)?;
+    let psa = psa(&config, &http)?;
     let needle = search.map(normalize_name);
-    let companies: Vec<_> = cw
+    let companies: Vec<_> = psa
         .companies()?
         .into_iter()
         .filter(|c| {
@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
         })
         .collect();
     let mut agreements: BTreeMap<i64, Vec<crate::model::BillingContainer>> = BTreeMap::new();
-    for a in cw.active_agreements(None, ctx.today())? {
+    for a in psa.active_agreements(None, ctx.today())? {
         agreements.entry(a.company_id).or_default().push(a);
     }
     if ctx.json {

@@ -1,7 +1,7 @@
 //! `recon connect <vendor>`: fetch the vendor's accounts and services, store them, and
 //! auto-match accounts to ConnectWise companies by exact name.
 
-use super::{Context, EXIT_OK, connectwise, vendor_config};
+use super::{Context, EXIT_OK, psa, vendor_config};
 use crate::matching;
 use crate::model::ProblemKind;
 use crate::period::Period;
@@ -43,9 +43,9 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     for note in &snapshot.notes {
         ctx.warn(&format!("{vendor}: {note}"));
     }
-    let cw = connectwise(&config, &http)?;
-    let companies = cw.companies().context("reading ConnectWise companies")?;
-    let agreements = cw.active_agreements(None, ctx.today()).context("reading ConnectWise agreements")?;
+    let psa = psa(&config, &http)?;
+    let companies = psa.companies().context("reading ConnectWise companies")?;
+    let agreements = psa.active_agreements(None, ctx.today()).context("reading ConnectWise agreements")?;
 
     let was_connected =
         store.vendor(vendor)?.is_some_and(|v| v.status != crate::model::VendorStatus::Inactive);

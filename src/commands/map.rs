@@ -1,6 +1,6 @@
 //! `recon map accounts` and `recon map services`: list mappings, or change one.
 
-use super::{Context, EXIT_OK, connectwise, usage, vendor_config};
+use super::{Context, EXIT_OK, psa, usage, vendor_config};
 use crate::cli::{MapAccountsArgs, MapServicesArgs};
 use crate::config::Config;
 use crate::connectwise::quote;
@@ -174,12 +174,12 @@ fn set_account(
         )));
     }
     let http = ctx.http(config)?;
-    let cw = connectwise(config, &http)?;
-    let companies = cw.companies()?;
+    let psa = psa(config, &http)?;
+    let companies = psa.companies()?;
     store.replace_cw_companies(&companies)?;
     let company =
         matching::resolve_company(company_ref, &companies).map_err(|e| usage(e.to_string()))?.clone();
-    let agreements = cw.active_agreements(Some(company.id), ctx.today())?;
+    let agreements = psa.active_agreements(Some(company.id), ctx.today())?;
     let mut note = None;
     let agreement = match agreement_ref {
         Some(r) => {
@@ -238,10 +238,10 @@ fn set_account(
 fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyhow::Result<u8> {
     let accounts = store.accounts(vendor)?;
     let http = ctx.http(config)?;
-    let cw = connectwise(config, &http)?;
-    let companies = cw.companies()?;
+    let psa = psa(config, &http)?;
+    let companies = psa.companies()?;
     store.replace_cw_companies(&companies)?;
-    let agreements = cw.active_agreements(None, ctx.today())?;
+    let agreements = psa.active_agreements(None, ctx.today())?;
     let decided = store.decided_account_ids(vendor)?;
     let outcome = matching::auto_match(&accounts, &companies, &decided);
     let mappings =
@@ -363,11 +363,11 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
         let service = find_service(&store, &vendor, service_ref)?;
         let http = ctx.http(&config)?;
-        let cw = connectwise(&config, &http)?;
+        let psa = psa(&config, &http)?;
         let product = match (&args.product, &args.create_product) {
-            (Some(reference), _) => find_product(&cw, reference)?,
+            (Some(reference), _) => find_product(&psa, reference)?,
             (None, Some(identifier)) => {
-                create_product(ctx, &cw, &config, &store, &vendor, &service, identifier, args)?
+                create_product(ctx, &psa, &config, &store, &vendor, &service, identifier, args)?
             }
             (None, None) => {
                 return Err(usage(
@@ -441,27 +441,22 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// An active catalog product by identifier or id.
-fn find_product(
-    cw: &crate::connectwise::ConnectWise,
-    reference: &str,
-) -> anyhow::Result<crate::model::CatalogProduct> {
-    let conditions = match reference.parse::<i64>() {
-        Ok(id) => format!("id={id}"),
-        Err(_) => format!("identifier={}", quote(reference)),
+/// An active catalog product (Autotask: Service) by identifier (name) or id.
+fn find_product(psa: &crate::psa::Psa, reference: &str) -> anyhow::Result<crate::model::CatalogProduct> {
+    let what = match psa {
+        crate::psa::Psa::ConnectWise(_) => "ConnectWise catalog product has the identifier",
+        crate::psa::Psa::Autotask(_) => "Autotask Service has the name",
     };
-    let product = match cw.products(Some(&conditions))?.as_slice() {
+    let product = match psa.find_products(reference)?.as_slice() {
         [one] => one.clone(),
         [] => {
-            let closest = matching::closest_products(reference, &cw.products(Some("inactiveFlag=false"))?);
+            let closest = matching::closest_products(reference, &psa.products(false)?);
             let hint = if closest.is_empty() {
                 "; see `recon products --search TEXT`".to_string()
             } else {
                 format!("; closest: {}", closest.join(", "))
             };
-            return Err(usage(format!(
-                "no ConnectWise catalog product has the identifier or id {reference:?}{hint}"
-            )));
+            return Err(usage(format!("no {what} or id {reference:?}{hint}")));
         }
         many => {
             let ids: Vec<String> = many.iter().map(|p| format!("{} (id {})", p.identifier, p.id)).collect();
@@ -473,8 +468,10 @@ fn find_product(
     };
     if product.inactive {
         return Err(usage(format!(
-            "catalog product {} (id {}) is inactive; activate it in ConnectWise or pick another",
-            product.identifier, product.id
+            "catalog product {} (id {}) is inactive; activate it in {} or pick another",
+            product.identifier,
+            product.id,
+            psa.name()
         )));
     }
     Ok(product)
@@ -488,7 +485,7 @@ const IDENTIFIER_MAX: usize = 25;
 #[allow(clippy::too_many_arguments)]
 fn create_product(
     ctx: &Context,
-    cw: &crate::connectwise::ConnectWise,
+    psa: &crate::psa::Psa,
     config: &Config,
     store: &Store,
     vendor: &str,
@@ -506,9 +503,10 @@ fn create_product(
             "product identifier {identifier:?} is longer than {IDENTIFIER_MAX} characters"
         )));
     }
+    let cw = psa.connectwise("--create-product").map_err(|e| usage(e.to_string()))?;
     if let Some(existing) = cw.products(Some(&format!("identifier={}", quote(&identifier))))?.first() {
         ctx.warn(&format!("catalog product {identifier} already exists (id {}); mapping it", existing.id));
-        return find_product(cw, &existing.id.to_string());
+        return find_product(psa, &existing.id.to_string());
     }
     let cw_config = config.connectwise()?;
     let subcategory_id = args.subcategory.or(cw_config.product_subcategory_id).ok_or_else(|| {

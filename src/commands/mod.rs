@@ -21,8 +21,8 @@ mod undo;
 
 use crate::cli::{Cli, Command, MapCommand};
 use crate::config::{self, Config, ConfigError};
-use crate::connectwise::ConnectWise;
 use crate::http::Http;
+use crate::psa::Psa;
 use crate::store::Store;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -160,9 +160,9 @@ pub fn ask(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
-/// Connect to ConnectWise with the config's credentials.
-pub fn connectwise<'h>(config: &Config, http: &'h Http) -> anyhow::Result<ConnectWise<'h>> {
-    Ok(ConnectWise::connect(config.connectwise()?, http)?)
+/// Connect to the config's PSA with its credentials.
+pub fn psa<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Psa<'h>> {
+    Psa::connect(config, http)
 }
 
 /// The vendor's config section, or a usage error that lists the configured ones.

@@ -1,7 +1,7 @@
-//! `recon products`: the ConnectWise catalog, and the subcategory and type ids that
-//! `map services --create-product` needs.
+//! `recon products`: the PSA's catalog (ConnectWise products, Autotask Services), and the
+//! ConnectWise subcategory and type ids that `map services --create-product` needs.
 
-use super::{Context, EXIT_OK, connectwise};
+use super::{Context, EXIT_OK, psa};
 use crate::connectwise::CatalogTable;
 use crate::matching::normalize_name;
 use serde::Serialize;
@@ -40,7 +40,7 @@ struct TableRow {
 pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let http = ctx.http(&config)?;
-    let cw = connectwise(&config, &http)?;
+    let psa = psa(&config, &http)?;
     let table = match (args.subcategories, args.types) {
         (true, _) => Some(CatalogTable::Subcategories),
         (_, true) => Some(CatalogTable::Types),
@@ -51,7 +51,9 @@ pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8>
         needle.as_ref().is_none_or(|n| texts.iter().any(|t| normalize_name(t).contains(n.as_str())))
     };
     if let Some(table) = table {
-        let entries: Vec<_> = cw
+        let entries: Vec<_> = psa
+            .connectwise("the catalog's set-up tables (--subcategories, --types)")
+            .map_err(|e| super::usage(e.to_string()))?
             .catalog_tables(table)?
             .into_iter()
             .filter(|e| wanted(&[&e.name, e.category.as_deref().unwrap_or_default()]))
@@ -78,7 +80,7 @@ pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8>
         return Ok(EXIT_OK);
     }
     let products: Vec<_> =
-        cw.products(None)?.into_iter().filter(|p| wanted(&[&p.identifier, &p.description])).collect();
+        psa.products(true)?.into_iter().filter(|p| wanted(&[&p.identifier, &p.description])).collect();
     if ctx.json {
         let rows: Vec<ProductJson> = products
             .into_iter()

@@ -1,6 +1,6 @@
 //! `recon review`, `recon approve`, `recon reject`: the changes the [sync] policy held.
 
-use super::{Context, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage};
+use super::{Context, EXIT_OK, EXIT_RUN_ERROR, psa, usage};
 use crate::apply;
 use crate::output::wording::{self, ChangeJson};
 use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult, format_quantity};
@@ -124,11 +124,12 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
     let http = ctx.http(&config)?;
-    let cw = connectwise(&config, &http)?;
+    let psa = psa(&config, &http)?;
 
     // Re-read every agreement involved: the held plan may be stale.
     let held_lines: Vec<&PlanLine> = chosen.iter().map(|c| &c.line).collect();
-    let current = apply::read_additions_of(&cw, &held_lines, ctx.apply_options(&config))?;
+    let since = crate::period::Period::containing(ctx.today()).first_day();
+    let current = apply::read_additions_of(&psa, &held_lines, since, ctx.apply_options(&config))?;
 
     // Each held change is re-checked for the period its run planned. A period that cannot be
     // read is an error, never "this month".
@@ -146,14 +147,14 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     agreements.sort_unstable();
     agreements.dedup();
     let terms: BTreeMap<i64, crate::model::BillingTerms> =
-        cw.billing_terms(&agreements)?.into_iter().map(|t| (t.container_id, t)).collect();
+        psa.billing_terms(&agreements, since)?.into_iter().map(|t| (t.container_id, t)).collect();
     let mut lines = Vec::new();
     let mut origins = Vec::new();
     let mut conflicts = Vec::new();
     for c in &chosen {
         let additions = c.line.agreement_id.and_then(|a| current.get(&a)).map(Vec::as_slice).unwrap_or(&[]);
         let agreement_terms = c.line.agreement_id.and_then(|a| terms.get(&a));
-        match recheck(&c.line, additions, periods[&c.run_id], agreement_terms) {
+        match recheck(&c.line, additions, periods[&c.run_id], agreement_terms, psa.writes()) {
             Recheck::Push(line) => {
                 lines.push(*line);
                 origins.push(c.id);
@@ -181,8 +182,9 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let mut vendors: Vec<String> = chosen.iter().flat_map(|c| c.vendors()).map(str::to_string).collect();
     vendors.sort();
     vendors.dedup();
+    apply::check_budget(&psa, &lines)?;
     let run_id = store.start_run(ctx.now, RunKind::Approve, period, false, &vendors)?;
-    let pushed = apply::push(&cw, &mut store, run_id, &lines, true, ctx.apply_options(&config), ctx.now)?;
+    let pushed = apply::push(&psa, &mut store, run_id, &lines, true, ctx.apply_options(&config), ctx.now)?;
     for &index in &pushed.applied {
         store.set_change_state(origins[index], ChangeState::Approved, None, None, chrono::Utc::now())?;
     }

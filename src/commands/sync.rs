@@ -1,7 +1,7 @@
 //! `recon sync`: fetch every vendor's usage, read the additions of the mapped agreements,
 //! build the plan, print it, and unless --dry-run push it, recording everything.
 
-use super::{Context, connectwise, usage, vendor_config};
+use super::{Context, psa, usage, vendor_config};
 use crate::apply;
 use crate::cli::SyncArgs;
 use crate::model::{BillingTerms, CatalogProduct, VendorStatus};
@@ -101,7 +101,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let last_set = store.last_set_quantities()?;
     let service_mappings = store.service_mappings(None)?;
 
-    // Read ConnectWise while the vendors answer: the additions of every agreement the
+    // Read the PSA while the vendors answer: the additions of every agreement the
     // selected vendors map to are read at once. A vendor that then fails costs only those
     // reads; one vendor's failure never stops the others.
     let selected: BTreeSet<String> = vendors.iter().cloned().collect();
@@ -111,23 +111,24 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     product_ids.sort_unstable();
     product_ids.dedup();
     let workers = config.http.workers;
-    let (fetched, connectwise_read) = std::thread::scope(|scope| {
+    let (fetched, psa_read) = std::thread::scope(|scope| {
         let vendor_job = scope.spawn(|| {
             crate::workers::map(&vendor_configs, workers, |vc| vendors::fetch(vc, &http, period, current))
         });
-        let connectwise_read = connectwise(&config, &http).map(|cw| {
-            let read = apply::read_additions(&cw, &agreement_ids, ctx.apply_options(&config));
-            // Billing terms move every month (the next invoice date): read fresh, in a few
-            // paged requests; catalog prices of the mapped products for new additions.
-            let terms = cw.billing_terms(&agreement_ids);
-            let catalog = cw.catalog_items(&product_ids);
-            (cw, read, terms, catalog)
+        let psa_read = psa(&config, &http).map(|psa| {
+            let since = period.first_day();
+            let read = apply::read_additions(&psa, &agreement_ids, since, ctx.apply_options(&config));
+            // Billing terms move every month (the next invoice date, the posted periods):
+            // read fresh, in a few paged requests; catalog prices of the mapped products
+            // for new lines.
+            let terms = psa.billing_terms(&agreement_ids, since);
+            let catalog = psa.catalog_items(&product_ids);
+            (psa, read, terms, catalog)
         });
         let fetched = vendor_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (fetched, connectwise_read)
+        (fetched, psa_read)
     });
-    let (cw, apply::AdditionsRead { additions, failed: unread_agreements }, terms, catalog) =
-        connectwise_read?;
+    let (psa, apply::AdditionsRead { additions, failed: unread_agreements }, terms, catalog) = psa_read?;
     // Without an agreement's terms a new addition cannot be dated (reconcile skips it);
     // without a price its money is unknown. Neither stops the rest of the run.
     // Either failing makes the run a partial one (exit 1), so cron runs it again.
@@ -205,10 +206,14 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         snapshots: &snapshots,
         additions: &additions,
         policy: &config.sync,
-        bill_customer: config.connectwise()?.bill_customer,
+        bill_customer: config
+            .connectwise
+            .as_ref()
+            .map_or(crate::model::BillCustomer::Billable, |c| c.bill_customer),
         terms: &terms,
         catalog: &catalog,
         last_set: &last_set,
+        writes: psa.writes(),
     });
     // What a person already decided: a rejected proposal is not proposed again, and a held
     // one that is still waiting keeps its id.
@@ -244,18 +249,22 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     }
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
     let push = !args.dry_run && writes > 0 && confirmed(args.yes, writes)?;
+    if push {
+        apply::check_budget(&psa, &plan.lines)?;
+    }
     let run_id = store.start_run(ctx.now, RunKind::Sync, period, args.dry_run, &vendors)?;
     if !args.dry_run {
         for (run, settled) in apply::recover_interrupted(&mut store, run_id, &additions, ctx.now)? {
             ctx.warn(&format!(
-                "run {run} was interrupted; settled {settled} of its changes against ConnectWise"
+                "run {run} was interrupted; settled {settled} of its changes against {}",
+                psa.name()
             ));
         }
         let keep: Vec<i64> = repeats.iter().map(|(_, id)| *id).collect();
         store.supersede_held(run_id, &keep, ctx.now)?;
     }
     let pushed =
-        apply::push(&cw, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
+        apply::push(&psa, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
     if !args.dry_run {
         // A new proposal for a line whose earlier one was waiting: say which it replaces.
         for (index, line) in plan.lines.iter().enumerate() {
@@ -423,7 +432,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         } else if !args.dry_run && writes > 0 {
             crate::out!("Nothing pushed (run {run_id}).");
         } else if args.dry_run {
-            crate::out!("Dry run: nothing was written to ConnectWise (run {run_id}).");
+            crate::out!("Dry run: nothing was written to {} (run {run_id}).", psa.name());
         }
         for f in &failed {
             eprintln!("recon: failed: {} {}: {}", f.company, f.product.as_deref().unwrap_or(""), f.error);
@@ -449,7 +458,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
 fn or_failed<T>(
     ctx: &Context,
     failures: &mut Vec<String>,
-    result: Result<Vec<T>, crate::connectwise::CwError>,
+    result: Result<Vec<T>, crate::psa::PsaError>,
     what: &str,
 ) -> Vec<T> {
     result.unwrap_or_else(|e| {

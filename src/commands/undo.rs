@@ -2,11 +2,13 @@
 //! Updated quantities go back to what they were; additions the run created are set to
 //! quantity 0 (recon never cancels or deletes an addition: 0 is visible and reversible).
 
-use super::{Context, EXIT_OK, EXIT_RUN_ERROR, connectwise, usage};
+use super::{Context, EXIT_OK, EXIT_RUN_ERROR, psa, usage};
 use crate::apply;
+use crate::model::{BillingTerms, QuantityWrites};
 use crate::output::wording::PlanJson;
 use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult};
 use crate::reconcile::reverse;
+use std::collections::BTreeMap;
 
 pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     let config = ctx.config()?;
@@ -23,15 +25,30 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
     let http = ctx.http(&config)?;
-    let cw = connectwise(&config, &http)?;
-    let current =
-        apply::read_additions_of(&cw, &applied.iter().collect::<Vec<_>>(), ctx.apply_options(&config))?;
+    let psa = psa(&config, &http)?;
+    let since = run.period.first_day();
+    let touched: Vec<&PlanLine> = applied.iter().collect();
+    let current = apply::read_additions_of(&psa, &touched, since, ctx.apply_options(&config))?;
+    // A PSA that dates every change (Autotask): the reverse is a compensating change, dated
+    // like any other (the run's period, or the first open day when it is posted).
+    let terms: BTreeMap<i64, BillingTerms> = if psa.writes() == QuantityWrites::DatedDelta {
+        let mut ids: Vec<i64> = applied.iter().filter_map(|l| l.agreement_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        psa.billing_terms(&ids, since)?.into_iter().map(|t| (t.container_id, t)).collect()
+    } else {
+        BTreeMap::new()
+    };
 
     let lines: Vec<PlanLine> = applied
         .iter()
         .map(|line| {
             let additions = line.agreement_id.and_then(|a| current.get(&a)).map(Vec::as_slice).unwrap_or(&[]);
-            reverse(line, additions, run_id, run.period)
+            let dated = line
+                .agreement_id
+                .and_then(|a| terms.get(&a))
+                .map(|t| crate::reconcile::create_date(run.period, t));
+            reverse(line, additions, run_id, run.period, dated)
         })
         .collect();
     let plan = Plan { period: run.period, lines, warnings: Vec::new() };
@@ -52,9 +69,10 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
 
+    apply::check_budget(&psa, &plan.lines)?;
     let undo_run = store.start_run(ctx.now, RunKind::Undo, run.period, false, &run.vendors)?;
     let pushed =
-        apply::push(&cw, &mut store, undo_run, &plan.lines, true, ctx.apply_options(&config), ctx.now)?;
+        apply::push(&psa, &mut store, undo_run, &plan.lines, true, ctx.apply_options(&config), ctx.now)?;
     let (done, failed) = (pushed.applied.len(), pushed.failed.len());
     let result = if failed == 0 { RunResult::Ok } else { RunResult::Partial };
     store.finish_run(undo_run, chrono::Utc::now(), result, &plan.counts(), None)?;

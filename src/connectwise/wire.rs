@@ -91,6 +91,7 @@ impl Agreement {
             company_id,
             type_name: self.kind.and_then(|t| t.name),
             parent_id: self.parent_agreement.and_then(|p| p.id),
+            number: None,
         })
     }
 
@@ -107,6 +108,7 @@ impl Agreement {
             next_invoice_date: self.next_invoice_date.as_deref().and_then(parse_cw_date),
             prorate: self.prorate_flag,
             currency: self.currency.as_ref().and_then(|c| c.currency_code.clone()).filter(|c| !c.is_empty()),
+            open_from: None,
         }
     }
 }
@@ -140,6 +142,7 @@ impl Addition {
             bill_customer: self.bill_customer.as_deref().and_then(BillCustomer::parse),
             effective_date: self.effective_date.as_deref().and_then(parse_cw_date),
             cancelled_date: self.cancelled_date.as_deref().and_then(parse_cw_date),
+            schedule: Vec::new(),
         }
     }
 }

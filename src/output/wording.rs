@@ -51,11 +51,14 @@ pub fn reason(r: &Reason) -> String {
                 "the billing terms of {agreement} were not read, so a new addition cannot be dated; nothing pushed"
             )
         }
+        Reason::NoUnitsOnDate { date } => format!(
+            "the PSA shows no units of this line in force on {date} (no unit row covers it), so the change cannot be computed; nothing pushed"
+        ),
         Reason::Held { hold } => hold_text(*hold),
         Reason::UndoCreated => "created by the run: set to 0 (recon does not cancel additions)".to_string(),
         Reason::UndoBackTo { quantity } => format!("back to {quantity}"),
         Reason::UndoGone { addition_id } => {
-            format!("addition {addition_id:?} is no longer active in ConnectWise")
+            format!("addition {addition_id:?} is no longer active in the PSA")
         }
         Reason::UndoChangedSince { run_id, now } => {
             format!("changed since run {run_id}: now {now}; left alone")
@@ -64,7 +67,7 @@ pub fn reason(r: &Reason) -> String {
             "the earlier quantity was not a whole number; restore it by hand".to_string()
         }
         Reason::Rejected { change_id } => format!(
-            "rejected as change {change_id}; not proposed again until the vendor or ConnectWise quantity moves"
+            "rejected as change {change_id}; not proposed again until the vendor or PSA quantity moves"
         ),
         Reason::Note { text } => text.clone(),
     }
@@ -145,12 +148,15 @@ pub fn host_rate(r: &crate::rate::HostRate) -> String {
     text
 }
 
-/// Why a new addition starts when it does.
+/// Why a new line starts (or a dated change takes effect) when it does.
 pub fn date_rule(rule: DateRule) -> String {
     match rule {
         DateRule::BillStart { date } => format!("the agreement starts billing on {date}"),
         DateRule::AlreadyInvoiced { next_invoice } => format!(
             "the period is already invoiced and the agreement does not prorate; ConnectWise takes it from the next invoice date ({next_invoice})"
+        ),
+        DateRule::Posted { open_from } => format!(
+            "the period before it is already posted for billing, so the change takes effect when the next one starts ({open_from})"
         ),
     }
 }
@@ -199,10 +205,10 @@ pub fn conflict(conflict: &Conflict) -> String {
     match conflict {
         Conflict::Incomplete => "the held line lacks an agreement, product or quantity".to_string(),
         Conflict::AdditionGone { addition_id } => {
-            format!("addition {addition_id} is gone from ConnectWise; run `recon sync` to plan again")
+            format!("addition {addition_id} is gone from the PSA; run `recon sync` to plan again")
         }
         Conflict::ChangedMeanwhile { now, then } => format!(
-            "ConnectWise now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
+            "The PSA now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
             crate::plan::format_quantity(Some(*now)),
             crate::plan::format_quantity(*then)
         ),
@@ -211,6 +217,9 @@ pub fn conflict(conflict: &Conflict) -> String {
         }
         Conflict::TermsNotRead => {
             "the agreement's billing terms were not found, so the new addition cannot be dated".to_string()
+        }
+        Conflict::NoUnitsOnDate { date } => {
+            format!("the PSA shows no units of the line in force on {date}; run `recon sync` to plan again")
         }
     }
 }

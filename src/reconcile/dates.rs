@@ -1,4 +1,4 @@
-//! The effective date of a new billing line, as ConnectWise accepts it (pure).
+//! The effective date of a new billing line, or of a dated change, as the PSA accepts it (pure).
 
 use crate::model::BillingTerms;
 use crate::period::Period;
@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 /// The first day of the period, moved forward to the agreement's bill start date when that
 /// is later, and, when the agreement does not prorate and its next invoice date is after
 /// that (the period is already invoiced), to the next invoice date. ConnectWise refuses a
-/// create dated before either; the rule says which moved it.
+/// create dated before either; the rule says which moved it. Last, a date in a period already
+/// closed for good (Autotask: posted) moves to the first open day, `open_from`.
 pub fn create_date(period: Period, terms: &BillingTerms) -> (NaiveDate, Option<DateRule>) {
     let mut date = period.first_day();
     let mut rule = None;
@@ -24,6 +25,12 @@ pub fn create_date(period: Period, terms: &BillingTerms) -> (NaiveDate, Option<D
     {
         date = next;
         rule = Some(DateRule::AlreadyInvoiced { next_invoice: next });
+    }
+    if let Some(open) = terms.open_from
+        && open > date
+    {
+        date = open;
+        rule = Some(DateRule::Posted { open_from: open });
     }
     (date, rule)
 }
@@ -46,6 +53,7 @@ mod tests {
             next_invoice_date: next,
             prorate,
             currency: None,
+            open_from: None,
         };
         let cases = [
             ("nothing invoiced yet", terms(Some(day(10, 1)), Some(day(12, 1)), false), day(12, 1), None),
@@ -84,5 +92,14 @@ mod tests {
         for (name, terms, date, rule) in cases {
             assert_eq!(create_date(december, &terms), (date, rule), "{name}");
         }
+        // A posted period (Autotask): from the first open day; an open period is not moved.
+        let posted =
+            |open: NaiveDate| BillingTerms { open_from: Some(open), ..terms(Some(day(10, 1)), None, true) };
+        assert_eq!(
+            create_date(december, &posted(day(1, 1))),
+            (day(1, 1), Some(DateRule::Posted { open_from: day(1, 1) }))
+        );
+        assert_eq!(create_date(december, &posted(day(12, 1))), (day(12, 1), None));
+        assert_eq!(create_date(december, &posted(day(11, 1))), (day(12, 1), None));
     }
 }

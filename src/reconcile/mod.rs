@@ -20,7 +20,7 @@ pub use undo::reverse;
 
 use crate::model::{
     AccountMapping, AccountProblem, BillCustomer, BillingLine, BillingTerms, CatalogProduct, ProblemKind,
-    ServiceMapping, Standing, Usage, VendorAccount, VendorSnapshot,
+    QuantityWrites, ServiceMapping, Standing, Usage, VendorAccount, VendorSnapshot, span_at,
 };
 use crate::money;
 use crate::period::Period;
@@ -54,6 +54,9 @@ pub struct ReconcileInput<'a> {
     /// Addition id -> (run, quantity) recon last set it to: a different quantity now was
     /// changed outside recon.
     pub last_set: &'a BTreeMap<i64, (i64, Decimal)>,
+    /// How the PSA changes a quantity: in place, or by a dated delta (every change dated,
+    /// and compared with the units in force on that date).
+    pub writes: QuantityWrites,
 }
 
 /// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
@@ -386,6 +389,34 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                     ));
                 }
             },
+            [one] if input.writes == QuantityWrites::DatedDelta => {
+                // The change takes effect on a date, and what it changes is the units in
+                // force on that date, at that span's price.
+                let Some(terms) = input.terms.get(&agreement_id) else {
+                    line.reason = Some(Reason::TermsNotRead { agreement: agreement_label() });
+                    lines.push(line);
+                    continue;
+                };
+                let (date, rule) = create_date(input.period, terms);
+                line.addition_id = Some(one.id);
+                let Some(span) = span_at(&one.schedule, date) else {
+                    line.reason = Some(Reason::NoUnitsOnDate { date });
+                    lines.push(line);
+                    continue;
+                };
+                line.before = Some(span.units);
+                line.effective_date = Some(date);
+                line.date_rule = rule;
+                line.action = if span.units == target { Action::Unchanged } else { Action::Update };
+                line.money = Some(line_money(
+                    span.units,
+                    target,
+                    one.less_included,
+                    span.price.or(one.unit_price),
+                    span.cost.or(one.unit_cost),
+                    one.bill_customer,
+                ));
+            }
             [one] => {
                 line.addition_id = Some(one.id);
                 line.before = Some(one.quantity);
@@ -599,6 +630,7 @@ mod tests {
             bill_customer: Some(BillCustomer::Billable),
             effective_date: None,
             cancelled_date: None,
+            schedule: Vec::new(),
         }
     }
 
@@ -677,6 +709,7 @@ mod tests {
         default_terms: bool,
         catalog: BTreeMap<i64, CatalogProduct>,
         last_set: BTreeMap<i64, (i64, Decimal)>,
+        writes: QuantityWrites,
     }
 
     impl World {
@@ -699,6 +732,7 @@ mod tests {
                 default_terms: true,
                 catalog: BTreeMap::new(),
                 last_set: BTreeMap::new(),
+                writes: QuantityWrites::InPlace,
             }
         }
 
@@ -720,6 +754,7 @@ mod tests {
                         next_invoice_date: None,
                         prorate: true,
                         currency: None,
+                        open_from: None,
                     });
                 }
             }
@@ -734,6 +769,7 @@ mod tests {
                 terms: &terms,
                 catalog: &self.catalog,
                 last_set: &self.last_set,
+                writes: self.writes,
             })
         }
     }
@@ -1274,6 +1310,88 @@ mod tests {
         }
     }
 
+    /// A contract service of contract 10 for product 100 whose units are kept by date:
+    /// October 3 (posted when `posted`), November 3 until the 15th, then 4 (a mid-period
+    /// change), December 4; each row priced at 10.
+    fn dated_line(posted: bool) -> BillingLine {
+        let span = |start, end, units: i64, posted| crate::model::UnitSpan {
+            start,
+            end,
+            units: Decimal::from(units),
+            price: Some(Decimal::from(10)),
+            cost: None,
+            posted,
+        };
+        BillingLine {
+            schedule: vec![
+                span(day(2026, 12, 1), day(2026, 12, 31), 4, false),
+                span(day(2026, 10, 1), day(2026, 10, 31), 3, posted),
+                span(day(2026, 11, 1), day(2026, 11, 14), 3, false),
+                span(day(2026, 11, 15), day(2026, 11, 30), 4, false),
+            ],
+            unit_price: Some(Decimal::from(99)),
+            ..addition(17, Some(100), None, 4.0)
+        }
+    }
+
+    #[test]
+    fn a_dated_change_is_the_delta_from_the_units_in_force_on_its_date() {
+        let mut world = World::base();
+        world.writes = QuantityWrites::DatedDelta;
+        world.additions_of(10).push(dated_line(false));
+        let line = world.plan().lines.remove(0);
+        // October's row says 3 (not the first row listed, December's 4): +2 from Oct 1.
+        assert_eq!((line.action, line.before, line.after), (Action::Update, Some(Decimal::from(3)), Some(5)));
+        assert_eq!((line.effective_date, line.date_rule), (Some(day(2026, 10, 1)), None));
+        assert_eq!(line.delta(), Some(Decimal::from(2)));
+        assert_eq!(line.addition_id, Some(17));
+        // The price of the row in force, not the line's.
+        assert_eq!(line.revenue_change(), Some(Decimal::from(20)));
+
+        // October is posted: the change takes effect on November 1, against November's units.
+        world.additions_of(10)[0] = dated_line(true);
+        world.default_terms = false;
+        world.terms.insert(
+            10,
+            BillingTerms {
+                container_id: 10,
+                bill_start_date: None,
+                next_invoice_date: None,
+                prorate: true,
+                currency: None,
+                open_from: crate::autotask::open_from(
+                    &world.additions[&10][0].schedule.iter().collect::<Vec<_>>(),
+                ),
+            },
+        );
+        let line = world.plan().lines.remove(0);
+        assert_eq!(line.effective_date, Some(day(2026, 11, 1)));
+        assert_eq!(line.date_rule, Some(crate::plan::DateRule::Posted { open_from: day(2026, 11, 1) }));
+        assert_eq!(line.before, Some(Decimal::from(3)));
+
+        // Already at the target on the date: unchanged, nothing written.
+        world.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 3)];
+        assert_eq!(world.plan().lines[0].action, Action::Unchanged);
+
+        // No row covers the date: unknown, never 0.
+        world.terms.get_mut(&10).unwrap().open_from = Some(day(2027, 3, 1));
+        let line = world.plan().lines.remove(0);
+        assert_eq!(
+            (line.action, line.reason),
+            (Action::Skipped, Some(Reason::NoUnitsOnDate { date: day(2027, 3, 1) }))
+        );
+
+        // A service the contract lacks: an add (the adjustment creates the line), dated.
+        let mut world = World::base();
+        world.writes = QuantityWrites::DatedDelta;
+        let line = world.plan().lines.remove(0);
+        assert_eq!(
+            (line.action, line.effective_date, line.before),
+            (Action::Add, Some(day(2026, 10, 1)), None)
+        );
+        assert_eq!(line.delta(), Some(Decimal::from(5)));
+    }
+
     #[test]
     fn line_fields_of_an_update() {
         let mut world = World::base();
@@ -1410,6 +1528,7 @@ mod tests {
                             next_invoice_date: Some(day(2026, 11, 1)),
                             prorate: true,
                             currency: None,
+                            open_from: None,
                         },
                     );
                 },
@@ -1426,6 +1545,7 @@ mod tests {
                             next_invoice_date: Some(day(2026, 11, 1)),
                             prorate: false,
                             currency: None,
+                            open_from: None,
                         },
                     );
                 },

@@ -3,7 +3,7 @@
 //! whether it is already done, or why a blind write would overwrite someone's change.
 
 use super::create_date;
-use crate::model::{BillingLine, BillingTerms, Standing};
+use crate::model::{BillingLine, BillingTerms, QuantityWrites, Standing};
 use crate::period::Period;
 use crate::plan::{Action, PlanLine};
 use rust_decimal::Decimal;
@@ -31,16 +31,22 @@ pub enum Conflict {
     SeveralAdditions { count: usize },
     /// A held add whose agreement's billing terms could not be read: it cannot be dated.
     TermsNotRead,
+    /// A dated change whose line shows no units in force on the date it would take effect.
+    NoUnitsOnDate { date: chrono::NaiveDate },
 }
 
 /// The decision for one held `line` of `period`, given the current additions of its agreement
 /// and its billing terms now. A held add is dated afresh: the next invoice date has likely
 /// moved since the change was held.
+///
+/// A PSA that dates every change (`QuantityWrites::DatedDelta`) dates an update afresh too,
+/// and compares the units in force on that date.
 pub fn recheck(
     line: &PlanLine,
     current: &[BillingLine],
     period: Period,
     terms: Option<&BillingTerms>,
+    writes: QuantityWrites,
 ) -> Recheck {
     let (Some(_), Some(product_id), Some(after)) = (line.agreement_id, line.product_id, line.after) else {
         return Recheck::Conflict(Conflict::Incomplete);
@@ -51,6 +57,34 @@ pub fn recheck(
         .collect();
     let mut line = line.clone();
     line.reason = None;
+    if writes == QuantityWrites::DatedDelta {
+        let Some(terms) = terms else { return Recheck::Conflict(Conflict::TermsNotRead) };
+        let (date, rule) = create_date(period, terms);
+        line.effective_date = Some(date);
+        line.date_rule = rule;
+        return match (live.as_slice(), line.addition_id) {
+            ([], None) => {
+                line.action = Action::Add;
+                Recheck::Push(Box::new(line))
+            }
+            ([], Some(addition_id)) => Recheck::Conflict(Conflict::AdditionGone { addition_id }),
+            ([one], held_on) if held_on.is_none_or(|id| id == one.id) => match one.quantity_at(Some(date)) {
+                None => Recheck::Conflict(Conflict::NoUnitsOnDate { date }),
+                Some(now) if now == Decimal::from(after) => Recheck::AlreadyDone,
+                Some(now) if Some(now) == line.before => {
+                    line.action = Action::Update;
+                    line.addition_id = Some(one.id);
+                    Recheck::Push(Box::new(line))
+                }
+                Some(now) => Recheck::Conflict(Conflict::ChangedMeanwhile { now, then: line.before }),
+            },
+            ([one], Some(_)) => Recheck::Conflict(Conflict::ChangedMeanwhile {
+                now: one.quantity_at(Some(date)).unwrap_or(one.quantity),
+                then: line.before,
+            }),
+            (several, _) => Recheck::Conflict(Conflict::SeveralAdditions { count: several.len() }),
+        };
+    }
     match (live.as_slice(), line.addition_id) {
         ([], None) => {
             let Some(terms) = terms else { return Recheck::Conflict(Conflict::TermsNotRead) };
@@ -107,6 +141,7 @@ mod tests {
         next_invoice_date: None,
         prorate: true,
         currency: None,
+        open_from: None,
     };
 
     #[test]
@@ -156,11 +191,18 @@ mod tests {
             ),
         ];
         for (name, line, current, want) in cases {
-            assert_eq!(recheck(&line, &current, PERIOD, Some(&TERMS)), want, "{name}");
+            assert_eq!(
+                recheck(&line, &current, PERIOD, Some(&TERMS), QuantityWrites::InPlace),
+                want,
+                "{name}"
+            );
         }
         let mut incomplete = held(Some(7), Some(9.0), 5);
         incomplete.product_id = None;
-        assert_eq!(recheck(&incomplete, &[], PERIOD, Some(&TERMS)), Recheck::Conflict(Conflict::Incomplete));
+        assert_eq!(
+            recheck(&incomplete, &[], PERIOD, Some(&TERMS), QuantityWrites::InPlace),
+            Recheck::Conflict(Conflict::Incomplete)
+        );
         // A held add is dated by the terms as they are now, or not pushed without them.
         let invoiced = BillingTerms {
             container_id: 10,
@@ -168,13 +210,16 @@ mod tests {
             next_invoice_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1),
             prorate: false,
             currency: None,
+            open_from: None,
         };
-        let Recheck::Push(add) = recheck(&held(None, None, 5), &[], PERIOD, Some(&invoiced)) else {
+        let Recheck::Push(add) =
+            recheck(&held(None, None, 5), &[], PERIOD, Some(&invoiced), QuantityWrites::InPlace)
+        else {
             panic!("pushed")
         };
         assert_eq!(add.effective_date, chrono::NaiveDate::from_ymd_opt(2026, 11, 1));
         assert_eq!(
-            recheck(&held(None, None, 5), &[], PERIOD, None),
+            recheck(&held(None, None, 5), &[], PERIOD, None, QuantityWrites::InPlace),
             Recheck::Conflict(Conflict::TermsNotRead)
         );
     }

@@ -14,7 +14,8 @@ pub fn holding_addition(line: &PlanLine, additions: &[BillingLine]) -> Option<i6
         .iter()
         .find(|a| {
             a.product_id == Some(product_id)
-                && a.quantity == Decimal::from(after)
+                // A dated line: its units on the date the write took effect.
+                && a.quantity_at(line.effective_date) == Some(Decimal::from(after))
                 && match line.action {
                     // recon creates additions with no cancel date.
                     Action::Add => a.cancelled_date.is_none(),

@@ -4,30 +4,42 @@
 
 use crate::model::{BillingLine, Standing};
 use crate::period::Period;
-use crate::plan::{Action, PlanLine, Reason, format_quantity};
+use crate::plan::{Action, DateRule, PlanLine, Reason, format_quantity};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 /// The line that puts one applied change of run `run_id` back, or a skipped line saying why
 /// it cannot, given the current additions of its agreement.
-pub fn reverse(applied: &PlanLine, current: &[BillingLine], run_id: i64, period: Period) -> PlanLine {
+///
+/// `dated`: for a PSA that dates every change, the date the reverse takes effect (and why it
+/// is not the period's first day); the line's quantity now is the one in force on it.
+pub fn reverse(
+    applied: &PlanLine,
+    current: &[BillingLine],
+    run_id: i64,
+    period: Period,
+    dated: Option<(NaiveDate, Option<DateRule>)>,
+) -> PlanLine {
     let mut line = applied.clone();
     line.sources = Vec::new();
-    line.effective_date = None;
-    line.date_rule = None;
+    line.effective_date = dated.map(|d| d.0);
+    line.date_rule = dated.and_then(|d| d.1);
     line.bill_customer = None;
     line.money = None;
-    let now =
-        current.iter().find(|a| Some(a.id) == applied.addition_id && a.standing(period) != Standing::Ended);
+    let now = current
+        .iter()
+        .find(|a| Some(a.id) == applied.addition_id && a.standing(period) != Standing::Ended)
+        .and_then(|a| a.quantity_at(line.effective_date));
     let target = match applied.action {
         Action::Add => Some(Decimal::ZERO),
         _ => applied.before,
     };
-    line.before = now.map(|a| a.quantity);
+    line.before = now;
     let (action, reason) = match (now, target) {
         (None, _) => (Action::Skipped, Reason::UndoGone { addition_id: applied.addition_id }),
-        (Some(a), _) if Some(a.quantity) != applied.after.map(Decimal::from) => {
-            (Action::Skipped, Reason::UndoChangedSince { run_id, now: format_quantity(Some(a.quantity)) })
+        (Some(q), _) if Some(q) != applied.after.map(Decimal::from) => {
+            (Action::Skipped, Reason::UndoChangedSince { run_id, now: format_quantity(Some(q)) })
         }
         (Some(_), Some(t)) if let Some(whole) = t.normalize().to_u32().filter(|w| Decimal::from(*w) == t) => {
             line.after = Some(whole);
@@ -108,7 +120,7 @@ mod tests {
             ),
         ];
         for (name, line, current, action, before, after, reason) in cases {
-            let got = reverse(&line, &current, 3, Period { year: 2026, month: 10 });
+            let got = reverse(&line, &current, 3, Period { year: 2026, month: 10 }, None);
             let before = before.map(|b| Decimal::try_from(b).unwrap());
             assert_eq!(
                 (got.action, got.before, got.after, got.reason),
