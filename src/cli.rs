@@ -15,12 +15,15 @@ Usage: recon demo [OPTIONS]
 Options:
       --report <PATH>  Where to write the report page of the demo's run
                        [default: ./recon-demo-report.html]
+      --psa <PSA>      The PSA the demo bills through [default: connectwise]
+                       [possible values: connectwise, autotask]
   -q, --quiet          Only errors on stderr
       --no-progress    No progress bars, even on a terminal
   -h, --help           Print help
 
-Example:
+Examples:
   recon demo
+  recon demo --psa autotask
 ";
 
 /// The heading of the options every command takes, listed after the command's own.
@@ -70,6 +73,9 @@ pub enum Command {
         /// Overwrite an existing config
         #[arg(long)]
         force: bool,
+        /// The PSA the starter is for
+        #[arg(long, value_enum, default_value = "connectwise")]
+        psa: PsaKind,
     },
     /// Validate the config and test ConnectWise and every vendor's credentials
     #[command(after_help = "Example:\n  recon check")]
@@ -181,11 +187,15 @@ pub enum Command {
     #[cfg(feature = "sandbox")]
     #[command(override_help = DEMO_HELP)]
     Demo(DemoArgs),
-    /// Try every command by hand without a ConnectWise: serve the sandbox on loopback until
+    /// Try every command by hand without a real PSA: serve the sandbox on loopback until
     /// Ctrl-C, with a config that points at it (its path is printed)
     #[cfg(feature = "sandbox")]
-    #[command(after_help = "Example:\n  recon sandbox")]
-    Sandbox,
+    #[command(after_help = "Example:\n  recon sandbox --psa autotask")]
+    Sandbox {
+        /// The PSA the config points at
+        #[arg(long, value_enum, default_value = "connectwise")]
+        psa: PsaKind,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,8 +229,9 @@ pub struct MapAccountsArgs {
     /// The ConnectWise company (name, identifier or id)
     #[arg(long, value_name = "COMPANY", requires = "set")]
     pub company: Option<String>,
-    /// The company's agreement (name or id); needed when it has several active agreements
-    #[arg(long, value_name = "AGREEMENT", requires = "set")]
+    /// The company's agreement (name or id; an Autotask contract by name, number or id);
+    /// needed when it has several active ones
+    #[arg(long, visible_alias = "contract", value_name = "AGREEMENT", requires = "set")]
     pub agreement: Option<String>,
     /// Remove this account's mapping
     #[arg(long, value_name = "ACCOUNT", conflicts_with = "auto")]
@@ -317,6 +328,16 @@ pub struct DemoArgs {
     /// Where to write the report page of the demo's run [default: ./recon-demo-report.html]
     #[arg(long, value_name = "PATH")]
     pub report: Option<std::path::PathBuf>,
+    /// The PSA the demo bills through
+    #[arg(long, value_enum, default_value = "connectwise")]
+    pub psa: PsaKind,
+}
+
+/// Which PSA: ConnectWise PSA (Manage) or Autotask PSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PsaKind {
+    Connectwise,
+    Autotask,
 }
 
 #[derive(Debug, Args)]

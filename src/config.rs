@@ -801,6 +801,9 @@ fn placeholders(text: &str) -> Vec<(usize, String)> {
     if let Some(cw) = document.get("connectwise").and_then(|v| v.as_table()) {
         walk(&["connectwise"], cw, &mut found);
     }
+    if let Some(at) = document.get("autotask").and_then(|v| v.as_table()) {
+        walk(&["autotask"], at, &mut found);
+    }
     if let Some(vendors) = document.get("vendors").and_then(|v| v.as_table()) {
         for (name, section) in vendors {
             if let Some(table) = section.as_table() {

@@ -124,8 +124,9 @@ pub struct Autotask<'h> {
     /// Contract id -> its unit rows read by `lines` (and the date they were read from):
     /// `billing_terms` reads the posted periods from them instead of asking again.
     units: Mutex<HashMap<i64, (NaiveDate, Vec<crate::model::UnitSpan>)>>,
-    /// The pace of the zone's host: the hourly share spread over the hour.
+    /// The adaptive rate's ceiling for the zone's host (kept for a moved zone).
     per_minute: u32,
+    budget: HourBudget,
 }
 
 struct Discovery {
@@ -144,9 +145,10 @@ impl<'h> Autotask<'h> {
             ),
         };
         let base = api_base(&zone)?;
-        // The hourly share, spread over the hour: recon never spends more of the shared
-        // budget in a minute than its share allows, and adapts down on a 429.
-        let per_minute = (settings.requests_per_hour / 60).max(1);
+        // The hourly share is a budget, not a pace: a run may spend it in a burst (the
+        // thread limit bounds how fast), never more than the share in any rolling hour
+        // (`HourBudget`), and the host's adaptive rate still slows down on a 429.
+        let per_minute = settings.requests_per_hour.max(1);
         http.limit_host(SERVICE, &base, per_minute);
         Ok(Autotask {
             per_minute,
@@ -159,6 +161,7 @@ impl<'h> Autotask<'h> {
             gate: Gate::default(),
             picklists: Mutex::new(HashMap::new()),
             units: Mutex::new(HashMap::new()),
+            budget: HourBudget::new(settings.requests_per_hour),
         })
     }
 
@@ -197,6 +200,7 @@ impl<'h> Autotask<'h> {
             )));
         }
         let result = {
+            self.budget.take();
             let _slot = self.gate.enter(entity);
             self.http.send(&request)
         };
@@ -244,6 +248,7 @@ impl<'h> Autotask<'h> {
         let mut retry = request.clone();
         retry.url =
             current.join(&rest).map_err(|e| AtError::Other(format!("cannot rebuild {rest:?}: {e}")))?;
+        self.budget.take();
         let _slot = self.gate.enter(entity);
         self.http.send(&retry).map_err(|e| permission_error(e, &retry, entity))
     }
@@ -707,6 +712,38 @@ fn permission_error(error: HttpError, request: &Request, entity: &str) -> AtErro
         _ => "API access (an API-only user, its secret and its integration code)",
     };
     AtError::Permission { method: request.method.clone(), url: display_url(&request.url), status, permission }
+}
+
+/// recon's share of the database's hourly requests: at most `limit` sent in any rolling hour.
+struct HourBudget {
+    limit: usize,
+    sent: Mutex<std::collections::VecDeque<std::time::Instant>>,
+}
+
+impl HourBudget {
+    fn new(limit: u32) -> HourBudget {
+        HourBudget { limit: limit.max(1) as usize, sent: Mutex::new(std::collections::VecDeque::new()) }
+    }
+
+    /// Wait, if the share of the last hour is spent, until its oldest request is an hour old.
+    fn take(&self) {
+        const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+        loop {
+            let now = std::time::Instant::now();
+            let mut sent = lock(&self.sent);
+            while sent.front().is_some_and(|t| now.duration_since(*t) >= HOUR) {
+                sent.pop_front();
+            }
+            if sent.len() < self.limit {
+                sent.push_back(now);
+                return;
+            }
+            let wait = sent.front().map_or(HOUR, |t| HOUR.saturating_sub(now.duration_since(*t)));
+            drop(sent);
+            tracing::info!("autotask: recon's share of this hour is spent; waiting {}s", wait.as_secs());
+            std::thread::sleep(wait.min(std::time::Duration::from_secs(60)));
+        }
+    }
 }
 
 /// At most `THREADS_PER_ENDPOINT` requests in flight per entity endpoint: Autotask counts a

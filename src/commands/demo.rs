@@ -19,7 +19,10 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     let config_path = dir.path().join("config.toml");
     // recon's default [sync] policy, not the sandbox's push-everything one: the plan then
     // shows which changes a cron run would hold for review.
-    let config = sandbox.config_toml_for(&VENDORS).replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "");
+    let autotask = args.psa == crate::cli::PsaKind::Autotask;
+    let config =
+        if autotask { sandbox.autotask_config_toml_for(&VENDORS) } else { sandbox.config_toml_for(&VENDORS) };
+    let config = config.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "");
     crate::private_files::write(&config_path, &config)?;
     let demo = Context {
         config_path,
@@ -30,7 +33,8 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         interactive: false,
         now: ctx.now,
     };
-    crate::out!("recon demo: a sandbox ConnectWise and vendor APIs are running on 127.0.0.1;");
+    let name = if autotask { "Autotask" } else { "ConnectWise" };
+    crate::out!("recon demo: a sandbox {name} and vendor APIs are running on 127.0.0.1;");
     crate::out!("config and database live in {} until the demo ends.\n", dir.path().display());
 
     for vendor in VENDORS {
@@ -88,7 +92,8 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         },
     )?;
     crate::out!(
-        "\nThat was a dry run against the sandbox. With a real config: `recon init`, then the same commands."
+        "\nThat was a dry run against the sandbox. With a real config: `recon init{}`, then the same commands.",
+        if autotask { " --psa autotask" } else { "" }
     );
     crate::out!("Open {} in a browser: the month-end page an owner reads (`recon report`).", page.display());
     Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })

@@ -196,7 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     let ctx = Context::from_cli(&cli)?;
     match cli.command {
-        Command::Init { force } => init::run(&ctx, force),
+        Command::Init { force, psa } => init::run(&ctx, force, psa),
         Command::Check => check::run(&ctx),
         Command::Connect { vendor } => connect::run(&ctx, &vendor),
         Command::Disconnect { vendor, yes } => disconnect::run(&ctx, &vendor, yes),
@@ -216,6 +216,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(&ctx, &args),
         #[cfg(feature = "sandbox")]
-        Command::Sandbox => sandbox::run(&ctx),
+        Command::Sandbox { psa } => sandbox::run(&ctx, psa),
     }
 }

@@ -6,14 +6,19 @@
 use super::{Context, EXIT_OK};
 use recon_sandbox::{SYNC_PUSH_EVERYTHING, Sandbox};
 
-pub fn run(_ctx: &Context) -> anyhow::Result<u8> {
+pub fn run(_ctx: &Context, psa: crate::cli::PsaKind) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start()?;
+    let autotask = psa == crate::cli::PsaKind::Autotask;
     let dir = tempfile::Builder::new().prefix("recon-try-").tempdir()?;
     let config_path = dir.path().join("config.toml");
     let db_path = dir.path().join("recon.db");
     // The default policy instead of the tests' push-everything one; the database beside it.
-    let config = sandbox
-        .config_toml()
+    let config = if autotask {
+        sandbox.autotask_config_toml_for(&recon_sandbox::ALL_VENDORS)
+    } else {
+        sandbox.config_toml()
+    };
+    let config = config
         .replace(SYNC_PUSH_EVERYTHING, &format!("\n[database]\npath = {:?}\n", db_path.to_string_lossy()));
     crate::private_files::write(&config_path, &config)?;
 
@@ -22,12 +27,14 @@ pub fn run(_ctx: &Context) -> anyhow::Result<u8> {
         let _ = stop.send(());
     })?;
     let config_shown = config_path.display();
-    crate::out!("recon sandbox: a fake ConnectWise and vendor APIs are serving on 127.0.0.1.");
+    let name = if autotask { "Autotask" } else { "ConnectWise" };
+    crate::out!("recon sandbox: a fake {name} and vendor APIs are serving on 127.0.0.1.");
     crate::out!("Config: {config_shown}");
     crate::out!("In another terminal:");
     crate::out!("  export RECON_CONFIG={config_shown}");
     crate::out!("  recon connect nodeware");
     crate::out!("  recon map services --vendor nodeware --set vms --product NODEWARE-VMS");
+    crate::out!("  recon companies --search dental");
     crate::out!(
         "  recon sync --dry-run        # then: recon sync, recon review, recon approve ID, recon undo RUN"
     );

@@ -155,9 +155,10 @@ pub fn date_rule(rule: DateRule) -> String {
         DateRule::AlreadyInvoiced { next_invoice } => format!(
             "the period is already invoiced and the agreement does not prorate; ConnectWise takes it from the next invoice date ({next_invoice})"
         ),
-        DateRule::Posted { open_from } => format!(
-            "the period before it is already posted for billing, so the change takes effect when the next one starts ({open_from})"
-        ),
+        DateRule::Posted { .. } => {
+            "the period before it is already posted for billing, so it takes effect when the next one starts"
+                .to_string()
+        }
     }
 }
 
@@ -308,6 +309,9 @@ pub fn shell_word(s: &str) -> String {
 pub struct LineJson<'a> {
     #[serde(flatten)]
     pub line: &'a PlanLine,
+    /// `after - before` for a line that writes: the quantity change (Autotask's `unitChange`).
+    #[serde(serialize_with = "crate::plan::decimal_number")]
+    pub change: Option<Decimal>,
     pub reason: Option<String>,
     pub reason_code: Option<&'static str>,
 }
@@ -316,6 +320,7 @@ impl<'a> LineJson<'a> {
     pub fn new(line: &'a PlanLine) -> LineJson<'a> {
         LineJson {
             line,
+            change: line.action.writes().then(|| line.delta()).flatten(),
             reason: line.reason.as_ref().map(reason),
             reason_code: line.reason.as_ref().map(Reason::code),
         }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test should panic loudly
 
+mod autotask;
 mod browser;
 mod harness;
 

@@ -18,6 +18,9 @@ fn canaries() -> Credentials {
         huntress_secret: "CANARY-huntress-secret-a6f0".into(),
         saas_alerts_key: "CANARY-saas-alerts-52b9".into(),
         nordlayer_key: "CANARY-nordlayer-c4e7".into(),
+        at_username: "recon-api@sandbox.example".into(),
+        at_secret: "CANARY-at-secret-5e21".into(),
+        at_integration_code: "CANARY-at-code-8c3a".into(),
     }
 }
 

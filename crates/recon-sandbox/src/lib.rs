@@ -11,6 +11,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod autotask;
 mod conditions;
 mod connectwise;
 mod fixtures;
@@ -30,7 +31,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use self::autotask::Autotask;
 use self::connectwise::ConnectWise;
+
+pub use self::autotask::POSTED_THIS_MONTH as AUTOTASK_POSTED_THIS_MONTH;
 use self::server::{Handler, RunningServer, ServerSpec, lock};
 use self::vendors::Vendors;
 
@@ -43,6 +47,9 @@ pub const HUNTRESS_KEY: &str = "sandbox-huntress-key";
 pub const HUNTRESS_SECRET: &str = "sandbox-huntress-secret";
 pub const SAAS_ALERTS_KEY: &str = "sandbox-saas-alerts-key";
 pub const NORDLAYER_KEY: &str = "sandbox-nordlayer-key";
+pub const AT_USERNAME: &str = "recon-api@sandbox.example";
+pub const AT_SECRET: &str = "sandbox-autotask-secret";
+pub const AT_INTEGRATION_CODE: &str = "SANDBOXINTEGRATIONCODE";
 
 /// The vendors served over HTTP, in the order their sections appear in the config.
 /// The `[sync]` section of the sandbox's configs: push every change, so a test sees
@@ -106,6 +113,9 @@ pub struct Credentials {
     pub huntress_secret: String,
     pub saas_alerts_key: String,
     pub nordlayer_key: String,
+    pub at_username: String,
+    pub at_secret: String,
+    pub at_integration_code: String,
 }
 
 impl Default for Credentials {
@@ -120,6 +130,9 @@ impl Default for Credentials {
             huntress_secret: HUNTRESS_SECRET.to_string(),
             saas_alerts_key: SAAS_ALERTS_KEY.to_string(),
             nordlayer_key: NORDLAYER_KEY.to_string(),
+            at_username: AT_USERNAME.to_string(),
+            at_secret: AT_SECRET.to_string(),
+            at_integration_code: AT_INTEGRATION_CODE.to_string(),
         }
     }
 }
@@ -189,10 +202,11 @@ pub struct RecordedRequest {
 
 /// A running sandbox. Dropping it stops every server and deletes its temp files.
 pub struct Sandbox {
-    /// connectwise first, then [`HTTP_VENDORS`] in order.
+    /// connectwise, autotask, then [`HTTP_VENDORS`] in order.
     servers: Vec<(String, RunningServer)>,
     log: Arc<Mutex<Vec<RecordedRequest>>>,
     connectwise: Arc<ConnectWise>,
+    autotask: Arc<Autotask>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
     credentials: Credentials,
@@ -222,6 +236,7 @@ impl Sandbox {
     pub fn start_with(options: SandboxOptions) -> io::Result<Sandbox> {
         let log = Arc::new(Mutex::new(Vec::new()));
         let connectwise = Arc::new(ConnectWise::new()?.with_credentials(options.credentials.clone()));
+        let autotask = Arc::new(Autotask::new()?.with_credentials(options.credentials.clone()));
         let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
@@ -237,6 +252,8 @@ impl Sandbox {
         let mut handlers: Vec<(&str, Handler, server::ThrottleBody)> = Vec::new();
         let cw = Arc::clone(&connectwise);
         handlers.push(("connectwise", Arc::new(move |ex| cw.handle(ex)), connectwise::throttle_body));
+        let at = Arc::clone(&autotask);
+        handlers.push(("autotask", Arc::new(move |ex| at.handle(ex)), autotask::throttle_body));
         for name in HTTP_VENDORS {
             let v = Arc::clone(&vendors);
             let handler: Handler = match name {
@@ -264,6 +281,7 @@ impl Sandbox {
             servers,
             log,
             connectwise,
+            autotask,
             vendors,
             files: Mutex::new(files),
             credentials: options.credentials,
@@ -289,6 +307,78 @@ impl Sandbox {
     /// `/{codebase}apis/3.0/` paths answer 404 and companyinfo advertises the new one.
     pub fn set_connectwise_codebase(&self, codebase: &str) {
         self.connectwise.set_codebase(codebase);
+    }
+
+    /// The Autotask fake's origin; zone discovery answers at `/atservicesrest/v1.0/zoneInformation`.
+    pub fn autotask_url(&self) -> String {
+        self.server_url("autotask").unwrap_or_default()
+    }
+
+    /// The zone's API URL as discovery advertises it (`.../zone1/ATServicesRest/`).
+    pub fn autotask_zone_url(&self) -> String {
+        format!("{}/{}/ATServicesRest/", self.autotask_url(), self.autotask.zone())
+    }
+
+    /// Move the database to another zone: the old zone's paths answer 401 and discovery
+    /// advertises the new one.
+    pub fn set_autotask_zone(&self, zone: &str) {
+        self.autotask.set_zone(zone);
+    }
+
+    /// Hold every Autotask request this long inside the service, so that concurrent ones
+    /// overlap (and a fourth on one endpoint meets the thread limit).
+    pub fn set_autotask_hold(&self, hold: Duration) {
+        self.autotask.set_hold(hold);
+    }
+
+    /// Make Autotask's `nextPageUrl` point at another host name for the same server.
+    pub fn set_autotask_foreign_next_page(&self, foreign: bool) {
+        self.autotask.set_foreign_next(foreign);
+    }
+
+    /// The database's hourly request threshold, and how many requests other integrations
+    /// have made this hour.
+    pub fn set_autotask_threshold(&self, limit: u64, used_by_others: u64) {
+        self.autotask.set_threshold(limit, used_by_others);
+    }
+
+    /// Post `contract`'s periods before `until` (an admin approving and posting them).
+    pub fn set_autotask_posted_until(&self, contract: i64, until: chrono::NaiveDate) {
+        self.autotask.set_posted_until(contract, until);
+    }
+
+    /// The units of a contract's service in force on `date` (None: no such contract service).
+    pub fn autotask_units_at(&self, contract: i64, service: i64, date: chrono::NaiveDate) -> Option<i64> {
+        self.autotask.units_at(contract, service, date)
+    }
+
+    /// Every ContractServiceAdjustment received: (contract service id, effective date, change).
+    pub fn autotask_adjustments(&self) -> Vec<(i64, chrono::NaiveDate, i64)> {
+        self.autotask.adjustments()
+    }
+
+    /// Change a contract service's units from `date`, as someone working in Autotask would.
+    pub fn adjust_autotask_by_hand(
+        &self,
+        contract: i64,
+        service: i64,
+        date: chrono::NaiveDate,
+        change: i64,
+    ) -> bool {
+        self.autotask.adjust_by_hand(contract, service, date, change)
+    }
+
+    /// Like [`Sandbox::config_toml_for`], with an `[autotask]` section instead of `[connectwise]`.
+    pub fn autotask_config_toml_for(&self, vendors: &[&str]) -> String {
+        let cw = self.config_toml_for(vendors);
+        let rest = cw.find("\n[vendors.").or_else(|| cw.find("\n[sync]")).map_or("", |i| &cw[i..]);
+        format!(
+            "[autotask]\nusername = {}\nsecret = {}\nintegration_code = {}\ndiscovery_url = {}\nrequests_per_hour = 10000\n{rest}",
+            toml_string(&self.credentials.at_username),
+            toml_string(&self.credentials.at_secret),
+            toml_string(&self.credentials.at_integration_code),
+            toml_string(&format!("{}/atservicesrest/", self.autotask_url())),
+        )
     }
 
     /// Make an HTTP vendor answer an empty account list (false for unknown or file vendors).

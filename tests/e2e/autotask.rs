@@ -1,0 +1,410 @@
+//! The same flow against the fake Autotask: dated unit adjustments, posted periods, zone
+//! discovery, paging, the thread limit and the hourly threshold, and never a doubled change,
+//! whether a run is killed or its answers are lost.
+
+use crate::harness::Env;
+use recon_sandbox::{Faults, Sandbox, SandboxOptions};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+fn autotask_env(sandbox: Sandbox, vendors: &[&str], extra: &str) -> Env {
+    let text = format!("{}{extra}", sandbox.autotask_config_toml_for(vendors));
+    Env::with_config(sandbox, &text)
+}
+
+/// Nodeware connected, its service mapped, against the fake Autotask.
+fn nodeware(sandbox: Sandbox, extra: &str) -> Env {
+    let env = autotask_env(sandbox, &["nodeware"], extra);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env
+}
+
+fn writes(plan: &Value) -> Vec<Value> {
+    plan["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| matches!(l["action"].as_str(), Some("add" | "update")))
+        .cloned()
+        .collect()
+}
+
+fn date(text: &Value) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(text.as_str().unwrap(), "%Y-%m-%d").unwrap()
+}
+
+/// Autotask holds, on each line's effective date, exactly the vendor's quantity, and the
+/// adjustments it received add up to exactly that change: nothing doubled, nothing lost.
+fn assert_landed_once(env: &Env, planned: &[Value], before_run: &BTreeMap<(i64, i64), i64>) {
+    for line in planned {
+        let (contract, service) =
+            (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
+        let on = date(&line["effective_date"]);
+        let units = env.sandbox.autotask_units_at(contract, service, on);
+        assert_eq!(units, line["after"].as_i64(), "{} on {on}: {line}", line["company"]);
+        let start = before_run.get(&(contract, service)).copied().unwrap_or(0);
+        assert_eq!(units.unwrap() - start, line["change"].as_i64().unwrap(), "{line}");
+    }
+    // One adjustment per changed line, never two.
+    let mut per_line: BTreeMap<i64, usize> = BTreeMap::new();
+    for (line, _, _) in env.sandbox.autotask_adjustments() {
+        *per_line.entry(line).or_default() += 1;
+    }
+    assert!(per_line.values().all(|n| *n == 1), "a line got two adjustments: {per_line:?}");
+    assert_eq!(per_line.len(), planned.len());
+}
+
+fn units_before(env: &Env, planned: &[Value]) -> BTreeMap<(i64, i64), i64> {
+    planned
+        .iter()
+        .filter_map(|l| {
+            let key = (l["agreement_id"].as_i64()?, l["product_id"].as_i64()?);
+            Some((key, env.sandbox.autotask_units_at(key.0, key.1, date(&l["effective_date"])).unwrap_or(0)))
+        })
+        .collect()
+}
+
+#[test]
+fn a_sync_adjusts_each_changed_line_once_dated_by_the_open_period() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    assert!(planned.len() >= 8, "{plan:#}");
+    let line = |company: &str| {
+        plan["lines"].as_array().unwrap().iter().find(|l| l["company"] == company).cloned().unwrap()
+    };
+    let today = chrono::Utc::now().date_naive();
+    let first =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
+            .unwrap();
+    let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+    // An update: the units in force on the 1st, the delta, the money.
+    let greenfield = line("Greenfield Accounting LLC");
+    assert_eq!(
+        (greenfield["action"].as_str(), greenfield["before"].as_i64(), greenfield["after"].as_i64()),
+        (Some("update"), Some(8), Some(10))
+    );
+    assert_eq!((greenfield["change"].as_i64(), date(&greenfield["effective_date"])), (Some(2), first));
+    assert_eq!(greenfield["revenue_change"], 6.0);
+    // O'Brien & Sons' contract has this month posted: from the 1st of next month, and why.
+    let obrien = line("O'Brien & Sons");
+    assert_eq!(date(&obrien["effective_date"]), next);
+    assert_eq!(obrien["date_rule"]["rule"], "posted");
+    // A service the contract lacks: an add, at the Service's price.
+    let cafe = line("Café Lumière");
+    assert_eq!((cafe["action"].as_str(), cafe["change"].as_i64()), (Some("add"), Some(13)));
+    assert!(env.sandbox.autotask_adjustments().is_empty(), "a dry run writes nothing");
+
+    let before = units_before(&env, &planned);
+    let pushed = env.run_json(&["sync", "--yes"], 0);
+    assert_eq!(pushed["applied"].as_u64(), Some(planned.len() as u64), "{pushed:#}");
+    assert_landed_once(&env, &planned, &before);
+
+    // Converged: the next run plans nothing and sends nothing.
+    let again = env.run_json(&["sync", "--yes"], 0);
+    assert!(writes(&again).is_empty(), "{again:#}");
+    assert_eq!(env.sandbox.autotask_adjustments().len(), planned.len());
+    let status = env.run(&["status"], 0);
+    assert!(status.contains("nodeware"), "{status}");
+    let page = env.run(&["report", "--format", "csv"], 0);
+    assert!(page.contains("O'Brien & Sons"), "{page}");
+}
+
+#[test]
+fn contracts_are_mapped_by_name_number_or_id_and_services_by_name_or_id() {
+    let env = autotask_env(Sandbox::start().unwrap(), &["nodeware"], "");
+    env.run(&["connect", "nodeware"], 0);
+    let companies = env.run(&["companies", "--search", "summit"], 0);
+    assert!(companies.contains("Summit Dental") && companies.contains("Managed Services"), "{companies}");
+    // Summit Dental is two companies: map one by hand, its contract by number (--contract).
+    let accounts = env.run_json(&["map", "accounts", "--vendor", "nodeware"], 0);
+    let summit = accounts.as_array().unwrap().iter().find(|a| a["account"] == "Summit Dental").unwrap();
+    let id = summit["account_id"].as_str().unwrap().to_string();
+    let mapped = env.run_json(
+        &[
+            "map",
+            "accounts",
+            "--vendor",
+            "nodeware",
+            "--set",
+            &id,
+            "--company",
+            "252",
+            "--contract",
+            "RS-3002",
+        ],
+        0,
+    );
+    assert_eq!(mapped["mapping"]["agreement_id"], 3002, "{mapped:#}");
+    // Services: by name, and by id; an unknown one is a usage error with the closest names.
+    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env.run(&["map", "services", "--set", "vms", "--product", "501"], 0);
+    let out = env.recon(&["map", "services", "--set", "vms", "--product", "NODEWARE-VM"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Autotask Service") && err.contains("NODEWARE-VMS"), "{err}");
+    // --create-product is a ConnectWise feature: said plainly.
+    let out = env.recon(&["map", "services", "--set", "vms", "--create-product", "X"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_process_killed_during_apply_never_doubles_a_change() {
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        latency: Duration::from_millis(150),
+        ..SandboxOptions::default()
+    })
+    .unwrap();
+    let env = nodeware(sandbox, "\n[http]\nworkers = 1\n");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    let before = units_before(&env, &planned);
+    let mut child = env
+        .process(&["sync", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while env.sandbox.autotask_adjustments().len() < 3 {
+        assert!(Instant::now() < deadline, "the sync never started writing");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let sent = env.sandbox.autotask_adjustments().len();
+    assert!(sent < planned.len(), "killed too late to test anything");
+
+    let second = env.run_json(&["sync", "--yes"], 0);
+    assert_eq!(writes(&second).len(), planned.len() - sent, "only what was not sent is planned again");
+    assert_landed_once(&env, &planned, &before);
+    let runs = env.run_json(&["history"], 0);
+    assert!(runs.as_array().unwrap().iter().any(|r| r["result"] == "interrupted"), "{runs:#}");
+}
+
+#[test]
+fn lost_answers_and_500s_on_adjustments_are_settled_by_reading_never_by_sending_again() {
+    let sandbox = Sandbox::start().unwrap();
+    let env = nodeware(sandbox, "\n[http]\ntimeout_seconds = 2\nmax_attempts = 3\n");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    let before = units_before(&env, &planned);
+    // Every answer to a write is lost after Autotask acted (reset, slow, cut short).
+    env.sandbox.set_faults(Faults {
+        reset_fraction: 0.4,
+        truncate_fraction: 0.3,
+        slow_fraction: 0.3,
+        slow_delay: Duration::from_secs(3),
+        methods: vec!["POST".into()],
+        servers: vec!["autotask".into()],
+        seed: 17,
+        ..Faults::default()
+    });
+    // Queries are POSTs too: only adjustments are faulted once the plan is read, so the
+    // first run may fail some reads; it must still never double an adjustment.
+    let first = env.recon(&["--json", "sync", "--yes"]).output().unwrap();
+    assert!(matches!(first.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&first.stderr));
+    env.sandbox.set_faults(Faults::default());
+    env.run(&["sync", "--yes"], 0);
+    assert_landed_once(&env, &planned, &before);
+    let again = env.run_json(&["sync", "--dry-run"], 0);
+    assert!(writes(&again).is_empty(), "{again:#}");
+}
+
+#[test]
+fn a_refused_adjustment_fails_clearly_and_is_planned_again() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let greenfield = writes(&plan).into_iter().find(|l| l["company"] == "Greenfield Accounting LLC").unwrap();
+    // The period is posted after the plan was made: Autotask refuses with a 500 and an
+    // errors array; recon reads the units, sees nothing changed, and says why.
+    let first = chrono::NaiveDate::parse_from_str(greenfield["effective_date"].as_str().unwrap(), "%Y-%m-%d")
+        .unwrap();
+    env.sandbox.set_autotask_posted_until(3015, first.checked_add_months(chrono::Months::new(1)).unwrap());
+    let out = env.recon(&["sync", "--yes"]).output().unwrap();
+    // Planned afresh, it is dated the next open period and lands.
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, next), Some(10));
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, first), Some(8), "a posted period is left alone");
+}
+
+#[test]
+fn the_thread_limit_and_the_hourly_threshold_are_respected() {
+    let sandbox = Sandbox::start().unwrap();
+    sandbox.set_autotask_hold(Duration::from_millis(60));
+    let env = nodeware(sandbox, "\n[http]\nworkers = 8\n");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan).len() as u64;
+
+    // Not enough left this hour for the push (enough for its reads): refused before
+    // anything is sent.
+    let used = env.sandbox.requests().iter().filter(|r| r.server == "autotask").count() as u64;
+    env.sandbox.set_autotask_threshold(10_000, 10_000 - used - 8);
+    let out = env.recon(&["sync", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("left this hour") && err.contains("nothing was pushed"), "{err}");
+    assert!(env.sandbox.autotask_adjustments().is_empty());
+    env.sandbox.set_autotask_threshold(10_000, 0);
+    let check = env.run(&["check"], 0);
+    assert!(check.contains("requests used this hour"), "{check}");
+    env.run(&["sync", "--yes"], 0);
+    assert_eq!(env.sandbox.autotask_adjustments().len() as u64, planned);
+    let refused =
+        env.sandbox.requests().into_iter().filter(|r| r.server == "autotask" && r.status == 429).count();
+    assert_eq!(refused, 0, "no 4th concurrent request on an endpoint, no threshold refusal");
+}
+
+#[test]
+fn a_moved_zone_is_found_again_and_a_foreign_next_page_gets_no_credentials() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    env.sandbox.set_autotask_zone("zone2");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    assert!(!writes(&plan).is_empty());
+    let discoveries = env
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path_and_query.to_ascii_lowercase().contains("zoneinformation"))
+        .count();
+    assert!(discoveries >= 2, "discovered again after the 401");
+
+    // A nextPageUrl on another host: refused, never followed with the API user's headers.
+    env.sandbox.set_autotask_foreign_next_page(true);
+    let next_pages = |env: &Env| {
+        env.sandbox.requests().iter().filter(|r| r.path_and_query.contains("/query/next")).count()
+    };
+    let followed_before = next_pages(&env);
+    let out = env.recon(&["companies"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another host"), "{err}");
+    assert_eq!(next_pages(&env), followed_before, "never followed");
+}
+
+#[test]
+fn held_changes_are_approved_and_undo_is_a_compensating_adjustment() {
+    let sandbox = Sandbox::start().unwrap();
+    let text = sandbox
+        .autotask_config_toml_for(&["nodeware"])
+        .replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "\n[sync]\ndecreases = \"review\"\n");
+    let env = Env::with_config(sandbox, &text);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env.run(&["sync", "--yes"], 4);
+    let held = env.run_json(&["review"], 0);
+    let smith = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["company"] == "Smith & Whitfield Attorneys")
+        .unwrap()
+        .clone();
+    env.run(&["approve", &smith["id"].to_string()], 0);
+    let first = date(&smith["effective_date"]);
+    assert_eq!(env.sandbox.autotask_units_at(3008, 501, first), Some(18));
+
+    let runs = env.run_json(&["history"], 0);
+    let approve_run =
+        runs.as_array().unwrap().iter().find(|r| r["kind"] == "approve").unwrap()["id"].to_string();
+    env.run(&["undo", &approve_run, "--yes"], 0);
+    assert_eq!(env.sandbox.autotask_units_at(3008, 501, first), Some(25), "back to what it was");
+    let changes: Vec<i64> =
+        env.sandbox.autotask_adjustments().iter().filter(|a| a.0 == 7103).map(|a| a.2).collect();
+    assert_eq!(changes, vec![-7, 7], "a compensating adjustment, never an edit");
+}
+
+#[test]
+fn bad_autotask_configs_name_the_key_and_change_nothing() {
+    let sandbox = Sandbox::start().unwrap();
+    let good = sandbox.autotask_config_toml_for(&["nodeware"]);
+    let both = format!("{}\n{good}", sandbox.config_toml_for(&[]).split("\n[sync]").next().unwrap());
+    let env = Env::with_config(sandbox, &both);
+    let out = env.recon(&["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("both [connectwise] and [autotask]"));
+
+    for (text, says) in [
+        (good.replace("requests_per_hour = 10000", "requests_per_hour = 20000"), "requests_per_hour = 20000"),
+        (good.replace("secret = ", "secret_env = \"RECON_NOT_SET\"\n#"), "RECON_NOT_SET"),
+        (
+            good.replace("username = \"recon-api@sandbox.example\"", "username = \"nobody@example\""),
+            "zone discovery",
+        ),
+    ] {
+        env.set_config(&text);
+        let out = env.recon(&["--json", "companies"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{err}");
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    assert!(env.sandbox.autotask_adjustments().is_empty());
+
+    // The starter: init --psa autotask, then check names what is still to fill in.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let init = std::process::Command::new(assert_cmd::cargo::cargo_bin("recon"))
+        .env_clear()
+        .env("HOME", dir.path())
+        .args(["--config", path.to_str().unwrap(), "init", "--psa", "autotask"])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("[autotask]") && !text.contains("\n[connectwise]"), "{text}");
+    let check = std::process::Command::new(assert_cmd::cargo::cargo_bin("recon"))
+        .env_clear()
+        .env("HOME", dir.path())
+        .args(["--config", path.to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(err.contains("[autotask]") && err.contains("REPLACE-ME"), "{err}");
+}
+
+#[test]
+fn no_autotask_secret_leaks() {
+    let keys = recon_sandbox::Credentials {
+        at_secret: "CANARY-at-secret-77f1".into(),
+        at_integration_code: "CANARY-at-code-19ab".into(),
+        ..recon_sandbox::Credentials::default()
+    };
+    let sandbox =
+        Sandbox::start_with(SandboxOptions { credentials: keys.clone(), ..SandboxOptions::default() })
+            .unwrap();
+    let env = autotask_env(sandbox, &["nodeware"], "");
+    let mut seen = String::new();
+    for args in [
+        vec!["-vv", "check"],
+        vec!["-vv", "connect", "nodeware"],
+        vec!["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"],
+        vec!["-vv", "--json", "sync", "--yes"],
+        vec!["-vv", "history", "1"],
+        vec!["report", "--format", "json"],
+    ] {
+        let out = env.recon(&args).output().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    // A wrong secret: the error names the problem, not the value.
+    let wrong = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("CANARY-at-secret-77f1", "CANARY-wrong-at-0c0c");
+    env.set_config(&wrong);
+    let out = env.recon(&["-vv", "sync", "--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("401"), "{err}");
+    seen.push_str(&err);
+    let db = std::fs::read(&env.db).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    for canary in ["CANARY-at-secret-77f1", "CANARY-at-code-19ab", "CANARY-wrong-at-0c0c"] {
+        assert!(!seen.contains(canary), "{canary} appeared in output");
+        assert!(!db.contains(canary), "{canary} is in the database");
+    }
+}
