@@ -37,6 +37,8 @@ impl PsaError {
     }
 }
 
+// Both clients are a few hundred bytes, made once per command: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Psa<'h> {
     ConnectWise(ConnectWise<'h>),
     Autotask(Autotask<'h>),

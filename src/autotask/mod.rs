@@ -514,6 +514,9 @@ impl<'h> Autotask<'h> {
             vec![
                 json!({"op": "in", "field": "contractID", "value": contract_ids}),
                 json!({"op": "gte", "field": "endDate", "value": format!("{since}T00:00:00")}),
+                // A change is dated at most into the next open period: rows starting later
+                // are not needed (contracts list a row per period to their end).
+                json!({"op": "lt", "field": "startDate", "value": format!("{}T00:00:00", window_end(since))}),
             ],
             &[
                 "id",
@@ -651,6 +654,12 @@ impl<'h> Autotask<'h> {
         )?;
         Ok(rows.first().map(|r| r.id))
     }
+}
+
+/// The end of the unit rows read from `since`: three months on, room for a posted period and
+/// the open one after it.
+fn window_end(since: NaiveDate) -> NaiveDate {
+    since.checked_add_months(chrono::Months::new(3)).unwrap_or(since)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

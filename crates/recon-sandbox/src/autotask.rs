@@ -103,9 +103,38 @@ fn parse_date(v: &Value) -> Option<NaiveDate> {
 
 impl Autotask {
     pub fn new() -> io::Result<Autotask> {
+        Ok(Autotask::from_connectwise(
+            fixtures::records("companies.json", fixtures::COMPANIES)?,
+            fixtures::records("agreements.json", fixtures::AGREEMENTS)?,
+            fixtures::records("additions.json", fixtures::ADDITIONS)?,
+            fixtures::records("catalog.json", fixtures::CATALOG)?,
+        ))
+    }
+
+    /// Serve other records (the scale benchmark's generated MSP) instead of the fixtures'.
+    #[cfg(feature = "scale")]
+    pub fn replace_records(
+        &self,
+        companies: Vec<Value>,
+        agreements: Vec<Value>,
+        additions: Vec<Value>,
+    ) -> io::Result<()> {
+        let catalog = fixtures::records("catalog.json", fixtures::CATALOG)?;
+        let fresh = Autotask::from_connectwise(companies, agreements, additions, catalog);
+        *lock(&self.state) = fresh.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok(())
+    }
+
+    /// The Autotask view of ConnectWise-shaped records (see the module's doc).
+    fn from_connectwise(
+        companies: Vec<Value>,
+        agreements: Vec<Value>,
+        mut additions: Vec<Value>,
+        catalog: Vec<Value>,
+    ) -> Autotask {
         let today = chrono::Utc::now().date_naive();
         let this_month = first_of_month(today);
-        let companies: Vec<Value> = fixtures::records("companies.json", fixtures::COMPANIES)?
+        let companies: Vec<Value> = companies
             .into_iter()
             .map(|c| {
                 let owner = c["types"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "Owner"));
@@ -119,7 +148,7 @@ impl Autotask {
                 })
             })
             .collect();
-        let contracts: Vec<Value> = fixtures::records("agreements.json", fixtures::AGREEMENTS)?
+        let contracts: Vec<Value> = agreements
             .into_iter()
             .map(|a| {
                 let active = a["agreementStatus"] == "Active" && !a["cancelledFlag"].as_bool().unwrap_or(false);
@@ -136,7 +165,7 @@ impl Autotask {
                 })
             })
             .collect();
-        let services: Vec<Value> = fixtures::records("catalog.json", fixtures::CATALOG)?
+        let services: Vec<Value> = catalog
             .into_iter()
             .map(|p| {
                 json!({
@@ -151,7 +180,6 @@ impl Autotask {
             })
             .collect();
         let mut contract_services: Vec<ContractService> = Vec::new();
-        let mut additions = fixtures::records("additions.json", fixtures::ADDITIONS)?;
         additions.sort_by_key(|a| a["id"].as_i64());
         for a in &additions {
             let (Some(contract_id), Some(service_id)) =
@@ -185,7 +213,7 @@ impl Autotask {
             posted_until.insert(id, until);
         }
         let next_id = contract_services.iter().map(|s| s.id).max().unwrap_or(0).max(90_000) + 1;
-        Ok(Autotask {
+        Autotask {
             state: Mutex::new(State {
                 companies,
                 contracts,
@@ -204,7 +232,7 @@ impl Autotask {
             hour: Mutex::new(VecDeque::new()),
             hold: Mutex::new(Duration::ZERO),
             foreign_next: Mutex::new(false),
-        })
+        }
     }
 
     pub fn with_credentials(mut self, credentials: Credentials) -> Autotask {
@@ -382,7 +410,7 @@ impl Autotask {
                 self.query(ex, entity, &body, offset)
             }
             [entity, id] if method == "GET" => {
-                let records = self.records(entity);
+                let records = self.records(entity, &[]);
                 match records
                     .into_iter()
                     .find(|r| r["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(*id))
@@ -408,8 +436,9 @@ impl Autotask {
         )
     }
 
-    /// Every record of an entity, as Autotask would answer it now.
-    fn records(&self, entity: &str) -> Vec<Value> {
+    /// Every record of an entity, as Autotask would answer it now (unit rows only of the
+    /// contracts `filter` names, when it names them: the rest could not match).
+    fn records(&self, entity: &str, filter: &[Value]) -> Vec<Value> {
         let state = lock(&self.state);
         match entity {
             "companies" => state.companies.clone(),
@@ -425,7 +454,7 @@ impl Autotask {
                     })
                 })
                 .collect(),
-            "contractserviceunits" => unit_rows(&state),
+            "contractserviceunits" => unit_rows(&state, contract_ids_of(filter).as_ref()),
             _ => Vec::new(),
         }
     }
@@ -448,7 +477,7 @@ impl Autotask {
             return errors(500, &["A query needs at least one filter condition."]);
         }
         let mut matched = Vec::new();
-        for record in self.records(entity) {
+        for record in self.records(entity, items) {
             match all(items, &record) {
                 Ok(true) => matched.push(record),
                 Ok(false) => {}
@@ -585,29 +614,35 @@ impl Drop for Slot<'_> {
 }
 
 fn units_on(state: &State, line: &ContractService, date: NaiveDate) -> i64 {
-    line.units
-        + state
-            .adjustments
-            .iter()
-            .filter(|a| a.contract_service_id == line.id && a.effective <= date)
-            .map(|a| a.change)
-            .sum::<i64>()
+    let changes =
+        state.adjustments.iter().filter(|a| a.contract_service_id == line.id && a.effective <= date);
+    line.units + changes.map(|a| a.change).sum::<i64>()
 }
 
-/// One row per monthly period of each contract service, from three months before this one
-/// to twelve after (within the contract's dates), split at each adjustment's effective
-/// date. `endDate` is the next row's `startDate` (`startDate <= d < endDate`).
-fn unit_rows(state: &State) -> Vec<Value> {
+/// One row per monthly period of each contract service (of `only` contracts, when given),
+/// from three months before this one to twelve after (within the contract's dates), split at
+/// each adjustment's effective date. `endDate` is the next row's `startDate`
+/// (`startDate <= d < endDate`).
+fn unit_rows(state: &State, only: Option<&std::collections::HashSet<i64>>) -> Vec<Value> {
     let this_month = first_of_month(state.today);
     let first = this_month.checked_sub_months(Months::new(3)).unwrap_or(this_month);
     let last = this_month.checked_add_months(Months::new(13)).unwrap_or(this_month);
+    let mut changes: HashMap<i64, Vec<(NaiveDate, i64)>> = HashMap::new();
+    for a in &state.adjustments {
+        changes.entry(a.contract_service_id).or_default().push((a.effective, a.change));
+    }
+    let contracts: HashMap<i64, &Value> =
+        state.contracts.iter().filter_map(|c| Some((c["id"].as_i64()?, c))).collect();
     let mut rows = Vec::new();
     let mut row_id = 1i64;
     for line in &state.contract_services {
-        let Some(contract) = state.contracts.iter().find(|c| c["id"].as_i64() == Some(line.contract_id))
-        else {
+        if only.is_some_and(|ids| !ids.contains(&line.contract_id)) {
             continue;
-        };
+        }
+        let Some(contract) = contracts.get(&line.contract_id) else { continue };
+        let own: &[(NaiveDate, i64)] = changes.get(&line.id).map(Vec::as_slice).unwrap_or(&[]);
+        let units =
+            |d: NaiveDate| line.units + own.iter().filter(|(at, _)| *at <= d).map(|(_, c)| c).sum::<i64>();
         let start = parse_date(&contract["startDate"]).map(first_of_month).unwrap_or(first).max(first);
         let end = parse_date(&contract["endDate"])
             .and_then(|d| first_of_month(d).checked_add_months(Months::new(1)))
@@ -617,19 +652,15 @@ fn unit_rows(state: &State) -> Vec<Value> {
         let mut period = start;
         while period < end {
             let next = period.checked_add_months(Months::new(1)).unwrap_or(end);
-            let mut cuts: Vec<NaiveDate> = state
-                .adjustments
-                .iter()
-                .filter(|a| a.contract_service_id == line.id && a.effective > period && a.effective < next)
-                .map(|a| a.effective)
-                .collect();
+            let mut bounds = vec![period];
+            let mut cuts: Vec<NaiveDate> =
+                own.iter().map(|(d, _)| *d).filter(|d| *d > period && *d < next).collect();
             cuts.sort();
             cuts.dedup();
-            let mut bounds = vec![period];
             bounds.extend(cuts);
             bounds.push(next);
+            let posted = posted_until.is_some_and(|u| period < u);
             for pair in bounds.windows(2) {
-                let posted = posted_until.is_some_and(|u| period < u);
                 rows.push(json!({
                     "id": row_id,
                     "contractID": line.contract_id,
@@ -637,7 +668,7 @@ fn unit_rows(state: &State) -> Vec<Value> {
                     "serviceID": line.service_id,
                     "startDate": date_text(pair[0]),
                     "endDate": date_text(pair[1]),
-                    "units": units_on(state, line, pair[0]),
+                    "units": units(pair[0]),
                     "price": line.unit_price,
                     "cost": line.unit_cost,
                     "approveAndPostDate": if posted { Value::String(date_text(period.succ_opt().unwrap_or(period))) } else { Value::Null },
@@ -648,6 +679,21 @@ fn unit_rows(state: &State) -> Vec<Value> {
         }
     }
     rows
+}
+
+/// The contract ids a query's top-level `contractID` condition (`eq` or `in`) names: the
+/// fake builds unit rows only for those.
+fn contract_ids_of(filter: &[Value]) -> Option<std::collections::HashSet<i64>> {
+    filter.iter().find_map(|c| {
+        if !c["field"].as_str().is_some_and(|f| f.eq_ignore_ascii_case("contractID")) {
+            return None;
+        }
+        match c["op"].as_str()?.to_ascii_lowercase().as_str() {
+            "eq" => Some(c["value"].as_i64().into_iter().collect()),
+            "in" => Some(c["value"].as_array()?.iter().filter_map(Value::as_i64).collect()),
+            _ => None,
+        }
+    })
 }
 
 fn entity_name(lower: &str) -> &'static str {

@@ -495,6 +495,11 @@ impl Sandbox {
     pub fn start_large(options: SandboxOptions, scale: &Scale) -> io::Result<(Sandbox, ScaleSummary)> {
         let msp = generate(scale)?;
         let sandbox = Sandbox::start_with(options)?;
+        sandbox.autotask.replace_records(
+            msp.companies.clone(),
+            msp.agreements.clone(),
+            msp.additions.clone(),
+        )?;
         sandbox.connectwise.replace_records(msp.companies, msp.agreements, msp.additions);
         sandbox.vendors.replace_records(
             msp.nodeware,
