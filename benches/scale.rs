@@ -305,7 +305,7 @@ fn autotask_case(scale: &Scale) -> Result<()> {
         );
     }
     println!(
-        "\nplan: {} add, {} update, {} unchanged; applied {pushed}; contracts read: {}",
+        "\nplan: {} add, {} update, {} unchanged; applied {pushed}; contracts generated: {} (2,000 of them active, one per company)",
         dry_plan.add, dry_plan.update, dry_plan.unchanged, case.summary.agreements
     );
     Ok(())

@@ -136,7 +136,7 @@ pub enum Command {
         all: bool,
     },
     /// Decline held changes: nothing is pushed, and the same proposal is not made again until
-    /// the vendor or ConnectWise quantity moves
+    /// the vendor or PSA quantity moves
     #[command(override_usage = "recon reject <IDS>...|--all")]
     #[command(after_help = "Example:\n  recon reject 13")]
     Reject {

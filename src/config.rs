@@ -1158,6 +1158,47 @@ max_change_percent = 50
     }
 
     #[test]
+    fn the_autotask_starter_is_one_psa_section_that_needs_only_its_placeholders_filled() {
+        let starter = crate::commands::autotask_starter();
+        let err = parse(&starter).unwrap_err().to_string();
+        for what in [
+            "[autotask] username = \"REPLACE-ME\"",
+            "[autotask] secret = \"REPLACE-ME\"",
+            "[autotask] integration_code = \"REPLACE-ME\"",
+        ] {
+            assert!(err.contains(what), "{what}: {err}");
+        }
+        let filled = parse(&starter.replace(PLACEHOLDER, "a-real-value")).unwrap();
+        let at = filled.autotask.as_ref().unwrap();
+        assert_eq!(
+            (at.username.as_str(), at.requests_per_hour),
+            ("a-real-value", crate::autotask::DEFAULT_REQUESTS_PER_HOUR)
+        );
+        assert!(
+            at.zone_url.is_none()
+                && at.discovery_url.as_str().starts_with("https://webservices2.autotask.net/")
+        );
+        assert!(matches!(filled.psa().unwrap(), PsaSettings::Autotask(_)));
+        assert!(filled.connectwise().unwrap_err().to_string().contains("has [autotask]"));
+
+        let at = "[autotask]\nusername = \"u\"\nsecret = \"s\"\nintegration_code = \"c\"\n";
+        let cw = "[connectwise]\nsite = \"https://x.example\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\n";
+        let both = parse(&format!("{cw}{at}")).unwrap_err();
+        assert!(both.to_string().contains("both [connectwise] and [autotask]"), "{both}");
+        for (extra, says) in [
+            ("requests_per_hour = 0\n", "requests_per_hour = 0"),
+            ("requests_per_hour = 10001\n", "1 to 10000"),
+            ("zone_url = \"http://webservices5.autotask.net/\"\n", "uses http://"),
+            ("zone = \"x\"\n", "unknown field `zone`"),
+        ] {
+            let err = parse(&format!("{at}{extra}")).unwrap_err();
+            assert!(err.to_string().contains(says), "{extra}: {err}");
+            assert!(err.line.is_some(), "{extra}: {err} names its line");
+        }
+        assert!(parse("[sync]\n").unwrap().psa().unwrap_err().to_string().contains("no PSA section"));
+    }
+
+    #[test]
     fn the_notify_section_reads_its_url_from_the_environment_and_names_what_it_allows() {
         let env = |name: &str| (name == "HOOK").then(|| "https://hooks.slack.com/services/T/B/x".to_string());
         let config = Config::parse(

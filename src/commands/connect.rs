@@ -44,8 +44,10 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
         ctx.warn(&format!("{vendor}: {note}"));
     }
     let psa = psa(&config, &http)?;
-    let companies = psa.companies().context("reading ConnectWise companies")?;
-    let agreements = psa.active_agreements(None, ctx.today()).context("reading ConnectWise agreements")?;
+    let companies = psa.companies().with_context(|| format!("reading {} companies", psa.name()))?;
+    let agreements = psa
+        .active_agreements(None, ctx.today())
+        .with_context(|| format!("reading {} {}s", psa.name(), psa.container_word()))?;
 
     let was_connected =
         store.vendor(vendor)?.is_some_and(|v| v.status != crate::model::VendorStatus::Inactive);
@@ -147,7 +149,7 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
     if left > 0 {
         crate::out!("Not matched: {left}.");
         if !r.ambiguous_company.is_empty() {
-            crate::out!("  several ConnectWise companies share the name: {}", r.ambiguous_company.join(", "));
+            crate::out!("  several PSA companies share the name: {}", r.ambiguous_company.join(", "));
         }
         if !r.ambiguous_account.is_empty() {
             crate::out!("  several {} accounts share the name: {}", r.vendor, r.ambiguous_account.join(", "));

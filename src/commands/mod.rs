@@ -9,6 +9,7 @@ pub mod demo;
 mod disconnect;
 mod history;
 mod init;
+pub use init::autotask_starter;
 mod map;
 mod products;
 mod report;

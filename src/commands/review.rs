@@ -76,7 +76,7 @@ pub fn list(ctx: &Context, all: bool) -> anyhow::Result<u8> {
     }
     if all && !rejected.is_empty() {
         let rows: Vec<HeldRow> = rejected.iter().map(held_row).collect();
-        crate::out!("Rejected, not proposed again until the vendor or ConnectWise quantity moves:");
+        crate::out!("Rejected, not proposed again until the vendor or PSA quantity moves:");
         crate::out!("{}", crate::output::table(&rows));
     }
     Ok(EXIT_OK)

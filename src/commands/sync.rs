@@ -248,7 +248,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         ));
     }
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
-    let push = !args.dry_run && writes > 0 && confirmed(args.yes, writes)?;
+    let push = !args.dry_run && writes > 0 && confirmed(args.yes, writes, psa.name())?;
     if push {
         apply::check_budget(&psa, &plan.lines)?;
     }
@@ -506,11 +506,11 @@ fn selected_vendors(
     Ok(out)
 }
 
-fn confirmed(yes: bool, writes: usize) -> anyhow::Result<bool> {
+fn confirmed(yes: bool, writes: usize, psa: &str) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }
-    super::ask(&format!("Push {writes} changes to ConnectWise?"))
+    super::ask(&format!("Push {writes} changes to {psa}?"))
 }
 
 /// The plan as a table. Lines with no addition and nothing to bill are counted, not listed

@@ -87,7 +87,8 @@ pub fn warning(r: &Reason) -> String {
 }
 
 /// What a plan line's note column says: its reason, else why an add is dated as it is, else
-/// that its addition is cancelled from a date.
+/// from when a dated update takes effect, its minimum, and that its addition is cancelled
+/// from a date.
 pub fn note(line: &PlanLine) -> String {
     if let Some(r) = &line.reason {
         return reason(r);
@@ -96,6 +97,10 @@ pub fn note(line: &PlanLine) -> String {
         return format!("from {date}: {}", date_rule(rule));
     }
     let mut notes = Vec::new();
+    // Only a PSA that dates every change (Autotask) dates an update: say from when.
+    if let (Action::Update, Some(date)) = (line.action, line.effective_date) {
+        notes.push(format!("from {date}"));
+    }
     if let Some(minimum) = line.minimum {
         notes.push(format!("raised to the minimum of {minimum}"));
     }
@@ -239,7 +244,7 @@ pub fn hold_text(hold: Hold) -> String {
             limit.normalize()
         ),
         Hold::OutsideChange { run_id, was, now } => format!(
-            "changed in ConnectWise since run {run_id} (was {}, now {}); not overwritten ([sync] outside_changes = \"review\")",
+            "changed in the PSA since run {run_id} (was {}, now {}); not overwritten ([sync] outside_changes = \"review\")",
             was.normalize(),
             now.normalize()
         ),

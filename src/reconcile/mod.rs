@@ -1675,7 +1675,7 @@ mod tests {
         let line = world.plan().lines.remove(0);
         assert_eq!(line.action, Action::Held);
         let text = crate::output::wording::reason(line.reason.as_ref().unwrap());
-        assert!(text.starts_with("changed in ConnectWise since run 3 (was 4, now 7)"), "{text}");
+        assert!(text.starts_with("changed in the PSA since run 3 (was 4, now 7)"), "{text}");
         // With outside_changes = "apply" it is planned as any other change.
         world.policy.outside_changes = Decision::Apply;
         assert_eq!(world.plan().lines[0].action, Action::Update);

@@ -236,7 +236,7 @@ fn an_addition_changed_outside_recon_is_held_or_applied_as_configured() {
         obrien["reason"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("changed in ConnectWise since run {run} (was 59, now 61)")),
+            .starts_with(&format!("changed in the PSA since run {run} (was 59, now 61)")),
         "{obrien}"
     );
     assert_eq!(addition(&env, OBRIEN_ADDITION)["quantity"], 61, "not overwritten");
