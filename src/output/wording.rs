@@ -93,7 +93,10 @@ pub fn note(line: &PlanLine) -> String {
     if let Some(r) = &line.reason {
         return reason(r);
     }
-    if let (Some(date), Some(rule)) = (line.effective_date, line.date_rule) {
+    // An unchanged line changes nothing, so when a change would have taken effect is noise.
+    if let (Some(date), Some(rule), false) =
+        (line.effective_date, line.date_rule, line.action == Action::Unchanged)
+    {
         return format!("from {date}: {}", date_rule(rule));
     }
     let mut notes = Vec::new();
