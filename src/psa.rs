@@ -131,6 +131,19 @@ impl<'h> Psa<'h> {
                     }
                     progress.inc(chunk.len() as u64);
                 }
+                // A restricted security level answers empty lists instead of refusing. Every
+                // contract without a single service is far likelier that than the truth, and
+                // planning adds there would add units on top of lines recon cannot see.
+                if lines.len() > 1 && lines.values().all(Vec::is_empty) {
+                    let why = format!(
+                        "Autotask shows no services on any of the {} contracts read: the API user's security \
+                         level most likely hides them (Contracts: view, with contract visibility not \"limited\" \
+                         or \"none\"); nothing is planned on them",
+                        lines.len()
+                    );
+                    failed.extend(lines.keys().map(|id| (*id, why.clone())));
+                    lines.clear();
+                }
             }
         }
         failed.sort();

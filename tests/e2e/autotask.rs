@@ -215,6 +215,58 @@ fn lost_answers_and_500s_on_adjustments_are_settled_by_reading_never_by_sending_
 }
 
 #[test]
+fn check_names_the_permission_the_security_level_lacks() {
+    let env = autotask_env(Sandbox::start().unwrap(), &[], "");
+    let ok = env.run(&["check"], 1); // no vendor configured: check says so
+    assert!(ok.contains("requests used this hour"), "{ok}");
+    for (entity, permission) in [
+        ("ContractServiceAdjustments", "Contracts: manage contracts and adjustments"),
+        ("Services", "Inventory/Products: view services"),
+        ("Companies", "CRM: view Customer companies"),
+    ] {
+        env.sandbox.deny_autotask_entity(entity);
+        let out = env.run(&["check"], 1);
+        assert!(out.contains(permission), "{entity}: {out}");
+    }
+}
+
+#[test]
+fn contracts_that_all_look_empty_are_not_filled_with_adds() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    // A security level that hides contract services answers empty lists, not errors.
+    env.sandbox.set_autotask_hide_contract_services(true);
+    let out = env.recon(&["--json", "sync", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("security level most likely hides them"), "{err}");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(writes(&plan).is_empty(), "{plan:#}");
+    assert!(env.sandbox.autotask_adjustments().is_empty(), "no unit added on top of hidden lines");
+}
+
+#[test]
+fn errors_and_429s_before_autotask_acts_leave_nothing_half_done() {
+    let env = nodeware(Sandbox::start().unwrap(), "\n[http]\nmax_attempts = 3\n");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    let before = units_before(&env, &planned);
+    // 500s and 503s (Autotask did nothing) and 429s, on every request: reads are retried,
+    // an adjustment answered 500 is settled by reading (not applied: planned again).
+    env.sandbox.set_faults(Faults {
+        server_error_fraction: 0.3,
+        throttle_fraction: 0.1,
+        servers: vec!["autotask".into()],
+        seed: 5,
+        ..Faults::default()
+    });
+    let first = env.recon(&["sync", "--yes"]).output().unwrap();
+    assert!(matches!(first.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&first.stderr));
+    env.sandbox.set_faults(Faults::default());
+    env.run(&["sync", "--yes"], 0);
+    assert_landed_once(&env, &planned, &before);
+}
+
+#[test]
 fn a_refused_adjustment_fails_clearly_and_is_planned_again() {
     let env = nodeware(Sandbox::start().unwrap(), "");
     let plan = env.run_json(&["sync", "--dry-run"], 0);

@@ -45,6 +45,11 @@ pub(crate) struct Autotask {
     hold: Mutex<Duration>,
     /// Next-page URLs point at another host (a test of where credentials go).
     foreign_next: Mutex<bool>,
+    /// Answer every ContractServices query empty, as a security level with contract
+    /// visibility "none" does (no error).
+    hide_services: Mutex<bool>,
+    /// Entities (lowercase) the API user's security level may not use: answered 403.
+    denied: Mutex<Vec<String>>,
 }
 
 struct State {
@@ -232,6 +237,8 @@ impl Autotask {
             hour: Mutex::new(VecDeque::new()),
             hold: Mutex::new(Duration::ZERO),
             foreign_next: Mutex::new(false),
+            hide_services: Mutex::new(false),
+            denied: Mutex::new(Vec::new()),
         }
     }
 
@@ -250,6 +257,14 @@ impl Autotask {
 
     pub fn set_hold(&self, hold: Duration) {
         *lock(&self.hold) = hold;
+    }
+
+    pub fn deny(&self, entity: &str) {
+        lock(&self.denied).push(entity.to_ascii_lowercase());
+    }
+
+    pub fn set_hide_services(&self, hide: bool) {
+        *lock(&self.hide_services) = hide;
     }
 
     pub fn set_foreign_next(&self, foreign: bool) {
@@ -315,6 +330,12 @@ impl Autotask {
         let entity = segments.first().cloned().unwrap_or_default();
         if let Some(reply) = self.count_hourly() {
             return reply;
+        }
+        if lock(&self.denied).contains(&entity) {
+            return errors(
+                403,
+                &["The logged in resource does not have the permission to access this entity."],
+            );
         }
         let Some(_slot) = self.enter(&entity) else {
             return errors(
@@ -444,6 +465,7 @@ impl Autotask {
             "companies" => state.companies.clone(),
             "contracts" => state.contracts.clone(),
             "services" => state.services.clone(),
+            "contractservices" if *lock(&self.hide_services) => Vec::new(),
             "contractservices" => state
                 .contract_services
                 .iter()

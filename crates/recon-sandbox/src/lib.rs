@@ -331,6 +331,18 @@ impl Sandbox {
         self.autotask.set_hold(hold);
     }
 
+    /// Make Autotask answer 403 to every request on `entity` (e.g. `Companies`), as a
+    /// security level without that permission does.
+    pub fn deny_autotask_entity(&self, entity: &str) {
+        self.autotask.deny(entity);
+    }
+
+    /// Make Autotask answer every ContractServices query with no records (no error), as a
+    /// restricted security level does.
+    pub fn set_autotask_hide_contract_services(&self, hide: bool) {
+        self.autotask.set_hide_services(hide);
+    }
+
     /// Make Autotask's `nextPageUrl` point at another host name for the same server.
     pub fn set_autotask_foreign_next_page(&self, foreign: bool) {
         self.autotask.set_foreign_next(foreign);
