@@ -90,6 +90,9 @@ pub enum Reason {
     /// The PSA shows no units of the line in force on the date a change would take effect
     /// (Autotask: no ContractServiceUnit row covers it), so the change cannot be computed.
     NoUnitsOnDate { date: chrono::NaiveDate },
+    /// The line's units change again after the date a change would take effect (to `units`
+    /// from `date`): a delta would shift that later change too, so it is left to a person.
+    ChangesLater { date: chrono::NaiveDate, units: Decimal },
     /// The `[sync]` policy holds the change for review.
     Held { hold: Hold },
     /// Undo: the run created this addition; it is set to 0 (never cancelled).
@@ -125,6 +128,7 @@ impl Reason {
             Reason::Scheduled { .. } => "scheduled",
             Reason::TermsNotRead { .. } => "terms_not_read",
             Reason::NoUnitsOnDate { .. } => "no_units_on_date",
+            Reason::ChangesLater { .. } => "changes_later",
             Reason::Held { .. } => "held",
             Reason::UndoCreated => "undo_created",
             Reason::UndoBackTo { .. } => "undo_back_to",

@@ -54,6 +54,10 @@ pub fn reason(r: &Reason) -> String {
         Reason::NoUnitsOnDate { date } => format!(
             "the PSA shows no units of this line in force on {date} (no unit row covers it), so the change cannot be computed; nothing pushed"
         ),
+        Reason::ChangesLater { date, units } => format!(
+            "the units change again from {date} (to {}): a change from the period's start would shift that one too; settle it in the PSA, then sync",
+            crate::plan::format_quantity(Some(*units))
+        ),
         Reason::Held { hold } => hold_text(*hold),
         Reason::UndoCreated => "created by the run: set to 0 (recon does not cancel additions)".to_string(),
         Reason::UndoBackTo { quantity } => format!("back to {quantity}"),

@@ -404,6 +404,16 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                     lines.push(line);
                     continue;
                 };
+                // A delta moves every later day too: if the units change again after the
+                // date (a dated change someone made), a delta from the date would shift that
+                // change as well. Left to a person, never stacked.
+                let later = one.schedule.iter().filter(|s| s.start > date && s.units != span.units);
+                if let Some(later) = later.min_by_key(|s| s.start) {
+                    line.before = Some(span.units);
+                    line.reason = Some(Reason::ChangesLater { date: later.start, units: later.units });
+                    lines.push(line);
+                    continue;
+                }
                 line.before = Some(span.units);
                 line.effective_date = Some(date);
                 line.date_rule = rule;
@@ -1311,8 +1321,8 @@ mod tests {
     }
 
     /// A contract service of contract 10 for product 100 whose units are kept by date:
-    /// October 3 (posted when `posted`), November 3 until the 15th, then 4 (a mid-period
-    /// change), December 4; each row priced at 10.
+    /// October 3 (posted when `posted`), November split on the 15th (a mid-period row),
+    /// December 3, listed out of order; each row priced at 10.
     fn dated_line(posted: bool) -> BillingLine {
         let span = |start, end, units: i64, posted| crate::model::UnitSpan {
             start,
@@ -1324,10 +1334,10 @@ mod tests {
         };
         BillingLine {
             schedule: vec![
-                span(day(2026, 12, 1), day(2026, 12, 31), 4, false),
+                span(day(2026, 12, 1), day(2026, 12, 31), 3, false),
                 span(day(2026, 10, 1), day(2026, 10, 31), 3, posted),
                 span(day(2026, 11, 1), day(2026, 11, 14), 3, false),
-                span(day(2026, 11, 15), day(2026, 11, 30), 4, false),
+                span(day(2026, 11, 15), day(2026, 11, 30), 3, false),
             ],
             unit_price: Some(Decimal::from(99)),
             ..addition(17, Some(100), None, 4.0)
@@ -1340,7 +1350,7 @@ mod tests {
         world.writes = QuantityWrites::DatedDelta;
         world.additions_of(10).push(dated_line(false));
         let line = world.plan().lines.remove(0);
-        // October's row says 3 (not the first row listed, December's 4): +2 from Oct 1.
+        // October's row says 3 (found by date, not as the first row listed): +2 from Oct 1.
         assert_eq!((line.action, line.before, line.after), (Action::Update, Some(Decimal::from(3)), Some(5)));
         assert_eq!((line.effective_date, line.date_rule), (Some(day(2026, 10, 1)), None));
         assert_eq!(line.delta(), Some(Decimal::from(2)));
@@ -1372,6 +1382,22 @@ mod tests {
         // Already at the target on the date: unchanged, nothing written.
         world.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 3)];
         assert_eq!(world.plan().lines[0].action, Action::Unchanged);
+
+        // The units change again later (from Nov 15, by hand): a delta is not stacked on it.
+        let mut changed_later = dated_line(true);
+        changed_later.schedule[0].units = Decimal::from(4);
+        changed_later.schedule[3].units = Decimal::from(4);
+        world.additions_of(10)[0] = changed_later;
+        world.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 5)];
+        let line = world.plan().lines.remove(0);
+        assert_eq!(
+            (line.action, line.reason),
+            (
+                Action::Skipped,
+                Some(Reason::ChangesLater { date: day(2026, 11, 15), units: Decimal::from(4) })
+            )
+        );
+        world.additions_of(10)[0] = dated_line(true);
 
         // No row covers the date: unknown, never 0.
         world.terms.get_mut(&10).unwrap().open_from = Some(day(2027, 3, 1));

@@ -231,6 +231,29 @@ fn check_names_the_permission_the_security_level_lacks() {
 }
 
 #[test]
+fn a_line_whose_units_change_again_later_in_the_period_is_left_to_a_person() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let greenfield = writes(&plan).into_iter().find(|l| l["company"] == "Greenfield Accounting LLC").unwrap();
+    let first = date(&greenfield["effective_date"]);
+    // Someone adds a unit from the 15th in Autotask: a delta from the 1st would shift it too.
+    assert!(env.sandbox.adjust_autotask_by_hand(3015, 501, first + chrono::Days::new(14), 1));
+    let plan = env.run_json(&["sync", "--yes"], 0);
+    let line = plan["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["company"] == "Greenfield Accounting LLC")
+        .unwrap();
+    assert_eq!(
+        (line["action"].as_str(), line["reason_code"].as_str()),
+        (Some("skipped"), Some("changes_later")),
+        "{line}"
+    );
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, first), Some(8), "not stacked on");
+}
+
+#[test]
 fn contracts_that_all_look_empty_are_not_filled_with_adds() {
     let env = nodeware(Sandbox::start().unwrap(), "");
     // A security level that hides contract services answers empty lists, not errors.
