@@ -508,7 +508,10 @@ fn account_line(a: &VendorAccount) -> String {
 }
 
 fn agreement_line(a: &BillingContainer) -> String {
-    format!("{} (id {})", a.name, a.id)
+    match &a.number {
+        Some(number) => format!("{} (id {}, number {number})", a.name, a.id),
+        None => format!("{} (id {})", a.name, a.id),
+    }
 }
 
 /// One match, several (by distinct id) or none.

@@ -207,9 +207,10 @@ pub fn totals_line(t: &MoneyTotals) -> String {
 /// An agreement as a person picks it: its name and id, and whose child it is (a bundled
 /// child shares its parent's invoice and holds its own additions).
 pub fn agreement_label(a: &crate::model::BillingContainer) -> String {
+    let number = a.number.as_deref().map(|n| format!(", number {n}")).unwrap_or_default();
     match a.parent_id {
-        Some(parent) => format!("{} (id {}, child of {parent})", a.name, a.id),
-        None => format!("{} (id {})", a.name, a.id),
+        Some(parent) => format!("{} (id {}{number}, child of {parent})", a.name, a.id),
+        None => format!("{} (id {}{number})", a.name, a.id),
     }
 }
 
