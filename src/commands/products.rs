@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8>
     };
     if let Some(table) = table {
         let entries: Vec<_> = psa
-            .connectwise("the catalog's set-up tables (--subcategories, --types)")
+            .connectwise("listing the catalog's set-up tables (--subcategories, --types)")
             .map_err(|e| super::usage(e.to_string()))?
             .catalog_tables(table)?
             .into_iter()
