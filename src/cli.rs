@@ -340,6 +340,16 @@ pub enum PsaKind {
     Autotask,
 }
 
+impl PsaKind {
+    /// Its name, as people read it (the same as `psa::Psa::name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PsaKind::Connectwise => "ConnectWise",
+            PsaKind::Autotask => "Autotask",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The run (see `recon history`) [default: the latest sync, dry or real]

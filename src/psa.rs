@@ -56,8 +56,8 @@ impl<'h> Psa<'h> {
     /// Its name, as people read it.
     pub fn name(&self) -> &'static str {
         match self {
-            Psa::ConnectWise(_) => "ConnectWise",
-            Psa::Autotask(_) => "Autotask",
+            Psa::ConnectWise(_) => crate::cli::PsaKind::Connectwise.name(),
+            Psa::Autotask(_) => crate::cli::PsaKind::Autotask.name(),
         }
     }
 
@@ -124,7 +124,7 @@ impl<'h> Psa<'h> {
                 },
             ),
             Psa::Autotask(at) => {
-                for chunk in ids.chunks(200) {
+                for chunk in ids.chunks(crate::autotask::ID_CHUNK) {
                     match at.lines(chunk, since) {
                         Ok(read) => lines.extend(read),
                         Err(e) => failed.extend(chunk.iter().map(|id| (*id, e.to_string()))),

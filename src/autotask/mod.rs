@@ -32,7 +32,7 @@ pub const DATABASE_REQUESTS_PER_HOUR: u32 = 10_000;
 const THREADS_PER_ENDPOINT: usize = 3;
 const MAX_RECORDS: usize = 500;
 /// Ids per `in` filter: well under the 500 conditions a query may hold.
-const ID_CHUNK: usize = 200;
+pub const ID_CHUNK: usize = 200;
 const MAX_PAGES: usize = 10_000;
 
 /// The `[autotask]` section, validated.
@@ -92,7 +92,6 @@ pub struct ServerInfo {
 pub struct Threshold {
     pub limit: u64,
     pub used: u64,
-    pub timeframe_minutes: Option<u64>,
 }
 
 impl Threshold {
@@ -325,7 +324,6 @@ impl<'h> Autotask<'h> {
         Ok(Threshold {
             limit: t.external_request_threshold.unwrap_or(u64::from(DATABASE_REQUESTS_PER_HOUR)),
             used: t.current_timeframe_request_count.unwrap_or(0),
-            timeframe_minutes: t.request_threshold_timeframe,
         })
     }
 

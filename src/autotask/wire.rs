@@ -70,7 +70,6 @@ fn yes() -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct Threshold {
     pub external_request_threshold: Option<u64>,
-    pub request_threshold_timeframe: Option<u64>,
     pub current_timeframe_request_count: Option<u64>,
 }
 

@@ -19,10 +19,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     let config_path = dir.path().join("config.toml");
     // recon's default [sync] policy, not the sandbox's push-everything one: the plan then
     // shows which changes a cron run would hold for review.
-    let autotask = args.psa == crate::cli::PsaKind::Autotask;
-    let config =
-        if autotask { sandbox.autotask_config_toml_for(&VENDORS) } else { sandbox.config_toml_for(&VENDORS) };
-    let config = config.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "");
+    let config = super::sandbox_config(&sandbox, args.psa, &VENDORS, "");
     crate::private_files::write(&config_path, &config)?;
     let demo = Context {
         config_path,
@@ -33,8 +30,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         interactive: false,
         now: ctx.now,
     };
-    let name = if autotask { "Autotask" } else { "ConnectWise" };
-    crate::out!("recon demo: a sandbox {name} and vendor APIs are running on 127.0.0.1;");
+    crate::out!("recon demo: a sandbox {} and vendor APIs are running on 127.0.0.1;", args.psa.name());
     crate::out!("config and database live in {} until the demo ends.\n", dir.path().display());
 
     for vendor in VENDORS {
@@ -93,7 +89,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     )?;
     crate::out!(
         "\nThat was a dry run against the sandbox. With a real config: `recon init{}`, then the same commands.",
-        if autotask { " --psa autotask" } else { "" }
+        if args.psa == crate::cli::PsaKind::Autotask { " --psa autotask" } else { "" }
     );
     crate::out!("Open {} in a browser: the month-end page an owner reads (`recon report`).", page.display());
     Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })

@@ -166,6 +166,22 @@ pub fn psa<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Psa<'h>> {
     Psa::connect(config, http)
 }
 
+/// The built-in sandbox's config for `psa` with these vendors, and recon's default `[sync]`
+/// policy instead of the tests' push-everything one (`tail` goes in its place).
+#[cfg(feature = "sandbox")]
+fn sandbox_config(
+    sandbox: &recon_sandbox::Sandbox,
+    psa: crate::cli::PsaKind,
+    vendors: &[&str],
+    tail: &str,
+) -> String {
+    let config = match psa {
+        crate::cli::PsaKind::Connectwise => sandbox.config_toml_for(vendors),
+        crate::cli::PsaKind::Autotask => sandbox.autotask_config_toml_for(vendors),
+    };
+    config.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, tail)
+}
+
 /// The vendor's config section, or a usage error that lists the configured ones.
 pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c crate::vendors::VendorConfig> {
     config.vendor(name).ok_or_else(|| {

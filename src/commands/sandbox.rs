@@ -4,22 +4,16 @@
 //! policy, so decreases are held and review, approve and reject can be tried too.
 
 use super::{Context, EXIT_OK};
-use recon_sandbox::{SYNC_PUSH_EVERYTHING, Sandbox};
+use recon_sandbox::Sandbox;
 
 pub fn run(_ctx: &Context, psa: crate::cli::PsaKind) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start()?;
-    let autotask = psa == crate::cli::PsaKind::Autotask;
     let dir = tempfile::Builder::new().prefix("recon-try-").tempdir()?;
     let config_path = dir.path().join("config.toml");
     let db_path = dir.path().join("recon.db");
     // The default policy instead of the tests' push-everything one; the database beside it.
-    let config = if autotask {
-        sandbox.autotask_config_toml_for(&recon_sandbox::ALL_VENDORS)
-    } else {
-        sandbox.config_toml()
-    };
-    let config = config
-        .replace(SYNC_PUSH_EVERYTHING, &format!("\n[database]\npath = {:?}\n", db_path.to_string_lossy()));
+    let database = format!("\n[database]\npath = {:?}\n", db_path.to_string_lossy());
+    let config = super::sandbox_config(&sandbox, psa, &recon_sandbox::ALL_VENDORS, &database);
     crate::private_files::write(&config_path, &config)?;
 
     let (stop, stopped) = std::sync::mpsc::channel();
@@ -27,8 +21,7 @@ pub fn run(_ctx: &Context, psa: crate::cli::PsaKind) -> anyhow::Result<u8> {
         let _ = stop.send(());
     })?;
     let config_shown = config_path.display();
-    let name = if autotask { "Autotask" } else { "ConnectWise" };
-    crate::out!("recon sandbox: a fake {name} and vendor APIs are serving on 127.0.0.1.");
+    crate::out!("recon sandbox: a fake {} and vendor APIs are serving on 127.0.0.1.", psa.name());
     crate::out!("Config: {config_shown}");
     crate::out!("In another terminal:");
     crate::out!("  export RECON_CONFIG={config_shown}");

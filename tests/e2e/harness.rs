@@ -59,6 +59,25 @@ impl Env {
         stdout
     }
 
+    /// Start `recon ARGS` quietly, SIGKILL it once `started()` holds (within 60 s), and wait
+    /// for a request in flight to land: a run killed mid-push, with no chance to record more.
+    pub fn kill_when(&self, args: &[&str], started: impl Fn() -> bool) {
+        let mut child = self
+            .process(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("recon starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !started() {
+            assert!(std::time::Instant::now() < deadline, "recon {args:?} never started writing");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
+
     pub fn run_json(&self, args: &[&str], code: i32) -> serde_json::Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);

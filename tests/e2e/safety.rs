@@ -5,7 +5,7 @@ use crate::harness::Env;
 use recon_sandbox as sandbox;
 use recon_sandbox::{Sandbox, SandboxOptions};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Nodeware connected, its service mapped, with `policy` as the config's `[sync]` section
 /// (empty: the sandbox's push-everything section stays).
@@ -211,20 +211,7 @@ fn a_process_killed_during_apply_converges_on_the_next_run() {
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned_writes = plan["counts"]["add"].as_u64().unwrap() + plan["counts"]["update"].as_u64().unwrap();
 
-    let mut child = env
-        .process(&["sync", "--yes"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while env.cw_writes().len() < 3 {
-        assert!(Instant::now() < deadline, "the sync never started writing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL: no chance to record anything more
-    child.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(400)); // let a request in flight land
+    env.kill_when(&["sync", "--yes"], || env.cw_writes().len() >= 3);
     let written_before = env.cw_writes().iter().filter(|r| r.status < 300).count();
     assert!((written_before as u64) < planned_writes, "killed too late to test anything");
 
