@@ -54,6 +54,9 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+const TWO_PSAS: &str =
+    "the config has both [connectwise] and [autotask]: recon bills through one PSA; keep one section";
+
 /// What `recon init` writes where a key goes (see config.example.toml).
 pub const PLACEHOLDER: &str = "REPLACE-ME";
 
@@ -223,6 +226,17 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        // Two PSA sections is said first: what either section lacks is beside the point.
+        if let Ok(document) = toml::from_str::<toml::Table>(text)
+            && document.contains_key("connectwise")
+            && document.contains_key("autotask")
+        {
+            return Err(ConfigError {
+                path: path.to_path_buf(),
+                line: locate(text, &["autotask"], None),
+                message: TWO_PSAS.to_string(),
+            });
+        }
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of_offset(text, span.start));
             ConfigError {
@@ -296,13 +310,6 @@ impl Validator<'_> {
     }
 
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        if raw.connectwise.is_some() && raw.autotask.is_some() {
-            return Err(self.error(
-                &["autotask"],
-                None,
-                "the config has both [connectwise] and [autotask]: recon bills through one PSA; keep one section".into(),
-            ));
-        }
         let connectwise = raw.connectwise.map(|cw| self.connectwise(cw)).transpose()?;
         let autotask = raw.autotask.map(|at| self.autotask(at)).transpose()?;
         // The keys each vendor section holds, as written (the typed view cannot tell a key
@@ -1185,6 +1192,10 @@ max_change_percent = 50
         let cw = "[connectwise]\nsite = \"https://x.example\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\n";
         let both = parse(&format!("{cw}{at}")).unwrap_err();
         assert!(both.to_string().contains("both [connectwise] and [autotask]"), "{both}");
+        assert_eq!(both.line, Some(7), "the [autotask] header");
+        // Said first, even when the other section is incomplete.
+        let partial = parse(&format!("{at}[connectwise]\nsite = \"https://x.example\"\n")).unwrap_err();
+        assert!(partial.to_string().contains("both [connectwise] and [autotask]"), "{partial}");
         for (extra, says) in [
             ("requests_per_hour = 0\n", "requests_per_hour = 0"),
             ("requests_per_hour = 10001\n", "1 to 10000"),
