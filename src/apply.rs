@@ -9,17 +9,12 @@
 use crate::model::BillingLine;
 use crate::plan::{ChangeState, PlanLine, RunResult};
 use crate::psa::{Psa, PsaError};
+
+pub use crate::psa::LinesRead as AdditionsRead;
 use crate::reconcile::holding_addition;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
-
-/// The additions of every agreement that could be read, and the error of each that could
-/// not (after its retries), by agreement id.
-pub struct AdditionsRead {
-    pub additions: BTreeMap<i64, Vec<BillingLine>>,
-    pub failed: Vec<(i64, String)>,
-}
 
 /// How the writes are spread and shown.
 #[derive(Debug, Clone, Copy)]
@@ -31,9 +26,14 @@ pub struct Options {
 
 /// The billing lines of every container, read as the PSA reads best (`Psa::read_lines`);
 /// dated lines with their units from `since` on.
-pub fn read_additions(psa: &Psa, agreement_ids: &[i64], since: NaiveDate, options: Options) -> AdditionsRead {
+pub fn read_additions(
+    psa: &dyn Psa,
+    agreement_ids: &[i64],
+    since: NaiveDate,
+    options: Options,
+) -> AdditionsRead {
     let bar = crate::output::progress(options.progress, agreement_ids.len(), "reading billing lines");
-    let read = psa.read_lines(agreement_ids, since, options.workers, &bar);
+    let read = psa.read_lines(agreement_ids, since, options.workers, &|n| bar.inc(n));
     bar.finish_and_clear();
     read
 }
@@ -42,7 +42,7 @@ pub fn read_additions(psa: &Psa, agreement_ids: &[i64], since: NaiveDate, option
 /// approve and undo re-check each line against them before writing. Dated lines are read
 /// from the earliest of `since` and the lines' own dates.
 pub fn read_additions_of(
-    psa: &Psa,
+    psa: &dyn Psa,
     lines: &[&PlanLine],
     since: NaiveDate,
     options: Options,
@@ -55,7 +55,7 @@ pub fn read_additions_of(
     if let Some((id, e)) = read.failed.into_iter().next() {
         anyhow::bail!("reading the lines of {} {id}: {e}; nothing was pushed", psa.container_word());
     }
-    Ok(read.additions)
+    Ok(read.lines)
 }
 
 /// A run a killed process never finished left changes in `planned`. Settle them against the
@@ -105,13 +105,12 @@ pub fn recover_interrupted(
 /// Refuse a push the PSA's remaining hourly budget cannot finish (Autotask: the database's
 /// 10,000 requests an hour are shared, and at the limit every integration is blocked). A
 /// push needs a request per write, and one more per add to read the new line's id.
-pub fn check_budget(psa: &Psa, lines: &[PlanLine]) -> anyhow::Result<()> {
+pub fn check_budget(psa: &dyn Psa, lines: &[PlanLine]) -> anyhow::Result<()> {
     let writes = lines.iter().filter(|l| l.action.writes()).count() as u64;
-    let adds = lines.iter().filter(|l| l.action == crate::plan::Action::Add).count() as u64;
     if writes == 0 {
         return Ok(());
     }
-    if let Some(note) = psa.check_budget(writes + adds)? {
+    if let Some(note) = psa.check_budget(writes + psa.extra_requests(lines))? {
         tracing::info!("{note}");
     }
     Ok(())
@@ -130,7 +129,7 @@ pub struct Pushed {
 /// line (`add`, `update`), recording each outcome as it arrives, so a crash loses at most
 /// the writes in flight, which the next sync settles against the PSA.
 pub fn push(
-    psa: &Psa,
+    psa: &dyn Psa,
     store: &mut Store,
     run_id: i64,
     lines: &[PlanLine],
@@ -193,7 +192,7 @@ enum Outcome {
     Failed { error: String },
 }
 
-fn apply_line(psa: &Psa, line: &PlanLine) -> Outcome {
+fn apply_line(psa: &dyn Psa, line: &PlanLine) -> Outcome {
     match psa.write(line) {
         Ok(addition_id) => Outcome::Applied { addition_id },
         Err(e) => settle_lost_write(psa, line, e),
@@ -205,8 +204,8 @@ fn apply_line(psa: &Psa, line: &PlanLine) -> Outcome {
 /// (for a dated change: the units in force on its date are the target), it was applied;
 /// otherwise it failed and the next run plans it again. Never send the write twice. A
 /// refusal (4xx) means nothing happened, so there is nothing to look up.
-fn settle_lost_write(psa: &Psa, line: &PlanLine, error: PsaError) -> Outcome {
-    if !error.refused()
+fn settle_lost_write(psa: &dyn Psa, line: &PlanLine, error: PsaError) -> Outcome {
+    if !error.was_refused()
         && let Some(agreement_id) = line.agreement_id
         && let Ok(lines) = psa.lines(agreement_id, line.effective_date.unwrap_or(NaiveDate::MIN))
         && let Some(addition_id) = holding_addition(line, &lines)

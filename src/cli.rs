@@ -333,22 +333,8 @@ pub struct DemoArgs {
     pub psa: PsaKind,
 }
 
-/// Which PSA: ConnectWise PSA (Manage) or Autotask PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PsaKind {
-    Connectwise,
-    Autotask,
-}
-
-impl PsaKind {
-    /// Its name, as people read it (the same as `psa::Psa::name`).
-    pub fn name(self) -> &'static str {
-        match self {
-            PsaKind::Connectwise => "ConnectWise",
-            PsaKind::Autotask => "Autotask",
-        }
-    }
-}
+/// Which PSA: one of `psa::registry::PSAS`.
+pub use crate::psa::PsaKind;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {

@@ -3,11 +3,10 @@
 //! keys are reported with their line by the toml crate), then `validate` lowers it into
 //! fully built settings, resolving `<key>_env` indirections and checking URLs.
 
-use crate::autotask::AutotaskSettings;
-use crate::connectwise::ConnectWiseSettings;
 use crate::http::HttpSettings;
-use crate::model::BillCustomer;
 use crate::policy::{Decision, SyncPolicy};
+use crate::psa::PsaKind;
+use crate::psa::registry::PsaSettings;
 use crate::report::notify::{NotifyEvent, NotifyFormat, NotifySettings};
 use crate::secret::Secret;
 use crate::vendors::{
@@ -17,7 +16,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use url::Url;
 
 /// A config problem, located in the file where possible.
@@ -42,8 +43,8 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    pub connectwise: Option<ConnectWiseSettings>,
-    pub autotask: Option<AutotaskSettings>,
+    /// The one PSA section (`None` when the file has none: commands that need it say so).
+    pub psa: Option<PsaConfig>,
     pub vendors: BTreeMap<String, VendorConfig>,
     pub sync: SyncPolicy,
     pub http: HttpSettings,
@@ -54,19 +55,25 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-const TWO_PSAS: &str =
-    "the config has both [connectwise] and [autotask]: recon bills through one PSA; keep one section";
+/// The PSA a config bills through, and its validated section.
+#[derive(Debug, Clone)]
+pub struct PsaConfig {
+    pub kind: PsaKind,
+    pub settings: Arc<dyn PsaSettings>,
+}
+
+/// The top-level sections besides the PSAs'.
+const SECTIONS: [&str; 5] = ["vendors", "sync", "http", "database", "notify"];
 
 /// What `recon init` writes where a key goes (see config.example.toml).
 pub const PLACEHOLDER: &str = "REPLACE-ME";
 
 // ---- raw file shape ------------------------------------------------------------------
 
+/// Not `deny_unknown_fields`: the PSA sections are each PSA's to read (`PsaKind`), so
+/// `parse` checks the top-level names itself.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
-    connectwise: Option<RawConnectWise>,
-    autotask: Option<RawAutotask>,
     #[serde(default)]
     vendors: BTreeMap<String, RawVendor>,
     sync: Option<RawSync>,
@@ -82,37 +89,6 @@ struct RawNotify {
     webhook_url_env: Option<String>,
     format: Option<String>,
     on: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConnectWise {
-    site: String,
-    company_id: String,
-    public_key: Option<String>,
-    public_key_env: Option<String>,
-    private_key: Option<String>,
-    private_key_env: Option<String>,
-    client_id: Option<String>,
-    client_id_env: Option<String>,
-    codebase: Option<String>,
-    bill_customer: Option<String>,
-    requests_per_minute: Option<u32>,
-    product_subcategory_id: Option<i64>,
-    product_type_id: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAutotask {
-    username: String,
-    secret: Option<String>,
-    secret_env: Option<String>,
-    integration_code: Option<String>,
-    integration_code_env: Option<String>,
-    zone_url: Option<String>,
-    discovery_url: Option<String>,
-    requests_per_hour: Option<u32>,
 }
 
 /// Every key any vendor type takes. Not `deny_unknown_fields`: `validate` checks the keys
@@ -226,16 +202,29 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        // Two PSA sections is said first: what either section lacks is beside the point.
-        if let Ok(document) = toml::from_str::<toml::Table>(text)
-            && document.contains_key("connectwise")
-            && document.contains_key("autotask")
-        {
-            return Err(ConfigError {
-                path: path.to_path_buf(),
-                line: locate(text, &["autotask"], None),
-                message: TWO_PSAS.to_string(),
-            });
+        // Two PSA sections is said first: what either section lacks is beside the point. And
+        // a top-level name nobody reads is an error, as inside every section.
+        if let Ok(document) = toml::from_str::<toml::Table>(text) {
+            let present: Vec<&str> =
+                PsaKind::keys().into_iter().filter(|k| document.contains_key(*k)).collect();
+            if let [first, second, ..] = present.as_slice() {
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line: locate(text, &[second], None),
+                    message: format!(
+                        "the config has both [{first}] and [{second}]: recon bills through one PSA; keep one section"
+                    ),
+                });
+            }
+            let known: Vec<&str> = PsaKind::keys().into_iter().chain(SECTIONS).collect();
+            if let Some(unknown) = document.keys().find(|k| !known.contains(&k.as_str())) {
+                let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    line: locate(text, &[unknown], None).or_else(|| locate(text, &[], Some(unknown))),
+                    message: format!("unknown section `{unknown}`, expected one of {}", expected.join(", ")),
+                });
+            }
         }
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of_offset(text, span.start));
@@ -266,52 +255,42 @@ impl Config {
         self.vendors.get(name)
     }
 
-    pub fn connectwise(&self) -> Result<&ConnectWiseSettings, ConfigError> {
-        self.connectwise.as_ref().ok_or_else(|| ConfigError {
-            path: self.path.clone(),
-            line: None,
-            message: match self.autotask {
-                Some(_) => "this needs ConnectWise, and the config has [autotask]".to_string(),
-                None => "no [connectwise] section: recon needs it to read and write agreements".to_string(),
-            },
-        })
-    }
-
-    /// The one PSA the config names: `[connectwise]` or `[autotask]` (validation refuses both).
-    pub fn psa(&self) -> Result<PsaSettings<'_>, ConfigError> {
-        match (&self.connectwise, &self.autotask) {
-            (Some(cw), _) => Ok(PsaSettings::ConnectWise(cw)),
-            (None, Some(at)) => Ok(PsaSettings::Autotask(at)),
-            (None, None) => Err(ConfigError {
+    /// The one PSA the config names (validation refuses two).
+    pub fn psa(&self) -> Result<&PsaConfig, ConfigError> {
+        self.psa.as_ref().ok_or_else(|| {
+            let sections: Vec<String> = PsaKind::keys().iter().map(|k| format!("[{k}]")).collect();
+            ConfigError {
                 path: self.path.clone(),
                 line: None,
-                message: "no PSA section: add [connectwise] or [autotask] (recon init --psa connectwise|autotask writes one)".to_string(),
-            }),
-        }
+                message: format!(
+                    "no PSA section: add one of {} (recon init --psa {} writes one)",
+                    sections.join(", "),
+                    PsaKind::keys().join("|")
+                ),
+            }
+        })
     }
 }
 
-/// The PSA section of a config.
-#[derive(Debug, Clone, Copy)]
-pub enum PsaSettings<'c> {
-    ConnectWise(&'c ConnectWiseSettings),
-    Autotask(&'c AutotaskSettings),
-}
-
-struct Validator<'a> {
+/// Lowers the raw file into settings; each PSA's folder reads its own section with it.
+pub struct Validator<'a> {
     text: &'a str,
     path: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl Validator<'_> {
-    fn error(&self, section: &[&str], key: Option<&str>, message: String) -> ConfigError {
+    pub fn error(&self, section: &[&str], key: Option<&str>, message: String) -> ConfigError {
         ConfigError { path: self.path.to_path_buf(), line: locate(self.text, section, key), message }
     }
 
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let connectwise = raw.connectwise.map(|cw| self.connectwise(cw)).transpose()?;
-        let autotask = raw.autotask.map(|at| self.autotask(at)).transpose()?;
+        let mut psa = None;
+        for kind in crate::psa::registry::PSAS {
+            if let Some(settings) = (kind.0.settings)(self)? {
+                psa = Some(PsaConfig { kind, settings });
+            }
+        }
         // The keys each vendor section holds, as written (the typed view cannot tell a key
         // that is absent from one that is set).
         let document: toml::Table = toml::from_str(self.text).unwrap_or_default();
@@ -387,8 +366,7 @@ impl Validator<'_> {
         };
         Ok(Config {
             path: self.path.to_path_buf(),
-            connectwise,
-            autotask,
+            psa,
             vendors,
             sync,
             http,
@@ -466,92 +444,6 @@ impl Validator<'_> {
                 .collect::<Result<Vec<_>, _>>()?,
         };
         Ok(NotifySettings { url, format, on })
-    }
-
-    fn connectwise(&self, cw: RawConnectWise) -> Result<ConnectWiseSettings, ConfigError> {
-        let section = ["connectwise"];
-        let site = self.url(&section, "site", &cw.site)?;
-        let site = with_cloud_api_prefix(site);
-        let public_key = self.secret(&section, "public_key", cw.public_key, cw.public_key_env)?;
-        let private_key = self.secret(&section, "private_key", cw.private_key, cw.private_key_env)?;
-        let client_id = self.secret(&section, "client_id", cw.client_id, cw.client_id_env)?;
-        if cw.company_id.trim().is_empty() {
-            return Err(self.error(&section, Some("company_id"), "[connectwise] company_id is empty".into()));
-        }
-        let bill_customer = match cw.bill_customer.as_deref() {
-            None => BillCustomer::Billable,
-            Some(text) => BillCustomer::parse(text).ok_or_else(|| {
-                self.error(
-                    &section,
-                    Some("bill_customer"),
-                    format!(
-                        "[connectwise] bill_customer = {text:?}: expected Billable, DoNotBill or NoCharge"
-                    ),
-                )
-            })?,
-        };
-        let codebase = cw.codebase.map(|c| {
-            let c = c.trim().trim_matches('/').to_string();
-            format!("{c}/")
-        });
-        Ok(ConnectWiseSettings {
-            site,
-            company_id: cw.company_id.trim().to_string(),
-            public_key,
-            private_key,
-            // The clientId is not a secret by ConnectWise's account, but it may come from env.
-            client_id: client_id.expose().to_string(),
-            codebase,
-            bill_customer,
-            requests_per_minute: cw
-                .requests_per_minute
-                .unwrap_or(crate::connectwise::DEFAULT_REQUESTS_PER_MINUTE),
-            product_subcategory_id: cw.product_subcategory_id,
-            product_type_id: cw.product_type_id,
-        })
-    }
-
-    fn autotask(&self, at: RawAutotask) -> Result<AutotaskSettings, ConfigError> {
-        let section = ["autotask"];
-        let username = at.username.trim().to_string();
-        if username.is_empty() {
-            return Err(self.error(&section, Some("username"), "[autotask] username is empty".into()));
-        }
-        if username == PLACEHOLDER {
-            return Err(self.error(
-                &section,
-                Some("username"),
-                format!("[autotask] `username` is still {PLACEHOLDER} from `recon init`: put the API user's user name in"),
-            ));
-        }
-        let secret = self.secret(&section, "secret", at.secret, at.secret_env)?;
-        let integration_code =
-            self.secret(&section, "integration_code", at.integration_code, at.integration_code_env)?;
-        let zone_url = at.zone_url.as_deref().map(|u| self.url(&section, "zone_url", u)).transpose()?;
-        let discovery_url = match at.discovery_url.as_deref() {
-            Some(u) => self.url(&section, "discovery_url", u)?,
-            None => self.url(&section, "discovery_url", crate::autotask::DISCOVERY_URL)?,
-        };
-        let requests_per_hour = at.requests_per_hour.unwrap_or(crate::autotask::DEFAULT_REQUESTS_PER_HOUR);
-        if requests_per_hour == 0 || requests_per_hour > crate::autotask::DATABASE_REQUESTS_PER_HOUR {
-            return Err(self.error(
-                &section,
-                Some("requests_per_hour"),
-                format!(
-                    "[autotask] requests_per_hour = {requests_per_hour}: give recon's share of the database's {}/hour (1 to {})",
-                    crate::autotask::DATABASE_REQUESTS_PER_HOUR,
-                    crate::autotask::DATABASE_REQUESTS_PER_HOUR
-                ),
-            ));
-        }
-        Ok(AutotaskSettings {
-            username,
-            secret,
-            integration_code,
-            zone_url,
-            discovery_url,
-            requests_per_hour,
-        })
     }
 
     fn vendor(&self, name: &str, raw: RawVendor, keys: &[String]) -> Result<VendorConfig, ConfigError> {
@@ -716,7 +608,7 @@ impl Validator<'_> {
     }
 
     /// `<key> = "value"` or `<key>_env = "VAR"`: exactly one of them.
-    fn secret(
+    pub fn secret(
         &self,
         section: &[&str],
         key: &str,
@@ -755,7 +647,7 @@ impl Validator<'_> {
         }
     }
 
-    fn url(&self, section: &[&str], key: &str, text: &str) -> Result<Url, ConfigError> {
+    pub fn url(&self, section: &[&str], key: &str, text: &str) -> Result<Url, ConfigError> {
         let label = section_label(section);
         let with_scheme = if text.contains("://") { text.to_string() } else { format!("https://{text}") };
         let url = Url::parse(&with_scheme).map_err(|e| {
@@ -773,6 +665,22 @@ impl Validator<'_> {
         }
     }
 
+    /// The top-level table `key` of the file as `T`, or `None` when there is none. Read from
+    /// the text itself, so a wrong or unknown key inside it is reported at its line.
+    pub fn section<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
+        let read = toml::Deserializer::parse(self.text).and_then(|d| {
+            serde::de::DeserializeSeed::deserialize(OneSection::<T> { key, found: PhantomData }, d)
+        });
+        read.map_err(|e| {
+            let line = e.span().map(|span| line_of_offset(self.text, span.start));
+            self.error_at(line, serde_message(self.text, line, &first_line(e.message())))
+        })
+    }
+
+    fn error_at(&self, line: Option<usize>, message: String) -> ConfigError {
+        ConfigError { path: self.path.to_path_buf(), line, message }
+    }
+
     fn file(&self, section: &[&str], key: &str, path: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
         let label = section_label(section);
         let path = path
@@ -782,6 +690,40 @@ impl Validator<'_> {
             Some(dir) if path.is_relative() => dir.join(path),
             _ => path,
         })
+    }
+}
+
+/// Deserializes only the top-level table `key` of a document, skipping the rest.
+struct OneSection<'k, T> {
+    key: &'k str,
+    found: PhantomData<T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for OneSection<'_, T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for OneSection<'_, T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a table with an optional [{}]", self.key)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        let mut found = None;
+        while let Some(name) = map.next_key::<String>()? {
+            if name == self.key {
+                found = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -846,17 +788,6 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     }
-}
-
-/// ConnectWise cloud answers the API on `api-<region>` hosts: `na.myconnectwise.net` ->
-/// `api-na.myconnectwise.net`. Users copy the browser host, so fix it rather than fail.
-fn with_cloud_api_prefix(mut url: Url) -> Url {
-    let Some(host) = url.host_str().map(str::to_string) else { return url };
-    let cloud = host.ends_with(".myconnectwise.net") || host.ends_with(".connectwisedev.com");
-    if cloud && !host.starts_with("api-") {
-        let _ = url.set_host(Some(&format!("api-{host}")));
-    }
-    url
 }
 
 fn permission_warning(path: &Path) -> Option<String> {
@@ -1025,12 +956,17 @@ max_change_percent = 50
         Config::parse(text, Path::new("/etc/recon/config.toml"), &env)
     }
 
+    /// The PSA section's settings, as the PSA's own type.
+    fn psa_settings<T: 'static>(c: &Config) -> &T {
+        c.psa().unwrap().settings.as_any().downcast_ref().unwrap()
+    }
+
     #[test]
     fn reads_a_full_config() {
         let c = parse(GOOD).unwrap();
-        let cw = c.connectwise().unwrap();
+        let cw: &crate::connectwise::ConnectWiseSettings = psa_settings(&c);
         assert_eq!(cw.private_key.expose(), "private-from-env");
-        assert_eq!(cw.bill_customer, BillCustomer::Billable);
+        assert_eq!(cw.bill_customer, crate::model::BillCustomer::Billable);
         assert_eq!(c.vendors.len(), 3);
         assert_eq!(c.vendor("backup").unwrap().kind, VendorKind::Csv);
         match &c.vendor("backup").unwrap().settings {
@@ -1160,13 +1096,13 @@ max_change_percent = 50
                 .replace("00000000-0000-0000-0000-000000000000", "5a4db0c5-1111-4000-8000-000000000001"),
         )
         .unwrap();
-        assert_eq!(filled.connectwise().unwrap().company_id, "acme");
+        assert_eq!(psa_settings::<crate::connectwise::ConnectWiseSettings>(&filled).company_id, "acme");
         assert_eq!(filled.sync, SyncPolicy::default(), "the starter shows the defaults");
     }
 
     #[test]
     fn the_autotask_starter_is_one_psa_section_that_needs_only_its_placeholders_filled() {
-        let starter = crate::commands::autotask_starter();
+        let starter = crate::commands::init::starter(PsaKind::find("autotask").unwrap());
         let err = parse(&starter).unwrap_err().to_string();
         for what in [
             "[autotask] username = \"REPLACE-ME\"",
@@ -1176,7 +1112,7 @@ max_change_percent = 50
             assert!(err.contains(what), "{what}: {err}");
         }
         let filled = parse(&starter.replace(PLACEHOLDER, "a-real-value")).unwrap();
-        let at = filled.autotask.as_ref().unwrap();
+        let at: &crate::autotask::AutotaskSettings = psa_settings(&filled);
         assert_eq!(
             (at.username.as_str(), at.requests_per_hour),
             ("a-real-value", crate::autotask::DEFAULT_REQUESTS_PER_HOUR)
@@ -1185,8 +1121,7 @@ max_change_percent = 50
             at.zone_url.is_none()
                 && at.discovery_url.as_str().starts_with("https://webservices2.autotask.net/")
         );
-        assert!(matches!(filled.psa().unwrap(), PsaSettings::Autotask(_)));
-        assert!(filled.connectwise().unwrap_err().to_string().contains("has [autotask]"));
+        assert_eq!(filled.psa().unwrap().kind.key(), "autotask");
 
         let at = "[autotask]\nusername = \"u\"\nsecret = \"s\"\nintegration_code = \"c\"\n";
         let cw = "[connectwise]\nsite = \"https://x.example\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\n";
@@ -1322,7 +1257,7 @@ max_change_percent = 50
     fn cloud_hosts_get_the_api_prefix() {
         let text = "[connectwise]\nsite = \"na.myconnectwise.net\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\ncodebase = \"v2025_1\"\n";
         let c = parse(text).unwrap();
-        let cw = c.connectwise().unwrap();
+        let cw: &crate::connectwise::ConnectWiseSettings = psa_settings(&c);
         assert_eq!(cw.site.as_str(), "https://api-na.myconnectwise.net/");
         assert_eq!(cw.codebase.as_deref(), Some("v2025_1/"));
     }
@@ -1330,7 +1265,8 @@ max_change_percent = 50
     #[test]
     fn missing_connectwise_section_is_reported_when_needed() {
         let c = parse("[vendors.nodeware]\napi_key = \"k\"\n").unwrap();
-        assert!(c.connectwise().unwrap_err().to_string().contains("no [connectwise] section"));
+        let err = c.psa().unwrap_err().to_string();
+        assert!(err.contains("no PSA section: add one of [connectwise], [autotask]"), "{err}");
     }
 
     #[test]

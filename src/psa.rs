@@ -1,285 +1,207 @@
-//! The PSA recon bills through, ConnectWise or Autotask, behind one set of calls that take
-//! and return only the PSA-neutral records of `model`. Commands and the write path use this;
-//! each client keeps its wire format to itself.
+//! The PSA seam. The core and the commands speak only the neutral records of `model`
+//! (`PsaCompany`, `BillingContainer`, `BillingLine`, `BillingTerms`, `CatalogProduct`) and ask
+//! a PSA what it can do (`Profile`): how it changes a quantity, what it can create, the words
+//! its users know. Each PSA implements [`Psa`] in its own folder beside its client
+//! (`connectwise/`, `autotask/`, ...); `registry::PSAS` lists them. Adding a PSA is that
+//! folder and one line there.
 
-use crate::autotask::{Adjustment, AtError, Autotask};
-use crate::config::{Config, PsaSettings};
-use crate::connectwise::{ConnectWise, CwError, NewAddition};
-use crate::http::Http;
-use crate::model::{
-    BillCustomer, BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites,
-};
-use crate::plan::{PlanLine, Write};
+use crate::model::{BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites};
+use crate::plan::PlanLine;
 use chrono::NaiveDate;
-use rust_decimal::prelude::ToPrimitive;
 use std::collections::BTreeMap;
 
+pub mod registry;
+
+pub use registry::{PsaKind, PsaSettings, Registration};
+
+/// A PSA call that failed, in words, and whether the PSA surely did nothing.
 #[derive(Debug, thiserror::Error)]
-pub enum PsaError {
-    #[error(transparent)]
-    ConnectWise(#[from] CwError),
-    #[error(transparent)]
-    Autotask(#[from] AtError),
-    #[error("{0}")]
-    Other(String),
+#[error("{message}")]
+pub struct PsaError {
+    message: String,
+    refused: bool,
 }
 
 impl PsaError {
+    /// The PSA answered and refused (a 4xx, a missing permission): nothing happened.
+    pub fn refused(message: impl Into<String>) -> PsaError {
+        PsaError { message: message.into(), refused: true }
+    }
+
+    /// The PSA may have acted (a lost answer, a 5xx): a write must be settled by reading.
+    pub fn unsure(message: impl Into<String>) -> PsaError {
+        PsaError { message: message.into(), refused: false }
+    }
+
     /// The PSA answered and refused: nothing happened, so there is nothing to settle.
-    pub fn refused(&self) -> bool {
-        match self {
-            PsaError::ConnectWise(CwError::Permission { .. }) => true,
-            PsaError::ConnectWise(CwError::Http(e)) => e.status().is_some_and(|s| (400..500).contains(&s)),
-            PsaError::ConnectWise(_) => false,
-            PsaError::Autotask(e) => e.refused(),
-            PsaError::Other(_) => true,
-        }
+    pub fn was_refused(&self) -> bool {
+        self.refused
     }
 }
 
-// Both clients are a few hundred bytes, made once per command: boxing buys nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Psa<'h> {
-    ConnectWise(ConnectWise<'h>),
-    Autotask(Autotask<'h>),
+/// What a PSA is and can do, as the core and the commands ask it. Words are what its users
+/// read in its own screens; the documented JSON names stay neutral (`agreement_id`,
+/// `addition_id`) and the README maps them per PSA.
+#[derive(Debug)]
+pub struct Profile {
+    /// As people read it: "ConnectWise".
+    pub name: &'static str,
+    /// What holds a customer's billing lines: "agreement", "contract", "recurring invoice".
+    pub container: &'static str,
+    /// One billing line: "addition", "contract service", "recurring invoice line".
+    pub line: &'static str,
+    /// What a vendor service maps to: "catalog product", "Service", "Item".
+    pub product: &'static str,
+    /// How a product is named in `--product`, for an error: "identifier", "name".
+    pub product_reference: &'static str,
+    /// How it changes a quantity.
+    pub writes: QuantityWrites,
 }
 
-impl<'h> Psa<'h> {
-    /// Connect to the PSA the config names.
-    pub fn connect(config: &Config, http: &'h Http) -> anyhow::Result<Psa<'h>> {
-        Ok(match config.psa()? {
-            PsaSettings::ConnectWise(cw) => Psa::ConnectWise(ConnectWise::connect(cw, http)?),
-            PsaSettings::Autotask(at) => Psa::Autotask(Autotask::connect(at, http)?),
-        })
-    }
+/// The billing lines of every container that could be read, and the error of each that
+/// could not (after its retries), by container id. A failed container is never an empty list.
+pub struct LinesRead {
+    pub lines: BTreeMap<i64, Vec<BillingLine>>,
+    pub failed: Vec<(i64, String)>,
+}
+
+/// One PSA client, as every command and the write path use it.
+pub trait Psa: Sync {
+    fn profile(&self) -> &'static Profile;
 
     /// Its name, as people read it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Psa::ConnectWise(_) => crate::cli::PsaKind::Connectwise.name(),
-            Psa::Autotask(_) => crate::cli::PsaKind::Autotask.name(),
-        }
+    fn name(&self) -> &'static str {
+        self.profile().name
     }
 
     /// What it calls the container of billing lines.
-    pub fn container_word(&self) -> &'static str {
-        match self {
-            Psa::ConnectWise(_) => "agreement",
-            Psa::Autotask(_) => "contract",
-        }
+    fn container_word(&self) -> &'static str {
+        self.profile().container
     }
 
-    pub fn writes(&self) -> QuantityWrites {
-        match self {
-            Psa::ConnectWise(_) => QuantityWrites::InPlace,
-            Psa::Autotask(_) => QuantityWrites::DatedDelta,
-        }
+    fn writes(&self) -> QuantityWrites {
+        self.profile().writes
     }
 
-    pub fn companies(&self) -> Result<Vec<PsaCompany>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => cw.companies()?,
-            Psa::Autotask(at) => at.companies()?,
-        })
-    }
+    /// `recon check`: try the credentials and each permission recon needs, and say what was
+    /// found (a failure names the missing permission).
+    fn check(&self) -> Result<String, PsaError>;
 
-    /// Active agreements (ConnectWise) or active Recurring Service contracts (Autotask).
-    pub fn active_agreements(
+    /// Active customer companies.
+    fn companies(&self) -> Result<Vec<PsaCompany>, PsaError>;
+
+    /// The containers recon may write to, of one company or of all, in force `today`.
+    fn active_agreements(
         &self,
         company_id: Option<i64>,
         today: NaiveDate,
-    ) -> Result<Vec<BillingContainer>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => cw.active_agreements(company_id, today)?,
-            Psa::Autotask(at) => at.active_agreements(company_id, today)?,
-        })
-    }
+    ) -> Result<Vec<BillingContainer>, PsaError>;
 
-    /// The billing lines of each container, in as few reads as the PSA allows: ConnectWise
-    /// one paged read per agreement spread over `workers`; Autotask a few queries for every
-    /// contract at once (its units from `since` on). A container that could not be read is
-    /// in `failed`, never an empty list.
-    pub fn read_lines(
-        &self,
-        ids: &[i64],
-        since: NaiveDate,
-        workers: usize,
-        progress: &indicatif::ProgressBar,
-    ) -> crate::apply::AdditionsRead {
-        let mut lines = BTreeMap::new();
-        let mut failed = Vec::new();
-        match self {
-            Psa::ConnectWise(cw) => crate::workers::for_each(
-                ids,
-                workers,
-                |id| cw.additions(*id),
-                |i, result| {
-                    progress.inc(1);
-                    match result {
-                        Ok(list) => {
-                            lines.insert(ids[i], list);
-                        }
-                        Err(e) => failed.push((ids[i], e.to_string())),
-                    }
-                },
-            ),
-            Psa::Autotask(at) => {
-                for chunk in ids.chunks(crate::autotask::ID_CHUNK) {
-                    match at.lines(chunk, since) {
-                        Ok(read) => lines.extend(read),
-                        Err(e) => failed.extend(chunk.iter().map(|id| (*id, e.to_string()))),
-                    }
-                    progress.inc(chunk.len() as u64);
-                }
-                // A restricted security level answers empty lists instead of refusing. Every
-                // contract without a single service is far likelier that than the truth, and
-                // planning adds there would add units on top of lines recon cannot see.
-                if lines.len() > 1 && lines.values().all(Vec::is_empty) {
-                    let why = format!(
-                        "Autotask shows no services on any of the {} contracts read: the API user's security \
-                         level most likely hides them (Contracts: view, with contract visibility not \"limited\" \
-                         or \"none\"); nothing is planned on them",
-                        lines.len()
-                    );
-                    failed.extend(lines.keys().map(|id| (*id, why.clone())));
-                    lines.clear();
-                }
-            }
-        }
-        failed.sort();
-        crate::apply::AdditionsRead { additions: lines, failed }
-    }
+    /// The billing lines of each container, in as few reads as the PSA allows (dated lines
+    /// with their units from `since` on), calling `done(n)` as `n` more are read.
+    fn read_lines(&self, ids: &[i64], since: NaiveDate, workers: usize, done: &dyn Fn(u64)) -> LinesRead;
 
     /// The lines of one container (to settle a write whose answer was lost).
-    pub fn lines(&self, id: i64, since: NaiveDate) -> Result<Vec<BillingLine>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => cw.additions(id)?,
-            Psa::Autotask(at) => at.lines(&[id], since)?.remove(&id).unwrap_or_default(),
-        })
+    fn lines(&self, id: i64, since: NaiveDate) -> Result<Vec<BillingLine>, PsaError> {
+        let mut read = self.read_lines(&[id], since, 1, &|_| {});
+        match read.failed.pop() {
+            Some((_, e)) => Err(PsaError::unsure(e)),
+            None => Ok(read.lines.remove(&id).unwrap_or_default()),
+        }
     }
 
-    pub fn billing_terms(&self, ids: &[i64], since: NaiveDate) -> Result<Vec<BillingTerms>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => cw.billing_terms(ids)?,
-            Psa::Autotask(at) => at.billing_terms(ids, since)?,
-        })
-    }
+    fn billing_terms(&self, ids: &[i64], since: NaiveDate) -> Result<Vec<BillingTerms>, PsaError>;
 
-    /// Catalog products (Autotask: Services) by id, with the price of a new line.
-    pub fn catalog_items(&self, ids: &[i64]) -> Result<Vec<CatalogProduct>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => cw.catalog_items(ids)?,
-            Psa::Autotask(at) => at.catalog_items(ids)?,
-        })
-    }
+    /// Catalog products by id, with the price of a new line.
+    fn catalog_items(&self, ids: &[i64]) -> Result<Vec<CatalogProduct>, PsaError>;
 
-    /// Products whose id, or identifier (Autotask: name), is `reference`.
-    pub fn find_products(&self, reference: &str) -> Result<Vec<CatalogProduct>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => {
-                let conditions = match reference.parse::<i64>() {
-                    Ok(id) => format!("id={id}"),
-                    Err(_) => format!("identifier={}", crate::connectwise::quote(reference)),
-                };
-                cw.products(Some(&conditions))?
-            }
-            Psa::Autotask(at) => at.find_services(Some(reference))?,
-        })
-    }
+    /// Products whose id, or identifier (the PSA's name for it), is `reference`.
+    fn find_products(&self, reference: &str) -> Result<Vec<CatalogProduct>, PsaError>;
 
     /// Every active product (for suggestions), or every product when `all`.
-    pub fn products(&self, all: bool) -> Result<Vec<CatalogProduct>, PsaError> {
-        Ok(match self {
-            Psa::ConnectWise(cw) => cw.products((!all).then_some("inactiveFlag=false"))?,
-            Psa::Autotask(at) => at.find_services(None)?,
-        })
+    fn products(&self, all: bool) -> Result<Vec<CatalogProduct>, PsaError>;
+
+    /// Before a push: refuse one that the PSA's remaining budget cannot finish; `requests` is
+    /// what the push needs. Returns what was found, for the log.
+    fn check_budget(&self, _requests: u64) -> Result<Option<String>, PsaError> {
+        Ok(None)
     }
 
-    /// The ConnectWise client, for what only ConnectWise has (catalog set-up tables, creating
-    /// a catalog product), or a usage error that says so.
-    pub fn connectwise(&self, what: &str) -> Result<&ConnectWise<'h>, PsaError> {
-        match self {
-            Psa::ConnectWise(cw) => Ok(cw),
-            Psa::Autotask(_) => Err(PsaError::Other(format!(
-                "{what} is a ConnectWise feature; in Autotask, create the Service in Admin > Products and Services, then map it by name or id"
-            ))),
-        }
+    /// Requests a push of `lines` needs beyond one per write (a read of a new line's id).
+    fn extra_requests(&self, _lines: &[PlanLine]) -> u64 {
+        0
     }
 
-    /// Before a push: refuse one that the PSA's remaining budget cannot finish. Autotask
-    /// shares 10,000 requests an hour among every integration of the database, and at the
-    /// limit blocks them all; `requests` is what the push needs (its writes, and a read for
-    /// each add). Returns what was found, for the log.
-    pub fn check_budget(&self, requests: u64) -> Result<Option<String>, PsaError> {
-        let Psa::Autotask(at) = self else { return Ok(None) };
-        let t = at.threshold()?;
-        if requests > t.remaining() {
-            return Err(PsaError::Other(format!(
-                "autotask: the push needs about {requests} requests but the database has {} of its {} left this hour \
-                 ({} used by every integration); nothing was pushed: run again later",
-                t.remaining(),
-                t.limit,
-                t.used
-            )));
-        }
-        Ok(Some(format!(
-            "autotask: {} of {} requests used this hour; the push needs about {requests}",
-            t.used, t.limit
-        )))
-    }
+    /// Apply one writing plan line; returns the id of the billing line it set or created
+    /// (`None` when an add was applied but the new line's id could not be read).
+    fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError>;
 
-    /// Apply one writing plan line: returns the id of the billing line it set or created
-    /// (`None` when an Autotask add was applied but the new line's id could not be read).
-    /// ConnectWise: PATCH the quantity, or POST an addition. Autotask: one adjustment of
-    /// `after - before` units from the line's effective date (it creates a missing line).
-    pub fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError> {
-        let (Some(agreement_id), Some(product_id), Some(quantity)) =
-            (line.agreement_id, line.product_id, line.after)
-        else {
-            return Err(PsaError::Other("line lacks an agreement, product or quantity".to_string()));
-        };
-        match self {
-            Psa::ConnectWise(cw) => match (line.action.write(), line.addition_id, line.effective_date) {
-                (Some(Write::Set), Some(addition_id), _) => {
-                    Ok(Some(cw.set_quantity(agreement_id, addition_id, quantity)?.id))
+    /// Creating catalog products, for a PSA that lets recon (`map services --create-product`).
+    fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
+        None
+    }
+}
+
+/// Creating products in the PSA's catalog, and the set-up tables a new one needs.
+pub trait CatalogAdmin {
+    fn tables(&self, table: CatalogTable) -> Result<Vec<TableEntry>, PsaError>;
+    fn create_product(&self, new: &NewProduct) -> Result<CatalogProduct, PsaError>;
+    /// The longest identifier the catalog takes.
+    fn identifier_max(&self) -> usize;
+    /// The config's defaults for a new product's subcategory and type ids.
+    fn defaults(&self) -> (Option<i64>, Option<i64>);
+    /// Where those defaults are set, for a hint: "[connectwise] product_subcategory_id".
+    fn defaults_section(&self) -> &'static str;
+}
+
+/// Which of the catalog's set-up tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogTable {
+    Subcategories,
+    Types,
+}
+
+/// One entry of a set-up table: a subcategory (with its category) or a product type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableEntry {
+    pub id: i64,
+    pub name: String,
+    pub category: Option<String>,
+    pub inactive: bool,
+}
+
+/// A new catalog product: every field a catalog requires.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub identifier: String,
+    pub description: String,
+    pub customer_description: String,
+    pub subcategory_id: i64,
+    pub type_id: i64,
+}
+
+/// The lines of `ids` read one container at a time, spread over `workers`: for a PSA whose
+/// API has no read across containers.
+pub fn read_each<F>(ids: &[i64], workers: usize, done: &dyn Fn(u64), read: F) -> LinesRead
+where
+    F: Fn(i64) -> Result<Vec<BillingLine>, PsaError> + Sync,
+{
+    let mut lines = BTreeMap::new();
+    let mut failed = Vec::new();
+    crate::workers::for_each(
+        ids,
+        workers,
+        |id| read(*id),
+        |i, result| {
+            done(1);
+            match result {
+                Ok(list) => {
+                    lines.insert(ids[i], list);
                 }
-                (Some(Write::Create), _, Some(effective_date)) => {
-                    let new = NewAddition {
-                        product_id,
-                        quantity,
-                        bill_customer: line.bill_customer.unwrap_or(BillCustomer::Billable),
-                        effective_date,
-                    };
-                    Ok(Some(cw.create_addition(agreement_id, &new)?.id))
-                }
-                _ => Err(PsaError::Other(format!("nothing to apply for a {} line", line.action.as_str()))),
-            },
-            Psa::Autotask(at) => {
-                let Some(effective_date) = line.effective_date else {
-                    return Err(PsaError::Other("an Autotask change needs its effective date".to_string()));
-                };
-                let before = line.before.unwrap_or_default();
-                let change = (rust_decimal::Decimal::from(quantity) - before).to_i32().ok_or_else(|| {
-                    PsaError::Other(format!(
-                        "the change from {before} to {quantity} is not a whole number of units"
-                    ))
-                })?;
-                if change == 0 {
-                    return Err(PsaError::Other("nothing to apply: the units already match".to_string()));
-                }
-                at.adjust(&Adjustment {
-                    contract_id: agreement_id,
-                    service_id: product_id,
-                    effective_date,
-                    unit_change: change,
-                })?;
-                match line.addition_id {
-                    Some(id) => Ok(Some(id)),
-                    // An add: the adjustment created the contract service; find its id (a
-                    // read that fails does not undo the write: the next sync finds the line).
-                    None => Ok(at.contract_service_id(agreement_id, product_id).ok().flatten()),
-                }
+                Err(e) => failed.push((ids[i], e.to_string())),
             }
-        }
-    }
+        },
+    );
+    failed.sort();
+    LinesRead { lines, failed }
 }

@@ -4,8 +4,11 @@
 //! requests in flight per entity endpoint, and ContractServiceAdjustments: the only way
 //! Autotask changes a quantity, a signed delta from a date that is never sent twice.
 
+mod backend;
 mod units;
 mod wire;
+
+pub use backend::REGISTRATION;
 
 pub use units::open_from;
 
@@ -731,6 +734,11 @@ struct HourBudget {
 impl HourBudget {
     fn new(limit: u32) -> HourBudget {
         HourBudget { limit: limit.max(1) as usize, sent: Mutex::new(std::collections::VecDeque::new()) }
+    }
+
+    /// recon's share per rolling hour.
+    fn share(&self) -> usize {
+        self.limit
     }
 
     /// Wait, if the share of the last hour is spent, until its oldest request is an hour old.

@@ -1,9 +1,6 @@
 //! `recon check`: validate the config and try every credential once.
 
 use super::{Context, EXIT_OK, EXIT_RUN_ERROR};
-use crate::autotask::Autotask;
-use crate::config::PsaSettings;
-use crate::connectwise::ConnectWise;
 use crate::period::Period;
 use serde::Serialize;
 use tabled::Tabled;
@@ -24,42 +21,16 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let http = ctx.http(&config)?;
     let mut rows = Vec::new();
+    // The PSA's credentials, and one read of each thing recon uses (so a missing
+    // permission is named).
     match config.psa() {
         Err(e) => rows.push(CheckRow { target: "psa".into(), ok: false, detail: e.message }),
-        Ok(PsaSettings::ConnectWise(cw_config)) => {
-            let result = ConnectWise::connect(cw_config, &http).and_then(|cw| cw.server_info());
+        Ok(psa) => {
+            let result = psa.settings.connect(&http).and_then(|client| client.check());
+            let target = psa.kind.key().to_string();
             rows.push(match result {
-                Ok(info) => CheckRow {
-                    target: "connectwise".into(),
-                    ok: true,
-                    detail: format!(
-                        "{} (version {})",
-                        info.api_base,
-                        info.version.unwrap_or_else(|| "?".into())
-                    ),
-                },
-                Err(e) => CheckRow { target: "connectwise".into(), ok: false, detail: e.to_string() },
-            });
-        }
-        Ok(PsaSettings::Autotask(at_config)) => {
-            // The zone, the hourly budget, and one read of each entity recon uses (so a
-            // missing permission is named), and whether adjustments may be created.
-            let result =
-                Autotask::connect(at_config, &http).and_then(|at| Ok((at.server_info()?, at.probe()?)));
-            rows.push(match result {
-                Ok((info, notes)) => CheckRow {
-                    target: "autotask".into(),
-                    ok: true,
-                    detail: format!(
-                        "{}; {} of {} requests used this hour (recon's share: {}/hour); {}",
-                        info.api_base,
-                        info.threshold.used,
-                        info.threshold.limit,
-                        at_config.requests_per_hour,
-                        notes.join("; ")
-                    ),
-                },
-                Err(e) => CheckRow { target: "autotask".into(), ok: false, detail: e.to_string() },
+                Ok(detail) => CheckRow { target, ok: true, detail },
+                Err(e) => CheckRow { target, ok: false, detail: e.to_string() },
             });
         }
     }

@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     )?;
     crate::out!(
         "\nThat was a dry run against the sandbox. With a real config: `recon init{}`, then the same commands.",
-        if args.psa == crate::cli::PsaKind::Autotask { " --psa autotask" } else { "" }
+        if args.psa.is_default() { String::new() } else { format!(" --psa {}", args.psa.key()) }
     );
     crate::out!("Open {} in a browser: the month-end page an owner reads (`recon report`).", page.display());
     Ok(if code == super::EXIT_RUN_ERROR { code } else { EXIT_OK })

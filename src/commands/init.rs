@@ -1,44 +1,47 @@
 //! `recon init`: write the commented starter config, private to its owner.
 
 use super::{Context, EXIT_OK, usage};
+use crate::psa::PsaKind;
 use anyhow::Context as _;
 
 pub const STARTER: &str = include_str!("../../config.example.toml");
 
-/// The starter for an Autotask MSP: the `[autotask]` block of the example uncommented, and
-/// the `[connectwise]` block left out (a config has exactly one PSA section).
-pub fn autotask_starter() -> String {
+/// The starter for `psa`: the example as it is for the default PSA; for another, its
+/// commented `#[key]` block uncommented and the default PSA's block left out (a config has
+/// exactly one PSA section).
+pub fn starter(psa: PsaKind) -> String {
+    if psa.is_default() {
+        return STARTER.to_string();
+    }
+    let default_header = format!("[{}]", crate::psa::registry::PSAS[0].key());
+    let header = format!("#[{}]", psa.key());
     let mut out = String::new();
-    let mut in_connectwise = false;
-    let mut in_autotask = false;
+    let mut in_default = false;
+    let mut in_chosen = false;
     for line in STARTER.lines() {
-        if line == "[connectwise]" {
-            in_connectwise = true;
+        if line == default_header {
+            in_default = true;
             continue;
         }
-        if in_connectwise {
+        if in_default {
             if line.is_empty() {
-                in_connectwise = false;
+                in_default = false;
             }
             continue;
         }
-        if line == "#[autotask]" {
-            in_autotask = true;
+        if line == header {
+            in_chosen = true;
         }
-        if in_autotask && line.is_empty() {
-            in_autotask = false;
+        if in_chosen && line.is_empty() {
+            in_chosen = false;
         }
-        if in_autotask {
-            out.push_str(line.strip_prefix('#').unwrap_or(line));
-        } else {
-            out.push_str(line);
-        }
+        out.push_str(if in_chosen { line.strip_prefix('#').unwrap_or(line) } else { line });
         out.push('\n');
     }
     out
 }
 
-pub fn run(ctx: &Context, force: bool, psa: crate::cli::PsaKind) -> anyhow::Result<u8> {
+pub fn run(ctx: &Context, force: bool, psa: PsaKind) -> anyhow::Result<u8> {
     let path = &ctx.config_path;
     if path.exists() && !force {
         return Err(usage(format!("{} already exists; pass --force to overwrite it", path.display())));
@@ -46,10 +49,7 @@ pub fn run(ctx: &Context, force: bool, psa: crate::cli::PsaKind) -> anyhow::Resu
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::private_files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let text = match psa {
-        crate::cli::PsaKind::Connectwise => STARTER.to_string(),
-        crate::cli::PsaKind::Autotask => autotask_starter(),
-    };
+    let text = starter(psa);
     crate::private_files::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     if ctx.json {
         crate::output::print_json(&serde_json::json!({"config": path}))?;

@@ -3,7 +3,6 @@
 use super::{Context, EXIT_OK, psa, usage, vendor_config};
 use crate::cli::{MapAccountsArgs, MapServicesArgs};
 use crate::config::Config;
-use crate::connectwise::quote;
 use crate::matching::{self, AgreementChoice};
 use crate::model::{AccountMapping, BillCustomer, Exclusion, MappedBy, ServiceMapping, VendorAccount};
 use crate::store::Store;
@@ -365,9 +364,9 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         let http = ctx.http(&config)?;
         let psa = psa(&config, &http)?;
         let product = match (&args.product, &args.create_product) {
-            (Some(reference), _) => find_product(&psa, reference)?,
+            (Some(reference), _) => find_product(psa.as_ref(), reference)?,
             (None, Some(identifier)) => {
-                create_product(ctx, &psa, &config, &store, &vendor, &service, identifier, args)?
+                create_product(ctx, psa.as_ref(), &store, &vendor, &service, identifier, args)?
             }
             (None, None) => {
                 return Err(usage(
@@ -442,11 +441,8 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
 }
 
 /// An active catalog product (Autotask: Service) by identifier (name) or id.
-fn find_product(psa: &crate::psa::Psa, reference: &str) -> anyhow::Result<crate::model::CatalogProduct> {
-    let what = match psa {
-        crate::psa::Psa::ConnectWise(_) => "ConnectWise catalog product has the identifier",
-        crate::psa::Psa::Autotask(_) => "Autotask Service has the name",
-    };
+fn find_product(psa: &dyn crate::psa::Psa, reference: &str) -> anyhow::Result<crate::model::CatalogProduct> {
+    let what = psa.profile().product_reference;
     let product = match psa.find_products(reference)?.as_slice() {
         [one] => one.clone(),
         [] => {
@@ -477,54 +473,60 @@ fn find_product(psa: &crate::psa::Psa, reference: &str) -> anyhow::Result<crate:
     Ok(product)
 }
 
-/// ConnectWise catalog identifiers are at most 25 characters.
-const IDENTIFIER_MAX: usize = 25;
-
 /// Create the product for a service (or reuse one that already has the identifier: looking
 /// it up first means a retry never creates it twice).
 #[allow(clippy::too_many_arguments)]
 fn create_product(
     ctx: &Context,
-    psa: &crate::psa::Psa,
-    config: &Config,
+    psa: &dyn crate::psa::Psa,
     store: &Store,
     vendor: &str,
     service_key: &str,
     identifier: &str,
     args: &MapServicesArgs,
 ) -> anyhow::Result<crate::model::CatalogProduct> {
+    let Some(admin) = psa.catalog_admin() else {
+        let profile = psa.profile();
+        return Err(usage(format!(
+            "--create-product: recon cannot create a {} in {}; create it there, then map it with --product (its {} or id)",
+            profile.product,
+            profile.name,
+            profile.product_reference.rsplit(' ').next().unwrap_or("name")
+        )));
+    };
+    let most = admin.identifier_max();
     let identifier = if identifier.is_empty() {
-        format!("{vendor}-{service_key}").to_uppercase().chars().take(IDENTIFIER_MAX).collect()
+        format!("{vendor}-{service_key}").to_uppercase().chars().take(most).collect()
     } else {
         identifier.to_string()
     };
-    if identifier.chars().count() > IDENTIFIER_MAX {
-        return Err(usage(format!(
-            "product identifier {identifier:?} is longer than {IDENTIFIER_MAX} characters"
-        )));
+    if identifier.chars().count() > most {
+        return Err(usage(format!("product identifier {identifier:?} is longer than {most} characters")));
     }
-    let cw = psa.connectwise("--create-product").map_err(|e| usage(e.to_string()))?;
-    if let Some(existing) = cw.products(Some(&format!("identifier={}", quote(&identifier))))?.first() {
+    if let Some(existing) = psa.find_products(&identifier)?.into_iter().find(|p| p.identifier == identifier) {
         ctx.warn(&format!("catalog product {identifier} already exists (id {}); mapping it", existing.id));
         return find_product(psa, &existing.id.to_string());
     }
-    let cw_config = config.connectwise()?;
-    let subcategory_id = args.subcategory.or(cw_config.product_subcategory_id).ok_or_else(|| {
-        usage("--create-product needs a subcategory: pass --subcategory ID or set [connectwise] product_subcategory_id")
+    let (default_subcategory, default_type) = admin.defaults();
+    let section = admin.defaults_section();
+    let subcategory_id = args.subcategory.or(default_subcategory).ok_or_else(|| {
+        usage(format!("--create-product needs a subcategory: pass --subcategory ID or set {section} product_subcategory_id"))
     })?;
-    let type_id = args.product_type.or(cw_config.product_type_id).ok_or_else(|| {
-        usage("--create-product needs a product type: pass --product-type ID or set [connectwise] product_type_id")
+    let type_id = args.product_type.or(default_type).ok_or_else(|| {
+        usage(format!(
+            "--create-product needs a product type: pass --product-type ID or set {section} product_type_id"
+        ))
     })?;
     let name = store.services(vendor)?.into_iter().find(|s| s.key == service_key).map(|s| s.name);
     let description = args.description.clone().or(name).unwrap_or_else(|| service_key.to_string());
-    let new = crate::connectwise::NewProduct {
+    let new = crate::psa::NewProduct {
         identifier,
         customer_description: description.clone(),
         description,
         subcategory_id,
         type_id,
     };
-    Ok(cw.create_product(&new)?)
+    Ok(admin.create_product(&new)?)
 }
 
 /// A service by key, or by its display name ignoring case and spacing.

@@ -8,8 +8,7 @@ mod connect;
 pub mod demo;
 mod disconnect;
 mod history;
-mod init;
-pub use init::autotask_starter;
+pub mod init;
 mod map;
 mod products;
 mod report;
@@ -162,8 +161,8 @@ pub fn ask(question: &str) -> anyhow::Result<bool> {
 }
 
 /// Connect to the config's PSA with its credentials.
-pub fn psa<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Psa<'h>> {
-    Psa::connect(config, http)
+pub fn psa<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Box<dyn Psa + 'h>> {
+    Ok(config.psa()?.settings.connect(http)?)
 }
 
 /// The built-in sandbox's config for `psa` with these vendors, and recon's default `[sync]`
@@ -171,15 +170,11 @@ pub fn psa<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Psa<'h>> {
 #[cfg(feature = "sandbox")]
 fn sandbox_config(
     sandbox: &recon_sandbox::Sandbox,
-    psa: crate::cli::PsaKind,
+    psa: crate::psa::PsaKind,
     vendors: &[&str],
     tail: &str,
 ) -> String {
-    let config = match psa {
-        crate::cli::PsaKind::Connectwise => sandbox.config_toml_for(vendors),
-        crate::cli::PsaKind::Autotask => sandbox.autotask_config_toml_for(vendors),
-    };
-    config.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, tail)
+    (psa.0.sandbox_config)(sandbox, vendors).replace(recon_sandbox::SYNC_PUSH_EVERYTHING, tail)
 }
 
 /// The vendor's config section, or a usage error that lists the configured ones.

@@ -2,8 +2,8 @@
 //! ConnectWise subcategory and type ids that `map services --create-product` needs.
 
 use super::{Context, EXIT_OK, psa};
-use crate::connectwise::CatalogTable;
 use crate::matching::normalize_name;
+use crate::psa::CatalogTable;
 use serde::Serialize;
 use tabled::Tabled;
 
@@ -51,10 +51,14 @@ pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8>
         needle.as_ref().is_none_or(|n| texts.iter().any(|t| normalize_name(t).contains(n.as_str())))
     };
     if let Some(table) = table {
-        let entries: Vec<_> = psa
-            .connectwise("listing the catalog's set-up tables (--subcategories, --types)")
-            .map_err(|e| super::usage(e.to_string()))?
-            .catalog_tables(table)?
+        let admin = psa.catalog_admin().ok_or_else(|| {
+            super::usage(format!(
+                "--subcategories and --types list the set-up tables of a catalog recon can create products in; {} has none to list",
+                psa.name()
+            ))
+        })?;
+        let entries: Vec<_> = admin
+            .tables(table)?
             .into_iter()
             .filter(|e| wanted(&[&e.name, e.category.as_deref().unwrap_or_default()]))
             .collect();

@@ -129,7 +129,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     // Re-read every agreement involved: the held plan may be stale.
     let held_lines: Vec<&PlanLine> = chosen.iter().map(|c| &c.line).collect();
     let since = crate::period::Period::containing(ctx.today()).first_day();
-    let current = apply::read_additions_of(&psa, &held_lines, since, ctx.apply_options(&config))?;
+    let current = apply::read_additions_of(psa.as_ref(), &held_lines, since, ctx.apply_options(&config))?;
 
     // Each held change is re-checked for the period its run planned. A period that cannot be
     // read is an error, never "this month".
@@ -182,9 +182,10 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let mut vendors: Vec<String> = chosen.iter().flat_map(|c| c.vendors()).map(str::to_string).collect();
     vendors.sort();
     vendors.dedup();
-    apply::check_budget(&psa, &lines)?;
+    apply::check_budget(psa.as_ref(), &lines)?;
     let run_id = store.start_run(ctx.now, RunKind::Approve, period, false, &vendors)?;
-    let pushed = apply::push(&psa, &mut store, run_id, &lines, true, ctx.apply_options(&config), ctx.now)?;
+    let pushed =
+        apply::push(psa.as_ref(), &mut store, run_id, &lines, true, ctx.apply_options(&config), ctx.now)?;
     for &index in &pushed.applied {
         store.set_change_state(origins[index], ChangeState::Approved, None, None, chrono::Utc::now())?;
     }

@@ -6,7 +6,7 @@
 use super::{Context, EXIT_OK};
 use recon_sandbox::Sandbox;
 
-pub fn run(_ctx: &Context, psa: crate::cli::PsaKind) -> anyhow::Result<u8> {
+pub fn run(_ctx: &Context, psa: crate::psa::PsaKind) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start()?;
     let dir = tempfile::Builder::new().prefix("recon-try-").tempdir()?;
     let config_path = dir.path().join("config.toml");

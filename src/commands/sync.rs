@@ -117,7 +117,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         });
         let psa_read = psa(&config, &http).map(|psa| {
             let since = period.first_day();
-            let read = apply::read_additions(&psa, &agreement_ids, since, ctx.apply_options(&config));
+            let read = apply::read_additions(psa.as_ref(), &agreement_ids, since, ctx.apply_options(&config));
             // Billing terms move every month (the next invoice date, the posted periods):
             // read fresh, in a few paged requests; catalog prices of the mapped products
             // for new lines.
@@ -128,7 +128,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         let fetched = vendor_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (fetched, psa_read)
     });
-    let (psa, apply::AdditionsRead { additions, failed: unread_agreements }, terms, catalog) = psa_read?;
+    let (psa, apply::AdditionsRead { lines: additions, failed: unread_agreements }, terms, catalog) =
+        psa_read?;
     // Without an agreement's terms a new addition cannot be dated (reconcile skips it);
     // without a price its money is unknown. Neither stops the rest of the run.
     // Either failing makes the run a partial one (exit 1), so cron runs it again.
@@ -206,10 +207,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         snapshots: &snapshots,
         additions: &additions,
         policy: &config.sync,
-        bill_customer: config
-            .connectwise
-            .as_ref()
-            .map_or(crate::model::BillCustomer::Billable, |c| c.bill_customer),
+        bill_customer: config.psa()?.settings.bill_customer(),
         terms: &terms,
         catalog: &catalog,
         last_set: &last_set,
@@ -250,7 +248,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
     let push = !args.dry_run && writes > 0 && confirmed(args.yes, writes, psa.name())?;
     if push {
-        apply::check_budget(&psa, &plan.lines)?;
+        apply::check_budget(psa.as_ref(), &plan.lines)?;
     }
     let run_id = store.start_run(ctx.now, RunKind::Sync, period, args.dry_run, &vendors)?;
     if !args.dry_run {
@@ -263,8 +261,15 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         let keep: Vec<i64> = repeats.iter().map(|(_, id)| *id).collect();
         store.supersede_held(run_id, &keep, ctx.now)?;
     }
-    let pushed =
-        apply::push(&psa, &mut store, run_id, &plan.lines, push, ctx.apply_options(&config), ctx.now)?;
+    let pushed = apply::push(
+        psa.as_ref(),
+        &mut store,
+        run_id,
+        &plan.lines,
+        push,
+        ctx.apply_options(&config),
+        ctx.now,
+    )?;
     if !args.dry_run {
         // A new proposal for a line whose earlier one was waiting: say which it replaces.
         for (index, line) in plan.lines.iter().enumerate() {

@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     let psa = psa(&config, &http)?;
     let since = run.period.first_day();
     let touched: Vec<&PlanLine> = applied.iter().collect();
-    let current = apply::read_additions_of(&psa, &touched, since, ctx.apply_options(&config))?;
+    let current = apply::read_additions_of(psa.as_ref(), &touched, since, ctx.apply_options(&config))?;
     // A PSA that dates every change (Autotask): the reverse is a compensating change, dated
     // like any other (the run's period, or the first open day when it is posted).
     let terms: BTreeMap<i64, BillingTerms> = if psa.writes() == QuantityWrites::DatedDelta {
@@ -69,10 +69,17 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
 
-    apply::check_budget(&psa, &plan.lines)?;
+    apply::check_budget(psa.as_ref(), &plan.lines)?;
     let undo_run = store.start_run(ctx.now, RunKind::Undo, run.period, false, &run.vendors)?;
-    let pushed =
-        apply::push(&psa, &mut store, undo_run, &plan.lines, true, ctx.apply_options(&config), ctx.now)?;
+    let pushed = apply::push(
+        psa.as_ref(),
+        &mut store,
+        undo_run,
+        &plan.lines,
+        true,
+        ctx.apply_options(&config),
+        ctx.now,
+    )?;
     let (done, failed) = (pushed.applied.len(), pushed.failed.len());
     let result = if failed == 0 { RunResult::Ok } else { RunResult::Partial };
     store.finish_run(undo_run, chrono::Utc::now(), result, &plan.counts(), None)?;

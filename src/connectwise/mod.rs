@@ -2,10 +2,14 @@
 //! the `clientId` header, a pinned API version, codebase discovery, and paging that
 //! re-sends conditions and fields on every page.
 
+mod backend;
 mod wire;
+
+pub use backend::REGISTRATION;
 
 use crate::http::{Http, HttpError, Repeat, Request, display_url};
 use crate::model::{BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany};
+use crate::psa::{CatalogTable, NewProduct, TableEntry};
 use crate::secret::Secret;
 use base64::Engine;
 use reqwest::Method;
@@ -41,16 +45,6 @@ pub struct ServerInfo {
     pub version: Option<String>,
     pub is_cloud: Option<bool>,
     pub api_base: String,
-}
-
-/// A new catalog product (`POST /procurement/catalog`): every field ConnectWise requires.
-#[derive(Debug, Clone)]
-pub struct NewProduct {
-    pub identifier: String,
-    pub description: String,
-    pub customer_description: String,
-    pub subcategory_id: i64,
-    pub type_id: i64,
 }
 
 /// A new agreement addition.
@@ -104,6 +98,8 @@ pub struct ConnectWise<'h> {
     discovery: Option<Discovery>,
     authorization: Secret,
     client_id: String,
+    /// `[connectwise] product_subcategory_id` and `product_type_id`: for `--create-product`.
+    product_defaults: (Option<i64>, Option<i64>),
 }
 
 /// What re-discovery needs, and whether it already happened (at most once per client).
@@ -139,6 +135,7 @@ impl<'h> ConnectWise<'h> {
             discovery,
             authorization,
             client_id: config.client_id.clone(),
+            product_defaults: (config.product_subcategory_id, config.product_type_id),
         })
     }
 
@@ -480,22 +477,6 @@ fn permission_error(error: HttpError, request: &Request) -> CwError {
 }
 
 /// Quote a value for a `conditions` string.
-/// Which of the catalog's set-up tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CatalogTable {
-    Subcategories,
-    Types,
-}
-
-/// One entry of a set-up table: a subcategory (with its category) or a product type.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TableEntry {
-    pub id: i64,
-    pub name: String,
-    pub category: Option<String>,
-    pub inactive: bool,
-}
-
 pub fn quote(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -513,6 +494,10 @@ mod tests {
         assert_eq!(next_page_number(""), None);
     }
 
+    fn cw_settings(config: &crate::config::Config) -> &ConnectWiseSettings {
+        config.psa().unwrap().settings.as_any().downcast_ref().unwrap()
+    }
+
     fn sandbox_config(sandbox: &recon_sandbox::Sandbox, extra: &str) -> crate::config::Config {
         let text =
             sandbox.config_toml_for(&[]).replace("[connectwise]\n", &format!("[connectwise]\n{extra}"));
@@ -528,7 +513,7 @@ mod tests {
         let sandbox = recon_sandbox::Sandbox::start().unwrap();
         let config = sandbox_config(&sandbox, "");
         let http = Http::new(config.http).unwrap();
-        let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
+        let cw = ConnectWise::connect(cw_settings(&config), &http).unwrap();
         assert!(cw.api_base().as_str().ends_with("/v2025_1/apis/3.0/"));
 
         sandbox.set_connectwise_codebase("v2025_2/");
@@ -549,7 +534,7 @@ mod tests {
         let sandbox = recon_sandbox::Sandbox::start().unwrap();
         let config = sandbox_config(&sandbox, "");
         let http = Http::new(config.http).unwrap();
-        let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
+        let cw = ConnectWise::connect(cw_settings(&config), &http).unwrap();
         sandbox.set_connectwise_codebase("v2025_2/");
         let err = cw.additions(999_999).unwrap_err().to_string();
         assert!(err.contains("404") && err.contains("also after re-discovering the codebase"), "{err}");
@@ -561,7 +546,7 @@ mod tests {
         let sandbox = recon_sandbox::Sandbox::start().unwrap();
         let config = sandbox_config(&sandbox, "codebase = \"v2025_1\"\n");
         let http = Http::new(config.http).unwrap();
-        let cw = ConnectWise::connect(config.connectwise().unwrap(), &http).unwrap();
+        let cw = ConnectWise::connect(cw_settings(&config), &http).unwrap();
         sandbox.set_connectwise_codebase("v2025_2/");
         let err = cw.server_info().unwrap_err();
         assert!(matches!(&err, CwError::Http(e) if e.status() == Some(404)), "{err}");

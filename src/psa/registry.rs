@@ -1,0 +1,91 @@
+//! The PSAs recon knows: one `Registration` each, in `PSAS`. Everything else (the config
+//! section, `--psa`, `recon init`'s starter, the sandbox's config, `check`) is found here.
+
+use super::{Profile, Psa, PsaError};
+use crate::config::{ConfigError, Validator};
+use crate::http::Http;
+use crate::model::BillCustomer;
+use std::fmt;
+use std::sync::Arc;
+
+/// The registered PSAs; the first is the default of `--psa`.
+pub static PSAS: [PsaKind; 2] =
+    [PsaKind(&crate::connectwise::REGISTRATION), PsaKind(&crate::autotask::REGISTRATION)];
+
+/// Reads a PSA's section of the config: `None` when the file has none.
+pub type ReadSettings = fn(&Validator) -> Result<Option<Arc<dyn PsaSettings>>, ConfigError>;
+
+/// What a PSA's folder gives the rest of recon.
+pub struct Registration {
+    /// Its config section and its `--psa` value: `connectwise`.
+    pub key: &'static str,
+    pub profile: &'static Profile,
+    /// Its config section, validated; `None` when the file has none.
+    pub settings: ReadSettings,
+    /// A config pointing at the built-in sandbox's fake of it, with these vendors.
+    #[cfg(feature = "sandbox")]
+    pub sandbox_config: fn(&recon_sandbox::Sandbox, &[&str]) -> String,
+}
+
+/// A PSA's validated config section: enough to connect.
+pub trait PsaSettings: fmt::Debug + Send + Sync {
+    fn connect<'h>(&self, http: &'h Http) -> Result<Box<dyn Psa + 'h>, PsaError>;
+    /// How the lines recon creates are billed unless a service mapping says otherwise.
+    fn bill_customer(&self) -> BillCustomer {
+        BillCustomer::Billable
+    }
+    /// For tests and PSA-specific code in its own folder.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// One registered PSA (`--psa` takes its key).
+#[derive(Clone, Copy)]
+pub struct PsaKind(pub &'static Registration);
+
+impl PsaKind {
+    pub fn key(self) -> &'static str {
+        self.0.key
+    }
+
+    /// Its name, as people read it.
+    pub fn name(self) -> &'static str {
+        self.0.profile.name
+    }
+
+    pub fn is_default(self) -> bool {
+        self == PSAS[0]
+    }
+
+    pub fn find(key: &str) -> Option<PsaKind> {
+        PSAS.iter().copied().find(|p| p.key() == key)
+    }
+
+    /// `connectwise, autotask`: for messages.
+    pub fn keys() -> Vec<&'static str> {
+        PSAS.iter().map(|p| p.key()).collect()
+    }
+}
+
+impl PartialEq for PsaKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for PsaKind {}
+
+impl fmt::Debug for PsaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl clap::ValueEnum for PsaKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &PSAS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.key()).help(self.name()))
+    }
+}
