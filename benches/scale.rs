@@ -950,6 +950,8 @@ fn pure_core() -> Result<PureTimes> {
                 effective_date: None,
                 cancelled_date: None,
                 schedule: Vec::new(),
+                inactive: false,
+                computed: false,
             });
             next_id += 1;
         }
@@ -969,6 +971,8 @@ fn pure_core() -> Result<PureTimes> {
             effective_date: None,
             cancelled_date: None,
             schedule: Vec::new(),
+            inactive: false,
+            computed: false,
         });
         next_id += 1;
     }
@@ -1013,6 +1017,7 @@ fn pure_core() -> Result<PureTimes> {
             catalog: &catalog,
             last_set: &BTreeMap::new(),
             writes: recon::model::QuantityWrites::InPlace,
+            psa_name: "the PSA",
         });
         let (t2, w2) = (thread_cpu()?, Instant::now());
         let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();

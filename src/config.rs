@@ -728,30 +728,28 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for OneSection
 }
 
 /// The values `recon init` writes as examples and that are still there, each with its line:
-/// every `REPLACE-ME`, the example `company_id` and the all-zero `client_id`. Commented-out
+/// every `REPLACE-ME`, and each PSA's own examples (`Registration::examples`). Commented-out
 /// sections are not read (TOML drops comments).
 fn placeholders(text: &str) -> Vec<(usize, String)> {
-    const EXAMPLE_COMPANY: &str = "yourcompany";
-    const ZERO_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000000";
     let Ok(document) = toml::from_str::<toml::Table>(text) else { return Vec::new() };
     let mut found = Vec::new();
     let walk = |section: &[&str], table: &toml::Table, found: &mut Vec<(usize, String)>| {
         for (key, value) in table {
             let Some(text_value) = value.as_str() else { continue };
-            let example = text_value.trim() == PLACEHOLDER
-                || (section == ["connectwise"] && key == "company_id" && text_value == EXAMPLE_COMPANY)
-                || (section == ["connectwise"] && key == "client_id" && text_value == ZERO_CLIENT_ID);
+            let psa_example = crate::psa::registry::PSAS.iter().any(|p| {
+                section == [p.key()] && p.0.examples.iter().any(|(k, v)| k == key && *v == text_value)
+            });
+            let example = text_value.trim() == PLACEHOLDER || psa_example;
             if example {
                 let line = locate(text, section, Some(key)).unwrap_or(0);
                 found.push((line, format!("{} {key} = {text_value:?}", section_label(section))));
             }
         }
     };
-    if let Some(cw) = document.get("connectwise").and_then(|v| v.as_table()) {
-        walk(&["connectwise"], cw, &mut found);
-    }
-    if let Some(at) = document.get("autotask").and_then(|v| v.as_table()) {
-        walk(&["autotask"], at, &mut found);
+    for key in PsaKind::keys() {
+        if let Some(table) = document.get(key).and_then(|v| v.as_table()) {
+            walk(&[key], table, &mut found);
+        }
     }
     if let Some(vendors) = document.get("vendors").and_then(|v| v.as_table()) {
         for (name, section) in vendors {

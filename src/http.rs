@@ -265,6 +265,12 @@ impl Http {
     /// Pace requests to the host of `url` adaptively, at most `per_minute`, shared by every
     /// caller. A host already paced at that ceiling keeps what its controller learnt.
     pub fn limit_host(&self, service: &str, url: &Url, per_minute: u32) {
+        self.limit_host_waiting(service, url, per_minute, None);
+    }
+
+    /// `limit_host`, for a host whose 429s may lack `Retry-After` and whose window is long:
+    /// such a 429 pauses every worker `wait` (doubling once within an episode).
+    pub fn limit_host_waiting(&self, service: &str, url: &Url, per_minute: u32, wait: Option<Duration>) {
         let key = host_key(url);
         let mut limiters = match self.limiters.lock() {
             Ok(guard) => guard,
@@ -277,7 +283,11 @@ impl Http {
                 key,
                 Arc::new(PacedHost {
                     service: service.to_string(),
-                    controller: Mutex::new(crate::rate::RateController::new(per_minute, Instant::now())),
+                    controller: Mutex::new(match wait {
+                        Some(wait) => crate::rate::RateController::new(per_minute, Instant::now())
+                            .with_default_wait(wait),
+                        None => crate::rate::RateController::new(per_minute, Instant::now()),
+                    }),
                     throttled: AtomicU64::new(0),
                 }),
             );
@@ -589,7 +599,8 @@ fn error_detail(body: &[u8]) -> String {
         if !fields.is_empty() {
             return truncate(&fields.join("; "), 400);
         }
-        for key in ["message", "detail", "error"] {
+        // ConnectWise `message`; Halo `errorMessage`, .NET `Message`, OAuth `error_description`.
+        for key in ["message", "errorMessage", "Message", "error_description", "detail", "error"] {
             if let Some(text) = value.get(key).and_then(|v| v.as_str()) {
                 return truncate(text, 200);
             }
@@ -670,6 +681,16 @@ mod tests {
         let refused = br#"{"code":"InvalidObject","message":"agreementAddition object is invalid","errors":[{"code":"InvalidField","message":"Since this period has already been invoiced.","resource":"agreementAddition","field":"effectiveDate"}]}"#;
         assert_eq!(error_detail(refused), "`effectiveDate`: Since this period has already been invoiced.");
         assert_eq!(error_detail(br#"{"errors":["Contract not found"]}"#), "Contract not found");
+        // Halo's shapes: {resultCode, errorMessage}, .NET {ClassName, Message}, OAuth errors.
+        assert_eq!(
+            error_detail(br#"{"resultCode":5,"errorMessage":"Invoice is locked"}"#),
+            "Invoice is locked"
+        );
+        assert_eq!(error_detail(br#"{"ClassName":"System.Exception","Message":"No access"}"#), "No access");
+        assert_eq!(
+            error_detail(br#"{"error":"invalid_client","error_description":"The client secret is wrong"}"#),
+            "The client secret is wrong"
+        );
     }
 
     #[test]

@@ -152,6 +152,10 @@ pub enum QuantityWrites {
     /// (Autotask's ContractServiceAdjustment). Every change, an update too, carries its date,
     /// and the quantity it changes is the one in force on that date.
     DatedDelta,
+    /// The quantity is set in place by sending the container again with every line (Halo's
+    /// recurring invoice re-post); a change applies from the next invoice the PSA generates,
+    /// whose pro-rata the PSA's own settings decide. A missing line is added to the container.
+    Repost,
 }
 
 /// The units of a line over a span of days: one span per billing period, and a new one from
@@ -199,6 +203,13 @@ pub struct BillingLine {
     /// has one `quantity` (ConnectWise).
     #[serde(default)]
     pub schedule: Vec<UnitSpan>,
+    /// Switched off in the PSA (Halo `isinactive`): it bills no period.
+    #[serde(default)]
+    pub inactive: bool,
+    /// The PSA computes its quantity itself (Halo's automatic quantity from licence, user or
+    /// asset counts): recon never writes it, and says so.
+    #[serde(default)]
+    pub computed: bool,
 }
 
 /// Where a billing line stands in a period.
@@ -222,10 +233,10 @@ impl BillingLine {
         span_at(&self.schedule, date?).map(|s| s.units)
     }
 
-    /// An addition bills period P when it is not cancelled before P starts and does not
-    /// start after P ends.
+    /// An addition bills period P when it is active, not cancelled before P starts and does
+    /// not start after P ends.
     pub fn standing(&self, period: Period) -> Standing {
-        if self.cancelled_date.is_some_and(|d| d < period.first_day()) {
+        if self.inactive || self.cancelled_date.is_some_and(|d| d < period.first_day()) {
             Standing::Ended
         } else if self.effective_date.is_some_and(|d| d > period.last_day()) {
             Standing::Scheduled

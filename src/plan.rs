@@ -93,6 +93,9 @@ pub enum Reason {
     /// The line's units change again after the date a change would take effect (to `units`
     /// from `date`): a delta would shift that later change too, so it is left to a person.
     ChangesLater { date: chrono::NaiveDate, units: Decimal },
+    /// The PSA computes the line's quantity itself (Halo's automatic quantity from licence,
+    /// user or asset counts): writing it would fight that calculation, so recon never does.
+    ComputedByPsa { psa: String },
     /// The `[sync]` policy holds the change for review.
     Held { hold: Hold },
     /// Undo: the run created this addition; it is set to 0 (never cancelled).
@@ -129,6 +132,7 @@ impl Reason {
             Reason::TermsNotRead { .. } => "terms_not_read",
             Reason::NoUnitsOnDate { .. } => "no_units_on_date",
             Reason::ChangesLater { .. } => "changes_later",
+            Reason::ComputedByPsa { .. } => "quantity_managed_by_psa",
             Reason::Held { .. } => "held",
             Reason::UndoCreated => "undo_created",
             Reason::UndoBackTo { .. } => "undo_back_to",
@@ -241,6 +245,9 @@ pub enum DateRule {
     /// The period is already posted for billing (Autotask `approveAndPostDate`): a change
     /// takes effect from the first day of the next open period.
     Posted { open_from: chrono::NaiveDate },
+    /// The PSA applies a changed quantity from the next invoice it generates (Halo
+    /// `nextcreationdate`), and its own pro-rata settings decide the part period.
+    NextInvoice { next_invoice: chrono::NaiveDate },
 }
 
 impl PlanLine {

@@ -50,6 +50,8 @@ pub struct RateController {
     last_change: Instant,
     last_throttle: Option<Instant>,
     lowest: f64,
+    /// The first pause of a 429 without `Retry-After` (doubling within an episode).
+    default_wait: Duration,
 }
 
 impl RateController {
@@ -67,7 +69,15 @@ impl RateController {
             last_change: now,
             last_throttle: None,
             lowest: rate,
+            default_wait: DEFAULT_WAIT,
         }
+    }
+
+    /// A host whose window is long (Halo: 300 requests per rolling 5 minutes) and whose 429s
+    /// may say nothing of when to come back: pause this long on such a 429, doubling once.
+    pub fn with_default_wait(mut self, wait: Duration) -> RateController {
+        self.default_wait = wait.max(DEFAULT_WAIT);
+        self
     }
 
     /// Requests a minute, now.
@@ -113,8 +123,8 @@ impl RateController {
         if self.paused_until.is_none_or(|p| now >= p) {
             self.episode_pauses += 1;
         }
-        let doubled = DEFAULT_WAIT.saturating_mul(1 << self.episode_pauses.saturating_sub(1).min(4));
-        let doubled = doubled.min(MAX_EPISODE_WAIT);
+        let doubled = self.default_wait.saturating_mul(1 << self.episode_pauses.saturating_sub(1).min(4));
+        let doubled = doubled.min(MAX_EPISODE_WAIT.max(self.default_wait.saturating_mul(2)));
         // `Retry-After: 0` is the server saying "now": no pause is added to it.
         let wait = match retry_after {
             Some(r) if r.is_zero() => r,
@@ -162,6 +172,25 @@ mod tests {
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn a_long_window_host_waits_its_default_on_a_429_without_retry_after() {
+        let t0 = Instant::now();
+        let mut c = RateController::new(55, t0).with_default_wait(secs(30.0));
+        c.throttled(t0, None);
+        assert!(c.reserve(t0 + secs(1.0)) >= t0 + secs(30.0), "the first pause is the default");
+        let t1 = t0 + secs(31.0);
+        c.throttled(t1, None);
+        assert!(c.reserve(t1) >= t1 + secs(60.0), "then doubled");
+        let t2 = t1 + secs(61.0);
+        c.throttled(t2, None);
+        let slot = c.reserve(t2);
+        assert!(slot >= t2 + secs(60.0) && slot < t2 + secs(61.0), "never past twice the default");
+        // A Retry-After still wins when it is longer.
+        let mut c = RateController::new(55, t0).with_default_wait(secs(30.0));
+        c.throttled(t0, Some(secs(90.0)));
+        assert!(c.reserve(t0) >= t0 + secs(90.0));
     }
 
     #[test]

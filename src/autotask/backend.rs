@@ -27,6 +27,7 @@ pub static REGISTRATION: Registration = Registration {
     key: "autotask",
     profile: &PROFILE,
     settings,
+    examples: &[],
     #[cfg(feature = "sandbox")]
     sandbox_config: |sandbox, vendors| sandbox.autotask_config_toml_for(vendors),
 };

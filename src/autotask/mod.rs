@@ -499,6 +499,8 @@ impl<'h> Autotask<'h> {
                     effective_date: None,
                     cancelled_date: None,
                     schedule,
+                    inactive: false,
+                    computed: false,
                 });
             }
         }

@@ -77,6 +77,8 @@ mod tests {
                 effective_date: None,
                 cancelled_date: None,
                 schedule: spans.clone(),
+                inactive: false,
+                computed: false,
             };
             assert_eq!(line.quantity_at(Some(day(11, 20))), Some(Decimal::from(15)));
             assert_eq!(line.quantity_at(Some(day(10, 20))), Some(Decimal::from(10)));

@@ -212,6 +212,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         catalog: &catalog,
         last_set: &last_set,
         writes: psa.writes(),
+        psa_name: psa.name(),
     });
     // What a person already decided: a rejected proposal is not proposed again, and a held
     // one that is still waiting keeps its id.

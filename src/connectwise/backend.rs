@@ -30,6 +30,7 @@ pub static REGISTRATION: Registration = Registration {
     key: "connectwise",
     profile: &PROFILE,
     settings,
+    examples: &[("company_id", "yourcompany"), ("client_id", "00000000-0000-0000-0000-000000000000")],
     #[cfg(feature = "sandbox")]
     sandbox_config: |sandbox, vendors| sandbox.config_toml_for(vendors),
 };

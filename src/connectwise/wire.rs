@@ -143,6 +143,8 @@ impl Addition {
             effective_date: self.effective_date.as_deref().and_then(parse_cw_date),
             cancelled_date: self.cancelled_date.as_deref().and_then(parse_cw_date),
             schedule: Vec::new(),
+            inactive: false,
+            computed: false,
         }
     }
 }

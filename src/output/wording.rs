@@ -58,6 +58,9 @@ pub fn reason(r: &Reason) -> String {
             "the units change again from {date} (to {}): a change from the period's start would shift that one too; settle it in the PSA, then sync",
             crate::plan::format_quantity(Some(*units))
         ),
+        Reason::ComputedByPsa { psa } => format!(
+            "quantity managed by {psa}: it computes this line from licence, user or asset counts, so recon never writes it"
+        ),
         Reason::Held { hold } => hold_text(*hold),
         Reason::UndoCreated => "created by the run: set to 0 (recon does not cancel additions)".to_string(),
         Reason::UndoBackTo { quantity } => format!("back to {quantity}"),
@@ -171,6 +174,9 @@ pub fn date_rule(rule: DateRule) -> String {
             "the period before it is already posted for billing, so it takes effect when the next one starts"
                 .to_string()
         }
+        DateRule::NextInvoice { next_invoice } => format!(
+            "applies from the invoice the PSA generates next ({next_invoice}); its own pro-rata settings decide the part month"
+        ),
     }
 }
 

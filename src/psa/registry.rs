@@ -22,6 +22,9 @@ pub struct Registration {
     pub profile: &'static Profile,
     /// Its config section, validated; `None` when the file has none.
     pub settings: ReadSettings,
+    /// Example values `recon init` writes besides `REPLACE-ME` (key, value): a config that
+    /// still has one is refused with its line.
+    pub examples: &'static [(&'static str, &'static str)],
     /// A config pointing at the built-in sandbox's fake of it, with these vendors.
     #[cfg(feature = "sandbox")]
     pub sandbox_config: fn(&recon_sandbox::Sandbox, &[&str]) -> String,

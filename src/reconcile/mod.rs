@@ -25,7 +25,7 @@ use crate::model::{
 use crate::money;
 use crate::period::Period;
 use crate::plan::Hold;
-use crate::plan::{Action, LineMoney, Plan, PlanLine, Reason, Source, Unknown};
+use crate::plan::{Action, DateRule, LineMoney, Plan, PlanLine, Reason, Source, Unknown};
 use crate::policy::{Decision, SyncPolicy};
 use foldhash::{HashMap as FastMap, HashMapExt};
 use rust_decimal::Decimal;
@@ -54,9 +54,11 @@ pub struct ReconcileInput<'a> {
     /// Addition id -> (run, quantity) recon last set it to: a different quantity now was
     /// changed outside recon.
     pub last_set: &'a BTreeMap<i64, (i64, Decimal)>,
-    /// How the PSA changes a quantity: in place, or by a dated delta (every change dated,
-    /// and compared with the units in force on that date).
+    /// How the PSA changes a quantity: in place, by a dated delta (every change dated, and
+    /// compared with the units in force on that date), or by re-posting the container.
     pub writes: QuantityWrites,
+    /// The PSA's name, for the words of a reason.
+    pub psa_name: &'static str,
 }
 
 /// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
@@ -389,6 +391,11 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                     ));
                 }
             },
+            [one] if one.computed => {
+                line.addition_id = Some(one.id);
+                line.before = Some(one.quantity);
+                line.reason = Some(Reason::ComputedByPsa { psa: input.psa_name.to_string() });
+            }
             [one] if input.writes == QuantityWrites::DatedDelta => {
                 // The change takes effect on a date, and what it changes is the units in
                 // force on that date, at that span's price.
@@ -432,6 +439,13 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                 line.before = Some(one.quantity);
                 line.cancelled_from = one.cancelled_date;
                 line.action = if one.quantity == target { Action::Unchanged } else { Action::Update };
+                // A re-posted quantity applies from the PSA's next invoice: say when.
+                if input.writes == QuantityWrites::Repost
+                    && let Some(next) = input.terms.get(&agreement_id).and_then(|t| t.next_invoice_date)
+                {
+                    line.effective_date = Some(next);
+                    line.date_rule = Some(DateRule::NextInvoice { next_invoice: next });
+                }
                 line.money = Some(line_money(
                     one.quantity,
                     target,
@@ -641,6 +655,8 @@ mod tests {
             effective_date: None,
             cancelled_date: None,
             schedule: Vec::new(),
+            inactive: false,
+            computed: false,
         }
     }
 
@@ -780,6 +796,7 @@ mod tests {
                 catalog: &self.catalog,
                 last_set: &self.last_set,
                 writes: self.writes,
+                psa_name: "Halo",
             })
         }
     }
@@ -1416,6 +1433,86 @@ mod tests {
             (Action::Add, Some(day(2026, 10, 1)), None)
         );
         assert_eq!(line.delta(), Some(Decimal::from(5)));
+    }
+
+    #[test]
+    fn a_reposting_psa_never_writes_a_computed_line_and_dates_an_update_at_its_next_invoice() {
+        let terms = |next: Option<chrono::NaiveDate>| BillingTerms {
+            container_id: 10,
+            bill_start_date: Some(day(2026, 1, 1)),
+            next_invoice_date: next,
+            prorate: true,
+            currency: None,
+            open_from: None,
+        };
+        let line_with = |f: &dyn Fn(&mut BillingLine)| {
+            let mut l = addition(17, Some(100), None, 3.0);
+            f(&mut l);
+            l
+        };
+        type Case = (
+            &'static str,
+            Vec<BillingLine>,
+            Option<chrono::NaiveDate>,
+            Action,
+            Option<Reason>,
+            Option<chrono::NaiveDate>,
+        );
+        let cases: [Case; 5] = [
+            (
+                "update: from the next invoice",
+                vec![line_with(&|_| {})],
+                Some(day(2026, 11, 1)),
+                Action::Update,
+                None,
+                Some(day(2026, 11, 1)),
+            ),
+            (
+                "update, next invoice unknown: no date",
+                vec![line_with(&|_| {})],
+                None,
+                Action::Update,
+                None,
+                None,
+            ),
+            (
+                "quantity computed by the PSA: never written",
+                vec![line_with(&|l| l.computed = true)],
+                Some(day(2026, 11, 1)),
+                Action::Skipped,
+                Some(Reason::ComputedByPsa { psa: "Halo".into() }),
+                None,
+            ),
+            (
+                "an inactive line bills nothing: a line is added",
+                vec![line_with(&|l| l.inactive = true)],
+                Some(day(2026, 11, 1)),
+                Action::Add,
+                None,
+                Some(day(2026, 10, 1)),
+            ),
+            (
+                "no line: added from the period's first day",
+                vec![],
+                Some(day(2026, 11, 1)),
+                Action::Add,
+                None,
+                Some(day(2026, 10, 1)),
+            ),
+        ];
+        for (name, lines, next, action, reason, date) in cases {
+            let mut world = World::base();
+            world.writes = QuantityWrites::Repost;
+            world.default_terms = false;
+            world.terms.insert(10, terms(next));
+            *world.additions_of(10) = lines;
+            let line = world.plan().lines.remove(0);
+            assert_eq!((line.action, &line.reason, line.effective_date), (action, &reason, date), "{name}");
+            if action == Action::Update {
+                let rule = next.map(|next_invoice| DateRule::NextInvoice { next_invoice });
+                assert_eq!(line.date_rule, rule, "{name}");
+            }
+        }
     }
 
     #[test]
