@@ -66,6 +66,9 @@ fn main() -> Result<()> {
     if args.iter().any(|a| a == "--autotask") {
         return autotask_case(&scale);
     }
+    if args.iter().any(|a| a == "--halopsa") {
+        return halopsa_case(&scale);
+    }
     let mut rows = Vec::new();
 
     eprintln!(
@@ -311,6 +314,65 @@ fn autotask_case(scale: &Scale) -> Result<()> {
     Ok(())
 }
 
+/// The same MSP billed through HaloPSA.
+static HALOPSA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--halopsa`: the generated MSP's 2,000 clients synced through the fake Halo, which enforces
+/// hosted Halo's 300 requests per rolling 5 minutes, with recon at its default ceiling (55 a
+/// minute): the requests each run sends, by entity, and the wall time next to the physical
+/// limit (requests / 60 a minute).
+fn halopsa_case(scale: &Scale) -> Result<()> {
+    HALOPSA.store(true, Ordering::Relaxed);
+    eprintln!(
+        "halopsa: {} companies, {WORKERS} workers, {} ms latency",
+        scale.companies,
+        latency().as_millis()
+    );
+    let case = Case::setup(scale, WORKERS, None, None)?;
+    let dry = case.run(&["sync", "--dry-run"])?;
+    let dry_plan = plan_counts(&dry.stdout)?;
+    let sync = case.run(&["sync", "--yes"])?;
+    let pushed = applied(&sync.stdout)?;
+    let again = case.run(&["sync", "--dry-run"])?;
+    let again_plan = plan_counts(&again.stdout)?;
+    if pushed != dry_plan.add + dry_plan.update || again_plan.add + again_plan.update != 0 {
+        bail!(
+            "halopsa: planned {} changes, applied {pushed}, {} left after",
+            dry_plan.add + dry_plan.update,
+            again_plan.add + again_plan.update
+        );
+    }
+    println!("| run | wall | Halo requests | physical limit (requests / 60 a minute) | by entity | 429s |");
+    println!("|---|---|---|---|---|---|");
+    for (name, run) in [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)] {
+        let halo: Vec<&RecordedRequest> = run.requests.iter().filter(|r| r.server == "halopsa").collect();
+        let mut by_entity: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for r in &halo {
+            let path = r.path_and_query.split('?').next().unwrap_or_default();
+            let entity = match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+                ["api", "RecurringInvoice", _] => format!("{} RecurringInvoice/{{id}}", r.method),
+                ["api", entity, ..] => format!("{} {entity}", r.method),
+                other => format!("{} /{}", r.method, other.join("/")),
+            };
+            *by_entity.entry(entity).or_default() += 1;
+        }
+        let entities: Vec<String> = by_entity.iter().map(|(e, n)| format!("{e} {n}")).collect();
+        println!(
+            "| {name} | {:.1} s | {} | {:.1} s | {} | {} |",
+            run.wall.as_secs_f64(),
+            halo.len(),
+            halo.len() as f64,
+            entities.join(", "),
+            halo.iter().filter(|r| r.status == 429).count()
+        );
+    }
+    println!(
+        "\nplan: {} add, {} update, {} unchanged; applied {pushed}; recurring invoices: {}",
+        dry_plan.add, dry_plan.update, dry_plan.unchanged, case.summary.agreements
+    );
+    Ok(())
+}
+
 fn small_scale() -> Scale {
     Scale {
         companies: 200,
@@ -367,10 +429,15 @@ impl Case {
         let mut text = if AUTOTASK.load(Ordering::Relaxed) {
             // recon's default share of the hourly budget (3,000), not the sandbox's 10,000.
             sandbox.autotask_config_toml_for(&VENDORS).replace("requests_per_hour = 10000\n", "")
+        } else if HALOPSA.load(Ordering::Relaxed) {
+            // recon's default ceiling (55 a minute), not the sandbox's 1,000.
+            sandbox.halopsa_config_toml_for(&VENDORS).replace("requests_per_minute = 1000\n", "")
         } else {
             sandbox.config_toml_for(&VENDORS)
         };
-        if let Some(rpm) = cw_per_minute.filter(|_| !AUTOTASK.load(Ordering::Relaxed)) {
+        if let Some(rpm) =
+            cw_per_minute.filter(|_| !AUTOTASK.load(Ordering::Relaxed) && !HALOPSA.load(Ordering::Relaxed))
+        {
             text =
                 text.replacen("[connectwise]\n", &format!("[connectwise]\nrequests_per_minute = {rpm}\n"), 1);
         }

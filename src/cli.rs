@@ -226,12 +226,13 @@ pub struct MapAccountsArgs {
     /// Map this account (vendor name or id) by hand
     #[arg(long, value_name = "ACCOUNT", requires = "company", conflicts_with_all = ["unmap", "auto"])]
     pub set: Option<String>,
-    /// The ConnectWise company (name, identifier or id)
+    /// The PSA company (name, identifier or id)
     #[arg(long, value_name = "COMPANY", requires = "set")]
     pub company: Option<String>,
-    /// The company's agreement (name or id; an Autotask contract by name, number or id);
-    /// needed when it has several active ones
-    #[arg(long, visible_alias = "contract", value_name = "AGREEMENT", requires = "set")]
+    /// What the account bills to, when the company has several: a ConnectWise agreement (name
+    /// or id), an Autotask contract (name, number or id), a Halo recurring invoice (its id, or
+    /// its contract's ref or id)
+    #[arg(long, visible_aliases = ["contract", "invoice"], value_name = "AGREEMENT", requires = "set")]
     pub agreement: Option<String>,
     /// Remove this account's mapping
     #[arg(long, value_name = "ACCOUNT", conflicts_with = "auto")]

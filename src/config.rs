@@ -1143,6 +1143,51 @@ max_change_percent = 50
     }
 
     #[test]
+    fn the_halopsa_starter_needs_its_tenant_url_and_application_and_defaults_to_hosted_limits() {
+        let starter = crate::commands::init::starter(PsaKind::find("halopsa").unwrap());
+        assert!(!starter.contains("\n[connectwise]"), "one PSA section");
+        let err = parse(&starter).unwrap_err().to_string();
+        for what in [
+            "[halopsa] resource_url = \"https://YOURTENANT.halopsa.com/api\"",
+            "[halopsa] client_id = \"REPLACE-ME\"",
+            "[halopsa] client_secret = \"REPLACE-ME\"",
+        ] {
+            assert!(err.contains(what), "{what}: {err}");
+        }
+        let filled =
+            parse(&starter.replace(PLACEHOLDER, "a-real-value").replace("YOURTENANT", "acme")).unwrap();
+        let halo: &crate::halopsa::HaloSettings = psa_settings(&filled);
+        assert_eq!(halo.resource_url.as_str(), "https://acme.halopsa.com/api/");
+        assert_eq!((halo.scope.as_str(), halo.requests_per_minute), ("all", 55));
+        assert_eq!(halo.rate_window, std::time::Duration::from_secs(300));
+        assert!(halo.auth_url.is_none() && halo.tenant.is_none(), "found with authinfo");
+        let cw = "[connectwise]\nsite = \"https://x.example\"\ncompany_id = \"a\"\npublic_key = \"p\"\nprivate_key = \"q\"\nclient_id = \"c\"\n";
+        let both =
+            parse(&format!("{cw}[halopsa]\nresource_url = \"https://a.halopsa.com/api\"\n")).unwrap_err();
+        assert!(both.to_string().contains("both [connectwise] and [halopsa]"), "{both}");
+        let halo = "[halopsa]\nresource_url = \"https://a.halopsa.com/api\"\nclient_id = \"i\"\nclient_secret = \"s\"\n";
+        for (extra, says) in [
+            ("requests_per_minute = 0\n", "requests_per_minute = 0"),
+            ("scope = \" \"\n", "scope is empty"),
+            ("tenant = \"Not set\"\n", ""),
+            ("auth_url = \"http://a.halopsa.com/auth\"\n", "uses http://"),
+        ] {
+            let result = parse(&format!("{halo}{extra}"));
+            if says.is_empty() {
+                let c = result.unwrap();
+                assert!(
+                    psa_settings::<crate::halopsa::HaloSettings>(&c).tenant.is_none(),
+                    "on-premise: no tenant"
+                );
+                continue;
+            }
+            let err = result.unwrap_err();
+            assert!(err.to_string().contains(says), "{extra}: {err}");
+            assert!(err.line.is_some(), "{extra}: {err} names its line");
+        }
+    }
+
+    #[test]
     fn the_notify_section_reads_its_url_from_the_environment_and_names_what_it_allows() {
         let env = |name: &str| (name == "HOOK").then(|| "https://hooks.slack.com/services/T/B/x".to_string());
         let config = Config::parse(

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connectwise;
+pub mod halopsa;
 pub mod http;
 pub mod matching;
 pub mod model;

@@ -508,7 +508,7 @@ fn account_line(a: &VendorAccount) -> String {
 }
 
 fn agreement_line(a: &BillingContainer) -> String {
-    match &a.number {
+    match a.number.as_deref().filter(|n| !a.name.contains(n)) {
         Some(number) => format!("{} (id {}, number {number})", a.name, a.id),
         None => format!("{} (id {})", a.name, a.id),
     }
@@ -643,6 +643,11 @@ pub fn resolve_agreement<'a>(
     // A contract number (Autotask) is unique: it wins over a name that reads the same.
     if let Some(a) =
         agreements.iter().find(|a| a.number.as_deref().is_some_and(|n| n.trim().eq_ignore_ascii_case(text)))
+    {
+        return Ok(a);
+    }
+    // Another exact reference (Halo: the id of the invoice's contract).
+    if let Some(a) = agreements.iter().find(|a| a.aliases.iter().any(|n| n.trim().eq_ignore_ascii_case(text)))
     {
         return Ok(a);
     }
@@ -792,6 +797,7 @@ mod tests {
             type_name: None,
             parent_id: None,
             number: None,
+            aliases: Vec::new(),
         }
     }
 

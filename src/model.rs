@@ -120,6 +120,9 @@ pub struct BillingContainer {
     /// A number people know it by besides its name (Autotask `contractNumber`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
+    /// Other references that name it exactly (Halo: the id of the recurring invoice's contract).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// How a container bills, as the PSA says now (read fresh every sync: the next invoice date

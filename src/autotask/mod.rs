@@ -440,6 +440,7 @@ impl<'h> Autotask<'h> {
                     type_name: Some("Recurring Service".to_string()),
                     parent_id: None,
                     number: c.contract_number.filter(|n| !n.trim().is_empty()),
+                    aliases: Vec::new(),
                 })
             })
             .collect())

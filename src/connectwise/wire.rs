@@ -92,6 +92,7 @@ impl Agreement {
             type_name: self.kind.and_then(|t| t.name),
             parent_id: self.parent_agreement.and_then(|p| p.id),
             number: None,
+            aliases: Vec::new(),
         })
     }
 

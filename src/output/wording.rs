@@ -38,7 +38,7 @@ pub fn reason(r: &Reason) -> String {
             format!("the additions of {agreement} were not read; nothing pushed")
         }
         Reason::SeveralAdditions { product, agreement, ids } => format!(
-            "{} active additions of {product} on {agreement} (ids {}); fix in ConnectWise",
+            "{} active additions of {product} on {agreement} (ids {}); fix it in the PSA",
             ids.len(),
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
         ),
@@ -174,9 +174,9 @@ pub fn date_rule(rule: DateRule) -> String {
             "the period before it is already posted for billing, so it takes effect when the next one starts"
                 .to_string()
         }
-        DateRule::NextInvoice { next_invoice } => format!(
-            "applies from the invoice the PSA generates next ({next_invoice}); its own pro-rata settings decide the part month"
-        ),
+        DateRule::NextInvoice { .. } => {
+            "the PSA's next invoice; its own pro-rata settings decide the part month".to_string()
+        }
     }
 }
 
@@ -213,7 +213,12 @@ pub fn totals_line(t: &MoneyTotals) -> String {
 /// An agreement as a person picks it: its name and id, and whose child it is (a bundled
 /// child shares its parent's invoice and holds its own additions).
 pub fn agreement_label(a: &crate::model::BillingContainer) -> String {
-    let number = a.number.as_deref().map(|n| format!(", number {n}")).unwrap_or_default();
+    let number = a
+        .number
+        .as_deref()
+        .filter(|n| !a.name.contains(n))
+        .map(|n| format!(", number {n}"))
+        .unwrap_or_default();
     match a.parent_id {
         Some(parent) => format!("{} (id {}{number}, child of {parent})", a.name, a.id),
         None => format!("{} (id {}{number})", a.name, a.id),
@@ -233,7 +238,7 @@ pub fn conflict(conflict: &Conflict) -> String {
             crate::plan::format_quantity(*then)
         ),
         Conflict::SeveralAdditions { count } => {
-            format!("{count} active additions of the product now; fix in ConnectWise")
+            format!("{count} active additions of the product now; fix it in the PSA")
         }
         Conflict::TermsNotRead => {
             "the agreement's billing terms were not found, so the new addition cannot be dated".to_string()

@@ -9,8 +9,11 @@ use std::fmt;
 use std::sync::Arc;
 
 /// The registered PSAs; the first is the default of `--psa`.
-pub static PSAS: [PsaKind; 2] =
-    [PsaKind(&crate::connectwise::REGISTRATION), PsaKind(&crate::autotask::REGISTRATION)];
+pub static PSAS: [PsaKind; 3] = [
+    PsaKind(&crate::connectwise::REGISTRATION),
+    PsaKind(&crate::autotask::REGISTRATION),
+    PsaKind(&crate::halopsa::REGISTRATION),
+];
 
 /// Reads a PSA's section of the config: `None` when the file has none.
 pub type ReadSettings = fn(&Validator) -> Result<Option<Arc<dyn PsaSettings>>, ConfigError>;

@@ -885,7 +885,7 @@ mod tests {
                 },
                 vec![
                     "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (2 active additions of HUNTRESS-EDR on \
-                     agreement 'Managed Services' (ids 17, 18); fix in ConnectWise) <= huntress/h1/edr=5",
+                     agreement 'Managed Services' (ids 17, 18); fix it in the PSA) <= huntress/h1/edr=5",
                 ],
                 vec![],
             ),

@@ -5,6 +5,7 @@
 
 mod autotask;
 mod browser;
+mod halopsa;
 mod harness;
 
 mod bad_input;

@@ -21,6 +21,8 @@ fn canaries() -> Credentials {
         at_username: "recon-api@sandbox.example".into(),
         at_secret: "CANARY-at-secret-5e21".into(),
         at_integration_code: "CANARY-at-code-8c3a".into(),
+        halo_client_id: "recon-halo-app".into(),
+        halo_client_secret: "CANARY-halo-secret-3d9f".into(),
     }
 }
 

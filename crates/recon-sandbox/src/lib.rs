@@ -15,6 +15,7 @@ mod autotask;
 mod conditions;
 mod connectwise;
 mod fixtures;
+mod halopsa;
 #[cfg(feature = "scale")]
 pub mod scale;
 mod schema;
@@ -33,8 +34,10 @@ use serde_json::Value;
 
 use self::autotask::Autotask;
 use self::connectwise::ConnectWise;
+use self::halopsa::Halo;
 
 pub use self::autotask::POSTED_THIS_MONTH as AUTOTASK_POSTED_THIS_MONTH;
+pub use self::halopsa::{COMPUTED_LINE as HALO_COMPUTED_LINE, CONTRACT_ID_OFFSET as HALO_CONTRACT_ID_OFFSET};
 use self::server::{Handler, RunningServer, ServerSpec, lock};
 use self::vendors::Vendors;
 
@@ -50,6 +53,8 @@ pub const NORDLAYER_KEY: &str = "sandbox-nordlayer-key";
 pub const AT_USERNAME: &str = "recon-api@sandbox.example";
 pub const AT_SECRET: &str = "sandbox-autotask-secret";
 pub const AT_INTEGRATION_CODE: &str = "SANDBOXINTEGRATIONCODE";
+pub const HALO_CLIENT_ID: &str = "sandbox-halo-client-id";
+pub const HALO_CLIENT_SECRET: &str = "sandbox-halo-client-secret";
 
 /// The vendors served over HTTP, in the order their sections appear in the config.
 /// The `[sync]` section of the sandbox's configs: push every change, so a test sees
@@ -116,6 +121,8 @@ pub struct Credentials {
     pub at_username: String,
     pub at_secret: String,
     pub at_integration_code: String,
+    pub halo_client_id: String,
+    pub halo_client_secret: String,
 }
 
 impl Default for Credentials {
@@ -133,6 +140,8 @@ impl Default for Credentials {
             at_username: AT_USERNAME.to_string(),
             at_secret: AT_SECRET.to_string(),
             at_integration_code: AT_INTEGRATION_CODE.to_string(),
+            halo_client_id: HALO_CLIENT_ID.to_string(),
+            halo_client_secret: HALO_CLIENT_SECRET.to_string(),
         }
     }
 }
@@ -202,11 +211,12 @@ pub struct RecordedRequest {
 
 /// A running sandbox. Dropping it stops every server and deletes its temp files.
 pub struct Sandbox {
-    /// connectwise, autotask, then [`HTTP_VENDORS`] in order.
+    /// connectwise, autotask, halopsa, then [`HTTP_VENDORS`] in order.
     servers: Vec<(String, RunningServer)>,
     log: Arc<Mutex<Vec<RecordedRequest>>>,
     connectwise: Arc<ConnectWise>,
     autotask: Arc<Autotask>,
+    halo: Arc<Halo>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
     credentials: Credentials,
@@ -237,6 +247,7 @@ impl Sandbox {
         let log = Arc::new(Mutex::new(Vec::new()));
         let connectwise = Arc::new(ConnectWise::new()?.with_credentials(options.credentials.clone()));
         let autotask = Arc::new(Autotask::new()?.with_credentials(options.credentials.clone()));
+        let halo = Arc::new(Halo::new()?.with_credentials(options.credentials.clone()));
         let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
@@ -254,6 +265,8 @@ impl Sandbox {
         handlers.push(("connectwise", Arc::new(move |ex| cw.handle(ex)), connectwise::throttle_body));
         let at = Arc::clone(&autotask);
         handlers.push(("autotask", Arc::new(move |ex| at.handle(ex)), autotask::throttle_body));
+        let ha = Arc::clone(&halo);
+        handlers.push(("halopsa", Arc::new(move |ex| ha.handle(ex)), halopsa::throttle_body));
         for name in HTTP_VENDORS {
             let v = Arc::clone(&vendors);
             let handler: Handler = match name {
@@ -282,6 +295,7 @@ impl Sandbox {
             log,
             connectwise,
             autotask,
+            halo,
             vendors,
             files: Mutex::new(files),
             credentials: options.credentials,
@@ -391,6 +405,83 @@ impl Sandbox {
             toml_string(&self.credentials.at_integration_code),
             toml_string(&format!("{}/atservicesrest/", self.autotask_url())),
         )
+    }
+
+    /// The fake Halo's origin; the Resource Server is `{origin}/api`, the Authorisation
+    /// Server `{origin}/auth`.
+    pub fn halopsa_url(&self) -> String {
+        self.server_url("halopsa").unwrap_or_default()
+    }
+
+    /// Like [`Sandbox::config_toml_for`], with a `[halopsa]` section instead of `[connectwise]`.
+    /// The authorisation server is left to `authinfo`; the rate is the sandbox's, not hosted
+    /// Halo's (the fake still answers 429 past 300 requests in 5 minutes).
+    pub fn halopsa_config_toml_for(&self, vendors: &[&str]) -> String {
+        let cw = self.config_toml_for(vendors);
+        let rest = cw.find("\n[vendors.").or_else(|| cw.find("\n[sync]")).map_or("", |i| &cw[i..]);
+        format!(
+            "[halopsa]\nresource_url = {}\nclient_id = {}\nclient_secret = {}\nrequests_per_minute = 1000\n{rest}",
+            toml_string(&format!("{}/api", self.halopsa_url())),
+            toml_string(&self.credentials.halo_client_id),
+            toml_string(&self.credentials.halo_client_secret),
+        )
+    }
+
+    /// The lines of a Halo recurring invoice as the fake holds them now.
+    pub fn halo_invoice_lines(&self, invoice: i64) -> Vec<Value> {
+        self.halo.invoice_lines(invoice)
+    }
+
+    /// Edit a Halo recurring invoice line as someone in Halo would (`fields` set on it).
+    pub fn edit_halo_line(&self, invoice: i64, line: i64, fields: Value) -> bool {
+        self.halo.edit_line(invoice, line, &fields)
+    }
+
+    /// How long Halo's tokens last from now on (`expires_in` says so too).
+    pub fn set_halo_token_lifetime(&self, lifetime: Duration) {
+        self.halo.set_token_lifetime(lifetime);
+    }
+
+    /// Every Halo token issued so far stops working.
+    pub fn revoke_halo_tokens(&self) {
+        self.halo.revoke_tokens();
+    }
+
+    /// How many tokens Halo has issued.
+    pub fn halo_tokens_issued(&self) -> u64 {
+        self.halo.tokens_issued()
+    }
+
+    /// The scopes the Halo application was granted (`all` by default).
+    pub fn set_halo_scopes(&self, scopes: &[&str]) {
+        self.halo.set_granted_scopes(scopes);
+    }
+
+    /// The Halo agent's role may not use `entity` (`Client`, `RecurringInvoice`, `Item`...).
+    pub fn deny_halo_role(&self, entity: &str) {
+        self.halo.deny_role(entity);
+    }
+
+    /// Halo's rolling limit (hosted: 300 per 5 minutes); beyond it, 429 without Retry-After.
+    pub fn set_halo_rate_limit(&self, requests: usize, window: Duration) {
+        self.halo.set_rate_limit(requests, window);
+    }
+
+    /// The next time recurring invoice `invoice` is read by itself (recon's read right before
+    /// a write), someone edits its line `line` first (`fields` set on it).
+    pub fn edit_halo_line_on_next_read(&self, invoice: i64, line: i64, fields: Value) {
+        self.halo.edit_on_next_read(invoice, line, fields);
+    }
+
+    /// Every Halo token is revoked after this many more API requests (a token Halo ends
+    /// early: the client must get a new one on the 401).
+    pub fn revoke_halo_tokens_after(&self, requests: usize) {
+        self.halo.revoke_tokens_after(requests);
+    }
+
+    /// Halo's lists say one more record than they serve.
+    pub fn set_halo_short_read(&self, short: bool) {
+        self.halo.set_short_read(short);
     }
 
     /// Make an HTTP vendor answer an empty account list (false for unknown or file vendors).

@@ -500,6 +500,7 @@ impl Sandbox {
             msp.agreements.clone(),
             msp.additions.clone(),
         )?;
+        sandbox.halo.replace_records(msp.companies.clone(), msp.agreements.clone(), msp.additions.clone())?;
         sandbox.connectwise.replace_records(msp.companies, msp.agreements, msp.additions);
         sandbox.vendors.replace_records(
             msp.nodeware,
