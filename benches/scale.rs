@@ -936,6 +936,7 @@ fn pure_core() -> Result<PureTimes> {
                 product_identifier: format!("P-{product_id}"),
                 minimum: None,
                 bill_customer: None,
+                committed_decreases: false,
             });
         }
         let mut picks: Vec<usize> = (0..PURE_COMPANIES).collect();

@@ -280,6 +280,10 @@ pub struct MapServicesArgs {
     /// With --set: how additions recon creates for this product are billed [default: [connectwise] bill_customer]
     #[arg(long, value_name = "B", requires = "set", value_parser = ["Billable", "DoNotBill", "NoCharge"])]
     pub bill_customer: Option<String>,
+    /// With --set: a decrease of seats under a distributor's annual or multi-year commitment
+    /// is held for review (the default) or applied
+    #[arg(long, value_name = "DECISION", requires = "set", value_parser = ["review", "apply"])]
+    pub committed_decreases: Option<String>,
     /// Remove this service's mapping
     #[arg(long, value_name = "SERVICE")]
     pub unmap: Option<String>,

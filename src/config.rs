@@ -10,7 +10,8 @@ use crate::psa::registry::PsaSettings;
 use crate::report::notify::{NotifyEvent, NotifyFormat, NotifySettings};
 use crate::secret::Secret;
 use crate::vendors::{
-    VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, saas_alerts,
+    VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, pax8,
+    saas_alerts, sherweb,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -117,6 +118,14 @@ struct RawVendor {
     status_column: Option<String>,
     exclude_statuses: Option<Vec<String>>,
     file: Option<PathBuf>,
+    client_id: Option<String>,
+    client_id_env: Option<String>,
+    client_secret: Option<String>,
+    client_secret_env: Option<String>,
+    subscription_key: Option<String>,
+    subscription_key_env: Option<String>,
+    token_url: Option<String>,
+    audience: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +138,9 @@ struct RawSync {
     max_change_amount: Option<MaxAmount>,
     outside_changes: Option<Decision>,
     vendors: Option<BTreeMap<String, RawSyncVendor>>,
+    cost_tolerance_percent: Option<f64>,
+    min_margin_percent: Option<u32>,
+    update_costs: Option<bool>,
 }
 
 /// `[sync.vendors.NAME]`: the policy keys one vendor may override.
@@ -349,7 +361,40 @@ impl Validator<'_> {
                         ),
                     ));
                 }
+                let tolerance = match s.cost_tolerance_percent {
+                    None => default.costs.tolerance_percent,
+                    Some(t) if (0.0..=100.0).contains(&t) => {
+                        Decimal::try_from(t).unwrap_or(Decimal::ONE).round_dp(2)
+                    }
+                    Some(t) => {
+                        return Err(self.error(
+                            &["sync"],
+                            Some("cost_tolerance_percent"),
+                            format!("[sync] cost_tolerance_percent = {t}: give a percentage from 0 to 100"),
+                        ));
+                    }
+                };
+                if let Some(m) = s.min_margin_percent.filter(|m| *m > 100) {
+                    return Err(self.error(
+                        &["sync"],
+                        Some("min_margin_percent"),
+                        format!("[sync] min_margin_percent = {m}: give a percentage from 0 to 100"),
+                    ));
+                }
+                if s.update_costs == Some(true) {
+                    return Err(self.error(
+                        &["sync"],
+                        Some("update_costs"),
+                        "[sync] update_costs = true: this recon reports cost findings but does not write costs yet; \
+                         leave it out (or false) and fix the costs in the PSA"
+                            .to_string(),
+                    ));
+                }
                 SyncPolicy {
+                    costs: crate::policy::CostRules {
+                        tolerance_percent: tolerance,
+                        min_margin_percent: s.min_margin_percent,
+                    },
                     increases: s.increases.unwrap_or(default.increases),
                     decreases: s.decreases.unwrap_or(default.decreases),
                     max_change_percent,
@@ -545,6 +590,41 @@ impl Validator<'_> {
                         nordpass::EXCLUDED_STATUSES.iter().map(|s| s.to_string()).collect()
                     }),
                 },
+            }),
+            VendorKind::Pax8 => VendorSettings::Pax8(pax8::Settings {
+                client_id: self
+                    .secret(&section, "client_id", raw.client_id.clone(), raw.client_id_env.clone())?
+                    .expose()
+                    .to_string(),
+                client_secret: self.secret(
+                    &section,
+                    "client_secret",
+                    raw.client_secret.clone(),
+                    raw.client_secret_env.clone(),
+                )?,
+                token_url: url_or("token_url", raw.token_url.as_ref(), pax8::DEFAULT_TOKEN_URL)?,
+                audience: raw.audience.clone().unwrap_or_else(|| pax8::DEFAULT_AUDIENCE.to_string()),
+                base_url: url_or("base_url", raw.base_url.as_ref(), pax8::DEFAULT_URL)?,
+            }),
+            VendorKind::Sherweb => VendorSettings::Sherweb(sherweb::Settings {
+                client_id: self
+                    .secret(&section, "client_id", raw.client_id.clone(), raw.client_id_env.clone())?
+                    .expose()
+                    .to_string(),
+                client_secret: self.secret(
+                    &section,
+                    "client_secret",
+                    raw.client_secret.clone(),
+                    raw.client_secret_env.clone(),
+                )?,
+                subscription_key: self.secret(
+                    &section,
+                    "subscription_key",
+                    raw.subscription_key.clone(),
+                    raw.subscription_key_env.clone(),
+                )?,
+                token_url: url_or("token_url", raw.token_url.as_ref(), sherweb::DEFAULT_TOKEN_URL)?,
+                base_url: url_or("base_url", raw.base_url.as_ref(), sherweb::DEFAULT_URL)?,
             }),
             VendorKind::Csv => VendorSettings::Csv(csv::Settings {
                 file: self.file(&section, "file", raw.file.clone())?,
@@ -1273,7 +1353,9 @@ max_change_percent = 50
             .replace("00000000-0000-0000-0000-000000000000", "5a4db0c5-1111-4000-8000-000000000001")
             .replace("webhook_url_env = \"RECON_WEBHOOK\"", "webhook_url = \"https://hooks.example.com/x\"");
         let config = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        for vendor in ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass", "backup"] {
+        for vendor in
+            ["nodeware", "huntress", "saas-alerts", "nordlayer", "pax8", "sherweb", "nordpass", "backup"]
+        {
             assert!(config.vendor(vendor).is_some(), "{vendor}");
         }
         assert!(config.notify.is_some());

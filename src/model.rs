@@ -35,6 +35,61 @@ pub struct Usage {
     pub quantity: u32,
 }
 
+/// One subscription behind a usage row (a distributor's): several of one product for one
+/// account add up (monthly + annual terms of one SKU), and each keeps its own term, the end
+/// of its commitment, and what it costs and sells for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subscription {
+    pub account_id: String,
+    pub service_key: String,
+    /// The distributor's subscription id.
+    pub id: String,
+    pub quantity: u32,
+    /// `Monthly`, `Annual`, `2 Year`, ... as the distributor says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+    /// Until this day the seats cannot be reduced (the customer owes them): an annual or
+    /// multi-year term's end. `None` for a monthly term, or when the distributor does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commitment_ends: Option<NaiveDate>,
+    /// What the MSP pays per unit, when the distributor says.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::plan::decimal_number",
+        deserialize_with = "exact_decimal"
+    )]
+    pub unit_cost: Option<Decimal>,
+    /// The distributor's price per unit (retail or what it bills), when it says.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::plan::decimal_number",
+        deserialize_with = "exact_decimal"
+    )]
+    pub unit_price: Option<Decimal>,
+}
+
+/// A decimal written as a JSON number or text, read exactly as written (`20.9` is 20.9, not
+/// the nearest binary fraction).
+fn exact_decimal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => {
+            n.to_string().parse().map(Some).map_err(serde::de::Error::custom)
+        }
+        Some(serde_json::Value::String(t)) => t.trim().parse().map(Some).map_err(serde::de::Error::custom),
+        Some(other) => Err(serde::de::Error::custom(format!("expected a number, found {other}"))),
+    }
+}
+
+impl Subscription {
+    /// Under a commitment on `date`: its seats may not be reduced before it ends.
+    pub fn committed_on(&self, date: NaiveDate) -> bool {
+        self.commitment_ends.is_some_and(|end| end > date)
+    }
+}
+
 /// Everything one vendor reported in one fetch.
 ///
 /// Unknown is never zero: an account whose usage could not be read, or whose count field was
@@ -51,6 +106,9 @@ pub struct VendorSnapshot {
     pub problems: Vec<AccountProblem>,
     /// Things worth a warning that change no quantity (a record listed twice, identical).
     pub notes: Vec<String>,
+    /// The active subscriptions each usage row adds up (distributors only; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<Subscription>,
 }
 
 impl VendorSnapshot {
@@ -295,6 +353,10 @@ pub struct ServiceMapping {
     pub minimum: Option<u32>,
     /// How additions recon creates for this product are billed (else `[connectwise]`).
     pub bill_customer: Option<BillCustomer>,
+    /// A decrease of seats under a distributor's commitment goes through (`--committed-decreases
+    /// apply`) instead of being held for review.
+    #[serde(default)]
+    pub committed_decreases: bool,
 }
 
 /// A vendor account that is never mapped, matched or billed (the MSP's own, NFR, internal).

@@ -56,6 +56,10 @@ pub struct Source {
     pub account_name: String,
     pub service_key: String,
     pub quantity: u32,
+    /// The subscriptions that add up to `quantity` (distributors: monthly + annual terms of
+    /// one product), each with its term, commitment and cost; empty for other vendors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<crate::model::Subscription>,
 }
 
 /// Why a line is skipped or held, or what its note says: a fact, with what names it.
@@ -171,6 +175,9 @@ pub enum Hold {
     ChangeAmount { amount: Decimal, limit: Decimal },
     /// ConnectWise shows another quantity than recon set in run `run_id` (`outside_changes`).
     OutsideChange { run_id: i64, was: Decimal, now: Decimal },
+    /// A decrease on a line fed by a subscription under an annual or multi-year commitment
+    /// until `ends`: the distributor refuses it and the customer still owes the seats.
+    Commitment { ends: chrono::NaiveDate },
 }
 
 /// One billing line of the plan: a (container, product) pair, with the quantity the PSA
@@ -212,6 +219,35 @@ pub struct PlanLine {
     /// What the line is worth a month; `None` where the quantities are not known.
     #[serde(flatten)]
     pub money: Option<LineMoney>,
+    /// What is wrong with its price or cost (never a write: a person fixes them). Not
+    /// serialized here: `output::wording::LineJson` shows each as its code and its sentence.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// A price or cost problem on a line: found by comparing the vendor's unit cost with the
+/// PSA line's cost, and the line's price with the cost. Percentages in hundredths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum Finding {
+    /// The vendor's unit cost differs from the PSA line's by more than `cost_tolerance_percent`
+    /// (`psa_cost` `None`: the line has no cost).
+    CostDiffers { vendor_cost: Decimal, psa_cost: Option<Decimal>, hundredths: Option<i64> },
+    /// The line's price is below its cost (the vendor's, when known, else the PSA's).
+    BelowCost { price: Decimal, cost: Decimal },
+    /// Its margin is under `min_margin_percent`.
+    LowMargin { hundredths: i64, min: u32 },
+}
+
+impl Finding {
+    /// The stable machine code, as `--json` shows it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Finding::CostDiffers { .. } => "cost_differs",
+            Finding::BelowCost { .. } => "below_cost",
+            Finding::LowMargin { .. } => "low_margin",
+        }
+    }
 }
 
 /// What a line is worth a month, before and after the change. Amounts are rounded to cents

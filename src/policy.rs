@@ -27,6 +27,24 @@ pub struct SyncPolicy {
     pub outside_changes: Decision,
     /// `[sync.vendors.NAME]`: one vendor's own policy keys.
     pub vendors: BTreeMap<String, VendorPolicy>,
+    /// When a line's price or cost is a finding.
+    pub costs: CostRules,
+}
+
+/// `[sync] cost_tolerance_percent` and `min_margin_percent`: when a price or a cost is worth a
+/// person's look. Findings are never writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CostRules {
+    /// A vendor cost further than this from the PSA line's cost is a finding.
+    pub tolerance_percent: Decimal,
+    /// A margin under this is a finding; `None`: margins are not judged.
+    pub min_margin_percent: Option<u32>,
+}
+
+impl Default for CostRules {
+    fn default() -> Self {
+        CostRules { tolerance_percent: Decimal::ONE, min_margin_percent: None }
+    }
 }
 
 /// The policy keys one vendor may override; `None` keeps the `[sync]` value.
@@ -51,6 +69,7 @@ impl Default for SyncPolicy {
             max_change_amount: None,
             outside_changes: Decision::Review,
             vendors: BTreeMap::new(),
+            costs: CostRules::default(),
         }
     }
 }
@@ -104,6 +123,7 @@ impl SyncPolicy {
             max_change_amount: self.max_change_amount,
             outside_changes: self.outside_changes,
             vendors: BTreeMap::new(),
+            costs: self.costs,
         };
         if let Some(o) = self.vendors.get(vendor) {
             policy.increases = o.increases.unwrap_or(policy.increases);
@@ -370,6 +390,7 @@ mod tests {
             product_identifier: "P".into(),
             minimum: None,
             bill_customer: None,
+            committed_decreases: false,
         };
         let u = |a: &str, k: &str, q: u32| Usage { account_id: a.into(), service_key: k.into(), quantity: q };
         let snapshot = VendorSnapshot {

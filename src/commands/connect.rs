@@ -16,6 +16,10 @@ struct ConnectReport {
     status: String,
     accounts: usize,
     services: Vec<String>,
+    /// As the text shows them: the key, or the name for an opaque key (a distributor's
+    /// product id).
+    #[serde(skip)]
+    service_labels: Vec<String>,
     auto_matched: usize,
     needs_agreement: Vec<String>,
     ambiguous_company: Vec<String>,
@@ -78,6 +82,11 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
         status: status.as_str().to_string(),
         accounts: snapshot.accounts.len(),
         services: snapshot.services.iter().map(|s| s.key.clone()).collect(),
+        service_labels: snapshot
+            .services
+            .iter()
+            .map(|s| if s.key.len() > 24 { s.name.clone() } else { s.key.clone() })
+            .collect(),
         auto_matched: new_mappings.len(),
         needs_agreement: new_mappings
             .iter()
@@ -121,7 +130,7 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
 
 fn print_report(r: &ConnectReport, reconnect: bool) {
     let verb = if reconnect { "Refreshed" } else { "Connected" };
-    crate::out!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.services.join(", "));
+    crate::out!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.service_labels.join(", "));
     if reconnect {
         for name in &r.appeared {
             crate::out!("  new account: {name}");

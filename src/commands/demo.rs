@@ -3,10 +3,11 @@
 
 use super::{Context, EXIT_OK};
 use crate::cli::{DemoArgs, MapAccountsArgs, MapServicesArgs, SyncArgs};
-use recon_sandbox::{SERVICE_PRODUCTS, Sandbox};
+use recon_sandbox::{DISTRIBUTOR_PRODUCTS, SERVICE_PRODUCTS, Sandbox};
 
-/// The vendors the demo connects (their services map to the sandbox catalog's products).
-const VENDORS: [&str; 2] = ["nodeware", "huntress"];
+/// The vendors the demo connects (their services map to the sandbox catalog's products):
+/// two security vendors and a distributor (Microsoft 365 through Pax8).
+const VENDORS: [&str; 3] = ["nodeware", "huntress", "pax8"];
 
 pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     if ctx.json {
@@ -37,7 +38,8 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         step(&format!("recon connect {vendor}"));
         super::connect::run(&demo, vendor)?;
     }
-    for (vendor, service, product) in SERVICE_PRODUCTS.iter().filter(|(v, _, _)| VENDORS.contains(v)) {
+    let products = SERVICE_PRODUCTS.iter().chain(&DISTRIBUTOR_PRODUCTS);
+    for (vendor, service, product) in products.filter(|(v, _, _)| VENDORS.contains(v)) {
         step(&format!("recon map services --vendor {vendor} --set {service} --product {product}"));
         let args = MapServicesArgs {
             vendor: Some(vendor.to_string()),
@@ -49,6 +51,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             product_type: None,
             minimum: None,
             bill_customer: None,
+            committed_decreases: None,
             unmap: None,
         };
         super::map::services(&demo, &args)?;

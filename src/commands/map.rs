@@ -381,6 +381,7 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
             product_identifier: product.identifier.clone(),
             minimum: args.minimum,
             bill_customer: args.bill_customer.as_deref().and_then(BillCustomer::parse),
+            committed_decreases: args.committed_decreases.as_deref() == Some("apply"),
         };
         store.set_service_mapping(&mapping, ctx.now)?;
         let status = store.status(&vendor)?;

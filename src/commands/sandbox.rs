@@ -13,7 +13,9 @@ pub fn run(_ctx: &Context, psa: crate::psa::PsaKind) -> anyhow::Result<u8> {
     let db_path = dir.path().join("recon.db");
     // The default policy instead of the tests' push-everything one; the database beside it.
     let database = format!("\n[database]\npath = {:?}\n", db_path.to_string_lossy());
-    let config = super::sandbox_config(&sandbox, psa, &recon_sandbox::ALL_VENDORS, &database);
+    let vendors: Vec<&str> =
+        recon_sandbox::ALL_VENDORS.iter().chain(&recon_sandbox::DISTRIBUTORS).copied().collect();
+    let config = super::sandbox_config(&sandbox, psa, &vendors, &database);
     crate::private_files::write(&config_path, &config)?;
 
     let (stop, stopped) = std::sync::mpsc::channel();

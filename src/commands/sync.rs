@@ -552,6 +552,13 @@ pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
         crate::out!("{hidden} unchanged lines have no addition and nothing to bill; --all lists them.");
     }
     crate::out!("{}", crate::output::wrapped(&wording::totals_line(&plan.totals()), 0));
+    let priced = plan.lines.iter().filter(|l| !l.findings.is_empty()).count();
+    if priced > 0 {
+        crate::out!(
+            "{priced} line{} with a pricing or margin issue (in the notes; recon never changes a price or a cost).",
+            if priced == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// The plan on a narrow terminal: a heading per company and agreement, under it one short

@@ -97,6 +97,14 @@ pub fn warning(r: &Reason) -> String {
 /// from when a dated update takes effect, its minimum, and that its addition is cancelled
 /// from a date.
 pub fn note(line: &PlanLine) -> String {
+    let mut notes: Vec<String> = Some(base_note(line)).filter(|n| !n.is_empty()).into_iter().collect();
+    notes.extend(line.sources.iter().filter_map(parts));
+    notes.extend(line.findings.iter().map(finding));
+    notes.join("; ")
+}
+
+/// The reason, else why a change is dated as it is, else its other facts.
+fn base_note(line: &PlanLine) -> String {
     if let Some(r) = &line.reason {
         return reason(r);
     }
@@ -118,6 +126,24 @@ pub fn note(line: &PlanLine) -> String {
         notes.push(format!("cancelled from {date}"));
     }
     notes.join("; ")
+}
+
+/// The subscriptions that add up to a source, when there are several: `10 Monthly + 35
+/// Annual (committed until 2027-06-21)`.
+pub fn parts(source: &crate::plan::Source) -> Option<String> {
+    if source.parts.len() < 2 {
+        return None;
+    }
+    let each: Vec<String> = source
+        .parts
+        .iter()
+        .map(|p| {
+            let term = p.term.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+            let until = p.commitment_ends.map(|d| format!(" (committed until {d})")).unwrap_or_default();
+            format!("{}{term}{until}", p.quantity)
+        })
+        .collect();
+    Some(format!("{} = {}", source.quantity, each.join(" + ")))
 }
 
 /// Whether two skipped lines say the same about one company, so the plan shows them as one
@@ -267,6 +293,32 @@ pub fn hold_text(hold: Hold) -> String {
             was.normalize(),
             now.normalize()
         ),
+        Hold::Commitment { ends } => format!(
+            "seats committed until {ends}: the distributor refuses a decrease before then and the customer \
+             owes them (`--committed-decreases apply` on the service mapping lets it through)"
+        ),
+    }
+}
+
+/// A price or cost finding in words.
+pub fn finding(f: &crate::plan::Finding) -> String {
+    use crate::plan::Finding;
+    match *f {
+        Finding::CostDiffers { vendor_cost, psa_cost: Some(psa), hundredths } => format!(
+            "cost differs: the vendor charges {:.2} a unit, the PSA line says {:.2}{}",
+            vendor_cost,
+            psa,
+            hundredths.map(|h| format!(" ({:+.1}%)", h as f64 / 100.0)).unwrap_or_default()
+        ),
+        Finding::CostDiffers { vendor_cost, psa_cost: None, .. } => {
+            format!("cost missing: the vendor charges {vendor_cost:.2} a unit, the PSA line has no cost")
+        }
+        Finding::BelowCost { price, cost } => {
+            format!("selling below cost: price {price:.2}, cost {cost:.2} a unit")
+        }
+        Finding::LowMargin { hundredths, min } => {
+            format!("margin {:.1}% is under min_margin_percent = {min}", hundredths as f64 / 100.0)
+        }
     }
 }
 
@@ -338,6 +390,16 @@ pub struct LineJson<'a> {
     pub change: Option<Decimal>,
     pub reason: Option<String>,
     pub reason_code: Option<&'static str>,
+    /// Price and cost findings, each its stable code and its sentence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingJson>,
+}
+
+/// A finding as `--json` shows it.
+#[derive(Serialize)]
+pub struct FindingJson {
+    pub code: &'static str,
+    pub text: String,
 }
 
 impl<'a> LineJson<'a> {
@@ -347,6 +409,11 @@ impl<'a> LineJson<'a> {
             change: line.action.writes().then(|| line.delta()).flatten(),
             reason: line.reason.as_ref().map(reason),
             reason_code: line.reason.as_ref().map(Reason::code),
+            findings: line
+                .findings
+                .iter()
+                .map(|f| FindingJson { code: f.code(), text: finding(f) })
+                .collect(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod dates;
 mod decisions;
+pub mod pricing;
 mod recheck;
 mod settle;
 mod undo;
@@ -20,7 +21,7 @@ pub use undo::reverse;
 
 use crate::model::{
     AccountMapping, AccountProblem, BillCustomer, BillingLine, BillingTerms, CatalogProduct, ProblemKind,
-    QuantityWrites, ServiceMapping, Standing, Usage, VendorAccount, VendorSnapshot, span_at,
+    QuantityWrites, ServiceMapping, Standing, Subscription, Usage, VendorAccount, VendorSnapshot, span_at,
 };
 use crate::money;
 use crate::period::Period;
@@ -81,6 +82,8 @@ pub fn agreements_to_read(
 /// What one fetched vendor reported, indexed by account id.
 struct VendorView<'a> {
     accounts: FastMap<&'a str, &'a VendorAccount>,
+    /// (account, service) -> the subscriptions that add up to its usage (distributors).
+    parts: FastMap<(&'a str, &'a str), Vec<&'a Subscription>>,
     usage: FastMap<&'a str, Vec<&'a Usage>>,
     problems: FastMap<&'a str, Vec<&'a AccountProblem>>,
     /// How many accounts the vendor listed, conflicting ids included.
@@ -101,7 +104,11 @@ impl<'a> VendorView<'a> {
         for problem in &snapshot.problems {
             problems.entry(problem.account_id.as_str()).or_default().push(problem);
         }
-        VendorView { accounts, usage, problems, listed: snapshot.listed_accounts() }
+        let mut parts: FastMap<(&str, &str), Vec<&Subscription>> = FastMap::new();
+        for p in &snapshot.subscriptions {
+            parts.entry((p.account_id.as_str(), p.service_key.as_str())).or_default().push(p);
+        }
+        VendorView { accounts, parts, usage, problems, listed: snapshot.listed_accounts() }
     }
 }
 
@@ -235,6 +242,11 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                     account_name: account.name.clone(),
                     service_key: row.service_key.clone(),
                     quantity: row.quantity,
+                    parts: view
+                        .parts
+                        .get(&(account_id, row.service_key.as_str()))
+                        .map(|p| p.iter().map(|s| (*s).clone()).collect())
+                        .unwrap_or_default(),
                 };
                 Some((service.product_id, source))
             })
@@ -301,6 +313,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             cancelled_from: None,
             minimum: None,
             money: None,
+            findings: Vec::new(),
         };
 
         let mut unknown: Vec<Unknown> = gaps
@@ -463,8 +476,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                 });
             }
         }
+        if let Some(money) = &line.money {
+            let cost = pricing::vendor_cost(&line.sources);
+            line.findings = pricing::findings(cost, money.unit_price, money.unit_cost, &input.policy.costs);
+        }
         if line.action.writes()
-            && let Some(hold) = hold(input, &policies, &line, quantity)
+            && let Some(hold) = hold(input, &policies, &services, &line, quantity)
         {
             line.action = Action::Held;
             line.reason = Some(Reason::Held { hold });
@@ -503,10 +520,30 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
 fn hold(
     input: &ReconcileInput,
     policies: &BTreeMap<&str, SyncPolicy>,
+    services: &BTreeMap<(&str, &str), &ServiceMapping>,
     line: &PlanLine,
     quantity: u32,
 ) -> Option<Hold> {
     let policies: Vec<&SyncPolicy> = line.vendors().into_iter().filter_map(|v| policies.get(v)).collect();
+    // A decrease of seats a distributor's commitment holds until its end: the customer owes
+    // them, whatever `decreases` says, unless the service mapping lets such decreases through.
+    if Decimal::from(quantity) < line.before.unwrap_or_default() {
+        let ends = line
+            .sources
+            .iter()
+            .filter(|s| {
+                !services
+                    .get(&(s.vendor.as_str(), s.service_key.as_str()))
+                    .is_some_and(|m| m.committed_decreases)
+            })
+            .flat_map(|s| &s.parts)
+            .filter(|p| p.committed_on(input.period.first_day()))
+            .filter_map(|p| p.commitment_ends)
+            .max();
+        if let Some(ends) = ends {
+            return Some(Hold::Commitment { ends });
+        }
+    }
     if let (Some(id), Some(now)) = (line.addition_id, line.before)
         && let Some(&(run_id, was)) = input.last_set.get(&id)
         && was != now
@@ -569,6 +606,7 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
         cancelled_from: None,
         minimum: None,
         money: None,
+        findings: Vec::new(),
     }
 }
 
@@ -608,6 +646,7 @@ mod tests {
             product_identifier: identifier.to_string(),
             minimum: None,
             bill_customer: None,
+            committed_decreases: false,
         }
     }
 
@@ -708,6 +747,7 @@ mod tests {
             cancelled_from: None,
             minimum: None,
             money: None,
+            findings: Vec::new(),
         }
     }
 
@@ -1540,6 +1580,7 @@ mod tests {
                     account_name: "Acme Dental".to_string(),
                     service_key: "edr".to_string(),
                     quantity: 5,
+                    parts: Vec::new(),
                 }],
                 money: Some(LineMoney {
                     unit_price: None,

@@ -35,6 +35,9 @@ pub const COLUMNS: &[&str] = &[
     "reason_code",
     "reason",
     "error",
+    "vendor_unit_cost",
+    "finding_codes",
+    "findings",
 ];
 
 pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
@@ -74,6 +77,9 @@ pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
             line.reason.as_ref().map(Reason::code).unwrap_or_default().to_string(),
             text(&line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
             text(c.error.as_deref().unwrap_or_default()),
+            amount(crate::reconcile::pricing::vendor_cost(&line.sources)),
+            line.findings.iter().map(|f| f.code()).collect::<Vec<_>>().join(";"),
+            text(&line.findings.iter().map(crate::output::wording::finding).collect::<Vec<_>>().join("; ")),
         ];
         out.write_record(&record)?;
     }

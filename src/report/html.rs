@@ -30,6 +30,7 @@ pub fn page(r: &Report) -> String {
     attention(&mut h, r);
     charts(&mut h, r);
     changes(&mut h, r);
+    pricing(&mut h, r);
     waiting(&mut h, r);
     let _ = write!(
         h,
@@ -144,6 +145,12 @@ fn attention(h: &mut String, r: &Report) {
     item(failed_writes, "write(s) to the PSA failed", "failures");
     item(reads, "PSA read(s) failed", "failures");
     item(skipped, "line(s) skipped", "skipped");
+    item(r.findings().len(), "line(s) with a pricing or margin issue", "pricing");
+    item(
+        r.commitments_ending(super::COMMITMENT_DAYS).len(),
+        "commitment(s) end in the next 30 days",
+        "commitments",
+    );
     item(unmapped, "vendor account(s) not mapped to a company", "unmapped");
     item(gone, "mapped account(s) no longer listed by their vendor", "gone");
     if items.is_empty() {
@@ -351,6 +358,68 @@ fn status(r: &Report, c: &ChangeRecord) -> String {
         (Action::Add | Action::Update, ChangeState::Planned) => "not pushed".to_string(),
         (_, state) => state.as_str().to_string(),
     }
+}
+
+/// Pricing and margin issues, beside the quantity changes: what the vendor charges, what the
+/// PSA line costs and sells for; and the distributor commitments that end soon.
+fn pricing(h: &mut String, r: &Report) {
+    let findings = r.findings();
+    let _ = write!(h, "<section id=\"pricing\">\n<h2>Pricing and margin issues ({})</h2>\n", findings.len());
+    if findings.is_empty() {
+        h.push_str(
+            "<p class=\"empty\">No cost differs from the vendor's, and nothing sells below cost.</p>\n",
+        );
+    } else {
+        h.push_str(
+            "<div class=\"scroll\"><table class=\"pricing\"><thead><tr><th>Company</th><th>Product</th>\
+             <th class=\"num\">Vendor cost</th><th class=\"num\">PSA cost</th><th class=\"num\">Price</th><th>Issue</th>\
+             </tr></thead><tbody>\n",
+        );
+        let money = |d: Option<Decimal>| d.map_or("&ndash;".to_string(), |d| r.amount(d, false, MINUS));
+        for c in findings {
+            let line = &c.line;
+            let m = line.money.as_ref();
+            let issues: Vec<String> = line.findings.iter().map(crate::output::wording::finding).collect();
+            let _ = write!(
+                h,
+                "<tr data-change=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td>{}</td></tr>\n",
+                c.id,
+                esc(&line.company),
+                esc(line.product.as_deref().unwrap_or("-")),
+                money(crate::reconcile::pricing::vendor_cost(&line.sources)),
+                money(m.and_then(|m| m.unit_cost)),
+                money(m.and_then(|m| m.unit_price)),
+                esc(&issues.join("; ")),
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+    let ending = r.commitments_ending(super::COMMITMENT_DAYS);
+    let _ =
+        write!(h, "<h3 id=\"commitments\">Commitments ending in the next 30 days ({})</h3>\n", ending.len());
+    if ending.is_empty() {
+        h.push_str("<p class=\"empty\">No annual or multi-year commitment ends in the next 30 days.</p>\n");
+    } else {
+        h.push_str(
+            "<div class=\"scroll\"><table class=\"commitments\"><thead><tr><th>Ends</th><th>Company</th><th>Vendor</th>\
+             <th>Product</th><th class=\"num\">Seats</th><th>Term</th></tr></thead><tbody>\n",
+        );
+        for e in ending {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                e.ends,
+                esc(e.company),
+                esc(e.vendor),
+                esc(e.product),
+                e.quantity,
+                esc(e.term.unwrap_or("-")),
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 fn waiting(h: &mut String, r: &Report) {

@@ -152,6 +152,62 @@ impl Report {
     pub fn gone_accounts(&self) -> Vec<AccountRef> {
         self.details.gone_accounts()
     }
+
+    /// Lines whose price or cost is a finding (cost differs, below cost, thin margin).
+    pub fn findings(&self) -> Vec<&ChangeRecord> {
+        self.changes.iter().filter(|c| !c.line.findings.is_empty()).collect()
+    }
+
+    /// Distributor commitments that end within `days` of the run (or have just ended), the
+    /// soonest first: the seats may be reduced from then on.
+    pub fn commitments_ending(&self, days: u64) -> Vec<Commitment<'_>> {
+        let day = self.run.started_at.date_naive();
+        let until = day.checked_add_days(chrono::Days::new(days)).unwrap_or(day);
+        let mut out: Vec<Commitment> = self
+            .changes
+            .iter()
+            .flat_map(|c| c.line.sources.iter().map(move |s| (c, s)))
+            .flat_map(|(c, s)| s.parts.iter().map(move |p| (c, s, p)))
+            .filter(|(_, _, p)| p.commitment_ends.is_some_and(|end| end >= day && end <= until))
+            .map(|(c, s, p)| Commitment {
+                company: &c.line.company,
+                vendor: &s.vendor,
+                product: c.line.product.as_deref().unwrap_or(&s.service_key),
+                subscription: &p.id,
+                quantity: p.quantity,
+                term: p.term.as_deref(),
+                ends: p.commitment_ends.unwrap_or(day),
+            })
+            .collect();
+        out.sort_by(|a, b| (a.ends, a.company, a.subscription).cmp(&(b.ends, b.company, b.subscription)));
+        out.dedup_by(|a, b| a.subscription == b.subscription && a.vendor == b.vendor);
+        out
+    }
+}
+
+/// How many days ahead the report lists commitments that end.
+pub const COMMITMENT_DAYS: u64 = 30;
+
+/// A subscription's commitment that ends soon.
+#[derive(Debug, Clone, Serialize)]
+pub struct Commitment<'a> {
+    pub company: &'a str,
+    pub vendor: &'a str,
+    pub product: &'a str,
+    pub subscription: &'a str,
+    pub quantity: u32,
+    pub term: Option<&'a str>,
+    pub ends: chrono::NaiveDate,
+}
+
+/// A line's price or cost finding, as the report's JSON lists it.
+#[derive(Serialize)]
+pub struct FindingRow<'a> {
+    pub change_id: i64,
+    pub company: &'a str,
+    pub product: Option<&'a str>,
+    pub code: &'static str,
+    pub text: String,
 }
 
 /// The report as `--format json` writes it. Field names are stable (README "JSON output").
@@ -181,6 +237,10 @@ pub struct ReportJson<'a> {
     pub gone_accounts: Vec<AccountRef>,
     pub notices: &'a [String],
     pub largest_customers: Vec<CustomerNet<'a>>,
+    /// Price and cost findings, one per line and finding.
+    pub findings: Vec<FindingRow<'a>>,
+    /// Distributor commitments ending in the next 30 days.
+    pub commitments_ending: Vec<Commitment<'a>>,
 }
 
 #[derive(Serialize)]
@@ -219,6 +279,20 @@ impl<'a> ReportJson<'a> {
                 .into_iter()
                 .map(|(company, net)| CustomerNet { company, net })
                 .collect(),
+            findings: r
+                .findings()
+                .into_iter()
+                .flat_map(|c| {
+                    c.line.findings.iter().map(move |f| FindingRow {
+                        change_id: c.id,
+                        company: &c.line.company,
+                        product: c.line.product.as_deref(),
+                        code: f.code(),
+                        text: crate::output::wording::finding(f),
+                    })
+                })
+                .collect(),
+            commitments_ending: r.commitments_ending(COMMITMENT_DAYS),
         }
     }
 }

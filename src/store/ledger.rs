@@ -60,6 +60,8 @@ struct StoredSource {
     account_name: String,
     service_key: String,
     quantity: u32,
+    #[serde(default)]
+    parts: Vec<crate::model::Subscription>,
 }
 
 /// `LineMoney` as stored in `changes.money`: exact decimals as text.
@@ -157,7 +159,7 @@ fn split_list(text: &str) -> Vec<String> {
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
     reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, error, sources,
-    created_at, updated_at"#;
+    created_at, updated_at, findings"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -173,6 +175,7 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let money: Option<String> = row.get("money")?;
     let date_rule: Option<String> = row.get("date_rule")?;
     let cancelled_from: Option<String> = row.get("cancelled_from")?;
+    let findings: Option<String> = row.get("findings")?;
     let before: Option<f64> = row.get("before")?;
     let date = |what: &str, text: Option<String>| {
         text.map(|d| {
@@ -212,6 +215,12 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
             .transpose()?,
         cancelled_from: date("cancel date", cancelled_from)?,
         minimum: row.get("minimum")?,
+        findings: findings
+            .map(|f| {
+                serde_json::from_str(&f).map_err(|e| Fault::corrupt(format!("findings of change {id}"), e))
+            })
+            .transpose()?
+            .unwrap_or_default(),
         money: money
             .map(|m| {
                 serde_json::from_str::<StoredMoney>(&m)
@@ -233,6 +242,7 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
                 account_name: s.account_name,
                 service_key: s.service_key,
                 quantity: s.quantity,
+                parts: s.parts,
             })
             .collect(),
     };
@@ -291,15 +301,19 @@ fn insert_change(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| Fault::corrupt("reason of a plan line", e))?;
+    let findings = (!line.findings.is_empty())
+        .then(|| serde_json::to_string(&line.findings))
+        .transpose()
+        .map_err(|e| Fault::corrupt("findings of a plan line", e))?;
     let now = stamp(now);
     conn.prepare_cached(
         r#"INSERT INTO changes (
                run_id, vendor, account, company_id, company, agreement_id, agreement,
                addition_id, product_id, product, "before", "after", action, state, reason,
                reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum,
-               error, sources, created_at, updated_at)
+               error, sources, created_at, updated_at, findings)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24)"#,
+                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24, ?25)"#,
     )?
     .execute(params![
         run_id,
@@ -326,6 +340,7 @@ fn insert_change(
         line.minimum,
         sources,
         now,
+        findings,
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -657,6 +672,7 @@ pub(super) mod tests {
                     account_name: "Acme, Main Office".to_string(),
                     service_key: "assets".to_string(),
                     quantity: after - 1,
+                    parts: Vec::new(),
                 },
                 Source {
                     vendor: vendor.to_string(),
@@ -664,6 +680,7 @@ pub(super) mod tests {
                     account_name: "Acme Branch".to_string(),
                     service_key: "assets".to_string(),
                     quantity: 1,
+                    parts: Vec::new(),
                 },
             ],
             effective_date: None,
@@ -679,6 +696,7 @@ pub(super) mod tests {
                 revenue_change: Some(Decimal::new(-1234, 2)),
                 margin_change: Some(Decimal::new(-1234, 2)),
             }),
+            findings: Vec::new(),
         }
     }
 

@@ -122,7 +122,8 @@ impl Store {
     pub fn service_mappings(&self, vendor: Option<&str>) -> Result<Vec<ServiceMapping>, StoreError> {
         self.read("list service mappings", |conn| {
             let mut stmt = conn.prepare(
-                "SELECT vendor, service_key, cw_product_id, cw_product_identifier, minimum, bill_customer
+                "SELECT vendor, service_key, cw_product_id, cw_product_identifier, minimum, bill_customer,
+                        committed_decreases
                  FROM service_mappings
                  WHERE ?1 IS NULL OR vendor = ?1
                  ORDER BY vendor, service_key",
@@ -137,6 +138,7 @@ impl Store {
                         product_identifier: r.get(3)?,
                         minimum: r.get(4)?,
                         bill_customer: None,
+                        committed_decreases: r.get::<_, Option<String>>(6)?.as_deref() == Some("apply"),
                     },
                     bill,
                 ))
@@ -165,14 +167,16 @@ impl Store {
         self.write(&doing, |tx| {
             tx.execute(
                 "INSERT INTO service_mappings (
-                     vendor, service_key, cw_product_id, cw_product_identifier, mapped_at, minimum, bill_customer)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     vendor, service_key, cw_product_id, cw_product_identifier, mapped_at, minimum, bill_customer,
+                     committed_decreases)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (vendor, service_key) DO UPDATE SET
                      cw_product_id = excluded.cw_product_id,
                      cw_product_identifier = excluded.cw_product_identifier,
                      mapped_at = excluded.mapped_at,
                      minimum = excluded.minimum,
-                     bill_customer = excluded.bill_customer",
+                     bill_customer = excluded.bill_customer,
+                     committed_decreases = excluded.committed_decreases",
                 params![
                     m.vendor,
                     m.service_key,
@@ -180,7 +184,8 @@ impl Store {
                     m.product_identifier,
                     stamp(now),
                     m.minimum,
-                    m.bill_customer.map(crate::model::BillCustomer::as_str)
+                    m.bill_customer.map(crate::model::BillCustomer::as_str),
+                    if m.committed_decreases { "apply" } else { "review" }
                 ],
             )?;
             refresh_status_in(tx, &m.vendor)?;
@@ -371,6 +376,7 @@ mod tests {
             product_identifier: "OLD".into(),
             minimum: Some(5),
             bill_customer: Some(crate::model::BillCustomer::NoCharge),
+            committed_decreases: true,
         };
         store.set_service_mapping(&m, at(1, 9)).expect("map");
         let m2 = ServiceMapping { product_id: 2, product_identifier: "NEW".into(), ..m };

@@ -174,4 +174,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN details TEXT;
     "#,
+    // 11: a line's price and cost findings (JSON of `plan::Finding`), and whether a service
+    // mapping lets decreases of committed seats through (apply | review; NULL: review).
+    r#"
+    ALTER TABLE changes ADD COLUMN findings TEXT;
+    ALTER TABLE service_mappings ADD COLUMN committed_decreases TEXT;
+    "#,
 ];

@@ -346,6 +346,7 @@ mod tests {
             product_identifier: "NW-ASSET".to_string(),
             minimum: None,
             bill_customer: None,
+            committed_decreases: false,
         }
     }
 

@@ -3,11 +3,14 @@
 //! module, one arm in `fetch`, fixtures and tests.
 
 pub mod csv;
+mod distributor;
 pub mod huntress;
 pub mod nodeware;
 pub mod nordlayer;
 pub mod nordpass;
+pub mod pax8;
 pub mod saas_alerts;
+pub mod sherweb;
 
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
 use crate::model::{AccountProblem, ProblemKind, Usage, VendorAccount, VendorService, VendorSnapshot};
@@ -23,6 +26,8 @@ crate::text_enum! {
         SaasAlerts = "saas-alerts",
         NordLayer = "nordlayer",
         NordPass = "nordpass",
+        Pax8 = "pax8",
+        Sherweb = "sherweb",
         Csv = "csv",
     }
 }
@@ -42,6 +47,8 @@ impl VendorKind {
             VendorKind::SaasAlerts => (true, saas_alerts::KEYS),
             VendorKind::NordLayer => (true, nordlayer::KEYS),
             VendorKind::NordPass => (false, nordpass::KEYS),
+            VendorKind::Pax8 => (true, pax8::KEYS),
+            VendorKind::Sherweb => (true, sherweb::KEYS),
             VendorKind::Csv => (false, csv::KEYS),
         };
         let mut keys = vec!["type"];
@@ -72,6 +79,8 @@ pub enum VendorSettings {
     SaasAlerts(saas_alerts::Settings),
     NordLayer(nordlayer::Settings),
     NordPass(nordpass::Settings),
+    Pax8(pax8::Settings),
+    Sherweb(sherweb::Settings),
     Csv(csv::Settings),
 }
 
@@ -143,6 +152,14 @@ pub fn fetch(
         VendorSettings::NordLayer(s) => {
             limit(http, config, &s.base_url, None);
             nordlayer::fetch(&config.name, http, &s.base_url, &s.api_key, &s.wire())
+        }
+        VendorSettings::Pax8(s) => {
+            limit(http, config, &s.base_url, Some(pax8::REQUESTS_PER_MINUTE));
+            pax8::fetch(&config.name, http, s)
+        }
+        VendorSettings::Sherweb(s) => {
+            limit(http, config, &s.base_url, None);
+            sherweb::fetch(&config.name, http, s)
         }
         // File vendors read whatever the user exported, so any --period is accepted.
         VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns, &s.statuses),

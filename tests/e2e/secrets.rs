@@ -23,6 +23,11 @@ fn canaries() -> Credentials {
         at_integration_code: "CANARY-at-code-8c3a".into(),
         halo_client_id: "recon-halo-app".into(),
         halo_client_secret: "CANARY-halo-secret-3d9f".into(),
+        pax8_client_id: "recon-pax8-app".into(),
+        pax8_client_secret: "CANARY-pax8-secret-2b7e".into(),
+        sherweb_client_id: "recon-sherweb-app".into(),
+        sherweb_client_secret: "CANARY-sherweb-secret-8f13".into(),
+        sherweb_subscription_key: "CANARY-sherweb-key-c90a".into(),
     }
 }
 

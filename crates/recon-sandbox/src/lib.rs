@@ -14,6 +14,7 @@
 mod autotask;
 mod conditions;
 mod connectwise;
+mod distributors;
 mod fixtures;
 mod halopsa;
 #[cfg(feature = "scale")]
@@ -34,6 +35,8 @@ use serde_json::Value;
 
 use self::autotask::Autotask;
 use self::connectwise::ConnectWise;
+use self::distributors::Distributors;
+pub use self::distributors::{PAX8_M365_BASIC, PAX8_M365_BP, SHERWEB_M365_BP};
 use self::halopsa::Halo;
 
 pub use self::autotask::POSTED_THIS_MONTH as AUTOTASK_POSTED_THIS_MONTH;
@@ -54,6 +57,11 @@ pub const AT_USERNAME: &str = "recon-api@sandbox.example";
 pub const AT_SECRET: &str = "sandbox-autotask-secret";
 pub const AT_INTEGRATION_CODE: &str = "SANDBOXINTEGRATIONCODE";
 pub const HALO_CLIENT_ID: &str = "sandbox-halo-client-id";
+pub const PAX8_CLIENT_ID: &str = "sandbox-pax8-client-id";
+pub const PAX8_CLIENT_SECRET: &str = "sandbox-pax8-client-secret";
+pub const SHERWEB_CLIENT_ID: &str = "sandbox-sherweb-client-id";
+pub const SHERWEB_CLIENT_SECRET: &str = "sandbox-sherweb-client-secret";
+pub const SHERWEB_SUBSCRIPTION_KEY: &str = "sandbox-sherweb-subscription-key";
 pub const HALO_CLIENT_SECRET: &str = "sandbox-halo-client-secret";
 
 /// The vendors served over HTTP, in the order their sections appear in the config.
@@ -79,6 +87,13 @@ pub const SERVICE_PRODUCTS: [(&str, &str, &str); 10] = [
 ];
 
 pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nordlayer"];
+/// The distributors the sandbox serves: not in [`ALL_VENDORS`] (their Microsoft 365 lines
+/// would change what the other vendors' tests see); named when wanted.
+pub const DISTRIBUTORS: [&str; 2] = ["pax8", "sherweb"];
+/// (distributor, service key, catalog product identifier): each distributor's Microsoft 365
+/// Business Premium maps to the catalog's M365-BP.
+pub const DISTRIBUTOR_PRODUCTS: [(&str, &str, &str); 2] =
+    [("pax8", PAX8_M365_BP, "M365-BP"), ("sherweb", SHERWEB_M365_BP, "M365-BP")];
 /// Every vendor section `config_toml` writes (the last two read files, not servers).
 pub const ALL_VENDORS: [&str; 6] = ["nodeware", "huntress", "saas-alerts", "nordlayer", "nordpass", "backup"];
 
@@ -123,6 +138,11 @@ pub struct Credentials {
     pub at_integration_code: String,
     pub halo_client_id: String,
     pub halo_client_secret: String,
+    pub pax8_client_id: String,
+    pub pax8_client_secret: String,
+    pub sherweb_client_id: String,
+    pub sherweb_client_secret: String,
+    pub sherweb_subscription_key: String,
 }
 
 impl Default for Credentials {
@@ -142,6 +162,11 @@ impl Default for Credentials {
             at_integration_code: AT_INTEGRATION_CODE.to_string(),
             halo_client_id: HALO_CLIENT_ID.to_string(),
             halo_client_secret: HALO_CLIENT_SECRET.to_string(),
+            pax8_client_id: PAX8_CLIENT_ID.to_string(),
+            pax8_client_secret: PAX8_CLIENT_SECRET.to_string(),
+            sherweb_client_id: SHERWEB_CLIENT_ID.to_string(),
+            sherweb_client_secret: SHERWEB_CLIENT_SECRET.to_string(),
+            sherweb_subscription_key: SHERWEB_SUBSCRIPTION_KEY.to_string(),
         }
     }
 }
@@ -217,6 +242,7 @@ pub struct Sandbox {
     connectwise: Arc<ConnectWise>,
     autotask: Arc<Autotask>,
     halo: Arc<Halo>,
+    distributors: Arc<Distributors>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
     credentials: Credentials,
@@ -248,6 +274,7 @@ impl Sandbox {
         let connectwise = Arc::new(ConnectWise::new()?.with_credentials(options.credentials.clone()));
         let autotask = Arc::new(Autotask::new()?.with_credentials(options.credentials.clone()));
         let halo = Arc::new(Halo::new()?.with_credentials(options.credentials.clone()));
+        let distributors = Arc::new(Distributors::new().with_credentials(options.credentials.clone()));
         let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
@@ -277,6 +304,10 @@ impl Sandbox {
             };
             handlers.push((name, handler, vendors::throttle_body));
         }
+        let d = Arc::clone(&distributors);
+        handlers.push(("pax8", Arc::new(move |ex| d.pax8(ex)), vendors::throttle_body));
+        let d = Arc::clone(&distributors);
+        handlers.push(("sherweb", Arc::new(move |ex| d.sherweb(ex)), vendors::throttle_body));
         let mut servers = Vec::new();
         for (name, handler, throttle_body) in handlers {
             let spec = ServerSpec {
@@ -296,6 +327,7 @@ impl Sandbox {
             connectwise,
             autotask,
             halo,
+            distributors,
             vendors,
             files: Mutex::new(files),
             credentials: options.credentials,
@@ -484,6 +516,26 @@ impl Sandbox {
         self.halo.set_short_read(short);
     }
 
+    /// Tokens the fake Pax8 and Sherweb issue from now on last this long.
+    pub fn set_distributor_token_lifetime(&self, lifetime: Duration) {
+        self.distributors.set_token_lifetime(lifetime);
+    }
+
+    /// How many tokens the fake Pax8 and Sherweb have issued.
+    pub fn distributor_tokens_issued(&self) -> u64 {
+        self.distributors.tokens_issued()
+    }
+
+    /// Set a field of one Pax8 subscription (`quantity`, `status`, `partnerCost`, ...).
+    pub fn set_pax8_subscription(&self, id: &str, field: &str, value: Value) -> bool {
+        self.distributors.set_pax8_subscription(id, field, value)
+    }
+
+    /// Add a Pax8 subscription record, as Pax8 would send it.
+    pub fn push_pax8_subscription(&self, record: Value) {
+        self.distributors.push_pax8_subscription(record);
+    }
+
     /// Make an HTTP vendor answer an empty account list (false for unknown or file vendors).
     pub fn clear_vendor_accounts(&self, vendor: &str) -> bool {
         self.vendors.clear(vendor)
@@ -533,7 +585,11 @@ impl Sandbox {
 
     /// `base_url` (or `api_url` for SaaS Alerts) of an HTTP vendor; `None` for file vendors.
     pub fn vendor_url(&self, vendor: &str) -> Option<String> {
-        if HTTP_VENDORS.contains(&vendor) { self.server_url(vendor) } else { None }
+        if HTTP_VENDORS.contains(&vendor) || DISTRIBUTORS.contains(&vendor) {
+            self.server_url(vendor)
+        } else {
+            None
+        }
     }
 
     /// Where the NordPass usage export was written.
@@ -562,7 +618,7 @@ impl Sandbox {
             toml_string(&self.credentials.cw_client_id),
         );
         let keys = &self.credentials;
-        for name in ALL_VENDORS.iter().filter(|n| vendors.contains(n)) {
+        for name in ALL_VENDORS.iter().chain(&DISTRIBUTORS).filter(|n| vendors.contains(n)) {
             let url = |n: &str| toml_string(&self.server_url(n).unwrap_or_default());
             let section = match *name {
                 "nodeware" => {
@@ -583,6 +639,24 @@ impl Sandbox {
                 "nordpass" => {
                     format!("usage_csv = {}\n", toml_string(&self.nordpass_csv_path().to_string_lossy()))
                 }
+                "pax8" => format!(
+                    "client_id = {}\nclient_secret = {}\ntoken_url = {}\nbase_url = {}\n",
+                    toml_string(&keys.pax8_client_id),
+                    toml_string(&keys.pax8_client_secret),
+                    toml_string(&format!("{}/oauth/token", self.server_url(name).unwrap_or_default())),
+                    toml_string(&format!("{}/v1", self.server_url(name).unwrap_or_default())),
+                ),
+                "sherweb" => format!(
+                    "client_id = {}\nclient_secret = {}\nsubscription_key = {}\ntoken_url = {}\nbase_url = {}\n",
+                    toml_string(&keys.sherweb_client_id),
+                    toml_string(&keys.sherweb_client_secret),
+                    toml_string(&keys.sherweb_subscription_key),
+                    toml_string(&format!(
+                        "{}/auth/oidc/connect/token",
+                        self.server_url(name).unwrap_or_default()
+                    )),
+                    url(name),
+                ),
                 _ => format!(
                     "type = \"csv\"\nfile = {}\n",
                     toml_string(&self.backup_csv_path().to_string_lossy())

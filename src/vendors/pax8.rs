@@ -1,0 +1,216 @@
+//! Pax8 (distributor): OAuth2 client credentials (a JSON body with the audience), then
+//! `GET /companies` and `GET /subscriptions` for every company at once, paged (`page`
+//! 0-based, `size` up to 200, `content[]` with `page.totalPages`/`totalElements`; a cursor
+//! `page.nextPageToken` is followed too), and `GET /products/{id}` for a product a
+//! subscription names without its name. How sure: medium (shared/reference/vendors.md);
+//! every field is read under each name the public clients use.
+
+use super::distributor::{self, Listed, TokenBody, TokenSource};
+use super::{VendorError, endpoint};
+use crate::http::{Http, Request, display_url};
+use crate::model::{VendorAccount, VendorSnapshot};
+use crate::secret::Secret;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use url::Url;
+
+/// `[vendors.pax8]`, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub token_url: Url,
+    pub audience: String,
+    pub base_url: Url,
+}
+
+pub const DEFAULT_URL: &str = "https://api.pax8.com/v1";
+/// Pax8's token endpoint as its developer portal and the typed client name it. CIPP posts to
+/// `https://api.pax8.com/v1/token` instead: set `token_url` if yours differs.
+pub const DEFAULT_TOKEN_URL: &str = "https://token-manager.pax8.com/oauth/token";
+pub const DEFAULT_AUDIENCE: &str = "https://api.pax8.com";
+pub const KEYS: &[&str] = &[
+    "client_id",
+    "client_id_env",
+    "client_secret",
+    "client_secret_env",
+    "token_url",
+    "audience",
+    "base_url",
+];
+/// Pax8 documents 1,000 requests a minute per application.
+pub const REQUESTS_PER_MINUTE: u32 = 1_000;
+const PAGE_SIZE: usize = 200;
+const MAX_PAGES: usize = 10_000;
+/// The statuses whose seats are billed: active, and cancelled-at-term-end (still billed until then).
+const BILLED: [&str; 2] = ["active", "pendingcancel"];
+
+const RENEW: &str = "renew the API credentials in Pax8 (Integrations > API Credentials: client credentials expire \
+                     after 90 days) and put the new ones in [vendors.pax8] client_id and client_secret";
+
+pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, VendorError> {
+    let body = TokenBody::Json(json!({
+        "client_id": s.client_id,
+        "client_secret": s.client_secret.expose(),
+        "audience": s.audience,
+        "grant_type": "client_credentials",
+    }));
+    let tokens = TokenSource::new(vendor, http, s.token_url.clone(), body, RENEW);
+    let companies = all(vendor, &tokens, &s.base_url, "/companies", &[("status", "Active")])?;
+    let accounts = companies
+        .into_iter()
+        .filter_map(|raw| {
+            let id = distributor::text(&raw, &["id", "companyId"])?;
+            let name =
+                distributor::text(&raw, &["name", "displayName", "legalName"]).unwrap_or_else(|| id.clone());
+            let status = distributor::text(&raw, &["status"]);
+            let active = status.as_deref().is_none_or(|st| st.eq_ignore_ascii_case("active"));
+            active.then_some(VendorAccount { id, name, status, raw })
+        })
+        .collect::<Vec<_>>();
+    let raw_subscriptions = all(vendor, &tokens, &s.base_url, "/subscriptions", &[])?;
+    let mut names: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+    let mut listed = Vec::with_capacity(raw_subscriptions.len());
+    for raw in raw_subscriptions {
+        let (Some(id), Some(account_id), Some(product_id)) = (
+            distributor::text(&raw, &["id", "subscriptionId"]),
+            distributor::text(&raw, &["companyId", "company.id"]),
+            distributor::text(&raw, &["productId", "product.id"]),
+        ) else {
+            return Err(VendorError::BadData {
+                vendor: vendor.to_string(),
+                url: display_url(&s.base_url),
+                message: format!("a subscription without an id, companyId or productId: {raw}"),
+            });
+        };
+        let status = distributor::text(&raw, &["status"]).unwrap_or_default();
+        let name = distributor::text(&raw, &["product.name", "productName"]);
+        let sku = distributor::text(&raw, &["product.sku", "sku"]);
+        if name.is_some() {
+            names.entry(product_id.clone()).or_insert((name.clone(), sku.clone()));
+        }
+        listed.push(Listed {
+            id,
+            account_id,
+            product_id,
+            product_name: name,
+            sku,
+            quantity: distributor::quantity(&raw, "quantity"),
+            active: BILLED.contains(&status.to_ascii_lowercase().as_str()),
+            term: distributor::text(&raw, &["billingTerm", "commitmentTerm.term"]),
+            commitment_ends: distributor::date(
+                &raw,
+                &[
+                    "commitmentTermEndDate",
+                    "commitmentEndDate",
+                    "commitment.endDate",
+                    "commitmentTerm.endDate",
+                ],
+            ),
+            // `partnerCost` is what Pax8 bills the MSP; `price` may be retail (not settled), so
+            // it is kept as the price and never compared as a cost.
+            unit_cost: distributor::amount(&raw, &["partnerCost", "partnerBuyRate", "cost"]),
+            unit_price: distributor::amount(&raw, &["price"]),
+            raw,
+        });
+    }
+    // A product the subscriptions name only by id: one read of it, for its name and sku.
+    let unnamed: Vec<String> =
+        listed.iter().map(|l| l.product_id.clone()).filter(|p| !names.contains_key(p)).collect();
+    for product in unnamed {
+        if names.contains_key(&product) {
+            continue;
+        }
+        let url = endpoint(vendor, &s.base_url, &format!("/products/{product}"))?;
+        let found = tokens
+            .send(Request::get(vendor, url).header("accept", "application/json"))
+            .and_then(|r| Ok(r.json::<Value>(vendor)?));
+        let entry = match found {
+            Ok(p) => (distributor::text(&p, &["name"]), distributor::text(&p, &["sku", "vendorSku"])),
+            // A name is for people: a product that cannot be read is shown by its id.
+            Err(e) => {
+                tracing::info!("{e}; product {product} is shown by its id");
+                (None, None)
+            }
+        };
+        names.insert(product, entry);
+    }
+    for l in &mut listed {
+        if let Some((name, sku)) = names.get(&l.product_id) {
+            l.product_name = l.product_name.take().or_else(|| name.clone());
+            l.sku = l.sku.take().or_else(|| sku.clone());
+        }
+    }
+    Ok(distributor::snapshot(accounts, listed))
+}
+
+/// Every record of a list: page-numbered (`page.totalPages`) or cursor (`page.nextPageToken`),
+/// its count checked against `page.totalElements` when Pax8 gives it.
+fn all(
+    vendor: &str,
+    tokens: &TokenSource<'_>,
+    base: &Url,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<Vec<Value>, VendorError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..MAX_PAGES {
+        let mut url = endpoint(vendor, base, path)?;
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            q.append_pair("size", &PAGE_SIZE.to_string());
+            match &cursor {
+                Some(token) => q.append_pair("pageToken", token),
+                None => q.append_pair("page", &page.to_string()),
+            };
+        }
+        let request = Request::get(vendor, url.clone()).header("accept", "application/json");
+        let document: Value = tokens.send(request)?.json(vendor)?;
+        let Some(Value::Array(items)) = document.get("content").cloned() else {
+            return Err(VendorError::BadData {
+                vendor: vendor.to_string(),
+                url: display_url(&url),
+                message: "the answer has no `content` list".to_string(),
+            });
+        };
+        let got = items.len();
+        out.extend(items);
+        let info = document.get("page");
+        let total_pages = info.and_then(|p| p.get("totalPages")).and_then(Value::as_u64);
+        let total = info.and_then(|p| p.get("totalElements")).and_then(Value::as_u64);
+        let next = info
+            .and_then(|p| p.get("nextPageToken"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let more = match (total_pages, &next) {
+            (_, Some(_)) => document.get("hasMore").and_then(Value::as_bool).unwrap_or(true),
+            (Some(pages), None) => (page as u64) + 1 < pages,
+            (None, None) => got == PAGE_SIZE,
+        };
+        if !more {
+            if let Some(total) = total
+                && out.len() as u64 != total
+            {
+                return Err(VendorError::BadData {
+                    vendor: vendor.to_string(),
+                    url: display_url(&url),
+                    message: format!(
+                        "Pax8 said {total} records but {} came back; a short read is a failed read, never a shorter list",
+                        out.len()
+                    ),
+                });
+            }
+            return Ok(out);
+        }
+        cursor = next;
+    }
+    Err(VendorError::Other {
+        vendor: vendor.to_string(),
+        message: format!("{path}: more than {MAX_PAGES} pages; stopping"),
+    })
+}
