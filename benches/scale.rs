@@ -69,6 +69,9 @@ fn main() -> Result<()> {
     if args.iter().any(|a| a == "--halopsa") {
         return halopsa_case(&scale);
     }
+    if args.iter().any(|a| a == "--distributors") {
+        return distributors_case(&scale);
+    }
     let mut rows = Vec::new();
 
     eprintln!(
@@ -369,6 +372,69 @@ fn halopsa_case(scale: &Scale) -> Result<()> {
     println!(
         "\nplan: {} add, {} update, {} unchanged; applied {pushed}; recurring invoices: {}",
         dry_plan.add, dry_plan.update, dry_plan.unchanged, case.summary.agreements
+    );
+    Ok(())
+}
+
+/// Pax8 and Sherweb customers of the generated MSP (`--distributors`): 1,000 and 300 of the
+/// 2,000 companies (a half and a sixth of a smaller MSP).
+const PAX8_CUSTOMERS: usize = 1_000;
+const SHERWEB_CUSTOMERS: usize = 300;
+
+/// `--distributors`: the generated MSP (ConnectWise) with 1,000 Pax8 and 300 Sherweb
+/// customers, each with Microsoft 365: the requests a dry run sends each distributor, against
+/// the fewest its API allows (Pax8: a token, the companies and every subscription in pages of
+/// 200, one read per product named only by id; Sherweb: a token, the customers, and one
+/// subscriptions read per customer, as it has no read across customers).
+fn distributors_case(scale: &Scale) -> Result<()> {
+    let (pax8_customers, sherweb_customers) =
+        (PAX8_CUSTOMERS.min(scale.companies / 2), SHERWEB_CUSTOMERS.min(scale.companies / 6));
+    eprintln!("distributors: {} companies, {pax8_customers} at Pax8, {sherweb_customers} at Sherweb", scale.companies);
+    let options = SandboxOptions { latency: latency(), workers: WORKERS, ..SandboxOptions::default() };
+    let (sandbox, summary) = Sandbox::start_large(options, scale).context("starting the large sandbox")?;
+    sandbox.serve_generated_distributors(pax8_customers, sherweb_customers);
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    let db = dir.path().join("recon.db");
+    let text = format!("{}\n[http]\nworkers = {WORKERS}\n", sandbox.config_toml_for(&["pax8", "sherweb"]));
+    write_private(&config, &text)?;
+    let case = Case { sandbox, _dir: dir, config, db, summary };
+    for (vendor, customers) in [("pax8", pax8_customers), ("sherweb", sherweb_customers)] {
+        let run = case.run(&["--json", "connect", vendor])?;
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)?;
+        let matched = report["auto_matched"].as_u64().unwrap_or(0) as usize;
+        if matched != customers {
+            bail!("connect {vendor}: auto-matched {matched} of {customers}");
+        }
+    }
+    for (vendor, service, product) in recon_sandbox::DISTRIBUTOR_PRODUCTS {
+        case.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product])?;
+    }
+    let dry = case.run(&["sync", "--dry-run"])?;
+    let plan = plan_counts(&dry.stdout)?;
+    let pages = |n: usize| n.div_ceil(200);
+    let pax8_subscriptions = pax8_customers + pax8_customers.div_ceil(3);
+    let minimum = [
+        ("pax8", 1 + pages(pax8_customers) + pages(pax8_subscriptions) + 1),
+        ("sherweb", 1 + 1 + sherweb_customers),
+    ];
+    println!("| distributor | customers | requests (sync --dry-run) | the fewest its API allows |");
+    println!("|---|---|---|---|");
+    for ((vendor, least), customers) in minimum.iter().zip([pax8_customers, sherweb_customers]) {
+        let sent = dry.requests.iter().filter(|r| r.server == *vendor).count();
+        println!("| {vendor} | {customers} | {sent} | {least} |");
+        if sent != *least {
+            bail!("{vendor}: {sent} requests, the fewest is {least}");
+        }
+    }
+    println!(
+        "\nsync --dry-run: {:.1} s wall, {} requests in all; plan: {} add, {} update, {} unchanged, {} held",
+        dry.wall.as_secs_f64(),
+        dry.requests.len(),
+        plan.add,
+        plan.update,
+        plan.unchanged,
+        plan.held
     );
     Ok(())
 }

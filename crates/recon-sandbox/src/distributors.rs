@@ -179,6 +179,50 @@ impl Distributors {
         lock(&self.state).pax8_subscriptions.push(record);
     }
 
+    /// Serve `pax8` and `sherweb` generated customers instead of the fixtures' (the scale
+    /// benchmark): customer `i` is named `names[i]`; every Pax8 customer has a monthly
+    /// subscription of Microsoft 365 Business Premium and every third an annual one too.
+    #[cfg(feature = "scale")]
+    pub fn replace_generated(&self, names: &[String], pax8: usize, sherweb: usize) {
+        let today = chrono::Utc::now().date_naive();
+        let mut state = lock(&self.state);
+        state.pax8_companies = names[..pax8]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| json!({"id": format!("g{i:05}"), "name": n, "status": "Active"}))
+            .collect();
+        state.pax8_subscriptions = (0..pax8)
+            .flat_map(|i| {
+                let monthly = json!({
+                    "id": format!("gs{i:05}m"), "companyId": format!("g{i:05}"), "productId": PAX8_M365_BP,
+                    "quantity": 5 + i % 40, "status": "Active", "billingTerm": "Monthly", "partnerCost": 20.0,
+                });
+                let annual = (i % 3 == 0).then(|| {
+                    json!({
+                        "id": format!("gs{i:05}a"), "companyId": format!("g{i:05}"), "productId": PAX8_M365_BP,
+                        "quantity": 10, "status": "Active", "billingTerm": "Annual",
+                        "commitmentTermEndDate": day(today, 100 + (i % 200) as i64), "partnerCost": 20.0,
+                    })
+                });
+                std::iter::once(monthly).chain(annual)
+            })
+            .collect();
+        state.sherweb_customers = names[pax8..pax8 + sherweb]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| json!({"id": format!("sw-g{i:05}"), "displayName": n}))
+            .collect();
+        state.sherweb_subscriptions = (0..sherweb)
+            .map(|i| {
+                let sub = json!({
+                    "productName": "Microsoft 365 Business Premium", "sku": SHERWEB_M365_BP,
+                    "quantity": 3 + i % 30, "commitmentTerm": "Monthly", "unitCost": 20.0,
+                });
+                (format!("sw-g{i:05}"), vec![sub])
+            })
+            .collect();
+    }
+
     fn issue(&self, prefix: &str) -> Value {
         let mut state = lock(&self.state);
         state.issued += 1;

@@ -490,6 +490,14 @@ fn generate(scale: &Scale) -> io::Result<LargeMsp> {
 }
 
 impl Sandbox {
+    /// The generated MSP's first `pax8` companies as Pax8 customers and the next `sherweb`
+    /// as Sherweb customers, each with Microsoft 365 Business Premium (see
+    /// `Distributors::replace_generated`).
+    pub fn serve_generated_distributors(&self, pax8: usize, sherweb: usize) {
+        let names: Vec<String> = (0..pax8 + sherweb).map(company_name).collect();
+        self.distributors.replace_generated(&names, pax8, sherweb);
+    }
+
     /// A sandbox serving the generated MSP of `scale` instead of the fixtures' (the catalog
     /// and setup tables stay). The backup CSV vendor keeps its fixture rows.
     pub fn start_large(options: SandboxOptions, scale: &Scale) -> io::Result<(Sandbox, ScaleSummary)> {
