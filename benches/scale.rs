@@ -389,7 +389,10 @@ const SHERWEB_CUSTOMERS: usize = 300;
 fn distributors_case(scale: &Scale) -> Result<()> {
     let (pax8_customers, sherweb_customers) =
         (PAX8_CUSTOMERS.min(scale.companies / 2), SHERWEB_CUSTOMERS.min(scale.companies / 6));
-    eprintln!("distributors: {} companies, {pax8_customers} at Pax8, {sherweb_customers} at Sherweb", scale.companies);
+    eprintln!(
+        "distributors: {} companies, {pax8_customers} at Pax8, {sherweb_customers} at Sherweb",
+        scale.companies
+    );
     let options = SandboxOptions { latency: latency(), workers: WORKERS, ..SandboxOptions::default() };
     let (sandbox, summary) = Sandbox::start_large(options, scale).context("starting the large sandbox")?;
     sandbox.serve_generated_distributors(pax8_customers, sherweb_customers);

@@ -16,7 +16,7 @@ Options:
       --report <PATH>  Where to write the report page of the demo's run
                        [default: ./recon-demo-report.html]
       --psa <PSA>      The PSA the demo bills through [default: connectwise]
-                       [possible values: connectwise, autotask]
+                       [possible values: connectwise, autotask, halopsa]
   -q, --quiet          Only errors on stderr
       --no-progress    No progress bars, even on a terminal
   -h, --help           Print help
@@ -24,6 +24,7 @@ Options:
 Examples:
   recon demo
   recon demo --psa autotask
+  recon demo --psa halopsa
 ";
 
 /// The heading of the options every command takes, listed after the command's own.

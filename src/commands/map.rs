@@ -542,6 +542,21 @@ fn find_service(store: &Store, vendor: &str, reference: &str) -> anyhow::Result<
                 matching::normalize_name(&s.name) == wanted || matching::normalize_name(&s.key) == wanted
             })
         })
+        .or_else(|| {
+            // A distributor's product, "Microsoft 365 Business Premium (MST-365-BP)": by its
+            // name alone or by its sku, when only one product reads so.
+            let mut named = services.iter().filter(|s| match s.name.rsplit_once(" (") {
+                Some((name, sku)) => {
+                    matching::normalize_name(name) == wanted
+                        || matching::normalize_name(sku.trim_end_matches(')')) == wanted
+                }
+                None => false,
+            });
+            match (named.next(), named.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
+        })
         .map(|s| s.key.clone())
         .ok_or_else(|| {
             let keys: Vec<String> = services.iter().map(|s| format!("{} ({})", s.key, s.name)).collect();

@@ -4,7 +4,7 @@
 //! never writes), and no client secret, subscription key or token is ever shown or stored.
 
 use crate::harness::Env;
-use recon_sandbox::{PAX8_M365_BP, SHERWEB_M365_BP, Sandbox, SandboxOptions};
+use recon_sandbox::{PAX8_M365_BP, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -19,7 +19,20 @@ fn distributors_with(sandbox: Sandbox, sync_keys: &str) -> Env {
     env.run(&["connect", "pax8"], 0);
     env.run(&["connect", "sherweb"], 0);
     env.run(&["map", "services", "--vendor", "pax8", "--set", PAX8_M365_BP, "--product", "M365-BP"], 0);
-    env.run(&["map", "services", "--vendor", "sherweb", "--set", SHERWEB_M365_BP, "--product", "M365-BP"], 0);
+    // A product by its name (the key is the distributor's opaque id or sku).
+    env.run(
+        &[
+            "map",
+            "services",
+            "--vendor",
+            "sherweb",
+            "--set",
+            "Microsoft 365 Business Premium",
+            "--product",
+            "M365-BP",
+        ],
+        0,
+    );
     env
 }
 
