@@ -289,27 +289,14 @@ fn autotask_case(scale: &Scale) -> Result<()> {
             again_plan.add + again_plan.update
         );
     }
-    println!("| run | wall | Autotask requests | of the 3,000/hour share | by entity | 429s |");
-    println!("|---|---|---|---|---|---|");
-    for (name, run) in [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)] {
-        let at: Vec<&RecordedRequest> = run.requests.iter().filter(|r| r.server == "autotask").collect();
-        let mut by_entity: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-        for r in &at {
-            let path = r.path_and_query.split('?').next().unwrap_or_default();
-            let entity =
-                path.split("/V1.0/").nth(1).and_then(|p| p.split('/').next()).unwrap_or("zoneInformation");
-            *by_entity.entry(entity.to_string()).or_default() += 1;
-        }
-        let entities: Vec<String> = by_entity.iter().map(|(e, n)| format!("{e} {n}")).collect();
-        println!(
-            "| {name} | {:.1} s | {} | {:.1} % | {} | {} |",
-            run.wall.as_secs_f64(),
-            at.len(),
-            at.len() as f64 / 30.0,
-            entities.join(", "),
-            at.iter().filter(|r| r.status == 429).count()
-        );
-    }
+    let runs = [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)];
+    let entity = |r: &RecordedRequest| {
+        let path = r.path_and_query.split('?').next().unwrap_or_default();
+        path.split("/V1.0/").nth(1).and_then(|p| p.split('/').next()).unwrap_or("zoneInformation").to_string()
+    };
+    requests_table("autotask", "Autotask requests", "of the 3,000/hour share", &runs, entity, |n| {
+        format!("{:.1} %", n as f64 / 30.0)
+    });
     println!(
         "\nplan: {} add, {} update, {} unchanged; applied {pushed}; contracts generated: {} (2,000 of them active, one per company)",
         dry_plan.add, dry_plan.update, dry_plan.unchanged, case.summary.agreements
@@ -345,30 +332,24 @@ fn halopsa_case(scale: &Scale) -> Result<()> {
             again_plan.add + again_plan.update
         );
     }
-    println!("| run | wall | Halo requests | physical limit (requests / 60 a minute) | by entity | 429s |");
-    println!("|---|---|---|---|---|---|");
-    for (name, run) in [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)] {
-        let halo: Vec<&RecordedRequest> = run.requests.iter().filter(|r| r.server == "halopsa").collect();
-        let mut by_entity: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-        for r in &halo {
-            let path = r.path_and_query.split('?').next().unwrap_or_default();
-            let entity = match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
-                ["api", "RecurringInvoice", _] => format!("{} RecurringInvoice/{{id}}", r.method),
-                ["api", entity, ..] => format!("{} {entity}", r.method),
-                other => format!("{} /{}", r.method, other.join("/")),
-            };
-            *by_entity.entry(entity).or_default() += 1;
+    let runs = [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)];
+    let entity = |r: &RecordedRequest| {
+        let path = r.path_and_query.split('?').next().unwrap_or_default();
+        match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+            ["api", "RecurringInvoice", _] => format!("{} RecurringInvoice/{{id}}", r.method),
+            ["api", entity, ..] => format!("{} {entity}", r.method),
+            other => format!("{} /{}", r.method, other.join("/")),
         }
-        let entities: Vec<String> = by_entity.iter().map(|(e, n)| format!("{e} {n}")).collect();
-        println!(
-            "| {name} | {:.1} s | {} | {:.1} s | {} | {} |",
-            run.wall.as_secs_f64(),
-            halo.len(),
-            halo.len() as f64,
-            entities.join(", "),
-            halo.iter().filter(|r| r.status == 429).count()
-        );
-    }
+    };
+    // At the physical limit (60 a minute), n requests take n seconds.
+    requests_table(
+        "halopsa",
+        "Halo requests",
+        "physical limit (requests / 60 a minute)",
+        &runs,
+        entity,
+        |n| format!("{n}.0 s"),
+    );
     println!(
         "\nplan: {} add, {} update, {} unchanged; applied {pushed}; recurring invoices: {}",
         dry_plan.add, dry_plan.update, dry_plan.unchanged, case.summary.agreements
@@ -440,6 +421,36 @@ fn distributors_case(scale: &Scale) -> Result<()> {
         plan.held
     );
     Ok(())
+}
+
+/// One row per run: its wall time, the requests `server` answered, `share` of them, by
+/// entity, and how many were 429s.
+fn requests_table(
+    server: &str,
+    requests: &str,
+    share_header: &str,
+    runs: &[(&str, &Run)],
+    entity: impl Fn(&RecordedRequest) -> String,
+    share: impl Fn(usize) -> String,
+) {
+    println!("| run | wall | {requests} | {share_header} | by entity | 429s |");
+    println!("|---|---|---|---|---|---|");
+    for (name, run) in runs {
+        let sent: Vec<&RecordedRequest> = run.requests.iter().filter(|r| r.server == server).collect();
+        let mut by_entity: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for r in &sent {
+            *by_entity.entry(entity(r)).or_default() += 1;
+        }
+        let entities: Vec<String> = by_entity.iter().map(|(e, n)| format!("{e} {n}")).collect();
+        println!(
+            "| {name} | {:.1} s | {} | {} | {} | {} |",
+            run.wall.as_secs_f64(),
+            sent.len(),
+            share(sent.len()),
+            entities.join(", "),
+            sent.iter().filter(|r| r.status == 429).count()
+        );
+    }
 }
 
 fn small_scale() -> Scale {

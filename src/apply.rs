@@ -22,6 +22,8 @@ pub struct Options {
     pub workers: usize,
     /// A progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Sends of one repeatable write at most (`[http] max_attempts`).
+    pub max_attempts: u32,
 }
 
 /// The billing lines of every container, read as the PSA reads best (`Psa::read_lines`);
@@ -146,21 +148,22 @@ pub fn push(
         lines.iter().enumerate().filter(|(_, l)| l.action.writes()).collect();
     let bar = crate::output::progress(options.progress, writes.len(), &format!("writing to {}", psa.name()));
     let mut ledger_error = None;
+    let sends_allowed = options.max_attempts.max(1);
     crate::workers::for_each(
         &writes,
         options.workers,
-        |(_, line)| apply_line(psa, line),
+        |(_, line)| apply_line(psa, line, sends_allowed),
         |i, outcome| {
             bar.inc(1);
             let index = writes[i].0;
             let id = pushed.change_ids[index];
             let now = Utc::now();
-            let recorded = match outcome {
-                Outcome::Applied { addition_id } => {
+            let (recorded, sends) = match outcome {
+                Outcome::Applied { addition_id, sends } => {
                     pushed.applied.push(index);
-                    store.set_change_state(id, ChangeState::Applied, addition_id, None, now)
+                    (store.set_change_state(id, ChangeState::Applied, addition_id, None, now), sends)
                 }
-                Outcome::Failed { error } => {
+                Outcome::Failed { error, sends } => {
                     let recorded = store.set_change_state(
                         id,
                         ChangeState::Failed,
@@ -169,9 +172,10 @@ pub fn push(
                         now,
                     );
                     pushed.failed.push((index, error));
-                    recorded
+                    (recorded, sends)
                 }
             };
+            let recorded = recorded.and_then(|()| store.set_change_attempts(id, &sends));
             if let Err(e) = recorded {
                 ledger_error.get_or_insert(e);
             }
@@ -188,30 +192,61 @@ pub fn push(
 
 #[derive(Debug)]
 enum Outcome {
-    Applied { addition_id: Option<i64> },
-    Failed { error: String },
+    Applied { addition_id: Option<i64>, sends: Vec<String> },
+    Failed { error: String, sends: Vec<String> },
 }
 
-fn apply_line(psa: &dyn Psa, line: &PlanLine) -> Outcome {
-    match psa.write(line) {
-        Ok(addition_id) => Outcome::Applied { addition_id },
-        Err(e) => settle_lost_write(psa, line, e),
+/// Write one line; a write whose answer was lost is settled by reading the container again.
+/// A write that sets an absolute value (`Psa::repeatable`: ConnectWise's PATCH of `quantity`,
+/// Halo's re-post of a line's `qty_order`) that the PSA does not hold is sent again in the
+/// same run, up to `sends_allowed` sends in all: setting the same value twice is harmless,
+/// whether the lost send landed or not. A create or a dated delta is never sent twice: if the
+/// PSA does not hold it, it failed, and the next run plans it again.
+fn apply_line(psa: &dyn Psa, line: &PlanLine, sends_allowed: u32) -> Outcome {
+    let mut sends = Vec::new();
+    loop {
+        let error = match psa.write(line) {
+            Ok(addition_id) => {
+                sends.push("applied".to_string());
+                return Outcome::Applied { addition_id, sends };
+            }
+            Err(e) => e,
+        };
+        sends.push(answer_text(&error));
+        if let Some(addition_id) = settled(psa, line, &error) {
+            tracing::info!("{error}; but {} shows the change applied: recorded as applied", psa.name());
+            return Outcome::Applied { addition_id: Some(addition_id), sends };
+        }
+        if error.was_refused() || !psa.repeatable(line) || sends.len() >= sends_allowed as usize {
+            return Outcome::Failed { error: error.to_string(), sends };
+        }
+        tracing::info!(
+            "{error}; {} does not hold it: sending it again (send {})",
+            psa.name(),
+            sends.len() + 1
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250 * sends.len() as u64));
     }
 }
 
-/// A write whose answer was lost (timeout, reset, cut-off body, a 5xx, Autotask's 500 for a
-/// validation) may still have happened. Look at the container again: if it holds the write
-/// (for a dated change: the units in force on its date are the target), it was applied;
-/// otherwise it failed and the next run plans it again. Never send the write twice. A
-/// refusal (4xx) means nothing happened, so there is nothing to look up.
-fn settle_lost_write(psa: &dyn Psa, line: &PlanLine, error: PsaError) -> Outcome {
-    if !error.was_refused()
-        && let Some(agreement_id) = line.agreement_id
-        && let Ok(lines) = psa.lines(agreement_id, line.effective_date.unwrap_or(NaiveDate::MIN))
-        && let Some(addition_id) = holding_addition(line, &lines)
-    {
-        tracing::info!("{error}; but {} shows the change applied: recorded as applied", psa.name());
-        return Outcome::Applied { addition_id: Some(addition_id) };
+/// What answered one send, short enough for the ledger.
+fn answer_text(error: &PsaError) -> String {
+    let text = error.to_string();
+    if text.chars().count() > 200 {
+        format!("{}...", text.chars().take(200).collect::<String>())
+    } else {
+        text
     }
-    Outcome::Failed { error: error.to_string() }
+}
+
+/// A write whose answer was lost (timeout, reset, cut-off body, a 5xx, an HTML page,
+/// Autotask's 500 for a validation) may still have happened: the id of the line that holds
+/// it when the container, read again, shows it (for a dated change: the units in force on
+/// its date are the target). A refusal (4xx) means nothing happened: nothing to look up.
+fn settled(psa: &dyn Psa, line: &PlanLine, error: &PsaError) -> Option<i64> {
+    if error.was_refused() {
+        return None;
+    }
+    let lines = psa.lines(line.agreement_id?, line.effective_date.unwrap_or(NaiveDate::MIN)).ok()?;
+    holding_addition(line, &lines)
 }

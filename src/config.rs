@@ -532,6 +532,18 @@ impl Validator<'_> {
                 )),
             }
         };
+        // An OAuth2 application's id (not a secret, but it may come from the environment)
+        // and secret: the distributors'.
+        let client_credentials = || -> Result<(String, Secret), ConfigError> {
+            let id = self.secret(&section, "client_id", raw.client_id.clone(), raw.client_id_env.clone())?;
+            let secret = self.secret(
+                &section,
+                "client_secret",
+                raw.client_secret.clone(),
+                raw.client_secret_env.clone(),
+            )?;
+            Ok((id.expose().to_string(), secret))
+        };
         let settings = match kind {
             VendorKind::Nodeware => VendorSettings::Nodeware(nodeware::Settings {
                 api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
@@ -591,41 +603,31 @@ impl Validator<'_> {
                     }),
                 },
             }),
-            VendorKind::Pax8 => VendorSettings::Pax8(pax8::Settings {
-                client_id: self
-                    .secret(&section, "client_id", raw.client_id.clone(), raw.client_id_env.clone())?
-                    .expose()
-                    .to_string(),
-                client_secret: self.secret(
-                    &section,
-                    "client_secret",
-                    raw.client_secret.clone(),
-                    raw.client_secret_env.clone(),
-                )?,
-                token_url: url_or("token_url", raw.token_url.as_ref(), pax8::DEFAULT_TOKEN_URL)?,
-                audience: raw.audience.clone().unwrap_or_else(|| pax8::DEFAULT_AUDIENCE.to_string()),
-                base_url: url_or("base_url", raw.base_url.as_ref(), pax8::DEFAULT_URL)?,
-            }),
-            VendorKind::Sherweb => VendorSettings::Sherweb(sherweb::Settings {
-                client_id: self
-                    .secret(&section, "client_id", raw.client_id.clone(), raw.client_id_env.clone())?
-                    .expose()
-                    .to_string(),
-                client_secret: self.secret(
-                    &section,
-                    "client_secret",
-                    raw.client_secret.clone(),
-                    raw.client_secret_env.clone(),
-                )?,
-                subscription_key: self.secret(
-                    &section,
-                    "subscription_key",
-                    raw.subscription_key.clone(),
-                    raw.subscription_key_env.clone(),
-                )?,
-                token_url: url_or("token_url", raw.token_url.as_ref(), sherweb::DEFAULT_TOKEN_URL)?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), sherweb::DEFAULT_URL)?,
-            }),
+            VendorKind::Pax8 => {
+                let (client_id, client_secret) = client_credentials()?;
+                VendorSettings::Pax8(pax8::Settings {
+                    client_id,
+                    client_secret,
+                    token_url: url_or("token_url", raw.token_url.as_ref(), pax8::DEFAULT_TOKEN_URL)?,
+                    audience: raw.audience.clone().unwrap_or_else(|| pax8::DEFAULT_AUDIENCE.to_string()),
+                    base_url: url_or("base_url", raw.base_url.as_ref(), pax8::DEFAULT_URL)?,
+                })
+            }
+            VendorKind::Sherweb => {
+                let (client_id, client_secret) = client_credentials()?;
+                VendorSettings::Sherweb(sherweb::Settings {
+                    client_id,
+                    client_secret,
+                    subscription_key: self.secret(
+                        &section,
+                        "subscription_key",
+                        raw.subscription_key.clone(),
+                        raw.subscription_key_env.clone(),
+                    )?,
+                    token_url: url_or("token_url", raw.token_url.as_ref(), sherweb::DEFAULT_TOKEN_URL)?,
+                    base_url: url_or("base_url", raw.base_url.as_ref(), sherweb::DEFAULT_URL)?,
+                })
+            }
             VendorKind::Csv => VendorSettings::Csv(csv::Settings {
                 file: self.file(&section, "file", raw.file.clone())?,
                 statuses: csv::Statuses {

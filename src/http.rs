@@ -222,6 +222,8 @@ pub struct Http {
     settings: HttpSettings,
     limiters: Mutex<HashMap<String, Arc<PacedHost>>>,
     stats: HttpStats,
+    /// Hosts that answered a 2xx with an HTML page: said once per host, not per request.
+    html_hosts: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Http {
@@ -255,7 +257,13 @@ impl Http {
                 url: String::new(),
                 reason: format!("cannot build the HTTP client: {e}"),
             })?;
-        Ok(Http { client, settings, limiters: Mutex::new(HashMap::new()), stats: HttpStats::default() })
+        Ok(Http {
+            client,
+            settings,
+            limiters: Mutex::new(HashMap::new()),
+            stats: HttpStats::default(),
+            html_hosts: Mutex::new(std::collections::HashSet::new()),
+        })
     }
 
     pub fn settings(&self) -> &HttpSettings {
@@ -438,6 +446,34 @@ impl Http {
         }
     }
 
+    /// A 2xx answered with an HTML page is a proxy or a sign-in page in front of the API:
+    /// warned once per host, with what came back.
+    fn note_html(&self, request: &Request, body: &[u8]) {
+        let text = String::from_utf8_lossy(&body[..body.len().min(512)]).to_string();
+        if !text.trim_start().starts_with('<') {
+            return;
+        }
+        let host = host_key(&request.url);
+        let first = match self.html_hosts.lock() {
+            Ok(mut seen) => seen.insert(host.clone()),
+            Err(poisoned) => poisoned.into_inner().insert(host.clone()),
+        };
+        if first {
+            let title = text
+                .split_once("<title>")
+                .and_then(|(_, rest)| rest.split_once("</title>"))
+                .map(|(t, _)| format!(" titled {:?}", t.trim()))
+                .unwrap_or_default();
+            tracing::warn!(
+                "{}: a proxy or sign-in page answered instead of {} (an HTML page{title}, not JSON); \
+                 recon asks again where that is safe; if it goes on, check the network between this machine and {}",
+                request.url.host_str().unwrap_or("the host"),
+                request.service,
+                request.service
+            );
+        }
+    }
+
     fn send_once(&self, request: &Request) -> Result<Response, Attempt> {
         let mut builder = self.client.request(request.method.clone(), request.url.clone());
         builder = builder.headers(request.headers.clone());
@@ -494,6 +530,7 @@ impl Http {
                     .and_then(parse_retry_after),
             }));
         }
+        self.note_html(request, &body);
         // Every GET recon sends expects JSON: a 2xx body that is not JSON at all (cut short,
         // an HTML sign-in page) is malformed, and retried. A body that is JSON of the wrong
         // shape is the caller's to judge: asking again gets the same answer.

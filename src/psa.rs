@@ -132,6 +132,12 @@ pub trait Psa: Sync {
         0
     }
 
+    /// Whether writing `line` sets an absolute value, so that sending it again after a lost
+    /// answer is harmless (a create or a delta is never repeatable).
+    fn repeatable(&self, _line: &PlanLine) -> bool {
+        false
+    }
+
     /// Apply one writing plan line; returns the id of the billing line it set or created
     /// (`None` when an add was applied but the new line's id could not be read).
     fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError>;

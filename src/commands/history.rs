@@ -87,11 +87,18 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
             product: c.line.product.clone().unwrap_or_else(|| "-".into()),
             before: format_quantity(c.line.before),
             after: c.line.after.map_or_else(|| "-".into(), |q| q.to_string()),
-            note: c
-                .error
-                .clone()
-                .or_else(|| c.line.reason.as_ref().map(crate::output::wording::reason))
-                .unwrap_or_default(),
+            note: {
+                let note = c
+                    .error
+                    .clone()
+                    .or_else(|| c.line.reason.as_ref().map(crate::output::wording::reason))
+                    .unwrap_or_default();
+                match crate::output::wording::sends(&c.attempts) {
+                    Some(sends) if note.is_empty() => sends,
+                    Some(sends) => format!("{note}; {sends}"),
+                    None => note,
+                }
+            },
             company: c.line.company,
         })
         .collect();

@@ -146,7 +146,11 @@ impl Context {
 
     /// How the write path spreads and shows its work.
     pub fn apply_options(&self, config: &Config) -> crate::apply::Options {
-        crate::apply::Options { workers: config.http.workers, progress: self.progress }
+        crate::apply::Options {
+            workers: config.http.workers,
+            progress: self.progress,
+            max_attempts: config.http.max_attempts,
+        }
     }
 }
 

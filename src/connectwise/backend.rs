@@ -180,6 +180,11 @@ impl Psa for ConnectWise<'_> {
     }
 
     /// PATCH the quantity of the addition, or POST a new one dated as the plan says.
+    /// Setting a quantity is absolute; a new line is a create.
+    fn repeatable(&self, line: &PlanLine) -> bool {
+        line.action.write() == Some(Write::Set)
+    }
+
     fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError> {
         let (Some(agreement_id), Some(product_id), Some(quantity)) =
             (line.agreement_id, line.product_id, line.after)

@@ -390,7 +390,8 @@ impl<'h> ConnectWise<'h> {
     }
 
     /// Set an addition's quantity with JSON Patch (never PUT: it nulls omitted fields).
-    /// Setting an absolute value is safe to repeat, so it is retried like a read.
+    /// One send: the write path settles a lost answer and sends it again itself
+    /// (`apply::apply_line`), so every send is counted in the ledger.
     pub fn set_quantity(
         &self,
         agreement_id: i64,
@@ -399,7 +400,7 @@ impl<'h> ConnectWise<'h> {
     ) -> Result<BillingLine, CwError> {
         let url = self.url(&format!("finance/agreements/{agreement_id}/additions/{addition_id}"), &[])?;
         let body = serde_json::json!([{"op": "replace", "path": "quantity", "value": quantity}]);
-        let request = self.request(Method::PATCH, url).json_body(Method::PATCH, &body, Repeat::Safe);
+        let request = self.request(Method::PATCH, url).json_body(Method::PATCH, &body, Repeat::Unsafe);
         let addition: wire::Addition = self.send(&request)?.json(SERVICE)?;
         Ok(addition.into_model(agreement_id))
     }

@@ -194,8 +194,13 @@ impl Psa for HaloPsa<'_> {
     }
 
     /// Re-post the invoice with every line as Halo holds it now: the line's `qty_order` set
-    /// (an absolute value, safe to send again), or a new line added (a create, never sent
-    /// twice: a lost answer is settled by reading the invoice).
+    /// (an absolute value, which `apply` may send again), or a new line added (a create,
+    /// never sent twice: a lost answer is settled by reading the invoice).
+    /// Setting a quantity is absolute; a new line is a create.
+    fn repeatable(&self, line: &PlanLine) -> bool {
+        line.action.write() == Some(Write::Set)
+    }
+
     fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError> {
         let (Some(invoice_id), Some(item_id), Some(quantity)) =
             (line.agreement_id, line.product_id, line.after)
@@ -204,7 +209,8 @@ impl Psa for HaloPsa<'_> {
         };
         match (line.action.write(), line.addition_id) {
             (Some(Write::Set), Some(line_id)) => {
-                self.repost(invoice_id, Repeat::Safe, |lines| {
+                // One send: `apply` settles a lost answer and sends it again itself.
+                self.repost(invoice_id, Repeat::Unsafe, |lines| {
                     let target = lines
                         .iter_mut()
                         .find(|l| l.get("id").and_then(Value::as_i64) == Some(line_id))

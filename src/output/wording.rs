@@ -300,6 +300,15 @@ pub fn hold_text(hold: Hold) -> String {
     }
 }
 
+/// A write that needed more than one send, in words: `sent 2 times (1: an HTML page ...; 2:
+/// applied)`; `None` for one send or none.
+pub fn sends(attempts: &[String]) -> Option<String> {
+    (attempts.len() > 1).then(|| {
+        let each: Vec<String> = attempts.iter().enumerate().map(|(i, a)| format!("{}: {a}", i + 1)).collect();
+        format!("sent {} times ({})", attempts.len(), each.join("; "))
+    })
+}
+
 /// A price or cost finding in words.
 pub fn finding(f: &crate::plan::Finding) -> String {
     use crate::plan::Finding;
@@ -449,6 +458,9 @@ pub struct ChangeJson<'a> {
     pub line: LineJson<'a>,
     pub state: crate::plan::ChangeState,
     pub error: Option<&'a str>,
+    /// Each send of its write and what answered it (a write sent again after a lost answer).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub attempts: &'a [String],
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -461,6 +473,7 @@ impl<'a> ChangeJson<'a> {
             line: LineJson::new(&c.line),
             state: c.state,
             error: c.error.as_deref(),
+            attempts: &c.attempts,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

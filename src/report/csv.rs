@@ -38,6 +38,7 @@ pub const COLUMNS: &[&str] = &[
     "vendor_unit_cost",
     "finding_codes",
     "findings",
+    "sends",
 ];
 
 pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
@@ -80,6 +81,7 @@ pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
             amount(crate::reconcile::pricing::vendor_cost(&line.sources)),
             line.findings.iter().map(|f| f.code()).collect::<Vec<_>>().join(";"),
             text(&line.findings.iter().map(crate::output::wording::finding).collect::<Vec<_>>().join("; ")),
+            if c.attempts.is_empty() { String::new() } else { c.attempts.len().to_string() },
         ];
         out.write_record(&record)?;
     }

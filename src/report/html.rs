@@ -333,8 +333,16 @@ fn line_row(h: &mut String, r: &Report, c: &ChangeRecord) {
     );
 }
 
-/// Where a line stands, in words.
+/// Where a line stands, in words, and how many sends its write took when more than one.
 fn status(r: &Report, c: &ChangeRecord) -> String {
+    let state = line_state(r, c);
+    match c.attempts.len() {
+        n if n > 1 => format!("{state} (sent {n} times: the answers were lost)"),
+        _ => state,
+    }
+}
+
+fn line_state(r: &Report, c: &ChangeRecord) -> String {
     let action = c.line.action;
     if r.run.dry_run {
         return match action {

@@ -41,6 +41,9 @@ pub struct ChangeRecord {
     pub line: PlanLine,
     pub state: ChangeState,
     pub error: Option<String>,
+    /// Each send of its write, in order, and what answered it (empty: not written, or
+    /// recorded by a recon from before sends were kept).
+    pub attempts: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -159,7 +162,7 @@ fn split_list(text: &str) -> Vec<String> {
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
     reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, error, sources,
-    created_at, updated_at, findings"#;
+    created_at, updated_at, findings, attempts"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -253,6 +256,13 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
         state: ChangeState::parse(&state)
             .ok_or_else(|| Fault::corrupt(format!("state of change {id}"), &state))?,
         error: row.get("error")?,
+        attempts: row
+            .get::<_, Option<String>>("attempts")?
+            .map(|a| {
+                serde_json::from_str(&a).map_err(|e| Fault::corrupt(format!("attempts of change {id}"), e))
+            })
+            .transpose()?
+            .unwrap_or_default(),
         created_at: parse_time("change created_at", &created_at)?,
         updated_at: parse_time("change updated_at", &updated_at)?,
     })
@@ -490,6 +500,15 @@ impl Store {
             if n == 0 {
                 return Err(Fault::Missing(format!("change {change_id}")));
             }
+            Ok(())
+        })
+    }
+
+    /// Record each send of a change's write and what answered it.
+    pub fn set_change_attempts(&mut self, change_id: i64, attempts: &[String]) -> Result<(), StoreError> {
+        let text = serde_json::to_string(attempts).unwrap_or_else(|_| "[]".to_string());
+        self.write(&format!("record the sends of change {change_id}"), |tx| {
+            tx.execute("UPDATE changes SET attempts = ?2 WHERE id = ?1", params![change_id, text])?;
             Ok(())
         })
     }

@@ -180,4 +180,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE changes ADD COLUMN findings TEXT;
     ALTER TABLE service_mappings ADD COLUMN committed_decreases TEXT;
     "#,
+    // 12: each send of a change's write and what answered it (JSON array of text), for a
+    // write sent again in the same run after its answer was lost.
+    r#"
+    ALTER TABLE changes ADD COLUMN attempts TEXT;
+    "#,
 ];

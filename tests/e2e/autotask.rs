@@ -2,7 +2,7 @@
 //! discovery, paging, the thread limit and the hourly threshold, and never a doubled change,
 //! whether a run is killed or its answers are lost.
 
-use crate::harness::Env;
+use crate::harness::{Env, writes};
 use recon_sandbox::{Faults, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,16 +19,6 @@ fn nodeware(sandbox: Sandbox, extra: &str) -> Env {
     env.run(&["connect", "nodeware"], 0);
     env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
     env
-}
-
-fn writes(plan: &Value) -> Vec<Value> {
-    plan["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| matches!(l["action"].as_str(), Some("add" | "update")))
-        .cloned()
-        .collect()
 }
 
 fn date(text: &Value) -> chrono::NaiveDate {

@@ -3,7 +3,7 @@
 //! a line Halo computes left alone, and never a doubled or dropped line, whether a run is
 //! killed, its answers are lost or someone edits the invoice meanwhile.
 
-use crate::harness::Env;
+use crate::harness::{Env, writes};
 use recon_sandbox::{Faults, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,16 +20,6 @@ fn nodeware(sandbox: Sandbox, extra: &str) -> Env {
     env.run(&["connect", "nodeware"], 0);
     env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
     env
-}
-
-fn writes(plan: &Value) -> Vec<Value> {
-    plan["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| matches!(l["action"].as_str(), Some("add" | "update")))
-        .cloned()
-        .collect()
 }
 
 fn line_ids(env: &Env, invoice: i64) -> BTreeSet<i64> {

@@ -106,6 +106,17 @@ impl Env {
     }
 }
 
+/// The lines of a plan (`--json`) that write: adds and updates.
+pub fn writes(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+    plan["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| matches!(l["action"].as_str(), Some("add" | "update")))
+        .cloned()
+        .collect()
+}
+
 fn write_private(path: &std::path::Path, text: &str) {
     recon::private_files::write(path, text).expect("write config");
 }

@@ -17,6 +17,7 @@ mod flow;
 mod integrity;
 mod mapping;
 mod report;
+mod resend;
 mod review;
 mod safety;
 mod secrets;

@@ -194,6 +194,11 @@ pub struct Faults {
     /// Fraction of requests answered 200 with an HTML login page (a captive proxy or SSO
     /// page in front of the API); the service does not act.
     pub html_fraction: f64,
+    /// HTTP methods the HTML page is answered to; empty = those of `methods`.
+    pub html_methods: Vec<String>,
+    /// Fraction of requests the service acts on whose answer is then a 500 (a gateway that
+    /// fails on the way back).
+    pub server_error_after_fraction: f64,
     /// Fraction of requests the service acts on, answered only after `slow_delay` (longer
     /// than the client's timeout, so the client gives up first).
     pub slow_fraction: f64,
@@ -228,7 +233,8 @@ pub struct RecordedRequest {
     /// the client never saw a usable answer.
     pub status: u16,
     /// The injected fault, if any: `rate-limit`, `throttle`, `server-error`, `html`,
-    /// `oversize` (the service did not act) or `slow`, `reset`, `truncate` (it did).
+    /// `oversize` (the service did not act) or `slow`, `reset`, `truncate`,
+    /// `server-error-after` (it did).
     pub fault: Option<&'static str>,
     /// When it was answered (the benchmark reads rates from it).
     pub at: std::time::Instant,

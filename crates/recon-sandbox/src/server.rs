@@ -253,6 +253,11 @@ fn serve(context: &ServerContext, mut request: tiny_http::Request) {
     match after {
         Some(("slow", delay)) => std::thread::sleep(delay),
         Some(("truncate", _)) => body.truncate(body.len() / 2),
+        Some(("server-error-after", _)) => {
+            let failed = serde_json::json!({ "code": "ServerError", "message": "Injected sandbox fault after acting" });
+            answer_and_close(request, 500, &[], failed.to_string().as_bytes());
+            return;
+        }
         Some(("reset", _)) => {
             let cut_early = lock(&context.fault_state).rng.bool();
             broken_answer(request, reply.status, &body, cut_early);
@@ -360,6 +365,8 @@ enum Fault {
     Reset,
     /// The service acts; its answer is cut in half.
     Truncate,
+    /// The service acts; its answer is replaced by a 500 (a gateway failing on the way back).
+    ErrorAfter,
 }
 
 impl Fault {
@@ -369,6 +376,7 @@ impl Fault {
             Fault::Slow(_) => "slow",
             Fault::Reset => "reset",
             Fault::Truncate => "truncate",
+            Fault::ErrorAfter => "server-error-after",
         }
     }
 
@@ -424,7 +432,9 @@ fn injected_fault(context: &ServerContext, method: &str) -> Option<Fault> {
             ),
         ));
     }
-    if hit(faults.html_fraction) {
+    let html_here =
+        faults.html_methods.is_empty() || faults.html_methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+    if html_here && hit(faults.html_fraction) {
         let reply = Reply {
             status: 200,
             headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
@@ -447,6 +457,9 @@ fn injected_fault(context: &ServerContext, method: &str) -> Option<Fault> {
     }
     if hit(faults.truncate_fraction) {
         return Some(Fault::Truncate);
+    }
+    if hit(faults.server_error_after_fraction) {
+        return Some(Fault::ErrorAfter);
     }
     None
 }
