@@ -259,8 +259,17 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 psa.name()
             ));
         }
+        // Only the held changes whose lines this run planned afresh, from vendors it fetched:
+        // a sync of one vendor leaves another vendor's decisions waiting.
         let keep: Vec<i64> = repeats.iter().map(|(_, id)| *id).collect();
-        store.supersede_held(run_id, &keep, ctx.now)?;
+        let fetched: BTreeSet<&str> = snapshots.keys().map(String::as_str).collect();
+        let gone = reconcile::superseded(
+            &waiting.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
+            &plan,
+            &fetched,
+            &keep,
+        );
+        store.supersede_held(&gone, ctx.now)?;
     }
     let pushed = apply::push(
         psa.as_ref(),

@@ -41,6 +41,37 @@ pub fn apply_decisions(
     repeats
 }
 
+/// The held changes still waiting for a decision that a fresh plan supersedes: a waiting
+/// change goes only when the plan planned its line (agreement, product) afresh, from vendors
+/// the run fetched (every vendor that fed the change among them), and does not hold the same
+/// proposal again (`kept`: it keeps its id). A line the run could not plan (a vendor not
+/// fetched or failed, usage unknown, a skip of any kind) leaves the change waiting, so a
+/// sync of one vendor never drops another vendor's held changes.
+pub fn superseded(
+    waiting: &[(i64, &PlanLine)],
+    plan: &Plan,
+    fetched: &std::collections::BTreeSet<&str>,
+    kept: &[i64],
+) -> Vec<i64> {
+    let planned_afresh = |w: &PlanLine| {
+        plan.lines.iter().any(|l| {
+            l.action != Action::Skipped && l.agreement_id == w.agreement_id && l.product_id == w.product_id
+        })
+    };
+    let mut out: Vec<i64> = waiting
+        .iter()
+        .filter(|(id, _)| !kept.contains(id))
+        .filter(|(_, w)| {
+            let vendors = w.vendors();
+            !vendors.is_empty() && vendors.iter().all(|v| fetched.contains(v))
+        })
+        .filter(|(_, w)| planned_afresh(w))
+        .map(|(id, _)| *id)
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +137,96 @@ mod tests {
             assert_eq!(plan.lines[0].action, action, "{name}");
             assert_eq!(plan.lines[0].reason.as_ref().map(Reason::code), code, "{name}");
             assert_eq!(repeats.first().map(|r| r.1), keeps, "{name}");
+        }
+    }
+
+    #[test]
+    fn superseded_table() {
+        use crate::plan::Source;
+        let fed_by = |vendors: &[&str], agreement: i64, product: i64| {
+            let mut l = proposal(Action::Held, 5, 3);
+            l.agreement_id = Some(agreement);
+            l.product_id = Some(product);
+            l.sources = vendors
+                .iter()
+                .map(|v| Source {
+                    vendor: v.to_string(),
+                    account_id: "a".into(),
+                    account_name: "Acme".into(),
+                    service_key: "s".into(),
+                    quantity: 3,
+                    parts: Vec::new(),
+                })
+                .collect();
+            l
+        };
+        let planned = |agreement: i64, product: i64, action: Action| {
+            let mut l = proposal(action, 5, 4);
+            l.agreement_id = Some(agreement);
+            l.product_id = Some(product);
+            l
+        };
+        let nodeware = fed_by(&["nodeware"], 10, 100);
+        let huntress = fed_by(&["huntress"], 11, 200);
+        let both = fed_by(&["huntress", "nodeware"], 12, 300);
+        let waiting = [(1, &nodeware), (2, &huntress), (3, &both)];
+        let plan_of = |lines: Vec<PlanLine>| Plan {
+            period: crate::period::Period { year: 2026, month: 12 },
+            lines,
+            warnings: Vec::new(),
+        };
+        let set = |v: &[&'static str]| v.iter().copied().collect::<std::collections::BTreeSet<&str>>();
+        type Case = (&'static str, Plan, std::collections::BTreeSet<&'static str>, Vec<i64>, Vec<i64>);
+        let cases: [Case; 6] = [
+            (
+                "a huntress run plans huntress's line afresh: only its change goes",
+                plan_of(vec![planned(11, 200, Action::Update), planned(12, 300, Action::Skipped)]),
+                set(&["huntress"]),
+                vec![],
+                vec![2],
+            ),
+            (
+                "a nodeware change stays when nodeware was not fetched",
+                plan_of(vec![planned(10, 100, Action::Update)]),
+                set(&["huntress"]),
+                vec![],
+                vec![],
+            ),
+            (
+                "a line fed by both stays when one was not fetched",
+                plan_of(vec![planned(12, 300, Action::Update)]),
+                set(&["huntress"]),
+                vec![],
+                vec![],
+            ),
+            (
+                "both fetched, every line planned: all go",
+                plan_of(vec![
+                    planned(10, 100, Action::Held),
+                    planned(11, 200, Action::Unchanged),
+                    planned(12, 300, Action::Update),
+                ]),
+                set(&["huntress", "nodeware"]),
+                vec![],
+                vec![1, 2, 3],
+            ),
+            (
+                "the same proposal held again keeps its id",
+                plan_of(vec![planned(10, 100, Action::Held)]),
+                set(&["nodeware"]),
+                vec![1],
+                vec![],
+            ),
+            (
+                "a line skipped this time (usage unknown) stays",
+                plan_of(vec![planned(10, 100, Action::Skipped)]),
+                set(&["nodeware"]),
+                vec![],
+                vec![],
+            ),
+        ];
+        for (name, plan, fetched, kept, want) in cases {
+            assert_eq!(superseded(&waiting, &plan, &fetched, &kept), want, "{name}");
         }
     }
 }

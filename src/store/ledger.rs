@@ -389,26 +389,22 @@ impl Store {
         })
     }
 
-    /// A new sync re-plans every line: held lines of earlier runs are superseded by it,
-    /// except those in `keep` (the same proposal is held again: the waiting change keeps its
-    /// id, so the ids `recon review` showed stay valid).
-    pub fn supersede_held(
-        &mut self,
-        except_run: i64,
-        keep: &[i64],
-        now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    /// Mark these waiting held changes superseded (`reconcile::superseded` decides which: a
+    /// run supersedes only the held changes whose lines it planned afresh). Only a change
+    /// that still waits moves; returns how many did.
+    pub fn supersede_held(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write("supersede held changes", |tx| {
-            let kept: BTreeSet<i64> = keep.iter().copied().collect();
-            let mut stmt = tx.prepare(
-                "SELECT id FROM changes WHERE action = 'held' AND state = 'planned' AND run_id != ?1",
-            )?;
-            let ids: Vec<i64> = stmt.query_map([except_run], |r| r.get(0))?.collect::<Result<_, _>>()?;
             let mut n = 0;
-            for id in ids.into_iter().filter(|id| !kept.contains(id)) {
+            for id in ids {
                 n += tx.execute(
-                    "UPDATE changes SET state = 'superseded', updated_at = ?2 WHERE id = ?1",
-                    params![id, stamp(now)],
+                    "UPDATE changes SET state = ?2, updated_at = ?3 WHERE id = ?1 AND action = ?4 AND state = ?5",
+                    params![
+                        id,
+                        ChangeState::Superseded.as_str(),
+                        stamp(now),
+                        Action::Held.as_str(),
+                        ChangeState::Planned.as_str()
+                    ],
                 )?;
             }
             Ok(n)

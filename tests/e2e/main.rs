@@ -14,6 +14,7 @@ mod distributors;
 mod errors;
 mod faults;
 mod flow;
+mod held;
 mod integrity;
 mod mapping;
 mod report;
