@@ -381,19 +381,11 @@ impl Validator<'_> {
                         format!("[sync] min_margin_percent = {m}: give a percentage from 0 to 100"),
                     ));
                 }
-                if s.update_costs == Some(true) {
-                    return Err(self.error(
-                        &["sync"],
-                        Some("update_costs"),
-                        "[sync] update_costs = true: this recon reports cost findings but does not write costs yet; \
-                         leave it out (or false) and fix the costs in the PSA"
-                            .to_string(),
-                    ));
-                }
                 SyncPolicy {
                     costs: crate::policy::CostRules {
                         tolerance_percent: tolerance,
                         min_margin_percent: s.min_margin_percent,
+                        update_costs: s.update_costs.unwrap_or(false),
                     },
                     increases: s.increases.unwrap_or(default.increases),
                     decreases: s.decreases.unwrap_or(default.decreases),

@@ -112,6 +112,8 @@ pub enum Reason {
     UndoChangedSince { run_id: i64, now: String },
     /// Undo: the earlier quantity was not a whole number.
     UndoFractional,
+    /// Undo: the line's cost goes back to what it was.
+    UndoCostBackTo { cost: Decimal },
     /// The same proposal was rejected (change `change_id`) and neither side has moved since.
     Rejected { change_id: i64 },
     /// A reason recorded as text by a recon from before reasons were typed.
@@ -143,6 +145,7 @@ impl Reason {
             Reason::UndoGone { .. } => "undo_gone",
             Reason::UndoChangedSince { .. } => "undo_changed_since",
             Reason::UndoFractional => "undo_fractional",
+            Reason::UndoCostBackTo { .. } => "undo_cost_back_to",
             Reason::Rejected { .. } => "rejected",
             Reason::Note { .. } => "note",
         }
@@ -178,6 +181,9 @@ pub enum Hold {
     /// A decrease on a line fed by a subscription under an annual or multi-year commitment
     /// until `ends`: the distributor refuses it and the customer still owes the seats.
     Commitment { ends: chrono::NaiveDate },
+    /// The line's unit cost would change to the vendor's (`[sync] update_costs = true`): a
+    /// cost change always waits for a person.
+    Cost { from: Option<Decimal>, to: Decimal },
 }
 
 /// One billing line of the plan: a (container, product) pair, with the quantity the PSA
@@ -219,6 +225,10 @@ pub struct PlanLine {
     /// What the line is worth a month; `None` where the quantities are not known.
     #[serde(flatten)]
     pub money: Option<LineMoney>,
+    /// A change of the line's unit cost to this (the vendor's), instead of its quantity
+    /// (`[sync] update_costs`): always held for review first.
+    #[serde(serialize_with = "decimal_number", skip_serializing_if = "Option::is_none")]
+    pub new_unit_cost: Option<Decimal>,
     /// What is wrong with its price or cost (never a write: a person fixes them). Not
     /// serialized here: `output::wording::LineJson` shows each as its code and its sentence.
     #[serde(skip)]

@@ -39,11 +39,13 @@ pub struct CostRules {
     pub tolerance_percent: Decimal,
     /// A margin under this is a finding; `None`: margins are not judged.
     pub min_margin_percent: Option<u32>,
+    /// A cost that differs becomes a held change of the line's cost (`[sync] update_costs`).
+    pub update_costs: bool,
 }
 
 impl Default for CostRules {
     fn default() -> Self {
-        CostRules { tolerance_percent: Decimal::ONE, min_margin_percent: None }
+        CostRules { tolerance_percent: Decimal::ONE, min_margin_percent: None, update_costs: false }
     }
 }
 

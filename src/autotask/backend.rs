@@ -221,6 +221,11 @@ impl Psa for Autotask<'_> {
         let Some(effective_date) = line.effective_date else {
             return Err(PsaError::refused("an Autotask change needs its effective date"));
         };
+        if line.new_unit_cost.is_some() {
+            return Err(PsaError::refused(
+                "recon does not change an Autotask cost: set it in the contract service",
+            ));
+        }
         let before = line.before.unwrap_or_default();
         let change = (rust_decimal::Decimal::from(quantity) - before).to_i32().ok_or_else(|| {
             PsaError::refused(format!(

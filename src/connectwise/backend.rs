@@ -192,6 +192,9 @@ impl Psa for ConnectWise<'_> {
             return Err(PsaError::refused("line lacks an agreement, product or quantity"));
         };
         match (line.action.write(), line.addition_id, line.effective_date) {
+            (Some(Write::Set), Some(addition_id), _) if let Some(cost) = line.new_unit_cost => {
+                Ok(Some(self.set_unit_cost(agreement_id, addition_id, cost)?.id))
+            }
             (Some(Write::Set), Some(addition_id), _) => {
                 Ok(Some(self.set_quantity(agreement_id, addition_id, quantity)?.id))
             }

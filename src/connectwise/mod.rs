@@ -398,8 +398,31 @@ impl<'h> ConnectWise<'h> {
         addition_id: i64,
         quantity: u32,
     ) -> Result<BillingLine, CwError> {
+        self.patch_addition(agreement_id, addition_id, "quantity", serde_json::json!(quantity))
+    }
+
+    /// Set an addition's unit cost (`[sync] update_costs`, after a person approved it).
+    pub fn set_unit_cost(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        cost: rust_decimal::Decimal,
+    ) -> Result<BillingLine, CwError> {
+        let value =
+            serde_json::Number::from_f64(rust_decimal::prelude::ToPrimitive::to_f64(&cost).unwrap_or(0.0))
+                .map_or(serde_json::Value::Null, serde_json::Value::Number);
+        self.patch_addition(agreement_id, addition_id, "unitCost", value)
+    }
+
+    fn patch_addition(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        path: &str,
+        value: serde_json::Value,
+    ) -> Result<BillingLine, CwError> {
         let url = self.url(&format!("finance/agreements/{agreement_id}/additions/{addition_id}"), &[])?;
-        let body = serde_json::json!([{"op": "replace", "path": "quantity", "value": quantity}]);
+        let body = serde_json::json!([{"op": "replace", "path": path, "value": value}]);
         let request = self.request(Method::PATCH, url).json_body(Method::PATCH, &body, Repeat::Unsafe);
         let addition: wire::Addition = self.send(&request)?.json(SERVICE)?;
         Ok(addition.into_model(agreement_id))

@@ -249,4 +249,11 @@ mod tests {
         assert_eq!(t.next_invoice_date, chrono::NaiveDate::from_ymd_opt(2027, 1, 1));
         assert!(!t.prorate);
     }
+
+    #[test]
+    fn amounts_are_read_as_written() {
+        let a: Addition = serde_json::from_str(r#"{"id": 1, "unitCost": 20.9, "unitPrice": 22.6}"#).unwrap();
+        assert_eq!(a.unit_cost, Some("20.9".parse().unwrap()));
+        assert_eq!(a.unit_price, Some("22.6".parse().unwrap()));
+    }
 }

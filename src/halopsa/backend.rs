@@ -219,7 +219,11 @@ impl Psa for HaloPsa<'_> {
                                 "line {line_id} is no longer on recurring invoice {invoice_id}; nothing was written"
                             ))
                         })?;
-                    target["qty_order"] = json!(quantity);
+                    match line.new_unit_cost {
+                        // A cost change (`[sync] update_costs`, approved): only the line's cost.
+                        Some(cost) => target["unit_cost"] = json!(cost.to_f64()),
+                        None => target["qty_order"] = json!(quantity),
+                    }
                     Ok(())
                 })?;
                 Ok(Some(line_id))

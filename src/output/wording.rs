@@ -70,6 +70,7 @@ pub fn reason(r: &Reason) -> String {
         Reason::UndoChangedSince { run_id, now } => {
             format!("changed since run {run_id}: now {now}; left alone")
         }
+        Reason::UndoCostBackTo { cost } => format!("the unit cost back to {cost:.2}"),
         Reason::UndoFractional => {
             "the earlier quantity was not a whole number; restore it by hand".to_string()
         }
@@ -254,6 +255,11 @@ pub fn agreement_label(a: &crate::model::BillingContainer) -> String {
 /// Why a held change is not pushed on approval.
 pub fn conflict(conflict: &Conflict) -> String {
     match conflict {
+        Conflict::CostChangedMeanwhile { now, then } => format!(
+            "the line's unit cost changed since it was held (then {}, now {}); not overwritten",
+            then.map_or("none".to_string(), |c| format!("{c:.2}")),
+            now.map_or("none".to_string(), |c| format!("{c:.2}"))
+        ),
         Conflict::Incomplete => "the held line lacks an agreement, product or quantity".to_string(),
         Conflict::AdditionGone { addition_id } => {
             format!("addition {addition_id} is gone from the PSA; run `recon sync` to plan again")
@@ -292,6 +298,10 @@ pub fn hold_text(hold: Hold) -> String {
             "changed in the PSA since run {run_id} (was {}, now {}); not overwritten ([sync] outside_changes = \"review\")",
             was.normalize(),
             now.normalize()
+        ),
+        Hold::Cost { from, to } => format!(
+            "the unit cost would change from {} to {to:.2} (the vendor's); a cost change waits for review ([sync] update_costs = true)",
+            from.map_or("none".to_string(), |f| format!("{f:.2}"))
         ),
         Hold::Commitment { ends } => format!(
             "seats committed until {ends}: the distributor refuses a decrease before then and the customer \

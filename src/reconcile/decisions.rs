@@ -5,9 +5,10 @@
 use crate::plan::{Action, Plan, PlanLine, Reason};
 
 /// The same proposal: one line (agreement, product, addition) going from the same quantity
-/// to the same quantity.
+/// to the same quantity, or to the same unit cost.
 pub fn same_proposal(a: &PlanLine, b: &PlanLine) -> bool {
-    a.agreement_id == b.agreement_id
+    a.new_unit_cost == b.new_unit_cost
+        && a.agreement_id == b.agreement_id
         && a.product_id == b.product_id
         && a.addition_id == b.addition_id
         && a.before.map(|q| q.normalize()) == b.before.map(|q| q.normalize())

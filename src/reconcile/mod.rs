@@ -314,6 +314,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             minimum: None,
             money: None,
             findings: Vec::new(),
+            new_unit_cost: None,
         };
 
         let mut unknown: Vec<Unknown> = gaps
@@ -486,7 +487,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             line.action = Action::Held;
             line.reason = Some(Reason::Held { hold });
         }
+        // A PSA that changes a line only by dated deltas (Autotask) has no cost to set in place.
+        let cost = (input.writes != QuantityWrites::DatedDelta)
+            .then(|| pricing::cost_change(&line, &input.policy.costs))
+            .flatten();
         lines.push(line);
+        lines.extend(cost);
     }
 
     // Sort positions, not lines: a line is a few hundred bytes and a sort moves its elements
@@ -607,6 +613,7 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
         minimum: None,
         money: None,
         findings: Vec::new(),
+        new_unit_cost: None,
     }
 }
 
@@ -748,6 +755,7 @@ mod tests {
             minimum: None,
             money: None,
             findings: Vec::new(),
+            new_unit_cost: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! cost, and the line's price beside the cost. Findings are for a person; recon never
 //! changes a price or a cost.
 
-use crate::plan::{Finding, Source};
+use crate::plan::{Action, Finding, Hold, LineMoney, PlanLine, Reason, Source};
 use crate::policy::CostRules;
 use rust_decimal::Decimal;
 
@@ -65,6 +65,41 @@ pub fn findings(
     out
 }
 
+/// With `[sync] update_costs`, the held change of a line's unit cost to the vendor's: a copy
+/// of the line that sets only its cost, its quantity left as the PSA holds it. Only for a
+/// line the PSA holds (never an add) whose cost differs; never pushed without a person.
+pub fn cost_change(line: &PlanLine, rules: &CostRules) -> Option<PlanLine> {
+    if !rules.update_costs || line.addition_id.is_none() || line.action == Action::Skipped {
+        return None;
+    }
+    let (from, to) = line.findings.iter().find_map(|f| match f {
+        Finding::CostDiffers { vendor_cost, psa_cost, .. } => Some((*psa_cost, *vendor_cost)),
+        _ => None,
+    })?;
+    let money = line.money.as_ref()?;
+    let billed = money.billed_before;
+    let mut cost = line.clone();
+    cost.action = Action::Held;
+    cost.reason = Some(Reason::Held { hold: Hold::Cost { from, to } });
+    cost.new_unit_cost = Some(to);
+    cost.findings = Vec::new();
+    cost.date_rule = None;
+    // The quantity stays what the PSA holds: a cost change writes nothing else.
+    cost.after = line
+        .before
+        .filter(|b| b.fract().is_zero())
+        .and_then(|b| rust_decimal::prelude::ToPrimitive::to_u32(&b));
+    cost.money = Some(LineMoney {
+        unit_price: money.unit_price,
+        unit_cost: from,
+        billed_before: billed,
+        billed_after: billed,
+        revenue_change: Some(Decimal::ZERO),
+        margin_change: Some(crate::money::cents(-(to - from.unwrap_or_default()) * billed)),
+    });
+    Some(cost)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +143,8 @@ mod tests {
 
     #[test]
     fn findings_table() {
-        let rules = CostRules { tolerance_percent: Decimal::ONE, min_margin_percent: Some(20) };
+        let rules =
+            CostRules { tolerance_percent: Decimal::ONE, min_margin_percent: Some(20), update_costs: false };
         let no_margin = CostRules { min_margin_percent: None, ..rules };
         type Case = (
             &'static str,
@@ -177,5 +213,47 @@ mod tests {
         for (name, vendor, price, psa, rules, want) in cases {
             assert_eq!(findings(vendor.map(d), price.map(d), psa.map(d), &rules), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_cost_change_is_a_held_copy_of_the_line_that_sets_only_its_cost() {
+        let rules = CostRules { update_costs: true, ..CostRules::default() };
+        let mut line = crate::reconcile::tests::edr_line(Action::Unchanged, Some(7), Some(15.0), 15);
+        line.money = Some(LineMoney {
+            unit_price: Some(d("22")),
+            unit_cost: Some(d("20")),
+            billed_before: d("15"),
+            billed_after: d("15"),
+            revenue_change: Some(Decimal::ZERO),
+            margin_change: Some(Decimal::ZERO),
+        });
+        line.findings = vec![Finding::CostDiffers {
+            vendor_cost: d("20.90"),
+            psa_cost: Some(d("20")),
+            hundredths: Some(450),
+        }];
+        let cost = cost_change(&line, &rules).unwrap();
+        assert_eq!(
+            (cost.action, cost.new_unit_cost, cost.before, cost.after),
+            (Action::Held, Some(d("20.90")), line.before, Some(15))
+        );
+        assert_eq!(
+            cost.reason,
+            Some(Reason::Held { hold: Hold::Cost { from: Some(d("20")), to: d("20.90") } })
+        );
+        assert_eq!(
+            cost.money.as_ref().unwrap().margin_change,
+            Some(d("-13.50")),
+            "15 x 0.90 less margin a month"
+        );
+        assert!(cost.findings.is_empty());
+        // Off by default; never for an add (no line yet) or without a cost finding.
+        assert!(cost_change(&line, &CostRules::default()).is_none());
+        let mut add = line.clone();
+        add.addition_id = None;
+        assert!(cost_change(&add, &rules).is_none());
+        let mut fine = line.clone();
+        fine.findings.clear();
+        assert!(cost_change(&fine, &rules).is_none());
     }
 }

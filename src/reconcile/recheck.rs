@@ -33,6 +33,8 @@ pub enum Conflict {
     TermsNotRead,
     /// A dated change whose line shows no units in force on the date it would take effect.
     NoUnitsOnDate { date: chrono::NaiveDate },
+    /// The line's unit cost changed since the cost change was held.
+    CostChangedMeanwhile { now: Option<Decimal>, then: Option<Decimal> },
 }
 
 /// The decision for one held `line` of `period`, given the current additions of its agreement
@@ -57,6 +59,21 @@ pub fn recheck(
         .collect();
     let mut line = line.clone();
     line.reason = None;
+    // A cost change: the line it was held for, still at the cost it had then.
+    if let Some(cost) = line.new_unit_cost {
+        let then = line.money.as_ref().and_then(|m| m.unit_cost);
+        return match live.iter().find(|a| Some(a.id) == line.addition_id) {
+            None => Recheck::Conflict(Conflict::AdditionGone {
+                addition_id: line.addition_id.unwrap_or_default(),
+            }),
+            Some(a) if a.unit_cost == Some(cost) => Recheck::AlreadyDone,
+            Some(a) if a.unit_cost == then => {
+                line.action = Action::Update;
+                Recheck::Push(Box::new(line))
+            }
+            Some(a) => Recheck::Conflict(Conflict::CostChangedMeanwhile { now: a.unit_cost, then }),
+        };
+    }
     if writes == QuantityWrites::DatedDelta {
         let Some(terms) = terms else { return Recheck::Conflict(Conflict::TermsNotRead) };
         let (date, rule) = create_date(period, terms);

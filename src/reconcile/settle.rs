@@ -9,6 +9,13 @@ use rust_decimal::Decimal;
 /// The addition that shows `line`'s write done, if any: active, of the line's product, at
 /// the line's target quantity, and the very addition an update was for.
 pub fn holding_addition(line: &PlanLine, additions: &[BillingLine]) -> Option<i64> {
+    // A cost change: the very line, at the new cost.
+    if let Some(cost) = line.new_unit_cost {
+        return additions
+            .iter()
+            .find(|a| Some(a.id) == line.addition_id && a.unit_cost == Some(cost))
+            .map(|a| a.id);
+    }
     let (Some(product_id), Some(after)) = (line.product_id, line.after) else { return None };
     additions
         .iter()

@@ -22,6 +22,29 @@ pub fn reverse(
     dated: Option<(NaiveDate, Option<DateRule>)>,
 ) -> PlanLine {
     let mut line = applied.clone();
+    // A cost change goes back to the cost the line had, if nobody changed it since.
+    if let Some(cost) = applied.new_unit_cost {
+        let was = applied.money.as_ref().and_then(|m| m.unit_cost);
+        let now = current.iter().find(|a| Some(a.id) == applied.addition_id).map(|a| a.unit_cost);
+        line.sources = Vec::new();
+        line.money = None;
+        (line.action, line.reason) = match (now, was) {
+            (None, _) => (Action::Skipped, Some(Reason::UndoGone { addition_id: applied.addition_id })),
+            (Some(n), _) if n != Some(cost) => (
+                Action::Skipped,
+                Some(Reason::UndoChangedSince {
+                    run_id,
+                    now: n.map_or("no cost".to_string(), |c| format!("cost {c:.2}")),
+                }),
+            ),
+            (Some(_), None) => (Action::Skipped, Some(Reason::UndoGone { addition_id: applied.addition_id })),
+            (Some(_), Some(was)) => {
+                line.new_unit_cost = Some(was);
+                (Action::Update, Some(Reason::UndoCostBackTo { cost: was }))
+            }
+        };
+        return line;
+    }
     line.sources = Vec::new();
     line.effective_date = dated.map(|d| d.0);
     line.date_rule = dated.and_then(|d| d.1);

@@ -162,7 +162,7 @@ fn split_list(text: &str) -> Vec<String> {
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
     reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, error, sources,
-    created_at, updated_at, findings, attempts"#;
+    created_at, updated_at, findings, attempts, new_unit_cost"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -224,6 +224,10 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
             })
             .transpose()?
             .unwrap_or_default(),
+        new_unit_cost: row
+            .get::<_, Option<String>>("new_unit_cost")?
+            .map(|c| c.parse().map_err(|e| Fault::corrupt(format!("new unit cost of change {id}"), e)))
+            .transpose()?,
         money: money
             .map(|m| {
                 serde_json::from_str::<StoredMoney>(&m)
@@ -321,9 +325,9 @@ fn insert_change(
                run_id, vendor, account, company_id, company, agreement_id, agreement,
                addition_id, product_id, product, "before", "after", action, state, reason,
                reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum,
-               error, sources, created_at, updated_at, findings)
+               error, sources, created_at, updated_at, findings, new_unit_cost)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24, ?25)"#,
+                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24, ?25, ?26)"#,
     )?
     .execute(params![
         run_id,
@@ -351,6 +355,7 @@ fn insert_change(
         sources,
         now,
         findings,
+        line.new_unit_cost.map(|c| c.to_string()),
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -712,6 +717,7 @@ pub(super) mod tests {
                 margin_change: Some(Decimal::new(-1234, 2)),
             }),
             findings: Vec::new(),
+            new_unit_cost: None,
         }
     }
 

@@ -181,8 +181,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE service_mappings ADD COLUMN committed_decreases TEXT;
     "#,
     // 12: each send of a change's write and what answered it (JSON array of text), for a
-    // write sent again in the same run after its answer was lost.
+    // write sent again in the same run after its answer was lost; and the unit cost a cost
+    // change sets (decimal text; NULL for a quantity change).
     r#"
     ALTER TABLE changes ADD COLUMN attempts TEXT;
+    ALTER TABLE changes ADD COLUMN new_unit_cost TEXT;
     "#,
 ];

@@ -230,3 +230,49 @@ fn no_distributor_secret_or_token_leaks() {
         assert!(!seen.contains(canary), "{canary} leaked");
     }
 }
+
+#[test]
+fn with_update_costs_a_differing_cost_is_a_held_change_of_the_line_cost_only() {
+    let env = distributors_with(Sandbox::start().unwrap(), "update_costs = true\n");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let cost_lines: Vec<&Value> =
+        plan["lines"].as_array().unwrap().iter().filter(|l| l["new_unit_cost"].is_number()).collect();
+    let companies: Vec<&str> = cost_lines.iter().map(|l| l["company"].as_str().unwrap()).collect();
+    assert_eq!(companies, vec!["Coastal Orthodontics", "Smith & Whitfield Attorneys"], "{plan:#}");
+    assert!(cost_lines.iter().all(|l| l["action"] == "held" && l["before"] == l["after"]));
+    assert_eq!(cost_lines[1]["new_unit_cost"], 20.9);
+    // The push writes no cost: a cost change always waits for a person.
+    env.run(&["sync", "--yes"], 4);
+    let addition = |id: i64| env.sandbox.connectwise_additions().into_iter().find(|a| a["id"] == id).unwrap();
+    assert_eq!(addition(7014)["unitCost"], 20.0);
+    let held = env.run_json(&["review"], 0);
+    let smith = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["company"] == "Smith & Whitfield Attorneys" && c["new_unit_cost"].is_number())
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    env.run(&["approve", &smith.to_string()], 0);
+    assert_eq!(
+        (addition(7014)["unitCost"].as_f64(), addition(7014)["quantity"].as_f64()),
+        (Some(20.9), Some(15.0))
+    );
+    // The cost now matches: no finding, no cost change for Smith & Whitfield.
+    let again = env.run_json(&["sync", "--dry-run"], 0);
+    let smith_lines: Vec<&Value> = again["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["company"] == "Smith & Whitfield Attorneys")
+        .collect();
+    assert_eq!(smith_lines.len(), 1, "{smith_lines:#?}");
+    assert!(smith_lines[0]["findings"].is_null(), "{smith_lines:#?}");
+    // Undo of the approval sets the cost back.
+    let runs = env.run_json(&["history"], 0);
+    let approval =
+        runs.as_array().unwrap().iter().find(|r| r["kind"] == "approve").unwrap()["id"].as_i64().unwrap();
+    env.run(&["undo", &approval.to_string(), "--yes"], 0);
+    assert_eq!(addition(7014)["unitCost"], 20.0);
+}
