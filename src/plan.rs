@@ -472,7 +472,38 @@ crate::text_enum! {
     }
 }
 
+/// What a run met, counted: everything `RunResult::of` needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunTally {
+    pub dry_run: bool,
+    /// Vendors, accounts, container reads or writes that failed.
+    pub failures: usize,
+    /// Vendors read (a run that read none did nothing).
+    pub vendors_read: usize,
+    pub applied: usize,
+    /// Lines that write (add, update).
+    pub writes: usize,
+    /// Whether the writes were pushed (a person may have answered no).
+    pub pushed: bool,
+    pub held: usize,
+}
+
 impl RunResult {
+    /// How a sync ended, from what it met: any failure makes it partial (or failed, when it
+    /// did nothing at all); a push a person declined is declined; a real sync that held
+    /// changes is held (exit 4, for cron); else ok.
+    pub fn of(t: RunTally) -> RunResult {
+        if t.failures > 0 {
+            if t.applied > 0 || t.vendors_read > 0 { RunResult::Partial } else { RunResult::Failed }
+        } else if !t.dry_run && t.writes > 0 && !t.pushed {
+            RunResult::Declined
+        } else if !t.dry_run && t.held > 0 {
+            RunResult::Held
+        } else {
+            RunResult::Ok
+        }
+    }
+
     /// The documented exit code of a run that ended so.
     pub fn exit_code(self) -> u8 {
         match self {
@@ -539,6 +570,39 @@ impl RunDetails {
         match self.currencies.as_slice() {
             [one] => Some(one),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_result_table() {
+        let t = |dry_run, failures, vendors_read, applied, writes, pushed, held| RunTally {
+            dry_run,
+            failures,
+            vendors_read,
+            applied,
+            writes,
+            pushed,
+            held,
+        };
+        let cases = [
+            ("a clean push", t(false, 0, 2, 5, 5, true, 0), RunResult::Ok, 0),
+            ("a dry run that holds", t(true, 0, 2, 0, 5, false, 3), RunResult::Ok, 0),
+            ("a push that holds", t(false, 0, 2, 5, 5, true, 3), RunResult::Held, 4),
+            ("declined at the prompt", t(false, 0, 2, 0, 5, false, 0), RunResult::Declined, 0),
+            ("declined, with held lines", t(false, 0, 2, 0, 5, false, 2), RunResult::Declined, 0),
+            ("a failure beside writes", t(false, 1, 2, 4, 5, true, 0), RunResult::Partial, 1),
+            ("a failure in a dry run", t(true, 1, 1, 0, 0, false, 0), RunResult::Partial, 1),
+            ("nothing read, nothing done", t(false, 1, 0, 0, 0, false, 0), RunResult::Failed, 1),
+            ("a failure outranks held", t(false, 1, 2, 3, 5, true, 2), RunResult::Partial, 1),
+            ("nothing to write", t(false, 0, 2, 0, 0, false, 0), RunResult::Ok, 0),
+        ];
+        for (name, tally, want, code) in cases {
+            assert_eq!((RunResult::of(tally), RunResult::of(tally).exit_code()), (want, code), "{name}");
         }
     }
 }

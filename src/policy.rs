@@ -370,6 +370,19 @@ mod tests {
         let lenient = SyncPolicy { max_failed_accounts_percent: 30, ..SyncPolicy::default() };
         let read = VendorRead { listed: 4, failed: 1, now: &last, last: &last };
         assert_eq!(vendor_guard(&read, &lenient, false), None);
+        // The guard judges a vendor by its own policy: `[sync.vendors.NAME] max_change_percent`
+        // reaches it (a -60 % fall is an outage at the global 50, not at Huntress's 80).
+        let mut policy = SyncPolicy::default();
+        policy.vendors.insert(
+            "huntress".into(),
+            VendorPolicy { max_change_percent: Some(Some(80)), ..VendorPolicy::default() },
+        );
+        let now = pairs(&[("a", 4), ("b", 4), ("c", 4), ("d", 4)]);
+        let read = VendorRead { listed: 4, failed: 0, now: &now, last: &last };
+        assert!(
+            vendor_guard(&read, &policy.for_vendor("nodeware"), false).is_some_and(|g| g.contains("-60%"))
+        );
+        assert_eq!(vendor_guard(&read, &policy.for_vendor("huntress"), false), None);
     }
 
     #[test]

@@ -11,10 +11,8 @@ use crate::plan::{Action, ChangeState, Plan, PlanLine, RunDetails, RunKind, RunR
 use crate::policy::{self, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::vendors;
-use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use tabled::Tabled;
 
 #[derive(Serialize)]
 struct SyncReport<'a> {
@@ -50,23 +48,6 @@ struct FailedWrite {
     company: String,
     product: Option<String>,
     error: String,
-}
-
-#[derive(Tabled)]
-struct PlanRow {
-    action: &'static str,
-    vendor: String,
-    company: String,
-    agreement: String,
-    product: String,
-    #[tabled(rename = "psa qty")]
-    before: String,
-    #[tabled(rename = "vendor qty")]
-    after: String,
-    change: String,
-    #[tabled(rename = "monthly")]
-    money: String,
-    note: String,
 }
 
 pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
@@ -192,7 +173,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             now: &now,
             last: &last,
         };
-        if let Some(problem) = policy::vendor_guard(&read, &config.sync, args.accept_drop) {
+        // Each vendor is judged by its own policy ([sync.vendors.NAME] over [sync]).
+        if let Some(problem) = policy::vendor_guard(&read, &config.sync.for_vendor(name), args.accept_drop) {
             ctx.failure(&format!("{name}: {problem}"));
             vendor_errors.insert(name.clone(), problem);
         }
@@ -234,7 +216,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         if snapshots.is_empty() {
             crate::out!("No vendor could be read, so nothing was planned for {period}.");
         } else {
-            print_plan(&plan, args.dry_run, args.all);
+            crate::output::plan_table::print_plan(&plan, args.dry_run, args.all);
         }
     }
 
@@ -334,15 +316,19 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         || account_failures > 0
         || !unread_agreements.is_empty()
         || !read_failures.is_empty();
-    let result = if any_failure {
-        if applied > 0 || !snapshots.is_empty() { RunResult::Partial } else { RunResult::Failed }
-    } else if !args.dry_run && writes > 0 && !push {
-        RunResult::Declined
-    } else if !args.dry_run && counts.held > 0 {
-        RunResult::Held
-    } else {
-        RunResult::Ok
-    };
+    let result = RunResult::of(crate::plan::RunTally {
+        dry_run: args.dry_run,
+        failures: vendor_errors.len()
+            + failed.len()
+            + account_failures
+            + unread_agreements.len()
+            + read_failures.len(),
+        vendors_read: snapshots.len(),
+        applied,
+        writes,
+        pushed: push,
+        held: counts.held,
+    });
     let run_error = any_failure.then(|| {
         let mut what = vec![
             format!("{} vendor(s) failed", vendor_errors.len()),
@@ -406,10 +392,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             let outcome = if error.is_some() { RunResult::Failed } else { result };
             store.record_sync(vendor, ctx.now, outcome.as_str(), error)?;
         }
-        // The outage guard's baseline moves only when a real run was not declined.
-        let pushed_or_nothing_to_push = push || writes == 0;
-        if let (false, None, true, Some(snapshot)) =
-            (args.dry_run, error, pushed_or_nothing_to_push, snapshots.get(vendor))
+        if reconcile::baseline_moves(args.dry_run, error.is_some(), push, writes)
+            && let Some(snapshot) = snapshots.get(vendor)
         {
             store.record_usage(vendor, &snapshot.usage)?;
         }
@@ -526,152 +510,4 @@ fn confirmed(yes: bool, writes: usize, psa: &str) -> anyhow::Result<bool> {
         return Ok(true);
     }
     super::ask(&format!("Push {writes} changes to {psa}?"))
-}
-
-/// The plan as a table. Lines with no addition and nothing to bill are counted, not listed
-/// (`all` lists them); skips of one company that say the same for several vendors are one row.
-pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
-    let title = if dry_run { "Plan (dry run)" } else { "Plan" };
-    if plan.lines.is_empty() {
-        crate::out!("{title} for {}: nothing to do (no mapped account has a mapped service).", plan.period);
-        return;
-    }
-    let nothing_to_bill = |l: &PlanLine| matches!(l.reason, Some(crate::plan::Reason::NothingToBill));
-    let shown: Vec<&PlanLine> = plan.lines.iter().filter(|l| all || !nothing_to_bill(l)).collect();
-    let hidden = plan.lines.len() - shown.len();
-    let rows = merged_rows(&shown);
-    if crate::output::table_fits(&rows) {
-        if !rows.is_empty() {
-            crate::out!("{}", crate::output::table(&rows));
-        }
-    } else {
-        print_narrow(rows);
-    }
-    let c = plan.counts();
-    crate::out!(
-        "{title} for {}: {} add, {} update, {} unchanged, {} held, {} skipped.",
-        plan.period,
-        c.add,
-        c.update,
-        c.unchanged,
-        c.held,
-        c.skipped
-    );
-    if hidden > 0 {
-        crate::out!("{hidden} unchanged lines have no addition and nothing to bill; --all lists them.");
-    }
-    crate::out!("{}", crate::output::wrapped(&wording::totals_line(&plan.totals()), 0));
-    let priced = plan.lines.iter().filter(|l| !l.findings.is_empty()).count();
-    if priced > 0 {
-        crate::out!(
-            "{priced} line{} with a pricing or margin issue (in the notes; recon never changes a price or a cost).",
-            if priced == 1 { "" } else { "s" }
-        );
-    }
-}
-
-/// The plan on a narrow terminal: a heading per company and agreement, under it one short
-/// row per line, and the notes numbered under the table (each once), so that names and
-/// numbers are never cut.
-fn print_narrow(rows: Vec<PlanRow>) {
-    let mut notes: Vec<String> = Vec::new();
-    let mut cells: Vec<Vec<String>> = vec![
-        ["action", "vendor", "product", "quantity", "change", "monthly", "note"].map(String::from).to_vec(),
-    ];
-    let mut headings: Vec<(usize, String)> = Vec::new();
-    let mut last: Option<(String, String)> = None;
-    for row in rows {
-        let group = (row.company.clone(), row.agreement.clone());
-        if last.as_ref() != Some(&group) {
-            let heading = if row.agreement == "-" {
-                row.company.clone()
-            } else {
-                format!("{} / {}", row.company, row.agreement)
-            };
-            headings.push((cells.len(), heading));
-            last = Some(group);
-        }
-        let note = if row.note.is_empty() {
-            String::new()
-        } else {
-            let n = notes.iter().position(|n| *n == row.note).unwrap_or_else(|| {
-                notes.push(row.note.clone());
-                notes.len() - 1
-            });
-            format!("[{}]", n + 1)
-        };
-        cells.push(vec![
-            row.action.to_string(),
-            row.vendor,
-            row.product,
-            format!("{} > {}", row.before, row.after),
-            row.change,
-            row.money,
-            note,
-        ]);
-    }
-    let lines = crate::output::columns(&cells, &[false, false, false, true, true, true, false]);
-    for (i, line) in lines.iter().enumerate() {
-        if let Some((_, heading)) = headings.iter().find(|(at, _)| *at == i) {
-            crate::out!("{}", crate::output::wrapped(heading, 2));
-        }
-        crate::out!("  {line}");
-    }
-    for (i, note) in notes.iter().enumerate() {
-        let key = format!("[{}] ", i + 1);
-        crate::out!("{}", crate::output::wrapped(&format!("{key}{note}"), key.len()));
-    }
-}
-
-/// One row per line, except that the skipped lines of one company with the same reason for
-/// several vendors (no agreement chosen, say) are one row that names every vendor.
-fn merged_rows(lines: &[&PlanLine]) -> Vec<PlanRow> {
-    let mut groups: Vec<Vec<&PlanLine>> = Vec::new();
-    for line in lines {
-        let group =
-            groups.iter_mut().find(|g| g[0].action == Action::Skipped && wording::same_skip(g[0], line));
-        match group {
-            Some(g) => g.push(line),
-            None => groups.push(vec![line]),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|group| {
-            let mut row = plan_row(group[0]);
-            if group.len() > 1 {
-                let mut vendors: Vec<String> = group.iter().map(|l| l.vendors().join(", ")).collect();
-                vendors.dedup();
-                row.vendor = vendors.join(", ");
-                row.note = wording::merged_skip_note(&group);
-            }
-            row
-        })
-        .collect()
-}
-
-fn plan_row(line: &PlanLine) -> PlanRow {
-    let changes = matches!(line.action, Action::Add | Action::Update | Action::Held);
-    let change = match (changes, line.delta()) {
-        (true, Some(d)) if !d.is_zero() => {
-            format!("{}{}", if d > Decimal::ZERO { "+" } else { "" }, format_quantity(Some(d)))
-        }
-        _ => String::new(),
-    };
-    let money = match (&line.money, changes) {
-        (Some(m), true) => m.revenue_change.map_or_else(|| "no price".to_string(), wording::signed_amount),
-        _ => String::new(),
-    };
-    PlanRow {
-        action: line.action.as_str(),
-        vendor: line.vendors().join(", "),
-        company: line.company.clone(),
-        agreement: line.agreement.clone().unwrap_or_else(|| "-".into()),
-        product: line.product.clone().unwrap_or_else(|| "-".into()),
-        before: format_quantity(line.before),
-        after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
-        change,
-        money,
-        note: wording::note(line),
-    }
 }

@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         .collect();
     let plan = Plan { period: run.period, lines, warnings: Vec::new() };
     if !ctx.json {
-        super::sync::print_plan(&plan, !yes, true);
+        crate::output::plan_table::print_plan(&plan, !yes, true);
     }
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
     if !yes {

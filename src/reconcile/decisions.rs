@@ -42,6 +42,23 @@ pub fn apply_decisions(
     repeats
 }
 
+/// Whether a vendor's outage-guard baseline (the usage the next run's total is compared
+/// with) moves to what this run read: only after a real run in which the vendor was read
+/// and passed the guard, and whose writes were pushed (or there was nothing to push). A dry
+/// run, a failed vendor, or a push a person declined leaves the old baseline, so a fall is
+/// still seen the next time.
+pub fn baseline_moves(dry_run: bool, vendor_failed: bool, pushed: bool, writes: usize) -> bool {
+    !dry_run && !vendor_failed && (pushed || writes == 0)
+}
+
+/// Whether the rejection of change `id` (proposing `rejected`) still stands, given the lines
+/// later real syncs planned for the same agreement and product: it stands while every one of
+/// them was skipped as that rejection or proposed the very same change; once either side
+/// moved (another quantity planned), it no longer applies.
+pub fn rejection_stands(id: i64, rejected: &PlanLine, later: &[&PlanLine]) -> bool {
+    later.iter().all(|l| l.reason == Some(Reason::Rejected { change_id: id }) || same_proposal(l, rejected))
+}
+
 /// The held changes still waiting for a decision that a fresh plan supersedes: a waiting
 /// change goes only when the plan planned its line (agreement, product) afresh, from vendors
 /// the run fetched (every vendor that fed the change among them), and does not hold the same
@@ -228,6 +245,40 @@ mod tests {
         ];
         for (name, plan, fetched, kept, want) in cases {
             assert_eq!(superseded(&waiting, &plan, &fetched, &kept), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn rejection_stands_table() {
+        let rejected = proposal(Action::Held, 9, 5);
+        let mut skipped_as_rejected = proposal(Action::Skipped, 9, 5);
+        skipped_as_rejected.reason = Some(Reason::Rejected { change_id: 4 });
+        let same_again = proposal(Action::Held, 9, 5);
+        let vendor_moved = proposal(Action::Update, 9, 6);
+        let psa_moved = proposal(Action::Update, 8, 5);
+        let cases: [(&str, Vec<&PlanLine>, bool); 5] = [
+            ("nothing planned since", vec![], true),
+            ("skipped as rejected since", vec![&skipped_as_rejected], true),
+            ("the same proposal again", vec![&same_again, &skipped_as_rejected], true),
+            ("the vendor's quantity moved", vec![&skipped_as_rejected, &vendor_moved], false),
+            ("the PSA's quantity moved", vec![&psa_moved], false),
+        ];
+        for (name, later, want) in cases {
+            assert_eq!(rejection_stands(4, &rejected, &later), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn baseline_moves_table() {
+        let cases = [
+            ("a real run that pushed", false, false, true, 5, true),
+            ("a real run with nothing to push", false, false, false, 0, true),
+            ("a dry run", true, false, false, 5, false),
+            ("the vendor failed (or its guard tripped)", false, true, true, 5, false),
+            ("declined at the prompt", false, false, false, 5, false),
+        ];
+        for (name, dry_run, failed, pushed, writes, want) in cases {
+            assert_eq!(baseline_moves(dry_run, failed, pushed, writes), want, "{name}");
         }
     }
 }

@@ -388,8 +388,8 @@ impl Store {
         self.read("list held changes", |conn| {
             query_changes(
                 conn,
-                "action = 'held' AND state = 'planned' AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
-                [],
+                "action = ?1 AND state = ?2 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
+                params![Action::Held.as_str(), ChangeState::Planned.as_str()],
             )
         })
     }
@@ -423,8 +423,8 @@ impl Store {
         let rejected = self.read("list rejected changes", |conn| {
             query_changes(
                 conn,
-                "state = 'rejected' AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
-                [],
+                "state = ?1 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
+                params![ChangeState::Rejected.as_str()],
             )
         })?;
         let mut standing = Vec::new();
@@ -433,15 +433,12 @@ impl Store {
             let later = self.read("read later lines", |conn| {
                 query_changes(
                     conn,
-                    "agreement_id = ?1 AND product_id = ?2 AND id > ?3 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0 AND kind = 'sync')",
-                    params![agreement, product, r.id],
+                    "agreement_id = ?1 AND product_id = ?2 AND id > ?3 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0 AND kind = ?4)",
+                    params![agreement, product, r.id, RunKind::Sync.as_str()],
                 )
             })?;
-            let moved = later.iter().any(|c| {
-                c.line.reason != Some(Reason::Rejected { change_id: r.id })
-                    && !crate::reconcile::same_proposal(&c.line, &r.line)
-            });
-            if !moved {
+            let later: Vec<&PlanLine> = later.iter().map(|c| &c.line).collect();
+            if crate::reconcile::rejection_stands(r.id, &r.line, &later) {
                 standing.push(r);
             }
         }
@@ -586,9 +583,9 @@ impl Store {
         self.read("read the money of the last sync", |conn| {
             let text: Option<Option<String>> = conn
                 .query_row(
-                    "SELECT applied_net FROM runs WHERE kind = 'sync' AND dry_run = 0 AND result IS NOT NULL \
+                    "SELECT applied_net FROM runs WHERE kind = ?1 AND dry_run = 0 AND result IS NOT NULL \
                      ORDER BY id DESC LIMIT 1",
-                    [],
+                    [RunKind::Sync.as_str()],
                     |r| r.get(0),
                 )
                 .map(Some)
@@ -608,10 +605,14 @@ impl Store {
             let mut stmt = conn.prepare(
                 r#"SELECT addition_id, run_id, "after" FROM changes
                    WHERE id IN (SELECT max(id) FROM changes
-                                WHERE state = 'applied' AND action IN ('add', 'update') AND addition_id IS NOT NULL
+                                WHERE state = ?1 AND action IN (?2, ?3) AND addition_id IS NOT NULL
+                                  AND new_unit_cost IS NULL
                                 GROUP BY addition_id)"#,
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u32>>(2)?)))?;
+            let kinds = [ChangeState::Applied.as_str(), Action::Add.as_str(), Action::Update.as_str()];
+            let rows = stmt.query_map(kinds, |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u32>>(2)?))
+            })?;
             let mut out = BTreeMap::new();
             for row in rows {
                 let (addition, run, after) = row?;
@@ -642,7 +643,9 @@ impl Store {
     /// The id of the latest sync run, dry or real.
     pub fn latest_sync_run(&self) -> Result<Option<i64>, StoreError> {
         self.read("find the latest sync", |conn| {
-            Ok(conn.query_row("SELECT max(id) FROM runs WHERE kind = 'sync'", [], |r| r.get(0))?)
+            Ok(conn.query_row("SELECT max(id) FROM runs WHERE kind = ?1", [RunKind::Sync.as_str()], |r| {
+                r.get(0)
+            })?)
         })
     }
 
