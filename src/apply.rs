@@ -139,7 +139,7 @@ pub fn push(
     options: Options,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Pushed> {
-    let change_ids = store.record_lines(run_id, lines, ChangeState::Planned, now)?;
+    let change_ids = store.record_lines(run_id, lines, now)?;
     let mut pushed = Pushed { change_ids, ..Pushed::default() };
     if !write {
         return Ok(pushed);

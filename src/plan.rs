@@ -430,8 +430,10 @@ pub fn format_quantity(v: Option<Decimal>) -> String {
 crate::text_enum! {
     /// Where a recorded change stands in the ledger.
     pub enum ChangeState {
-        /// Written before the ConnectWise call (the intent), or the line of a dry run.
+        /// Written before the PSA call (the intent), or the line of a dry run.
         Planned = "planned",
+        /// A held line of a real run: it waits for `recon approve` or `recon reject`.
+        Waiting = "waiting",
         Applied = "applied",
         Failed = "failed",
         Approved = "approved",
@@ -440,6 +442,14 @@ crate::text_enum! {
         Superseded = "superseded",
         /// A held line that repeats a change still waiting for review (that one keeps its id).
         Repeat = "repeat",
+    }
+}
+
+impl ChangeState {
+    /// The state a line is recorded in, before anything is written: a held line of a real
+    /// run waits for a person; any other line (and every line of a dry run) is planned.
+    pub fn recorded(action: Action, dry_run: bool) -> ChangeState {
+        if action == Action::Held && !dry_run { ChangeState::Waiting } else { ChangeState::Planned }
     }
 }
 
@@ -577,6 +587,20 @@ impl RunDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_line_of_a_real_run_waits_and_everything_else_is_planned() {
+        let cases = [
+            (Action::Held, false, ChangeState::Waiting),
+            (Action::Held, true, ChangeState::Planned),
+            (Action::Update, false, ChangeState::Planned),
+            (Action::Add, true, ChangeState::Planned),
+            (Action::Skipped, false, ChangeState::Planned),
+        ];
+        for (action, dry_run, want) in cases {
+            assert_eq!(ChangeState::recorded(action, dry_run), want, "{action:?} dry_run={dry_run}");
+        }
+    }
 
     #[test]
     fn run_result_table() {

@@ -280,7 +280,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 );
                 store.set_change_state(
                     pushed.change_ids[index],
-                    ChangeState::Planned,
+                    ChangeState::Waiting,
                     None,
                     Some(&note),
                     ctx.now,

@@ -355,7 +355,7 @@ fn line_state(r: &Report, c: &ChangeRecord) -> String {
         .to_string();
     }
     match (action, c.state) {
-        (Action::Held, ChangeState::Planned) => format!("held: waits for review (change {})", c.id),
+        (_, ChangeState::Waiting) => format!("held: waits for review (change {})", c.id),
         (Action::Held, ChangeState::Approved | ChangeState::Applied) => "held, then approved".to_string(),
         (Action::Held, ChangeState::Rejected) => "held, then rejected".to_string(),
         (Action::Held, ChangeState::Superseded) => "held; a later run replaced it".to_string(),

@@ -117,7 +117,7 @@ impl Report {
 
     /// Whether a held line still waits for `recon approve` / `recon reject`.
     pub fn waits(&self, c: &ChangeRecord) -> bool {
-        !self.run.dry_run && c.line.action == Action::Held && c.state == ChangeState::Planned
+        !self.run.dry_run && c.state == ChangeState::Waiting
     }
 
     /// The held lines that still wait for a decision.

@@ -388,8 +388,8 @@ impl Store {
         self.read("list held changes", |conn| {
             query_changes(
                 conn,
-                "action = ?1 AND state = ?2 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
-                params![Action::Held.as_str(), ChangeState::Planned.as_str()],
+                "state = ?1 AND run_id IN (SELECT id FROM runs WHERE dry_run = 0)",
+                params![ChangeState::Waiting.as_str()],
             )
         })
     }
@@ -402,14 +402,8 @@ impl Store {
             let mut n = 0;
             for id in ids {
                 n += tx.execute(
-                    "UPDATE changes SET state = ?2, updated_at = ?3 WHERE id = ?1 AND action = ?4 AND state = ?5",
-                    params![
-                        id,
-                        ChangeState::Superseded.as_str(),
-                        stamp(now),
-                        Action::Held.as_str(),
-                        ChangeState::Planned.as_str()
-                    ],
+                    "UPDATE changes SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state = ?4",
+                    params![id, ChangeState::Superseded.as_str(), stamp(now), ChangeState::Waiting.as_str()],
                 )?;
             }
             Ok(n)
@@ -461,16 +455,23 @@ impl Store {
         })
     }
 
-    /// Record many plan lines in one transaction; returns their change ids, in order.
+    /// Record many plan lines of run `run_id` in one transaction, each in the state the
+    /// plan's rule gives (`ChangeState::recorded`: a held line of a real run waits); returns
+    /// their change ids, in order.
     pub fn record_lines(
         &mut self,
         run_id: i64,
         lines: &[PlanLine],
-        state: ChangeState,
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
         self.write(&format!("record the changes of run {run_id}"), |tx| {
-            lines.iter().map(|line| insert_change(tx, run_id, line, state, now)).collect()
+            let dry_run: bool = tx
+                .query_row("SELECT dry_run FROM runs WHERE id = ?1", [run_id], |r| r.get(0))
+                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(false) } else { Err(e) })?;
+            lines
+                .iter()
+                .map(|line| insert_change(tx, run_id, line, ChangeState::recorded(line.action, dry_run), now))
+                .collect()
         })
     }
 
@@ -750,15 +751,13 @@ pub(super) mod tests {
             Some(Reason::Held { hold: crate::plan::Hold::ChangePercent { hundredths: 5040, limit: 50 } });
         let lines = vec![line("nodeware", 20), add.clone(), held.clone()];
 
-        let ids = store.record_lines(run, &lines, ChangeState::Planned, at(5, 9)).expect("record");
+        let ids = store.record_lines(run, &lines, at(5, 9)).expect("record");
         assert_eq!(ids.len(), 3);
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
 
         store.set_change_state(ids[0], ChangeState::Applied, None, None, at(5, 10)).expect("applied");
         store.set_change_state(ids[1], ChangeState::Applied, Some(901), None, at(5, 10)).expect("added");
-        let one = store
-            .record_lines(run, &[line("huntress", 2)], ChangeState::Planned, at(5, 11))
-            .expect("one more")[0];
+        let one = store.record_lines(run, &[line("huntress", 2)], at(5, 11)).expect("one more")[0];
         store.set_change_state(one, ChangeState::Failed, None, Some("HTTP 500"), at(5, 12)).expect("failed");
 
         let changes = store.changes(run).expect("changes");
@@ -779,7 +778,7 @@ pub(super) mod tests {
         assert_eq!(second.line, expected, "an add keeps its date and bill setting, and learns its id");
 
         assert_eq!(changes[2].line, held, "the typed reason round-trips");
-        assert_eq!(changes[2].state, ChangeState::Planned);
+        assert_eq!(changes[2].state, ChangeState::Waiting, "a held line of a real run waits");
         assert_eq!(changes[3].state, ChangeState::Failed);
         assert_eq!(changes[3].error.as_deref(), Some("HTTP 500"));
 
@@ -793,7 +792,7 @@ pub(super) mod tests {
 
         let json = serde_json::to_value(crate::output::wording::ChangeJson::new(&changes[2])).expect("json");
         assert_eq!(json["before"], serde_json::json!(12.5));
-        assert_eq!(json["state"], "planned");
+        assert_eq!(json["state"], "waiting");
         assert_eq!(json["reason_code"], "held");
         assert_eq!(json["reason"], "change of +50.4% exceeds max_change_percent = 50");
     }
@@ -853,9 +852,7 @@ pub(super) mod tests {
     #[test]
     fn a_change_needs_its_run() {
         let mut store = Store::open_in_memory().expect("open");
-        let err = store
-            .record_lines(77, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9))
-            .expect_err("foreign key");
+        let err = store.record_lines(77, &[line("nodeware", 3)], at(1, 9)).expect_err("foreign key");
         assert!(matches!(err, StoreError::Sqlite { .. }), "{err}");
         assert!(err.to_string().contains("run 77"), "{err}");
     }
@@ -864,8 +861,7 @@ pub(super) mod tests {
     fn corrupt_json_is_reported() {
         let mut store = Store::open_in_memory().expect("open");
         let run = store.start_run(at(1, 9), RunKind::Sync, period(), false, &[]).expect("run");
-        let id =
-            store.record_lines(run, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9)).expect("line")[0];
+        let id = store.record_lines(run, &[line("nodeware", 3)], at(1, 9)).expect("line")[0];
         store.conn.execute("UPDATE changes SET sources = '{oops' WHERE id = ?1", [id]).expect("corrupt it");
         let err = store.changes(run).expect_err("corrupt");
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
@@ -890,8 +886,7 @@ pub(super) mod tests {
     fn a_reason_recorded_as_text_by_an_older_recon_reads_as_a_note() {
         let mut store = Store::open_in_memory().expect("open");
         let run = store.start_run(at(1, 9), RunKind::Sync, period(), false, &[]).expect("run");
-        let id =
-            store.record_lines(run, &[line("nodeware", 3)], ChangeState::Planned, at(1, 9)).expect("line")[0];
+        let id = store.record_lines(run, &[line("nodeware", 3)], at(1, 9)).expect("line")[0];
         store
             .conn
             .execute("UPDATE changes SET reason = 'held for review', reason_data = NULL WHERE id = ?1", [id])

@@ -187,4 +187,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE changes ADD COLUMN attempts TEXT;
     ALTER TABLE changes ADD COLUMN new_unit_cost TEXT;
     "#,
+    // 13: a held change of a real run that waits for a decision is one state, `waiting`,
+    // instead of the pair (action held, state planned).
+    r#"
+    UPDATE changes SET state = 'waiting'
+     WHERE action = 'held' AND state = 'planned' AND run_id IN (SELECT id FROM runs WHERE dry_run = 0);
+    "#,
 ];

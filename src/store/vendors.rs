@@ -455,7 +455,7 @@ mod tests {
             .start_run(at(2, 9), crate::plan::RunKind::Sync, period, false, &["nodeware".to_string()])
             .expect("run");
         let line = crate::store::ledger::tests::line("nodeware", 5);
-        store.record_lines(run, &[line], crate::plan::ChangeState::Applied, at(2, 9)).expect("change");
+        store.record_lines(run, &[line], at(2, 9)).expect("change");
 
         store.disconnect("nodeware").expect("disconnect");
         let v = store.vendor("nodeware").expect("read").expect("kept");
