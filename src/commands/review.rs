@@ -2,56 +2,12 @@
 
 use super::{Context, EXIT_OK, EXIT_RUN_ERROR, psa, usage};
 use crate::apply;
+use crate::output::held_table::{HeldRow, held_row};
 use crate::output::wording::{self, ChangeJson};
-use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult, format_quantity};
+use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult};
 use crate::reconcile::{Recheck, recheck};
 use crate::store::{ChangeRecord, Store};
 use std::collections::BTreeMap;
-use tabled::Tabled;
-
-#[derive(Tabled)]
-struct HeldRow {
-    id: i64,
-    company: String,
-    agreement: String,
-    product: String,
-    #[tabled(rename = "psa qty")]
-    before: String,
-    #[tabled(rename = "vendor qty")]
-    after: String,
-    change: String,
-    #[tabled(rename = "why held")]
-    reason: String,
-}
-
-fn held_row(c: &ChangeRecord) -> HeldRow {
-    let line = &c.line;
-    HeldRow {
-        id: c.id,
-        company: line.company.clone(),
-        agreement: line.agreement.clone().unwrap_or_else(|| "-".into()),
-        product: line.product.clone().unwrap_or_else(|| "-".into()),
-        before: format_quantity(line.before),
-        after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
-        change: line
-            .delta()
-            .map(|d| {
-                format!(
-                    "{}{}",
-                    if d > rust_decimal::Decimal::ZERO { "+" } else { "" },
-                    format_quantity(Some(d))
-                )
-            })
-            .unwrap_or_default(),
-        reason: {
-            let why = line.reason.as_ref().map(wording::reason).unwrap_or_default();
-            match &c.error {
-                Some(note) => format!("{why}; {note}"),
-                None => why,
-            }
-        },
-    }
-}
 
 pub fn list(ctx: &Context, all: bool) -> anyhow::Result<u8> {
     let config = ctx.config()?;

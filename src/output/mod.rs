@@ -1,6 +1,7 @@
 //! What recon shows: tables on stdout, JSON on stdout with --json, and everything else
 //! (logs, warnings, progress) on stderr.
 
+pub mod held_table;
 pub mod plan_table;
 pub mod wording;
 

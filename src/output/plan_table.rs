@@ -3,7 +3,6 @@
 
 use super::wording;
 use crate::plan::{Action, Plan, PlanLine, format_quantity};
-use rust_decimal::Decimal;
 use tabled::Tabled;
 
 #[derive(Tabled)]
@@ -148,9 +147,7 @@ fn merged_rows(lines: &[&PlanLine]) -> Vec<PlanRow> {
 fn plan_row(line: &PlanLine) -> PlanRow {
     let changes = matches!(line.action, Action::Add | Action::Update | Action::Held);
     let change = match (changes, line.delta()) {
-        (true, Some(d)) if !d.is_zero() => {
-            format!("{}{}", if d > Decimal::ZERO { "+" } else { "" }, format_quantity(Some(d)))
-        }
+        (true, Some(d)) if !d.is_zero() => wording::signed_quantity(d),
         _ => String::new(),
     };
     let money = match (&line.money, changes) {

@@ -207,6 +207,11 @@ pub fn date_rule(rule: DateRule) -> String {
     }
 }
 
+/// A quantity change with its sign: `+3`, `-1.5`, `0`.
+pub fn signed_quantity(d: Decimal) -> String {
+    format!("{}{}", if d > Decimal::ZERO { "+" } else { "" }, crate::plan::format_quantity(Some(d)))
+}
+
 /// An amount with its sign and cents: `+90.00`, `-12.50`, `0.00`.
 pub fn signed_amount(amount: Decimal) -> String {
     let text = format!("{:.2}", amount.abs());
