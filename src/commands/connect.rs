@@ -130,7 +130,9 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
 
 fn print_report(r: &ConnectReport, reconnect: bool) {
     let verb = if reconnect { "Refreshed" } else { "Connected" };
-    crate::out!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.service_labels.join(", "));
+    let text =
+        format!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.service_labels.join(", "));
+    crate::out!("{}", crate::output::wrapped(&text, 2));
     if reconnect {
         for name in &r.appeared {
             crate::out!("  new account: {name}");

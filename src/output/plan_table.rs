@@ -57,10 +57,11 @@ pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
     crate::out!("{}", crate::output::wrapped(&wording::totals_line(&plan.totals()), 0));
     let priced = plan.lines.iter().filter(|l| !l.findings.is_empty()).count();
     if priced > 0 {
-        crate::out!(
-            "{priced} line{} with a pricing or margin issue (in the notes; recon never changes a price or a cost).",
+        let text = format!(
+            "{priced} line{} with a pricing or margin issue (in the notes; recon never changes a price).",
             if priced == 1 { "" } else { "s" }
         );
+        crate::out!("{}", crate::output::wrapped(&text, 0));
     }
 }
 
