@@ -260,35 +260,48 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The same MSP billed through Autotask: the case runs against the fake Autotask.
-static AUTOTASK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The PSA the MSP bills through in this bench run (`--autotask`, `--halopsa`; else
+/// ConnectWise): `Case::setup` writes its config section.
+static PSA: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
-/// `--autotask`: the generated MSP's 2,000 Recurring Service contracts synced through the
-/// fake Autotask with recon's default share of the hourly budget (3,000 of 10,000): the
-/// requests each run sends, by entity, against that budget, and the wall time.
-fn autotask_case(scale: &Scale) -> Result<()> {
-    AUTOTASK.store(true, Ordering::Relaxed);
-    eprintln!(
-        "autotask: {} companies, {WORKERS} workers, {} ms latency",
-        scale.companies,
-        latency().as_millis()
-    );
-    let case = Case::setup(scale, WORKERS, None, None)?;
+fn psa_is(key: &str) -> bool {
+    PSA.get().is_some_and(|p| *p == key)
+}
+
+/// A dry run, the push, and a dry run again; fails unless every planned change was applied
+/// exactly once and the second dry run has nothing left to do. Returns the three runs, the
+/// plan's counts and how many were applied.
+fn push_once(case: &Case, psa: &str) -> Result<([Run; 3], PlanCounts, usize)> {
     let dry = case.run(&["sync", "--dry-run"])?;
     let dry_plan = plan_counts(&dry.stdout)?;
     let sync = case.run(&["sync", "--yes"])?;
     let pushed = applied(&sync.stdout)?;
     let again = case.run(&["sync", "--dry-run"])?;
     let again_plan = plan_counts(&again.stdout)?;
-    // Autotask keeps a cancelled line at 0 units, so some of ConnectWise's adds are updates
-    // here: check that every change landed once and the next run has nothing to do.
     if pushed != dry_plan.add + dry_plan.update || again_plan.add + again_plan.update != 0 {
         bail!(
-            "autotask: planned {} changes, applied {pushed}, {} left after",
+            "{psa}: planned {} changes, applied {pushed}, {} left after",
             dry_plan.add + dry_plan.update,
             again_plan.add + again_plan.update
         );
     }
+    Ok(([dry, sync, again], dry_plan, pushed))
+}
+
+/// `--autotask`: the generated MSP's 2,000 Recurring Service contracts synced through the
+/// fake Autotask with recon's default share of the hourly budget (3,000 of 10,000): the
+/// requests each run sends, by entity, against that budget, and the wall time.
+fn autotask_case(scale: &Scale) -> Result<()> {
+    let _ = PSA.set("autotask");
+    eprintln!(
+        "autotask: {} companies, {WORKERS} workers, {} ms latency",
+        scale.companies,
+        latency().as_millis()
+    );
+    let case = Case::setup(scale, WORKERS, None, None)?;
+    // Autotask keeps a cancelled line at 0 units, so some of ConnectWise's adds are updates
+    // here: `push_once` checks that every change landed once and nothing is left.
+    let ([dry, sync, again], dry_plan, pushed) = push_once(&case, "autotask")?;
     let runs = [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)];
     let entity = |r: &RecordedRequest| {
         let path = r.path_and_query.split('?').next().unwrap_or_default();
@@ -304,34 +317,19 @@ fn autotask_case(scale: &Scale) -> Result<()> {
     Ok(())
 }
 
-/// The same MSP billed through HaloPSA.
-static HALOPSA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// `--halopsa`: the generated MSP's 2,000 clients synced through the fake Halo, which enforces
 /// hosted Halo's 300 requests per rolling 5 minutes, with recon at its default ceiling (55 a
 /// minute): the requests each run sends, by entity, and the wall time next to the physical
 /// limit (requests / 60 a minute).
 fn halopsa_case(scale: &Scale) -> Result<()> {
-    HALOPSA.store(true, Ordering::Relaxed);
+    let _ = PSA.set("halopsa");
     eprintln!(
         "halopsa: {} companies, {WORKERS} workers, {} ms latency",
         scale.companies,
         latency().as_millis()
     );
     let case = Case::setup(scale, WORKERS, None, None)?;
-    let dry = case.run(&["sync", "--dry-run"])?;
-    let dry_plan = plan_counts(&dry.stdout)?;
-    let sync = case.run(&["sync", "--yes"])?;
-    let pushed = applied(&sync.stdout)?;
-    let again = case.run(&["sync", "--dry-run"])?;
-    let again_plan = plan_counts(&again.stdout)?;
-    if pushed != dry_plan.add + dry_plan.update || again_plan.add + again_plan.update != 0 {
-        bail!(
-            "halopsa: planned {} changes, applied {pushed}, {} left after",
-            dry_plan.add + dry_plan.update,
-            again_plan.add + again_plan.update
-        );
-    }
+    let ([dry, sync, again], dry_plan, pushed) = push_once(&case, "halopsa")?;
     let runs = [("sync --dry-run", &dry), ("sync --yes", &sync), ("sync --dry-run again", &again)];
     let entity = |r: &RecordedRequest| {
         let path = r.path_and_query.split('?').next().unwrap_or_default();
@@ -506,18 +504,16 @@ impl Case {
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("config.toml");
         let db = dir.path().join("recon.db");
-        let mut text = if AUTOTASK.load(Ordering::Relaxed) {
+        let mut text = if psa_is("autotask") {
             // recon's default share of the hourly budget (3,000), not the sandbox's 10,000.
             sandbox.autotask_config_toml_for(&VENDORS).replace("requests_per_hour = 10000\n", "")
-        } else if HALOPSA.load(Ordering::Relaxed) {
+        } else if psa_is("halopsa") {
             // recon's default ceiling (55 a minute), not the sandbox's 1,000.
             sandbox.halopsa_config_toml_for(&VENDORS).replace("requests_per_minute = 1000\n", "")
         } else {
             sandbox.config_toml_for(&VENDORS)
         };
-        if let Some(rpm) =
-            cw_per_minute.filter(|_| !AUTOTASK.load(Ordering::Relaxed) && !HALOPSA.load(Ordering::Relaxed))
-        {
+        if let Some(rpm) = cw_per_minute.filter(|_| PSA.get().is_none()) {
             text =
                 text.replacen("[connectwise]\n", &format!("[connectwise]\nrequests_per_minute = {rpm}\n"), 1);
         }
