@@ -221,9 +221,10 @@ fn set_account(
         ctx.warn(n);
     }
     report(ctx, &serde_json::json!({"mapping": mapping, "note": note, "status": status}), || {
-        let agreement = agreement
-            .as_ref()
-            .map_or_else(|| "no agreement".to_string(), |a| format!("agreement {}", a.name));
+        let agreement = agreement.as_ref().map_or_else(
+            || format!("no {} yet", psa.container_word()),
+            |a| format!("bills to {} {}", psa.container_word(), crate::output::wording::agreement_label(a)),
+        );
         crate::out!(
             "Mapped {vendor} account {} -> {} ({agreement}). Status: {}.",
             account.name,
