@@ -12,6 +12,7 @@ pub mod http;
 pub mod matching;
 pub mod model;
 pub mod money;
+pub mod ops;
 pub mod output;
 pub mod period;
 pub mod plan;

@@ -1,0 +1,3 @@
+//! Operations the commands drive: the work of a command, without its parsing and printing.
+
+pub mod sync;
