@@ -8,8 +8,6 @@ use crate::cli::SyncArgs;
 use crate::model::VendorStatus;
 use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
-use crate::plan::{Action, ChangeState, Plan, PlanLine, RunDetails, RunKind, RunResult, format_quantity};
-use crate::reconcile;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,7 +29,7 @@ struct SyncReport<'a> {
     /// Agreements whose additions could not be read: their lines were skipped.
     unread_agreements: Vec<UnreadAgreement>,
     applied: usize,
-    failed: Vec<FailedWrite>,
+    failed: Vec<crate::ops::sync::FailedWrite>,
     /// The report page written (`--report`), or null.
     report: Option<String>,
 }
@@ -39,13 +37,6 @@ struct SyncReport<'a> {
 #[derive(Serialize)]
 struct UnreadAgreement {
     id: i64,
-    error: String,
-}
-
-#[derive(Serialize)]
-struct FailedWrite {
-    company: String,
-    product: Option<String>,
     error: String,
 }
 
@@ -79,22 +70,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let warn = |m: &str| ctx.warn(m);
     let failure = |m: &str| ctx.failure(m);
     let notices = crate::ops::sync::Notices { warn: &warn, failure: &failure };
-    let crate::ops::sync::Planned {
-        psa,
-        plan,
-        snapshots,
-        vendor_errors,
-        failed_accounts,
-        vendor_notes,
-        unread_agreements,
-        read_failures,
-        additions,
-        terms,
-        waiting,
-        repeats,
-        account_mappings,
-        selected,
-    } = crate::ops::sync::plan(
+    let planned = crate::ops::sync::plan(
         &config,
         &store,
         &http,
@@ -105,6 +81,16 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         ctx.apply_options(&config),
         &notices,
     )?;
+    let crate::ops::sync::Planned {
+        psa,
+        plan,
+        snapshots,
+        vendor_errors,
+        failed_accounts,
+        vendor_notes,
+        unread_agreements,
+        ..
+    } = &planned;
     let counts = plan.counts();
     for w in &plan.warnings {
         // A failed account was already said as a failure, whatever -q says.
@@ -116,7 +102,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         if snapshots.is_empty() {
             crate::out!("No vendor could be read, so nothing was planned for {period}.");
         } else {
-            crate::output::plan_table::print_plan(&plan, args.dry_run, args.all);
+            crate::output::plan_table::print_plan(plan, args.dry_run, args.all);
         }
     }
 
@@ -133,171 +119,19 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     if push {
         apply::check_budget(psa.as_ref(), &plan.lines)?;
     }
-    let run_id = store.start_run(ctx.now, RunKind::Sync, period, args.dry_run, &vendors)?;
-    if !args.dry_run {
-        for (run, settled) in apply::recover_interrupted(&mut store, run_id, &additions, ctx.now)? {
-            ctx.warn(&format!(
-                "run {run} was interrupted; settled {settled} of its changes against {}",
-                psa.name()
-            ));
-        }
-        // Only the held changes whose lines this run planned afresh, from vendors it fetched:
-        // a sync of one vendor leaves another vendor's decisions waiting.
-        let keep: Vec<i64> = repeats.iter().map(|(_, id)| *id).collect();
-        let fetched: BTreeSet<&str> = snapshots.keys().map(String::as_str).collect();
-        let gone = reconcile::superseded(
-            &waiting.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
-            &plan,
-            &fetched,
-            &keep,
-        );
-        store.supersede_held(&gone, ctx.now)?;
-    }
-    let pushed = apply::push(
-        psa.as_ref(),
-        &mut store,
-        run_id,
-        &plan.lines,
-        push,
-        ctx.apply_options(&config),
-        ctx.now,
-    )?;
-    if !args.dry_run {
-        // A new proposal for a line whose earlier one was waiting: say which it replaces.
-        for (index, line) in plan.lines.iter().enumerate() {
-            if line.action != Action::Held || repeats.iter().any(|(i, _)| *i == index) {
-                continue;
-            }
-            let replaced = waiting
-                .iter()
-                .find(|c| c.line.agreement_id == line.agreement_id && c.line.product_id == line.product_id);
-            if let Some(old) = replaced {
-                let note = format!(
-                    "supersedes change {} (it proposed {} -> {})",
-                    old.id,
-                    format_quantity(old.line.before),
-                    old.line.after.map_or("-".to_string(), |q| q.to_string())
-                );
-                store.set_change_state(
-                    pushed.change_ids[index],
-                    ChangeState::Waiting,
-                    None,
-                    Some(&note),
-                    ctx.now,
-                )?;
-            }
-        }
-        for (index, id) in &repeats {
-            let note = format!("the same proposal is held as change {id}, which keeps its id");
-            store.set_change_state(
-                pushed.change_ids[*index],
-                ChangeState::Repeat,
-                None,
-                Some(&note),
-                ctx.now,
-            )?;
-        }
-    }
-    let applied = pushed.applied.len();
-    let pushed_indexes = pushed.applied.clone();
-    let failed: Vec<FailedWrite> = pushed
-        .failed
-        .into_iter()
-        .map(|(index, error)| FailedWrite {
-            company: plan.lines[index].company.clone(),
-            product: plan.lines[index].product.clone(),
-            error,
-        })
-        .collect();
-
-    let account_failures: usize = failed_accounts.values().map(Vec::len).sum();
-    let any_failure = !vendor_errors.is_empty()
-        || !failed.is_empty()
-        || account_failures > 0
-        || !unread_agreements.is_empty()
-        || !read_failures.is_empty();
-    let result = RunResult::of(crate::plan::RunTally {
-        dry_run: args.dry_run,
-        failures: vendor_errors.len()
-            + failed.len()
-            + account_failures
-            + unread_agreements.len()
-            + read_failures.len(),
-        vendors_read: snapshots.len(),
-        applied,
-        writes,
-        pushed: push,
-        held: counts.held,
-    });
-    let run_error = any_failure.then(|| {
-        let mut what = vec![
-            format!("{} vendor(s) failed", vendor_errors.len()),
-            format!("{account_failures} account(s) failed"),
-        ];
-        if !unread_agreements.is_empty() {
-            what.push(format!("{} agreement(s) could not be read", unread_agreements.len()));
-        }
-        what.extend(read_failures.iter().cloned());
-        what.push(format!("{} write(s) failed", failed.len()));
-        what.join(", ")
-    });
-    store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
-    let applied_lines: Vec<PlanLine> = pushed_indexes.iter().map(|&i| plan.lines[i].clone()).collect();
-    let applied_totals = Plan { period, lines: applied_lines, warnings: Vec::new() }.totals();
-    if !args.dry_run {
-        let by_vendor = applied_totals.by_vendor.iter().map(|(v, n)| (v.clone(), n.0)).collect();
-        store.set_applied_net(run_id, &by_vendor)?;
-    }
-    // What the run met besides its lines, for `history RUN`, the report and the notification.
-    let exclusions = store.exclusions(None)?;
-    let details = RunDetails {
-        currencies: terms
-            .values()
-            .filter_map(|t| t.currency.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        failed_vendors: vendor_errors.clone(),
-        failed_accounts: failed_accounts.clone(),
-        read_failures: unread_agreements
-            .iter()
-            .map(|(id, e)| format!("reading the additions of agreement {id} failed: {e}"))
-            .chain(read_failures.iter().cloned())
-            .collect(),
-        warnings: plan.warnings.clone(),
-        unmapped: snapshots
-            .iter()
-            .flat_map(|(name, s)| {
-                crate::matching::unmapped_accounts(name, &s.accounts, &account_mappings, &exclusions)
-            })
-            .collect(),
-        excluded: exclusions.into_iter().filter(|e| selected.contains(&e.vendor)).collect(),
-        notices: Vec::new(),
-        rates: http.rates(),
-    };
-    store.set_run_details(run_id, &details)?;
-    let stats = http.stats();
-    tracing::info!(
-        "run {run_id}: {} requests, {} retried, {} answered 429",
-        stats.requests,
-        stats.retries,
-        stats.throttled
-    );
-    for r in &http.rates() {
-        tracing::info!("{}", wording::host_rate(r));
-    }
-    for vendor in &vendors {
-        let error = vendor_errors.get(vendor).map(String::as_str);
-        if !args.dry_run || error.is_some() {
-            let outcome = if error.is_some() { RunResult::Failed } else { result };
-            store.record_sync(vendor, ctx.now, outcome.as_str(), error)?;
-        }
-        if reconcile::baseline_moves(args.dry_run, error.is_some(), push, writes)
-            && let Some(snapshot) = snapshots.get(vendor)
-        {
-            store.record_usage(vendor, &snapshot.usage)?;
-        }
-    }
+    let crate::ops::sync::Pushed { run_id, applied, failed, result, applied_totals } =
+        crate::ops::sync::push(
+            &planned,
+            &mut store,
+            &http,
+            &vendors,
+            period,
+            args.dry_run,
+            push,
+            ctx.now,
+            ctx.apply_options(&config),
+            &notices,
+        )?;
 
     // A dry run is never notified: nothing happened yet that needs a person.
     let notify = if args.dry_run { None } else { config.notify.as_ref() };
@@ -309,11 +143,11 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             run_id,
             dry_run: args.dry_run,
             pushed: push,
-            plan: PlanJson::new(&plan),
+            plan: PlanJson::new(plan),
             counts,
             vendor_errors: vendor_errors.clone(),
-            failed_accounts,
-            vendor_notes,
+            failed_accounts: failed_accounts.clone(),
+            vendor_notes: vendor_notes.clone(),
             unread_agreements: unread_agreements
                 .iter()
                 .map(|(id, e)| UnreadAgreement { id: *id, error: e.clone() })

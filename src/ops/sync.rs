@@ -1,7 +1,8 @@
-//! The sync operation, as the command drives it: the plan phase (gather every vendor's usage
-//! and the PSA's lines at once, guard each vendor, reconcile, apply what people decided). The
-//! command parses, prints, confirms and pushes; this owns no output of its own beyond the
-//! warnings and failures it says as it goes, through `Notices`.
+//! The sync operation, as the command drives it: the plan phase (`plan`: gather every
+//! vendor's usage and the PSA's lines at once, guard each vendor, reconcile, apply what people
+//! decided) and the push phase (`push`: start the run, settle, supersede, write, classify,
+//! record). The command parses, prints, confirms and reports; this says nothing of its own
+//! beyond the warnings and failures it meets as it goes, through `Notices`.
 
 use crate::apply;
 use crate::config::Config;
@@ -9,12 +10,15 @@ use crate::http::Http;
 use crate::model::{AccountMapping, BillingLine, BillingTerms, CatalogProduct, VendorSnapshot};
 use crate::output::wording;
 use crate::period::Period;
-use crate::plan::Plan;
+use crate::plan::{
+    Action, ChangeState, MoneyTotals, Plan, PlanLine, RunDetails, RunKind, RunResult, format_quantity,
+};
 use crate::policy::{self, VendorRead};
 use crate::psa::Psa;
 use crate::reconcile::{self, ReconcileInput};
 use crate::store::{ChangeRecord, Store};
 use crate::vendors::{self, VendorConfig};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the operation says what it meets as it goes (the command's stderr).
@@ -214,6 +218,202 @@ pub fn plan<'h>(
         account_mappings,
         selected,
     })
+}
+
+/// A write of the plan that failed, with what the PSA answered.
+#[derive(Debug, serde::Serialize)]
+pub struct FailedWrite {
+    pub company: String,
+    pub product: Option<String>,
+    pub error: String,
+}
+
+/// What the push phase did.
+pub struct Pushed {
+    pub run_id: i64,
+    pub applied: usize,
+    pub failed: Vec<FailedWrite>,
+    pub result: RunResult,
+    /// What the applied writes moved a month.
+    pub applied_totals: MoneyTotals,
+}
+
+/// The push phase of a sync: start the run, settle runs a killed process left, supersede
+/// the held changes this plan replaced, write (when `push`), record each outcome, classify
+/// how the run ended, and record it with what it met; a real run also records each vendor's
+/// sync and, when `reconcile::baseline_moves` says so, its usage for the outage guard.
+#[allow(clippy::too_many_arguments)]
+pub fn push(
+    p: &Planned,
+    store: &mut Store,
+    http: &Http,
+    vendors: &[String],
+    period: Period,
+    dry_run: bool,
+    push: bool,
+    now: DateTime<Utc>,
+    options: apply::Options,
+    notices: &Notices,
+) -> anyhow::Result<Pushed> {
+    let counts = p.plan.counts();
+    let writes = p.plan.lines.iter().filter(|l| l.action.writes()).count();
+    let run_id = store.start_run(now, RunKind::Sync, period, dry_run, vendors)?;
+    if !dry_run {
+        for (run, settled) in apply::recover_interrupted(store, run_id, &p.additions, now)? {
+            (notices.warn)(&format!(
+                "run {run} was interrupted; settled {settled} of its changes against {}",
+                p.psa.name()
+            ));
+        }
+        // Only the held changes whose lines this run planned afresh, from vendors it fetched:
+        // a sync of one vendor leaves another vendor's decisions p.waiting.
+        let keep: Vec<i64> = p.repeats.iter().map(|(_, id)| *id).collect();
+        let fetched: BTreeSet<&str> = p.snapshots.keys().map(String::as_str).collect();
+        let gone = reconcile::superseded(
+            &p.waiting.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
+            &p.plan,
+            &fetched,
+            &keep,
+        );
+        store.supersede_held(&gone, now)?;
+    }
+    let pushed = apply::push(p.psa.as_ref(), store, run_id, &p.plan.lines, push, options, now)?;
+    if !dry_run {
+        // A new proposal for a line whose earlier one was waiting: say which it replaces.
+        for (index, line) in p.plan.lines.iter().enumerate() {
+            if line.action != Action::Held || p.repeats.iter().any(|(i, _)| *i == index) {
+                continue;
+            }
+            let replaced = p
+                .waiting
+                .iter()
+                .find(|c| c.line.agreement_id == line.agreement_id && c.line.product_id == line.product_id);
+            if let Some(old) = replaced {
+                let note = format!(
+                    "supersedes change {} (it proposed {} -> {})",
+                    old.id,
+                    format_quantity(old.line.before),
+                    old.line.after.map_or("-".to_string(), |q| q.to_string())
+                );
+                store.set_change_state(
+                    pushed.change_ids[index],
+                    ChangeState::Waiting,
+                    None,
+                    Some(&note),
+                    now,
+                )?;
+            }
+        }
+        for (index, id) in &p.repeats {
+            let note = format!("the same proposal is held as change {id}, which keeps its id");
+            store.set_change_state(pushed.change_ids[*index], ChangeState::Repeat, None, Some(&note), now)?;
+        }
+    }
+    let applied = pushed.applied.len();
+    let pushed_indexes = pushed.applied.clone();
+    let failed: Vec<FailedWrite> = pushed
+        .failed
+        .into_iter()
+        .map(|(index, error)| FailedWrite {
+            company: p.plan.lines[index].company.clone(),
+            product: p.plan.lines[index].product.clone(),
+            error,
+        })
+        .collect();
+
+    let account_failures: usize = p.failed_accounts.values().map(Vec::len).sum();
+    let any_failure = !p.vendor_errors.is_empty()
+        || !failed.is_empty()
+        || account_failures > 0
+        || !p.unread_agreements.is_empty()
+        || !p.read_failures.is_empty();
+    let result = RunResult::of(crate::plan::RunTally {
+        dry_run,
+        failures: p.vendor_errors.len()
+            + failed.len()
+            + account_failures
+            + p.unread_agreements.len()
+            + p.read_failures.len(),
+        vendors_read: p.snapshots.len(),
+        applied,
+        writes,
+        pushed: push,
+        held: counts.held,
+    });
+    let run_error = any_failure.then(|| {
+        let mut what = vec![
+            format!("{} vendor(s) failed", p.vendor_errors.len()),
+            format!("{account_failures} account(s) failed"),
+        ];
+        if !p.unread_agreements.is_empty() {
+            what.push(format!("{} agreement(s) could not be read", p.unread_agreements.len()));
+        }
+        what.extend(p.read_failures.iter().cloned());
+        what.push(format!("{} write(s) failed", failed.len()));
+        what.join(", ")
+    });
+    store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
+    let applied_lines: Vec<PlanLine> = pushed_indexes.iter().map(|&i| p.plan.lines[i].clone()).collect();
+    let applied_totals = Plan { period, lines: applied_lines, warnings: Vec::new() }.totals();
+    if !dry_run {
+        let by_vendor = applied_totals.by_vendor.iter().map(|(v, n)| (v.clone(), n.0)).collect();
+        store.set_applied_net(run_id, &by_vendor)?;
+    }
+    // What the run met besides its lines, for `history RUN`, the report and the notification.
+    let exclusions = store.exclusions(None)?;
+    let details = RunDetails {
+        currencies: p
+            .terms
+            .values()
+            .filter_map(|t| t.currency.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        failed_vendors: p.vendor_errors.clone(),
+        failed_accounts: p.failed_accounts.clone(),
+        read_failures: p
+            .unread_agreements
+            .iter()
+            .map(|(id, e)| format!("reading the p.additions of agreement {id} failed: {e}"))
+            .chain(p.read_failures.iter().cloned())
+            .collect(),
+        warnings: p.plan.warnings.clone(),
+        unmapped: p
+            .snapshots
+            .iter()
+            .flat_map(|(name, s)| {
+                crate::matching::unmapped_accounts(name, &s.accounts, &p.account_mappings, &exclusions)
+            })
+            .collect(),
+        excluded: exclusions.into_iter().filter(|e| p.selected.contains(&e.vendor)).collect(),
+        notices: Vec::new(),
+        rates: http.rates(),
+    };
+    store.set_run_details(run_id, &details)?;
+    let stats = http.stats();
+    tracing::info!(
+        "run {run_id}: {} requests, {} retried, {} answered 429",
+        stats.requests,
+        stats.retries,
+        stats.throttled
+    );
+    for r in &http.rates() {
+        tracing::info!("{}", wording::host_rate(r));
+    }
+    for vendor in vendors {
+        let error = p.vendor_errors.get(vendor).map(String::as_str);
+        if !dry_run || error.is_some() {
+            let outcome = if error.is_some() { RunResult::Failed } else { result };
+            store.record_sync(vendor, now, outcome.as_str(), error)?;
+        }
+        if reconcile::baseline_moves(dry_run, error.is_some(), push, writes)
+            && let Some(snapshot) = p.snapshots.get(vendor)
+        {
+            store.record_usage(vendor, &snapshot.usage)?;
+        }
+    }
+
+    Ok(Pushed { run_id, applied, failed, result, applied_totals })
 }
 
 /// A read's records, or none when it failed: the failure is said (even with -q) and kept.
