@@ -1,10 +1,10 @@
 //! `recon review`, `recon approve`, `recon reject`: the changes the [sync] policy held.
 
-use super::{Context, EXIT_OK, EXIT_RUN_ERROR, psa, usage};
+use super::{Context, EXIT_OK, psa, usage};
 use crate::apply;
 use crate::output::held_table::{HeldRow, held_row};
 use crate::output::wording::{self, ChangeJson};
-use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult};
+use crate::plan::{ChangeState, PlanLine, RunKind};
 use crate::reconcile::{Recheck, recheck};
 use crate::store::{ChangeRecord, Store};
 use std::collections::BTreeMap;
@@ -138,19 +138,23 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     let mut vendors: Vec<String> = chosen.iter().flat_map(|c| c.vendors()).map(str::to_string).collect();
     vendors.sort();
     vendors.dedup();
-    apply::check_budget(psa.as_ref(), &lines)?;
-    let run_id = store.start_run(ctx.now, RunKind::Approve, period, false, &vendors)?;
-    let pushed =
-        apply::push(psa.as_ref(), &mut store, run_id, &lines, true, ctx.apply_options(&config), ctx.now)?;
+    let (run_id, pushed, result) = crate::ops::write_run(
+        psa.as_ref(),
+        &mut store,
+        RunKind::Approve,
+        period,
+        &vendors,
+        &lines,
+        conflicts.len(),
+        ctx.apply_options(&config),
+        ctx.now,
+    )?;
     for &index in &pushed.applied {
         store.set_change_state(origins[index], ChangeState::Approved, None, None, chrono::Utc::now())?;
     }
     let applied = pushed.applied.len();
     let failed: Vec<(i64, String)> =
         pushed.failed.into_iter().map(|(index, e)| (origins[index], e)).collect();
-    let counts = Plan { period, lines: lines.clone(), warnings: Vec::new() }.counts();
-    let result = if failed.is_empty() && conflicts.is_empty() { RunResult::Ok } else { RunResult::Partial };
-    store.finish_run(run_id, chrono::Utc::now(), result, &counts, None)?;
 
     if ctx.json {
         crate::output::print_json(&serde_json::json!({
@@ -168,5 +172,5 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
             eprintln!("recon: change {id} failed: {error}");
         }
     }
-    Ok(if failed.is_empty() && conflicts.is_empty() { EXIT_OK } else { EXIT_RUN_ERROR })
+    Ok(result.exit_code())
 }

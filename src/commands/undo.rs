@@ -6,7 +6,7 @@ use super::{Context, EXIT_OK, EXIT_RUN_ERROR, psa, usage};
 use crate::apply;
 use crate::model::{BillingTerms, QuantityWrites};
 use crate::output::wording::PlanJson;
-use crate::plan::{ChangeState, Plan, PlanLine, RunKind, RunResult};
+use crate::plan::{ChangeState, Plan, PlanLine, RunKind};
 use crate::reconcile::reverse;
 use std::collections::BTreeMap;
 
@@ -69,20 +69,18 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
 
-    apply::check_budget(psa.as_ref(), &plan.lines)?;
-    let undo_run = store.start_run(ctx.now, RunKind::Undo, run.period, false, &run.vendors)?;
-    let pushed = apply::push(
+    let (undo_run, pushed, _) = crate::ops::write_run(
         psa.as_ref(),
         &mut store,
-        undo_run,
+        RunKind::Undo,
+        run.period,
+        &run.vendors,
         &plan.lines,
-        true,
+        0,
         ctx.apply_options(&config),
         ctx.now,
     )?;
     let (done, failed) = (pushed.applied.len(), pushed.failed.len());
-    let result = if failed == 0 { RunResult::Ok } else { RunResult::Partial };
-    store.finish_run(undo_run, chrono::Utc::now(), result, &plan.counts(), None)?;
     if ctx.json {
         crate::output::print_json(&serde_json::json!({
             "undo_of": run_id, "run_id": undo_run, "applied": done, "failed": failed, "plan": PlanJson::new(&plan)
