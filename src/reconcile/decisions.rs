@@ -42,6 +42,35 @@ pub fn apply_decisions(
     repeats
 }
 
+/// One write the ledger recorded as applied: what `last_set` chooses from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedWrite {
+    pub change_id: i64,
+    pub run_id: i64,
+    pub addition_id: i64,
+    /// The quantity it set (`None`: not a whole number recorded).
+    pub after: Option<u32>,
+    /// A cost change sets no quantity.
+    pub cost_change: bool,
+}
+
+/// For every line recon has written, the run and quantity of its last applied write of a
+/// quantity (the latest change id wins; cost changes set no quantity). A line that shows
+/// another quantity now was changed outside recon.
+pub fn last_set(writes: &[AppliedWrite]) -> std::collections::BTreeMap<i64, (i64, rust_decimal::Decimal)> {
+    let mut latest: std::collections::BTreeMap<i64, &AppliedWrite> = std::collections::BTreeMap::new();
+    for w in writes.iter().filter(|w| !w.cost_change) {
+        let slot = latest.entry(w.addition_id).or_insert(w);
+        if w.change_id > slot.change_id {
+            *slot = w;
+        }
+    }
+    latest
+        .into_iter()
+        .filter_map(|(addition, w)| Some((addition, (w.run_id, rust_decimal::Decimal::from(w.after?)))))
+        .collect()
+}
+
 /// Whether a vendor's outage-guard baseline (the usage the next run's total is compared
 /// with) moves to what this run read: only after a real run in which the vendor was read
 /// and passed the guard, and whose writes were pushed (or there was nothing to push). A dry
@@ -279,6 +308,40 @@ mod tests {
         ];
         for (name, dry_run, failed, pushed, writes, want) in cases {
             assert_eq!(baseline_moves(dry_run, failed, pushed, writes), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn last_set_table() {
+        let w = |change_id, run_id, addition_id, after: Option<u32>, cost_change| AppliedWrite {
+            change_id,
+            run_id,
+            addition_id,
+            after,
+            cost_change,
+        };
+        let d = rust_decimal::Decimal::from;
+        type Case = (&'static str, Vec<AppliedWrite>, Vec<(i64, (i64, rust_decimal::Decimal))>);
+        let cases: [Case; 4] = [
+            ("nothing written", vec![], vec![]),
+            (
+                "the latest write of a line wins",
+                vec![w(9, 2, 7, Some(5), false), w(4, 1, 7, Some(3), false)],
+                vec![(7, (2, d(5)))],
+            ),
+            (
+                "a cost change sets no quantity",
+                vec![w(4, 1, 7, Some(3), false), w(9, 2, 7, Some(3), true)],
+                vec![(7, (1, d(3)))],
+            ),
+            (
+                "a fractional quantity is not known",
+                vec![w(4, 1, 7, None, false), w(5, 1, 8, Some(2), false)],
+                vec![(8, (1, d(2)))],
+            ),
+        ];
+        for (name, writes, want) in cases {
+            assert_eq!(last_set(&writes).into_iter().collect::<Vec<_>>(), want, "{name}");
         }
     }
 }

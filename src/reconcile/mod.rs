@@ -14,7 +14,9 @@ mod settle;
 mod undo;
 
 pub use dates::create_date;
-pub use decisions::{apply_decisions, baseline_moves, rejection_stands, same_proposal, superseded};
+pub use decisions::{
+    AppliedWrite, apply_decisions, baseline_moves, last_set, rejection_stands, same_proposal, superseded,
+};
 pub use recheck::{Conflict, Recheck, recheck};
 pub use settle::holding_addition;
 pub use undo::reverse;

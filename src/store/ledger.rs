@@ -600,29 +600,27 @@ impl Store {
         })
     }
 
-    /// For every addition recon has written, the run and quantity of its last applied write.
+    /// For every addition recon has written, the run and quantity of its last applied write
+    /// of a quantity (`reconcile::last_set` decides from the applied writes).
     pub fn last_set_quantities(&self) -> Result<BTreeMap<i64, (i64, Decimal)>, StoreError> {
-        self.read("read what recon last set", |conn| {
+        let writes = self.read("read what recon last set", |conn| {
             let mut stmt = conn.prepare(
-                r#"SELECT addition_id, run_id, "after" FROM changes
-                   WHERE id IN (SELECT max(id) FROM changes
-                                WHERE state = ?1 AND action IN (?2, ?3) AND addition_id IS NOT NULL
-                                  AND new_unit_cost IS NULL
-                                GROUP BY addition_id)"#,
+                r#"SELECT id, run_id, addition_id, "after", new_unit_cost IS NOT NULL FROM changes
+                   WHERE state = ?1 AND action IN (?2, ?3) AND addition_id IS NOT NULL"#,
             )?;
             let kinds = [ChangeState::Applied.as_str(), Action::Add.as_str(), Action::Update.as_str()];
             let rows = stmt.query_map(kinds, |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u32>>(2)?))
+                Ok(crate::reconcile::AppliedWrite {
+                    change_id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    addition_id: r.get(2)?,
+                    after: r.get(3)?,
+                    cost_change: r.get(4)?,
+                })
             })?;
-            let mut out = BTreeMap::new();
-            for row in rows {
-                let (addition, run, after) = row?;
-                if let Some(after) = after {
-                    out.insert(addition, (run, Decimal::from(after)));
-                }
-            }
-            Ok(out)
-        })
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        Ok(crate::reconcile::last_set(&writes))
     }
 
     /// The last `limit` runs, newest first.
