@@ -156,10 +156,6 @@ impl<'h> HaloPsa<'h> {
         })
     }
 
-    pub fn api_base(&self) -> &Url {
-        &self.resource
-    }
-
     /// The bearer token, fetched when there is none, it is about to expire, or `renew`.
     fn bearer(&self, renew: bool) -> Result<Secret, HaloError> {
         let mut token = lock(&self.token);

@@ -31,6 +31,7 @@ pub fn write_run(
     let result = RunResult::of(crate::plan::RunTally {
         dry_run: false,
         failures,
+        // It reads no vendor: a failure is a partial run, never "nothing could be done".
         vendors_read: 1,
         applied: pushed.applied.len(),
         writes: lines.len(),

@@ -15,10 +15,8 @@ fn autotask_env(sandbox: Sandbox, vendors: &[&str], extra: &str) -> Env {
 
 /// Nodeware connected, its service mapped, against the fake Autotask.
 fn nodeware(sandbox: Sandbox, extra: &str) -> Env {
-    let env = autotask_env(sandbox, &["nodeware"], extra);
-    env.run(&["connect", "nodeware"], 0);
-    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
-    env
+    let text = format!("{}{extra}", sandbox.autotask_config_toml_for(&["nodeware"]));
+    Env::with_nodeware(sandbox, &text)
 }
 
 fn date(text: &Value) -> chrono::NaiveDate {

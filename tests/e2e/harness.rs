@@ -30,6 +30,14 @@ impl Env {
         Env { sandbox, dir, config, db }
     }
 
+    /// `with_config`, then Nodeware connected and its `vms` service mapped to NODEWARE-VMS.
+    pub fn with_nodeware(sandbox: Sandbox, text: &str) -> Env {
+        let env = Env::with_config(sandbox, text);
+        env.run(&["connect", "nodeware"], 0);
+        env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+        env
+    }
+
     pub fn set_config(&self, text: &str) {
         write_private(&self.config, text);
     }
