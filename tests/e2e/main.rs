@@ -10,6 +10,7 @@ mod harness;
 
 mod bad_input;
 mod billing;
+mod decisions;
 mod distributors;
 mod errors;
 mod faults;
