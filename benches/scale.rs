@@ -1060,8 +1060,10 @@ fn pure_core() -> Result<PureTimes> {
         out
     };
     let none = HashSet::new();
-    let outcomes: Vec<(String, matching::MatchOutcome)> =
-        accounts.iter().map(|(v, a)| (v.clone(), matching::auto_match(a, &companies, &none))).collect();
+    let outcomes: Vec<(String, matching::MatchOutcome)> = accounts
+        .iter()
+        .map(|(v, a)| (v.clone(), matching::auto_match(a, &companies, &none, &HashSet::new())))
+        .collect();
     let mappings = mappings_for(&outcomes);
     let company_of: BTreeMap<(&str, &str), i64> =
         mappings.iter().map(|m| ((m.vendor.as_str(), m.account_id.as_str()), m.company_id)).collect();
@@ -1146,8 +1148,10 @@ fn pure_core() -> Result<PureTimes> {
     };
     for _ in 0..PURE_RUNS {
         let (t0, w0) = (thread_cpu()?, Instant::now());
-        let outcomes: Vec<(String, matching::MatchOutcome)> =
-            accounts.iter().map(|(v, a)| (v.clone(), matching::auto_match(a, &companies, &none))).collect();
+        let outcomes: Vec<(String, matching::MatchOutcome)> = accounts
+            .iter()
+            .map(|(v, a)| (v.clone(), matching::auto_match(a, &companies, &none, &HashSet::new())))
+            .collect();
         let w1 = Instant::now();
         let plan = reconcile::reconcile(&ReconcileInput {
             period,

@@ -91,6 +91,9 @@ pub struct MatchOutcome {
     pub ambiguous_account: Vec<String>,
     /// Account ids no company has the name of.
     pub unmatched: Vec<String>,
+    /// (account id, company id): the name matches one company, but a person unmapped that
+    /// pair (`map accounts --unmap`), so it is never matched again.
+    pub refused: Vec<(String, i64)>,
 }
 
 /// Map accounts to companies by exact normalized name. Accounts in `already_mapped` (by
@@ -102,6 +105,7 @@ pub fn auto_match(
     accounts: &[VendorAccount],
     companies: &[PsaCompany],
     already_mapped: &HashSet<String>,
+    refused: &HashSet<(String, i64)>,
 ) -> MatchOutcome {
     // Name -> company ids. Nearly every name is unique: keep one id inline and a list only
     // for the few names two companies share.
@@ -144,6 +148,9 @@ pub fn auto_match(
                 out.ambiguous_account.push(account.id.clone());
             }
             Some(&id) => match shared.get(name) {
+                None if refused.contains(&(account.id.clone(), id)) => {
+                    out.refused.push((account.id.clone(), id));
+                }
                 None => out.matched.push((account.id.clone(), id)),
                 Some(ids) => {
                     let mut ids = ids.clone();
@@ -157,6 +164,7 @@ pub fn auto_match(
     out.ambiguous_company.sort();
     out.ambiguous_account.sort();
     out.unmatched.sort();
+    out.refused.sort();
     out
 }
 
@@ -986,8 +994,35 @@ mod tests {
             },
         ];
         for case in cases {
-            let got = auto_match(&case.accounts, &case.companies, &case.mapped);
+            let got = auto_match(&case.accounts, &case.companies, &case.mapped, &HashSet::new());
             assert_eq!(got, case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn auto_match_never_pairs_what_a_person_unmapped() {
+        let accounts = vec![account("a1", "Acme Dental"), account("a2", "Beta")];
+        let companies = vec![company(1, "Acme", "Acme Dental"), company(2, "B", "Beta")];
+        let refused = |pairs: &[(&str, i64)]| pairs.iter().map(|(a, c)| (a.to_string(), *c)).collect();
+        type Case = (&'static str, HashSet<(String, i64)>, MatchOutcome);
+        let cases: Vec<Case> = vec![
+            (
+                "the unmapped pair is refused, the others still match",
+                refused(&[("a1", 1)]),
+                MatchOutcome {
+                    matched: vec![("a2".into(), 2)],
+                    refused: vec![("a1".into(), 1)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "a refusal of another company does not stop this match",
+                refused(&[("a1", 2)]),
+                MatchOutcome { matched: vec![("a1".into(), 1), ("a2".into(), 2)], ..Default::default() },
+            ),
+        ];
+        for (name, refused, want) in cases {
+            assert_eq!(auto_match(&accounts, &companies, &HashSet::new(), &refused), want, "{name}");
         }
     }
 
@@ -1004,7 +1039,7 @@ mod tests {
             })
             .collect();
         let already = mapped(&["acc-0", "acc-3"]);
-        let got = auto_match(&accounts, &companies, &already);
+        let got = auto_match(&accounts, &companies, &already, &HashSet::new());
         let expected_matched = (0..n).filter(|i| i % 3 == 0).count() - 2;
         assert_eq!(got.matched.len(), expected_matched);
         assert_eq!(got.unmatched.len(), (0..n).filter(|i| i % 3 != 0).count());

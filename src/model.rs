@@ -368,6 +368,17 @@ pub struct Exclusion {
     pub reason: Option<String>,
 }
 
+/// An account-company pair a person unmapped (`map accounts --unmap`): auto-matching never
+/// pairs them again; a `--set` of the same pair undoes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmatch {
+    pub vendor: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub company_id: i64,
+    pub company_name: String,
+}
+
 crate::text_enum! {
     /// Vendor lifecycle: inactive (not connected) -> pending (connected) -> active (at least
     /// one account and one service mapped).

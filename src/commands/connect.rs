@@ -29,6 +29,8 @@ struct ConnectReport {
     /// Accounts whose usage could not be read, or whose counts are missing.
     problems: Vec<String>,
     unmatched: Vec<String>,
+    /// Accounts whose name matches a company a person unmapped them from ("name (company)").
+    unmapped_by_hand: Vec<String>,
     appeared: Vec<String>,
     vanished: Vec<String>,
 }
@@ -60,9 +62,11 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     store.mark_connected(vendor, ctx.now)?;
     store.replace_cw_companies(&companies)?;
 
-    // Mapped and excluded accounts are decided: auto-match leaves them alone.
+    // Mapped and excluded accounts are decided: auto-match leaves them alone, and never
+    // makes a pair a person unmapped.
     let decided = store.decided_account_ids(vendor)?;
-    let outcome = matching::auto_match(&snapshot.accounts, &companies, &decided);
+    let refused = store.refused_pairs(vendor)?;
+    let outcome = matching::auto_match(&snapshot.accounts, &companies, &decided, &refused);
     let new_mappings =
         matching::mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
     store.set_account_mappings(&new_mappings, ctx.now)?;
@@ -108,6 +112,14 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             .map(crate::output::wording::problem_text)
             .collect(),
         unmatched: outcome.unmatched.iter().map(name).collect(),
+        unmapped_by_hand: outcome
+            .refused
+            .iter()
+            .map(|(id, company)| {
+                let company = companies.iter().find(|c| c.id == *company).map_or("?", |c| c.name.as_str());
+                format!("{} ({company})", name(id))
+            })
+            .collect(),
         appeared: if was_connected {
             changes.appeared.iter().map(|a| a.name.clone()).collect()
         } else {
@@ -156,7 +168,8 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
         );
         crate::out!("{}", crate::output::wrapped(&text, 4));
     }
-    let left = r.unmatched.len() + r.ambiguous_company.len() + r.ambiguous_account.len();
+    let left =
+        r.unmatched.len() + r.ambiguous_company.len() + r.ambiguous_account.len() + r.unmapped_by_hand.len();
     if left > 0 {
         crate::out!("Not matched: {left}.");
         if !r.ambiguous_company.is_empty() {
@@ -164,6 +177,10 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
         }
         if !r.ambiguous_account.is_empty() {
             crate::out!("  several {} accounts share the name: {}", r.vendor, r.ambiguous_account.join(", "));
+        }
+        if !r.unmapped_by_hand.is_empty() {
+            let text = format!("  unmapped by hand, so not matched again: {}", r.unmapped_by_hand.join(", "));
+            crate::out!("{}", crate::output::wrapped(&text, 4));
         }
         crate::out!("  Map the rest by hand: recon map accounts --vendor {} --unmatched", r.vendor);
     }

@@ -24,6 +24,10 @@ struct AccountRow {
     /// For unmatched accounts: the closest ConnectWise companies, never applied by themselves.
     #[tabled(skip)]
     suggestions: Vec<matching::Suggestion>,
+    /// The companies a person unmapped this account from: never auto-matched to it again.
+    #[tabled(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unmapped_from: Vec<crate::model::Unmatch>,
 }
 
 #[derive(Serialize, Tabled)]
@@ -84,15 +88,27 @@ pub fn accounts(ctx: &Context, args: &MapAccountsArgs) -> anyhow::Result<u8> {
             }
             Err(e) => return Err(usage(e.to_string())),
         };
-        if !store.remove_account_mapping(&vendor, &id)? {
+        let Some(removed) = store.unmap_account(&vendor, &id, ctx.now)? else {
             return Err(usage(format!("{vendor} account {account:?} is not mapped")));
-        }
+        };
         let status = store.status(&vendor)?;
-        report(
-            ctx,
-            &serde_json::json!({"vendor": vendor, "account": account, "unmapped": true, "status": status}),
-            || crate::out!("Unmapped {vendor} account {account}. Status: {}.", status.as_str()),
-        )?;
+        let json = serde_json::json!({
+            "vendor": vendor, "account": account, "account_id": id, "unmapped": true,
+            "company_id": removed.company_id, "company": removed.company_name,
+            "never_auto_matched_to": removed.company_id, "status": status,
+        });
+        report(ctx, &json, || {
+            let text = format!(
+                "Unmapped {vendor} account {} from {}; it is never auto-matched to {} again (`--set` maps it). \
+                 If it should never bill, exclude it: recon map accounts --vendor {vendor} --exclude {}. Status: {}.",
+                removed.account_name,
+                removed.company_name,
+                removed.company_name,
+                crate::output::wording::shell_word(&id),
+                status.as_str()
+            );
+            crate::out!("{}", crate::output::wrapped(&text, 0));
+        })?;
         return Ok(EXIT_OK);
     }
     if args.auto {
@@ -243,18 +259,30 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     store.replace_cw_companies(&companies)?;
     let agreements = psa.active_agreements(None, ctx.today())?;
     let decided = store.decided_account_ids(vendor)?;
-    let outcome = matching::auto_match(&accounts, &companies, &decided);
+    let refused = store.refused_pairs(vendor)?;
+    let outcome = matching::auto_match(&accounts, &companies, &decided, &refused);
     let mappings =
         crate::matching::mappings_for(vendor, &outcome.matched, &accounts, &companies, &agreements);
     store.set_account_mappings(&mappings, ctx.now)?;
     let status = store.status(vendor)?;
     report(
         ctx,
-        &serde_json::json!({"vendor": vendor, "auto_matched": mappings.len(), "unmatched": outcome.unmatched.len(), "status": status}),
+        &serde_json::json!({
+            "vendor": vendor, "auto_matched": mappings.len(), "unmatched": outcome.unmatched.len(),
+            "unmapped_by_hand": outcome.refused.len(), "status": status,
+        }),
         || {
+            let refused = match outcome.refused.len() {
+                0 => String::new(),
+                n => format!(
+                    "; {} unmapped by hand, so not matched again",
+                    crate::output::wording::plural(n, "account")
+                ),
+            };
             crate::out!(
-                "Auto-matched {} more {vendor} accounts; {} still unmatched.",
+                "Auto-matched {} more {vendor} {}; {} still unmatched{refused}.",
                 mappings.len(),
+                if mappings.len() == 1 { "account" } else { "accounts" },
                 outcome.unmatched.len()
             )
         },
@@ -277,6 +305,10 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
             store.account_mappings(Some(vendor))?.into_iter().map(|m| (m.account_id.clone(), m)).collect();
         let excluded: HashMap<String, Exclusion> =
             store.exclusions(Some(vendor))?.into_iter().map(|e| (e.account_id.clone(), e)).collect();
+        let mut unmapped: HashMap<String, Vec<crate::model::Unmatch>> = HashMap::new();
+        for u in store.unmatches(Some(vendor))? {
+            unmapped.entry(u.account_id.clone()).or_default().push(u);
+        }
         let mut listed: Vec<(VendorAccount, Option<AccountMapping>, bool)> = accounts
             .into_iter()
             .map(|a| {
@@ -310,6 +342,7 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
             } else {
                 Vec::new()
             };
+            let unmapped_from = unmapped.remove(&account.id).unwrap_or_default();
             let note = match (&mapping, present) {
                 _ if exclusion.is_some() => match exclusion.and_then(|e| e.reason.as_deref()) {
                     Some(reason) => format!("excluded: {reason}"),
@@ -318,6 +351,10 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                 (Some(_), false) => "no longer listed by the vendor".to_string(),
                 (Some(m), true) if m.agreement_id.is_none() => "needs --agreement".to_string(),
                 (Some(_), true) => String::new(),
+                (None, _) if !unmapped_from.is_empty() => {
+                    let from: Vec<&str> = unmapped_from.iter().map(|u| u.company_name.as_str()).collect();
+                    format!("unmapped by hand from {}; never auto-matched to it again", from.join(", "))
+                }
                 (None, _) if suggestions.is_empty() => "unmatched".to_string(),
                 (None, _) => {
                     let closest: Vec<String> = suggestions
@@ -339,10 +376,12 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                 how: match (&mapping, exclusion) {
                     (_, Some(_)) => "excluded".to_string(),
                     (Some(m), None) => m.how.as_str().to_string(),
+                    (None, None) if !unmapped_from.is_empty() => "unmapped".to_string(),
                     (None, None) => "-".to_string(),
                 },
                 note,
                 suggestions,
+                unmapped_from,
             });
         }
     }
@@ -350,10 +389,28 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
         crate::output::print_json(&rows)?;
     } else if rows.is_empty() {
         crate::out!("No accounts to show.");
-    } else {
+    } else if crate::output::table_fits(&rows) {
         crate::out!("{}", crate::output::table(&rows));
+    } else {
+        print_account_blocks(&rows);
     }
     Ok(EXIT_OK)
+}
+
+/// The accounts on a terminal too narrow for the table: a line per account with its id whole
+/// (to copy into `--set`), and under it what it maps to and the note, wrapped.
+fn print_account_blocks(rows: &[AccountRow]) {
+    for row in rows {
+        let heading = format!("{}  {}  ({})", row.account.trim(), row.account_id, row.vendor);
+        crate::out!("{}", crate::output::wrapped(&heading, 4));
+        if row.company != "-" {
+            let text = format!("    -> {} / {} ({})", row.company, row.agreement, row.how);
+            crate::out!("{}", crate::output::wrapped(&text, 7));
+        }
+        if !row.note.is_empty() {
+            crate::out!("{}", crate::output::wrapped(&format!("    {}", row.note), 4));
+        }
+    }
 }
 
 pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {

@@ -153,19 +153,31 @@ pub fn columns(rows: &[Vec<String>], right: &[bool]) -> Vec<String> {
 /// `text` wrapped at word boundaries to the terminal's width (or `COLUMNS`), later lines
 /// indented by `indent` spaces; unchanged for a pipe.
 pub fn wrapped(text: &str, indent: usize) -> String {
-    let Some(width) = target_width() else { return text.to_string() };
-    let mut out = String::new();
-    let mut line_len = 0;
-    for word in text.split(' ') {
+    match target_width() {
+        Some(width) => wrap_to(text, indent, width),
+        None => text.to_string(),
+    }
+}
+
+/// `text` wrapped at spaces to `width` columns, later lines indented by `indent`; a word
+/// longer than a line is never cut (an id stays copyable).
+fn wrap_to(text: &str, indent: usize, width: usize) -> String {
+    // A text that starts indented keeps its indent on its first line.
+    let body = text.trim_start_matches(' ');
+    let mut out = " ".repeat(text.len() - body.len());
+    let mut line_len = out.len();
+    let mut first = true;
+    for word in body.split(' ') {
         let len = word.chars().count();
         if line_len > indent && line_len + 1 + len > width {
             out.push('\n');
             out.push_str(&" ".repeat(indent));
             line_len = indent;
-        } else if !out.is_empty() {
+        } else if !first {
             out.push(' ');
             line_len += 1;
         }
+        first = false;
         out.push_str(word);
         line_len += len;
     }
@@ -261,6 +273,18 @@ pub fn progress(enabled: bool, length: usize, message: &str) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_the_first_indent_and_whole_words() {
+        for (text, indent, want) in [
+            ("one two three", 0, "one two\nthree"),
+            ("  one two three", 4, "  one two\n    three"),
+            ("ab 0123456789abcdef z", 0, "ab\n0123456789abcdef\nz"),
+            ("short", 0, "short"),
+        ] {
+            assert_eq!(wrap_to(text, indent, 9), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn narrow_columns_keep_their_width_and_free_text_shares_the_rest() {

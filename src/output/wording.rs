@@ -7,6 +7,17 @@ use crate::reconcile::Conflict;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+/// `n` and the noun, plural unless `n` is 1: "1 account", "3 accounts", "2 companies".
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    match noun.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// The sentence for a line's reason, with the command that fixes it where one exists.
 pub fn reason(r: &Reason) -> String {
     match r {
@@ -502,6 +513,20 @@ impl<'a> ChangeJson<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_table() {
+        for (n, noun, want) in [
+            (1, "account", "1 account"),
+            (0, "account", "0 accounts"),
+            (3, "service", "3 services"),
+            (2, "company", "2 companies"),
+            (1, "company", "1 company"),
+            (4, "day", "4 days"),
+        ] {
+            assert_eq!(plural(n, noun), want);
+        }
+    }
 
     #[test]
     fn percents_show_decimals_only_when_they_explain_the_hold() {

@@ -4,7 +4,7 @@
 
 use super::status::{MappingCounts, counts_in, refresh_status_in};
 use super::{Fault, Store, StoreError, stamp};
-use crate::model::{AccountMapping, Exclusion, MappedBy, ServiceMapping};
+use crate::model::{AccountMapping, Exclusion, MappedBy, ServiceMapping, Unmatch};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use std::collections::BTreeSet;
@@ -25,6 +25,11 @@ fn account_mapping_from_row(row: &Row<'_>) -> Result<AccountMapping, Fault> {
 }
 
 fn upsert_account_mapping(conn: &Connection, m: &AccountMapping, now: DateTime<Utc>) -> Result<(), Fault> {
+    // Mapping a pair a person once unmapped is their decision again: the refusal goes.
+    conn.prepare_cached(
+        "DELETE FROM account_unmatches WHERE vendor = ?1 AND vendor_account_id = ?2 AND company_id = ?3",
+    )?
+    .execute(params![m.vendor, m.account_id, m.company_id])?;
     conn.prepare_cached(
         "INSERT INTO account_mappings (
              vendor, vendor_account_id, cw_company_id, cw_company_name,
@@ -104,17 +109,75 @@ impl Store {
         })
     }
 
-    /// Remove one account mapping; `false` when there was none.
-    pub fn remove_account_mapping(&mut self, vendor: &str, account_id: &str) -> Result<bool, StoreError> {
+    /// Remove one account mapping and remember its pair as unmapped by a person, so that
+    /// auto-matching never makes it again (one transaction). The removed mapping; `None`
+    /// when there was none.
+    pub fn unmap_account(
+        &mut self,
+        vendor: &str,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountMapping>, StoreError> {
         let doing = format!("unmap account {account_id} of vendor {vendor}");
         self.write(&doing, |tx| {
-            let n = tx.execute(
+            let Some(m) = tx
+                .prepare(
+                    "SELECT vendor, vendor_account_id, vendor_account_name, cw_company_id, cw_company_name,
+                            cw_agreement_id, cw_agreement_name, how
+                     FROM account_mappings WHERE vendor = ?1 AND vendor_account_id = ?2",
+                )?
+                .query([vendor, account_id])?
+                .next()?
+                .map(account_mapping_from_row)
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            tx.execute(
                 "DELETE FROM account_mappings WHERE vendor = ?1 AND vendor_account_id = ?2",
                 params![vendor, account_id],
             )?;
+            tx.execute(
+                "INSERT INTO account_unmatches
+                     (vendor, vendor_account_id, account_name, company_id, company_name, unmapped_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (vendor, vendor_account_id, company_id) DO UPDATE SET
+                     account_name = excluded.account_name, company_name = excluded.company_name,
+                     unmapped_at = excluded.unmapped_at",
+                params![vendor, account_id, m.account_name, m.company_id, m.company_name, stamp(now)],
+            )?;
             refresh_status_in(tx, vendor)?;
-            Ok(n > 0)
+            Ok(Some(m))
         })
+    }
+
+    /// The pairs people unmapped (of one vendor, or all), by vendor, account and company.
+    pub fn unmatches(&self, vendor: Option<&str>) -> Result<Vec<Unmatch>, StoreError> {
+        self.read("list unmapped account pairs", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT vendor, vendor_account_id, account_name, company_id, company_name
+                 FROM account_unmatches WHERE ?1 IS NULL OR vendor = ?1
+                 ORDER BY vendor, vendor_account_id, company_id",
+            )?;
+            let rows = stmt.query_map([vendor], |r| {
+                Ok(Unmatch {
+                    vendor: r.get(0)?,
+                    account_id: r.get(1)?,
+                    account_name: r.get(2)?,
+                    company_id: r.get(3)?,
+                    company_name: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// The (account id, company id) pairs auto-matching must never make for `vendor`.
+    pub fn refused_pairs(
+        &self,
+        vendor: &str,
+    ) -> Result<std::collections::HashSet<(String, i64)>, StoreError> {
+        Ok(self.unmatches(Some(vendor))?.into_iter().map(|u| (u.account_id, u.company_id)).collect())
     }
 
     /// Service mappings of one vendor (`Some`) or of all (`None`), sorted by vendor then
@@ -338,9 +401,15 @@ mod tests {
         assert_eq!(all.len(), 301);
         assert_eq!(all[0].vendor, "huntress");
 
-        assert!(store.remove_account_mapping("nodeware", "acct-007").expect("rm"));
-        assert!(!store.remove_account_mapping("nodeware", "acct-007").expect("rm"));
+        assert_eq!(store.unmap_account("nodeware", "acct-007", at(3, 9)).expect("rm"), Some(manual.clone()));
+        assert_eq!(store.unmap_account("nodeware", "acct-007", at(3, 9)).expect("rm"), None);
         assert_eq!(store.account_mappings(Some("nodeware")).expect("list").len(), 299);
+        // The unmapped pair is remembered, until the same pair is mapped again.
+        let pair = ("acct-007".to_string(), manual.company_id);
+        assert!(store.refused_pairs("nodeware").expect("refused").contains(&pair));
+        assert!(store.refused_pairs("huntress").expect("refused").is_empty());
+        store.set_account_mapping(&manual, at(4, 9)).expect("map again");
+        assert!(store.refused_pairs("nodeware").expect("refused").is_empty());
     }
 
     #[test]

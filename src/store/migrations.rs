@@ -193,4 +193,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     UPDATE changes SET state = 'waiting'
      WHERE action = 'held' AND state = 'planned' AND run_id IN (SELECT id FROM runs WHERE dry_run = 0);
     "#,
+    // 14: account-company pairs a person unmapped: auto-matching never pairs them again (a
+    // `--set` of the pair removes the row).
+    r#"
+    CREATE TABLE account_unmatches (
+        vendor            TEXT NOT NULL,
+        vendor_account_id TEXT NOT NULL,
+        account_name      TEXT NOT NULL,
+        company_id        INTEGER NOT NULL,
+        company_name      TEXT NOT NULL,
+        unmapped_at       TEXT NOT NULL,
+        PRIMARY KEY (vendor, vendor_account_id, company_id)
+    );
+    "#,
 ];

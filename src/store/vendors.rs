@@ -197,6 +197,7 @@ impl Store {
             tx.execute("DELETE FROM account_mappings WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM service_mappings WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM account_exclusions WHERE vendor = ?1", [name])?;
+            tx.execute("DELETE FROM account_unmatches WHERE vendor = ?1", [name])?;
             tx.execute("DELETE FROM vendor_usage_totals WHERE vendor = ?1", [name])?;
             tx.execute(
                 "UPDATE vendors SET status = 'inactive', connected_at = NULL WHERE name = ?1",

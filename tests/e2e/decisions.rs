@@ -58,3 +58,74 @@ fn an_undo_carries_the_money_of_what_it_reverses() {
         assert!(html.contains(&format!("{pushed:.2}")), "{psa}: the page says {pushed:.2}");
     }
 }
+
+/// The row of `map accounts --json` for the account named `name`.
+fn account_row(env: &Env, name: &str) -> Value {
+    let rows = env.run_json(&["map", "accounts"], 0);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["account"] == name)
+        .unwrap_or_else(|| panic!("{name}: {rows}"))
+        .clone()
+}
+
+#[test]
+fn an_unmap_of_an_auto_matched_account_sticks_until_it_is_set() {
+    for psa in PSAS {
+        let env = nodeware_on(psa);
+        assert_eq!(account_row(&env, "Acme Dental")["how"], "auto", "{psa}");
+
+        let said = env.run(&["map", "accounts", "--unmap", "Acme Dental"], 0);
+        assert!(said.contains("never auto-matched") && said.contains("--exclude"), "{psa}: {said}");
+
+        let again = env.run_json(&["connect", "nodeware"], 0);
+        assert_eq!(again["auto_matched"], 0, "{psa}: {again}");
+        assert_eq!(again["unmapped_by_hand"], serde_json::json!(["Acme Dental (Acme Dental)"]), "{psa}");
+        let auto = env.run_json(&["map", "accounts", "--auto"], 0);
+        assert_eq!(auto["auto_matched"], 0, "{psa}: {auto}");
+        let row = account_row(&env, "Acme Dental");
+        assert_eq!(
+            (row["company"].as_str(), row["how"].as_str()),
+            (Some("-"), Some("unmapped")),
+            "{psa}: {row}"
+        );
+        let listed = env.run(&["map", "accounts", "--unmatched"], 0);
+        assert!(listed.contains("unmapped by hand from Acme Dental"), "{psa}: {listed}");
+        // Its usage is not billed to that company: the plan has no line for it.
+        let plan = env.run_json(&["sync", "--dry-run"], 0);
+        let lines = plan["lines"].as_array().unwrap();
+        assert!(!lines.iter().any(|l| l["company"] == "Acme Dental"), "{psa}: {plan}");
+
+        // A --set of the pair is a person's decision again: mapped, and auto-matching may keep it.
+        env.run(&["map", "accounts", "--set", "Acme Dental", "--company", "Acme Dental"], 0);
+        assert_eq!(account_row(&env, "Acme Dental")["how"], "manual", "{psa}");
+        env.run(&["connect", "nodeware"], 0);
+        assert_eq!(account_row(&env, "Acme Dental")["company"], "Acme Dental", "{psa}");
+    }
+}
+
+#[test]
+fn unmatched_accounts_keep_their_ids_whole_at_80_and_120_columns() {
+    for psa in PSAS {
+        let env = nodeware_on(psa);
+        let unmatched = env.run_json(&["map", "accounts", "--unmatched"], 0);
+        let ids: Vec<&str> =
+            unmatched.as_array().unwrap().iter().map(|r| r["account_id"].as_str().unwrap()).collect();
+        assert!(ids.len() >= 3, "{psa}: {unmatched}");
+        for columns in ["80", "120"] {
+            let out =
+                env.recon(&["map", "accounts", "--unmatched"]).env("COLUMNS", columns).output().unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            for id in &ids {
+                assert!(text.lines().any(|l| l.contains(id)), "{psa} at {columns}: {id} cut:\n{text}");
+            }
+            for line in text.lines() {
+                let width = line.chars().count();
+                let indent = width - line.trim_start().chars().count();
+                assert!(width <= columns.parse().unwrap(), "{psa} at {columns}: too wide: {line:?}");
+                assert!(indent == 0 || indent == 4, "{psa} at {columns}: a stray indent: {line:?}\n{text}");
+            }
+        }
+    }
+}
