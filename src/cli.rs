@@ -92,7 +92,7 @@ pub enum Command {
     Disconnect {
         /// The vendor's section name in the config
         vendor: String,
-        /// Do not ask first (a terminal is asked; a script or cron is not)
+        /// Do not ask first (a terminal is asked; a script or cron must say --yes)
         #[arg(long, short = 'y')]
         yes: bool,
     },
@@ -288,6 +288,10 @@ pub struct MapServicesArgs {
     /// Remove this service's mapping
     #[arg(long, value_name = "SERVICE")]
     pub unmap: Option<String>,
+    /// With --set: replace a mapping to another product without asking (a terminal is
+    /// asked; a script or cron must say --yes)
+    #[arg(long, short = 'y', requires = "set")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

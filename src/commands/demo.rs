@@ -53,6 +53,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             bill_customer: None,
             committed_decreases: None,
             unmap: None,
+            yes: false,
         };
         super::map::services(&demo, &args)?;
     }

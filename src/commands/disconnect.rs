@@ -26,13 +26,11 @@ pub fn run(ctx: &Context, vendor: &str, yes: bool) -> anyhow::Result<u8> {
             held.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
         ),
     };
-    // On a terminal a person confirms; a script or cron said what it wanted by running it.
-    if ctx.interactive && !yes && !ctx.json {
-        let question = format!("Disconnect {vendor}? This forgets {what}.{held_text} History is kept.");
-        if !super::ask(&question)? {
-            crate::out!("Nothing changed.");
-            return Ok(EXIT_OK);
-        }
+    // A person confirms on a terminal; a script or cron says --yes (as for sync).
+    let question = format!("Disconnect {vendor}? This forgets {what}.{held_text} History is kept.");
+    if !super::confirm(ctx, yes, &format!("disconnecting {vendor} (it forgets {what})"), &question)? {
+        crate::out!("Nothing changed.");
+        return Ok(EXIT_OK);
     }
     for id in &held {
         let note = format!("{vendor} was disconnected; not pushed");

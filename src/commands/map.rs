@@ -231,22 +231,27 @@ fn set_account(
         agreement_name: agreement.as_ref().map(|a| a.name.clone()),
         how: MappedBy::Manual,
     };
+    let was = store.account_mappings(Some(vendor))?.into_iter().find(|m| m.account_id == account.id);
+    let replaced = was.filter(|w| w.company_id != company.id).map(|w| w.company_name);
     store.set_account_mapping(&mapping, ctx.now)?;
     let status = store.status(vendor)?;
     if let Some(n) = &note {
         ctx.warn(n);
     }
-    report(ctx, &serde_json::json!({"mapping": mapping, "note": note, "status": status}), || {
+    let json = serde_json::json!({"mapping": mapping, "note": note, "status": status, "replaced": replaced});
+    report(ctx, &json, || {
         let agreement = agreement.as_ref().map_or_else(
             || format!("no {} yet", psa.container_word()),
             |a| format!("bills to {} {}", psa.container_word(), crate::output::wording::agreement_label(a)),
         );
-        crate::out!(
-            "Mapped {vendor} account {} -> {} ({agreement}). Status: {}.",
+        let was = replaced.as_ref().map(|w| format!(", was {w}")).unwrap_or_default();
+        let text = format!(
+            "Mapped {vendor} account {} -> {} ({agreement}){was}. Status: {}.",
             account.name,
             company.name,
             status.as_str()
         );
+        crate::out!("{}", crate::output::wrapped(&text, 0));
     })?;
     Ok(EXIT_OK)
 }
@@ -421,9 +426,38 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         let service = find_service(&store, &vendor, service_ref)?;
         let http = ctx.http(&config)?;
         let psa = psa(&config, &http)?;
+        let was = store.service_mappings(Some(&vendor))?.into_iter().find(|m| m.service_key == service);
+        // A mapping replaced by another product moves the service's billing: a person
+        // confirms it before anything changes (before a product is created, too).
+        let replacing = |ctx: &Context, was: &ServiceMapping, to: &str| -> anyhow::Result<bool> {
+            let doing = format!(
+                "replacing the mapping of {vendor} service {service} (was {}) with {to}",
+                was.product_identifier
+            );
+            let question = format!(
+                "Replace the mapping of {vendor} service {service} (was {}) with {to}? The next sync bills its usage to {to}.",
+                was.product_identifier
+            );
+            super::confirm(ctx, args.yes, &doing, &question)
+        };
         let product = match (&args.product, &args.create_product) {
-            (Some(reference), _) => find_product(psa.as_ref(), reference)?,
+            (Some(reference), _) => {
+                let product = find_product(psa.as_ref(), reference)?;
+                if let Some(was) = was.as_ref().filter(|w| w.product_id != product.id)
+                    && !replacing(ctx, was, &product.identifier)?
+                {
+                    crate::out!("Nothing changed.");
+                    return Ok(EXIT_OK);
+                }
+                product
+            }
             (None, Some(identifier)) => {
+                if let Some(was) = &was
+                    && !replacing(ctx, was, identifier)?
+                {
+                    crate::out!("Nothing changed.");
+                    return Ok(EXIT_OK);
+                }
                 create_product(ctx, psa.as_ref(), &store, &vendor, &service, identifier, args)?
             }
             (None, None) => {
@@ -443,13 +477,28 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         };
         store.set_service_mapping(&mapping, ctx.now)?;
         let status = store.status(&vendor)?;
-        report(ctx, &serde_json::json!({"mapping": mapping, "status": status}), || {
-            crate::out!(
-                "Mapped {vendor} service {service} -> {} ({}). Status: {}.",
-                product.identifier,
-                product.description,
-                status.as_str()
-            )
+        let replaced = was.filter(|w| w.product_id != mapping.product_id);
+        let json = serde_json::json!({
+            "mapping": mapping, "status": status,
+            "replaced": replaced.as_ref().map(|w| &w.product_identifier),
+        });
+        report(ctx, &json, || {
+            let mut text = format!(
+                "Mapped {vendor} service {service} -> {} ({})",
+                product.identifier, product.description
+            );
+            if let Some(was) = &replaced {
+                text.push_str(&format!(
+                    ", was {}. The next sync bills its usage to {}; recon no longer updates {} lines from it \
+                     (change any in {} that should stop billing)",
+                    was.product_identifier,
+                    product.identifier,
+                    was.product_identifier,
+                    psa.name()
+                ));
+            }
+            text.push_str(&format!(". Status: {}.", status.as_str()));
+            crate::out!("{}", crate::output::wrapped(&text, 0));
         })?;
         return Ok(EXIT_OK);
     }

@@ -155,6 +155,21 @@ impl Context {
 }
 
 /// Ask a yes/no question on stderr and read the answer from stdin; only "y" or "yes" is yes.
+/// Whether to go ahead with something destructive (`doing`, as a phrase: "disconnecting
+/// nodeware"): `--yes` says so; on a terminal a person is asked `question`; without one (a
+/// script, cron) nobody can answer, so it is a usage error and nothing changes.
+pub fn confirm(ctx: &Context, yes: bool, doing: &str, question: &str) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !ctx.interactive {
+        return Err(usage(format!(
+            "nothing changed: {doing} needs a yes and there is no terminal to ask on; pass --yes to go ahead"
+        )));
+    }
+    ask(question)
+}
+
 pub fn ask(question: &str) -> anyhow::Result<bool> {
     use std::io::{BufRead, Write};
     eprint!("{question} [y/N] ");

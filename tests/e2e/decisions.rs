@@ -129,3 +129,91 @@ fn unmatched_accounts_keep_their_ids_whole_at_80_and_120_columns() {
         }
     }
 }
+
+/// The product `vms` is mapped to, as `map services --json` lists it ("NODEWARE-VMS (id 501)").
+fn vms_product(env: &Env) -> String {
+    let rows = env.run_json(&["map", "services"], 0);
+    let product = &rows.as_array().unwrap().iter().find(|r| r["service"] == "vms").unwrap()["product"];
+    product.as_str().unwrap().split(" (id").next().unwrap().to_string()
+}
+
+fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
+    let out = env.recon(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "recon {args:?}: {err}");
+    err
+}
+
+#[test]
+fn a_remap_and_a_disconnect_need_a_yes_from_a_script_and_say_what_they_replace() {
+    for psa in PSAS {
+        let env = nodeware_on(psa);
+        let products = env.run_json(&["products"], 0).as_array().unwrap().len();
+
+        // No terminal, no --yes: nothing changes, not even a product created.
+        let err = stderr_of(&env, &["map", "services", "--set", "vms", "--product", "HUNTRESS-EDR"], 2);
+        assert!(err.contains("was NODEWARE-VMS") && err.contains("--yes"), "{psa}: {err}");
+        assert_eq!(vms_product(&env), "NODEWARE-VMS", "{psa}");
+        let err = stderr_of(&env, &["map", "services", "--set", "vms", "--create-product", "VMS-NEW"], 2);
+        assert!(err.contains("--yes"), "{psa}: {err}");
+        let now = env.run_json(&["products"], 0).as_array().unwrap().len();
+        assert_eq!(now, products, "{psa}: no product was created");
+
+        // Setting the same product again is no replacement: it needs nothing.
+        env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS", "--minimum", "5"], 0);
+
+        let said = env.run(&["map", "services", "--set", "vms", "--product", "HUNTRESS-EDR", "--yes"], 0);
+        assert!(said.contains("was NODEWARE-VMS"), "{psa}: {said}");
+        assert_eq!(vms_product(&env), "HUNTRESS-EDR", "{psa}");
+        let json =
+            env.run_json(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS", "--yes"], 0);
+        assert_eq!(json["replaced"], "HUNTRESS-EDR", "{psa}: {json}");
+
+        // An account set to another company says what it was.
+        let said =
+            env.run(&["map", "accounts", "--set", "Acme Dental", "--company", "Coastal Orthodontics"], 0);
+        assert!(said.contains("was Acme Dental"), "{psa}: {said}");
+
+        let err = stderr_of(&env, &["disconnect", "nodeware"], 2);
+        assert!(err.contains("--yes"), "{psa}: {err}");
+        let status = env.run_json(&["status"], 0);
+        assert!(status.to_string().contains("nodeware"), "{psa}: still connected: {status}");
+        assert_eq!(vms_product(&env), "NODEWARE-VMS", "{psa}: the mappings are kept");
+        env.run(&["disconnect", "nodeware", "--yes"], 0);
+        assert!(env.run_json(&["map", "services"], 0).as_array().unwrap().is_empty(), "{psa}");
+    }
+}
+
+/// On a terminal, a remap asks; "n" changes nothing. `script` gives it a pty.
+#[test]
+fn on_a_terminal_a_remap_asks_first() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let env = nodeware_on("connectwise");
+    let recon = assert_cmd::cargo::cargo_bin("recon");
+    let command = format!("{} map services --set vms --product HUNTRESS-EDR", recon.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", env.dir.path())
+        .env("RECON_CONFIG", &env.config)
+        .env("RECON_DB", &env.db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        stdin.write_all(b"n\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("was NODEWARE-VMS") && screen.contains("[y/N]"), "{screen}");
+    assert!(screen.contains("Nothing changed"), "{screen}");
+    assert_eq!(vms_product(&env), "NODEWARE-VMS");
+}

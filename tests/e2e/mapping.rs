@@ -98,7 +98,7 @@ fn unknown_products_and_inactive_products_are_refused() {
 #[test]
 fn disconnect_forgets_and_connect_starts_again() {
     let env = connected();
-    let out = env.run(&["disconnect", "nodeware"], 0);
+    let out = env.run(&["disconnect", "nodeware", "--yes"], 0);
     assert!(out.contains("Disconnected nodeware"), "{out}");
     assert_eq!(env.run_json(&["status"], 0)[0]["status"], "inactive");
     assert_eq!(env.run_json(&["map", "accounts"], 0).as_array().unwrap().len(), 0);
@@ -329,6 +329,6 @@ fn disconnect_asks_on_a_terminal_and_withdraws_the_vendors_held_changes() {
     assert_eq!(env.run_json(&["review"], 0), serde_json::json!([]), "its held changes left review");
     // Without a terminal (a script) it does not ask; reconnecting works.
     env.run(&["connect", "nodeware"], 0);
-    let out = env.run(&["disconnect", "nodeware"], 0);
+    let out = env.run(&["disconnect", "nodeware", "--yes"], 0);
     assert!(out.contains("Disconnected nodeware"), "{out}");
 }
