@@ -773,9 +773,60 @@ pub fn unmapped_accounts(
     out
 }
 
+/// An account neither mapped nor excluded that the vendor reports usage for: nobody bills it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnbilledAccount {
+    pub vendor: String,
+    pub id: String,
+    pub name: String,
+    /// Its units of every service, added up.
+    pub quantity: u64,
+}
+
+/// Of the `unmapped` accounts (one vendor's, from [`unmapped_accounts`]), those with usage in
+/// `usage`, in the same order.
+pub fn unbilled(unmapped: &[crate::plan::AccountRef], usage: &[crate::model::Usage]) -> Vec<UnbilledAccount> {
+    let mut units: HashMap<&str, u64> = HashMap::new();
+    for row in usage {
+        *units.entry(row.account_id.as_str()).or_default() += u64::from(row.quantity);
+    }
+    unmapped
+        .iter()
+        .filter_map(|a| {
+            let quantity = units.get(a.id.as_str()).copied().filter(|q| *q > 0)?;
+            Some(UnbilledAccount {
+                vendor: a.vendor.clone(),
+                id: a.id.clone(),
+                name: a.name.clone(),
+                quantity,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unbilled_accounts_are_unmapped_ones_with_usage() {
+        let refs: Vec<crate::plan::AccountRef> = [("1", "Acme"), ("2", "Beta"), ("3", "Gamma")]
+            .iter()
+            .map(|(id, name)| crate::plan::AccountRef {
+                vendor: "nodeware".into(),
+                id: id.to_string(),
+                name: name.to_string(),
+            })
+            .collect();
+        let usage = |account: &str, service: &str, quantity: u32| crate::model::Usage {
+            account_id: account.into(),
+            service_key: service.into(),
+            quantity,
+        };
+        let rows = [usage("1", "vms", 4), usage("1", "other", 2), usage("2", "vms", 0), usage("9", "vms", 7)];
+        let got = unbilled(&refs, &rows);
+        assert_eq!(got.iter().map(|a| (a.name.as_str(), a.quantity)).collect::<Vec<_>>(), [("Acme", 6)]);
+    }
 
     #[test]
     fn the_benchmark_company_names_stay_unique_once_normalized() {

@@ -76,6 +76,9 @@ pub enum Reason {
     AccountGone { vendor: String, account_id: String, account_name: String },
     /// The account's usage could not be read, or its id is shared by differing records.
     AccountFailed { vendor: String, problem: AccountProblem },
+    /// The vendor has no service mapped to a product: none of its usage is planned (one
+    /// warning for the vendor, no line per account).
+    NoServiceMapped { vendor: String },
     /// The mapped company has no agreement chosen (none active, or several).
     NoAgreement { vendor: String, account_id: String, company_id: i64, company: String },
     /// A share of the line's sum is unknown in this run; `partial` when other shares are known.
@@ -128,6 +131,7 @@ impl Reason {
             Reason::VendorEmpty { .. } => "vendor_empty",
             Reason::AccountGone { .. } => "account_gone",
             Reason::AccountFailed { .. } => "account_failed",
+            Reason::NoServiceMapped { .. } => "no_service_mapped",
             Reason::NoAgreement { .. } => "no_agreement",
             Reason::UsageUnknown { partial: true, .. } => "partial_sum",
             Reason::UsageUnknown { partial: false, .. } => "usage_unknown",
@@ -148,6 +152,18 @@ impl Reason {
             Reason::UndoCostBackTo { .. } => "undo_cost_back_to",
             Reason::Rejected { .. } => "rejected",
             Reason::Note { .. } => "note",
+        }
+    }
+
+    /// The vendor the reason is about, for a line with no sources to name it.
+    pub fn vendor(&self) -> Option<&str> {
+        match self {
+            Reason::VendorEmpty { vendor }
+            | Reason::AccountGone { vendor, .. }
+            | Reason::AccountFailed { vendor, .. }
+            | Reason::NoServiceMapped { vendor }
+            | Reason::NoAgreement { vendor, .. } => Some(vendor),
+            _ => None,
         }
     }
 }
@@ -302,11 +318,15 @@ impl PlanLine {
         Some(Decimal::from(self.after?) - self.before.unwrap_or_default())
     }
 
-    /// The vendors of the line's sources, sorted, each once.
+    /// The vendors of the line's sources, sorted, each once; for a line with none (an
+    /// account skipped before its usage was read), the vendor its reason names.
     pub fn vendors(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.sources.iter().map(|s| s.vendor.as_str()).collect();
         names.sort_unstable();
         names.dedup();
+        if names.is_empty() {
+            names.extend(self.reason.as_ref().and_then(Reason::vendor));
+        }
         names
     }
 

@@ -28,6 +28,8 @@ struct SyncReport<'a> {
     vendor_notes: BTreeMap<String, Vec<String>>,
     /// Agreements whose additions could not be read: their lines were skipped.
     unread_agreements: Vec<UnreadAgreement>,
+    /// Accounts with usage that are neither mapped nor excluded: nobody bills it.
+    unmapped_with_usage: &'a [crate::matching::UnbilledAccount],
     applied: usize,
     failed: Vec<crate::ops::sync::FailedWrite>,
     /// The report page written (`--report`), or null.
@@ -89,6 +91,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         failed_accounts,
         vendor_notes,
         unread_agreements,
+        unbilled,
         ..
     } = &planned;
     let counts = plan.counts();
@@ -103,6 +106,9 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             crate::out!("No vendor could be read, so nothing was planned for {period}.");
         } else {
             crate::output::plan_table::print_plan(plan, args.dry_run, args.all);
+        }
+        if !unbilled.is_empty() {
+            crate::out!("{}", crate::output::wrapped(&wording::unbilled_line(unbilled), 0));
         }
     }
 
@@ -152,6 +158,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
                 .iter()
                 .map(|(id, e)| UnreadAgreement { id: *id, error: e.clone() })
                 .collect(),
+            unmapped_with_usage: unbilled,
             applied,
             failed,
         })?;

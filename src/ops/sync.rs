@@ -49,6 +49,9 @@ pub struct Planned<'h> {
     pub account_mappings: Vec<AccountMapping>,
     /// The vendors this run is for.
     pub selected: BTreeSet<String>,
+    /// Accounts the vendors report usage for that are neither mapped nor excluded: nobody
+    /// bills that usage.
+    pub unbilled: Vec<crate::matching::UnbilledAccount>,
 }
 
 /// The plan phase of a sync of `vendor_configs` for `period` (`current` is the period
@@ -202,6 +205,15 @@ pub fn plan<'h>(
         &waiting.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
         &rejections.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
     );
+    let exclusions = store.exclusions(None)?;
+    let unbilled = snapshots
+        .iter()
+        .flat_map(|(name, s)| {
+            let unmapped =
+                crate::matching::unmapped_accounts(name, &s.accounts, &account_mappings, &exclusions);
+            crate::matching::unbilled(&unmapped, &s.usage)
+        })
+        .collect();
     Ok(Planned {
         psa,
         plan,
@@ -217,6 +229,7 @@ pub fn plan<'h>(
         repeats,
         account_mappings,
         selected,
+        unbilled,
     })
 }
 
@@ -374,7 +387,7 @@ pub fn push(
         read_failures: p
             .unread_agreements
             .iter()
-            .map(|(id, e)| format!("reading the p.additions of agreement {id} failed: {e}"))
+            .map(|(id, e)| format!("reading the additions of agreement {id} failed: {e}"))
             .chain(p.read_failures.iter().cloned())
             .collect(),
         warnings: p.plan.warnings.clone(),

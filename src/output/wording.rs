@@ -18,6 +18,21 @@ pub fn plural(n: usize, noun: &str) -> String {
     }
 }
 
+/// The plan's word on usage nobody bills: how many accounts, and the command that maps them.
+pub fn unbilled_line(unbilled: &[crate::matching::UnbilledAccount]) -> String {
+    let mut vendors: Vec<&str> = unbilled.iter().map(|a| a.vendor.as_str()).collect();
+    vendors.dedup();
+    let vendor = match vendors.as_slice() {
+        [one] => format!(" --vendor {one}"),
+        _ => String::new(),
+    };
+    let (verb, noun) = if unbilled.len() == 1 { ("is", "it") } else { ("are", "them") };
+    format!(
+        "{} with usage {verb} not mapped, so nothing bills {noun}: recon map accounts{vendor} --unmatched",
+        plural(unbilled.len(), "account")
+    )
+}
+
 /// The sentence for a line's reason, with the command that fixes it where one exists.
 pub fn reason(r: &Reason) -> String {
     match r {
@@ -31,6 +46,10 @@ pub fn reason(r: &Reason) -> String {
         Reason::AccountFailed { vendor, problem } => {
             format!("{vendor}: {}; nothing pushed for it", problem_text(problem))
         }
+        Reason::NoServiceMapped { vendor } => format!(
+            "{vendor} has no service mapped to a product, so none of its usage is planned; \
+             map one: recon map services --vendor {vendor}"
+        ),
         Reason::NoAgreement { vendor, account_id, company_id, company } => format!(
             "no agreement chosen for {company} (it has none active, or several); see \
              `recon companies --search` and set one with `recon map accounts --vendor {vendor} --set {} \

@@ -181,6 +181,14 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             }
             continue;
         };
+        // A vendor with no service mapped feeds no line: said once, not once per account.
+        if !vendor_products.contains_key(vendor) {
+            let reason = Reason::NoServiceMapped { vendor: vendor.to_string() };
+            if !warnings.contains(&reason) {
+                warnings.push(reason);
+            }
+            continue;
+        }
         if view.listed == 0 {
             let reason = Reason::VendorEmpty { vendor: vendor.to_string() };
             lines.push(account_line(mapping, reason.clone(), Vec::new()));

@@ -12,10 +12,15 @@ const PSAS: [&str; 2] = ["connectwise", "autotask"];
 /// A sandbox of `psa` with only Nodeware configured (the push-everything policy), Nodeware
 /// connected and its `vms` service mapped to NODEWARE-VMS.
 fn nodeware_on(psa: &str) -> Env {
+    vendors_on(psa, &["nodeware"])
+}
+
+/// The same with these vendors configured (Nodeware among them, the only one connected).
+fn vendors_on(psa: &str, vendors: &[&str]) -> Env {
     let sandbox = Sandbox::start().unwrap();
     let text = match psa {
-        "autotask" => sandbox.autotask_config_toml_for(&["nodeware"]),
-        _ => sandbox.config_toml_for(&["nodeware"]),
+        "autotask" => sandbox.autotask_config_toml_for(vendors),
+        _ => sandbox.config_toml_for(vendors),
     };
     Env::with_nodeware(sandbox, &text)
 }
@@ -216,4 +221,43 @@ fn on_a_terminal_a_remap_asks_first() {
     assert!(screen.contains("was NODEWARE-VMS") && screen.contains("[y/N]"), "{screen}");
     assert!(screen.contains("Nothing changed"), "{screen}");
     assert_eq!(vms_product(&env), "NODEWARE-VMS");
+}
+
+#[test]
+fn the_plan_counts_usage_nobody_bills_and_says_once_that_a_vendor_has_no_service_mapped() {
+    for psa in PSAS {
+        let env = vendors_on(psa, &["nodeware", "huntress"]);
+        let unmatched = env.run_json(&["map", "accounts", "--unmatched"], 0);
+        let plan = env.run_json(&["sync", "--dry-run"], 0);
+        let unbilled = plan["unmapped_with_usage"].as_array().unwrap();
+        assert!(!unbilled.is_empty(), "{psa}: {plan}");
+        for account in unbilled {
+            assert!(account["quantity"].as_u64().unwrap() > 0, "{psa}: {account}");
+            let listed = unmatched.as_array().unwrap().iter().any(|r| r["account_id"] == account["id"]);
+            assert!(listed, "{psa}: {account} is among the unmatched");
+        }
+        let text = env.run(&["sync", "--dry-run"], 0);
+        let said = format!("{} accounts with usage are not mapped", unbilled.len());
+        assert!(
+            text.contains(&said) && text.contains("recon map accounts --vendor nodeware --unmatched"),
+            "{psa}: {text}"
+        );
+
+        // Huntress connected, none of its services mapped: one warning, no line per company.
+        env.run(&["connect", "huntress"], 0);
+        let out = env.recon(&["sync", "--dry-run"]).env("COLUMNS", "200").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{psa}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches("huntress has no service mapped").count(), 1, "{psa}: {err}");
+        let plan = env.run_json(&["sync", "--dry-run"], 0);
+        for line in plan["lines"].as_array().unwrap() {
+            let text = line.to_string();
+            assert!(!text.contains("huntress"), "{psa}: a Huntress line: {text}");
+        }
+        let table = String::from_utf8_lossy(&out.stdout);
+        for row in table.lines().filter(|l| l.starts_with("│ skipped")) {
+            let vendor = row.split('│').nth(2).unwrap().trim();
+            assert!(!vendor.is_empty() && !vendor.starts_with(','), "{psa}: a row with no vendor: {row}");
+        }
+    }
 }
