@@ -302,9 +302,13 @@ pub struct SyncArgs {
     /// Show the plan; write nothing to ConnectWise
     #[arg(long)]
     pub dry_run: bool,
-    /// The billing period: current, previous or YYYY-MM
+    /// The billing period: current, previous or YYYY-MM, at most a year back (file vendors;
+    /// live APIs give only current usage)
     #[arg(long, default_value = "current")]
     pub period: String,
+    /// Allow a --period more than a year back (its additions start billing that month)
+    #[arg(long)]
+    pub allow_old_period: bool,
     /// Push without asking
     #[arg(long, short = 'y')]
     pub yes: bool,

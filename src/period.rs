@@ -47,24 +47,58 @@ impl Period {
             other => other.parse(),
         }
     }
+
+    /// The period a sync bills, from what the user typed: never after the current month, and
+    /// at most a year before it unless `old` (`--allow-old-period`) says so, because a
+    /// back-dated run plans additions that start billing that far back.
+    pub fn to_bill(text: &str, today: NaiveDate, old: bool) -> Result<Period, PeriodError> {
+        let period = Period::parse_relative(text, today)?;
+        let current = Period::containing(today);
+        let earliest = current.months_back(12);
+        if period > current {
+            return Err(PeriodError::Future { period, current, earliest });
+        }
+        if period < earliest && !old {
+            return Err(PeriodError::TooOld { period, current, earliest });
+        }
+        Ok(period)
+    }
+
+    /// The period `n` months before this one.
+    pub fn months_back(self, n: u32) -> Period {
+        (0..n).fold(self, |p, _| p.previous())
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid period `{0}`: expected current, previous or YYYY-MM (for example 2026-10)")]
-pub struct PeriodError(String);
+pub enum PeriodError {
+    #[error("invalid period `{0}`: expected current, previous or YYYY-MM (for example 2026-10)")]
+    Format(String),
+    #[error(
+        "the period {period} is after the current one ({current}): recon bills usage already reported; \
+         --period takes current, previous or a month from {earliest} to {current}"
+    )]
+    Future { period: Period, current: Period, earliest: Period },
+    #[error(
+        "the period {period} is more than a year before the current one ({current}); --period takes \
+         current, previous or a month from {earliest} to {current}, and an older month needs \
+         --allow-old-period (its additions would start billing in {period})"
+    )]
+    TooOld { period: Period, current: Period, earliest: Period },
+}
 
 impl FromStr for Period {
     type Err = PeriodError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || PeriodError(s.to_string());
+        let err = || PeriodError::Format(s.to_string());
         let (y, m) = s.split_once('-').ok_or_else(err)?;
         if y.len() != 4 || m.len() != 2 {
             return Err(err());
         }
         let year: i32 = y.parse().map_err(|_| err())?;
         let month: u32 = m.parse().map_err(|_| err())?;
-        if !(1..=12).contains(&month) || !(2000..=2100).contains(&year) {
+        if !(1..=12).contains(&month) || year < 1 {
             return Err(err());
         }
         Ok(Period { year, month })
@@ -107,6 +141,30 @@ mod tests {
         for (text, want) in cases {
             let got = Period::parse_relative(text, today).map_err(|_| ());
             assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_billed_period_is_at_most_a_year_back_and_never_ahead() {
+        let today = day(2026, 12, 3);
+        let p = |y, m| Period { year: y, month: m };
+        type Case = (&'static str, bool, Result<Period, &'static str>);
+        let cases: [Case; 8] = [
+            ("current", false, Ok(p(2026, 12))),
+            ("previous", false, Ok(p(2026, 11))),
+            ("2025-12", false, Ok(p(2025, 12))),
+            ("2025-11", false, Err("more than a year before the current one (2026-12)")),
+            ("1999-01", false, Err("a month from 2025-12 to 2026-12")),
+            ("1999-01", true, Ok(p(1999, 1))),
+            ("2027-01", false, Err("after the current one")),
+            ("2027-01", true, Err("after the current one")),
+        ];
+        for (text, old, want) in cases {
+            match (Period::to_bill(text, today, old), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+                (Err(e), Err(says)) => assert!(e.to_string().contains(says), "{text}: {e}"),
+                (got, want) => panic!("{text} (old {old}): {got:?}, want {want:?}"),
+            }
         }
     }
 

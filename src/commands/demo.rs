@@ -85,6 +85,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             vendors: Vec::new(),
             dry_run: true,
             period: "current".into(),
+            allow_old_period: false,
             yes: false,
             accept_drop: false,
             all: false,

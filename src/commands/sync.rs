@@ -43,7 +43,8 @@ struct UnreadAgreement {
 }
 
 pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
-    let period = Period::parse_relative(&args.period, ctx.today()).map_err(|e| usage(e.to_string()))?;
+    let period = Period::to_bill(&args.period, ctx.today(), args.allow_old_period)
+        .map_err(|e| usage(e.to_string()))?;
     let current = Period::containing(ctx.today());
     if let Some(path) = &args.report {
         super::report::check_page_path("--report", path)?;

@@ -2,12 +2,8 @@
 //! Autotask: what an undo is worth, an unmap that stays unmapped, a remap that says what it
 //! replaces, and usage nobody bills.
 
-use crate::harness::Env;
-use recon_sandbox::Sandbox;
+use crate::harness::{Env, PSAS};
 use serde_json::Value;
-
-/// The PSAs these hold on: recon's own words for them, as `--psa` takes them.
-const PSAS: [&str; 2] = ["connectwise", "autotask"];
 
 /// A sandbox of `psa` with only Nodeware configured (the push-everything policy), Nodeware
 /// connected and its `vms` service mapped to NODEWARE-VMS.
@@ -17,12 +13,10 @@ fn nodeware_on(psa: &str) -> Env {
 
 /// The same with these vendors configured (Nodeware among them, the only one connected).
 fn vendors_on(psa: &str, vendors: &[&str]) -> Env {
-    let sandbox = Sandbox::start().unwrap();
-    let text = match psa {
-        "autotask" => sandbox.autotask_config_toml_for(vendors),
-        _ => sandbox.config_toml_for(vendors),
-    };
-    Env::with_nodeware(sandbox, &text)
+    let env = Env::on(psa, vendors);
+    env.run(&["connect", "nodeware"], 0);
+    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env
 }
 
 fn number(v: &Value) -> f64 {
@@ -142,7 +136,7 @@ fn vms_product(env: &Env) -> String {
     product.as_str().unwrap().split(" (id").next().unwrap().to_string()
 }
 
-fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
+pub fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
     let out = env.recon(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(code), "recon {args:?}: {err}");

@@ -7,6 +7,9 @@ use recon_sandbox::{RecordedRequest, Sandbox};
 use std::path::PathBuf;
 use tempfile::TempDir;
 
+/// The PSAs the issue-26 checks hold on, as `--psa` names them.
+pub const PSAS: [&str; 2] = ["connectwise", "autotask"];
+
 pub struct Env {
     pub sandbox: Sandbox,
     pub dir: TempDir,
@@ -19,6 +22,17 @@ impl Env {
     pub fn new(vendors: &[&str]) -> Env {
         let sandbox = Sandbox::start().expect("sandbox starts");
         let text = sandbox.config_toml_for(vendors);
+        Env::with_config(sandbox, &text)
+    }
+
+    /// A sandbox and a config of `psa` (`connectwise`, `autotask`) with these vendors.
+    pub fn on(psa: &str, vendors: &[&str]) -> Env {
+        let sandbox = Sandbox::start().expect("sandbox starts");
+        let text = match psa {
+            "autotask" => sandbox.autotask_config_toml_for(vendors),
+            "connectwise" => sandbox.config_toml_for(vendors),
+            other => panic!("no sandbox config for {other}"),
+        };
         Env::with_config(sandbox, &text)
     }
 

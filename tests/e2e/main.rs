@@ -23,4 +23,5 @@ mod resend;
 mod review;
 mod safety;
 mod secrets;
+mod truths;
 mod vendors;

@@ -241,18 +241,15 @@ fn file_vendors_accept_a_past_period_and_live_ones_refuse_it() {
     let env = Env::new(&["nordpass", "backup", "saas-alerts"]);
     connect_and_map(&env, &["nordpass", "backup", "saas-alerts"]);
     let plan = env.run_json(
-        &["sync", "--dry-run", "--period", "2020-01", "--vendor", "nordpass", "--vendor", "backup"],
+        &["sync", "--dry-run", "--period", "previous", "--vendor", "nordpass", "--vendor", "backup"],
         0,
     );
     assert_eq!(source_vendors(&plan), BTreeSet::from(["backup".to_string(), "nordpass".to_string()]));
     // A live vendor in the run: a usage error before any request, naming it.
     let requests = env.sandbox.requests().len();
-    let out = env.recon(&["--json", "sync", "--dry-run", "--period", "2020-01"]).output().unwrap();
+    let out = env.recon(&["--json", "sync", "--dry-run", "--period", "previous"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("saas-alerts report only current usage") && stderr.contains("2020-01"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("saas-alerts report only current usage"), "{stderr}");
     assert_eq!(env.sandbox.requests().len(), requests, "nothing was fetched");
 }
