@@ -1166,6 +1166,7 @@ fn pure_core() -> Result<PureTimes> {
             last_set: &BTreeMap::new(),
             writes: recon::model::QuantityWrites::InPlace,
             psa_name: "the PSA",
+            container: "agreement",
         });
         let (t2, w2) = (thread_cpu()?, Instant::now());
         let matched: usize = outcomes.iter().map(|(_, o)| o.matched.len()).sum();

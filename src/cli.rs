@@ -30,8 +30,9 @@ Examples:
 /// The heading of the options every command takes, listed after the command's own.
 const GLOBAL: &str = "Global options";
 
-/// Reconcile vendor usage (Nodeware, Huntress, SaaS Alerts, NordLayer, NordPass, CSV) with
-/// ConnectWise PSA agreement additions, from your own machine.
+/// Reconcile vendor usage (Nodeware, Huntress, SaaS Alerts, NordLayer, NordPass, Pax8,
+/// Sherweb, CSV) with the recurring lines of your PSA (ConnectWise agreements, Autotask
+/// contracts, HaloPSA recurring invoices), from your own machine.
 ///
 /// Exit codes: 0 success; 1 a run error (network, API, partial failure); 2 bad usage or
 /// config; 3 another recon holds the lock; 4 changes held for review.
@@ -78,7 +79,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "connectwise")]
         psa: PsaKind,
     },
-    /// Validate the config and test ConnectWise and every vendor's credentials
+    /// Validate the config and test the PSA's and every vendor's credentials
     #[command(after_help = "Example:\n  recon check")]
     Check,
     /// Authenticate to a vendor, fetch its accounts and services, and auto-match accounts by exact name
@@ -100,18 +101,18 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = "Example:\n  recon map accounts --vendor nodeware --unmatched")]
     Map(MapCommand),
-    /// ConnectWise companies with their active agreements
+    /// The PSA's companies with their active agreements (contracts, recurring invoices)
     #[command(after_help = "Example:\n  recon companies --search dental")]
     Companies {
         /// Only companies whose name or identifier contains TEXT
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
     },
-    /// ConnectWise catalog products (identifier, description, id, price, cost), or the
+    /// The PSA's catalog products (identifier, description, id, price, cost), or the
     /// subcategory and type ids `map services --create-product` needs
     #[command(after_help = "Example:\n  recon products --search huntress")]
     Products(ProductsArgs),
-    /// Build the plan from vendor usage, print it, and unless --dry-run push it to ConnectWise
+    /// Build the plan from vendor usage, print it, and unless --dry-run push it to the PSA
     #[command(
         after_help = "Examples:\n  recon sync --dry-run\n  recon sync --yes -q --no-progress --report recon.html    # from cron"
     )]
@@ -120,12 +121,12 @@ pub enum Command {
     #[command(after_help = "Example:\n  recon review")]
     Review {
         /// Also list rejected changes that still stand (not proposed again until the vendor
-        /// or ConnectWise quantity moves)
+        /// or PSA quantity moves)
         #[arg(long)]
         all: bool,
     },
-    /// Push held changes (re-reading each addition first, so a change made meanwhile in
-    /// ConnectWise is not overwritten)
+    /// Push held changes (re-reading each line first, so a change made meanwhile in the
+    /// PSA is not overwritten)
     #[command(override_usage = "recon approve <IDS>...|--all")]
     #[command(after_help = "Example:\n  recon approve 12 14")]
     Approve {
@@ -263,22 +264,22 @@ pub struct MapServicesArgs {
     /// The catalog product (identifier or id)
     #[arg(long, value_name = "PRODUCT", requires = "set", conflicts_with = "create_product")]
     pub product: Option<String>,
-    /// Create the product in the ConnectWise catalog and map it [default identifier: VENDOR-SERVICE]
+    /// Create the product in the PSA's catalog and map it [default identifier: VENDOR-SERVICE]
     #[arg(long, value_name = "IDENTIFIER", requires = "set", num_args = 0..=1, default_missing_value = "")]
     pub create_product: Option<String>,
     /// With --create-product: the description [default: the service's name]
     #[arg(long, requires = "create_product")]
     pub description: Option<String>,
-    /// With --create-product: the catalog subcategory id [default: [connectwise] product_subcategory_id]
+    /// With --create-product (ConnectWise): the catalog subcategory id [default: [connectwise] product_subcategory_id]
     #[arg(long, value_name = "ID", requires = "create_product")]
     pub subcategory: Option<i64>,
-    /// With --create-product: the product type id [default: [connectwise] product_type_id]
+    /// With --create-product (ConnectWise): the product type id [default: [connectwise] product_type_id]
     #[arg(long = "product-type", value_name = "ID", requires = "create_product")]
     pub product_type: Option<i64>,
     /// With --set: never bill fewer than N units on a line this service feeds
     #[arg(long, value_name = "N", requires = "set")]
     pub minimum: Option<u32>,
-    /// With --set: how additions recon creates for this product are billed [default: [connectwise] bill_customer]
+    /// With --set: how lines recon creates for this product are billed [default: the PSA section's bill_customer]
     #[arg(long, value_name = "B", requires = "set", value_parser = ["Billable", "DoNotBill", "NoCharge"])]
     pub bill_customer: Option<String>,
     /// With --set: a decrease of seats under a distributor's annual or multi-year commitment
@@ -299,14 +300,14 @@ pub struct SyncArgs {
     /// Only this vendor (repeatable) [default: every connected vendor]
     #[arg(long = "vendor", value_name = "VENDOR")]
     pub vendors: Vec<String>,
-    /// Show the plan; write nothing to ConnectWise
+    /// Show the plan; write nothing to the PSA
     #[arg(long)]
     pub dry_run: bool,
     /// The billing period: current, previous or YYYY-MM, at most a year back (file vendors;
     /// live APIs give only current usage)
     #[arg(long, default_value = "current")]
     pub period: String,
-    /// Allow a --period more than a year back (its additions start billing that month)
+    /// Allow a --period more than a year back (new lines start billing that month)
     #[arg(long)]
     pub allow_old_period: bool,
     /// Push without asking
@@ -316,7 +317,7 @@ pub struct SyncArgs {
     /// guard otherwise refuses to push anything for that vendor)
     #[arg(long)]
     pub accept_drop: bool,
-    /// Also list the lines with no addition and nothing to bill (counted otherwise)
+    /// Also list the lines with nothing in the PSA and nothing to bill (counted otherwise)
     #[arg(long)]
     pub all: bool,
     /// At the end, write the run's report page (HTML) to PATH, e.g. for cron to mail

@@ -419,15 +419,15 @@ impl RefKind {
         match self {
             RefKind::Company => "company",
             RefKind::Account => "account",
-            RefKind::Agreement => "agreement",
+            // The PSA's own word: ConnectWise's agreement is Autotask's contract.
+            RefKind::Agreement => crate::output::wording::words().container,
         }
     }
 
-    fn plural(self) -> &'static str {
+    fn plural(self) -> String {
         match self {
-            RefKind::Company => "companies",
-            RefKind::Account => "accounts",
-            RefKind::Agreement => "agreements",
+            RefKind::Company => "companies".to_string(),
+            other => format!("{}s", other.noun()),
         }
     }
 

@@ -162,8 +162,10 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
     crate::out!("Auto-matched {} accounts by exact name.", r.auto_matched);
     if !r.needs_agreement.is_empty() {
         let text = format!(
-            "  {} matched companies have no single active agreement; choose one with --agreement: {}",
+            "  {} matched companies have no single active {}; choose one with {}: {}",
             r.needs_agreement.len(),
+            crate::output::wording::words().container,
+            crate::output::wording::container_option(),
             r.needs_agreement.join(", ")
         );
         crate::out!("{}", crate::output::wrapped(&text, 4));

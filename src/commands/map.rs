@@ -204,8 +204,9 @@ fn set_account(
             AgreementChoice::One(a) => Some(a),
             AgreementChoice::None => {
                 note = Some(format!(
-                    "{} has no active agreement; sync skips this account until it has one",
-                    company.name
+                    "{} has no active {}; sync skips this account until it has one",
+                    company.name,
+                    psa.container_word()
                 ));
                 None
             }
@@ -213,9 +214,11 @@ fn set_account(
                 let names: Vec<String> =
                     several.iter().map(crate::output::wording::agreement_label).collect();
                 note = Some(format!(
-                    "{} has several active agreements: {}; choose one with --agreement",
+                    "{} has several active {}s: {}; choose one with {}",
                     company.name,
-                    names.join(", ")
+                    psa.container_word(),
+                    names.join(", "),
+                    crate::output::wording::container_option()
                 ));
                 None
             }
@@ -354,7 +357,9 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                     None => "excluded".to_string(),
                 },
                 (Some(_), false) => "no longer listed by the vendor".to_string(),
-                (Some(m), true) if m.agreement_id.is_none() => "needs --agreement".to_string(),
+                (Some(m), true) if m.agreement_id.is_none() => {
+                    format!("needs {}", crate::output::wording::container_option())
+                }
                 (Some(_), true) => String::new(),
                 (None, _) if !unmapped_from.is_empty() => {
                     let from: Vec<&str> = unmapped_from.iter().map(|u| u.company_name.as_str()).collect();

@@ -93,6 +93,9 @@ impl Context {
 
     pub fn config(&self) -> anyhow::Result<Config> {
         let config = Config::load(&self.config_path)?;
+        if let Some(psa) = &config.psa {
+            crate::output::wording::speak_for(psa.kind.0.profile);
+        }
         for warning in &config.warnings {
             crate::output::warn(self.quiet, warning);
         }

@@ -109,25 +109,31 @@ pub fn plan<'h>(
     // without a price its money is unknown. Neither stops the rest of the run.
     // Either failing makes the run a partial one (exit 1), so cron runs it again.
     let mut read_failures = Vec::new();
+    let words = crate::output::wording::words();
     let terms: BTreeMap<i64, BillingTerms> = or_failed(
         notices,
         &mut read_failures,
         terms,
-        "the agreements' billing terms (no addition is created)",
+        &format!("the {}s' billing terms (no {} is created)", words.container, words.line),
     )
     .into_iter()
     .map(|t| (t.container_id, t))
     .collect();
-    let catalog: BTreeMap<i64, CatalogProduct> =
-        or_failed(notices, &mut read_failures, catalog, "catalog prices (new additions show no money)")
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+    let catalog: BTreeMap<i64, CatalogProduct> = or_failed(
+        notices,
+        &mut read_failures,
+        catalog,
+        &format!("catalog prices (new {}s show no money)", words.line),
+    )
+    .into_iter()
+    .map(|c| (c.id, c))
+    .collect();
     // An agreement whose additions could not be read: its lines are skipped by reconcile
     // (an add there could duplicate an addition recon did not see). The rest go on.
     for (id, e) in &unread_agreements {
         (notices.failure)(&format!(
-            "reading the additions of agreement {id} failed: {e}; its lines are skipped"
+            "reading the {}s of {} {id} failed: {e}; its lines are skipped",
+            words.line, words.container
         ));
     }
 
@@ -195,6 +201,7 @@ pub fn plan<'h>(
         last_set: &last_set,
         writes: psa.writes(),
         psa_name: psa.name(),
+        container: psa.container_word(),
     });
     // What a person already decided: a rejected proposal is not proposed again, and a held
     // one that is still waiting keeps its id.
@@ -359,7 +366,8 @@ pub fn push(
             format!("{account_failures} account(s) failed"),
         ];
         if !p.unread_agreements.is_empty() {
-            what.push(format!("{} agreement(s) could not be read", p.unread_agreements.len()));
+            let container = crate::output::wording::words().container;
+            what.push(format!("{} {container}(s) could not be read", p.unread_agreements.len()));
         }
         what.extend(p.read_failures.iter().cloned());
         what.push(format!("{} write(s) failed", failed.len()));
@@ -387,7 +395,10 @@ pub fn push(
         read_failures: p
             .unread_agreements
             .iter()
-            .map(|(id, e)| format!("reading the additions of agreement {id} failed: {e}"))
+            .map(|(id, e)| {
+                let words = crate::output::wording::words();
+                format!("reading the {}s of {} {id} failed: {e}", words.line, words.container)
+            })
             .chain(p.read_failures.iter().cloned())
             .collect(),
         warnings: p.plan.warnings.clone(),

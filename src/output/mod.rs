@@ -101,6 +101,7 @@ where
     let rows: Vec<T> = rows.into_iter().collect();
     let natural = natural_widths(&rows);
     let mut table = Table::new(&rows);
+    table.modify(tabled::settings::object::Rows::first(), tabled::settings::Format::content(header_word));
     match target_width() {
         Some(width) if !fits(&natural, width) => {
             let fitted = fitted_widths(&natural, width, BLANK_CHROME);
@@ -198,10 +199,20 @@ fn fits(natural: &[usize], width: usize) -> bool {
     natural.iter().sum::<usize>() + natural.len() * SHARP_CHROME.0 + SHARP_CHROME.1 <= width
 }
 
+/// A column header in the words of the PSA in use: "agreement" is ConnectWise's word for
+/// what Autotask calls a contract.
+fn header_word(header: &str) -> String {
+    match header {
+        "agreement" => wording::words().container.to_string(),
+        "active agreements" => format!("active {}s", wording::words().container),
+        other => other.to_string(),
+    }
+}
+
 /// Each column's natural width: the longest line of its header and cells.
 fn natural_widths<T: tabled::Tabled>(rows: &[T]) -> Vec<usize> {
     let width_of = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-    let mut natural: Vec<usize> = T::headers().iter().map(|h| width_of(h)).collect();
+    let mut natural: Vec<usize> = T::headers().iter().map(|h| width_of(&header_word(h))).collect();
     for row in rows {
         for (i, cell) in row.fields().iter().enumerate() {
             if let Some(w) = natural.get_mut(i) {

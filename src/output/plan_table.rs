@@ -52,7 +52,8 @@ pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
         c.skipped
     );
     if hidden > 0 {
-        crate::out!("{hidden} unchanged lines have no addition and nothing to bill; --all lists them.");
+        let line = wording::words().line;
+        crate::out!("{hidden} unchanged lines have no {line} and nothing to bill; --all lists them.");
     }
     crate::out!("{}", crate::output::wrapped(&wording::totals_line(&plan.totals()), 0));
     let priced = plan.lines.iter().filter(|l| !l.findings.is_empty()).count();

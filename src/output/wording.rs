@@ -7,6 +7,59 @@ use crate::reconcile::Conflict;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+/// The words of the PSA in use (its name, what holds a customer's lines, one line), for
+/// every sentence here. One process speaks to one PSA, so they are set once, when the config
+/// is read (`speak_for`), rather than threaded through every view and serializer; until then
+/// (no config yet) they are neutral.
+static WORDS: std::sync::RwLock<&'static crate::psa::Profile> = std::sync::RwLock::new(&NEUTRAL);
+
+static NEUTRAL: crate::psa::Profile = crate::psa::Profile {
+    name: "the PSA",
+    container: "agreement",
+    line: "line",
+    product: "product",
+    product_reference: "product",
+    writes: crate::model::QuantityWrites::InPlace,
+};
+
+/// Speak of `profile`'s PSA from now on.
+pub fn speak_for(profile: &'static crate::psa::Profile) {
+    if let Ok(mut words) = WORDS.write() {
+        *words = profile;
+    }
+}
+
+/// The words of the PSA in use.
+pub fn words() -> &'static crate::psa::Profile {
+    WORDS.read().map_or(&NEUTRAL, |w| *w)
+}
+
+/// The option that chooses a company's container, in the PSA's word: `--agreement
+/// AGREEMENT`, `--contract CONTRACT`, `--invoice INVOICE` (aliases of one option).
+pub fn container_flag() -> &'static str {
+    match words().container {
+        "contract" => "--contract CONTRACT",
+        "recurring invoice" => "--invoice INVOICE",
+        _ => "--agreement AGREEMENT",
+    }
+}
+
+/// The option alone: `--agreement`, `--contract` or `--invoice`.
+pub fn container_option() -> &'static str {
+    container_flag().split(' ').next().unwrap_or("--agreement")
+}
+
+/// The container's word as a heading: "Agreement", "Contract", "Recurring invoice".
+pub fn container_heading() -> String {
+    capitalized(words().container)
+}
+
+/// The text with its first letter upper case ("the PSA" starts a sentence as "The PSA").
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 /// `n` and the noun, plural unless `n` is 1: "1 account", "3 accounts", "2 companies".
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -36,7 +89,7 @@ pub fn unbilled_line(unbilled: &[crate::matching::UnbilledAccount]) -> String {
 /// The sentence for a line's reason, with the command that fixes it where one exists.
 pub fn reason(r: &Reason) -> String {
     match r {
-        Reason::NothingToBill => "no addition and nothing to bill".to_string(),
+        Reason::NothingToBill => format!("no {} and nothing to bill", words().line),
         Reason::VendorEmpty { vendor } => {
             format!("vendor {vendor} returned no accounts; nothing pushed for it")
         }
@@ -51,10 +104,12 @@ pub fn reason(r: &Reason) -> String {
              map one: recon map services --vendor {vendor}"
         ),
         Reason::NoAgreement { vendor, account_id, company_id, company } => format!(
-            "no agreement chosen for {company} (it has none active, or several); see \
+            "no {container} chosen for {company} (it has none active, or several); see \
              `recon companies --search` and set one with `recon map accounts --vendor {vendor} --set {} \
-             --company {company_id} --agreement AGREEMENT`",
-            shell_word(account_id)
+             --company {company_id} {}`",
+            shell_word(account_id),
+            container_flag(),
+            container = words().container
         ),
         Reason::UsageUnknown { unknown, partial } => {
             let mut text = unknown.iter().map(unknown_text).collect::<Vec<_>>().join("; ");
@@ -65,24 +120,32 @@ pub fn reason(r: &Reason) -> String {
         }
         Reason::TooLarge => format!("the quantities add up to more than {}", u32::MAX),
         Reason::AdditionsNotRead { agreement } => {
-            format!("the additions of {agreement} were not read; nothing pushed")
+            format!("the {}s of {agreement} were not read; nothing pushed", words().line)
         }
         Reason::SeveralAdditions { product, agreement, ids } => format!(
-            "{} active additions of {product} on {agreement} (ids {}); fix it in the PSA",
+            "{} active {}s of {product} on {agreement} (ids {}); fix it in {}",
             ids.len(),
-            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            words().line,
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+            words().name
         ),
         Reason::Scheduled { product, additions } => format!(
             "{product} starts later: {}; nothing added before it (never duplicated)",
-            additions.iter().map(|(id, d)| format!("addition {id} from {d}")).collect::<Vec<_>>().join(", ")
+            additions
+                .iter()
+                .map(|(id, d)| format!("{} {id} from {d}", words().line))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Reason::TermsNotRead { agreement } => {
             format!(
-                "the billing terms of {agreement} were not read, so a new addition cannot be dated; nothing pushed"
+                "the billing terms of {agreement} were not read, so a new {} cannot be dated; nothing pushed",
+                words().line
             )
         }
         Reason::NoUnitsOnDate { date } => format!(
-            "the PSA shows no units of this line in force on {date} (no unit row covers it), so the change cannot be computed; nothing pushed"
+            "{} shows no units of this line in force on {date} (no unit row covers it), so the change cannot be computed; nothing pushed",
+            words().name
         ),
         Reason::ChangesLater { date, units } => format!(
             "the units change again from {date} (to {}): a change from the period's start would shift that one too; settle it in the PSA, then sync",
@@ -92,10 +155,12 @@ pub fn reason(r: &Reason) -> String {
             "quantity managed by {psa}: it computes this line from licence, user or asset counts, so recon never writes it"
         ),
         Reason::Held { hold } => hold_text(*hold),
-        Reason::UndoCreated => "created by the run: set to 0 (recon does not cancel additions)".to_string(),
+        Reason::UndoCreated => {
+            format!("created by the run: set to 0 (recon does not cancel {}s)", words().line)
+        }
         Reason::UndoBackTo { quantity } => format!("back to {quantity}"),
         Reason::UndoGone { addition_id } => {
-            format!("addition {addition_id:?} is no longer active in the PSA")
+            format!("{} {addition_id:?} is no longer active in {}", words().line, words().name)
         }
         Reason::UndoChangedSince { run_id, now } => {
             format!("changed since run {run_id}: now {now}; left alone")
@@ -204,10 +269,12 @@ pub fn merged_skip_note(lines: &[&PlanLine]) -> String {
         })
         .collect();
     format!(
-        "no agreement chosen for {company} (it has none active, or several); see `recon companies --search` and \
-         set one with `recon map accounts --vendor VENDOR --set ACCOUNT --company {company_id} --agreement AGREEMENT` \
+        "no {container} chosen for {company} (it has none active, or several); see `recon companies --search` and \
+         set one with `recon map accounts --vendor VENDOR --set ACCOUNT --company {company_id} {placeholder}` \
          for {}",
-        accounts.join(" and ")
+        accounts.join(" and "),
+        container = words().container,
+        placeholder = container_flag(),
     )
 }
 
@@ -223,16 +290,18 @@ pub fn host_rate(r: &crate::rate::HostRate) -> String {
 /// Why a new line starts (or a dated change takes effect) when it does.
 pub fn date_rule(rule: DateRule) -> String {
     match rule {
-        DateRule::BillStart { date } => format!("the agreement starts billing on {date}"),
+        DateRule::BillStart { date } => format!("the {} starts billing on {date}", words().container),
         DateRule::AlreadyInvoiced { next_invoice } => format!(
-            "the period is already invoiced and the agreement does not prorate; ConnectWise takes it from the next invoice date ({next_invoice})"
+            "the period is already invoiced and the {} does not prorate; {} takes it from the next invoice date ({next_invoice})",
+            words().container,
+            words().name
         ),
         DateRule::Posted { .. } => {
             "the period before it is already posted for billing, so it takes effect when the next one starts"
                 .to_string()
         }
         DateRule::NextInvoice { .. } => {
-            "the PSA's next invoice; its own pro-rata settings decide the part month".to_string()
+            format!("{}'s next invoice; its own pro-rata settings decide the part month", words().name)
         }
     }
 }
@@ -295,23 +364,35 @@ pub fn conflict(conflict: &Conflict) -> String {
             then.map_or("none".to_string(), |c| format!("{c:.2}")),
             now.map_or("none".to_string(), |c| format!("{c:.2}"))
         ),
-        Conflict::Incomplete => "the held line lacks an agreement, product or quantity".to_string(),
+        Conflict::Incomplete => format!("the held line lacks a {}, product or quantity", words().container),
         Conflict::AdditionGone { addition_id } => {
-            format!("addition {addition_id} is gone from the PSA; run `recon sync` to plan again")
+            format!(
+                "{} {addition_id} is gone from {}; run `recon sync` to plan again",
+                words().line,
+                words().name
+            )
         }
         Conflict::ChangedMeanwhile { now, then } => format!(
-            "The PSA now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
+            "{} now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
+            capitalized(words().name),
             crate::plan::format_quantity(Some(*now)),
             crate::plan::format_quantity(*then)
         ),
         Conflict::SeveralAdditions { count } => {
-            format!("{count} active additions of the product now; fix it in the PSA")
+            format!("{count} active {}s of the product now; fix it in {}", words().line, words().name)
         }
         Conflict::TermsNotRead => {
-            "the agreement's billing terms were not found, so the new addition cannot be dated".to_string()
+            format!(
+                "the {}'s billing terms were not found, so the new {} cannot be dated",
+                words().container,
+                words().line
+            )
         }
         Conflict::NoUnitsOnDate { date } => {
-            format!("the PSA shows no units of the line in force on {date}; run `recon sync` to plan again")
+            format!(
+                "{} shows no units of the line in force on {date}; run `recon sync` to plan again",
+                words().name
+            )
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct ReconcileInput<'a> {
     pub writes: QuantityWrites,
     /// The PSA's name, for the words of a reason.
     pub psa_name: &'static str,
+    /// Its word for what holds a customer's lines ("agreement", "contract"), for a reason
+    /// that names one.
+    pub container: &'static str,
 }
 
 /// The agreements whose additions a run over `vendors` needs (sorted, unique): those of mapped
@@ -357,8 +360,8 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         line.after = Some(quantity);
         // Only skipped lines name the agreement; build the label there, not for every line.
         let agreement_label = || match &key.mapping.agreement_name {
-            Some(name) => format!("agreement '{name}'"),
-            None => format!("agreement {agreement_id}"),
+            Some(name) => format!("{} '{name}'", input.container),
+            None => format!("{} {agreement_id}", input.container),
         };
         let Some(all_additions) = input.additions.get(&agreement_id) else {
             line.reason = Some(Reason::AdditionsNotRead { agreement: agreement_label() });
@@ -855,6 +858,7 @@ mod tests {
                 last_set: &self.last_set,
                 writes: self.writes,
                 psa_name: "Halo",
+                container: "agreement",
             })
         }
     }
@@ -921,7 +925,7 @@ mod tests {
                 "zero and no addition: unchanged",
                 |w| w.snapshot(HUNTRESS).usage = vec![usage("h1", "edr", 0)],
                 vec![
-                    "unchanged Acme Dental a10 HUNTRESS-EDR #- -->0 (no addition and nothing to bill) \
+                    "unchanged Acme Dental a10 HUNTRESS-EDR #- -->0 (no line and nothing to bill) \
                      <= huntress/h1/edr=0",
                 ],
                 vec![],
@@ -942,7 +946,7 @@ mod tests {
                     w.additions_of(10).push(addition(17, Some(100), None, 3.0));
                 },
                 vec![
-                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (2 active additions of HUNTRESS-EDR on \
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (2 active lines of HUNTRESS-EDR on \
                      agreement 'Managed Services' (ids 17, 18); fix it in the PSA) <= huntress/h1/edr=5",
                 ],
                 vec![],
@@ -1283,7 +1287,7 @@ mod tests {
                     w.additions.clear();
                 },
                 vec![
-                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (the additions of agreement 'Managed Services' \
+                    "skipped Acme Dental a10 HUNTRESS-EDR #- -->5 (the lines of agreement 'Managed Services' \
                      were not read; nothing pushed) <= huntress/h1/edr=5",
                 ],
                 vec![],

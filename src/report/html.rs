@@ -102,7 +102,8 @@ fn headline(h: &mut String, r: &Report) {
     }
     if r.details.currencies.len() > 1 {
         notes.push(format!(
-            "The agreements bill in several currencies ({}): the totals add them as they are.",
+            "The {}s bill in several currencies ({}): the totals add them as they are.",
+            crate::output::wording::words().container,
             r.details.currencies.join(", ")
         ));
     }
@@ -253,10 +254,12 @@ fn changes(h: &mut String, r: &Report) {
     if by_company.is_empty() {
         h.push_str("<p class=\"empty\">No quantity changes in this run.</p>\n");
     } else {
-        h.push_str(
-            "<div class=\"scroll\"><table class=\"lines\">\n<thead><tr><th>Agreement</th><th>Product</th><th>Vendor</th>\
+        let _ = write!(
+            h,
+            "<div class=\"scroll\"><table class=\"lines\">\n<thead><tr><th>{}</th><th>Product</th><th>Vendor</th>\
              <th class=\"num\">PSA qty</th><th class=\"num\">Vendor qty</th><th class=\"num\">Billed</th>\
              <th class=\"num\">Unit price</th><th class=\"num\">Monthly change</th><th>Status</th></tr></thead>\n",
+            esc(&crate::output::wording::container_heading())
         );
         for (company, lines) in &by_company {
             let net = r.headline().by_company.get(*company).map(|n| n.0).unwrap_or_default();
@@ -280,8 +283,9 @@ fn changes(h: &mut String, r: &Report) {
         let _ = write!(
             h,
             "<details><summary>{} line(s) already match their vendors</summary><div class=\"scroll\"><table>\
-             <thead><tr><th>Company</th><th>Agreement</th><th>Product</th><th class=\"num\">Quantity</th></tr></thead><tbody>",
-            unchanged.len()
+             <thead><tr><th>Company</th><th>{}</th><th>Product</th><th class=\"num\">Quantity</th></tr></thead><tbody>",
+            unchanged.len(),
+            esc(&crate::output::wording::container_heading())
         );
         for c in unchanged {
             let _ = write!(
@@ -503,8 +507,10 @@ fn waiting(h: &mut String, r: &Report) {
     if skipped.is_empty() {
         h.push_str("<p class=\"empty\">No line was skipped.</p>\n");
     } else {
-        h.push_str(
-            "<div class=\"scroll\"><table><thead><tr><th>Company</th><th>Agreement</th><th>Product</th><th>Vendor</th><th>Why</th></tr></thead><tbody>\n",
+        let _ = write!(
+            h,
+            "<div class=\"scroll\"><table><thead><tr><th>Company</th><th>{}</th><th>Product</th><th>Vendor</th><th>Why</th></tr></thead><tbody>\n",
+            esc(&crate::output::wording::container_heading())
         );
         for c in skipped {
             let _ = write!(

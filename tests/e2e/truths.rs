@@ -47,3 +47,62 @@ fn a_period_is_at_most_a_year_back_unless_asked_and_never_ahead() {
         assert_eq!(old["period"], "2000-01", "{psa}");
     }
 }
+
+/// What a person reads of a whole month on `psa`: help, connect, map, plan (wide and narrow),
+/// sync, review, history, status, companies, and the report page.
+fn everything_read(psa: &str) -> String {
+    let env = Env::on(psa, &["nodeware", "huntress"]);
+    let mut text = String::new();
+    let mut read = |args: &[&str], columns: &str| {
+        let out = env.recon(args).env("COLUMNS", columns).output().unwrap();
+        text.push_str(&String::from_utf8_lossy(&out.stdout));
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    };
+    for args in [
+        &["sync", "--help"][..],
+        &["approve", "--help"],
+        &["review", "--help"],
+        &["connect", "nodeware"],
+        &["connect", "huntress"],
+        &["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"],
+        &[
+            "map",
+            "accounts",
+            "--vendor",
+            "nodeware",
+            "--set",
+            "Brightwater Manufacturing Inc.",
+            "--company",
+            "Brightwater Manufacturing Inc.",
+        ],
+        &["sync", "--dry-run"],
+        &["map", "accounts"],
+        &["companies", "--search", "dental"],
+        &["sync", "--yes"],
+        &["review"],
+        &["history"],
+        &["status"],
+    ] {
+        read(args, "250");
+        read(args, "80");
+    }
+    let page = env.dir.path().join("month.html");
+    read(&["report", "--output", page.to_str().unwrap()], "120");
+    text.push_str(&std::fs::read_to_string(&page).unwrap());
+    text
+}
+
+#[test]
+fn the_texts_name_the_psa_in_use() {
+    let autotask = everything_read("autotask");
+    for word in ["ConnectWise", "agreement", "addition"] {
+        let found: Vec<&str> =
+            autotask.lines().filter(|l| l.to_lowercase().contains(&word.to_lowercase())).collect();
+        assert!(found.is_empty(), "Autotask users read {word:?}:\n{}", found.join("\n"));
+    }
+    assert!(autotask.contains("contract") && autotask.contains("Autotask"), "{autotask}");
+
+    let connectwise = everything_read("connectwise");
+    assert!(connectwise.contains("agreement") && connectwise.contains("ConnectWise"));
+    assert!(!connectwise.contains("Autotask"), "ConnectWise users read of Autotask");
+}
