@@ -182,9 +182,16 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout
-    #[command(after_help = "Example:\n  recon man > ~/.local/share/man/man1/recon.1")]
-    Man,
+    /// Print the man page (roff) to stdout, or write one page per command to a folder
+    #[command(
+        after_help = "Examples:\n  recon man > ~/.local/share/man/man1/recon.1\n  recon man --dir ~/.local/share/man/man1    # recon.1, recon-sync.1, ..."
+    )]
+    Man {
+        /// Write recon.1 and a page per command (recon-sync.1, recon-map-accounts.1, ...)
+        /// into this folder instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
     #[cfg(feature = "sandbox")]
     #[command(override_help = DEMO_HELP)]
@@ -202,7 +209,7 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum MapCommand {
-    /// List vendor accounts with their company and agreement, or change one mapping
+    /// List vendor accounts with the company and agreement (contract) they bill to, or change one mapping
     #[command(
         after_help = "Examples:\n  recon map accounts --vendor nodeware --unmatched\n  recon map accounts --vendor nodeware --set \"Acme Dental Inc\" --company AcmeDental --agreement \"Managed Services\""
     )]
@@ -355,10 +362,11 @@ pub use crate::psa::PsaKind;
 pub struct ReportArgs {
     /// The run (see `recon history`) [default: the latest sync, dry or real]
     pub run: Option<i64>,
-    /// What to write [default: html; json with --json]
+    /// What to write [default: from the --output extension (.html, .csv, .json), else html;
+    /// json with --json]
     #[arg(long, value_enum)]
     pub format: Option<crate::report::Format>,
-    /// Write to PATH instead of standard output
+    /// Write to PATH instead of standard output (an HTML page is never printed on a terminal)
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<std::path::PathBuf>,
 }

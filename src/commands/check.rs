@@ -1,6 +1,6 @@
 //! `recon check`: validate the config and try every credential once.
 
-use super::{Context, EXIT_OK, EXIT_RUN_ERROR};
+use super::{Context, EXIT_OK, EXIT_RUN_ERROR, EXIT_USAGE};
 use crate::period::Period;
 use serde::Serialize;
 use tabled::Tabled;
@@ -23,8 +23,14 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let mut rows = Vec::new();
     // The PSA's credentials, and one read of each thing recon uses (so a missing
     // permission is named).
+    // A config that lacks a part (no PSA section, no vendor) is a usage error (exit 2), as
+    // every other config error is; the rest is still tried and shown.
+    let mut incomplete = false;
     match config.psa() {
-        Err(e) => rows.push(CheckRow { target: "psa".into(), ok: false, detail: e.message }),
+        Err(e) => {
+            incomplete = true;
+            rows.push(CheckRow { target: "psa".into(), ok: false, detail: e.message });
+        }
         Ok(psa) => {
             let result = psa.settings.connect(&http).and_then(|client| client.check());
             let target = psa.kind.key().to_string();
@@ -35,6 +41,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
         }
     }
     if config.vendors.is_empty() {
+        incomplete = true;
         rows.push(CheckRow {
             target: "vendors".into(),
             ok: false,
@@ -49,7 +56,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
         rows.push(match crate::vendors::fetch(vendor, &http, current, current) {
             Ok(s) => {
                 // Credentials work; what the data lacks is said, not hidden.
-                let mut detail = format!("{} accounts, {} services", s.listed_accounts(), s.services.len());
+                let mut detail = format!(
+                    "{}, {}",
+                    crate::output::wording::plural(s.listed_accounts(), "account"),
+                    crate::output::wording::plural(s.services.len(), "service")
+                );
                 let failed = s.failed_accounts().len();
                 let unknown = s.problems.iter().filter(|p| !p.kind.is_failure()).count();
                 if failed > 0 {
@@ -69,5 +80,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     } else {
         crate::out!("{}", crate::output::table(&rows));
     }
-    Ok(if all_ok { EXIT_OK } else { EXIT_RUN_ERROR })
+    Ok(match (incomplete, all_ok) {
+        (true, _) => EXIT_USAGE,
+        (false, true) => EXIT_OK,
+        (false, false) => EXIT_RUN_ERROR,
+    })
 }

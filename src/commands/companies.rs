@@ -73,7 +73,7 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
             })
             .collect();
         crate::out!("{}", crate::output::table(&rows));
-        crate::out!("{} companies.", rows.len());
+        crate::out!("{}.", crate::output::wording::plural(rows.len(), "company"));
     }
     Ok(EXIT_OK)
 }

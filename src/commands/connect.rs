@@ -142,8 +142,12 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
 
 fn print_report(r: &ConnectReport, reconnect: bool) {
     let verb = if reconnect { "Refreshed" } else { "Connected" };
-    let text =
-        format!("{verb} {}: {} accounts, services: {}.", r.vendor, r.accounts, r.service_labels.join(", "));
+    let text = format!(
+        "{verb} {}: {}, services: {}.",
+        r.vendor,
+        crate::output::wording::plural(r.accounts, "account"),
+        r.service_labels.join(", ")
+    );
     crate::out!("{}", crate::output::wrapped(&text, 2));
     if reconnect {
         for name in &r.appeared {
@@ -159,7 +163,7 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
     for text in &r.problems {
         crate::out!("  {text}");
     }
-    crate::out!("Auto-matched {} accounts by exact name.", r.auto_matched);
+    crate::out!("Auto-matched {} by exact name.", crate::output::wording::plural(r.auto_matched, "account"));
     if !r.needs_agreement.is_empty() {
         let text = format!(
             "  {} matched companies have no single active {}; choose one with {}: {}",

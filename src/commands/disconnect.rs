@@ -4,6 +4,7 @@
 //! plan them again, and an approval then would bill from a vendor recon no longer reads.
 
 use super::{Context, EXIT_OK, usage};
+use crate::output::wording::plural;
 use crate::plan::ChangeState;
 
 pub fn run(ctx: &Context, vendor: &str, yes: bool) -> anyhow::Result<u8> {
@@ -16,13 +17,16 @@ pub fn run(ctx: &Context, vendor: &str, yes: bool) -> anyhow::Result<u8> {
     let held: Vec<i64> =
         store.pending_held()?.into_iter().filter(|c| c.vendors().contains(&vendor)).map(|c| c.id).collect();
     let what = format!(
-        "{} accounts, {} account mappings and {} service mappings",
-        counts.accounts, counts.accounts_mapped, counts.services_mapped
+        "{}, {} and {}",
+        plural(counts.accounts, "account"),
+        plural(counts.accounts_mapped, "account mapping"),
+        plural(counts.services_mapped, "service mapping")
     );
     let held_text = match held.len() {
         0 => String::new(),
         n => format!(
-            " Its {n} held change(s) ({}) leave review and are never pushed.",
+            " Its {} ({}) leave review and are never pushed.",
+            plural(n, "held change"),
             held.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
         ),
     };

@@ -29,7 +29,7 @@ struct ChangeRow {
 
 pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> {
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
-    let store = ctx.store(config.as_ref())?;
+    let store = ctx.store_to_read(config.as_ref())?;
     let Some(id) = run else {
         let runs = store.runs(limit)?;
         if ctx.json {

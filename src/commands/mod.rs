@@ -9,6 +9,7 @@ pub mod demo;
 mod disconnect;
 mod history;
 pub mod init;
+mod man;
 mod map;
 mod products;
 mod report;
@@ -119,6 +120,17 @@ impl Context {
         Store::open(&path).with_context(|| format!("opening the database {}", path.display()))
     }
 
+    /// The store to read, for commands that only look (status, history, review, report):
+    /// before the first `connect` there is no database, and looking must not create one, so
+    /// they read an empty one in memory.
+    pub fn store_to_read(&self, config: Option<&Config>) -> anyhow::Result<Store> {
+        let path = self.db_path(config)?;
+        if path.exists() {
+            return self.store(config);
+        }
+        Ok(Store::open_in_memory()?)
+    }
+
     /// The store, with this process holding the database's run lock until the `Lock` drops.
     pub fn locked_store(
         &self,
@@ -220,12 +232,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
             return Ok(EXIT_OK);
         }
-        Command::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf)?;
-            crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
-            return Ok(EXIT_OK);
-        }
+        Command::Man { dir } => return man::run(dir.as_deref()),
         _ => {}
     }
     let ctx = Context::from_cli(&cli)?;
@@ -246,7 +253,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status => status::run(&ctx),
         Command::History { run, limit } => history::run(&ctx, run, limit),
         Command::Report(args) => report::run(&ctx, &args),
-        Command::Completions { .. } | Command::Man => Ok(EXIT_OK),
+        Command::Completions { .. } | Command::Man { .. } => Ok(EXIT_OK),
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(&ctx, &args),
         #[cfg(feature = "sandbox")]

@@ -4,14 +4,14 @@ use super::{Context, EXIT_OK, usage};
 use crate::cli::ReportArgs;
 use crate::report::{self, Format, Report};
 use anyhow::Context as _;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.output {
         check_page_path("--output", path)?;
     }
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
-    let store = ctx.store(config.as_ref())?;
+    let store = ctx.store_to_read(config.as_ref())?;
     let id = match args.run {
         Some(id) => id,
         None => store
@@ -19,12 +19,14 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<u8> {
             .ok_or_else(|| usage("there is no sync run to report yet; run `recon sync --dry-run` first"))?,
     };
     let report = Report::load(&store, id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
-    // `--json` asks for machine output: the report's JSON, unless another format is named.
-    let format = match (args.format, ctx.json) {
-        (None, true) => Format::Json,
-        (Some(f), _) => f,
-        (None, false) => Format::Html,
-    };
+    let format = format_for(args.format, args.output.as_deref(), ctx.json);
+    // A page of HTML on a terminal is noise: say where it can go instead.
+    if args.output.is_none() && format == Format::Html && std::io::stdout().is_terminal() {
+        return Err(usage(format!(
+            "the report of run {id} is an HTML page; write it to a file with `recon report {id} --output \
+             report.html` (then open it in a browser), or see it here with --format csv or --json"
+        )));
+    }
     let bytes = report::render(&report, format)?;
     match &args.output {
         Some(path) => {
@@ -44,6 +46,20 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The format of a report: `--format`, else the `--output` file's extension (.html, .htm,
+/// .csv, .json), else JSON for `--json`, else HTML.
+fn format_for(given: Option<Format>, output: Option<&std::path::Path>, json: bool) -> Format {
+    let by_extension = output.and_then(|p| p.extension()).and_then(|e| e.to_str()).and_then(|e| {
+        match e.to_ascii_lowercase().as_str() {
+            "html" | "htm" => Some(Format::Html),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    });
+    given.or(by_extension).unwrap_or(if json { Format::Json } else { Format::Html })
 }
 
 /// What `after_run` did: the page it wrote, and whether writing it failed.
@@ -116,4 +132,27 @@ pub fn check_page_path(flag: &str, path: &std::path::Path) -> anyhow::Result<()>
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_format_is_the_flag_then_the_extension_then_json_or_html() {
+        let cases = [
+            (None, None, false, Format::Html),
+            (None, None, true, Format::Json),
+            (None, Some("month.csv"), false, Format::Csv),
+            (None, Some("month.CSV"), true, Format::Csv),
+            (None, Some("month.json"), false, Format::Json),
+            (None, Some("month.htm"), true, Format::Html),
+            (None, Some("month.txt"), false, Format::Html),
+            (Some(Format::Html), Some("month.csv"), false, Format::Html),
+        ];
+        for (given, output, json, want) in cases {
+            assert_eq!(format_for(given, output.map(Path::new), json), want, "{given:?} {output:?} {json}");
+        }
+    }
 }

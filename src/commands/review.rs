@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 pub fn list(ctx: &Context, all: bool) -> anyhow::Result<u8> {
     let config = ctx.config()?;
-    let store = ctx.store(Some(&config))?;
+    let store = ctx.store_to_read(Some(&config))?;
     let held = store.pending_held()?;
     let rejected = if all { store.standing_rejections()? } else { Vec::new() };
     if ctx.json {

@@ -44,7 +44,7 @@ struct StatusJson {
 pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     // Status works without a config file (from the database alone) so cron mail can be read.
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
-    let store = ctx.store(config.as_ref())?;
+    let store = ctx.store_to_read(config.as_ref())?;
     let mut held: BTreeMap<String, usize> = BTreeMap::new();
     for change in store.pending_held()? {
         for vendor in change.vendors() {

@@ -165,7 +165,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         })?;
     } else {
         if push {
-            crate::out!("Applied {applied} of {writes} changes (run {run_id}).");
+            crate::out!("Applied {applied} of {} (run {run_id}).", wording::plural(writes, "change"));
             crate::out!(
                 "{}",
                 crate::output::wrapped(&format!("Pushed: {}", wording::totals_line(&applied_totals)), 0)
@@ -180,9 +180,12 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         }
         if counts.held > 0 {
             if args.dry_run {
-                crate::out!("{} changes would be held for review by the [sync] policy.", counts.held);
+                crate::out!(
+                    "{} would be held for review by the [sync] policy.",
+                    wording::plural(counts.held, "change")
+                );
             } else {
-                crate::out!("{} changes are held for review: see `recon review`.", counts.held);
+                crate::out!("{} held for review: see `recon review`.", held_are(counts.held));
             }
         }
         if let Some(page) = &after.page {
@@ -232,9 +235,14 @@ fn selected_vendors(
     Ok(out)
 }
 
+/// "1 change is" / "3 changes are".
+fn held_are(n: usize) -> String {
+    format!("{} {}", wording::plural(n, "change"), if n == 1 { "is" } else { "are" })
+}
+
 fn confirmed(yes: bool, writes: usize, psa: &str) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
     }
-    super::ask(&format!("Push {writes} changes to {psa}?"))
+    super::ask(&format!("Push {} to {psa}?", wording::plural(writes, "change")))
 }

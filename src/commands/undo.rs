@@ -63,7 +63,8 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
             )?;
         } else {
             crate::out!(
-                "Nothing changed yet. Run `recon undo {run_id} --yes` to apply these {writes} changes."
+                "Nothing changed yet. Run `recon undo {run_id} --yes` to apply {}.",
+                crate::output::wording::plural(writes, "change")
             );
         }
         return Ok(EXIT_OK);
@@ -86,7 +87,10 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
             "undo_of": run_id, "run_id": undo_run, "applied": done, "failed": failed, "plan": PlanJson::new(&plan)
         }))?;
     } else {
-        crate::out!("Undid {done} of {writes} changes of run {run_id} (run {undo_run}).");
+        crate::out!(
+            "Undid {done} of {} of run {run_id} (run {undo_run}).",
+            crate::output::wording::plural(writes, "change")
+        );
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_RUN_ERROR })
 }

@@ -132,28 +132,56 @@ fn attention(h: &mut String, r: &Report) {
     let gone = r.gone_accounts().len();
     let skipped = r.skipped().len();
     let mut items = Vec::new();
-    let mut item = |n: usize, text: &str, anchor: &str| {
+    // Each item in its singular and plural: "1 change waits", "3 changes wait".
+    let mut item = |n: usize, one: &str, many: &str, anchor: &str| {
         if n > 0 {
+            let text = if n == 1 { one } else { many };
             items.push(format!("<li><a href=\"#{anchor}\"><b>{n}</b> {text}</a></li>"));
         }
     };
-    item(waiting, "change(s) wait for a decision", "held");
+    item(waiting, "change waits for a decision", "changes wait for a decision", "held");
     if r.run.dry_run {
-        item(r.held().len(), "change(s) would be held for review", "held");
+        item(r.held().len(), "change would be held for review", "changes would be held for review", "held");
     }
-    item(failed, "vendor(s) failed: nothing was planned for them", "failures");
-    item(failed_accounts, "vendor account(s) could not be read", "failures");
-    item(failed_writes, "write(s) to the PSA failed", "failures");
-    item(reads, "PSA read(s) failed", "failures");
-    item(skipped, "line(s) skipped", "skipped");
-    item(r.findings().len(), "line(s) with a pricing or margin issue", "pricing");
+    item(
+        failed,
+        "vendor failed: nothing was planned for it",
+        "vendors failed: nothing was planned for them",
+        "failures",
+    );
+    item(
+        failed_accounts,
+        "vendor account could not be read",
+        "vendor accounts could not be read",
+        "failures",
+    );
+    item(failed_writes, "write to the PSA failed", "writes to the PSA failed", "failures");
+    item(reads, "PSA read failed", "PSA reads failed", "failures");
+    item(skipped, "line skipped", "lines skipped", "skipped");
+    item(
+        r.findings().len(),
+        "line with a pricing or margin issue",
+        "lines with a pricing or margin issue",
+        "pricing",
+    );
     item(
         r.commitments_ending(super::COMMITMENT_DAYS).len(),
-        "commitment(s) end in the next 30 days",
+        "commitment ends in the next 30 days",
+        "commitments end in the next 30 days",
         "commitments",
     );
-    item(unmapped, "vendor account(s) not mapped to a company", "unmapped");
-    item(gone, "mapped account(s) no longer listed by their vendor", "gone");
+    item(
+        unmapped,
+        "vendor account not mapped to a company",
+        "vendor accounts not mapped to a company",
+        "unmapped",
+    );
+    item(
+        gone,
+        "mapped account no longer listed by its vendor",
+        "mapped accounts no longer listed by their vendor",
+        "gone",
+    );
     if items.is_empty() {
         h.push_str("<section class=\"attention ok\" aria-label=\"Needs attention\"><p>Nothing waits for a person.</p></section>\n");
     } else {

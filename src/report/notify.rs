@@ -79,7 +79,8 @@ pub fn summary(r: &Report, report_path: Option<&str>) -> String {
     let waiting = r.waiting().len();
     if waiting > 0 {
         text.push_str(&format!(
-            " {waiting} change(s) wait for review (net {}): run `recon review`.",
+            " {} for review (net {}): run `recon review`.",
+            if waiting == 1 { "1 change waits".to_string() } else { format!("{waiting} changes wait") },
             r.amount(r.planned.held_net, true, "-")
         ));
     }
@@ -89,7 +90,7 @@ pub fn summary(r: &Report, report_path: Option<&str>) -> String {
     }
     let failed_writes = r.failed_writes().len();
     if failed_writes > 0 {
-        text.push_str(&format!(" {failed_writes} write(s) failed."));
+        text.push_str(&format!(" {} failed.", crate::output::wording::plural(failed_writes, "write")));
     }
     if let Some(path) = report_path {
         text.push_str(&format!(" Report: {path}"));

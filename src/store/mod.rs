@@ -33,6 +33,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum StoreError {
     #[error("could not create {path}: {source}")]
     Create { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the database or its folder is read-only or not yours (SQLite also writes {path}-wal and \
+         -shm beside {path}); make the folder writable, or choose another place with --db or \
+         [database] path"
+    )]
+    NotWritable { path: String },
     #[error("could not {doing} in {path}: {source}")]
     Sqlite { doing: String, path: String, source: rusqlite::Error },
     #[error(
@@ -90,17 +96,23 @@ impl Store {
     /// Missing folders are created 0700 and a new file 0600 (on unix); SQLite gives the
     /// `-wal` and `-shm` files the database file's mode.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        create_private(path)?;
         let label = path.display().to_string();
+        let not_writable = || StoreError::NotWritable { path: label.clone() };
+        create_private(path).map_err(|e| match e {
+            StoreError::Create { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                not_writable()
+            }
+            other => other,
+        })?;
         let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
             doing: "open the database".to_string(),
             path: label.clone(),
             source,
         })?;
-        Store::setup(conn, label)
+        Store::setup(conn, label.clone()).map_err(|e| if read_only(&e) { not_writable() } else { e })
     }
 
-    /// A private database in memory, for tests.
+    /// A private database in memory: for tests, and to read before any database exists.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let label = ":memory:".to_string();
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
@@ -187,6 +199,16 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Create the parent folders (0700) and the file itself (0600) before SQLite sees it, so
 /// the database is never readable by others, not even for a moment.
+/// Whether SQLite refused because the file or its folder cannot be written (it opens the
+/// file, then needs the folder for its -wal and -shm files).
+fn read_only(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(f, _), .. }
+            if matches!(f.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
 fn create_private(path: &Path) -> Result<(), StoreError> {
     let create_err = |path: &Path| {
         let path = path.to_path_buf();

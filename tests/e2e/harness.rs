@@ -100,6 +100,29 @@ impl Env {
         std::thread::sleep(std::time::Duration::from_millis(400));
     }
 
+    /// Run `recon ARGS` on a pseudo-terminal (util-linux `script`), typing `input` after half
+    /// a second: its exit code and what the terminal showed.
+    pub fn on_a_terminal(&self, args: &str, input: &str) -> (Option<i32>, String) {
+        use std::io::Write;
+        let bin = assert_cmd::cargo::cargo_bin("recon");
+        let mut script = std::process::Command::new("script")
+            .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("RECON_CONFIG", &self.config)
+            .env("RECON_DB", &self.db)
+            .env("HOME", self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("util-linux script runs");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        script.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = script.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
     pub fn run_json(&self, args: &[&str], code: i32) -> serde_json::Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);

@@ -282,27 +282,6 @@ fn products_lists_the_catalog_and_the_ids_create_product_needs() {
     assert!(env.run(&["products", "--search", "NW-NEW"], 0).contains("NW-NEW"));
 }
 
-/// Run recon on a pseudo-terminal (util-linux `script`), typing `input`.
-fn on_a_terminal(env: &crate::harness::Env, args: &str, input: &str) -> (Option<i32>, String) {
-    use std::io::Write;
-    let bin = assert_cmd::cargo::cargo_bin("recon");
-    let mut script = std::process::Command::new("script")
-        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .env_clear()
-        .env("RECON_CONFIG", &env.config)
-        .env("RECON_DB", &env.db)
-        .env("HOME", env.dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("util-linux script runs");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    script.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = script.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
-}
-
 #[test]
 fn disconnect_asks_on_a_terminal_and_withdraws_the_vendors_held_changes() {
     let env = crate::harness::Env::new(&["nodeware"]);
@@ -314,16 +293,16 @@ fn disconnect_asks_on_a_terminal_and_withdraws_the_vendors_held_changes() {
     let held = env.run_json(&["review"], 0).as_array().unwrap().len();
     assert!(held > 0);
 
-    let (code, screen) = on_a_terminal(&env, "disconnect nodeware", "n\n");
+    let (code, screen) = env.on_a_terminal("disconnect nodeware", "n\n");
     assert_eq!(code, Some(0), "{screen}");
     assert!(
-        screen.contains("Disconnect nodeware?") && screen.contains(&format!("Its {held} held change(s)")),
+        screen.contains("Disconnect nodeware?") && screen.contains(&format!("Its {held} held changes")),
         "{screen}"
     );
     assert!(screen.contains("Nothing changed."), "{screen}");
     assert_eq!(env.run_json(&["review"], 0).as_array().unwrap().len(), held, "no means no");
 
-    let (code, screen) = on_a_terminal(&env, "disconnect nodeware", "y\n");
+    let (code, screen) = env.on_a_terminal("disconnect nodeware", "y\n");
     assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("Disconnected nodeware"), "{screen}");
     assert_eq!(env.run_json(&["review"], 0), serde_json::json!([]), "its held changes left review");
