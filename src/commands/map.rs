@@ -457,7 +457,10 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
                 product
             }
             (None, Some(identifier)) => {
-                if let Some(was) = &was
+                // Whether this PSA can create one is said before anything is asked.
+                catalog_admin(psa.as_ref())?;
+                if let Some(was) =
+                    was.as_ref().filter(|w| !w.product_identifier.eq_ignore_ascii_case(identifier))
                     && !replacing(ctx, was, identifier)?
                 {
                     crate::out!("Nothing changed.");
@@ -598,15 +601,7 @@ fn create_product(
     identifier: &str,
     args: &MapServicesArgs,
 ) -> anyhow::Result<crate::model::CatalogProduct> {
-    let Some(admin) = psa.catalog_admin() else {
-        let profile = psa.profile();
-        return Err(usage(format!(
-            "--create-product: recon cannot create a {} in {}; create it there, then map it with --product (its {} or id)",
-            profile.product,
-            profile.name,
-            profile.product_reference.rsplit(' ').next().unwrap_or("name")
-        )));
-    };
+    let admin = catalog_admin(psa)?;
     let most = admin.identifier_max();
     let identifier = if identifier.is_empty() {
         format!("{vendor}-{service_key}").to_uppercase().chars().take(most).collect()
@@ -640,6 +635,21 @@ fn create_product(
         type_id,
     };
     Ok(admin.create_product(&new)?)
+}
+
+/// What creates catalog products in this PSA, or the usage error for a PSA recon cannot
+/// create one in.
+fn catalog_admin(psa: &dyn crate::psa::Psa) -> anyhow::Result<&dyn crate::psa::CatalogAdmin> {
+    psa.catalog_admin().ok_or_else(|| {
+        let profile = psa.profile();
+        let article = if profile.product.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        usage(format!(
+            "--create-product: recon cannot create {article} {} in {}; create it there, then map it with --product (its {} or id)",
+            profile.product,
+            profile.name,
+            profile.product_reference.rsplit(' ').next().unwrap_or("name")
+        ))
+    })
 }
 
 /// A service by key, or by its display name ignoring case and spacing.

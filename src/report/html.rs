@@ -1,4 +1,4 @@
-//! The report as one self-contained HTML page: inline CSS and inline SVG charts, no script,
+//! The report as one self-contained HTML page: inline CSS, charts drawn in HTML, no script,
 //! font or image from anywhere, readable on a phone and on paper. Every text that comes from
 //! a vendor, the PSA or a person (names, notes, reasons) goes through `esc`.
 
@@ -40,7 +40,69 @@ pub fn page(r: &Report) -> String {
         r.run.id,
         r.run.id
     );
-    h
+    label_cells(&h)
+}
+
+/// Every body cell gets its column's heading as `data-label`, which the phone layout shows
+/// beside the value (each row a card, `td::before`). Done on the finished page: every text
+/// from outside is escaped, so each `<t` in it starts a tag this module wrote.
+fn label_cells(page: &str) -> String {
+    let mut out = String::with_capacity(page.len() + page.len() / 4);
+    let mut rest = page;
+    while let Some(start) = rest.find("<table") {
+        let end = rest[start..].find("</table>").map_or(rest.len(), |e| start + e + "</table>".len());
+        out.push_str(&rest[..start]);
+        out.push_str(&label_table(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn label_table(table: &str) -> String {
+    let Some((head, body)) = table.split_once("</thead>") else { return table.to_string() };
+    // `<th>` or `<th class=...>`, not `<thead>`.
+    let labels: Vec<String> = head
+        .split("<th")
+        .skip(1)
+        .filter(|th| th.starts_with(['>', ' ']))
+        .map(|th| {
+            let inner = th.split_once('>').map_or("", |(_, t)| t);
+            let text = inner.split("</th>").next().unwrap_or("");
+            // A heading is text recon wrote, already escaped for an attribute but for tags.
+            strip_tags(text).replace('"', "&quot;")
+        })
+        .collect();
+    let mut out = format!("{head}</thead>");
+    for (i, row) in body.split("<tr").enumerate() {
+        if i > 0 {
+            out.push_str("<tr");
+        }
+        for (j, cell) in row.split("<td").enumerate() {
+            match j {
+                0 => out.push_str(cell),
+                _ => {
+                    let label = labels.get(j - 1).map_or("", String::as_str);
+                    let _ = write!(out, "<td data-label=\"{label}\"{cell}");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn strip_tags(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn header(h: &mut String, r: &Report) {
@@ -212,59 +274,43 @@ fn charts(h: &mut String, r: &Report) {
     h.push_str("</section>\n");
 }
 
-/// A horizontal bar chart of signed amounts around a zero line, the amounts right-aligned in
-/// their own column. Drawn here: a few rectangles need no charting library.
+/// A horizontal bar chart of signed amounts around a zero line, each row its label, its bar
+/// and its amount. Plain HTML boxes, so the text keeps its size on a phone (an SVG scales its
+/// text down with it) and a few bars need no charting library.
 fn bar_chart(id: &str, rows: &[(String, Decimal)], r: &Report) -> String {
     if rows.iter().all(|(_, v)| v.is_zero()) {
         return "<p class=\"empty\">No revenue change.</p>".to_string();
     }
-    const WIDTH: u32 = 640;
-    const ROW: u32 = 30;
-    const LEFT: f64 = 190.0;
-    const RIGHT: f64 = 520.0;
-    let height = ROW * rows.len() as u32 + 10;
     let max = rows.iter().map(|(_, v)| v.abs()).max().unwrap_or(Decimal::ONE);
     let max = f64::try_from(max).unwrap_or(1.0).max(f64::MIN_POSITIVE);
     let negative = rows.iter().any(|(_, v)| *v < Decimal::ZERO);
     let positive = rows.iter().any(|(_, v)| *v > Decimal::ZERO);
-    let span = RIGHT - LEFT;
-    let (zero, scale) = match (negative, positive) {
-        (true, true) => (LEFT + span / 2.0, span / 2.0 / max),
-        (true, false) => (RIGHT, span / max),
-        _ => (LEFT, span / max),
+    // Where zero sits on the track, and how many percent of it the largest amount spans.
+    let (zero, span) = match (negative, positive) {
+        (true, true) => (50.0, 50.0),
+        (true, false) => (100.0, 100.0),
+        _ => (0.0, 100.0),
     };
-    let mut svg = format!(
-        "<svg id=\"{id}\" class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
-         preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">"
-    );
-    for (i, (label, value)) in rows.iter().enumerate() {
-        let y = f64::from(ROW * i as u32 + 5);
+    let mut html = format!("<div id=\"{id}\" class=\"chart\">");
+    for (label, value) in rows {
         let v = f64::try_from(*value).unwrap_or(0.0);
-        let length = (v.abs() * scale).max(if v == 0.0 { 0.0 } else { 1.5 });
-        let x = if v < 0.0 { zero - length } else { zero };
+        let width = (v.abs() / max * span).max(if v == 0.0 { 0.0 } else { 0.5 });
+        let left = if v < 0.0 { zero - width } else { zero };
         let class = if v < 0.0 { "neg" } else { "pos" };
+        let amount = r.amount(*value, true, MINUS);
         let _ = write!(
-            svg,
-            "<text x=\"{:.0}\" y=\"{:.1}\" class=\"label\" text-anchor=\"end\">{}</text>\
-             <rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{length:.1}\" height=\"{}\" rx=\"2\" class=\"{class}\"><title>{}: {}</title></rect>\
-             <text x=\"{}\" y=\"{:.1}\" class=\"amount {class}\" text-anchor=\"end\">{}</text>",
-            LEFT - 8.0,
-            y + 15.0,
-            esc(&shorten(label, 22)),
-            y + 3.0,
-            ROW - 12,
+            html,
+            "<div class=\"bar-row\"><span class=\"label\" title=\"{}\">{}</span><span class=\"track\">\
+             <span class=\"zero\" style=\"left:{zero:.1}%\"></span>\
+             <span class=\"bar {class}\" style=\"left:{left:.2}%;width:{width:.2}%\" title=\"{}: {amount}\"></span></span>\
+             <span class=\"amount {class}\">{amount}</span></div>",
             esc(label),
-            r.amount(*value, true, MINUS),
-            WIDTH - 4,
-            y + 15.0,
-            r.amount(*value, true, MINUS),
+            esc(&shorten(label, 32)),
+            esc(label),
         );
     }
-    let _ = write!(
-        svg,
-        "<line x1=\"{zero:.1}\" x2=\"{zero:.1}\" y1=\"0\" y2=\"{height}\" class=\"axis\"/></svg>"
-    );
-    svg
+    html.push_str("</div>");
+    html
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -346,9 +392,10 @@ fn line_row(h: &mut String, r: &Report, c: &ChangeRecord) {
     let note = crate::output::wording::note(line);
     let _ = write!(
         h,
-        "<tr class=\"{}\" data-change=\"{}\"><td>{}</td><td class=\"product\">{}</td><td>{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{billed}</td><td class=\"num\">{unit}</td><td class=\"{class}\">{monthly}</td>\
-         <td>{}{}</td></tr>\n",
+        "<tr class=\"{}\" data-change=\"{}\"><td class=\"c-agreement\">{}</td><td class=\"product c-product\">{}</td>\
+         <td class=\"c-vendor\">{}</td><td class=\"num c-psa\">{}</td><td class=\"num c-vqty\">{}</td>\
+         <td class=\"num c-billed\">{billed}</td><td class=\"num c-unit\">{unit}</td><td class=\"{class} c-monthly\">{monthly}</td>\
+         <td class=\"c-status\">{}{}</td></tr>\n",
         line.action.as_str(),
         c.id,
         esc(line.agreement.as_deref().unwrap_or("-")),
@@ -486,7 +533,7 @@ fn waiting(h: &mut String, r: &Report) {
             let _ = write!(
                 h,
                 "<tr data-change=\"{}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{decide}</td></tr>\n",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"wide\">{}</td><td>{decide}</td></tr>\n",
                 c.id,
                 c.id,
                 esc(&c.line.company),
@@ -695,12 +742,13 @@ a{color:var(--accent)}
 td.product{white-space:nowrap}
 figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
 figcaption{font-weight:600;margin-bottom:8px}
-svg.chart{width:100%;height:auto;display:block}
-svg .label{font-size:15px;fill:var(--ink)}
-svg .amount{font-size:15px;font-variant-numeric:tabular-nums;font-weight:600}
-svg rect.pos{fill:var(--pos)}svg rect.neg{fill:var(--neg)}
-svg text.pos{fill:var(--pos)}svg text.neg{fill:var(--neg)}
-svg .axis{stroke:#9aa3b2;stroke-width:1}
+.chart .bar-row{display:grid;grid-template-columns:minmax(0,36%) minmax(0,1fr) auto;gap:10px;align-items:center;margin:5px 0;font-size:14px}
+.chart .label{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.chart .track{position:relative;height:18px}
+.chart .zero{position:absolute;top:-4px;bottom:-4px;width:1px;background:#9aa3b2}
+.chart .bar{position:absolute;top:0;bottom:0;border-radius:2px;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.chart .bar.pos{background:var(--pos)}.chart .bar.neg{background:var(--neg)}
+.chart .amount{font-weight:600;font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
 .scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:10px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{padding:7px 10px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
@@ -714,7 +762,30 @@ details{margin-top:12px}
 summary{cursor:pointer;color:var(--muted)}
 .failures li{margin:3px 0}
 footer{margin-top:36px;color:var(--muted);font-size:13px;border-top:1px solid var(--line);padding-top:12px}
-@media (max-width:640px){main{padding:14px 10px}.kpis{grid-template-columns:1fr 1fr;gap:8px}.kpi{padding:10px 12px}.kpi.main{grid-column:1/-1}h1{font-size:23px}.kpi .value{font-size:20px}.kpi.main .value{font-size:24px}table{font-size:13px}th,td{padding:6px 7px}}
+@media (max-width:640px){main{padding:14px 10px}.kpis{grid-template-columns:1fr 1fr;gap:8px}.kpi{padding:10px 12px}.kpi.main{grid-column:1/-1}h1{font-size:23px}.kpi .value{font-size:20px}.kpi.main .value{font-size:24px}
+.charts{grid-template-columns:minmax(0,1fr)}
+.scroll{overflow:visible;background:none;border:0}
+table,tbody,tr,td{display:block;width:100%}
+thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+tbody tr{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));column-gap:10px;background:var(--card);border:1px solid var(--line);border-radius:8px;margin:0 0 8px;padding:6px 10px}
+tr.held{background:#fffbf0}tr.held td{background:none}
+td{border:0;padding:1px 0;font-size:13.5px;line-height:1.3;white-space:normal;overflow-wrap:anywhere}
+td.num,td.product{text-align:left;white-space:normal}
+td::before{content:attr(data-label);display:block;color:var(--muted);font-size:11px;line-height:1.25}
+td[data-label=""]::before{display:none}
+td:last-child,td.wide{grid-column:1/-1}
+table.lines tbody tr{grid-template-columns:repeat(4,minmax(0,1fr));grid-template-areas:"product product product monthly" "agreement agreement vendor vendor" "psa vqty billed unit" "status status status status"}
+td.c-product,td.c-monthly,td.c-agreement,td.c-vendor{padding:0}
+td.c-product::before,td.c-monthly::before,td.c-agreement::before,td.c-vendor::before{display:none}
+td.c-product{grid-area:product;font-weight:600;font-size:14.5px}
+td.c-monthly{grid-area:monthly;text-align:right;font-weight:700;font-size:14.5px}
+td.c-agreement{grid-area:agreement;color:var(--muted);font-size:12.5px}
+td.c-vendor{grid-area:vendor;color:var(--muted);font-size:12.5px;text-align:right}
+td.c-psa{grid-area:psa}td.c-vqty{grid-area:vqty}td.c-billed{grid-area:billed}td.c-unit{grid-area:unit}
+td.c-status{grid-area:status;font-size:12.5px}
+tr.company{display:flex;justify-content:space-between;background:none;border:0;padding:12px 2px 4px;margin:0}
+tr.company th{background:none;border:0;padding:0;font-size:15px}
+tr.company th:empty{display:none}}
 @media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}.scroll{overflow:visible;border:0}.kpi,figure{break-inside:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}details{display:none}}
 "#;
 

@@ -183,7 +183,7 @@ fn invoices_are_mapped_by_contract_ref_contract_id_or_id_and_items_by_name_code_
     assert!(err.contains("Halo Item") && err.contains("NODEWARE-VMS"), "{err}");
     let out = env.recon(&["map", "services", "--set", "vms", "--create-product", "X"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create a Item in Halo"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create an Item in Halo"));
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn check_names_the_scope_and_the_role_halo_checks() {
     let env = halo_env(Sandbox::start().unwrap(), &[], "");
     env.sandbox.deny_halo_role("RecurringInvoice");
     let out = env.recon(&["check"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "no vendor is configured: a config error");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Invoices Access Level") && text.contains("read:invoices"), "{text}");
     // An application granted less than `all`: the token request says which scope to fix.

@@ -15,8 +15,9 @@ fn env_with(policy: &str, extra_maps: &[(&str, &str, &str)]) -> Env {
     env.run(&["connect", "huntress"], 0);
     let maps =
         recon_sandbox::SERVICE_PRODUCTS.iter().filter(|(v, _, _)| ["nodeware", "huntress"].contains(v));
+    // An extra mapping of a service already mapped replaces it: --yes, as a script must say.
     for (vendor, service, product) in maps.chain(extra_maps) {
-        env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product], 0);
+        env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product, "--yes"], 0);
     }
     env
 }

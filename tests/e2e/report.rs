@@ -293,3 +293,70 @@ fn a_bad_notify_section_or_report_path_is_refused_before_any_request() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("the folder /no/such/folder does not exist"));
     assert_eq!(env.sandbox.requests().len(), before, "refused before any request");
 }
+
+/// What the page looks like at `width`: whether anything is wider than the screen, the
+/// right edge of every change's monthly amount and status, the tallest held row, and the
+/// height of the smallest chart label on the screen.
+fn layout(page: &Path, width: u32) -> Value {
+    let mut browser = Browser::start(width, 900);
+    browser.open(page);
+    browser.evaluate(
+        r#"(() => {
+            const right = sel => Math.max(0, ...[...document.querySelectorAll(sel)].map(e => e.getBoundingClientRect().right));
+            const held = [...document.querySelectorAll('table.lines tr.held')].map(e => e.getBoundingClientRect().height);
+            // The height text takes on the screen, whatever scales it (an SVG shrinks its text).
+            const labels = [...document.querySelectorAll('.chart .label, .chart .amount')]
+                .map(e => e.getBoundingClientRect().height);
+            return {
+                scroll: document.documentElement.scrollWidth,
+                inner: window.innerWidth,
+                widest_cell: right('td'),
+                monthly: right('table.lines td.c-monthly'),
+                status: right('table.lines td.c-status'),
+                monthly_shown: [...document.querySelectorAll('table.lines td.c-monthly')].every(e => e.checkVisibility()),
+                held_rows: held.length,
+                tallest_held: Math.max(0, ...held),
+                smallest_label: Math.min(...labels),
+            };
+        })()"#,
+    )
+}
+
+#[test]
+fn the_page_reads_on_a_phone_without_sideways_scrolling() {
+    for psa in crate::harness::PSAS {
+        let env = Env::on(psa, &VENDORS);
+        let text = std::fs::read_to_string(&env.config).unwrap();
+        env.set_config(&text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, ""));
+        for vendor in VENDORS {
+            env.run(&["connect", vendor], 0);
+        }
+        for (vendor, service, product) in SERVICE_PRODUCTS.iter().filter(|(v, _, _)| VENDORS.contains(v)) {
+            env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product], 0);
+        }
+        let page = env.dir.path().join("month.html");
+        env.run(&["sync", "--yes", "--report", page.to_str().unwrap()], 4);
+
+        for width in [390, 1200] {
+            let l = layout(&page, width);
+            let inner = l["inner"].as_f64().unwrap();
+            assert!(
+                l["scroll"].as_f64().unwrap() <= inner,
+                "{psa} at {width}: the page scrolls sideways: {l}"
+            );
+            for edge in ["widest_cell", "monthly", "status"] {
+                assert!(l[edge].as_f64().unwrap() <= inner, "{psa} at {width}: {edge} is off-screen: {l}");
+            }
+            assert_eq!(l["monthly_shown"], true, "{psa} at {width}: {l}");
+            assert!(l["held_rows"].as_u64().unwrap() > 0, "{psa}: the default policy holds decreases");
+            assert!(
+                l["tallest_held"].as_f64().unwrap() <= 150.0,
+                "{psa} at {width}: a held row is too tall: {l}"
+            );
+            assert!(
+                l["smallest_label"].as_f64().unwrap() >= 13.0,
+                "{psa} at {width}: chart text too small: {l}"
+            );
+        }
+    }
+}

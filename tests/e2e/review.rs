@@ -120,7 +120,7 @@ fn a_refused_approve_leaves_review_and_the_next_sync_plans_from_connectwise() {
     let out = env.recon(&["approve", &smith.to_string()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("The PSA now holds 30"), "{text}");
+    assert!(text.contains("ConnectWise now holds 30"), "{text}");
     assert!(
         env.run_json(&["review"], 0).as_array().unwrap().iter().all(|c| c["id"] != smith),
         "it left review"

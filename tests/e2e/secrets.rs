@@ -202,7 +202,7 @@ fn check_after_init_lists_every_example_value_at_once_and_says_when_no_vendor_is
     env.set_config(&text);
     let out = env.recon(&["check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(out.status.code(), Some(2), "a config without a vendor is a usage error: {stdout}");
     assert!(stdout.contains("no vendor is configured"), "{stdout}");
     assert!(stdout.contains("connectwise") && stdout.contains(" ok "), "{stdout}");
 }
