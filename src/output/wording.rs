@@ -336,7 +336,8 @@ pub fn totals_line(t: &MoneyTotals) -> String {
         text.push_str(&format!(" Held for review: net {}.", signed_amount(t.held_net)));
     }
     if t.unpriced > 0 {
-        text.push_str(&format!(" {} changed line(s) have no price and are not counted.", t.unpriced));
+        let are = if t.unpriced == 1 { "is" } else { "are" };
+        text.push_str(&format!(" {} without a price {are} not counted.", plural(t.unpriced, "changed line")));
     }
     text
 }

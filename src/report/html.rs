@@ -142,14 +142,14 @@ fn headline(h: &mut String, r: &Report) {
          <div class=\"kpi\"><span class=\"label\">Revenue added</span><span class=\"value\" id=\"added\">{}</span></div>\n\
          <div class=\"kpi\"><span class=\"label\">Revenue removed</span><span class=\"value\" id=\"removed\">{}</span></div>\n\
          <div class=\"kpi\"><span class=\"label\">Held for review</span><span class=\"value\" id=\"held-net\">{}</span>\
-         <span class=\"small\">{} line(s), not in the totals</span></div>\n</section>\n",
+         <span class=\"small\">{}, not in the totals</span></div>\n</section>\n",
         sign_class(t.net),
         r.amount(t.net, true, MINUS),
         r.amount(t.margin_net, true, MINUS),
         r.amount(t.revenue_added, true, MINUS),
         r.amount(-t.revenue_removed, true, MINUS),
         r.amount(r.planned.held_net, true, MINUS),
-        r.counts().held,
+        crate::output::wording::plural(r.counts().held, "line"),
     );
     let c = r.counts();
     let _ = write!(
@@ -160,7 +160,11 @@ fn headline(h: &mut String, r: &Report) {
     );
     let mut notes = Vec::new();
     if t.unpriced > 0 {
-        notes.push(format!("{} changed line(s) have no price and are not in the totals.", t.unpriced));
+        let (lines, are) = (
+            crate::output::wording::plural(t.unpriced, "changed line"),
+            if t.unpriced == 1 { "is" } else { "are" },
+        );
+        notes.push(format!("{lines} without a price {are} not in the totals."));
     }
     if r.details.currencies.len() > 1 {
         notes.push(format!(
@@ -356,9 +360,10 @@ fn changes(h: &mut String, r: &Report) {
     if !unchanged.is_empty() {
         let _ = write!(
             h,
-            "<details><summary>{} line(s) already match their vendors</summary><div class=\"scroll\"><table>\
+            "<details><summary>{} {} their vendors</summary><div class=\"scroll\"><table>\
              <thead><tr><th>Company</th><th>{}</th><th>Product</th><th class=\"num\">Quantity</th></tr></thead><tbody>",
-            unchanged.len(),
+            crate::output::wording::plural(unchanged.len(), "line"),
+            if unchanged.len() == 1 { "already matches" } else { "already match" },
             esc(&crate::output::wording::container_heading())
         );
         for c in unchanged {
@@ -392,7 +397,7 @@ fn line_row(h: &mut String, r: &Report, c: &ChangeRecord) {
     let note = crate::output::wording::note(line);
     let _ = write!(
         h,
-        "<tr class=\"{}\" data-change=\"{}\"><td class=\"c-agreement\">{}</td><td class=\"product c-product\">{}</td>\
+        "<tr class=\"{}\" data-change=\"{}\"><td class=\"c-container\">{}</td><td class=\"product c-product\">{}</td>\
          <td class=\"c-vendor\">{}</td><td class=\"num c-psa\">{}</td><td class=\"num c-vqty\">{}</td>\
          <td class=\"num c-billed\">{billed}</td><td class=\"num c-unit\">{unit}</td><td class=\"{class} c-monthly\">{monthly}</td>\
          <td class=\"c-status\">{}{}</td></tr>\n",
@@ -774,12 +779,12 @@ td.num,td.product{text-align:left;white-space:normal}
 td::before{content:attr(data-label);display:block;color:var(--muted);font-size:11px;line-height:1.25}
 td[data-label=""]::before{display:none}
 td:last-child,td.wide{grid-column:1/-1}
-table.lines tbody tr{grid-template-columns:repeat(4,minmax(0,1fr));grid-template-areas:"product product product monthly" "agreement agreement vendor vendor" "psa vqty billed unit" "status status status status"}
-td.c-product,td.c-monthly,td.c-agreement,td.c-vendor{padding:0}
-td.c-product::before,td.c-monthly::before,td.c-agreement::before,td.c-vendor::before{display:none}
+table.lines tbody tr{grid-template-columns:repeat(4,minmax(0,1fr));grid-template-areas:"product product product monthly" "container container vendor vendor" "psa vqty billed unit" "status status status status"}
+td.c-product,td.c-monthly,td.c-container,td.c-vendor{padding:0}
+td.c-product::before,td.c-monthly::before,td.c-container::before,td.c-vendor::before{display:none}
 td.c-product{grid-area:product;font-weight:600;font-size:14.5px}
 td.c-monthly{grid-area:monthly;text-align:right;font-weight:700;font-size:14.5px}
-td.c-agreement{grid-area:agreement;color:var(--muted);font-size:12.5px}
+td.c-container{grid-area:container;color:var(--muted);font-size:12.5px}
 td.c-vendor{grid-area:vendor;color:var(--muted);font-size:12.5px;text-align:right}
 td.c-psa{grid-area:psa}td.c-vqty{grid-area:vqty}td.c-billed{grid-area:billed}td.c-unit{grid-area:unit}
 td.c-status{grid-area:status;font-size:12.5px}
