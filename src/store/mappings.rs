@@ -337,7 +337,7 @@ impl Store {
 impl Store {
     /// Replace the copy of ConnectWise's companies (one transaction).
     pub fn replace_cw_companies(&mut self, companies: &[crate::model::PsaCompany]) -> Result<(), StoreError> {
-        self.write("store the ConnectWise companies", |tx| {
+        self.write("store the copy of the PSA's companies", |tx| {
             tx.execute("DELETE FROM cw_companies", [])?;
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO cw_companies (id, identifier, name) VALUES (?1, ?2, ?3)",
@@ -351,7 +351,7 @@ impl Store {
 
     /// The companies as ConnectWise listed them when recon last read them.
     pub fn cw_companies(&self) -> Result<Vec<crate::model::PsaCompany>, StoreError> {
-        self.read("read the ConnectWise companies", |conn| {
+        self.read("read the copy of the PSA's companies", |conn| {
             let mut stmt = conn.prepare("SELECT id, identifier, name FROM cw_companies ORDER BY id")?;
             let rows = stmt.query_map([], |r| {
                 Ok(crate::model::PsaCompany { id: r.get(0)?, identifier: r.get(1)?, name: r.get(2)? })

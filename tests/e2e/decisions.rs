@@ -136,13 +136,6 @@ fn vms_product(env: &Env) -> String {
     product.as_str().unwrap().split(" (id").next().unwrap().to_string()
 }
 
-pub fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
-    let out = env.recon(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "recon {args:?}: {err}");
-    err
-}
-
 #[test]
 fn a_remap_and_a_disconnect_need_a_yes_from_a_script_and_say_what_they_replace() {
     for psa in PSAS {
@@ -150,11 +143,11 @@ fn a_remap_and_a_disconnect_need_a_yes_from_a_script_and_say_what_they_replace()
         let products = env.run_json(&["products"], 0).as_array().unwrap().len();
 
         // No terminal, no --yes: nothing changes, not even a product created.
-        let err = stderr_of(&env, &["map", "services", "--set", "vms", "--product", "HUNTRESS-EDR"], 2);
+        let err = env.stderr_of(&["map", "services", "--set", "vms", "--product", "HUNTRESS-EDR"], 2);
         assert!(err.contains("was NODEWARE-VMS") && err.contains("--yes"), "{psa}: {err}");
         assert_eq!(vms_product(&env), "NODEWARE-VMS", "{psa}");
         // (Autotask: recon creates no Service there, and says so before asking anything.)
-        let err = stderr_of(&env, &["map", "services", "--set", "vms", "--create-product", "VMS-NEW"], 2);
+        let err = env.stderr_of(&["map", "services", "--set", "vms", "--create-product", "VMS-NEW"], 2);
         let says = if psa == "autotask" { "cannot create a Service in Autotask" } else { "--yes" };
         assert!(err.contains(says), "{psa}: {err}");
         let now = env.run_json(&["products"], 0).as_array().unwrap().len();
@@ -175,7 +168,7 @@ fn a_remap_and_a_disconnect_need_a_yes_from_a_script_and_say_what_they_replace()
             env.run(&["map", "accounts", "--set", "Acme Dental", "--company", "Coastal Orthodontics"], 0);
         assert!(said.contains("was Acme Dental"), "{psa}: {said}");
 
-        let err = stderr_of(&env, &["disconnect", "nodeware"], 2);
+        let err = env.stderr_of(&["disconnect", "nodeware"], 2);
         assert!(err.contains("--yes"), "{psa}: {err}");
         let status = env.run_json(&["status"], 0);
         assert!(status.to_string().contains("nodeware"), "{psa}: still connected: {status}");

@@ -3,20 +3,13 @@
 use crate::harness::Env;
 use recon_sandbox as sandbox;
 
-fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
-    let out = env.recon(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "recon {args:?}: {stderr}");
-    stderr
-}
-
 #[test]
 fn a_config_error_names_file_line_and_key() {
     let env = Env::new(&["nodeware"]);
     let text = std::fs::read_to_string(&env.config).unwrap();
     let bad = text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, "\n[sync]\nincreses = \"apply\"\n");
     env.set_config(&bad);
-    let err = stderr_of(&env, &["connect", "nodeware"], 2);
+    let err = env.stderr_of(&["connect", "nodeware"], 2);
     let line = bad.lines().position(|l| l.starts_with("increses")).unwrap() + 1;
     assert!(err.contains(&format!("config.toml:{line}:")) && err.contains("increses"), "{err}");
     assert!(!env.db.exists(), "nothing is written on a config error");
@@ -25,7 +18,7 @@ fn a_config_error_names_file_line_and_key() {
 #[test]
 fn a_vendor_not_in_the_config_is_a_usage_error() {
     let env = Env::new(&["nodeware"]);
-    let err = stderr_of(&env, &["connect", "huntress"], 2);
+    let err = env.stderr_of(&["connect", "huntress"], 2);
     assert!(err.contains("\"huntress\" is not in") && err.contains("configured: nodeware"), "{err}");
 }
 
@@ -34,7 +27,7 @@ fn a_rejected_vendor_key_fails_clearly_without_showing_it() {
     let env = Env::new(&["nodeware"]);
     let text = std::fs::read_to_string(&env.config).unwrap();
     env.set_config(&text.replace(sandbox::NODEWARE_KEY, "wrong-key-canary"));
-    let err = stderr_of(&env, &["connect", "nodeware"], 1);
+    let err = env.stderr_of(&["connect", "nodeware"], 1);
     assert!(err.contains("nodeware") && err.contains("401"), "{err}");
     assert!(!err.contains("wrong-key-canary"), "{err}");
 }
@@ -44,7 +37,7 @@ fn a_rejected_connectwise_key_names_the_permission() {
     let env = Env::new(&["nodeware"]);
     let text = std::fs::read_to_string(&env.config).unwrap();
     env.set_config(&text.replace(sandbox::CW_PRIVATE_KEY, "wrong-private-canary"));
-    let err = stderr_of(&env, &["connect", "nodeware"], 1);
+    let err = env.stderr_of(&["connect", "nodeware"], 1);
     assert!(err.contains("Companies > Company Maintenance"), "{err}");
     assert!(!err.contains("wrong-private-canary"), "{err}");
 }
@@ -52,9 +45,9 @@ fn a_rejected_connectwise_key_names_the_permission() {
 #[test]
 fn sync_before_connect_says_what_to_do() {
     let env = Env::new(&["nodeware"]);
-    let err = stderr_of(&env, &["sync", "--dry-run"], 2);
+    let err = env.stderr_of(&["sync", "--dry-run"], 2);
     assert!(err.contains("recon connect"), "{err}");
-    let err = stderr_of(&env, &["sync", "--dry-run", "--period", "last-month"], 2);
+    let err = env.stderr_of(&["sync", "--dry-run", "--period", "last-month"], 2);
     assert!(err.contains("YYYY-MM"), "{err}");
 }
 

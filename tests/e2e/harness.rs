@@ -81,6 +81,14 @@ impl Env {
         stdout
     }
 
+    /// Run and return stderr, asserting the exit code.
+    pub fn stderr_of(&self, args: &[&str], code: i32) -> String {
+        let out = self.recon(args).output().expect("recon runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "recon {args:?}: {stderr}");
+        stderr
+    }
+
     /// Start `recon ARGS` quietly, SIGKILL it once `started()` holds (within 60 s), and wait
     /// for a request in flight to land: a run killed mid-push, with no chance to record more.
     pub fn kill_when(&self, args: &[&str], started: impl Fn() -> bool) {

@@ -1,7 +1,6 @@
 //! Small truths (issue 26): the period a sync accepts, texts that name the PSA in use, the
 //! man page, report formats and where a report goes, plurals, exit codes and the database.
 
-use crate::decisions::stderr_of;
 use crate::harness::{Env, PSAS};
 
 /// `psa` with NordPass (a file vendor, which reads any month it was given) connected and
@@ -34,7 +33,7 @@ fn a_period_is_at_most_a_year_back_unless_asked_and_never_ahead() {
             (month(-1), "after the current one"),
             ("2099-12".to_string(), "after the current one"),
         ] {
-            let err = stderr_of(&env, &["sync", "--dry-run", "--period", &period], 2);
+            let err = env.stderr_of(&["sync", "--dry-run", "--period", &period], 2);
             assert!(err.contains(says), "{psa} {period}: {err}");
             let range = format!("a month from {} to {}", month(12), month(0));
             assert!(err.contains(&range), "{psa} {period}: the hint says the range: {err}");

@@ -7,13 +7,6 @@ use recon_sandbox::{self, ALL_VENDORS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-fn stderr_of(env: &Env, args: &[&str], code: i32) -> String {
-    let out = env.recon(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "recon {args:?}: {stderr}");
-    stderr
-}
-
 /// Connect each vendor and map all of its services.
 fn connect_and_map(env: &Env, vendors: &[&str]) {
     for vendor in vendors {
@@ -130,7 +123,7 @@ fn a_rejected_key_names_the_vendor_and_hides_the_key() {
         let env = Env::new(&[vendor]);
         let text = std::fs::read_to_string(&env.config).unwrap();
         env.set_config(&text.replace(key, "wrong-key-canary"));
-        let err = stderr_of(&env, &["connect", vendor], 1);
+        let err = env.stderr_of(&["connect", vendor], 1);
         assert!(err.contains(vendor) && err.contains("401"), "{err}");
         assert!(!err.contains("wrong-key-canary"), "{err}");
         let accounts = env.run_json(&["map", "accounts", "--vendor", vendor], 0);
@@ -158,7 +151,7 @@ fn a_csv_with_bad_rows_lists_every_line_and_imports_nothing() {
     let csv_path = env.sandbox.backup_csv_path().to_string_lossy().to_string();
     env.set_config(&text.replace(&csv_path, &file.to_string_lossy()));
 
-    let err = stderr_of(&env, &["connect", "backup"], 1);
+    let err = env.stderr_of(&["connect", "backup"], 1);
     assert!(err.contains("backup") && err.contains("bad backup.csv"), "{err}");
     assert!(err.contains("5 problems; nothing was imported"), "{err}");
     for (n, what) in [
