@@ -11,8 +11,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tabled::Table;
+use tabled::settings::Style;
 use tabled::settings::object::Columns;
-use tabled::settings::{Style, Width};
 
 pub fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -99,18 +99,22 @@ where
     T: tabled::Tabled,
 {
     let rows: Vec<T> = rows.into_iter().collect();
-    let natural = natural_widths(&rows);
+    let (natural, words) = column_widths(&rows);
     let mut table = Table::new(&rows);
     table.modify(tabled::settings::object::Rows::first(), tabled::settings::Format::content(header_word));
     match target_width() {
         Some(width) if !fits(&natural, width) => {
-            let fitted = fitted_widths(&natural, width, BLANK_CHROME);
+            let fitted = fitted_widths(&natural, &words, width, BLANK_CHROME);
             // Too wide for the terminal: no borders (two spaces between columns), then the
-            // free-text columns wrap.
+            // free-text columns wrap between words (a name or an id is never cut; a table
+            // whose words cannot fit is wider than the terminal rather than cut).
             table.with(Style::empty());
             for (column, fitted) in fitted.into_iter().enumerate() {
                 if fitted < natural[column] {
-                    table.modify(Columns::one(column), Width::wrap(fitted).keep_words(true));
+                    let wrap = move |text: &str| {
+                        text.lines().map(|l| wrap_to(l, 0, fitted)).collect::<Vec<_>>().join("\n")
+                    };
+                    table.modify(Columns::one(column), tabled::settings::Format::content(wrap));
                 }
             }
             // Without borders, the padding after the last column is only trailing spaces.
@@ -187,7 +191,7 @@ fn wrap_to(text: &str, indent: usize, width: usize) -> String {
 
 /// Whether the rows fit the terminal (or `COLUMNS`) as a bordered table; always for a pipe.
 pub fn table_fits<T: tabled::Tabled>(rows: &[T]) -> bool {
-    target_width().is_none_or(|width| fits(&natural_widths(rows), width))
+    target_width().is_none_or(|width| fits(&column_widths(rows).0, width))
 }
 
 /// A bordered table costs a border and two spaces of padding a column, and one border more.
@@ -209,39 +213,55 @@ fn header_word(header: &str) -> String {
     }
 }
 
-/// Each column's natural width: the longest line of its header and cells.
-fn natural_widths<T: tabled::Tabled>(rows: &[T]) -> Vec<usize> {
+/// Each column's natural width (the longest line of its header and cells) and its longest
+/// word, below which it is never wrapped.
+fn column_widths<T: tabled::Tabled>(rows: &[T]) -> (Vec<usize>, Vec<usize>) {
     let width_of = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-    let mut natural: Vec<usize> = T::headers().iter().map(|h| width_of(&header_word(h))).collect();
+    let word_of = |text: &str| text.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0);
+    let headers: Vec<String> = T::headers().iter().map(|h| header_word(h)).collect();
+    let mut natural: Vec<usize> = headers.iter().map(|h| width_of(h)).collect();
+    let mut words: Vec<usize> = headers.iter().map(|h| word_of(h)).collect();
     for row in rows {
         for (i, cell) in row.fields().iter().enumerate() {
-            if let Some(w) = natural.get_mut(i) {
-                *w = (*w).max(width_of(cell));
+            if let (Some(n), Some(w)) = (natural.get_mut(i), words.get_mut(i)) {
+                *n = (*n).max(width_of(cell));
+                *w = (*w).max(word_of(cell));
             }
         }
     }
-    natural
+    (natural, words)
 }
 
-/// The width each column gets in `total` characters: narrow columns (actions, quantities,
-/// money: up to 10 wide) keep theirs; the free-text columns give up width, the widest first,
-/// until the table fits or each is down to 8.
-fn fitted_widths(natural: &[usize], total: usize, (per_column, extra): (usize, usize)) -> Vec<usize> {
+/// The width each column gets in `total` characters: first the free-text columns (names,
+/// notes: wider than 10) give up width, the widest first, down to 8 or their longest word;
+/// then, if that is not enough, any column down to its longest word (a heading wraps, a
+/// number or an id never does). A table that still does not fit stays wider than `total`.
+fn fitted_widths(
+    natural: &[usize],
+    words: &[usize],
+    total: usize,
+    (per_column, extra): (usize, usize),
+) -> Vec<usize> {
     const NARROW: usize = 10;
     const MIN: usize = 8;
     let chrome = natural.len() * per_column + extra;
     let mut widths = natural.to_vec();
     let mut used: usize = widths.iter().sum::<usize>() + chrome;
-    while used > total {
-        let widest = widths
-            .iter()
-            .enumerate()
-            .filter(|(i, w)| natural[*i] > NARROW && **w > MIN)
-            .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))
-            .map(|(i, _)| i);
-        let Some(i) = widest else { break };
-        widths[i] -= 1;
-        used -= 1;
+    let free_text_floor = |i: usize| words[i].max(MIN);
+    let phases: [&dyn Fn(usize) -> Option<usize>; 2] =
+        [&|i| (natural[i] > NARROW).then(|| free_text_floor(i)), &|i| Some(words[i].max(1))];
+    for floor in phases {
+        while used > total {
+            let widest = widths
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| floor(*i).is_some_and(|f| **w > f))
+                .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))
+                .map(|(i, _)| i);
+            let Some(i) = widest else { break };
+            widths[i] -= 1;
+            used -= 1;
+        }
     }
     widths
 }
@@ -299,9 +319,10 @@ mod tests {
 
     #[test]
     fn narrow_columns_keep_their_width_and_free_text_shares_the_rest() {
-        // action, company, product, qty, qty, change, money, note
+        // action, company, product, qty, qty, change, money, note; and their longest words
         let natural = [9, 30, 14, 7, 10, 6, 8, 60];
-        let fitted = fitted_widths(&natural, 120, SHARP_CHROME);
+        let words = [9, 12, 12, 3, 3, 3, 8, 11];
+        let fitted = fitted_widths(&natural, &words, 120, SHARP_CHROME);
         assert_eq!(fitted.iter().sum::<usize>() + natural.len() * 3 + 1, 120, "{fitted:?}");
         assert_eq!(
             (fitted[0], fitted[3], fitted[4], fitted[5], fitted[6]),
@@ -309,9 +330,27 @@ mod tests {
             "numbers never cut"
         );
         assert!(fitted[7] > fitted[1] && fitted[1] >= 8, "the widest gives up most: {fitted:?}");
-        assert_eq!(fitted_widths(&natural, 60, SHARP_CHROME), [9, 8, 8, 7, 10, 6, 8, 8], "never below 8");
-        assert_eq!(fitted_widths(&[5, 10], 80, SHARP_CHROME), [5, 10], "a table that fits is left alone");
-        let blank = fitted_widths(&natural, 100, BLANK_CHROME);
+        assert_eq!(
+            fitted_widths(&natural, &words, 100, SHARP_CHROME),
+            [9, 12, 12, 7, 10, 6, 8, 11],
+            "free text never below its longest word"
+        );
+        assert_eq!(
+            fitted_widths(&natural, &words, 90, SHARP_CHROME),
+            [9, 12, 12, 4, 4, 5, 8, 11],
+            "then the headings of narrow columns wrap, the widest first"
+        );
+        assert_eq!(
+            fitted_widths(&natural, &words, 40, SHARP_CHROME),
+            words,
+            "and no further: a word is never cut"
+        );
+        assert_eq!(
+            fitted_widths(&[5, 10], &[5, 10], 80, SHARP_CHROME),
+            [5, 10],
+            "a table that fits is left alone"
+        );
+        let blank = fitted_widths(&natural, &words, 100, BLANK_CHROME);
         assert_eq!(blank.iter().sum::<usize>() + natural.len() * 2, 100, "without borders: {blank:?}");
     }
 }
