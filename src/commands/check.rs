@@ -1,6 +1,7 @@
 //! `recon check`: validate the config and try every credential once.
 
 use super::{Context, EXIT_OK, EXIT_RUN_ERROR, EXIT_USAGE};
+use crate::output::wording::plural;
 use crate::period::Period;
 use serde::Serialize;
 use tabled::Tabled;
@@ -58,16 +59,16 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
                 // Credentials work; what the data lacks is said, not hidden.
                 let mut detail = format!(
                     "{}, {}",
-                    crate::output::wording::plural(s.listed_accounts(), "account"),
-                    crate::output::wording::plural(s.services.len(), "service")
+                    plural(s.listed_accounts(), "account"),
+                    plural(s.services.len(), "service")
                 );
                 let failed = s.failed_accounts().len();
                 let unknown = s.problems.iter().filter(|p| !p.kind.is_failure()).count();
                 if failed > 0 {
-                    detail.push_str(&format!("; {failed} account(s) unreadable or conflicting"));
+                    detail.push_str(&format!("; {} unreadable or conflicting", plural(failed, "account")));
                 }
                 if unknown > 0 {
-                    detail.push_str(&format!("; {unknown} count(s) missing"));
+                    detail.push_str(&format!("; {} missing", plural(unknown, "count")));
                 }
                 CheckRow { target: vendor.name.clone(), ok: true, detail }
             }

@@ -361,16 +361,17 @@ pub fn push(
         held: counts.held,
     });
     let run_error = any_failure.then(|| {
+        use crate::output::wording::plural;
         let mut what = vec![
-            format!("{} vendor(s) failed", p.vendor_errors.len()),
-            format!("{account_failures} account(s) failed"),
+            format!("{} failed", plural(p.vendor_errors.len(), "vendor")),
+            format!("{} failed", plural(account_failures, "account")),
         ];
         if !p.unread_agreements.is_empty() {
             let container = crate::output::wording::words().container;
-            what.push(format!("{} {container}(s) could not be read", p.unread_agreements.len()));
+            what.push(format!("{} could not be read", plural(p.unread_agreements.len(), container)));
         }
         what.extend(p.read_failures.iter().cloned());
-        what.push(format!("{} write(s) failed", failed.len()));
+        what.push(format!("{} failed", plural(failed.len(), "write")));
         what.join(", ")
     });
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
