@@ -97,7 +97,7 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// Map vendor accounts to companies and agreements, and vendor services to products
+    /// Map vendor accounts to companies (and the agreement or contract they bill to), and vendor services to products
     #[command(subcommand)]
     #[command(after_help = "Example:\n  recon map accounts --vendor nodeware --unmatched")]
     Map(MapCommand),
