@@ -288,9 +288,8 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
                 ),
             };
             crate::out!(
-                "Auto-matched {} more {vendor} {}; {} still unmatched{refused}.",
-                mappings.len(),
-                if mappings.len() == 1 { "account" } else { "accounts" },
+                "Auto-matched {}; {} still unmatched{refused}.",
+                crate::output::wording::plural(mappings.len(), &format!("more {vendor} account")),
                 outcome.unmatched.len()
             )
         },

@@ -122,7 +122,15 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         ));
     }
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
-    let push = !args.dry_run && writes > 0 && confirmed(args.yes, writes, psa.name())?;
+    let changes = wording::plural(writes, "change");
+    let push = !args.dry_run
+        && writes > 0
+        && super::confirm(
+            ctx,
+            args.yes,
+            &format!("pushing {changes}"),
+            &format!("Push {changes} to {}?", psa.name()),
+        )?;
     if push {
         apply::check_budget(psa.as_ref(), &plan.lines)?;
     }
@@ -238,11 +246,4 @@ fn selected_vendors(
 /// "1 change is" / "3 changes are".
 fn held_are(n: usize) -> String {
     format!("{} {}", wording::plural(n, "change"), if n == 1 { "is" } else { "are" })
-}
-
-fn confirmed(yes: bool, writes: usize, psa: &str) -> anyhow::Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    super::ask(&format!("Push {} to {psa}?", wording::plural(writes, "change")))
 }

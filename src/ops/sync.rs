@@ -49,8 +49,11 @@ pub struct Planned<'h> {
     pub account_mappings: Vec<AccountMapping>,
     /// The vendors this run is for.
     pub selected: BTreeSet<String>,
-    /// Accounts the vendors report usage for that are neither mapped nor excluded: nobody
-    /// bills that usage.
+    /// The accounts the vendors listed that are neither mapped nor excluded, and the
+    /// exclusions at the time of the plan (the run's details record both).
+    pub unmapped: Vec<crate::plan::AccountRef>,
+    pub exclusions: Vec<crate::model::Exclusion>,
+    /// Of the unmapped accounts, those the vendors report usage for: nobody bills it.
     pub unbilled: Vec<crate::matching::UnbilledAccount>,
 }
 
@@ -213,14 +216,12 @@ pub fn plan<'h>(
         &rejections.iter().map(|c| (c.id, &c.line)).collect::<Vec<_>>(),
     );
     let exclusions = store.exclusions(None)?;
-    let unbilled = snapshots
-        .iter()
-        .flat_map(|(name, s)| {
-            let unmapped =
-                crate::matching::unmapped_accounts(name, &s.accounts, &account_mappings, &exclusions);
-            crate::matching::unbilled(&unmapped, &s.usage)
-        })
-        .collect();
+    let (mut unmapped, mut unbilled) = (Vec::new(), Vec::new());
+    for (name, s) in &snapshots {
+        let of_vendor = crate::matching::unmapped_accounts(name, &s.accounts, &account_mappings, &exclusions);
+        unbilled.extend(crate::matching::unbilled(&of_vendor, &s.usage));
+        unmapped.extend(of_vendor);
+    }
     Ok(Planned {
         psa,
         plan,
@@ -236,6 +237,8 @@ pub fn plan<'h>(
         repeats,
         account_mappings,
         selected,
+        unmapped,
+        exclusions,
         unbilled,
     })
 }
@@ -382,7 +385,6 @@ pub fn push(
         store.set_applied_net(run_id, &by_vendor)?;
     }
     // What the run met besides its lines, for `history RUN`, the report and the notification.
-    let exclusions = store.exclusions(None)?;
     let details = RunDetails {
         currencies: p
             .terms
@@ -403,14 +405,8 @@ pub fn push(
             .chain(p.read_failures.iter().cloned())
             .collect(),
         warnings: p.plan.warnings.clone(),
-        unmapped: p
-            .snapshots
-            .iter()
-            .flat_map(|(name, s)| {
-                crate::matching::unmapped_accounts(name, &s.accounts, &p.account_mappings, &exclusions)
-            })
-            .collect(),
-        excluded: exclusions.into_iter().filter(|e| p.selected.contains(&e.vendor)).collect(),
+        unmapped: p.unmapped.clone(),
+        excluded: p.exclusions.iter().filter(|e| p.selected.contains(&e.vendor)).cloned().collect(),
         notices: Vec::new(),
         rates: http.rates(),
     };

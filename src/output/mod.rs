@@ -244,20 +244,17 @@ fn fitted_widths(
 ) -> Vec<usize> {
     const NARROW: usize = 10;
     const MIN: usize = 8;
-    let chrome = natural.len() * per_column + extra;
     let mut widths = natural.to_vec();
-    let mut used: usize = widths.iter().sum::<usize>() + chrome;
-    let free_text_floor = |i: usize| words[i].max(MIN);
-    let phases: [&dyn Fn(usize) -> Option<usize>; 2] =
-        [&|i| (natural[i] > NARROW).then(|| free_text_floor(i)), &|i| Some(words[i].max(1))];
-    for floor in phases {
+    let mut used: usize = widths.iter().sum::<usize>() + natural.len() * per_column + extra;
+    // Each pass: the floor of every column it may shrink (`None`: left alone).
+    let free_text: Vec<Option<usize>> =
+        (0..natural.len()).map(|i| (natural[i] > NARROW).then(|| words[i].max(MIN))).collect();
+    let any: Vec<Option<usize>> = words.iter().map(|w| Some((*w).max(1))).collect();
+    for floors in [free_text, any] {
         while used > total {
-            let widest = widths
-                .iter()
-                .enumerate()
-                .filter(|(i, w)| floor(*i).is_some_and(|f| **w > f))
-                .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))
-                .map(|(i, _)| i);
+            let widest = (0..widths.len())
+                .filter(|&i| floors[i].is_some_and(|f| widths[i] > f))
+                .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
             let Some(i) = widest else { break };
             widths[i] -= 1;
             used -= 1;

@@ -60,9 +60,7 @@ fn a_sync_adjusts_each_changed_line_once_dated_by_the_open_period() {
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned = writes(&plan);
     assert!(planned.len() >= 8, "{plan:#}");
-    let line = |company: &str| {
-        plan["lines"].as_array().unwrap().iter().find(|l| l["company"] == company).cloned().unwrap()
-    };
+    let line = |company: &str| crate::harness::line(&plan, company).clone();
     let today = chrono::Utc::now().date_naive();
     let first =
         chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)

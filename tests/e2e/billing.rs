@@ -34,8 +34,7 @@ fn cw_date(d: NaiveDate) -> String {
 
 fn nodeware() -> Env {
     let env = Env::new(&["nodeware"]);
-    env.run(&["connect", "nodeware"], 0);
-    env.run(&["map", "services", "--vendor", "nodeware", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env.connect_nodeware();
     env
 }
 

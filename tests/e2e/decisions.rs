@@ -14,8 +14,7 @@ fn nodeware_on(psa: &str) -> Env {
 /// The same with these vendors configured (Nodeware among them, the only one connected).
 fn vendors_on(psa: &str, vendors: &[&str]) -> Env {
     let env = Env::on(psa, vendors);
-    env.run(&["connect", "nodeware"], 0);
-    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env.connect_nodeware();
     env
 }
 

@@ -3,7 +3,7 @@
 //! with its end date, a cancelled subscription is 0, costs and prices are compared (findings,
 //! never writes), and no client secret, subscription key or token is ever shown or stored.
 
-use crate::harness::Env;
+use crate::harness::{Env, line};
 use recon_sandbox::{PAX8_M365_BP, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::time::Duration;
@@ -34,15 +34,6 @@ fn distributors_with(sandbox: Sandbox, sync_keys: &str) -> Env {
         0,
     );
     env
-}
-
-fn line<'a>(plan: &'a Value, company: &str) -> &'a Value {
-    plan["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["company"] == company)
-        .unwrap_or_else(|| panic!("{company}"))
 }
 
 fn codes(line: &Value) -> Vec<&str> {

@@ -72,9 +72,7 @@ fn a_sync_reposts_each_invoice_with_every_line_and_leaves_a_computed_line_alone(
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned = writes(&plan);
     assert!(planned.len() >= 8, "{plan:#}");
-    let line = |company: &str| {
-        plan["lines"].as_array().unwrap().iter().find(|l| l["company"] == company).cloned().unwrap()
-    };
+    let line = |company: &str| crate::harness::line(&plan, company).clone();
     // An update applies from the invoice Halo generates next, and the plan says so.
     let greenfield = line("Greenfield Accounting LLC");
     assert_eq!(

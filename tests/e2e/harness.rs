@@ -47,13 +47,25 @@ impl Env {
     /// `with_config`, then Nodeware connected and its `vms` service mapped to NODEWARE-VMS.
     pub fn with_nodeware(sandbox: Sandbox, text: &str) -> Env {
         let env = Env::with_config(sandbox, text);
-        env.run(&["connect", "nodeware"], 0);
-        env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+        env.connect_nodeware();
         env
+    }
+
+    /// Connect Nodeware and map its `vms` service to NODEWARE-VMS.
+    pub fn connect_nodeware(&self) {
+        self.run(&["connect", "nodeware"], 0);
+        self.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
     }
 
     pub fn set_config(&self, text: &str) {
         write_private(&self.config, text);
+    }
+
+    /// Put `policy` (a `[sync]` section, or "" for recon's defaults) in place of the sandbox
+    /// config's push-everything policy.
+    pub fn set_policy(&self, policy: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        self.set_config(&text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, &format!("\n{policy}\n")));
     }
 
     /// The real binary, with nothing from the developer's environment.
@@ -157,6 +169,16 @@ impl Env {
             .filter(|r| r.server == "connectwise" && r.method != "GET")
             .collect()
     }
+}
+
+/// The line of a plan (`--json`) for `company` (the first, when it has several).
+pub fn line<'a>(plan: &'a serde_json::Value, company: &str) -> &'a serde_json::Value {
+    plan["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["company"] == company)
+        .unwrap_or_else(|| panic!("no line for {company}: {plan}"))
 }
 
 /// The lines of a plan (`--json`) that write: adds and updates.

@@ -5,8 +5,7 @@ use crate::harness::Env;
 
 fn connected() -> Env {
     let env = Env::new(&["nodeware"]);
-    env.run(&["connect", "nodeware"], 0);
-    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env.connect_nodeware();
     env
 }
 

@@ -326,8 +326,7 @@ fn layout(page: &Path, width: u32) -> Value {
 fn the_page_reads_on_a_phone_without_sideways_scrolling() {
     for psa in crate::harness::PSAS {
         let env = Env::on(psa, &VENDORS);
-        let text = std::fs::read_to_string(&env.config).unwrap();
-        env.set_config(&text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, ""));
+        env.set_policy("");
         for vendor in VENDORS {
             env.run(&["connect", vendor], 0);
         }

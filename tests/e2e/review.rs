@@ -16,8 +16,7 @@ const CAFE_AGREEMENT: i64 = 3005;
 fn nodeware_with(policy: &str, map_args: &[&str]) -> Env {
     let env = Env::new(&["nodeware"]);
     if !policy.is_empty() {
-        let text = std::fs::read_to_string(&env.config).unwrap();
-        env.set_config(&text.replace(recon_sandbox::SYNC_PUSH_EVERYTHING, &format!("\n{policy}\n")));
+        env.set_policy(policy);
     }
     env.run(&["connect", "nodeware"], 0);
     let mut args = vec!["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"];

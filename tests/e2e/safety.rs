@@ -12,11 +12,9 @@ use std::time::Duration;
 fn nodeware_with(policy: &str) -> Env {
     let env = Env::new(&["nodeware"]);
     if !policy.is_empty() {
-        let text = std::fs::read_to_string(&env.config).unwrap();
-        env.set_config(&text.replace(sandbox::SYNC_PUSH_EVERYTHING, &format!("\n{policy}\n")));
+        env.set_policy(policy);
     }
-    env.run(&["connect", "nodeware"], 0);
-    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    env.connect_nodeware();
     env
 }
 

@@ -192,8 +192,14 @@ fn looking_before_init_creates_no_database_and_a_read_only_folder_gets_a_sentenc
         assert!(!env.db.exists(), "recon {args:?} created {}", env.db.display());
     }
 
-    // A folder nobody may write in (root included): sysfs.
+    // With a config but nothing connected yet: looking still creates nothing.
     let env = Env::on("connectwise", &["nodeware"]);
+    for (args, code) in [(&["status"][..], 0), (&["review"], 0), (&["report"], 2), (&["history"], 0)] {
+        env.run(args, code);
+        assert!(!env.db.exists(), "recon {args:?} with a config created {}", env.db.display());
+    }
+
+    // A folder nobody may write in (root included): sysfs.
     let out = env.recon(&["connect", "nodeware"]).env("RECON_DB", "/sys/recon.db").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
