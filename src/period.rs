@@ -82,7 +82,7 @@ pub enum PeriodError {
     #[error(
         "the period {period} is more than a year before the current one ({current}); --period takes \
          current, previous or a month from {earliest} to {current}, and an older month needs \
-         --allow-old-period (its additions would start billing in {period})"
+         --allow-old-period (new lines would start billing in {period})"
     )]
     TooOld { period: Period, current: Period, earliest: Period },
 }
