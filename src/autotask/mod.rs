@@ -508,19 +508,46 @@ impl<'h> Autotask<'h> {
         Ok(out)
     }
 
+    /// The unit rows of these contracts from `since` on, up to the period after their first
+    /// open one: a change is dated at most there, and rows starting later are not needed
+    /// (contracts list a row per period to their end). A contract billed further ahead than
+    /// the first window (every period in it posted) is read on, one window at a time, only
+    /// for itself, so the units on its first open day come from that day's row.
     fn unit_rows(
         &self,
         contract_ids: &[i64],
         since: NaiveDate,
+    ) -> Result<Vec<wire::ContractServiceUnit>, AtError> {
+        let mut rows = self.unit_rows_between(contract_ids, since, window_end(since))?;
+        let (mut from, mut ids) = (window_end(since), contract_ids.to_vec());
+        for _ in 0..MAX_WINDOWS_AHEAD {
+            ids = posted_through(&rows, &ids, from);
+            if ids.is_empty() {
+                break;
+            }
+            let more = self.unit_rows_between(&ids, from, window_end(from))?;
+            if more.is_empty() {
+                break;
+            }
+            rows.extend(more);
+            from = window_end(from);
+        }
+        Ok(rows)
+    }
+
+    /// The rows that end on or after `since` and start before `until`.
+    fn unit_rows_between(
+        &self,
+        contract_ids: &[i64],
+        since: NaiveDate,
+        until: NaiveDate,
     ) -> Result<Vec<wire::ContractServiceUnit>, AtError> {
         self.query(
             "ContractServiceUnits",
             vec![
                 json!({"op": "in", "field": "contractID", "value": contract_ids}),
                 json!({"op": "gte", "field": "endDate", "value": format!("{since}T00:00:00")}),
-                // A change is dated at most into the next open period: rows starting later
-                // are not needed (contracts list a row per period to their end).
-                json!({"op": "lt", "field": "startDate", "value": format!("{}T00:00:00", window_end(since))}),
+                json!({"op": "lt", "field": "startDate", "value": format!("{until}T00:00:00")}),
             ],
             &[
                 "id",
@@ -660,11 +687,33 @@ impl<'h> Autotask<'h> {
     }
 }
 
-/// The end of the unit rows read from `since`: two months on, the period and the open one
-/// after it when the period is posted. (A contract posted further ahead has no row here for
-/// its first open day: its lines are skipped as "no units on date", never guessed.)
+/// The end of a window of unit rows read from `since`: two months on, the period and the
+/// open one after it when the period is posted.
 fn window_end(since: NaiveDate) -> NaiveDate {
     since.checked_add_months(chrono::Months::new(2)).unwrap_or(since)
+}
+
+/// How many windows past the first recon reads for a contract posted that far ahead (two
+/// years): a contract posted further has no row for its first open day, and its lines are
+/// skipped as "no units on date", never guessed.
+const MAX_WINDOWS_AHEAD: usize = 12;
+
+/// Of `ids`, the contracts whose rows read so far are posted up to `until`: their first open
+/// day lies past the rows read, and the next window is needed.
+fn posted_through(rows: &[wire::ContractServiceUnit], ids: &[i64], until: NaiveDate) -> Vec<i64> {
+    let mut spans: HashMap<i64, Vec<crate::model::UnitSpan>> = HashMap::new();
+    for row in rows {
+        if let Some(span) = row.span() {
+            spans.entry(row.contract_id).or_default().push(span);
+        }
+    }
+    ids.iter()
+        .copied()
+        .filter(|id| {
+            let of = spans.get(id).map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
+            open_from(&of).is_some_and(|open| open >= until)
+        })
+        .collect()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -458,3 +458,28 @@ fn no_autotask_secret_leaks() {
         assert!(!db.contains(canary), "{canary} is in the database");
     }
 }
+
+#[test]
+fn a_contract_billed_two_months_ahead_is_dated_after_them_and_never_held_after() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    let today = chrono::Utc::now().date_naive();
+    let first =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
+            .unwrap();
+    let months = |n| first.checked_add_months(chrono::Months::new(n)).unwrap();
+    // This month and the next are posted already (an MSP that bills in advance).
+    env.sandbox.set_autotask_posted_until(3015, months(2));
+    let first_run = env.run_json(&["sync", "--yes"], 0);
+    let greenfield = crate::harness::line(&first_run, "Greenfield Accounting LLC").clone();
+    assert_eq!(date(&greenfield["effective_date"]), months(2), "{greenfield}");
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, months(2)), Some(10));
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, months(1)), Some(8), "posted months are left alone");
+    // Every later run sees the line at what recon set, on the day recon dated it: no hold,
+    // nothing sent, exit 0.
+    for run in 2..=3 {
+        let out = env.run_json(&["sync", "--yes"], 0);
+        let line = crate::harness::line(&out, "Greenfield Accounting LLC");
+        assert_eq!(line["action"], "unchanged", "run {run}: {line}");
+    }
+    assert_eq!(env.sandbox.autotask_adjustments().iter().filter(|a| a.1 == months(2)).count(), 1);
+}
