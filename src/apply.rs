@@ -125,6 +125,9 @@ pub struct Pushed {
     pub change_ids: Vec<i64>,
     pub applied: Vec<usize>,
     pub failed: Vec<(usize, String)>,
+    /// By index, the lines written on another date than planned (their period was posted
+    /// during the run), as written.
+    pub redated: Vec<(usize, PlanLine)>,
 }
 
 /// Record every line of run `run_id` (the intent), then, when `write`, apply each writing
@@ -159,9 +162,17 @@ pub fn push(
             let id = pushed.change_ids[index];
             let now = Utc::now();
             let (recorded, sends) = match outcome {
-                Outcome::Applied { addition_id, sends } => {
+                Outcome::Applied { addition_id, sends, redated } => {
                     pushed.applied.push(index);
-                    (store.set_change_state(id, ChangeState::Applied, addition_id, None, now), sends)
+                    let mut recorded = Ok(());
+                    if let Some(line) = redated {
+                        recorded = store.redate_change(id, &line);
+                        pushed.redated.push((index, *line));
+                    }
+                    let recorded = recorded.and_then(|()| {
+                        store.set_change_state(id, ChangeState::Applied, addition_id, None, now)
+                    });
+                    (recorded, sends)
                 }
                 Outcome::Failed { error, sends } => {
                     let recorded = store.set_change_state(
@@ -184,6 +195,7 @@ pub fn push(
     bar.finish_and_clear();
     pushed.applied.sort_unstable();
     pushed.failed.sort();
+    pushed.redated.sort_by_key(|(i, _)| *i);
     match ledger_error {
         Some(e) => Err(anyhow::Error::new(e).context("recording an outcome in the ledger")),
         None => Ok(pushed),
@@ -192,8 +204,16 @@ pub fn push(
 
 #[derive(Debug)]
 enum Outcome {
-    Applied { addition_id: Option<i64>, sends: Vec<String> },
-    Failed { error: String, sends: Vec<String> },
+    /// `redated`: the line as written when its date had to move (see `redated`).
+    Applied {
+        addition_id: Option<i64>,
+        sends: Vec<String>,
+        redated: Option<Box<PlanLine>>,
+    },
+    Failed {
+        error: String,
+        sends: Vec<String>,
+    },
 }
 
 /// Write one line; a write whose answer was lost is settled by reading the container again.
@@ -201,23 +221,43 @@ enum Outcome {
 /// Halo's re-post of a line's `qty_order`) that the PSA does not hold is sent again in the
 /// same run, up to `sends_allowed` sends in all: setting the same value twice is harmless,
 /// whether the lost send landed or not. A create or a dated delta is never sent twice: if the
-/// PSA does not hold it, it failed, and the next run plans it again.
+/// PSA does not hold it, it failed, and the next run plans it again. One exception: a dated
+/// change whose period was posted during the run (the read that settles it shows the first
+/// open day later than its date) is dated there and sent once more, in this run.
 fn apply_line(psa: &dyn Psa, line: &PlanLine, sends_allowed: u32) -> Outcome {
     let mut sends = Vec::new();
+    let mut redated: Option<Box<PlanLine>> = None;
     loop {
-        let error = match psa.write(line) {
+        let writing = redated.as_deref().unwrap_or(line);
+        let error = match psa.write(writing) {
             Ok(addition_id) => {
                 sends.push("applied".to_string());
-                return Outcome::Applied { addition_id, sends };
+                return Outcome::Applied { addition_id, sends, redated };
             }
             Err(e) => e,
         };
         sends.push(answer_text(&error));
-        if let Some(addition_id) = settled(psa, line, &error) {
+        let read = settle_read(psa, writing, &error);
+        if let Some(addition_id) = read.as_ref().and_then(|lines| holding_addition(writing, lines)) {
             tracing::info!("{error}; but {} shows the change applied: recorded as applied", psa.name());
-            return Outcome::Applied { addition_id: Some(addition_id), sends };
+            return Outcome::Applied { addition_id: Some(addition_id), sends, redated };
         }
-        if error.was_refused() || !psa.repeatable(line) || sends.len() >= sends_allowed as usize {
+        let moved = redated
+            .is_none()
+            .then(|| {
+                read.as_ref().and_then(|lines| crate::reconcile::redated(line, lines, psa.open_day(lines)?))
+            })
+            .flatten();
+        if let Some(moved) = moved {
+            tracing::info!(
+                "{error}; the period of {} was posted during the run: dated {} instead",
+                line.effective_date.map_or_else(String::new, |d| d.to_string()),
+                moved.effective_date.map_or_else(String::new, |d| d.to_string()),
+            );
+            redated = Some(Box::new(moved));
+            continue;
+        }
+        if error.was_refused() || !psa.repeatable(writing) || sends.len() >= sends_allowed as usize {
             return Outcome::Failed { error: error.to_string(), sends };
         }
         tracing::info!(
@@ -240,13 +280,12 @@ fn answer_text(error: &PsaError) -> String {
 }
 
 /// A write whose answer was lost (timeout, reset, cut-off body, a 5xx, an HTML page,
-/// Autotask's 500 for a validation) may still have happened: the id of the line that holds
-/// it when the container, read again, shows it (for a dated change: the units in force on
+/// Autotask's 500 for a validation) may still have happened: the container's lines read
+/// again, for `holding_addition` to look for it (for a dated change: the units in force on
 /// its date are the target). A refusal (4xx) means nothing happened: nothing to look up.
-fn settled(psa: &dyn Psa, line: &PlanLine, error: &PsaError) -> Option<i64> {
+fn settle_read(psa: &dyn Psa, line: &PlanLine, error: &PsaError) -> Option<Vec<BillingLine>> {
     if error.was_refused() {
         return None;
     }
-    let lines = psa.lines(line.agreement_id?, line.effective_date.unwrap_or(NaiveDate::MIN)).ok()?;
-    holding_addition(line, &lines)
+    psa.lines(line.agreement_id?, line.effective_date.unwrap_or(NaiveDate::MIN)).ok()
 }

@@ -138,6 +138,12 @@ pub trait Psa: Sync {
         false
     }
 
+    /// For a PSA that dates changes and refuses them in posted periods: the first day a change
+    /// may take effect in a container whose lines were just read (`lines`), if any is posted.
+    fn open_day(&self, _lines: &[BillingLine]) -> Option<NaiveDate> {
+        None
+    }
+
     /// Apply one writing plan line; returns the id of the billing line it set or created
     /// (`None` when an add was applied but the new line's id could not be read).
     fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError>;

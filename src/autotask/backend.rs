@@ -206,6 +206,11 @@ impl Psa for Autotask<'_> {
     }
 
     /// An add reads the new contract service's id after its adjustment.
+    fn open_day(&self, lines: &[BillingLine]) -> Option<NaiveDate> {
+        let spans: Vec<&crate::model::UnitSpan> = lines.iter().flat_map(|l| &l.schedule).collect();
+        super::open_from(&spans)
+    }
+
     fn extra_requests(&self, lines: &[PlanLine]) -> u64 {
         lines.iter().filter(|l| l.action == Action::Add).count() as u64
     }

@@ -334,6 +334,18 @@ pub fn push(
     }
     let applied = pushed.applied.len();
     let pushed_indexes = pushed.applied.clone();
+    let redated: BTreeMap<usize, PlanLine> = pushed.redated.into_iter().collect();
+    for (index, line) in &redated {
+        let planned = &p.plan.lines[*index];
+        let day = |l: &PlanLine| l.effective_date.map_or_else(String::new, |d| d.to_string());
+        (notices.warn)(&format!(
+            "{}, {}: its period was posted during the run; dated {} instead of {}",
+            line.company,
+            line.product.as_deref().unwrap_or("-"),
+            day(line),
+            day(planned)
+        ));
+    }
     let failed: Vec<FailedWrite> = pushed
         .failed
         .into_iter()
@@ -378,7 +390,8 @@ pub fn push(
         what.join(", ")
     });
     store.finish_run(run_id, chrono::Utc::now(), result, &counts, run_error.as_deref())?;
-    let applied_lines: Vec<PlanLine> = pushed_indexes.iter().map(|&i| p.plan.lines[i].clone()).collect();
+    let applied_lines: Vec<PlanLine> =
+        pushed_indexes.iter().map(|&i| redated.get(&i).unwrap_or(&p.plan.lines[i]).clone()).collect();
     let applied_totals = Plan { period, lines: applied_lines, warnings: Vec::new() }.totals();
     if !dry_run {
         let by_vendor = applied_totals.by_vendor.iter().map(|(v, n)| (v.clone(), n.0)).collect();

@@ -18,7 +18,7 @@ pub use decisions::{
     AppliedWrite, apply_decisions, baseline_moves, last_set, rejection_stands, same_proposal, superseded,
 };
 pub use recheck::{Conflict, Recheck, recheck};
-pub use settle::holding_addition;
+pub use settle::{holding_addition, redated};
 pub use undo::reverse;
 
 use crate::model::{

@@ -2,8 +2,9 @@
 //! a run a killed process left unfinished: the one rule that decides, from the additions read
 //! now, that a planned write took effect.
 
-use crate::model::BillingLine;
-use crate::plan::{Action, PlanLine};
+use crate::model::{BillingLine, span_at};
+use crate::plan::{Action, DateRule, PlanLine};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 /// The addition that shows `line`'s write done, if any: active, of the line's product, at
@@ -30,6 +31,50 @@ pub fn holding_addition(line: &PlanLine, additions: &[BillingLine]) -> Option<i6
                 }
         })
         .map(|a| a.id)
+}
+
+/// A dated change the PSA refused because its date now lies in a posted period (someone
+/// posted it during the run): the same change dated on `open_from`, the first open day the
+/// container's lines read now show, against the units in force there. `None` when that day
+/// is not later than the line's date (the refusal was about something else), when no row
+/// covers it, when the units change again after it (left to a person, as the plan does), or
+/// when an add's line appeared meanwhile: the next run plans those afresh.
+pub fn redated(line: &PlanLine, lines_now: &[BillingLine], open_from: NaiveDate) -> Option<PlanLine> {
+    if line.effective_date.is_none_or(|d| open_from <= d) || line.new_unit_cost.is_some() {
+        return None;
+    }
+    let target = Decimal::from(line.after?);
+    let mut next = PlanLine {
+        effective_date: Some(open_from),
+        date_rule: Some(DateRule::Posted { open_from }),
+        ..line.clone()
+    };
+    match line.action {
+        Action::Add => {
+            let appeared =
+                lines_now.iter().any(|a| a.product_id == line.product_id && a.cancelled_date.is_none());
+            (!appeared).then_some(next)
+        }
+        Action::Update => {
+            let addition = lines_now.iter().find(|a| Some(a.id) == line.addition_id)?;
+            let span = span_at(&addition.schedule, open_from)?;
+            let later = addition.schedule.iter().any(|s| s.start > open_from && s.units != span.units);
+            if later || span.units == target {
+                return None;
+            }
+            next.before = Some(span.units);
+            next.money = Some(super::line_money(
+                span.units,
+                target,
+                addition.less_included,
+                span.price.or(addition.unit_price),
+                span.cost.or(addition.unit_cost),
+                addition.bill_customer,
+            ));
+            Some(next)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -89,5 +134,60 @@ mod tests {
         for (name, line, additions, want) in cases {
             assert_eq!(holding_addition(&line, &additions), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_change_refused_in_a_period_posted_meanwhile_is_redated_to_the_open_one() {
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let span = |start, end, units: i64| crate::model::UnitSpan {
+            start,
+            end,
+            units: Decimal::from(units),
+            price: Some(Decimal::from(10)),
+            cost: None,
+            posted: false,
+        };
+        let with_schedule = |units: [i64; 2]| BillingLine {
+            schedule: vec![span(day(10, 1), day(11, 1), units[0]), span(day(11, 1), day(12, 1), units[1])],
+            ..addition(7, 100, 3.0, false)
+        };
+        let dated = |action, addition_id| PlanLine {
+            effective_date: Some(day(10, 1)),
+            ..line(action, addition_id, 5)
+        };
+        let update = dated(Action::Update, Some(7));
+        // November is the open day now: +2 from November's 3, at its price.
+        let again = redated(&update, &[with_schedule([3, 3])], day(11, 1)).unwrap();
+        assert_eq!((again.effective_date, again.before), (Some(day(11, 1)), Some(Decimal::from(3))));
+        assert_eq!(again.date_rule, Some(DateRule::Posted { open_from: day(11, 1) }));
+        assert_eq!(again.delta(), Some(Decimal::from(2)));
+        assert_eq!(again.revenue_change(), Some(Decimal::from(20)));
+        // November's units differ (a dated change someone made): the delta is from there.
+        assert_eq!(
+            redated(&update, &[with_schedule([3, 4])], day(11, 1)).unwrap().delta(),
+            Some(Decimal::ONE)
+        );
+        let cases: Vec<(&str, PlanLine, Vec<BillingLine>, NaiveDate)> = vec![
+            (
+                "the date is still open: refused for another reason",
+                update.clone(),
+                vec![with_schedule([3, 3])],
+                day(10, 1),
+            ),
+            ("no row on the open day", update.clone(), vec![with_schedule([3, 3])], day(12, 15)),
+            ("already at the target there", update.clone(), vec![with_schedule([3, 5])], day(11, 1)),
+            ("the line is gone", update.clone(), vec![], day(11, 1)),
+            (
+                "an add whose line appeared meanwhile",
+                dated(Action::Add, None),
+                vec![with_schedule([3, 3])],
+                day(11, 1),
+            ),
+        ];
+        for (name, line, now, open) in cases {
+            assert_eq!(redated(&line, &now, open), None, "{name}");
+        }
+        let add = redated(&dated(Action::Add, None), &[], day(11, 1)).unwrap();
+        assert_eq!((add.action, add.effective_date, add.after), (Action::Add, Some(day(11, 1)), Some(5)));
     }
 }

@@ -503,6 +503,35 @@ impl Store {
         })
     }
 
+    /// A change written on another date than planned (its period was posted during the run):
+    /// record the date, the rule, the units it moved from and the money as written.
+    pub fn redate_change(&mut self, change_id: i64, line: &PlanLine) -> Result<(), StoreError> {
+        self.write(&format!("record the date of change {change_id}"), |tx| {
+            let money = line
+                .money
+                .as_ref()
+                .map(|m| serde_json::to_string(&StoredMoney::from(m)))
+                .transpose()
+                .map_err(|e| Fault::corrupt("money of a plan line", e))?;
+            let date_rule = line
+                .date_rule
+                .map(|r| serde_json::to_string(&r))
+                .transpose()
+                .map_err(|e| Fault::corrupt("date rule of a plan line", e))?;
+            tx.execute(
+                r#"UPDATE changes SET "before" = ?2, effective_date = ?3, date_rule = ?4, money = ?5 WHERE id = ?1"#,
+                params![
+                    change_id,
+                    line.before.and_then(|b| b.to_f64()),
+                    line.effective_date.map(|d| d.format("%Y-%m-%d").to_string()),
+                    date_rule,
+                    money,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Record each send of a change's write and what answered it.
     pub fn set_change_attempts(&mut self, change_id: i64, attempts: &[String]) -> Result<(), StoreError> {
         let text = serde_json::to_string(attempts).unwrap_or_else(|_| "[]".to_string());

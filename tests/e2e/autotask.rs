@@ -283,6 +283,54 @@ fn a_period_posted_after_a_dry_run_moves_the_next_push_to_the_open_period() {
 }
 
 #[test]
+fn a_period_posted_during_the_push_is_written_in_the_next_open_one_in_the_same_run() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan).len();
+    let greenfield = crate::harness::line(&plan, "Greenfield Accounting LLC").clone();
+    let first = date(&greenfield["effective_date"]);
+    let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+    // Someone posts Greenfield's period after the run has read its contract, before its
+    // adjustment arrives: Autotask refuses it (a 500); the run reads the contract again
+    // and dates the change in the next open period, in the same run.
+    env.sandbox.autotask_post_on_write(3015, next);
+    let posts_before = adjustment_posts(&env);
+    let out = env.recon(&["--json", "sync", "--yes"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("posted during the run"), "{err}");
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, next), Some(10));
+    assert_eq!(env.sandbox.autotask_units_at(3015, 501, first), Some(8), "a posted period is left alone");
+    assert_eq!(adjustment_posts(&env) - posts_before, planned + 1, "one more POST, for the redated change");
+    // The ledger shows the change as written: its new date, applied.
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let history = env.run_json(&["history", &run["run_id"].to_string()], 0);
+    let change = history["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["company"] == "Greenfield Accounting LLC")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (change["state"].as_str(), date(&change["effective_date"])),
+        (Some("applied"), next),
+        "{change}"
+    );
+    // And the next run finds it done: nothing to send, nothing held.
+    let again = env.run_json(&["sync", "--yes"], 0);
+    assert_eq!(crate::harness::line(&again, "Greenfield Accounting LLC")["action"], "unchanged");
+}
+
+fn adjustment_posts(env: &Env) -> usize {
+    env.sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path_and_query.contains("ContractServiceAdjustments"))
+        .count()
+}
+
+#[test]
 fn the_thread_limit_and_the_hourly_threshold_are_respected() {
     let sandbox = Sandbox::start().unwrap();
     sandbox.set_autotask_hold(Duration::from_millis(60));

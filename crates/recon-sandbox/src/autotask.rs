@@ -60,6 +60,9 @@ struct State {
     adjustments: Vec<Adjustment>,
     /// Contract id -> the first day not yet posted (periods before it are posted).
     posted_until: HashMap<i64, NaiveDate>,
+    /// Contract id -> periods to post when the first adjustment for it arrives (an admin
+    /// posting while a run is under way, between its read and its write).
+    post_on_write: HashMap<i64, NaiveDate>,
     threshold: u64,
     /// Extra requests counted as made by other integrations.
     others: u64,
@@ -226,6 +229,7 @@ impl Autotask {
                 contract_services,
                 adjustments: Vec::new(),
                 posted_until,
+                post_on_write: HashMap::new(),
                 threshold: 10_000,
                 others: 0,
                 next_id,
@@ -281,6 +285,12 @@ impl Autotask {
     /// Periods of `contract` before `until` are posted.
     pub fn set_posted_until(&self, contract: i64, until: NaiveDate) {
         lock(&self.state).posted_until.insert(contract, until);
+    }
+
+    /// Post the periods of `contract` before `until` when its next adjustment arrives,
+    /// before that adjustment is judged.
+    pub fn post_on_write(&self, contract: i64, until: NaiveDate) {
+        lock(&self.state).post_on_write.insert(contract, until);
     }
 
     /// The units of a contract's service in force on `date` (None: no such line).
@@ -565,6 +575,9 @@ impl Autotask {
         }
         if parse_date(&contract["startDate"]).is_some_and(|start| effective < start) {
             return errors(500, &["The effective date is before the contract's start date."]);
+        }
+        if let Some(until) = state.post_on_write.remove(&contract_id) {
+            state.posted_until.insert(contract_id, until);
         }
         if state.posted_until.get(&contract_id).is_some_and(|until| effective < *until) {
             return errors(

@@ -411,6 +411,12 @@ impl Sandbox {
         self.autotask.set_posted_until(contract, until);
     }
 
+    /// Post the periods of `contract` before `until` the moment its next adjustment arrives
+    /// (someone posting during a run, after its reads).
+    pub fn autotask_post_on_write(&self, contract: i64, until: chrono::NaiveDate) {
+        self.autotask.post_on_write(contract, until);
+    }
+
     /// The units of a contract's service in force on `date` (None: no such contract service).
     pub fn autotask_units_at(&self, contract: i64, service: i64, date: chrono::NaiveDate) -> Option<i64> {
         self.autotask.units_at(contract, service, date)
