@@ -63,6 +63,9 @@ fn main() -> Result<()> {
     }
     let small = args.iter().any(|a| a == "--small");
     let scale = if small { small_scale() } else { Scale::large_msp() };
+    if args.iter().any(|a| a == "--autotask-budget") {
+        return autotask_budget_case(&small_scale());
+    }
     if args.iter().any(|a| a == "--autotask") {
         return autotask_case(&scale);
     }
@@ -317,6 +320,73 @@ fn autotask_case(scale: &Scale) -> Result<()> {
     Ok(())
 }
 
+/// recon's share of the Autotask hour in `--autotask-budget` (small, so 4 runs outgrow it).
+const AUTOTASK_SMALL_BUDGET: u32 = 60;
+/// `requests_per_hour` for the next `Case::setup` (`None`: recon's default share).
+static AUTOTASK_BUDGET: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// `--autotask-budget`: 200 contracts (the `--small` MSP), recon's share of the hour set to
+/// `AUTOTASK_SMALL_BUDGET`, the setup's connects and maps, then 4 `sync --dry-run` processes
+/// and a push in a row: what each sent and how it ended, and the most requests any rolling
+/// 60 minutes saw (every request of the case is within the hour), which must not exceed the
+/// budget.
+fn autotask_budget_case(scale: &Scale) -> Result<()> {
+    let _ = PSA.set("autotask");
+    let _ = AUTOTASK_BUDGET.set(AUTOTASK_SMALL_BUDGET);
+    eprintln!("autotask budget: {} companies, requests_per_hour = {AUTOTASK_SMALL_BUDGET}", scale.companies);
+    let case = Case::setup(scale, WORKERS, None, None)?;
+    let setup_sent = case.sandbox.requests().iter().filter(|r| r.server == "autotask").count();
+    println!("| process | exit | wall | Autotask requests | in the rolling hour so far | said |");
+    println!("|---|---|---|---|---|---|");
+    println!("| setup: 5 connects, service maps | 0 | | {setup_sent} | {setup_sent} | |");
+    let runs: [&[&str]; 5] = [
+        &["sync", "--dry-run"],
+        &["sync", "--dry-run"],
+        &["sync", "--dry-run"],
+        &["sync", "--dry-run"],
+        &["sync", "--yes"],
+    ];
+    for args in runs {
+        let (run, code) = case.run_to_end(args)?;
+        let sent = run.requests.iter().filter(|r| r.server == "autotask").count();
+        let all: Vec<Instant> =
+            case.sandbox.requests().iter().filter(|r| r.server == "autotask").map(|r| r.at).collect();
+        let said = run.stderr.lines().find(|l| l.contains("requests_per_hour")).unwrap_or("").trim();
+        println!(
+            "| recon {} | {} | {:.1} s | {sent} | {} | {said} |",
+            args.join(" "),
+            code.map_or("killed".to_string(), |c| c.to_string()),
+            run.wall.as_secs_f64(),
+            busiest_hour(&all)
+        );
+    }
+    let all: Vec<Instant> =
+        case.sandbox.requests().iter().filter(|r| r.server == "autotask").map(|r| r.at).collect();
+    let busiest = busiest_hour(&all);
+    println!(
+        "
+most Autotask requests in any rolling 60 minutes: {busiest} (budget {AUTOTASK_SMALL_BUDGET})"
+    );
+    if busiest > AUTOTASK_SMALL_BUDGET as usize {
+        bail!("{busiest} requests in one rolling hour, over the budget of {AUTOTASK_SMALL_BUDGET}");
+    }
+    Ok(())
+}
+
+/// The most of `times` (in order) that fall within any 60 minutes.
+fn busiest_hour(times: &[Instant]) -> usize {
+    const HOUR: Duration = Duration::from_secs(3600);
+    let mut start = 0;
+    let mut most = 0;
+    for (end, t) in times.iter().enumerate() {
+        while t.duration_since(times[start]) >= HOUR {
+            start += 1;
+        }
+        most = most.max(end + 1 - start);
+    }
+    most
+}
+
 /// `--halopsa`: the generated MSP's 2,000 clients synced through the fake Halo, which enforces
 /// hosted Halo's 300 requests per rolling 5 minutes, with recon at its default ceiling (55 a
 /// minute): the requests each run sends, by entity, and the wall time next to the physical
@@ -505,8 +575,11 @@ impl Case {
         let config = dir.path().join("config.toml");
         let db = dir.path().join("recon.db");
         let mut text = if psa_is("autotask") {
-            // recon's default share of the hourly budget (3,000), not the sandbox's 10,000.
-            sandbox.autotask_config_toml_for(&VENDORS).replace("requests_per_hour = 10000\n", "")
+            // recon's default share of the hourly budget (3,000), not the sandbox's 10,000,
+            // unless the case sets its own.
+            let share =
+                AUTOTASK_BUDGET.get().map(|b| format!("requests_per_hour = {b}\n")).unwrap_or_default();
+            sandbox.autotask_config_toml_for(&VENDORS).replace("requests_per_hour = 10000\n", &share)
         } else if psa_is("halopsa") {
             // recon's default ceiling (55 a minute), not the sandbox's 1,000.
             sandbox.halopsa_config_toml_for(&VENDORS).replace("requests_per_minute = 1000\n", "")
@@ -541,6 +614,19 @@ impl Case {
     }
 
     fn run(&self, args: &[&str]) -> Result<Run> {
+        let (run, code) = self.run_to_end(args)?;
+        if code != Some(0) {
+            bail!(
+                "recon {args:?} exited {code:?}\nstdout (end): {}\nstderr: {}",
+                tail(&run.stdout, 2000),
+                tail(&run.stderr, 4000)
+            );
+        }
+        Ok(run)
+    }
+
+    /// One recon process run to its end, however it ends: the run and its exit code.
+    fn run_to_end(&self, args: &[&str]) -> Result<(Run, Option<i32>)> {
         let before = self.sandbox.requests().len();
         let started = Instant::now();
         let child = Command::new(RECON)
@@ -567,17 +653,9 @@ impl Case {
             let name = format!("{n:03}-{}.log", args.join("_").replace(['/', ' '], "_"));
             std::fs::write(Path::new(&dir).join(name), &output.stderr)?;
         }
-        if !output.status.success() {
-            bail!(
-                "recon {args:?} exited {:?}\nstdout (end): {}\nstderr: {}",
-                output.status.code(),
-                tail(&stdout, 2000),
-                tail(&String::from_utf8_lossy(&output.stderr), 4000)
-            );
-        }
         let requests = self.sandbox.requests().get(before..).map(<[_]>::to_vec).unwrap_or_default();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        Ok(Run { wall, peak_rss_kb, cpu, stdout, stderr, requests })
+        Ok((Run { wall, peak_rss_kb, cpu, stdout, stderr, requests }, output.status.code()))
     }
 }
 

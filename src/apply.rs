@@ -60,32 +60,90 @@ pub fn read_additions_of(
     Ok(read.lines)
 }
 
-/// A run a killed process never finished left changes in `planned`. Settle them against the
-/// lines just read: what the PSA shows was applied, the rest failed (and `run_id`
-/// plans it again). Returns, per settled run, how many of its changes were settled.
-pub fn recover_interrupted(
+/// Settle the runs a killed process left unfinished, before this run reads anything to plan:
+/// each of their writes that never left failed (the plan makes it again); each that left may
+/// have reached the PSA, or may still (a request in flight when the process died is carried
+/// out all the same), so recon first waits until the last such send is older than the HTTP
+/// timeout (`in_flight_for`), then reads its container: what the PSA shows was applied, the
+/// rest failed. Only then does the plan read, so it never plans a write that lands after.
+/// A container that cannot be read stops the run: nothing is pushed on a guess.
+pub fn settle_interrupted(
+    psa: &dyn Psa,
     store: &mut Store,
-    run_id: i64,
-    additions: &BTreeMap<i64, Vec<BillingLine>>,
-    now: DateTime<Utc>,
-) -> Result<Vec<(i64, usize)>, StoreError> {
-    let mut settled_runs = Vec::new();
-    for run in store.unfinished_runs(run_id)? {
+    in_flight_for: std::time::Duration,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<()> {
+    let runs = store.unfinished_runs(0)?;
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let mut pending = Vec::new();
+    for run in &runs {
+        pending.extend(
+            store
+                .changes(run.id)?
+                .into_iter()
+                .filter(|c| c.state == ChangeState::Planned && c.line.action.writes()),
+        );
+    }
+    let last_sent = pending.iter().filter_map(|c| c.sent_at).max();
+    if let Some(wait) = last_sent
+        .map(|t| t + chrono::Duration::from_std(in_flight_for).unwrap_or_default() - Utc::now())
+        .and_then(|left| left.to_std().ok())
+        .filter(|left| !left.is_zero())
+    {
+        say(&format!(
+            "a killed run left writes that may still be in flight; waiting {}s for them before reading {}",
+            wait.as_secs_f64().ceil(),
+            psa.name()
+        ));
+        std::thread::sleep(wait);
+    }
+    // One read per container that a sent write touched, from its earliest date.
+    let mut since: BTreeMap<i64, NaiveDate> = BTreeMap::new();
+    for c in pending.iter().filter(|c| c.sent_at.is_some()) {
+        if let Some(id) = c.line.agreement_id {
+            let day = c.line.effective_date.unwrap_or(NaiveDate::MIN);
+            since.entry(id).and_modify(|d| *d = (*d).min(day)).or_insert(day);
+        }
+    }
+    let mut now_holds: BTreeMap<i64, Vec<BillingLine>> = BTreeMap::new();
+    for (id, day) in since {
+        let lines = psa.lines(id, day).map_err(|e| {
+            anyhow::anyhow!(
+                "settling the run a killed process left: reading {} {id} failed: {e}; nothing was pushed \
+                 (run again when {} answers)",
+                psa.container_word(),
+                psa.name()
+            )
+        })?;
+        now_holds.insert(id, lines);
+    }
+    let now = Utc::now();
+    for run in &runs {
         let mut settled = 0;
-        for change in store.changes(run.id)? {
-            if change.state != ChangeState::Planned || !change.line.action.writes() {
-                continue;
-            }
-            let current = change.line.agreement_id.and_then(|a| additions.get(&a));
-            match current.and_then(|list| holding_addition(&change.line, list)) {
-                Some(id) => store.set_change_state(change.id, ChangeState::Applied, Some(id), None, now)?,
-                None => store.set_change_state(
-                    change.id,
+        for c in pending.iter().filter(|c| c.run_id == run.id) {
+            let held = c
+                .line
+                .agreement_id
+                .and_then(|a| now_holds.get(&a))
+                .and_then(|l| holding_addition(&c.line, l));
+            match (c.sent_at, held) {
+                (Some(_), Some(id)) => {
+                    store.set_change_state(c.id, ChangeState::Applied, Some(id), None, now)?
+                }
+                (Some(_), None) => store.set_change_state(
+                    c.id,
                     ChangeState::Failed,
                     None,
-                    Some(&format!(
-                        "interrupted before its outcome was recorded; run {run_id} planned it again"
-                    )),
+                    Some("interrupted: sent, but the PSA does not hold it; planned again by the next run"),
+                    now,
+                )?,
+                (None, _) => store.set_change_state(
+                    c.id,
+                    ChangeState::Failed,
+                    None,
+                    Some("interrupted before it was sent; planned again by the next run"),
                     now,
                 )?,
             }
@@ -99,9 +157,13 @@ pub fn recover_interrupted(
             &counts,
             Some("the process stopped before the run finished"),
         )?;
-        settled_runs.push((run.id, settled));
+        say(&format!(
+            "run {} was interrupted; settled {settled} of its changes against {}",
+            run.id,
+            psa.name()
+        ));
     }
-    Ok(settled_runs)
+    Ok(())
 }
 
 /// Refuse a push the PSA's remaining hourly budget cannot finish (Autotask: the database's
@@ -152,10 +214,12 @@ pub fn push(
     let bar = crate::output::progress(options.progress, writes.len(), &format!("writing to {}", psa.name()));
     let mut ledger_error = None;
     let sends_allowed = options.max_attempts.max(1);
+    let marks = store.sent_marks()?;
+    let change_ids = pushed.change_ids.clone();
     crate::workers::for_each(
         &writes,
         options.workers,
-        |(_, line)| apply_line(psa, line, sends_allowed),
+        |(index, line)| apply_line(psa, line, sends_allowed, &|| marks.mark(change_ids[*index], Utc::now())),
         |i, outcome| {
             bar.inc(1);
             let index = writes[i].0;
@@ -224,11 +288,23 @@ enum Outcome {
 /// PSA does not hold it, it failed, and the next run plans it again. One exception: a dated
 /// change whose period was posted during the run (the read that settles it shows the first
 /// open day later than its date) is dated there and sent once more, in this run.
-fn apply_line(psa: &dyn Psa, line: &PlanLine, sends_allowed: u32) -> Outcome {
+///
+/// `mark_sent` records on disk that a send is leaving, before each send: a write that could
+/// not be marked is not sent.
+fn apply_line(
+    psa: &dyn Psa,
+    line: &PlanLine,
+    sends_allowed: u32,
+    mark_sent: &dyn Fn() -> Result<(), StoreError>,
+) -> Outcome {
     let mut sends = Vec::new();
     let mut redated: Option<Box<PlanLine>> = None;
     loop {
         let writing = redated.as_deref().unwrap_or(line);
+        if let Err(e) = mark_sent() {
+            let error = format!("not sent: could not record in the ledger that it was being sent: {e}");
+            return Outcome::Failed { error, sends };
+        }
         let error = match psa.write(writing) {
             Ok(addition_id) => {
                 sends.push("applied".to_string());

@@ -224,6 +224,48 @@ pub struct Http {
     stats: HttpStats,
     /// Hosts that answered a 2xx with an HTML page: said once per host, not per request.
     html_hosts: Mutex<std::collections::HashSet<String>>,
+    /// Where the requests of a service with an hourly budget are counted across processes.
+    hour_log: Option<Arc<dyn HourLog>>,
+}
+
+/// The requests sent to a service in the last hour by every recon on one database: a budget
+/// per rolling hour (Autotask's `requests_per_hour`) holds across processes only if each
+/// request is counted where the next process sees it.
+pub trait HourLog: Send + Sync + std::fmt::Debug {
+    /// Count one request to `service` leaving at `now` if fewer than `limit` left in the hour
+    /// before; else count nothing and answer the times of those that did, oldest first.
+    fn take(
+        &self,
+        service: &str,
+        limit: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Vec<chrono::DateTime<chrono::Utc>>>, String>;
+    /// The times of the requests sent to `service` in the hour before `now`, oldest first.
+    fn sent(
+        &self,
+        service: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, String>;
+}
+
+/// When `needed` more requests fit a budget of `limit` per rolling hour, given the times
+/// `sent` (oldest first) of those sent in the hour before `now`: now if they fit, else when
+/// enough of the oldest are an hour old; `None` when `needed` exceeds the whole budget.
+pub fn free_at(
+    sent: &[chrono::DateTime<chrono::Utc>],
+    limit: u32,
+    needed: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let limit = u64::from(limit);
+    if needed > limit {
+        return None;
+    }
+    let over = (sent.len() as u64 + needed).saturating_sub(limit);
+    if over == 0 {
+        return Some(now);
+    }
+    sent.get(over as usize - 1).map(|t| *t + chrono::Duration::hours(1))
 }
 
 impl Http {
@@ -263,7 +305,18 @@ impl Http {
             limiters: Mutex::new(HashMap::new()),
             stats: HttpStats::default(),
             html_hosts: Mutex::new(std::collections::HashSet::new()),
+            hour_log: None,
         })
+    }
+
+    /// Count the requests of services with an hourly budget in `log` (the database).
+    pub fn with_hour_log(mut self, log: Arc<dyn HourLog>) -> Http {
+        self.hour_log = Some(log);
+        self
+    }
+
+    pub fn hour_log(&self) -> Option<&Arc<dyn HourLog>> {
+        self.hour_log.as_ref()
     }
 
     pub fn settings(&self) -> &HttpSettings {
@@ -684,6 +737,24 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_at_is_when_enough_of_the_oldest_requests_are_an_hour_old() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z").unwrap().to_utc();
+        let at = |minutes: i64| t0 + chrono::Duration::minutes(minutes);
+        let sent = [at(0), at(10), at(20), at(30)];
+        let now = at(40);
+        let cases = [
+            ("fits now", &sent[..], 6, 2, Some(now)),
+            ("nothing sent", &[][..], 6, 6, Some(now)),
+            ("one over: when the oldest turns an hour old", &sent, 5, 2, Some(at(60))),
+            ("three over: when the third oldest does", &sent, 4, 3, Some(at(80))),
+            ("more than the whole budget: never", &sent, 4, 5, None),
+        ];
+        for (name, sent, limit, needed, want) in cases {
+            assert_eq!(free_at(sent, limit, needed, now), want, "{name}");
+        }
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -189,6 +189,10 @@ impl Psa for Autotask<'_> {
     /// Autotask shares 10,000 requests an hour among every integration of the database, and
     /// at the limit blocks them all: refuse a push the rest of this hour cannot finish.
     fn check_budget(&self, requests: u64) -> Result<Option<String>, PsaError> {
+        // recon's own share first (this read of the threshold is one more request).
+        self.budget
+            .check(requests + 1, "nothing was pushed")
+            .map_err(|e| PsaError::refused(e.to_string()))?;
         let t = self.threshold()?;
         if requests > t.remaining() {
             return Err(PsaError::refused(format!(
@@ -205,12 +209,13 @@ impl Psa for Autotask<'_> {
         )))
     }
 
-    /// An add reads the new contract service's id after its adjustment.
+    /// The first day after the contract's last posted period, from the unit rows just read.
     fn open_day(&self, lines: &[BillingLine]) -> Option<NaiveDate> {
         let spans: Vec<&crate::model::UnitSpan> = lines.iter().flat_map(|l| &l.schedule).collect();
         super::open_from(&spans)
     }
 
+    /// An add reads the new contract service's id after its adjustment.
     fn extra_requests(&self, lines: &[PlanLine]) -> u64 {
         lines.iter().filter(|l| l.action == Action::Add).count() as u64
     }

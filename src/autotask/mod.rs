@@ -66,6 +66,9 @@ pub enum AtError {
     Permission { method: Method, url: String, status: u16, permission: &'static str },
     #[error("autotask: zone discovery for user {username:?} failed: {message}")]
     Zone { username: String, message: String },
+    /// recon's share of the rolling hour is spent: nothing was sent.
+    #[error("autotask: {0}")]
+    Budget(String),
     #[error("autotask: {0}")]
     Other(String),
 }
@@ -76,7 +79,7 @@ impl AtError {
     /// after acting, so a write answered 500 is settled by reading, like a lost answer.
     pub fn refused(&self) -> bool {
         match self {
-            AtError::Permission { .. } | AtError::Zone { .. } => true,
+            AtError::Permission { .. } | AtError::Zone { .. } | AtError::Budget(_) => true,
             AtError::Http(e) => e.status().is_some_and(|s| (400..500).contains(&s)),
             AtError::Other(_) => false,
         }
@@ -139,18 +142,18 @@ struct Discovery {
 impl<'h> Autotask<'h> {
     /// Find the zone (unless configured) and pace the zone's host at recon's hourly share.
     pub fn connect(settings: &AutotaskSettings, http: &'h Http) -> Result<Autotask<'h>, AtError> {
+        // The hourly share is a budget per rolling hour, counted in the database across
+        // processes (`HourBudget`), the zone lookup included.
+        let budget = HourBudget::new(settings.requests_per_hour, http.hour_log().cloned());
         let (zone, discovery) = match &settings.zone_url {
             Some(zone) => (zone.clone(), None),
             None => (
-                discover_zone(&settings.discovery_url, &settings.username, http)?,
+                discover_zone(&settings.discovery_url, &settings.username, http, &budget)?,
                 Some(Discovery { url: settings.discovery_url.clone(), done: Mutex::new(false) }),
             ),
         };
         let base = api_base(&zone)?;
-        // The hourly share is a budget, not a pace: a run may spend it in a burst (the
-        // thread limit bounds how fast), never more than the share in any rolling hour
-        // (`HourBudget`), and the host's adaptive rate still slows down on a 429.
-        let per_minute = settings.requests_per_hour.max(1);
+        let per_minute = pace(settings.requests_per_hour);
         http.limit_host(SERVICE, &base, per_minute);
         Ok(Autotask {
             per_minute,
@@ -163,7 +166,7 @@ impl<'h> Autotask<'h> {
             gate: Gate::default(),
             picklists: Mutex::new(HashMap::new()),
             units: Mutex::new(HashMap::new()),
-            budget: HourBudget::new(settings.requests_per_hour),
+            budget,
         })
     }
 
@@ -202,7 +205,7 @@ impl<'h> Autotask<'h> {
             )));
         }
         let result = {
-            self.budget.take();
+            self.budget.take()?;
             let _slot = self.gate.enter(entity);
             self.http.send(&request)
         };
@@ -229,7 +232,7 @@ impl<'h> Autotask<'h> {
             };
             if !*done {
                 *done = true;
-                let zone = discover_zone(&discovery.url, &self.username, self.http)?;
+                let zone = discover_zone(&discovery.url, &self.username, self.http, &self.budget)?;
                 let fresh = api_base(&zone)?;
                 if fresh != used {
                     tracing::info!("autotask: the zone moved to {}; retrying there", display_url(&fresh));
@@ -250,7 +253,7 @@ impl<'h> Autotask<'h> {
         let mut retry = request.clone();
         retry.url =
             current.join(&rest).map_err(|e| AtError::Other(format!("cannot rebuild {rest:?}: {e}")))?;
-        self.budget.take();
+        self.budget.take()?;
         let _slot = self.gate.enter(entity);
         self.http.send(&retry).map_err(|e| permission_error(e, &retry, entity))
     }
@@ -732,12 +735,20 @@ fn api_base(zone: &Url) -> Result<Url, AtError> {
         .map_err(|e| AtError::Other(format!("cannot build the API URL from the zone {zone}: {e}")))
 }
 
-fn discover_zone(discovery: &Url, username: &str, http: &Http) -> Result<Url, AtError> {
+/// The pace (requests a minute) that spreads an hourly share: a tenth of it, so no run spends
+/// the hour in its first minutes, yet never slower than a request every 5 seconds, which no
+/// database (10,000 an hour) notices; the adaptive rate still slows down on a 429.
+fn pace(requests_per_hour: u32) -> u32 {
+    requests_per_hour.div_ceil(10).max(12)
+}
+
+fn discover_zone(discovery: &Url, username: &str, http: &Http, budget: &HourBudget) -> Result<Url, AtError> {
     let mut url = discovery
         .join("v1.0/zoneInformation")
         .map_err(|e| AtError::Other(format!("cannot build the discovery URL: {e}")))?;
     url.query_pairs_mut().append_pair("user", username);
     let zone_error = |message: String| AtError::Zone { username: username.to_string(), message };
+    budget.take()?;
     let response =
         http.send(&Request::get(SERVICE, url).header("accept", "application/json")).map_err(|e| {
             zone_error(match e.status() {
@@ -777,40 +788,92 @@ fn permission_error(error: HttpError, request: &Request, entity: &str) -> AtErro
     AtError::Permission { method: request.method.clone(), url: display_url(&request.url), status, permission }
 }
 
-/// recon's share of the database's hourly requests: at most `limit` sent in any rolling hour.
+/// recon's share of the database's hourly requests: at most `limit` sent in any rolling hour,
+/// counted in the database (`HourLog`) by every recon process on it, or in this process
+/// alone when there is no database yet.
 struct HourBudget {
-    limit: usize,
-    sent: Mutex<std::collections::VecDeque<std::time::Instant>>,
+    limit: u32,
+    log: Option<std::sync::Arc<dyn crate::http::HourLog>>,
+    local: Mutex<std::collections::VecDeque<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl HourBudget {
-    fn new(limit: u32) -> HourBudget {
-        HourBudget { limit: limit.max(1) as usize, sent: Mutex::new(std::collections::VecDeque::new()) }
+    fn new(limit: u32, log: Option<std::sync::Arc<dyn crate::http::HourLog>>) -> HourBudget {
+        HourBudget { limit: limit.max(1), log, local: Mutex::new(std::collections::VecDeque::new()) }
     }
 
     /// recon's share per rolling hour.
-    fn share(&self) -> usize {
+    fn share(&self) -> u32 {
         self.limit
     }
 
-    /// Wait, if the share of the last hour is spent, until its oldest request is an hour old.
-    fn take(&self) {
-        const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
-        loop {
-            let now = std::time::Instant::now();
-            let mut sent = lock(&self.sent);
-            while sent.front().is_some_and(|t| now.duration_since(*t) >= HOUR) {
-                sent.pop_front();
+    /// Count a request about to leave, or refuse it when the share of the last hour is spent
+    /// (saying when the next one is free): a run never waits an hour in silence.
+    fn take(&self) -> Result<(), AtError> {
+        let now = chrono::Utc::now();
+        let spent = match &self.log {
+            Some(log) => log.take(SERVICE, self.limit, now).map_err(AtError::Other)?,
+            None => {
+                let mut sent = lock(&self.local);
+                while sent.front().is_some_and(|t| *t <= now - chrono::Duration::hours(1)) {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit as usize {
+                    sent.push_back(now);
+                    None
+                } else {
+                    Some(sent.iter().copied().collect())
+                }
             }
-            if sent.len() < self.limit {
-                sent.push_back(now);
-                return;
-            }
-            let wait = sent.front().map_or(HOUR, |t| HOUR.saturating_sub(now.duration_since(*t)));
-            drop(sent);
-            tracing::info!("autotask: recon's share of this hour is spent; waiting {}s", wait.as_secs());
-            std::thread::sleep(wait.min(std::time::Duration::from_secs(60)));
+        };
+        match spent {
+            None => Ok(()),
+            Some(sent) => Err(AtError::Budget(self.refusal(&sent, 1, now))),
         }
+    }
+
+    /// The requests sent in the hour before `now`, oldest first.
+    fn sent(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, AtError> {
+        match &self.log {
+            Some(log) => log.sent(SERVICE, now).map_err(AtError::Other),
+            None => Ok(lock(&self.local)
+                .iter()
+                .copied()
+                .filter(|t| *t > now - chrono::Duration::hours(1))
+                .collect()),
+        }
+    }
+
+    /// Refuse work that needs `needed` requests when they do not fit what is left this hour.
+    fn check(&self, needed: u64, doing: &str) -> Result<u64, AtError> {
+        let now = chrono::Utc::now();
+        let sent = self.sent(now)?;
+        let left = u64::from(self.limit).saturating_sub(sent.len() as u64);
+        if needed <= left {
+            return Ok(left);
+        }
+        Err(AtError::Budget(format!("{doing}: {}", self.refusal(&sent, needed, now))))
+    }
+
+    fn refusal(
+        &self,
+        sent: &[chrono::DateTime<chrono::Utc>],
+        needed: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let when = match crate::http::free_at(sent, self.limit, needed, now) {
+            Some(at) => format!("enough are free at {} UTC", at.format("%Y-%m-%d %H:%M:%S")),
+            None => "more than the whole share: raise [autotask] requests_per_hour".to_string(),
+        };
+        format!(
+            "it needs {needed} requests, and {} of recon's {} an hour ([autotask] requests_per_hour) were sent in the \
+             last 60 minutes by recon on this database; {when}",
+            sent.len(),
+            self.limit
+        )
     }
 }
 

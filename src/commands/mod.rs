@@ -145,8 +145,18 @@ impl Context {
         Ok((self.store(Some(config))?, lock))
     }
 
+    /// The HTTP client, counting the requests of services with an hourly budget in the
+    /// database (when there is one), so the budget holds across recon processes.
     pub fn http(&self, config: &Config) -> anyhow::Result<Http> {
-        Ok(Http::new(config.http)?)
+        let http = Http::new(config.http)?;
+        let path = self.db_path(Some(config))?;
+        if !path.exists() {
+            return Ok(http);
+        }
+        drop(self.store(Some(config))?); // brings the schema up to date first
+        let log = crate::store::RequestLog::open(&path)
+            .with_context(|| format!("opening the database {} to count requests", path.display()))?;
+        Ok(http.with_hour_log(std::sync::Arc::new(log)))
     }
 
     pub fn warn(&self, message: &str) {
@@ -197,6 +207,19 @@ pub fn ask(question: &str) -> anyhow::Result<bool> {
 /// Connect to the config's PSA with its credentials.
 pub fn psa<'h>(config: &Config, http: &'h Http) -> anyhow::Result<Box<dyn Psa + 'h>> {
     Ok(config.psa()?.settings.connect(http)?)
+}
+
+/// Before a run that writes reads anything: settle the runs a killed process left, if any
+/// (`apply::settle_interrupted`), saying what it finds. A write still in flight is awaited
+/// for as long as a request may take (`[http] timeout_seconds`).
+pub fn settle_interrupted(
+    ctx: &Context,
+    config: &Config,
+    store: &mut Store,
+    psa: &dyn Psa,
+) -> anyhow::Result<()> {
+    let in_flight_for = std::time::Duration::from_secs(config.http.timeout_secs);
+    crate::apply::settle_interrupted(psa, store, in_flight_for, &|m| ctx.warn(m))
 }
 
 /// The built-in sandbox's config for `psa` with these vendors, and recon's default `[sync]`

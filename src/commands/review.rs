@@ -81,6 +81,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
     }
     let http = ctx.http(&config)?;
     let psa = psa(&config, &http)?;
+    super::settle_interrupted(ctx, &config, &mut store, psa.as_ref())?;
 
     // Re-read every agreement involved: the held plan may be stale.
     let held_lines: Vec<&PlanLine> = chosen.iter().map(|c| &c.line).collect();

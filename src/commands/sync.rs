@@ -52,6 +52,9 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let (mut store, _lock) = ctx.locked_store(&config, "sync")?;
     let http = ctx.http(&config)?;
+    if !args.dry_run && store.has_unfinished_runs()? {
+        super::settle_interrupted(ctx, &config, &mut store, super::psa(&config, &http)?.as_ref())?;
+    }
 
     let vendors = selected_vendors(ctx, &config, &store, &args.vendors)?;
     let vendor_configs: Vec<_> =

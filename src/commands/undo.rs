@@ -26,6 +26,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     }
     let http = ctx.http(&config)?;
     let psa = psa(&config, &http)?;
+    super::settle_interrupted(ctx, &config, &mut store, psa.as_ref())?;
     let since = run.period.first_day();
     let touched: Vec<&PlanLine> = applied.iter().collect();
     let current = apply::read_additions_of(psa.as_ref(), &touched, since, ctx.apply_options(&config))?;

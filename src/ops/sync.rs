@@ -282,12 +282,6 @@ pub fn push(
     let writes = p.plan.lines.iter().filter(|l| l.action.writes()).count();
     let run_id = store.start_run(now, RunKind::Sync, period, dry_run, vendors)?;
     if !dry_run {
-        for (run, settled) in apply::recover_interrupted(store, run_id, &p.additions, now)? {
-            (notices.warn)(&format!(
-                "run {run} was interrupted; settled {settled} of its changes against {}",
-                p.psa.name()
-            ));
-        }
         // Only the held changes whose lines this run planned afresh, from vendors it fetched:
         // a sync of one vendor leaves another vendor's decisions p.waiting.
         let keep: Vec<i64> = p.repeats.iter().map(|(_, id)| *id).collect();

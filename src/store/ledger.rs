@@ -46,6 +46,8 @@ pub struct ChangeRecord {
     pub attempts: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When its write was last handed to the network (`None`: never sent).
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 impl ChangeRecord {
@@ -162,7 +164,7 @@ fn split_list(text: &str) -> Vec<String> {
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
     reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, error, sources,
-    created_at, updated_at, findings, attempts, new_unit_cost"#;
+    created_at, updated_at, findings, attempts, new_unit_cost, sent_at"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
     let id: i64 = row.get("id")?;
@@ -269,6 +271,7 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
             .unwrap_or_default(),
         created_at: parse_time("change created_at", &created_at)?,
         updated_at: parse_time("change updated_at", &updated_at)?,
+        sent_at: parse_time_opt("change sent_at", row.get("sent_at")?)?,
     })
 }
 
@@ -437,6 +440,17 @@ impl Store {
             }
         }
         Ok(standing)
+    }
+
+    /// Whether a real run never finished (a process died during it).
+    pub fn has_unfinished_runs(&self) -> Result<bool, StoreError> {
+        self.read("look for unfinished runs", |conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE result IS NULL AND dry_run = 0)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     /// Real runs that never finished (the process died), except `except_run`.

@@ -206,4 +206,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (vendor, vendor_account_id, company_id)
     );
     "#,
+    // 15: when a change's write was handed to the network (set just before each send), so
+    // that a run a killed process left is settled knowing which writes may have reached
+    // the PSA and until when one may still land.
+    r#"
+    ALTER TABLE changes ADD COLUMN sent_at TEXT;
+    "#,
+    // 16: the time of each request sent to a service with an hourly budget (Autotask), by
+    // every recon process on this database, in Unix milliseconds (compared as numbers);
+    // pruned to the last hour as it is written.
+    r#"
+    CREATE TABLE psa_requests (
+        service TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX psa_requests_by_time ON psa_requests (service, sent_at_ms);
+    "#,
 ];

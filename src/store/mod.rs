@@ -8,16 +8,22 @@
 //! - `vendors.rs`: vendor lifecycle, the vendor's accounts and services
 //! - `mappings.rs`: account and service mappings, mapping counts
 //! - `ledger.rs`: runs and the changes recorded for each
+//! - `sent.rs`: a second connection marking writes sent from the threads that send them
+//! - `requests.rs`: the requests sent to a service with an hourly budget, across processes
 
 mod ledger;
 pub mod lock;
 mod mappings;
 mod migrations;
+mod requests;
+mod sent;
 mod status;
 mod vendors;
 
 pub use ledger::{ChangeRecord, RunRecord};
 pub use lock::{Lock, LockError};
+pub use requests::RequestLog;
+pub use sent::SentMarks;
 pub use status::MappingCounts;
 pub use vendors::{AccountChanges, VendorRecord};
 

@@ -2,7 +2,7 @@
 //! discovery, paging, the thread limit and the hourly threshold, and never a doubled change,
 //! whether a run is killed or its answers are lost.
 
-use crate::harness::{Env, writes};
+use crate::harness::{Env, Kill, writes};
 use recon_sandbox::{Faults, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -143,7 +143,7 @@ fn a_process_killed_during_apply_never_doubles_a_change() {
         ..SandboxOptions::default()
     })
     .unwrap();
-    let env = nodeware(sandbox, "\n[http]\nworkers = 1\n");
+    let env = nodeware(sandbox, "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned = writes(&plan);
     let before = units_before(&env, &planned);
@@ -530,4 +530,91 @@ fn a_contract_billed_two_months_ahead_is_dated_after_them_and_never_held_after()
         assert_eq!(line["action"], "unchanged", "run {run}: {line}");
     }
     assert_eq!(env.sandbox.autotask_adjustments().iter().filter(|a| a.1 == months(2)).count(), 1);
+}
+
+/// Kill a push in the write of `company`'s line at `point`, then run again: every change
+/// lands exactly once (one adjustment per line, the vendor's units on its date).
+fn killed_in_the_write_of(company: &str, point: Kill, setup: impl Fn(&Env)) {
+    let env = nodeware(Sandbox::start().unwrap(), "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
+    setup(&env);
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    let before = units_before(&env, &planned);
+    let target = crate::harness::line(&plan, company).clone();
+    let contract = target["agreement_id"].as_i64().unwrap();
+    let service = target["product_id"].as_i64().unwrap();
+    let on = date(&target["effective_date"]);
+    let landed = || env.sandbox.autotask_units_at(contract, service, on) == target["after"].as_i64();
+    let second = env.killed_in_a_write("autotask", &format!("\"contractID\":{contract},"), point, landed);
+    assert_eq!(second.status.code(), Some(0), "{point:?}: {}", String::from_utf8_lossy(&second.stderr));
+    assert_landed_once(&env, &planned, &before);
+    let again = env.run_json(&["sync", "--yes"], 0);
+    assert!(writes(&again).is_empty(), "{point:?}: converged: {again:#}");
+}
+
+fn cafe_starts_today(env: &Env) {
+    let today = chrono::Utc::now().date_naive();
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let contract = crate::harness::line(&plan, "Café Lumière")["agreement_id"].as_i64().unwrap();
+    env.sandbox.autotask_set_contract_start(contract, today);
+}
+
+#[test]
+fn a_kill_in_the_first_line_of_a_contract_that_starts_mid_month_never_doubles_it() {
+    for point in Kill::EVERY {
+        killed_in_the_write_of("Café Lumière", point, cafe_starts_today);
+    }
+}
+
+#[test]
+fn a_kill_in_a_delta_on_an_existing_line_never_doubles_it() {
+    for point in Kill::EVERY {
+        killed_in_the_write_of("Greenfield Accounting LLC", point, |_| {});
+    }
+}
+
+#[test]
+fn requests_per_hour_is_a_budget_per_rolling_hour_across_processes() {
+    const BUDGET: usize = 20;
+    let sandbox = Sandbox::start().unwrap();
+    let text = sandbox
+        .autotask_config_toml_for(&["nodeware"])
+        .replace("requests_per_hour = 10000\n", &format!("requests_per_hour = {BUDGET}\n"));
+    assert!(text.contains(&format!("requests_per_hour = {BUDGET}")), "{text}");
+    // One connect, then process after process, each starting fresh: the database counts what
+    // every one sent, the zone lookups included.
+    let env = Env::with_nodeware(sandbox, &text);
+    let sent = |env: &Env| {
+        let requests: Vec<String> = env
+            .sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.server == "autotask")
+            .map(|r| format!("{} {}", r.method, r.path_and_query))
+            .collect();
+        assert!(
+            requests.len() <= BUDGET,
+            "{} requests to Autotask in the hour: {requests:#?}",
+            requests.len()
+        );
+        requests.len()
+    };
+    let mut refused = None;
+    for run in 1..=10 {
+        let out = env.recon(&["sync", "--dry-run"]).output().unwrap();
+        sent(&env);
+        if out.status.code() != Some(0) {
+            refused = Some((run, String::from_utf8_lossy(&out.stderr).to_string()));
+            break;
+        }
+    }
+    let (run, err) = refused.expect("the hour's share ran out");
+    assert!(run > 1, "{err}");
+    assert!(err.contains("requests_per_hour") && err.contains("free at"), "{err}");
+    // A push that does not fit what is left is refused before anything is sent.
+    let before = sent(&env);
+    let out = env.recon(&["sync", "--yes"]).output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(env.sandbox.autotask_adjustments().is_empty(), "nothing half-written");
+    assert!(sent(&env) <= before.max(BUDGET));
 }

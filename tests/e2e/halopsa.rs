@@ -3,7 +3,7 @@
 //! a line Halo computes left alone, and never a doubled or dropped line, whether a run is
 //! killed, its answers are lost or someone edits the invoice meanwhile.
 
-use crate::harness::{Env, writes};
+use crate::harness::{Env, Kill, writes};
 use recon_sandbox::{Faults, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -191,7 +191,7 @@ fn a_process_killed_during_apply_never_doubles_or_drops_a_line() {
         ..SandboxOptions::default()
     })
     .unwrap();
-    let env = nodeware(sandbox, "\n[http]\nworkers = 1\n");
+    let env = nodeware(sandbox, "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned = writes(&plan);
     let before = invoices_of(&env, &planned);
@@ -380,5 +380,33 @@ fn bad_halo_config_is_named_with_its_line() {
         assert_eq!(out.status.code(), Some(2), "{wanted}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(wanted) && err.contains("config.toml:"), "{wanted}: {err}");
+    }
+}
+
+/// Kill a push in the re-post of `company`'s invoice at `point`, then run again: each add made
+/// one line, no line was lost, every quantity is the vendor's.
+fn killed_in_the_write_of(company: &str, point: Kill) {
+    let env = nodeware(Sandbox::start().unwrap(), "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    let before = invoices_of(&env, &planned);
+    let target = crate::harness::line(&plan, company).clone();
+    let (invoice, item) = (target["agreement_id"].as_i64().unwrap(), target["product_id"].as_i64().unwrap());
+    let landed = || {
+        env.sandbox.halo_invoice_lines(invoice).iter().any(|l| {
+            l["_itemid"].as_i64() == Some(item) && l["qty_order"].as_f64() == target["after"].as_f64()
+        })
+    };
+    let second = env.killed_in_a_write("halopsa", &format!("\"id\":{invoice},\"lines\""), point, landed);
+    assert_eq!(second.status.code(), Some(0), "{point:?}: {}", String::from_utf8_lossy(&second.stderr));
+    assert_landed_once(&env, &planned, &before);
+    let again = env.run_json(&["sync", "--yes"], 0);
+    assert!(writes(&again).is_empty(), "{point:?}: converged: {again:#}");
+}
+
+#[test]
+fn a_kill_in_the_write_of_a_new_line_never_doubles_or_drops_one() {
+    for point in Kill::EVERY {
+        killed_in_the_write_of("Café Lumière", point);
     }
 }

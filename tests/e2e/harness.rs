@@ -120,6 +120,38 @@ impl Env {
         std::thread::sleep(std::time::Duration::from_millis(400));
     }
 
+    /// `sync --yes` killed in the write that `server` sees with `only` in its path or body,
+    /// at `point` (`landed` says when it is acted on and answered), then `sync --yes` again:
+    /// the second run's output. A write received when recon dies is acted on 600 ms later,
+    /// while the second run starts (a request in flight lands all the same).
+    pub fn killed_in_a_write(
+        &self,
+        server: &str,
+        only: &str,
+        point: Kill,
+        landed: impl Fn() -> bool,
+    ) -> std::process::Output {
+        if let Kill::AfterTheAnswer = point {
+            self.kill_when(&["sync", "--yes"], landed);
+        } else {
+            self.sandbox.close_gate(server, only);
+            self.kill_when(&["sync", "--yes"], || self.sandbox.held_writes(server) >= 1);
+        }
+        std::thread::scope(|scope| {
+            match point {
+                Kill::BeforeItArrives => self.sandbox.open_gate(server, false),
+                Kill::AfterItIsReceived => {
+                    scope.spawn(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(600));
+                        self.sandbox.open_gate(server, true);
+                    });
+                }
+                Kill::AfterTheAnswer => {}
+            }
+            self.recon(&["sync", "--yes"]).output().expect("recon runs")
+        })
+    }
+
     /// Run `recon ARGS` on a pseudo-terminal (util-linux `script`), typing `input` after half
     /// a second: its exit code and what the terminal showed.
     pub fn on_a_terminal(&self, args: &str, input: &str) -> (Option<i32>, String) {
@@ -169,6 +201,21 @@ impl Env {
             .filter(|r| r.server == "connectwise" && r.method != "GET")
             .collect()
     }
+}
+
+/// Where a push is killed in the write of one line.
+#[derive(Debug, Clone, Copy)]
+pub enum Kill {
+    /// The write never reaches the PSA.
+    BeforeItArrives,
+    /// The PSA has received it and acts on it after recon died, while the next run starts.
+    AfterItIsReceived,
+    /// The PSA acted and answered; recon died before recording it.
+    AfterTheAnswer,
+}
+
+impl Kill {
+    pub const EVERY: [Kill; 3] = [Kill::BeforeItArrives, Kill::AfterItIsReceived, Kill::AfterTheAnswer];
 }
 
 /// The line of a plan (`--json`) for `company` (the first, when it has several).

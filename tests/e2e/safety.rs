@@ -202,7 +202,8 @@ fn a_process_killed_during_apply_converges_on_the_next_run() {
         ..SandboxOptions::default()
     })
     .unwrap();
-    let text = format!("{}\n[http]\nworkers = 1\n", sandbox.config_toml_for(&["nodeware"]));
+    let text =
+        format!("{}\n[http]\nworkers = 1\ntimeout_seconds = 3\n", sandbox.config_toml_for(&["nodeware"]));
     let env = Env::with_config(sandbox, &text);
     env.run(&["connect", "nodeware"], 0);
     env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
@@ -288,4 +289,28 @@ fn on_a_terminal_sync_asks_before_pushing() {
     assert!(screen.contains("Push") && screen.contains("[y/N]"), "{screen}");
     assert!(screen.contains("Nothing pushed"), "{screen}");
     assert!(env.cw_writes().is_empty());
+}
+
+/// A ConnectWise create killed at each point of its write: the next run converges with one
+/// addition per product, at the vendor's quantity.
+#[test]
+fn a_kill_in_the_write_of_a_new_addition_never_creates_it_twice() {
+    for point in crate::harness::Kill::EVERY {
+        let sandbox = Sandbox::start().unwrap();
+        let text =
+            format!("{}\n[http]\nworkers = 1\ntimeout_seconds = 3\n", sandbox.config_toml_for(&["nodeware"]));
+        let env = Env::with_config(sandbox, &text);
+        env.run(&["connect", "nodeware"], 0);
+        env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+        let plan = env.run_json(&["sync", "--dry-run"], 0);
+        let add =
+            plan["lines"].as_array().unwrap().iter().find(|l| l["action"] == "add").expect("an add").clone();
+        let agreement = add["agreement_id"].as_i64().unwrap();
+        let product = add["product"].as_str().unwrap().to_string();
+        let landed = || !env.live_additions(agreement, &product).is_empty();
+        let second =
+            env.killed_in_a_write("connectwise", &format!("agreements/{agreement}/additions"), point, landed);
+        assert_eq!(second.status.code(), Some(0), "{point:?}: {}", String::from_utf8_lossy(&second.stderr));
+        assert_converged(&env, &plan);
+    }
 }

@@ -293,6 +293,14 @@ impl Autotask {
         lock(&self.state).post_on_write.insert(contract, until);
     }
 
+    /// Move a contract's start date.
+    pub fn set_contract_start(&self, contract: i64, start: NaiveDate) {
+        let mut state = lock(&self.state);
+        if let Some(c) = state.contracts.iter_mut().find(|c| c["id"].as_i64() == Some(contract)) {
+            c["startDate"] = json!(format!("{start}T00:00:00"));
+        }
+    }
+
     /// The units of a contract's service in force on `date` (None: no such line).
     pub fn units_at(&self, contract: i64, service: i64, date: NaiveDate) -> Option<i64> {
         let state = lock(&self.state);

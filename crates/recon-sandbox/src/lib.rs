@@ -417,6 +417,11 @@ impl Sandbox {
         self.autotask.post_on_write(contract, until);
     }
 
+    /// Move a contract's start date (a contract that starts mid-month).
+    pub fn autotask_set_contract_start(&self, contract: i64, start: chrono::NaiveDate) {
+        self.autotask.set_contract_start(contract, start);
+    }
+
     /// The units of a contract's service in force on `date` (None: no such contract service).
     pub fn autotask_units_at(&self, contract: i64, service: i64, date: chrono::NaiveDate) -> Option<i64> {
         self.autotask.units_at(contract, service, date)
@@ -586,6 +591,24 @@ impl Sandbox {
         for (_, server) in &self.servers {
             server.set_faults(faults.clone());
         }
+    }
+
+    /// Hold, unacted on, every write whose path or body contains `only` (any write: "") that reaches
+    /// `server` (`autotask`, `halopsa`, `connectwise`, a vendor) from now on, until
+    /// `open_gate`.
+    pub fn close_gate(&self, server: &str, only: &str) {
+        self.servers.iter().filter(|(n, _)| n == server).for_each(|(_, s)| s.close_gate(only));
+    }
+
+    /// How many writes `server`'s closed gate holds (received, not acted on).
+    pub fn held_writes(&self, server: &str) -> usize {
+        self.servers.iter().filter(|(n, _)| n == server).map(|(_, s)| s.held_writes()).sum()
+    }
+
+    /// Open `server`'s gate: its held writes are acted on (`act`: they land, late) or dropped
+    /// unanswered (they never reached the service).
+    pub fn open_gate(&self, server: &str, act: bool) {
+        self.servers.iter().filter(|(n, _)| n == server).for_each(|(_, s)| s.open_gate(act));
     }
 
     /// Change the rate limit of one server whose faults apply to it, keeping its window.

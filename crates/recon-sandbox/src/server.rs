@@ -109,6 +109,26 @@ struct ServerContext {
     fault_state: Mutex<FaultState>,
     log: Arc<Mutex<Vec<RecordedRequest>>>,
     addr: SocketAddr,
+    gate: Gate,
+}
+
+/// Holds writes that arrive while it is closed, before the service acts on them: a test
+/// kills recon with a write at a known point (received, not yet acted on), then lets the
+/// service act on it (it lands after the client died) or drops it (it never arrived).
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    opened: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// Only writes whose path or body contains this are held (all writes when empty).
+    only: String,
+    held: usize,
+    /// When opened: whether the held writes are acted on (else dropped unanswered).
+    act: bool,
 }
 
 struct FaultState {
@@ -154,6 +174,7 @@ impl RunningServer {
             latency: spec.latency,
             log,
             addr,
+            gate: Gate::default(),
         });
         let mut running =
             RunningServer { server, context: Arc::clone(&context), workers: Vec::new(), stop, addr };
@@ -171,6 +192,28 @@ impl RunningServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Hold every write (POST, PUT, PATCH, DELETE) whose path or body contains `only` that arrives
+    /// from now on, unacted on.
+    pub fn close_gate(&self, only: &str) {
+        let mut gate = lock(&self.context.gate.state);
+        gate.closed = true;
+        gate.only = only.to_string();
+    }
+
+    /// How many writes the closed gate holds.
+    pub fn held_writes(&self) -> usize {
+        lock(&self.context.gate.state).held
+    }
+
+    /// Open the gate: the held writes are acted on (`act`) or dropped unanswered, as if they
+    /// never arrived.
+    pub fn open_gate(&self, act: bool) {
+        let mut gate = lock(&self.context.gate.state);
+        gate.closed = false;
+        gate.act = act;
+        self.context.gate.opened.notify_all();
     }
 
     /// Replace the faults in force (and restart their random stream and rate window).
@@ -201,6 +244,8 @@ impl FaultState {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // A worker waiting at a closed gate would never return to be joined.
+        self.open_gate(false);
         // Each unblock wakes exactly one thread blocked in recv().
         for _ in &self.workers {
             self.server.unblock();
@@ -229,6 +274,7 @@ fn serve(context: &ServerContext, mut request: tiny_http::Request) {
     let path_and_query = request.url().to_string();
     let method = request.method().as_str().to_uppercase();
     let (reply, after) = match read_exchange(context, &mut request, &method, &path_and_query) {
+        Ok(exchange) if !pass_gate(&context.gate, &exchange) => return,
         Ok(exchange) => match injected_fault(context, &method) {
             Some(Fault::Instead(name, reply)) => (reply, Some((name, Duration::ZERO))),
             Some(fault) => ((context.handler)(&exchange), Some((fault.name(), fault.delay()))),
@@ -266,6 +312,24 @@ fn serve(context: &ServerContext, mut request: tiny_http::Request) {
         _ => {}
     }
     answer_and_close(request, reply.status, &reply.headers, &body);
+}
+
+/// Wait while the gate is closed; whether the write goes on to the service.
+fn pass_gate(gate: &Gate, exchange: &Exchange) -> bool {
+    if !["POST", "PUT", "PATCH", "DELETE"].contains(&exchange.method.as_str()) {
+        return true;
+    }
+    let mut state = lock(&gate.state);
+    let seen = format!("{} {}", exchange.path, String::from_utf8_lossy(&exchange.body));
+    if !state.closed || !seen.contains(state.only.as_str()) {
+        return true;
+    }
+    state.held += 1;
+    while state.closed {
+        state = gate.opened.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    state.held -= 1;
+    state.act
 }
 
 /// Write the answer ourselves, with `Connection: close` (tiny_http refuses that header).
