@@ -211,48 +211,50 @@ pub fn push(
     }
     let writes: Vec<(usize, &PlanLine)> =
         lines.iter().enumerate().filter(|(_, l)| l.action.writes()).collect();
+    let groups = write_groups(&writes, psa.writes_whole_container());
     let bar = crate::output::progress(options.progress, writes.len(), &format!("writing to {}", psa.name()));
     let mut ledger_error = None;
     let sends_allowed = options.max_attempts.max(1);
     let marks = store.sent_marks()?;
     let change_ids = pushed.change_ids.clone();
     crate::workers::for_each(
-        &writes,
+        &groups,
         options.workers,
-        |(index, line)| apply_line(psa, line, sends_allowed, &|| marks.mark(change_ids[*index], Utc::now())),
-        |i, outcome| {
-            bar.inc(1);
-            let index = writes[i].0;
-            let id = pushed.change_ids[index];
-            let now = Utc::now();
-            let (recorded, sends) = match outcome {
-                Outcome::Applied { addition_id, sends, redated } => {
-                    pushed.applied.push(index);
-                    let mut recorded = Ok(());
-                    if let Some(line) = redated {
-                        recorded = store.redate_change(id, &line);
-                        pushed.redated.push((index, *line));
+        |group| apply_group(psa, group, sends_allowed, &|index| marks.mark(change_ids[index], Utc::now())),
+        |_, outcomes| {
+            for (index, outcome) in outcomes {
+                bar.inc(1);
+                let id = pushed.change_ids[index];
+                let now = Utc::now();
+                let (recorded, sends) = match outcome {
+                    Outcome::Applied { addition_id, sends, redated } => {
+                        pushed.applied.push(index);
+                        let mut recorded = Ok(());
+                        if let Some(line) = redated {
+                            recorded = store.redate_change(id, &line);
+                            pushed.redated.push((index, *line));
+                        }
+                        let recorded = recorded.and_then(|()| {
+                            store.set_change_state(id, ChangeState::Applied, addition_id, None, now)
+                        });
+                        (recorded, sends)
                     }
-                    let recorded = recorded.and_then(|()| {
-                        store.set_change_state(id, ChangeState::Applied, addition_id, None, now)
-                    });
-                    (recorded, sends)
+                    Outcome::Failed { error, sends } => {
+                        let recorded = store.set_change_state(
+                            id,
+                            ChangeState::Failed,
+                            lines[index].addition_id,
+                            Some(&error),
+                            now,
+                        );
+                        pushed.failed.push((index, error));
+                        (recorded, sends)
+                    }
+                };
+                let recorded = recorded.and_then(|()| store.set_change_attempts(id, &sends));
+                if let Err(e) = recorded {
+                    ledger_error.get_or_insert(e);
                 }
-                Outcome::Failed { error, sends } => {
-                    let recorded = store.set_change_state(
-                        id,
-                        ChangeState::Failed,
-                        lines[index].addition_id,
-                        Some(&error),
-                        now,
-                    );
-                    pushed.failed.push((index, error));
-                    (recorded, sends)
-                }
-            };
-            let recorded = recorded.and_then(|()| store.set_change_attempts(id, &sends));
-            if let Err(e) = recorded {
-                ledger_error.get_or_insert(e);
             }
         },
     );
@@ -280,69 +282,145 @@ enum Outcome {
     },
 }
 
-/// Write one line; a write whose answer was lost is settled by reading the container again.
-/// A write that sets an absolute value (`Psa::repeatable`: ConnectWise's PATCH of `quantity`,
-/// Halo's re-post of a line's `qty_order`) that the PSA does not hold is sent again in the
-/// same run, up to `sends_allowed` sends in all: setting the same value twice is harmless,
-/// whether the lost send landed or not. A create or a dated delta is never sent twice: if the
-/// PSA does not hold it, it failed, and the next run plans it again. One exception: a dated
-/// change whose period was posted during the run (the read that settles it shows the first
-/// open day later than its date) is dated there and sent once more, in this run.
-///
-/// `mark_sent` records on disk that a send is leaving, before each send: a write that could
-/// not be marked is not sent.
-fn apply_line(
-    psa: &dyn Psa,
-    line: &PlanLine,
-    sends_allowed: u32,
-    mark_sent: &dyn Fn() -> Result<(), StoreError>,
-) -> Outcome {
-    let mut sends = Vec::new();
-    let mut redated: Option<Box<PlanLine>> = None;
-    loop {
-        let writing = redated.as_deref().unwrap_or(line);
-        if let Err(e) = mark_sent() {
-            let error = format!("not sent: could not record in the ledger that it was being sent: {e}");
-            return Outcome::Failed { error, sends };
+/// The writes of a push as the units `apply_group` sends: one line each, or, for a PSA that
+/// writes a container whole (`Psa::writes_whole_container`: Halo re-posts a recurring invoice
+/// with all its lines), every line of one container together, in plan order.
+fn write_groups<'l>(
+    writes: &[(usize, &'l PlanLine)],
+    whole_container: bool,
+) -> Vec<Vec<(usize, &'l PlanLine)>> {
+    if !whole_container {
+        return writes.iter().map(|w| vec![*w]).collect();
+    }
+    let mut groups: Vec<Vec<(usize, &PlanLine)>> = Vec::new();
+    let mut by_container: BTreeMap<i64, usize> = BTreeMap::new();
+    for &(index, line) in writes {
+        match line.agreement_id.and_then(|id| by_container.get(&id)) {
+            Some(&group) => groups[group].push((index, line)),
+            None => {
+                if let Some(id) = line.agreement_id {
+                    by_container.insert(id, groups.len());
+                }
+                groups.push(vec![(index, line)]);
+            }
         }
-        let error = match psa.write(writing) {
-            Ok(addition_id) => {
-                sends.push("applied".to_string());
-                return Outcome::Applied { addition_id, sends, redated };
+    }
+    groups
+}
+
+/// One line of a group on its way through `apply_group`.
+struct Sending<'l> {
+    index: usize,
+    line: &'l PlanLine,
+    /// The line as it is written now, when its date had to move.
+    redated: Option<Box<PlanLine>>,
+    sends: Vec<String>,
+    outcome: Option<Outcome>,
+}
+
+impl Sending<'_> {
+    fn writing(&self) -> &PlanLine {
+        self.redated.as_deref().unwrap_or(self.line)
+    }
+
+    fn applied(&mut self, addition_id: Option<i64>) {
+        let (sends, redated) = (std::mem::take(&mut self.sends), self.redated.take());
+        self.outcome = Some(Outcome::Applied { addition_id, sends, redated });
+    }
+
+    fn failed(&mut self, error: String) {
+        self.outcome = Some(Outcome::Failed { error, sends: std::mem::take(&mut self.sends) });
+    }
+}
+
+/// Write one group (one line, or every line of one container: `write_groups`) in one send;
+/// a send whose answer was lost is settled by reading the container again, once for the
+/// whole group, and each line judged by what it holds. A write that sets an absolute value
+/// (`Psa::repeatable`: ConnectWise's PATCH of `quantity`, Halo's re-post of a line's
+/// `qty_order`) that the PSA does not hold is sent again in the same run, up to
+/// `sends_allowed` sends in all: setting the same value twice is harmless, whether the lost
+/// send landed or not. A create or a dated delta is never sent twice: if the PSA does not
+/// hold it, it failed, and the next run plans it again. One exception: a dated change whose
+/// period was posted during the run (the read that settles it shows the first open day later
+/// than its date) is dated there and sent once more, in this run.
+///
+/// `mark_sent(index)` records on disk that the line's write is leaving, before each send: a
+/// write that could not be marked is not sent.
+fn apply_group(
+    psa: &dyn Psa,
+    group: &[(usize, &PlanLine)],
+    sends_allowed: u32,
+    mark_sent: &dyn Fn(usize) -> Result<(), StoreError>,
+) -> Vec<(usize, Outcome)> {
+    let mut state: Vec<Sending> = group
+        .iter()
+        .map(|&(index, line)| Sending { index, line, redated: None, sends: Vec::new(), outcome: None })
+        .collect();
+    loop {
+        for s in state.iter_mut().filter(|s| s.outcome.is_none()) {
+            if let Err(e) = mark_sent(s.index) {
+                s.failed(format!("not sent: could not record in the ledger that it was being sent: {e}"));
+            }
+        }
+        let mut pending: Vec<&mut Sending> = state.iter_mut().filter(|s| s.outcome.is_none()).collect();
+        let Some(first) = pending.first() else { break };
+        let settle_for = first.writing().clone();
+        let writing: Vec<&PlanLine> = pending.iter().map(|s| s.writing()).collect();
+        let result = psa.write_together(&writing);
+        let error = match result {
+            Ok(ids) => {
+                for (s, id) in pending.iter_mut().zip(ids.into_iter().chain(std::iter::repeat(None))) {
+                    s.sends.push("applied".to_string());
+                    s.applied(id);
+                }
+                break;
             }
             Err(e) => e,
         };
-        sends.push(answer_text(&error));
-        let read = settle_read(psa, writing, &error);
-        if let Some(addition_id) = read.as_ref().and_then(|lines| holding_addition(writing, lines)) {
-            tracing::info!("{error}; but {} shows the change applied: recorded as applied", psa.name());
-            return Outcome::Applied { addition_id: Some(addition_id), sends, redated };
-        }
-        let moved = redated
-            .is_none()
-            .then(|| {
-                read.as_ref().and_then(|lines| crate::reconcile::redated(line, lines, psa.open_day(lines)?))
-            })
-            .flatten();
-        if let Some(moved) = moved {
+        let read = settle_read(psa, &settle_for, &error);
+        let mut moved_any = false;
+        for s in pending.iter_mut() {
+            s.sends.push(answer_text(&error));
+            if let Some(addition_id) = read.as_ref().and_then(|lines| holding_addition(s.writing(), lines)) {
+                tracing::info!("{error}; but {} shows the change applied: recorded as applied", psa.name());
+                s.applied(Some(addition_id));
+                continue;
+            }
+            let moved = s
+                .redated
+                .is_none()
+                .then(|| {
+                    read.as_ref()
+                        .and_then(|lines| crate::reconcile::redated(s.line, lines, psa.open_day(lines)?))
+                })
+                .flatten();
+            if let Some(moved) = moved {
+                tracing::info!(
+                    "{error}; the period of {} was posted during the run: dated {} instead",
+                    s.line.effective_date.map_or_else(String::new, |d| d.to_string()),
+                    moved.effective_date.map_or_else(String::new, |d| d.to_string()),
+                );
+                s.redated = Some(Box::new(moved));
+                moved_any = true;
+                continue;
+            }
+            if error.was_refused() || !psa.repeatable(s.writing()) || s.sends.len() >= sends_allowed as usize
+            {
+                s.failed(error.to_string());
+                continue;
+            }
             tracing::info!(
-                "{error}; the period of {} was posted during the run: dated {} instead",
-                line.effective_date.map_or_else(String::new, |d| d.to_string()),
-                moved.effective_date.map_or_else(String::new, |d| d.to_string()),
+                "{error}; {} does not hold it: sending it again (send {})",
+                psa.name(),
+                s.sends.len() + 1
             );
-            redated = Some(Box::new(moved));
-            continue;
         }
-        if error.was_refused() || !psa.repeatable(writing) || sends.len() >= sends_allowed as usize {
-            return Outcome::Failed { error: error.to_string(), sends };
+        let sends = pending.iter().filter(|s| s.outcome.is_none()).map(|s| s.sends.len()).max();
+        if let Some(sends) = sends.filter(|_| !moved_any) {
+            std::thread::sleep(std::time::Duration::from_millis(250 * sends as u64));
         }
-        tracing::info!(
-            "{error}; {} does not hold it: sending it again (send {})",
-            psa.name(),
-            sends.len() + 1
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250 * sends.len() as u64));
     }
+    state.into_iter().filter_map(|s| Some((s.index, s.outcome?))).collect()
 }
 
 /// What answered one send, short enough for the ledger.

@@ -148,6 +148,22 @@ pub trait Psa: Sync {
     /// (`None` when an add was applied but the new line's id could not be read).
     fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError>;
 
+    /// Whether the PSA writes a container whole (Halo re-posts a recurring invoice with every
+    /// line): then `apply` hands `write_together` every change of one container at once, so
+    /// a container changes in one write whatever the number of its changed lines.
+    fn writes_whole_container(&self) -> bool {
+        false
+    }
+
+    /// Apply `lines` (of one container, when `writes_whole_container`; else one line) in one
+    /// write, all or none; returns the id of each line's billing line, in order.
+    fn write_together(&self, lines: &[&PlanLine]) -> Result<Vec<Option<i64>>, PsaError> {
+        match lines {
+            [line] => Ok(vec![self.write(line)?]),
+            _ => Err(PsaError::refused(format!("{} writes one line at a time", self.name()))),
+        }
+    }
+
     /// Creating catalog products, for a PSA that lets recon (`map services --create-product`).
     fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
         None

@@ -202,72 +202,118 @@ impl Psa for HaloPsa<'_> {
     }
 
     fn write(&self, line: &PlanLine) -> Result<Option<i64>, PsaError> {
-        let (Some(invoice_id), Some(item_id), Some(quantity)) =
-            (line.agreement_id, line.product_id, line.after)
-        else {
-            return Err(PsaError::refused("line lacks a recurring invoice, item or quantity"));
-        };
-        match (line.action.write(), line.addition_id) {
-            (Some(Write::Set), Some(line_id)) => {
-                // One send: `apply` settles a lost answer and sends it again itself.
-                self.repost(invoice_id, Repeat::Unsafe, |lines| {
-                    let target = lines
-                        .iter_mut()
-                        .find(|l| l.get("id").and_then(Value::as_i64) == Some(line_id))
-                        .ok_or_else(|| {
-                            HaloError::Refused(format!(
-                                "line {line_id} is no longer on recurring invoice {invoice_id}; nothing was written"
-                            ))
-                        })?;
-                    match line.new_unit_cost {
-                        // A cost change (`[sync] update_costs`, approved): only the line's cost.
-                        Some(cost) => target["unit_cost"] = json!(cost.to_f64()),
-                        None => target["qty_order"] = json!(quantity),
-                    }
-                    Ok(())
-                })?;
-                Ok(Some(line_id))
-            }
-            (Some(Write::Create), _) => {
-                let money = line.money.as_ref();
-                let price = money.and_then(|m| m.unit_price).and_then(|p| p.to_f64());
-                let cost = money.and_then(|m| m.unit_cost).and_then(|c| c.to_f64());
-                let (before, saved) = self.repost(invoice_id, Repeat::Unsafe, |lines| {
-                    let mut new = json!({
-                        "ihid": invoice_id,
-                        "_itemid": item_id,
-                        "qty_order": quantity,
-                        "isinactive": false,
-                    });
-                    if let Some(code) = &line.product {
-                        new["item_code"] = json!(code);
-                    }
-                    if let Some(date) = line.effective_date {
-                        new["startdate"] = json!(format!("{date}T00:00:00"));
-                    }
-                    if let Some(price) = price {
-                        new["unit_price"] = json!(price);
-                    }
-                    if let Some(cost) = cost {
-                        new["unit_cost"] = json!(cost);
-                    }
-                    lines.push(new);
-                    Ok(())
-                })?;
-                // The new line is the one of the item that was not there before.
-                let old: HashSet<i64> =
-                    before.iter().filter_map(|l| l.get("id").and_then(Value::as_i64)).collect();
-                Ok(saved.and_then(|lines| {
-                    lines
-                        .iter()
-                        .filter(|l| l.get("_itemid").and_then(Value::as_i64) == Some(item_id))
-                        .filter_map(|l| l.get("id").and_then(Value::as_i64))
-                        .find(|id| !old.contains(id))
-                }))
-            }
-            _ => Err(PsaError::refused(format!("nothing to apply for a {} line", line.action.as_str()))),
-        }
+        Ok(self.write_together(&[line])?.pop().flatten())
     }
+
+    /// Every change of one invoice in one re-post: one read and one write per changed
+    /// invoice, however many of its lines change (Halo allows about one request a second).
+    fn writes_whole_container(&self) -> bool {
+        true
+    }
+
+    /// One send: `apply` settles a lost answer (reading the invoice once) and sends the
+    /// quantities it does not hold again itself; a new line is never sent twice.
+    fn write_together(&self, lines: &[&PlanLine]) -> Result<Vec<Option<i64>>, PsaError> {
+        let Some(invoice_id) = lines.first().and_then(|l| l.agreement_id) else {
+            return Err(PsaError::refused("line lacks a recurring invoice"));
+        };
+        for line in lines {
+            if line.agreement_id != Some(invoice_id) || line.product_id.is_none() || line.after.is_none() {
+                return Err(PsaError::refused(format!(
+                    "a line of recurring invoice {invoice_id} lacks its invoice, item or quantity; nothing was written"
+                )));
+            }
+            let writable = match line.action.write() {
+                Some(Write::Set) => line.addition_id.is_some(),
+                Some(Write::Create) => true,
+                _ => false,
+            };
+            if !writable {
+                return Err(PsaError::refused(format!(
+                    "nothing to apply for a {} line",
+                    line.action.as_str()
+                )));
+            }
+        }
+        let (before, saved) = self.repost(invoice_id, Repeat::Unsafe, |held| {
+            for line in lines {
+                change_lines(held, invoice_id, line)?;
+            }
+            Ok(())
+        })?;
+        // A new line is the one of its item that was not there before (the first such for
+        // the first add of that item, and so on).
+        let old: HashSet<i64> = before.iter().filter_map(|l| l.get("id").and_then(Value::as_i64)).collect();
+        let mut taken: HashSet<i64> = HashSet::new();
+        Ok(lines
+            .iter()
+            .map(|line| match (line.action.write(), line.addition_id) {
+                (Some(Write::Set), Some(line_id)) => Some(line_id),
+                _ => {
+                    let new = saved.as_ref()?.iter().filter_map(|l| {
+                        let id = l.get("id").and_then(Value::as_i64)?;
+                        (l.get("_itemid").and_then(Value::as_i64) == line.product_id
+                            && !old.contains(&id)
+                            && !taken.contains(&id))
+                        .then_some(id)
+                    });
+                    let id = new.min()?;
+                    taken.insert(id);
+                    Some(id)
+                }
+            })
+            .collect())
+    }
+}
+
+/// One plan line applied to the lines of recurring invoice `invoice_id` as Halo holds them:
+/// the line's `qty_order` (or, for an approved cost change, its `unit_cost`) set, or a new
+/// line added with the Item, the quantity, the period's first day and the price and cost.
+fn change_lines(held: &mut Vec<Value>, invoice_id: i64, line: &PlanLine) -> Result<(), HaloError> {
+    let (Some(item_id), Some(quantity)) = (line.product_id, line.after) else {
+        return Err(HaloError::Refused("line lacks an item or quantity".into()));
+    };
+    match (line.action.write(), line.addition_id) {
+        (Some(Write::Set), Some(line_id)) => {
+            let target = held
+                .iter_mut()
+                .find(|l| l.get("id").and_then(Value::as_i64) == Some(line_id))
+                .ok_or_else(|| {
+                    HaloError::Refused(format!(
+                        "line {line_id} is no longer on recurring invoice {invoice_id}; nothing was written"
+                    ))
+                })?;
+            match line.new_unit_cost {
+                // A cost change (`[sync] update_costs`, approved): only the line's cost.
+                Some(cost) => target["unit_cost"] = json!(cost.to_f64()),
+                None => target["qty_order"] = json!(quantity),
+            }
+        }
+        (Some(Write::Create), _) => {
+            let money = line.money.as_ref();
+            let mut new = json!({
+                "ihid": invoice_id,
+                "_itemid": item_id,
+                "qty_order": quantity,
+                "isinactive": false,
+            });
+            if let Some(code) = &line.product {
+                new["item_code"] = json!(code);
+            }
+            if let Some(date) = line.effective_date {
+                new["startdate"] = json!(format!("{date}T00:00:00"));
+            }
+            if let Some(price) = money.and_then(|m| m.unit_price).and_then(|p| p.to_f64()) {
+                new["unit_price"] = json!(price);
+            }
+            if let Some(cost) = money.and_then(|m| m.unit_cost).and_then(|c| c.to_f64()) {
+                new["unit_cost"] = json!(cost);
+            }
+            held.push(new);
+        }
+        _ => return Err(HaloError::Refused(format!("nothing to apply for a {} line", line.action.as_str()))),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

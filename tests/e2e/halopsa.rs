@@ -106,9 +106,9 @@ fn a_sync_reposts_each_invoice_with_every_line_and_leaves_a_computed_line_alone(
         .unwrap();
     assert_eq!(cafe_line["unit_price"], 3.0);
     assert_eq!(cafe_line["startdate"].as_str().unwrap().get(..10), cafe["effective_date"].as_str());
-    // Only whole-invoice re-posts: never updatelines, never process.
+    // Only whole-invoice re-posts, one per changed invoice: never updatelines, never process.
     let sent = posts(&env);
-    assert_eq!(sent.len(), planned.len(), "{sent:?}");
+    assert_eq!(sent.len(), before.len(), "{sent:?}");
     assert!(sent.iter().all(|p| p == "/api/RecurringInvoice"), "{sent:?}");
     // The computed line is as it was.
     let computed = env.sandbox.halo_invoice_lines(3012);
@@ -118,7 +118,7 @@ fn a_sync_reposts_each_invoice_with_every_line_and_leaves_a_computed_line_alone(
     // Converged: the next run plans nothing and sends nothing.
     let again = env.run_json(&["sync", "--yes"], 0);
     assert!(writes(&again).is_empty(), "{again:#}");
-    assert_eq!(posts(&env).len(), planned.len());
+    assert_eq!(posts(&env).len(), before.len());
     let page = env.run(&["report", "--format", "csv"], 0);
     assert!(page.contains("Greenfield Accounting LLC"), "{page}");
 }
@@ -409,4 +409,45 @@ fn a_kill_in_the_write_of_a_new_line_never_doubles_or_drops_one() {
     for point in Kill::EVERY {
         killed_in_the_write_of("Café Lumière", point);
     }
+}
+
+#[test]
+fn the_changes_of_one_invoice_go_in_one_read_and_one_repost() {
+    let vendors = ["nodeware", "huntress"];
+    let env = halo_env(Sandbox::start().unwrap(), &vendors, "");
+    for vendor in vendors {
+        env.run(&["connect", vendor], 0);
+    }
+    for (vendor, service, product) in
+        recon_sandbox::SERVICE_PRODUCTS.iter().filter(|(v, _, _)| vendors.contains(v))
+    {
+        env.run(&["map", "services", "--vendor", vendor, "--set", service, "--product", product], 0);
+    }
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let planned = writes(&plan);
+    let mut per_invoice: BTreeMap<i64, usize> = BTreeMap::new();
+    for line in &planned {
+        *per_invoice.entry(line["agreement_id"].as_i64().unwrap()).or_default() += 1;
+    }
+    assert!(per_invoice.values().any(|n| *n >= 2), "an invoice with several changed lines: {per_invoice:?}");
+    let before = invoices_of(&env, &planned);
+    let start = env.sandbox.requests().len();
+    let pushed = env.run_json(&["sync", "--yes"], 0);
+    assert_eq!(pushed["applied"].as_u64(), Some(planned.len() as u64), "{pushed:#}");
+    assert_landed_once(&env, &planned, &before);
+    // Per changed invoice: one read of it right before its write, and one re-post.
+    let push: Vec<_> =
+        env.sandbox.requests().into_iter().skip(start).filter(|r| r.server == "halopsa").collect();
+    let reposts =
+        push.iter().filter(|r| r.method == "POST" && r.path_and_query == "/api/RecurringInvoice").count();
+    let rereads = push
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path_and_query.split('?').next().unwrap().starts_with("/api/RecurringInvoice/")
+        })
+        .count();
+    assert_eq!((reposts, rereads), (per_invoice.len(), per_invoice.len()), "{per_invoice:?}");
+    let again = env.run_json(&["sync", "--yes"], 0);
+    assert!(writes(&again).is_empty(), "{again:#}");
 }
