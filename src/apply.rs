@@ -73,7 +73,7 @@ pub fn settle_interrupted(
     in_flight_for: std::time::Duration,
     say: &dyn Fn(&str),
 ) -> anyhow::Result<()> {
-    let runs = store.unfinished_runs(0)?;
+    let runs = store.unfinished_runs()?;
     if runs.is_empty() {
         return Ok(());
     }
@@ -363,8 +363,9 @@ fn apply_group(
             }
         }
         let mut pending: Vec<&mut Sending> = state.iter_mut().filter(|s| s.outcome.is_none()).collect();
-        let Some(first) = pending.first() else { break };
-        let settle_for = first.writing().clone();
+        let Some(first) = pending.first().map(|s| s.writing()) else { break };
+        // The container the group writes, read from the line's date if a send needs settling.
+        let (container, since) = (first.agreement_id, first.effective_date);
         let writing: Vec<&PlanLine> = pending.iter().map(|s| s.writing()).collect();
         let result = psa.write_together(&writing);
         let error = match result {
@@ -377,7 +378,7 @@ fn apply_group(
             }
             Err(e) => e,
         };
-        let read = settle_read(psa, &settle_for, &error);
+        let read = settle_read(psa, container, since, &error);
         let mut moved_any = false;
         for s in pending.iter_mut() {
             s.sends.push(answer_text(&error));
@@ -437,9 +438,14 @@ fn answer_text(error: &PsaError) -> String {
 /// Autotask's 500 for a validation) may still have happened: the container's lines read
 /// again, for `holding_addition` to look for it (for a dated change: the units in force on
 /// its date are the target). A refusal (4xx) means nothing happened: nothing to look up.
-fn settle_read(psa: &dyn Psa, line: &PlanLine, error: &PsaError) -> Option<Vec<BillingLine>> {
+fn settle_read(
+    psa: &dyn Psa,
+    container: Option<i64>,
+    since: Option<NaiveDate>,
+    error: &PsaError,
+) -> Option<Vec<BillingLine>> {
     if error.was_refused() {
         return None;
     }
-    psa.lines(line.agreement_id?, line.effective_date.unwrap_or(NaiveDate::MIN)).ok()
+    psa.lines(container?, since.unwrap_or(NaiveDate::MIN)).ok()
 }

@@ -224,8 +224,9 @@ pub struct Http {
     stats: HttpStats,
     /// Hosts that answered a 2xx with an HTML page: said once per host, not per request.
     html_hosts: Mutex<std::collections::HashSet<String>>,
-    /// Where the requests of a service with an hourly budget are counted across processes.
-    hour_log: Option<Arc<dyn HourLog>>,
+    /// Where the requests of a service with an hourly budget are counted: in the database
+    /// across processes (`with_hour_log`), else in this process alone.
+    hour_log: Arc<dyn HourLog>,
 }
 
 /// The requests sent to a service in the last hour by every recon on one database: a budget
@@ -246,6 +247,42 @@ pub trait HourLog: Send + Sync + std::fmt::Debug {
         service: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, String>;
+}
+
+/// The requests of this process alone: the log of a command run before the database exists.
+#[derive(Debug, Default)]
+pub struct ProcessHourLog {
+    sent: Mutex<HashMap<String, std::collections::VecDeque<chrono::DateTime<chrono::Utc>>>>,
+}
+
+impl HourLog for ProcessHourLog {
+    fn take(
+        &self,
+        service: &str,
+        limit: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Vec<chrono::DateTime<chrono::Utc>>>, String> {
+        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = all.entry(service.to_string()).or_default();
+        while sent.front().is_some_and(|t| *t <= now - chrono::Duration::hours(1)) {
+            sent.pop_front();
+        }
+        if sent.len() < limit as usize {
+            sent.push_back(now);
+            return Ok(None);
+        }
+        Ok(Some(sent.iter().copied().collect()))
+    }
+
+    fn sent(
+        &self,
+        service: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, String> {
+        let all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = all.get(service).into_iter().flatten();
+        Ok(sent.copied().filter(|t| *t > now - chrono::Duration::hours(1)).collect())
+    }
 }
 
 /// When `needed` more requests fit a budget of `limit` per rolling hour, given the times
@@ -305,18 +342,18 @@ impl Http {
             limiters: Mutex::new(HashMap::new()),
             stats: HttpStats::default(),
             html_hosts: Mutex::new(std::collections::HashSet::new()),
-            hour_log: None,
+            hour_log: Arc::new(ProcessHourLog::default()),
         })
     }
 
     /// Count the requests of services with an hourly budget in `log` (the database).
     pub fn with_hour_log(mut self, log: Arc<dyn HourLog>) -> Http {
-        self.hour_log = Some(log);
+        self.hour_log = log;
         self
     }
 
-    pub fn hour_log(&self) -> Option<&Arc<dyn HourLog>> {
-        self.hour_log.as_ref()
+    pub fn hour_log(&self) -> &Arc<dyn HourLog> {
+        &self.hour_log
     }
 
     pub fn settings(&self) -> &HttpSettings {

@@ -144,7 +144,7 @@ impl<'h> Autotask<'h> {
     pub fn connect(settings: &AutotaskSettings, http: &'h Http) -> Result<Autotask<'h>, AtError> {
         // The hourly share is a budget per rolling hour, counted in the database across
         // processes (`HourBudget`), the zone lookup included.
-        let budget = HourBudget::new(settings.requests_per_hour, http.hour_log().cloned());
+        let budget = HourBudget::new(settings.requests_per_hour, std::sync::Arc::clone(http.hour_log()));
         let (zone, discovery) = match &settings.zone_url {
             Some(zone) => (zone.clone(), None),
             None => (
@@ -789,17 +789,15 @@ fn permission_error(error: HttpError, request: &Request, entity: &str) -> AtErro
 }
 
 /// recon's share of the database's hourly requests: at most `limit` sent in any rolling hour,
-/// counted in the database (`HourLog`) by every recon process on it, or in this process
-/// alone when there is no database yet.
+/// counted in the `HourLog` (the database, by every recon process on it).
 struct HourBudget {
     limit: u32,
-    log: Option<std::sync::Arc<dyn crate::http::HourLog>>,
-    local: Mutex<std::collections::VecDeque<chrono::DateTime<chrono::Utc>>>,
+    log: std::sync::Arc<dyn crate::http::HourLog>,
 }
 
 impl HourBudget {
-    fn new(limit: u32, log: Option<std::sync::Arc<dyn crate::http::HourLog>>) -> HourBudget {
-        HourBudget { limit: limit.max(1), log, local: Mutex::new(std::collections::VecDeque::new()) }
+    fn new(limit: u32, log: std::sync::Arc<dyn crate::http::HourLog>) -> HourBudget {
+        HourBudget { limit: limit.max(1), log }
     }
 
     /// recon's share per rolling hour.
@@ -811,49 +809,18 @@ impl HourBudget {
     /// (saying when the next one is free): a run never waits an hour in silence.
     fn take(&self) -> Result<(), AtError> {
         let now = chrono::Utc::now();
-        let spent = match &self.log {
-            Some(log) => log.take(SERVICE, self.limit, now).map_err(AtError::Other)?,
-            None => {
-                let mut sent = lock(&self.local);
-                while sent.front().is_some_and(|t| *t <= now - chrono::Duration::hours(1)) {
-                    sent.pop_front();
-                }
-                if sent.len() < self.limit as usize {
-                    sent.push_back(now);
-                    None
-                } else {
-                    Some(sent.iter().copied().collect())
-                }
-            }
-        };
-        match spent {
+        match self.log.take(SERVICE, self.limit, now).map_err(AtError::Other)? {
             None => Ok(()),
             Some(sent) => Err(AtError::Budget(self.refusal(&sent, 1, now))),
         }
     }
 
-    /// The requests sent in the hour before `now`, oldest first.
-    fn sent(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, AtError> {
-        match &self.log {
-            Some(log) => log.sent(SERVICE, now).map_err(AtError::Other),
-            None => Ok(lock(&self.local)
-                .iter()
-                .copied()
-                .filter(|t| *t > now - chrono::Duration::hours(1))
-                .collect()),
-        }
-    }
-
     /// Refuse work that needs `needed` requests when they do not fit what is left this hour.
-    fn check(&self, needed: u64, doing: &str) -> Result<u64, AtError> {
+    fn check(&self, needed: u64, doing: &str) -> Result<(), AtError> {
         let now = chrono::Utc::now();
-        let sent = self.sent(now)?;
-        let left = u64::from(self.limit).saturating_sub(sent.len() as u64);
-        if needed <= left {
-            return Ok(left);
+        let sent = self.log.sent(SERVICE, now).map_err(AtError::Other)?;
+        if sent.len() as u64 + needed <= u64::from(self.limit) {
+            return Ok(());
         }
         Err(AtError::Budget(format!("{doing}: {}", self.refusal(&sent, needed, now))))
     }

@@ -153,10 +153,10 @@ impl Context {
         if !path.exists() {
             return Ok(http);
         }
-        drop(self.store(Some(config))?); // brings the schema up to date first
-        let log = crate::store::RequestLog::open(&path)
-            .with_context(|| format!("opening the database {} to count requests", path.display()))?;
-        Ok(http.with_hour_log(std::sync::Arc::new(log)))
+        Ok(match self.store(Some(config))?.request_log()? {
+            Some(log) => http.with_hour_log(std::sync::Arc::new(log)),
+            None => http,
+        })
     }
 
     pub fn warn(&self, message: &str) {

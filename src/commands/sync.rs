@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let (mut store, _lock) = ctx.locked_store(&config, "sync")?;
     let http = ctx.http(&config)?;
-    if !args.dry_run && store.has_unfinished_runs()? {
+    if !args.dry_run && !store.unfinished_runs()?.is_empty() {
         super::settle_interrupted(ctx, &config, &mut store, super::psa(&config, &http)?.as_ref())?;
     }
 

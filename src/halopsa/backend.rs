@@ -196,7 +196,6 @@ impl Psa for HaloPsa<'_> {
     /// Re-post the invoice with every line as Halo holds it now: the line's `qty_order` set
     /// (an absolute value, which `apply` may send again), or a new line added (a create,
     /// never sent twice: a lost answer is settled by reading the invoice).
-    /// Setting a quantity is absolute; a new line is a create.
     fn repeatable(&self, line: &PlanLine) -> bool {
         line.action.write() == Some(Write::Set)
     }
@@ -217,23 +216,10 @@ impl Psa for HaloPsa<'_> {
         let Some(invoice_id) = lines.first().and_then(|l| l.agreement_id) else {
             return Err(PsaError::refused("line lacks a recurring invoice"));
         };
-        for line in lines {
-            if line.agreement_id != Some(invoice_id) || line.product_id.is_none() || line.after.is_none() {
-                return Err(PsaError::refused(format!(
-                    "a line of recurring invoice {invoice_id} lacks its invoice, item or quantity; nothing was written"
-                )));
-            }
-            let writable = match line.action.write() {
-                Some(Write::Set) => line.addition_id.is_some(),
-                Some(Write::Create) => true,
-                _ => false,
-            };
-            if !writable {
-                return Err(PsaError::refused(format!(
-                    "nothing to apply for a {} line",
-                    line.action.as_str()
-                )));
-            }
+        if lines.iter().any(|l| l.agreement_id != Some(invoice_id)) {
+            return Err(PsaError::refused(format!(
+                "the lines written with recurring invoice {invoice_id} are not all of it; nothing was written"
+            )));
         }
         let (before, saved) = self.repost(invoice_id, Repeat::Unsafe, |held| {
             for line in lines {

@@ -442,25 +442,13 @@ impl Store {
         Ok(standing)
     }
 
-    /// Whether a real run never finished (a process died during it).
-    pub fn has_unfinished_runs(&self) -> Result<bool, StoreError> {
-        self.read("look for unfinished runs", |conn| {
-            Ok(conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE result IS NULL AND dry_run = 0)",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-    }
-
-    /// Real runs that never finished (the process died), except `except_run`.
-    pub fn unfinished_runs(&self, except_run: i64) -> Result<Vec<RunRecord>, StoreError> {
+    /// Real runs that never finished (the process died).
+    pub fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         self.read("list unfinished runs", |conn| {
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE result IS NULL AND dry_run = 0 AND id != ?1 ORDER BY id"
-            );
+            let sql =
+                format!("SELECT {RUN_COLUMNS} FROM runs WHERE result IS NULL AND dry_run = 0 ORDER BY id");
             let mut stmt = conn.prepare(&sql)?;
-            let mut rows = stmt.query([except_run])?;
+            let mut rows = stmt.query([])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(run_from_row(row)?);

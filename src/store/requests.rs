@@ -2,10 +2,9 @@
 //! database (`http::HourLog`): its own connection, so the HTTP threads count each request as
 //! it leaves, and a later process sees what an earlier one spent.
 
-use super::BUSY_TIMEOUT;
+use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior, params};
-use std::path::Path;
 use std::sync::Mutex;
 
 #[derive(Debug)]
@@ -13,14 +12,16 @@ pub struct RequestLog {
     conn: Mutex<Connection>,
 }
 
-impl RequestLog {
-    /// The log in the database at `path` (which `Store::open` has brought up to date).
-    pub fn open(path: &Path) -> Result<RequestLog, rusqlite::Error> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        Ok(RequestLog { conn: Mutex::new(conn) })
+impl Store {
+    /// The requests log of this database, on a connection of its own (`None` in memory:
+    /// no other process would see it).
+    pub fn request_log(&self) -> Result<Option<RequestLog>, StoreError> {
+        let conn = self.side_connection("open a second connection to count requests")?;
+        Ok(conn.map(|conn| RequestLog { conn: Mutex::new(conn) }))
     }
+}
 
+impl RequestLog {
     fn sent_in_hour(
         conn: &Connection,
         service: &str,
@@ -90,8 +91,8 @@ mod tests {
     fn two_processes_share_one_hour_and_old_requests_fall_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("recon.db");
-        drop(crate::store::Store::open(&path).unwrap());
-        let (first, second) = (RequestLog::open(&path).unwrap(), RequestLog::open(&path).unwrap());
+        let log = || Store::open(&path).unwrap().request_log().unwrap().unwrap();
+        let (first, second) = (log(), log());
         let t0 = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z").unwrap().to_utc();
         let at = |seconds: i64| t0 + chrono::Duration::seconds(seconds);
 

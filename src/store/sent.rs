@@ -3,7 +3,7 @@
 //! out. A run a killed process left is then settled knowing which writes may have reached the
 //! PSA (and until when one may still land), and which never left.
 
-use super::{BUSY_TIMEOUT, Fault, Store, StoreError, stamp};
+use super::{Fault, Store, StoreError, stamp};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use std::sync::Mutex;
@@ -19,16 +19,20 @@ pub struct SentMarks {
 impl Store {
     /// A connection for marking this run's writes sent from the threads that send them.
     pub fn sent_marks(&self) -> Result<SentMarks, StoreError> {
-        let Some(file) = self.conn.path().filter(|p| !p.is_empty()).map(str::to_string) else {
-            return Ok(SentMarks { conn: None, path: self.path.clone() });
-        };
+        let conn = self.side_connection("open a second connection to mark writes sent")?;
+        Ok(SentMarks { conn: conn.map(Mutex::new), path: self.path.clone() })
+    }
+
+    /// Another connection to this database's file (`None` for one in memory, which no other
+    /// connection sees): for what is written from other threads, each write committed alone.
+    pub(super) fn side_connection(&self, doing: &str) -> Result<Option<Connection>, StoreError> {
+        let Some(file) = self.conn.path().filter(|p| !p.is_empty()) else { return Ok(None) };
         let open = || -> Result<Connection, rusqlite::Error> {
-            let conn = Connection::open(&file)?;
-            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let conn = Connection::open(file)?;
+            conn.busy_timeout(super::BUSY_TIMEOUT)?;
             Ok(conn)
         };
-        let conn = open().map_err(|e| Fault::Sql(e).into_error("open a second connection", &self.path))?;
-        Ok(SentMarks { conn: Some(Mutex::new(conn)), path: self.path.clone() })
+        open().map(Some).map_err(|e| Fault::Sql(e).into_error(doing, &self.path))
     }
 }
 

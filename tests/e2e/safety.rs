@@ -204,9 +204,7 @@ fn a_process_killed_during_apply_converges_on_the_next_run() {
     .unwrap();
     let text =
         format!("{}\n[http]\nworkers = 1\ntimeout_seconds = 3\n", sandbox.config_toml_for(&["nodeware"]));
-    let env = Env::with_config(sandbox, &text);
-    env.run(&["connect", "nodeware"], 0);
-    env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+    let env = Env::with_nodeware(sandbox, &text);
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned_writes = plan["counts"]["add"].as_u64().unwrap() + plan["counts"]["update"].as_u64().unwrap();
 
@@ -299,9 +297,7 @@ fn a_kill_in_the_write_of_a_new_addition_never_creates_it_twice() {
         let sandbox = Sandbox::start().unwrap();
         let text =
             format!("{}\n[http]\nworkers = 1\ntimeout_seconds = 3\n", sandbox.config_toml_for(&["nodeware"]));
-        let env = Env::with_config(sandbox, &text);
-        env.run(&["connect", "nodeware"], 0);
-        env.run(&["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"], 0);
+        let env = Env::with_nodeware(sandbox, &text);
         let plan = env.run_json(&["sync", "--dry-run"], 0);
         let add =
             plan["lines"].as_array().unwrap().iter().find(|l| l["action"] == "add").expect("an add").clone();

@@ -341,8 +341,13 @@ impl Sandbox {
         })
     }
 
+    /// The server named `name` (`connectwise`, `autotask`, `halopsa`, a vendor).
+    fn server(&self, name: &str) -> Option<&RunningServer> {
+        self.servers.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+
     fn server_url(&self, name: &str) -> Option<String> {
-        self.servers.iter().find(|(n, _)| n == name).map(|(_, s)| s.url())
+        self.server(name).map(RunningServer::url)
     }
 
     /// The ConnectWise "site"; the API lives under `/{codebase}apis/3.0/`.
@@ -597,25 +602,23 @@ impl Sandbox {
     /// `server` (`autotask`, `halopsa`, `connectwise`, a vendor) from now on, until
     /// `open_gate`.
     pub fn close_gate(&self, server: &str, only: &str) {
-        self.servers.iter().filter(|(n, _)| n == server).for_each(|(_, s)| s.close_gate(only));
+        self.server(server).into_iter().for_each(|s| s.close_gate(only));
     }
 
     /// How many writes `server`'s closed gate holds (received, not acted on).
     pub fn held_writes(&self, server: &str) -> usize {
-        self.servers.iter().filter(|(n, _)| n == server).map(|(_, s)| s.held_writes()).sum()
+        self.server(server).map_or(0, RunningServer::held_writes)
     }
 
     /// Open `server`'s gate: its held writes are acted on (`act`: they land, late) or dropped
     /// unanswered (they never reached the service).
     pub fn open_gate(&self, server: &str, act: bool) {
-        self.servers.iter().filter(|(n, _)| n == server).for_each(|(_, s)| s.open_gate(act));
+        self.server(server).into_iter().for_each(|s| s.open_gate(act));
     }
 
     /// Change the rate limit of one server whose faults apply to it, keeping its window.
     pub fn set_rate_limit(&self, server: &str, per_minute: Option<u32>) {
-        for (_, s) in self.servers.iter().filter(|(n, _)| n == server) {
-            s.set_rate_limit(per_minute);
-        }
+        self.server(server).into_iter().for_each(|s| s.set_rate_limit(per_minute));
     }
 
     /// `base_url` (or `api_url` for SaaS Alerts) of an HTTP vendor; `None` for file vendors.
