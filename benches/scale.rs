@@ -422,6 +422,22 @@ fn halopsa_case(scale: &Scale) -> Result<()> {
         "\nplan: {} add, {} update, {} unchanged; applied {pushed}; recurring invoices: {}",
         dry_plan.add, dry_plan.update, dry_plan.unchanged, case.summary.agreements
     );
+    // The push's own requests: each changed invoice read once more, then re-posted once.
+    let is_write = |r: &&RecordedRequest| {
+        let path = r.path_and_query.split('?').next().unwrap_or_default();
+        (r.method == "GET" && path.starts_with("/api/RecurringInvoice/"))
+            || (r.method == "POST" && path == "/api/RecurringInvoice")
+    };
+    let writes: Vec<&RecordedRequest> = sync.requests.iter().filter(is_write).collect();
+    let invoices: BTreeSet<&str> =
+        writes.iter().filter(|r| r.method == "GET").map(|r| r.path_and_query.as_str()).collect();
+    println!(
+        "push: {pushed} changed lines on {} invoices: {} requests, {:.2} per changed invoice, {:.2} per changed line",
+        invoices.len(),
+        writes.len(),
+        writes.len() as f64 / invoices.len().max(1) as f64,
+        writes.len() as f64 / pushed.max(1) as f64
+    );
     Ok(())
 }
 
@@ -1176,6 +1192,7 @@ fn pure_core() -> Result<PureTimes> {
                 schedule: Vec::new(),
                 inactive: false,
                 computed: false,
+                pro_rata: rust_decimal::Decimal::ZERO,
             });
             next_id += 1;
         }
@@ -1197,6 +1214,7 @@ fn pure_core() -> Result<PureTimes> {
             schedule: Vec::new(),
             inactive: false,
             computed: false,
+            pro_rata: rust_decimal::Decimal::ZERO,
         });
         next_id += 1;
     }

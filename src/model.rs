@@ -271,6 +271,11 @@ pub struct BillingLine {
     /// asset counts): recon never writes it, and says so.
     #[serde(default)]
     pub computed: bool,
+    /// Units waiting on the line that the PSA adds to it when it next invoices (Halo's
+    /// pending pro-rata quantity); `quantity` already counts them, so the line reads the same
+    /// before and after the PSA folds them in.
+    #[serde(default)]
+    pub pro_rata: Decimal,
 }
 
 /// Where a billing line stands in a period.

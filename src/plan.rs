@@ -103,6 +103,9 @@ pub enum Reason {
     /// The PSA computes the line's quantity itself (Halo's automatic quantity from licence,
     /// user or asset counts): writing it would fight that calculation, so recon never does.
     ComputedByPsa { psa: String },
+    /// The line has a pro-rata of `pro_rata` waiting that the PSA adds to it at its next
+    /// invoice, more than the vendors' count: no quantity recon sets now ends below it.
+    ProRataAbove { psa: String, pro_rata: Decimal },
     /// The `[sync]` policy holds the change for review.
     Held { hold: Hold },
     /// Undo: the run created this addition; it is set to 0 (never cancelled).
@@ -143,6 +146,7 @@ impl Reason {
             Reason::NoUnitsOnDate { .. } => "no_units_on_date",
             Reason::ChangesLater { .. } => "changes_later",
             Reason::ComputedByPsa { .. } => "quantity_managed_by_psa",
+            Reason::ProRataAbove { .. } => "pro_rata_above_count",
             Reason::Held { .. } => "held",
             Reason::UndoCreated => "undo_created",
             Reason::UndoBackTo { .. } => "undo_back_to",
@@ -309,7 +313,13 @@ pub enum DateRule {
     Posted { open_from: chrono::NaiveDate },
     /// The PSA applies a changed quantity from the next invoice it generates (Halo
     /// `nextcreationdate`), and its own pro-rata settings decide the part period.
-    NextInvoice { next_invoice: chrono::NaiveDate },
+    NextInvoice {
+        next_invoice: chrono::NaiveDate,
+        /// A pro-rata quantity waiting on the line that the PSA adds to it at that invoice
+        /// (`before` counts it already).
+        #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "decimal_number")]
+        pro_rata: Option<Decimal>,
+    },
 }
 
 impl PlanLine {

@@ -505,6 +505,7 @@ impl<'h> Autotask<'h> {
                     schedule,
                     inactive: false,
                     computed: false,
+                    pro_rata: rust_decimal::Decimal::ZERO,
                 });
             }
         }

@@ -79,6 +79,7 @@ mod tests {
                 schedule: spans.clone(),
                 inactive: false,
                 computed: false,
+                pro_rata: Decimal::ZERO,
             };
             assert_eq!(line.quantity_at(Some(day(11, 20))), Some(Decimal::from(15)));
             assert_eq!(line.quantity_at(Some(day(10, 20))), Some(Decimal::from(10)));

@@ -146,6 +146,7 @@ impl Addition {
             schedule: Vec::new(),
             inactive: false,
             computed: false,
+            pro_rata: Decimal::ZERO,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! invoice with every line as read (never `updatelines`, never `RecurringInvoice/process`);
 //! a missing line is added to the invoice the same way.
 
+use super::wire::Line;
 use super::{HaloError, HaloPsa, HaloSettings};
 use crate::config::{ConfigError, Validator};
 use crate::http::{Http, Repeat};
@@ -10,6 +11,7 @@ use crate::model::{BillingContainer, BillingTerms, CatalogProduct, PsaCompany, Q
 use crate::plan::{PlanLine, Write};
 use crate::psa::{LinesRead, Profile, Psa, PsaError, PsaSettings, Registration};
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -272,7 +274,20 @@ fn change_lines(held: &mut Vec<Value>, invoice_id: i64, line: &PlanLine) -> Resu
             match line.new_unit_cost {
                 // A cost change (`[sync] update_costs`, approved): only the line's cost.
                 Some(cost) => target["unit_cost"] = json!(cost.to_f64()),
-                None => target["qty_order"] = json!(quantity),
+                // The quantity is what the line holds once Halo folds in the pro-rata
+                // waiting on it, which stays as it is.
+                None => {
+                    let pending = serde_json::from_value::<Line>(target.clone())
+                        .map(|l| l.pending_pro_rata())
+                        .unwrap_or_default();
+                    let qty_order = Decimal::from(quantity) - pending;
+                    if qty_order < Decimal::ZERO {
+                        return Err(HaloError::Refused(format!(
+                            "line {line_id} has a pro-rata of {pending} waiting for the next invoice, more than {quantity}; nothing was written"
+                        )));
+                    }
+                    target["qty_order"] = json!(qty_order.to_f64());
+                }
             }
         }
         (Some(Write::Create), _) => {

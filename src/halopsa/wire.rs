@@ -124,17 +124,35 @@ pub struct Line {
     /// 0 (or absent): the quantity is set by hand. Anything else: Halo computes it.
     #[serde(default)]
     pub recurring_invoice_quantity_type: Option<i64>,
+    /// A pro-rata waiting for the next invoice: Halo bills it there and then adds
+    /// `prorata_quantity` to `qty_order` (for a line whose quantity is set by hand).
+    #[serde(default)]
+    pub prorata_next_invoice: Option<bool>,
+    #[serde(default, deserialize_with = "decimal")]
+    pub prorata_quantity: Option<Decimal>,
 }
 
 impl Line {
+    /// The units Halo adds to `qty_order` when it next invoices: recon judges a line by
+    /// `qty_order` plus these, the quantity it has from then on, so Halo's own fold of a
+    /// pro-rata after invoicing never reads as a change made outside recon, and a quantity
+    /// recon sets is never billed twice (once in `qty_order`, once in the pro-rata).
+    pub fn pending_pro_rata(&self) -> Decimal {
+        match (self.prorata_next_invoice, self.prorata_quantity) {
+            (Some(true), Some(q)) => q,
+            _ => Decimal::ZERO,
+        }
+    }
+
     pub fn into_model(self, invoice_id: i64) -> BillingLine {
+        let pro_rata = self.pending_pro_rata().normalize();
         BillingLine {
             id: self.id,
             agreement_id: invoice_id,
             product_id: self.item_id.filter(|id| *id > 0),
             product_identifier: self.item_code.filter(|c| !c.trim().is_empty()),
             // A line without a quantity bills none; Halo stores 0.0 then.
-            quantity: self.qty_order.unwrap_or_default().normalize(),
+            quantity: (self.qty_order.unwrap_or_default() + pro_rata).normalize(),
             less_included: Decimal::ZERO,
             unit_price: self.unit_price,
             unit_cost: self.unit_cost,
@@ -144,6 +162,7 @@ impl Line {
             schedule: Vec::new(),
             inactive: self.isinactive.unwrap_or(false),
             computed: self.recurring_invoice_quantity_type.is_some_and(|t| t != 0),
+            pro_rata,
         }
     }
 }
@@ -237,6 +256,8 @@ pub fn fingerprint(lines: &[Value]) -> Vec<String> {
                 "startdate",
                 "enddate",
                 "recurring_invoice_quantity_type",
+                "prorata_next_invoice",
+                "prorata_quantity",
             ]
             .iter()
             .map(|k| format!("{k}={}", field(k)))
@@ -272,6 +293,40 @@ mod tests {
         )
         .unwrap();
         assert!(computed.into_model(41).computed);
+    }
+
+    #[test]
+    fn a_pending_pro_rata_counts_in_the_quantity_only_while_it_waits_for_the_invoice() {
+        let read = |v: serde_json::Value| serde_json::from_value::<Line>(v).unwrap().into_model(41);
+        let cases = [
+            (
+                "waiting",
+                serde_json::json!({"id": 1, "qty_order": 10.0, "prorata_next_invoice": true, "prorata_quantity": 2.0}),
+                12,
+                2,
+            ),
+            (
+                "folded by Halo",
+                serde_json::json!({"id": 1, "qty_order": 12.0, "prorata_next_invoice": false, "prorata_quantity": 0.0}),
+                12,
+                0,
+            ),
+            (
+                "not for the next invoice",
+                serde_json::json!({"id": 1, "qty_order": 10.0, "prorata_next_invoice": false, "prorata_quantity": 2.0}),
+                10,
+                0,
+            ),
+            ("no pro-rata fields", serde_json::json!({"id": 1, "qty_order": 10.0}), 10, 0),
+        ];
+        for (name, json, quantity, pro_rata) in cases {
+            let line = read(json);
+            assert_eq!(
+                (line.quantity, line.pro_rata),
+                (Decimal::from(quantity), Decimal::from(pro_rata)),
+                "{name}"
+            );
+        }
     }
 
     #[test]

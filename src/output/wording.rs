@@ -154,6 +154,10 @@ pub fn reason(r: &Reason) -> String {
         Reason::ComputedByPsa { psa } => format!(
             "quantity managed by {psa}: it computes this line from licence, user or asset counts, so recon never writes it"
         ),
+        Reason::ProRataAbove { psa, pro_rata } => format!(
+            "{psa} adds a pro-rata of {} to this line at its next invoice, more than the vendors' count; change that pro-rata in {psa}, then sync",
+            crate::plan::format_quantity(Some(*pro_rata))
+        ),
         Reason::Held { hold } => hold_text(*hold),
         Reason::UndoCreated => {
             format!("created by the run: set to 0 (recon does not cancel {}s)", words().line)
@@ -204,11 +208,28 @@ fn base_note(line: &PlanLine) -> String {
     if let Some(r) = &line.reason {
         return reason(r);
     }
+    // What of `before` is a pro-rata the PSA folds into the line at its next invoice.
+    let pro_rata = match line.date_rule {
+        Some(DateRule::NextInvoice { pro_rata: Some(p), .. }) => Some(format!(
+            "{} counts the pro-rata of {} {} adds to the line at its next invoice",
+            crate::plan::format_quantity(line.before),
+            crate::plan::format_quantity(Some(p)),
+            words().name
+        )),
+        _ => None,
+    };
     // An unchanged line changes nothing, so when a change would have taken effect is noise.
     if let (Some(date), Some(rule), false) =
         (line.effective_date, line.date_rule, line.action == Action::Unchanged)
     {
-        return format!("from {date}: {}", date_rule(rule));
+        let dated = format!("from {date}: {}", date_rule(rule));
+        return match pro_rata {
+            Some(p) => format!("{dated}; {p}"),
+            None => dated,
+        };
+    }
+    if let Some(p) = pro_rata {
+        return p;
     }
     let mut notes = Vec::new();
     // Only a PSA that dates every change (Autotask) dates an update: say from when.

@@ -466,12 +466,22 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
                 line.before = Some(one.quantity);
                 line.cancelled_from = one.cancelled_date;
                 line.action = if one.quantity == target { Action::Unchanged } else { Action::Update };
-                // A re-posted quantity applies from the PSA's next invoice: say when.
+                // A re-posted quantity applies from the PSA's next invoice: say when, and
+                // what of `before` is a pro-rata the PSA adds to the line then.
+                let pro_rata = Some(one.pro_rata).filter(|p| !p.is_zero());
                 if input.writes == QuantityWrites::Repost
                     && let Some(next) = input.terms.get(&agreement_id).and_then(|t| t.next_invoice_date)
                 {
                     line.effective_date = Some(next);
-                    line.date_rule = Some(DateRule::NextInvoice { next_invoice: next });
+                    line.date_rule = Some(DateRule::NextInvoice { next_invoice: next, pro_rata });
+                }
+                if let Some(pro_rata) = pro_rata.filter(|p| *p > target)
+                    && line.action == Action::Update
+                {
+                    line.action = Action::Skipped;
+                    line.reason = Some(Reason::ProRataAbove { psa: input.psa_name.to_string(), pro_rata });
+                    lines.push(line);
+                    continue;
                 }
                 line.money = Some(line_money(
                     one.quantity,
@@ -716,6 +726,7 @@ mod tests {
             schedule: Vec::new(),
             inactive: false,
             computed: false,
+            pro_rata: Decimal::ZERO,
         }
     }
 
@@ -1520,7 +1531,7 @@ mod tests {
             Option<Reason>,
             Option<chrono::NaiveDate>,
         );
-        let cases: [Case; 5] = [
+        let cases: [Case; 8] = [
             (
                 "update: from the next invoice",
                 vec![line_with(&|_| {})],
@@ -1536,6 +1547,30 @@ mod tests {
                 Action::Update,
                 None,
                 None,
+            ),
+            (
+                "a pro-rata waiting on the line makes up the count: nothing to write",
+                vec![line_with(&|l| (l.quantity, l.pro_rata) = (Decimal::from(5), Decimal::from(2)))],
+                Some(day(2026, 11, 1)),
+                Action::Unchanged,
+                None,
+                Some(day(2026, 11, 1)),
+            ),
+            (
+                "a pro-rata waiting counts in the quantity written from",
+                vec![line_with(&|l| (l.quantity, l.pro_rata) = (Decimal::from(4), Decimal::from(1)))],
+                Some(day(2026, 11, 1)),
+                Action::Update,
+                None,
+                Some(day(2026, 11, 1)),
+            ),
+            (
+                "a pro-rata waiting above the count: no quantity can be set",
+                vec![line_with(&|l| (l.quantity, l.pro_rata) = (Decimal::from(9), Decimal::from(7)))],
+                Some(day(2026, 11, 1)),
+                Action::Skipped,
+                Some(Reason::ProRataAbove { psa: "Halo".into(), pro_rata: Decimal::from(7) }),
+                Some(day(2026, 11, 1)),
             ),
             (
                 "quantity computed by the PSA: never written",
@@ -1567,11 +1602,12 @@ mod tests {
             world.writes = QuantityWrites::Repost;
             world.default_terms = false;
             world.terms.insert(10, terms(next));
+            let pro_rata = lines.first().map(|l| l.pro_rata).filter(|p| !p.is_zero());
             *world.additions_of(10) = lines;
             let line = world.plan().lines.remove(0);
             assert_eq!((line.action, &line.reason, line.effective_date), (action, &reason, date), "{name}");
             if action == Action::Update {
-                let rule = next.map(|next_invoice| DateRule::NextInvoice { next_invoice });
+                let rule = next.map(|next_invoice| DateRule::NextInvoice { next_invoice, pro_rata });
                 assert_eq!(line.date_rule, rule, "{name}");
             }
         }

@@ -451,3 +451,47 @@ fn the_changes_of_one_invoice_go_in_one_read_and_one_repost() {
     let again = env.run_json(&["sync", "--yes"], 0);
     assert!(writes(&again).is_empty(), "{again:#}");
 }
+
+/// Halo adds a pro-rata waiting on a line to its quantity when it creates the invoice. recon
+/// counts that pro-rata from the start, sets the line so that Halo's fold lands on the
+/// vendor's count (never billing the seats twice), and reads the folded line as what it set:
+/// run after run, nothing is held and nothing is written.
+#[test]
+fn a_pro_rata_halo_folds_in_at_its_invoice_is_neither_billed_twice_nor_held() {
+    let env = nodeware(Sandbox::start().unwrap(), "");
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let greenfield = crate::harness::line(&plan, "Greenfield Accounting LLC").clone();
+    assert_eq!((greenfield["before"].as_i64(), greenfield["after"].as_i64()), (Some(8), Some(10)));
+    let (invoice, id) =
+        (greenfield["agreement_id"].as_i64().unwrap(), greenfield["addition_id"].as_i64().unwrap());
+    // A seat added mid-month in Halo: a pro-rata of 1 waits for the next invoice.
+    let pending = serde_json::json!({"prorata_next_invoice": true, "prorata_quantity": 1.0});
+    assert!(env.sandbox.edit_halo_line(invoice, id, pending));
+    let qty = |env: &Env| {
+        let lines = env.sandbox.halo_invoice_lines(invoice);
+        lines.iter().find(|l| l["id"] == id).unwrap()["qty_order"].as_f64().unwrap()
+    };
+
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    let greenfield = crate::harness::line(&plan, "Greenfield Accounting LLC").clone();
+    assert_eq!(
+        (greenfield["before"].as_i64(), greenfield["after"].as_i64()),
+        (Some(9), Some(10)),
+        "{greenfield}"
+    );
+    assert_eq!(greenfield["date_rule"]["pro_rata"], 1.0, "{greenfield}");
+    let text = env.run(&["sync", "--dry-run"], 0);
+    assert!(text.contains("9 counts the pro-rata of 1 Halo adds to the line"), "{text}");
+
+    env.run_json(&["sync", "--yes"], 0);
+    assert_eq!(qty(&env), 9.0, "the pro-rata makes the tenth seat: the line is set to 9");
+    assert!(env.sandbox.create_halo_invoice(invoice));
+    assert_eq!(qty(&env), 10.0, "Halo folded the pro-rata in: the vendor's 10, billed once");
+    for run in 2..=3 {
+        let again = env.run_json(&["sync", "--yes"], 0);
+        let greenfield = crate::harness::line(&again, "Greenfield Accounting LLC");
+        assert_eq!(greenfield["action"], "unchanged", "run {run}: {greenfield}");
+        assert!(writes(&again).is_empty(), "run {run}: {again:#}");
+    }
+    assert_eq!(qty(&env), 10.0);
+}

@@ -297,6 +297,30 @@ impl Halo {
             .unwrap_or_default()
     }
 
+    /// Halo creates the invoice due from recurring invoice `invoice`: its `nextcreationdate`
+    /// moves on a month, and each line's pending pro-rata quantity (`prorata_next_invoice`
+    /// with `prorata_quantity`) is added to its `qty_order` and cleared, as Halo documents
+    /// for a line whose quantity is set by hand. False when there is no such invoice.
+    pub fn create_invoice(&self, invoice: i64) -> bool {
+        let mut state = lock(&self.state);
+        let Some(inv) = state.invoices.iter_mut().find(|i| i.id() == invoice) else { return false };
+        let next = inv.header.get("nextcreationdate").and_then(Value::as_str).and_then(|d| {
+            NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()?.checked_add_months(Months::new(1))
+        });
+        if let Some(next) = next {
+            inv.header.insert("nextcreationdate".into(), json!(format!("{next}T00:00:00")));
+        }
+        for line in &mut inv.lines {
+            let pending = line["prorata_quantity"].as_f64().unwrap_or(0.0);
+            if line["prorata_next_invoice"] == true && pending != 0.0 {
+                line["qty_order"] = json!(line["qty_order"].as_f64().unwrap_or(0.0) + pending);
+                line["prorata_quantity"] = json!(0.0);
+                line["prorata_next_invoice"] = json!(false);
+            }
+        }
+        true
+    }
+
     /// Edit a line by hand (`fields` set on it); false when there is no such line.
     pub fn edit_line(&self, invoice: i64, line: i64, fields: &Value) -> bool {
         let mut state = lock(&self.state);

@@ -491,6 +491,12 @@ impl Sandbox {
         self.halo.edit_line(invoice, line, &fields)
     }
 
+    /// Halo creates the invoice due from recurring invoice `invoice`: the next creation date
+    /// moves on a month and pending pro-rata quantities fold into their lines.
+    pub fn create_halo_invoice(&self, invoice: i64) -> bool {
+        self.halo.create_invoice(invoice)
+    }
+
     /// How long Halo's tokens last from now on (`expires_in` says so too).
     pub fn set_halo_token_lifetime(&self, lifetime: Duration) {
         self.halo.set_token_lifetime(lifetime);
