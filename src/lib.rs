@@ -2,6 +2,7 @@
 //! additions, Autotask contract services).
 
 pub mod apply;
+pub mod audit;
 pub mod autotask;
 pub mod cli;
 pub mod commands;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod connectwise;
 pub mod halopsa;
 pub mod http;
+pub mod invoice;
 pub mod matching;
 pub mod model;
 pub mod money;

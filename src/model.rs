@@ -109,6 +109,10 @@ pub struct VendorSnapshot {
     /// The active subscriptions each usage row adds up (distributors only; empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<Subscription>,
+    /// For a month read from what the vendor invoiced: the documents (every version read,
+    /// void ones too) the usage is netted from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<crate::invoice::Document>,
 }
 
 impl VendorSnapshot {

@@ -24,14 +24,17 @@ impl Period {
         }
     }
 
-    /// The last day of the period.
-    pub fn last_day(self) -> NaiveDate {
-        let next = if self.month == 12 {
+    pub fn next(self) -> Period {
+        if self.month == 12 {
             Period { year: self.year + 1, month: 1 }
         } else {
             Period { year: self.year, month: self.month + 1 }
-        };
-        next.first_day().pred_opt().unwrap_or(NaiveDate::MIN)
+        }
+    }
+
+    /// The last day of the period.
+    pub fn last_day(self) -> NaiveDate {
+        self.next().first_day().pred_opt().unwrap_or(NaiveDate::MIN)
     }
 
     /// The first day of the month, where a period's billing starts.

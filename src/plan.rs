@@ -323,6 +323,33 @@ pub enum DateRule {
 }
 
 impl PlanLine {
+    /// A line with nothing in it, for struct update syntax in tests.
+    #[cfg(test)]
+    pub(crate) fn empty() -> PlanLine {
+        PlanLine {
+            action: Action::Skipped,
+            company_id: None,
+            company: String::new(),
+            agreement_id: None,
+            agreement: None,
+            product_id: None,
+            product: None,
+            addition_id: None,
+            before: None,
+            after: None,
+            reason: None,
+            sources: Vec::new(),
+            effective_date: None,
+            date_rule: None,
+            bill_customer: None,
+            cancelled_from: None,
+            minimum: None,
+            money: None,
+            findings: Vec::new(),
+            new_unit_cost: None,
+        }
+    }
+
     /// The signed change in quantity, when both sides are known.
     pub fn delta(&self) -> Option<Decimal> {
         Some(Decimal::from(self.after?) - self.before.unwrap_or_default())

@@ -87,6 +87,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         ctx.apply_options(&config),
         &notices,
     )?;
+    crate::ops::sync::record_documents(&mut store, &planned, period, ctx.now)?;
     let crate::ops::sync::Planned {
         psa,
         plan,

@@ -57,6 +57,22 @@ pub struct Planned<'h> {
     pub unbilled: Vec<crate::matching::UnbilledAccount>,
 }
 
+/// Keep every document the month's vendors were read from (each version once), dry run or
+/// not: what a vendor billed is history whatever recon does with it.
+pub fn record_documents(
+    store: &mut Store,
+    planned: &Planned<'_>,
+    period: Period,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    for (vendor, snapshot) in &planned.snapshots {
+        if !snapshot.documents.is_empty() {
+            store.record_documents(vendor, period, &snapshot.documents, now)?;
+        }
+    }
+    Ok(())
+}
+
 /// The plan phase of a sync of `vendor_configs` for `period` (`current` is the period
 /// containing today).
 #[allow(clippy::too_many_arguments)]

@@ -759,28 +759,7 @@ mod tests {
 
     /// A line with nothing in it, for struct update syntax in tests.
     pub(crate) fn empty_line() -> PlanLine {
-        PlanLine {
-            action: Action::Skipped,
-            company_id: None,
-            company: String::new(),
-            agreement_id: None,
-            agreement: None,
-            product_id: None,
-            product: None,
-            addition_id: None,
-            before: None,
-            after: None,
-            reason: None,
-            sources: Vec::new(),
-            effective_date: None,
-            date_rule: None,
-            bill_customer: None,
-            cancelled_from: None,
-            minimum: None,
-            money: None,
-            findings: Vec::new(),
-            new_unit_cost: None,
-        }
+        PlanLine::empty()
     }
 
     fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {

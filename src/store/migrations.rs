@@ -222,4 +222,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX psa_requests_by_time ON psa_requests (service, sent_at_ms);
     "#,
+    // 17: every version of every document a vendor issued for a month (invoices, credit
+    // notes, re-issues), as read: a document read again unchanged is one row; a changed or
+    // voided one is another row beside the first.
+    r#"
+    CREATE TABLE vendor_documents (
+        vendor      TEXT NOT NULL,
+        period      TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        status      TEXT,
+        void        INTEGER NOT NULL,
+        body        TEXT NOT NULL,
+        first_seen  TEXT NOT NULL,
+        PRIMARY KEY (vendor, document_id, body)
+    );
+    "#,
 ];

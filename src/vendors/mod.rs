@@ -3,7 +3,7 @@
 //! module, one arm in `fetch`, fixtures and tests.
 
 pub mod csv;
-mod distributor;
+pub(crate) mod distributor;
 pub mod huntress;
 pub mod nodeware;
 pub mod nordlayer;
@@ -13,6 +13,7 @@ pub mod saas_alerts;
 pub mod sherweb;
 
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
+use crate::invoice::{self, MonthRead};
 use crate::model::{AccountProblem, ProblemKind, Usage, VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use serde::de::DeserializeOwned;
@@ -36,6 +37,12 @@ impl VendorKind {
     /// Whether it is a live API (which reports only usage now), not a file export.
     pub fn is_live(self) -> bool {
         !matches!(self, VendorKind::NordPass | VendorKind::Csv)
+    }
+
+    /// Whether it can say what it invoiced for a past month (month-addressed usage), so a
+    /// sync or an audit of that month reads its documents instead of today's counts.
+    pub fn answers_months(self) -> bool {
+        matches!(self, VendorKind::Pax8 | VendorKind::Sherweb)
     }
 
     /// The keys a `[vendors.<name>]` section of this kind may hold: `type`, the request
@@ -92,6 +99,10 @@ pub enum VendorError {
     BadData { vendor: String, url: String, message: String },
     #[error("{vendor}: {message}")]
     Unsupported { vendor: String, message: String },
+    /// The month asked for is not published yet, empty, or still open at the vendor:
+    /// unknown, never zero.
+    #[error("{vendor}: {period} is not available: {reason}; nothing is billed from it")]
+    NotAvailable { vendor: String, period: Period, reason: String },
     #[error("{vendor}: {message}")]
     Other { vendor: String, message: String },
     /// A vendor file (CSV export) with problems; nothing from it is used.
@@ -127,6 +138,9 @@ pub fn fetch(
     current: Period,
 ) -> Result<VendorSnapshot, VendorError> {
     let live_api = !matches!(config.settings, VendorSettings::NordPass(_) | VendorSettings::Csv(_));
+    if live_api && period != current && config.kind.answers_months() {
+        return fetch_month(config, http, period);
+    }
     if live_api && period != current {
         return Err(VendorError::Unsupported {
             vendor: config.name.clone(),
@@ -165,6 +179,38 @@ pub fn fetch(
         VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns, &s.statuses),
         VendorSettings::Csv(s) => csv::fetch(&config.name, &s.file, &s.statuses),
     }
+}
+
+/// What a vendor that answers months invoiced for `period`, netted into a snapshot that
+/// carries the documents it comes from (the database keeps every version of them).
+fn fetch_month(config: &VendorConfig, http: &Http, period: Period) -> Result<VendorSnapshot, VendorError> {
+    let read = match &config.settings {
+        VendorSettings::Pax8(s) => {
+            limit(http, config, &s.base_url, Some(pax8::REQUESTS_PER_MINUTE));
+            pax8::fetch_month(&config.name, http, s, period)?
+        }
+        VendorSettings::Sherweb(s) => {
+            limit(http, config, &s.base_url, None);
+            sherweb::fetch_month(&config.name, http, s, period)?
+        }
+        _ => {
+            return Err(VendorError::Unsupported {
+                vendor: config.name.clone(),
+                message: format!("{} cannot say what it invoiced for {period}", config.kind),
+            });
+        }
+    };
+    let documents = match read {
+        MonthRead::Available(documents) => documents,
+        MonthRead::NotAvailable(reason) => {
+            return Err(VendorError::NotAvailable { vendor: config.name.clone(), period, reason });
+        }
+    };
+    let charges = invoice::net(&documents)
+        .map_err(|message| VendorError::Other { vendor: config.name.clone(), message })?;
+    let mut snapshot = invoice::snapshot(&charges);
+    snapshot.documents = documents;
+    Ok(snapshot)
 }
 
 fn limit(http: &Http, config: &VendorConfig, base_url: &Url, default_per_minute: Option<u32>) {

@@ -8,8 +8,11 @@
 use super::distributor::{self, Listed, TokenBody, TokenSource};
 use super::{VendorError, endpoint};
 use crate::http::{Http, Request, display_url};
+use crate::invoice::{self, Document, DocumentLine, MonthRead};
 use crate::model::{VendorAccount, VendorSnapshot};
+use crate::period::Period;
 use crate::secret::Secret;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use url::Url;
@@ -48,14 +51,112 @@ const BILLED: [&str; 2] = ["active", "pendingcancel"];
 const RENEW: &str = "renew the API credentials in Pax8 (Integrations > API Credentials: client credentials expire \
                      after 90 days) and put the new ones in [vendors.pax8] client_id and client_secret";
 
-pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, VendorError> {
+fn tokens<'a>(vendor: &'a str, http: &'a Http, s: &Settings) -> TokenSource<'a> {
     let body = TokenBody::Json(json!({
         "client_id": s.client_id,
         "client_secret": s.client_secret.expose(),
         "audience": s.audience,
         "grant_type": "client_credentials",
     }));
-    let tokens = TokenSource::new(vendor, http, s.token_url.clone(), body, RENEW);
+    TokenSource::new(vendor, http, s.token_url.clone(), body, RENEW)
+}
+
+/// What Pax8 invoiced for `period`: every invoice dated in the month or the next (an invoice
+/// bills the month before it or the month it opens), its items read page by page, and of
+/// those the items whose service period starts in the month. A month with no such item,
+/// or whose invoice Pax8 still holds `Pending`, is not available.
+pub fn fetch_month(
+    vendor: &str,
+    http: &Http,
+    s: &Settings,
+    period: Period,
+) -> Result<MonthRead, VendorError> {
+    let tokens = tokens(vendor, http, s);
+    let window = (period.first_day(), period.next().last_day());
+    let invoices = all(vendor, &tokens, &s.base_url, "/invoices", &[])?;
+    let mut documents = Vec::new();
+    for raw in invoices {
+        let Some(id) = distributor::text(&raw, &["id", "invoiceId"]) else {
+            return Err(VendorError::BadData {
+                vendor: vendor.to_string(),
+                url: display_url(&s.base_url),
+                message: format!("an invoice without an id: {raw}"),
+            });
+        };
+        let dated = distributor::date(&raw, &["invoiceDate", "date"]);
+        if dated.is_none_or(|d| d < window.0 || d > window.1) {
+            continue;
+        }
+        let status = distributor::text(&raw, &["status"]);
+        let items = all(vendor, &tokens, &s.base_url, &format!("/invoices/{id}/items"), &[])?;
+        let mut lines = Vec::new();
+        let mut amounts = Vec::with_capacity(items.len());
+        for item in &items {
+            let amount = distributor::amount(item, &["total", "costTotal", "amount"]);
+            amounts.push(amount);
+            let starts = distributor::date(item, &["startDate", "startPeriod"]).or(dated);
+            if !starts.is_some_and(|d| invoice::in_month(d, period)) {
+                continue;
+            }
+            let (Some(account_id), Some(service_key)) = (
+                distributor::text(item, &["companyId", "company.id"]),
+                distributor::text(item, &["productId", "product.id"]),
+            ) else {
+                return Err(VendorError::BadData {
+                    vendor: vendor.to_string(),
+                    url: display_url(&s.base_url),
+                    message: format!("invoice {id}: an item without a companyId or productId: {item}"),
+                });
+            };
+            let quantity = distributor::amount(item, &["quantity"]).ok_or_else(|| VendorError::BadData {
+                vendor: vendor.to_string(),
+                url: display_url(&s.base_url),
+                message: format!("invoice {id}: an item without a quantity: {item}"),
+            })?;
+            lines.push(DocumentLine {
+                account_id,
+                account_name: distributor::text(item, &["companyName", "company.name"]),
+                service_key,
+                service_name: distributor::text(item, &["productName", "product.name"]),
+                quantity,
+                amount,
+            });
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        if status.as_deref().is_some_and(|st| st.eq_ignore_ascii_case("pending")) {
+            return Ok(MonthRead::NotAvailable(format!(
+                "Pax8's invoice {id} for {period} is still pending (not issued yet)"
+            )));
+        }
+        // The stated total is the whole invoice's: checked against all its items; the
+        // month's share of them is what counts.
+        let total = distributor::amount(&raw, &["total"]);
+        invoice::check_stated(&id, total, &amounts).map_err(|message| VendorError::Other {
+            vendor: vendor.to_string(),
+            message: format!("Pax8 {message}"),
+        })?;
+        let document = Document {
+            id: id.clone(),
+            issued: dated,
+            void: status.as_deref().is_some_and(|st| st.eq_ignore_ascii_case("void")),
+            credit_note: total.is_some_and(|t| t < Decimal::ZERO),
+            status,
+            total: None,
+            currency: distributor::text(&raw, &["currencyCode", "currency"]),
+            lines,
+        };
+        documents.push(document);
+    }
+    if documents.iter().all(|d| d.void) {
+        return Ok(MonthRead::NotAvailable(format!("Pax8 has no invoice for {period} yet")));
+    }
+    Ok(MonthRead::Available(documents))
+}
+
+pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, VendorError> {
+    let tokens = tokens(vendor, http, s);
     let companies = all(vendor, &tokens, &s.base_url, "/companies", &[("status", "Active")])?;
     let accounts = companies
         .into_iter()

@@ -8,9 +8,13 @@
 use super::distributor::{self, Listed, TokenBody, TokenSource};
 use super::{VendorError, endpoint};
 use crate::http::{Http, Request, display_url};
+use crate::invoice::{self, Document, DocumentLine, MonthRead};
 use crate::model::{VendorAccount, VendorSnapshot};
+use crate::period::Period;
 use crate::secret::Secret;
+use rust_decimal::Decimal;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use url::Url;
 
 /// `[vendors.sherweb]`, validated.
@@ -40,14 +44,111 @@ const RENEW: &str = "renew the API client in Sherweb's partner portal (Security 
                      in [vendors.sherweb] client_id and client_secret, and the portal's subscription key in \
                      subscription_key";
 
-pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, VendorError> {
+fn tokens<'a>(vendor: &'a str, http: &'a Http, s: &Settings, scope: &str) -> TokenSource<'a> {
     let body = TokenBody::Form(vec![
         ("grant_type", "client_credentials".to_string()),
         ("client_id", s.client_id.clone()),
         ("client_secret", s.client_secret.expose().to_string()),
-        ("scope", "service-provider".to_string()),
+        ("scope", scope.to_string()),
     ]);
-    let tokens = TokenSource::new(vendor, http, s.token_url.clone(), body, RENEW);
+    TokenSource::new(vendor, http, s.token_url.clone(), body, RENEW)
+}
+
+/// What Sherweb charged for `period`: the Distributor API's payable charges of the billing
+/// period that holds the month's first day (`GET /distributor/v1/billing/payable-charges?date=`,
+/// a token for scope `distributor`), the charges whose `periodFrom` is in the month, grouped
+/// into documents by the invoice each names. A period with no charges, or with a charge
+/// not billed yet (`isBilled` false: the period is still open), is not available.
+pub fn fetch_month(
+    vendor: &str,
+    http: &Http,
+    s: &Settings,
+    period: Period,
+) -> Result<MonthRead, VendorError> {
+    let tokens = tokens(vendor, http, s, "distributor");
+    let mut url = endpoint(vendor, &s.base_url, "/distributor/v1/billing/payable-charges")?;
+    url.query_pairs_mut().append_pair("date", &period.first_day().to_string());
+    let request = Request::get(vendor, url.clone())
+        .header("accept", "application/json")
+        .secret_header("ocp-apim-subscription-key", s.subscription_key.expose());
+    let document: Value = tokens.send(request)?.json(vendor)?;
+    let charges = match &document {
+        Value::Array(items) => items.clone(),
+        other => ["charges", "payableCharges", "items"]
+            .iter()
+            .find_map(|k| other.get(k).and_then(Value::as_array).cloned())
+            .ok_or_else(|| VendorError::BadData {
+                vendor: vendor.to_string(),
+                url: display_url(&url),
+                message: "the answer has no `charges` list".to_string(),
+            })?,
+    };
+    let amounts: Vec<Option<Decimal>> = charges.iter().map(line_total).collect();
+    invoice::check_stated(
+        &format!("payable charges of {period}"),
+        distributor::amount(&document, &["total", "subTotal"]),
+        &amounts,
+    )
+    .map_err(|message| VendorError::Other {
+        vendor: vendor.to_string(),
+        message: format!("Sherweb {message}"),
+    })?;
+    let mut documents: BTreeMap<String, Document> = BTreeMap::new();
+    for (i, charge) in charges.iter().enumerate() {
+        let from = distributor::date(charge, &["periodFrom", "billingPeriod.from"]);
+        if from.is_some_and(|d| !invoice::in_month(d, period)) {
+            continue;
+        }
+        if charge.get("isBilled").and_then(Value::as_bool) == Some(false) {
+            return Ok(MonthRead::NotAvailable(format!(
+                "Sherweb's billing period for {period} is still open"
+            )));
+        }
+        let bad = |what: &str| VendorError::BadData {
+            vendor: vendor.to_string(),
+            url: display_url(&url),
+            message: format!("charge [{i}] has no {what}"),
+        };
+        let account_id =
+            distributor::text(charge, &["customerId", "customer.id"]).ok_or_else(|| bad("customerId"))?;
+        let service_key = distributor::text(charge, &["productId", "sku", "productSku"])
+            .ok_or_else(|| bad("productId or sku"))?;
+        let quantity = distributor::amount(charge, &["quantity"]).ok_or_else(|| bad("quantity"))?;
+        let invoice_id =
+            distributor::text(charge, &["invoice.number", "invoice.id", "invoiceNumber", "invoiceId"])
+                .unwrap_or_else(|| format!("payable charges {period}"));
+        let doc = documents.entry(invoice_id.clone()).or_insert_with(|| Document {
+            id: invoice_id,
+            issued: distributor::date(charge, &["invoice.date", "invoiceDate"]),
+            status: Some("billed".to_string()),
+            void: false,
+            credit_note: false,
+            total: None,
+            currency: distributor::text(charge, &["currency", "currencyCode"]),
+            lines: Vec::new(),
+        });
+        doc.lines.push(DocumentLine {
+            account_id,
+            account_name: distributor::text(charge, &["customerName", "customer.name"]),
+            service_key,
+            service_name: distributor::text(charge, &["productName", "chargeName"]),
+            quantity,
+            amount: amounts[i],
+        });
+    }
+    if documents.is_empty() {
+        return Ok(MonthRead::NotAvailable(format!("Sherweb lists no payable charges for {period}")));
+    }
+    Ok(MonthRead::Available(documents.into_values().collect()))
+}
+
+/// What one payable charge costs the MSP.
+fn line_total(charge: &Value) -> Option<Decimal> {
+    distributor::amount(charge, &["subTotal", "lineTotal", "total", "netAmount"])
+}
+
+pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, VendorError> {
+    let tokens = tokens(vendor, http, s, "service-provider");
     let get = |url: Url| -> Result<Value, VendorError> {
         let request = Request::get(vendor, url)
             .header("accept", "application/json")

@@ -10,7 +10,7 @@
 //! decrease, one that ends within 30 days, a cancelled subscription, a cost that changed,
 //! a product sold below cost (see `fixtures/CASES.md`, "Distributors").
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,7 +28,8 @@ const PAX8_MAX_SIZE: usize = 200;
 pub(crate) struct Distributors {
     state: Mutex<State>,
     credentials: Credentials,
-    tokens: Mutex<HashMap<String, Instant>>,
+    /// Token -> when it expires, and the scope it was issued for.
+    tokens: Mutex<HashMap<String, (Instant, String)>>,
     lifetime: Mutex<Duration>,
 }
 
@@ -36,6 +37,10 @@ struct State {
     pax8_companies: Vec<Value>,
     pax8_subscriptions: Vec<Value>,
     pax8_products: Vec<Value>,
+    /// The partner's invoices, each with its items (served by `/invoices/{id}/items`).
+    pax8_invoices: Vec<(Value, Vec<Value>)>,
+    /// Sherweb's payable charges, by the first day of the billing period they are in.
+    sherweb_charges: Vec<(NaiveDate, Value)>,
     sherweb_customers: Vec<Value>,
     /// Customer id -> its subscriptions.
     sherweb_subscriptions: HashMap<String, Vec<Value>>,
@@ -137,11 +142,15 @@ impl Distributors {
             // 32 on the PSA: an annual commitment holds the decrease.
             ("sw-289".to_string(), vec![sw(30, "Annual", Some(60))]),
         ]);
+        let pax8_invoices = pax8_invoices(today);
+        let sherweb_charges = sherweb_charges(today);
         Distributors {
             state: Mutex::new(State {
                 pax8_companies,
                 pax8_subscriptions,
                 pax8_products,
+                pax8_invoices,
+                sherweb_charges,
                 sherweb_customers,
                 sherweb_subscriptions,
                 issued: 0,
@@ -223,12 +232,12 @@ impl Distributors {
             .collect();
     }
 
-    fn issue(&self, prefix: &str) -> Value {
+    fn issue(&self, prefix: &str, scope: &str) -> Value {
         let mut state = lock(&self.state);
         state.issued += 1;
         let token = format!("{prefix}-token-{}-{}", state.issued, fastrand::u64(..));
         let lifetime = *lock(&self.lifetime);
-        lock(&self.tokens).insert(token.clone(), Instant::now() + lifetime);
+        lock(&self.tokens).insert(token.clone(), (Instant::now() + lifetime, scope.to_string()));
         json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime.as_secs()})
     }
 
@@ -236,7 +245,15 @@ impl Distributors {
         let Some(token) = ex.header("authorization").and_then(|h| h.strip_prefix("Bearer ")) else {
             return false;
         };
-        lock(&self.tokens).get(token.trim()).is_some_and(|expires| *expires > Instant::now())
+        lock(&self.tokens).get(token.trim()).is_some_and(|(expires, _)| *expires > Instant::now())
+    }
+
+    /// Whether the request's token was issued for `scope`.
+    fn scope_is(&self, ex: &Exchange, scope: &str) -> bool {
+        let Some(token) = ex.header("authorization").and_then(|h| h.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        lock(&self.tokens).get(token.trim()).is_some_and(|(_, s)| s == scope)
     }
 
     // ---- Pax8 --------------------------------------------------------------------------
@@ -255,7 +272,7 @@ impl Distributors {
                     &json!({"error": "access_denied", "error_description": "Unauthorized"}),
                 );
             }
-            return Reply::json(200, &self.issue("pax8"));
+            return Reply::json(200, &self.issue("pax8", ""));
         }
         if !self.authorized(ex) {
             return Reply::json(
@@ -285,6 +302,27 @@ impl Distributors {
                     .collect();
                 page(ex, all)
             }
+            "/v1/invoices" => {
+                let company = ex.param("companyId");
+                let all: Vec<Value> = state
+                    .pax8_invoices
+                    .iter()
+                    .map(|(i, _)| i)
+                    .filter(|i| company.is_none_or(|c| i["companyId"] == c))
+                    .cloned()
+                    .collect();
+                page(ex, all)
+            }
+            p if p.starts_with("/v1/invoices/") && p.ends_with("/items") => {
+                let id = &p["/v1/invoices/".len()..p.len() - "/items".len()];
+                match state.pax8_invoices.iter().find(|(i, _)| i["id"] == id) {
+                    Some((_, items)) => page(ex, items.clone()),
+                    None => Reply::json(
+                        404,
+                        &json!({"status": 404, "type": "NotFound", "details": "no such invoice"}),
+                    ),
+                }
+            }
             p => match p.strip_prefix("/v1/products/") {
                 Some(id) => match state.pax8_products.iter().find(|x| x["id"] == id) {
                     Some(product) => Reply::json(200, product),
@@ -308,11 +346,11 @@ impl Distributors {
             let ok = field("grant_type") == "client_credentials"
                 && field("client_id") == self.credentials.sherweb_client_id
                 && field("client_secret") == self.credentials.sherweb_client_secret
-                && field("scope") == "service-provider";
+                && matches!(field("scope"), "service-provider" | "distributor");
             if !ok {
                 return Reply::json(400, &json!({"error": "invalid_client"}));
             }
-            return Reply::json(200, &self.issue("sherweb"));
+            return Reply::json(200, &self.issue("sherweb", field("scope")));
         }
         if ex.header("ocp-apim-subscription-key") != Some(self.credentials.sherweb_subscription_key.as_str())
         {
@@ -326,6 +364,34 @@ impl Distributors {
         }
         let state = lock(&self.state);
         match path {
+            "/distributor/v1/billing/payable-charges" => {
+                if !self.scope_is(ex, "distributor") {
+                    return Reply::json(
+                        403,
+                        &json!({"statusCode": 403, "message": "the token lacks the distributor scope"}),
+                    );
+                }
+                let Some(date) =
+                    ex.param("date").and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
+                else {
+                    return Reply::json(400, &json!({"message": "date is required (yyyy-MM-dd)"}));
+                };
+                let start = date.with_day(1).unwrap_or(date);
+                let charges: Vec<&Value> =
+                    state.sherweb_charges.iter().filter(|(m, _)| *m == start).map(|(_, c)| c).collect();
+                let end =
+                    start.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(start);
+                Reply::json(
+                    200,
+                    &json!({"periodFrom": format!("{start}T00:00:00Z"), "periodTo": format!("{end}T00:00:00Z"), "charges": charges}),
+                )
+            }
+            p if p.starts_with("/service-provider/") && !self.scope_is(ex, "service-provider") => {
+                Reply::json(
+                    403,
+                    &json!({"statusCode": 403, "message": "the token lacks the service-provider scope"}),
+                )
+            }
             "/service-provider/v1/customers" => Reply::json(200, &json!({"items": state.sherweb_customers})),
             "/service-provider/v1/billing/subscriptions" => {
                 let Some(customer) = ex.param("customerId") else {
@@ -337,6 +403,124 @@ impl Distributors {
             _ => Reply::json(404, &json!({"message": "not found"})),
         }
     }
+}
+
+/// The first day of the month `back` months before today's.
+fn month_start(today: NaiveDate, back: u32) -> NaiveDate {
+    let first = today.with_day(1).unwrap_or(today);
+    first.checked_sub_months(Months::new(back)).unwrap_or(first)
+}
+
+/// Pax8's invoices to the partner, one a month, each billing the month before it (its
+/// items' `startDate`), for the cases an audit meets (`fixtures/CASES.md`, "Vendor
+/// invoices"): last month paid; the month before re-issued (the first invoice void) with a
+/// credit note of 2 seats; three months back a total that does not add up; this month's
+/// still `Pending`.
+fn pax8_invoices(today: NaiveDate) -> Vec<(Value, Vec<Value>)> {
+    let item = |n: usize,
+                company: &str,
+                name: &str,
+                product: &str,
+                qty: i64,
+                unit: f64,
+                month: NaiveDate,
+                charge: &str| {
+        json!({
+            "id": format!("it-{month}-{n}"), "companyId": company, "companyName": name,
+            "productId": product, "productName": if product == PAX8_M365_BP { "Microsoft 365 Business Premium" } else { "Microsoft 365 Business Basic" },
+            "quantity": qty, "unitPrice": unit, "total": (qty as f64 * unit * 100.0).round() / 100.0,
+            "startDate": format!("{month}T00:00:00Z"),
+            "endDate": format!("{}T00:00:00Z", month.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(month)),
+            "chargeType": charge,
+        })
+    };
+    let bp = PAX8_M365_BP;
+    // The month's charges: (company, name, product, seats, unit cost).
+    let month_items = |month: NaiveDate, obrien: i64| {
+        [
+            ("c0254", "O'Brien & Sons", bp, obrien, 20.0),
+            ("c0263", "Greenfield Accounting LLC", bp, 12, 20.0),
+            ("c0257", "Smith & Whitfield Attorneys", bp, 15, 20.9),
+            ("c0265", "Coastal Orthodontics", bp, 37, 22.6),
+            ("c0255", "Café Lumière", bp, 16, 20.0),
+            ("c0260", "Northside Family Dentistry", bp, 52, 20.0),
+            ("c0260", "Northside Family Dentistry", PAX8_M365_BASIC, 5, 6.0),
+            ("c0999", "Tri-County Vet Partners", bp, 9, 20.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(n, (c, name, p, q, u))| item(n, c, name, p, *q, *u, month, "Renewal"))
+        .collect::<Vec<Value>>()
+    };
+    let invoice = |id: &str, dated: NaiveDate, status: &str, items: &[Value], stated: Option<f64>| {
+        let sum: f64 = items.iter().filter_map(|i| i["total"].as_f64()).sum();
+        json!({
+            "id": id, "companyId": "partner-1", "invoiceDate": format!("{dated}T00:00:00Z"),
+            "dueDate": format!("{}T00:00:00Z", dated.checked_add_days(Days::new(30)).unwrap_or(dated)),
+            "total": stated.unwrap_or((sum * 100.0).round() / 100.0), "balance": 0.0, "status": status,
+            "partnerName": "Sandbox MSP",
+        })
+    };
+    let (m0, m1, m2, m3) =
+        (month_start(today, 0), month_start(today, 1), month_start(today, 2), month_start(today, 3));
+    let last = month_items(m1, 45);
+    // Two months back: the first invoice (O'Brien at 46) was voided and re-issued at 45; a
+    // credit note gave 2 of O'Brien's seats back.
+    let first = month_items(m2, 46);
+    let reissue = month_items(m2, 45);
+    let credit = vec![item(9, "c0254", "O'Brien & Sons", bp, -2, 20.0, m2, "Credit")];
+    let bad = month_items(m3, 45);
+    let pending = month_items(m0, 45);
+    let reissued_on = m1.checked_add_days(Days::new(4)).unwrap_or(m1);
+    vec![
+        (
+            invoice("INV-P8-0", m0.checked_add_days(Days::new(1)).unwrap_or(m0), "Pending", &pending, None),
+            pending,
+        ),
+        (invoice("INV-P8-1", m0, "Paid", &last, None), last),
+        (invoice("INV-P8-2", m1, "Void", &first, None), first),
+        (invoice("INV-P8-2R", reissued_on, "Paid", &reissue, None), reissue),
+        (invoice("CN-P8-2", reissued_on, "Paid", &credit, None), credit),
+        // States 10.00 more than its items add up to.
+        (
+            invoice(
+                "INV-P8-3",
+                m2,
+                "Paid",
+                &bad,
+                Some(bad.iter().filter_map(|i| i["total"].as_f64()).sum::<f64>() + 10.0),
+            ),
+            bad,
+        ),
+    ]
+}
+
+/// Sherweb's payable charges: last month billed; this month's period still open.
+fn sherweb_charges(today: NaiveDate) -> Vec<(NaiveDate, Value)> {
+    let charge = |month: NaiveDate, customer: &str, name: &str, qty: i64, billed: bool| {
+        json!({
+            "chargeId": format!("ch-{month}-{customer}"), "chargeName": "Microsoft 365 Business Premium - Monthly",
+            "customerId": customer, "customerName": name, "productName": "Microsoft 365 Business Premium",
+            "sku": SHERWEB_M365_BP, "quantity": qty, "listPrice": 22.0, "unitPrice": 20.0,
+            "subTotal": qty as f64 * 20.0, "currency": "USD", "billingCycleType": "Monthly",
+            "periodFrom": format!("{month}T00:00:00Z"),
+            "periodTo": format!("{}T00:00:00Z", month.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(month)),
+            "isProratable": true, "isBilled": billed,
+            "invoice": {"number": format!("SW-{}", month.format("%Y%m")), "date": format!("{}T00:00:00Z", month.checked_add_months(Months::new(1)).unwrap_or(month))},
+        })
+    };
+    let (m0, m1) = (month_start(today, 0), month_start(today, 1));
+    let mut out = Vec::new();
+    for (month, billed) in [(m1, true), (m0, false)] {
+        for (customer, name, qty) in [
+            ("sw-281", "Bellweather Architects", 41),
+            ("sw-285", "Delgado & Reyes Law Office", 43),
+            ("sw-289", "Sunrise Dermatology", 32),
+        ] {
+            out.push((month, charge(month, customer, name, qty, billed)));
+        }
+    }
+    out
 }
 
 /// Pax8's page-numbered list: `page` (0-based), `size` (at most 200, default 10).
