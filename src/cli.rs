@@ -117,6 +117,12 @@ pub enum Command {
         after_help = "Examples:\n  recon sync --dry-run\n  recon sync --yes -q --no-progress --report recon.html    # from cron"
     )]
     Sync(SyncArgs),
+    /// What each vendor invoiced for a month beside what the PSA bills for it: under-billed,
+    /// over-billed, unmapped vendor charges and lines the vendor no longer charges
+    #[command(
+        after_help = "Examples:\n  recon audit                      # last month\n  recon audit --period 2026-11 --format csv > audit.csv"
+    )]
+    Audit(AuditArgs),
     /// Changes held by the [sync] policy, awaiting approve or reject
     #[command(after_help = "Example:\n  recon review")]
     Review {
@@ -359,6 +365,28 @@ pub struct DemoArgs {
 pub use crate::psa::PsaKind;
 
 #[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The month: previous, current or YYYY-MM, at most a year back
+    #[arg(long, default_value = "previous")]
+    pub period: String,
+    /// Only this vendor (repeatable) [default: every connected vendor that can say what it
+    /// invoiced for a month: Pax8, Sherweb]
+    #[arg(long = "vendor", value_name = "VENDOR")]
+    pub vendors: Vec<String>,
+    /// What to print [default: a table; json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<AuditFormat>,
+}
+
+/// How `recon audit` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// The run (see `recon history`) [default: the latest sync, dry or real]
     pub run: Option<i64>,

@@ -52,6 +52,8 @@ pub struct Config {
     pub database_path: Option<PathBuf>,
     /// `[notify]`: where a run's summary is posted, and when.
     pub notify: Option<NotifySettings>,
+    /// `[audit]`: how a month's audit judges a gap.
+    pub audit: AuditSettings,
     /// Problems worth telling the user that do not stop the run (e.g. file permissions).
     pub warnings: Vec<String>,
 }
@@ -64,7 +66,22 @@ pub struct PsaConfig {
 }
 
 /// The top-level sections besides the PSAs'.
-const SECTIONS: [&str; 5] = ["vendors", "sync", "http", "database", "notify"];
+const SECTIONS: [&str; 6] = ["vendors", "sync", "http", "database", "notify", "audit"];
+
+/// `[audit]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditSettings {
+    /// A gap worth no more than this (the PSA's currency, per line) is no gap.
+    pub tolerance: Decimal,
+    /// Post the audit to `[notify]`'s webhook when its leak is above this amount.
+    pub notify_above: Option<Decimal>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> AuditSettings {
+        AuditSettings { tolerance: crate::invoice::CENT, notify_above: None }
+    }
+}
 
 /// What `recon init` writes where a key goes (see config.example.toml).
 pub const PLACEHOLDER: &str = "REPLACE-ME";
@@ -81,6 +98,14 @@ struct RawConfig {
     http: Option<RawHttp>,
     database: Option<RawDatabase>,
     notify: Option<RawNotify>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    tolerance: Option<f64>,
+    notify_above: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -409,6 +434,7 @@ impl Validator<'_> {
             http,
             database_path: raw.database.and_then(|d| d.path),
             notify: raw.notify.map(|n| self.notify(n)).transpose()?,
+            audit: raw.audit.map(|a| self.audit(a)).transpose()?.unwrap_or_default(),
             warnings: Vec::new(),
         })
     }
@@ -435,6 +461,25 @@ impl Validator<'_> {
             }
         }
         Ok(s)
+    }
+
+    fn audit(&self, a: RawAudit) -> Result<AuditSettings, ConfigError> {
+        let amount = |key: &str, value: f64| {
+            Decimal::try_from(value).ok().filter(|d| *d >= Decimal::ZERO).map(|d| d.round_dp(2)).ok_or_else(
+                || {
+                    self.error(
+                        &["audit"],
+                        Some(key),
+                        format!("[audit] {key} = {value}: give an amount of zero or more (e.g. 0.01)"),
+                    )
+                },
+            )
+        };
+        let d = AuditSettings::default();
+        Ok(AuditSettings {
+            tolerance: a.tolerance.map(|t| amount("tolerance", t)).transpose()?.unwrap_or(d.tolerance),
+            notify_above: a.notify_above.map(|t| amount("notify_above", t)).transpose()?,
+        })
     }
 
     fn notify(&self, n: RawNotify) -> Result<NotifySettings, ConfigError> {

@@ -1,6 +1,7 @@
 //! One file per command: orchestration and printing only. `run` dispatches; `exit_code`
 //! maps an error to the documented exit codes.
 
+mod audit;
 mod check;
 mod companies;
 mod connect;
@@ -269,6 +270,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Companies { search } => companies::run(&ctx, search.as_deref()),
         Command::Products(args) => products::run(&ctx, &args),
         Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Audit(args) => audit::run(&ctx, &args),
         Command::Review { all } => review::list(&ctx, all),
         Command::Approve { ids, all } => review::approve(&ctx, &ids, all),
         Command::Reject { ids, all } => review::reject(&ctx, &ids, all),

@@ -60,10 +60,14 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let vendor_configs: Vec<_> =
         vendors.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
     // Live APIs report only usage now: a past period for them is a usage error, said before
-    // any request (file vendors read whatever month was exported).
+    // any request (file vendors read whatever month was exported; the distributors read
+    // what they invoiced for it).
     if period != current {
-        let live: Vec<&str> =
-            vendor_configs.iter().filter(|v| v.kind.is_live()).map(|v| v.name.as_str()).collect();
+        let live: Vec<&str> = vendor_configs
+            .iter()
+            .filter(|v| v.kind.is_live() && !v.kind.answers_months())
+            .map(|v| v.name.as_str())
+            .collect();
         if !live.is_empty() {
             return Err(usage(format!(
                 "{} report only current usage, so they cannot give usage for {period}; run them with \

@@ -103,7 +103,7 @@ fn id(v: Option<i64>) -> String {
 /// A text cell. One that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab
 /// or CR first: OWASP's CSV injection list) gets a leading `'`, so a customer named
 /// `=HYPERLINK(...)` is shown, never run.
-fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
 }
 

@@ -157,6 +157,42 @@ pub fn message(r: &Report, format: NotifyFormat, events: &[NotifyEvent], report_
     }
 }
 
+/// The body that tells of a month's audit whose leak is above `[audit] notify_above`.
+pub fn audit_message(
+    format: NotifyFormat,
+    text: &str,
+    period: crate::period::Period,
+    t: &crate::audit::Totals,
+) -> Value {
+    match format {
+        NotifyFormat::Json => json!({
+            "recon_version": env!("CARGO_PKG_VERSION"),
+            "events": ["audit_leak"],
+            "text": text,
+            "period": period.to_string(),
+            "totals": t,
+        }),
+        NotifyFormat::Slack => json!({ "text": slack_escape(text) }),
+        NotifyFormat::Teams => json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
+                         "text": format!("recon: audit of {period}")},
+                        {"type": "TextBlock", "wrap": true, "text": text},
+                    ],
+                },
+            }],
+        }),
+    }
+}
+
 /// Slack reads `&`, `<` and `>` as markup: a customer named `<!channel>` must stay text.
 fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")

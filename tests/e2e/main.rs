@@ -17,6 +17,7 @@ mod faults;
 mod flow;
 mod held;
 mod integrity;
+mod invoiced;
 mod mapping;
 mod report;
 mod resend;

@@ -1,0 +1,152 @@
+//! Month-addressed usage: what Pax8 and Sherweb invoiced for a past month, read from their
+//! sandbox fakes (a paid month, a re-issued month with a credit note, a total that does not
+//! add up, a month still pending or open), billed by `sync --period M` and compared with
+//! the PSA by `recon audit`.
+
+use crate::harness::{Env, line};
+use recon_sandbox::{PAX8_M365_BP, Sandbox};
+use serde_json::Value;
+
+/// The month `back` months before this one, as `YYYY-MM`.
+fn month(back: u32) -> String {
+    let today = chrono::Utc::now().date_naive();
+    let first =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
+            .unwrap();
+    first.checked_sub_months(chrono::Months::new(back)).unwrap().format("%Y-%m").to_string()
+}
+
+fn distributors(sandbox: Sandbox) -> Env {
+    let text = sandbox.config_toml_for(&["pax8", "sherweb"]);
+    let env = Env::with_config(sandbox, &text);
+    env.run(&["connect", "pax8"], 0);
+    env.run(&["connect", "sherweb"], 0);
+    env.run(&["map", "services", "--vendor", "pax8", "--set", PAX8_M365_BP, "--product", "M365-BP"], 0);
+    env.run(
+        &[
+            "map",
+            "services",
+            "--vendor",
+            "sherweb",
+            "--set",
+            "Microsoft 365 Business Premium",
+            "--product",
+            "M365-BP",
+        ],
+        0,
+    );
+    env
+}
+
+fn row<'a>(audit: &'a Value, customer: &str) -> &'a Value {
+    audit["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["company"] == customer || r["account_name"] == customer)
+        .unwrap_or_else(|| panic!("no audit row for {customer}: {audit:#}"))
+}
+
+#[test]
+fn last_month_is_billed_and_audited_from_the_vendors_invoices() {
+    let env = distributors(Sandbox::start().unwrap());
+    let period = month(1);
+    let plan = env.run_json(&["sync", "--dry-run", "--period", &period], 0);
+    // O'Brien: Pax8 invoiced 45 seats for the month; the PSA bills 42.
+    let obrien = line(&plan, "O'Brien & Sons");
+    assert_eq!((obrien["before"].as_i64(), obrien["after"].as_i64()), (Some(42), Some(45)), "{obrien}");
+    let obrien_line = obrien["addition_id"].clone();
+    // Greenfield: the live count is 10, but Pax8 invoiced the 12 committed seats: unchanged.
+    assert_eq!(line(&plan, "Greenfield Accounting LLC")["action"], "unchanged");
+
+    let audit = env.run_json(&["audit", "--period", &period], 5);
+    assert_eq!(audit["period"], period);
+    let vendors: Vec<(&str, &str)> = audit["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["vendor"].as_str().unwrap(), v["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(vendors, vec![("pax8", "audited"), ("sherweb", "audited")], "{audit:#}");
+    let obrien = row(&audit, "O'Brien & Sons");
+    assert_eq!(obrien["finding"], "under_billed", "{obrien}");
+    assert_eq!((obrien["vendor_quantity"].as_i64(), obrien["psa_quantity"].as_i64()), (Some(45), Some(42)));
+    assert_eq!(obrien["vendor_cost"], 900.0);
+    // A charge for a customer nobody maps: money paid, billed to nobody.
+    let tri = row(&audit, "Tri-County Vet Partners");
+    assert_eq!(
+        (tri["finding"].as_str(), tri["gap_amount"].as_f64()),
+        (Some("unmapped"), Some(180.0)),
+        "{tri}"
+    );
+    // Largest money first; the leak is under-billed plus unmapped.
+    let amounts: Vec<f64> = audit["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["finding"] != "matched")
+        .map(|r| r["gap_amount"].as_f64().unwrap_or(0.0))
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] >= w[1]), "{amounts:?}");
+    let t = &audit["totals"];
+    let sum = t["under_billed"].as_f64().unwrap() + t["unmapped"].as_f64().unwrap();
+    assert!((t["leak"].as_f64().unwrap() - sum).abs() < 0.001, "{t}");
+
+    // The same as CSV and as a table a person reads.
+    let csv = env.run(&["audit", "--period", &period, "--format", "csv"], 5);
+    assert!(csv.starts_with("period,finding,vendor,"), "{csv}");
+    assert!(csv.contains("unmapped,pax8,c0999,Tri-County Vet Partners"), "{csv}");
+    let table = env.run(&["audit", "--period", &period], 5);
+    assert!(table.contains("paid to vendors and not billed"), "{table}");
+    let obrien_row = table.lines().find(|l| l.contains("O'Brien & Sons")).unwrap_or_default();
+    assert!(obrien_row.contains("under-billed") && obrien_row.contains("66.00"), "{table}");
+
+    // A real sync of the month bills what was invoiced.
+    let pushed = env.run_json(&["sync", "--yes", "--period", &period, "--vendor", "pax8"], 0);
+    assert_eq!(pushed["applied"].as_u64(), Some(1), "{pushed:#}");
+    let obrien = env.sandbox.connectwise_additions().into_iter().find(|a| a["id"] == obrien_line);
+    assert_eq!(obrien.unwrap()["quantity"].as_f64(), Some(45.0));
+    // Audited again: O'Brien is billed as invoiced now.
+    let audit = env.run_json(&["audit", "--period", &period, "--vendor", "pax8"], 5);
+    assert_eq!(row(&audit, "O'Brien & Sons")["finding"], "matched");
+}
+
+#[test]
+fn a_reissued_invoice_and_a_credit_note_replace_never_add() {
+    let env = distributors(Sandbox::start().unwrap());
+    let period = month(2);
+    // The void invoice said 46 for O'Brien, its re-issue 45, and a credit note took 2 back.
+    let plan = env.run_json(&["sync", "--dry-run", "--period", &period, "--vendor", "pax8"], 0);
+    assert_eq!(line(&plan, "O'Brien & Sons")["after"].as_i64(), Some(43), "{plan:#}");
+    let audit = env.run_json(&["audit", "--period", &period, "--vendor", "pax8"], 5);
+    let docs = &audit["vendors"][0]["documents"];
+    assert_eq!(docs, &serde_json::json!(["CN-P8-2", "INV-P8-2R"]), "the void invoice is not counted");
+    // Read again: still 43, never added twice.
+    let again = env.run_json(&["audit", "--period", &period, "--vendor", "pax8"], 5);
+    assert_eq!(row(&again, "O'Brien & Sons")["vendor_quantity"].as_i64(), Some(43));
+}
+
+#[test]
+fn a_month_not_available_or_not_adding_up_bills_nothing() {
+    let env = distributors(Sandbox::start().unwrap());
+    // Three months back, Pax8's invoice states 10.00 more than its items: the vendor fails.
+    let bad = month(3);
+    let out = env.recon(&["sync", "--yes", "--period", &bad, "--vendor", "pax8"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("INV-P8-3 states a total of") && err.contains("nothing from it is used"), "{err}");
+    let writes =
+        env.sandbox.requests().into_iter().filter(|r| r.server == "connectwise" && r.method != "GET").count();
+    assert_eq!(writes, 0, "nothing pushed from a bad invoice");
+    // This month: Pax8's invoice is pending and Sherweb's period open: not available, not 0.
+    let now = month(0);
+    let audit = env.run_json(&["audit", "--period", &now], 1);
+    for v in audit["vendors"].as_array().unwrap() {
+        assert_eq!(v["state"], "not_available", "{v}");
+    }
+    assert!(audit["rows"].as_array().unwrap().is_empty(), "{audit:#}");
+    // Sherweb has nothing three months back: not available either.
+    let out = env.recon(&["audit", "--period", &bad, "--vendor", "sherweb"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no payable charges"), "{out:?}");
+}
