@@ -11,7 +11,7 @@ use crate::report::notify::{NotifyEvent, NotifyFormat, NotifySettings};
 use crate::secret::Secret;
 use crate::vendors::{
     VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, pax8,
-    saas_alerts, sherweb,
+    saas_alerts, sherweb, sophos,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -663,6 +663,15 @@ impl Validator<'_> {
                     )?,
                     token_url: url_or("token_url", raw.token_url.as_ref(), sherweb::DEFAULT_TOKEN_URL)?,
                     base_url: url_or("base_url", raw.base_url.as_ref(), sherweb::DEFAULT_URL)?,
+                })
+            }
+            VendorKind::Sophos => {
+                let (client_id, client_secret) = client_credentials()?;
+                VendorSettings::Sophos(sophos::Settings {
+                    client_id,
+                    client_secret,
+                    token_url: url_or("token_url", raw.token_url.as_ref(), sophos::DEFAULT_TOKEN_URL)?,
+                    base_url: url_or("base_url", raw.base_url.as_ref(), sophos::DEFAULT_URL)?,
                 })
             }
             VendorKind::Csv => VendorSettings::Csv(csv::Settings {
@@ -1374,7 +1383,10 @@ max_change_percent = 50
         let mut text = String::new();
         let mut in_vendor = false;
         for line in starter.lines() {
-            if line.starts_with("# [vendors.") || line.starts_with("# [notify]") {
+            if line.starts_with("# [vendors.")
+                || line.starts_with("# [notify]")
+                || line.starts_with("# [audit]")
+            {
                 in_vendor = true;
             } else if line.trim().is_empty() {
                 in_vendor = false;
@@ -1392,12 +1404,21 @@ max_change_percent = 50
             .replace("00000000-0000-0000-0000-000000000000", "5a4db0c5-1111-4000-8000-000000000001")
             .replace("webhook_url_env = \"RECON_WEBHOOK\"", "webhook_url = \"https://hooks.example.com/x\"");
         let config = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        for vendor in
-            ["nodeware", "huntress", "saas-alerts", "nordlayer", "pax8", "sherweb", "nordpass", "backup"]
-        {
+        for vendor in [
+            "nodeware",
+            "huntress",
+            "saas-alerts",
+            "nordlayer",
+            "pax8",
+            "sherweb",
+            "sophos",
+            "nordpass",
+            "backup",
+        ] {
             assert!(config.vendor(vendor).is_some(), "{vendor}");
         }
         assert!(config.notify.is_some());
+        assert_eq!(config.audit.notify_above, Some(Decimal::from(100)));
     }
 
     #[test]

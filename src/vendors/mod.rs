@@ -11,6 +11,7 @@ pub mod nordpass;
 pub mod pax8;
 pub mod saas_alerts;
 pub mod sherweb;
+pub mod sophos;
 
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
 use crate::invoice::{self, MonthRead};
@@ -29,6 +30,7 @@ crate::text_enum! {
         NordPass = "nordpass",
         Pax8 = "pax8",
         Sherweb = "sherweb",
+        Sophos = "sophos",
         Csv = "csv",
     }
 }
@@ -42,7 +44,7 @@ impl VendorKind {
     /// Whether it can say what it invoiced for a past month (month-addressed usage), so a
     /// sync or an audit of that month reads its documents instead of today's counts.
     pub fn answers_months(self) -> bool {
-        matches!(self, VendorKind::Pax8 | VendorKind::Sherweb)
+        matches!(self, VendorKind::Pax8 | VendorKind::Sherweb | VendorKind::Sophos)
     }
 
     /// The keys a `[vendors.<name>]` section of this kind may hold: `type`, the request
@@ -56,6 +58,7 @@ impl VendorKind {
             VendorKind::NordPass => (false, nordpass::KEYS),
             VendorKind::Pax8 => (true, pax8::KEYS),
             VendorKind::Sherweb => (true, sherweb::KEYS),
+            VendorKind::Sophos => (true, sophos::KEYS),
             VendorKind::Csv => (false, csv::KEYS),
         };
         let mut keys = vec!["type"];
@@ -88,6 +91,7 @@ pub enum VendorSettings {
     NordPass(nordpass::Settings),
     Pax8(pax8::Settings),
     Sherweb(sherweb::Settings),
+    Sophos(sophos::Settings),
     Csv(csv::Settings),
 }
 
@@ -175,6 +179,10 @@ pub fn fetch(
             limit(http, config, &s.base_url, None);
             sherweb::fetch(&config.name, http, s)
         }
+        VendorSettings::Sophos(s) => {
+            limit(http, config, &s.base_url, None);
+            sophos::fetch(&config.name, http, s, current)
+        }
         // File vendors read whatever the user exported, so any --period is accepted.
         VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns, &s.statuses),
         VendorSettings::Csv(s) => csv::fetch(&config.name, &s.file, &s.statuses),
@@ -192,6 +200,10 @@ fn fetch_month(config: &VendorConfig, http: &Http, period: Period) -> Result<Ven
         VendorSettings::Sherweb(s) => {
             limit(http, config, &s.base_url, None);
             sherweb::fetch_month(&config.name, http, s, period)?
+        }
+        VendorSettings::Sophos(s) => {
+            limit(http, config, &s.base_url, None);
+            sophos::fetch_month(&config.name, http, s, period)?
         }
         _ => {
             return Err(VendorError::Unsupported {

@@ -150,3 +150,72 @@ fn a_month_not_available_or_not_adding_up_bills_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no payable charges"), "{out:?}");
 }
+
+/// Sophos Central Partner with its sandbox fake, its endpoints mapped to the EDR line.
+fn sophos(sandbox: Sandbox) -> Env {
+    let text = sandbox.config_toml_for(&["sophos"]);
+    let env = Env::with_config(sandbox, &text);
+    env.run(&["connect", "sophos"], 0);
+    env.run(
+        &[
+            "map",
+            "services",
+            "--vendor",
+            "sophos",
+            "--set",
+            recon_sandbox::SOPHOS_CIXA,
+            "--product",
+            "HUNTRESS-EDR",
+        ],
+        0,
+    );
+    env
+}
+
+#[test]
+fn sophos_bills_a_month_from_its_billing_usage_and_a_month_without_data_is_not_zero() {
+    let keys = recon_sandbox::Credentials {
+        sophos_client_secret: "CANARY-sophos-secret-5c0e".into(),
+        ..recon_sandbox::Credentials::default()
+    };
+    let sandbox =
+        Sandbox::start_with(recon_sandbox::SandboxOptions { credentials: keys, ..Default::default() })
+            .unwrap();
+    let env = sophos(sandbox);
+    let mut seen = String::new();
+    // This month has no usage yet (404): every tenant's count is unknown, nothing is planned.
+    let now = env.run_json(&["sync", "--dry-run"], 0);
+    assert!(crate::harness::writes(&now).is_empty(), "{now:#}");
+    seen.push_str(&now.to_string());
+
+    let period = month(1);
+    let plan = env.run_json(&["sync", "--dry-run", "--period", &period], 0);
+    let acme = line(&plan, "Acme Dental");
+    assert_eq!((acme["before"].as_i64(), acme["after"].as_i64()), (Some(12), Some(14)), "{acme}");
+    let audit = env.run_json(&["-v", "audit", "--period", &period], 5);
+    seen.push_str(&audit.to_string());
+    let finding = |c: &str| {
+        (row(&audit, c)["finding"].as_str().unwrap().to_string(), row(&audit, c)["gap_amount"].as_f64())
+    };
+    assert_eq!(finding("Acme Dental"), ("under_billed".into(), Some(9.0)));
+    assert_eq!(finding("Silverline Logistics LLC"), ("over_billed".into(), Some(9.0)));
+    assert_eq!(finding("Redwood Insurance Agency").0, "matched");
+    // A tenant no company is called: unmapped, its money unknown (Sophos gives none).
+    assert_eq!(finding("Lakeside Pediatrics"), ("unmapped".into(), None));
+
+    let out = env.recon(&["audit", "--period", &month(0)]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("Sophos has no billing usage for"), "{err}");
+    seen.push_str(&err);
+
+    // Credentials of a tenant, not a partner: said, with what to create instead.
+    env.sandbox.set_sophos_id_type("tenant");
+    let out = env.recon(&["connect", "sophos"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("not a partner") && err.contains("Sophos Central Partner"), "{err}");
+    seen.push_str(&err);
+    let db = std::fs::read(&env.db).unwrap();
+    assert!(!seen.contains("CANARY-sophos") && !String::from_utf8_lossy(&db).contains("CANARY-sophos"));
+}

@@ -28,6 +28,8 @@ fn canaries() -> Credentials {
         sherweb_client_id: "recon-sherweb-app".into(),
         sherweb_client_secret: "CANARY-sherweb-secret-8f13".into(),
         sherweb_subscription_key: "CANARY-sherweb-key-c90a".into(),
+        sophos_client_id: "recon-sophos-app".into(),
+        sophos_client_secret: "CANARY-sophos-secret-61d4".into(),
     }
 }
 

@@ -21,6 +21,7 @@ mod halopsa;
 pub mod scale;
 mod schema;
 mod server;
+mod sophos;
 mod vendors;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ use self::connectwise::ConnectWise;
 use self::distributors::Distributors;
 pub use self::distributors::{PAX8_M365_BASIC, PAX8_M365_BP, SHERWEB_M365_BP};
 use self::halopsa::Halo;
+pub use self::sophos::{SOPHOS_CIXA, SOPHOS_PARTNER_ID};
 
 pub use self::autotask::POSTED_THIS_MONTH as AUTOTASK_POSTED_THIS_MONTH;
 pub use self::halopsa::{COMPUTED_LINE as HALO_COMPUTED_LINE, CONTRACT_ID_OFFSET as HALO_CONTRACT_ID_OFFSET};
@@ -58,6 +60,8 @@ pub const AT_SECRET: &str = "sandbox-autotask-secret";
 pub const AT_INTEGRATION_CODE: &str = "SANDBOXINTEGRATIONCODE";
 pub const HALO_CLIENT_ID: &str = "sandbox-halo-client-id";
 pub const PAX8_CLIENT_ID: &str = "sandbox-pax8-client-id";
+pub const SOPHOS_CLIENT_ID: &str = "sandbox-sophos-client-id";
+pub const SOPHOS_CLIENT_SECRET: &str = "sandbox-sophos-client-secret";
 pub const PAX8_CLIENT_SECRET: &str = "sandbox-pax8-client-secret";
 pub const SHERWEB_CLIENT_ID: &str = "sandbox-sherweb-client-id";
 pub const SHERWEB_CLIENT_SECRET: &str = "sandbox-sherweb-client-secret";
@@ -87,9 +91,10 @@ pub const SERVICE_PRODUCTS: [(&str, &str, &str); 10] = [
 ];
 
 pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nordlayer"];
-/// The distributors the sandbox serves: not in [`ALL_VENDORS`] (their Microsoft 365 lines
-/// would change what the other vendors' tests see); named when wanted.
-pub const DISTRIBUTORS: [&str; 2] = ["pax8", "sherweb"];
+/// The distributors (and Sophos, which bills by month too) the sandbox serves: not in
+/// [`ALL_VENDORS`] (their lines would change what the other vendors' tests see); named when
+/// wanted.
+pub const DISTRIBUTORS: [&str; 3] = ["pax8", "sherweb", "sophos"];
 /// (distributor, service key, catalog product identifier): each distributor's Microsoft 365
 /// Business Premium maps to the catalog's M365-BP.
 pub const DISTRIBUTOR_PRODUCTS: [(&str, &str, &str); 2] =
@@ -143,6 +148,8 @@ pub struct Credentials {
     pub sherweb_client_id: String,
     pub sherweb_client_secret: String,
     pub sherweb_subscription_key: String,
+    pub sophos_client_id: String,
+    pub sophos_client_secret: String,
 }
 
 impl Default for Credentials {
@@ -167,6 +174,8 @@ impl Default for Credentials {
             sherweb_client_id: SHERWEB_CLIENT_ID.to_string(),
             sherweb_client_secret: SHERWEB_CLIENT_SECRET.to_string(),
             sherweb_subscription_key: SHERWEB_SUBSCRIPTION_KEY.to_string(),
+            sophos_client_id: SOPHOS_CLIENT_ID.to_string(),
+            sophos_client_secret: SOPHOS_CLIENT_SECRET.to_string(),
         }
     }
 }
@@ -249,6 +258,7 @@ pub struct Sandbox {
     autotask: Arc<Autotask>,
     halo: Arc<Halo>,
     distributors: Arc<Distributors>,
+    sophos: Arc<sophos::Sophos>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
     credentials: Credentials,
@@ -281,6 +291,7 @@ impl Sandbox {
         let autotask = Arc::new(Autotask::new()?.with_credentials(options.credentials.clone()));
         let halo = Arc::new(Halo::new()?.with_credentials(options.credentials.clone()));
         let distributors = Arc::new(Distributors::new().with_credentials(options.credentials.clone()));
+        let sophos = Arc::new(sophos::Sophos::new(options.credentials.clone()));
         let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
@@ -314,6 +325,8 @@ impl Sandbox {
         handlers.push(("pax8", Arc::new(move |ex| d.pax8(ex)), vendors::throttle_body));
         let d = Arc::clone(&distributors);
         handlers.push(("sherweb", Arc::new(move |ex| d.sherweb(ex)), vendors::throttle_body));
+        let so = Arc::clone(&sophos);
+        handlers.push(("sophos", Arc::new(move |ex| so.handle(ex)), vendors::throttle_body));
         let mut servers = Vec::new();
         for (name, handler, throttle_body) in handlers {
             let spec = ServerSpec {
@@ -334,6 +347,7 @@ impl Sandbox {
             autotask,
             halo,
             distributors,
+            sophos,
             vendors,
             files: Mutex::new(files),
             credentials: options.credentials,
@@ -495,6 +509,16 @@ impl Sandbox {
     /// moves on a month and pending pro-rata quantities fold into their lines.
     pub fn create_halo_invoice(&self, invoice: i64) -> bool {
         self.halo.create_invoice(invoice)
+    }
+
+    /// What Sophos's `whoami` says the credentials belong to (`partner` by default).
+    pub fn set_sophos_id_type(&self, id_type: &str) {
+        self.sophos.set_id_type(id_type);
+    }
+
+    /// How many tokens the fake Sophos ID has issued.
+    pub fn sophos_tokens_issued(&self) -> u64 {
+        self.sophos.tokens_issued()
     }
 
     /// How long Halo's tokens last from now on (`expires_in` says so too).
@@ -697,6 +721,16 @@ impl Sandbox {
                     toml_string(&keys.sherweb_subscription_key),
                     toml_string(&format!(
                         "{}/auth/oidc/connect/token",
+                        self.server_url(name).unwrap_or_default()
+                    )),
+                    url(name),
+                ),
+                "sophos" => format!(
+                    "client_id = {}\nclient_secret = {}\ntoken_url = {}\nbase_url = {}\n",
+                    toml_string(&keys.sophos_client_id),
+                    toml_string(&keys.sophos_client_secret),
+                    toml_string(&format!(
+                        "{}/api/v2/oauth2/token",
                         self.server_url(name).unwrap_or_default()
                     )),
                     url(name),
