@@ -14,7 +14,7 @@
 use crate::invoice::Charge;
 use crate::plan::{Plan, PlanLine, Reason, Unknown};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 crate::text_enum! {
@@ -29,7 +29,7 @@ crate::text_enum! {
 }
 
 /// One (customer, product) of the month.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub finding: Finding,
     pub vendor: String,
@@ -61,7 +61,7 @@ pub struct Row {
 }
 
 /// The month's money, by finding.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Under-billed plus unmapped: money paid to vendors that no customer is billed for.
     #[serde(serialize_with = "crate::plan::decimal_number_of")]

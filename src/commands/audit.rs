@@ -94,6 +94,13 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
     let prices: BTreeMap<i64, Decimal> =
         planned.additions.values().flatten().filter_map(|l| Some((l.id, l.unit_price?))).collect();
     let (rows, totals) = audit::audit(&planned.plan, &charges, &prices, config.audit.tolerance);
+    store.record_audit(&crate::store::AuditRecord {
+        period,
+        audited_at: ctx.now,
+        vendors: vendors.iter().map(|v| (v.vendor.clone(), v.state.to_string())).collect(),
+        totals: totals.clone(),
+        rows: rows.clone(),
+    })?;
 
     let format = args.format.unwrap_or(if ctx.json { AuditFormat::Json } else { AuditFormat::Table });
     let currency = planned.terms.values().find_map(|t| t.currency.as_deref());

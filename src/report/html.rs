@@ -31,6 +31,7 @@ pub fn page(r: &Report) -> String {
     charts(&mut h, r);
     changes(&mut h, r);
     pricing(&mut h, r);
+    audits(&mut h, r);
     waiting(&mut h, r);
     let _ = write!(
         h,
@@ -510,6 +511,89 @@ fn pricing(h: &mut String, r: &Report) {
             );
         }
         h.push_str("</tbody></table></div>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+/// The most gap rows of the latest audited month the page lists.
+const AUDIT_ROWS: usize = 25;
+
+/// `recon audit`: the leak of each recent month on top, then the latest month's gaps.
+fn audits(h: &mut String, r: &Report) {
+    h.push_str("<section id=\"audit\">\n<h2>Vendor invoices beside billing</h2>\n");
+    let Some(latest) = r.audits.first() else {
+        h.push_str(
+            "<p class=\"empty\">No month has been audited yet: <code>recon audit --period YYYY-MM</code> compares \
+             what Pax8, Sherweb and Sophos invoiced with what the PSA bills.</p>\n</section>\n",
+        );
+        return;
+    };
+    let money = |d: Decimal| r.amount(d, false, MINUS);
+    h.push_str(
+        "<div class=\"scroll\"><table class=\"audits\"><thead><tr><th>Month</th><th class=\"num\">Leak</th>\
+         <th class=\"num\">Under-billed</th><th class=\"num\">Unmapped</th><th class=\"num\">Over-billed</th>\
+         <th class=\"num\">Invoiced</th><th>Vendors</th></tr></thead><tbody>\n",
+    );
+    for a in &r.audits {
+        let vendors: Vec<String> =
+            a.vendors
+                .iter()
+                .map(|(v, state)| {
+                    if state == "audited" { v.clone() } else { format!("{v} ({})", state.replace('_', " ")) }
+                })
+                .collect();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num leak\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            a.period,
+            money(a.totals.leak),
+            money(a.totals.under_billed),
+            money(a.totals.unmapped),
+            money(a.totals.over_billed),
+            money(a.totals.invoiced),
+            esc(&vendors.join(", ")),
+        );
+    }
+    h.push_str("</tbody></table></div>\n");
+    let gaps: Vec<&crate::audit::Row> =
+        latest.rows.iter().filter(|g| g.finding != crate::audit::Finding::Matched).collect();
+    let _ = write!(h, "<h3 id=\"audit-gaps\">Gaps in {} ({})</h3>\n", latest.period, gaps.len());
+    if gaps.is_empty() {
+        h.push_str("<p class=\"empty\">Every line bills what the vendor invoiced.</p>\n");
+    } else {
+        h.push_str(
+            "<div class=\"scroll\"><table class=\"audit-gaps\"><thead><tr><th>Finding</th><th>Customer</th>\
+             <th>Product</th><th class=\"num\">Vendor</th><th class=\"num\">PSA</th><th class=\"num\">Gap</th>\
+             <th class=\"num\">Amount</th></tr></thead><tbody>\n",
+        );
+        let quantity = |q: Option<Decimal>| {
+            q.map_or("&ndash;".to_string(), |q| esc(&crate::plan::format_quantity(Some(q))))
+        };
+        for g in gaps.iter().take(AUDIT_ROWS) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                esc(&g.finding.as_str().replace('_', "-")),
+                esc(g.company.as_deref().unwrap_or(&g.account_name)),
+                esc(g.product.as_deref().unwrap_or(&g.service)),
+                quantity(Some(g.vendor_quantity)),
+                quantity(g.psa_quantity),
+                g.gap_quantity
+                    .map_or("&ndash;".to_string(), |q| esc(&crate::output::wording::signed_quantity(q))),
+                g.gap_amount.map_or("&ndash;".to_string(), money),
+            );
+        }
+        h.push_str("</tbody></table></div>\n");
+        if gaps.len() > AUDIT_ROWS {
+            let _ = write!(
+                h,
+                "<p>and {} more: <code>recon audit --period {}</code> lists them all.</p>\n",
+                gaps.len() - AUDIT_ROWS,
+                latest.period
+            );
+        }
     }
     h.push_str("</section>\n");
 }

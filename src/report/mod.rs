@@ -35,7 +35,13 @@ pub struct Report {
     pub planned: MoneyTotals,
     /// What its applied writes moved; `None` for a dry run.
     pub applied: Option<MoneyTotals>,
+    /// The latest `recon audit` of each recent month, newest first (the page's "Vendor
+    /// invoices" section).
+    pub audits: Vec<crate::store::AuditRecord>,
 }
+
+/// How many months of audits the page shows.
+pub const AUDIT_MONTHS: usize = 12;
 
 impl Report {
     /// The report of run `run_id`, as the ledger holds it now (a held line shows whether it
@@ -44,7 +50,9 @@ impl Report {
         let Some(run) = store.run(run_id)? else { return Ok(None) };
         let details = store.run_details(run_id)?;
         let changes = store.changes(run_id)?;
-        Ok(Some(Report::new(run, details, changes)))
+        let mut report = Report::new(run, details, changes);
+        report.audits = store.latest_audits(AUDIT_MONTHS)?;
+        Ok(Some(report))
     }
 
     pub fn new(run: RunRecord, details: RunDetails, changes: Vec<ChangeRecord>) -> Report {
@@ -55,7 +63,7 @@ impl Report {
             plan(changes.iter().filter(|c| c.state == ChangeState::Applied).map(|c| c.line.clone()).collect())
                 .totals()
         });
-        Report { run, details, changes, planned, applied }
+        Report { run, details, changes, planned, applied, audits: Vec::new() }
     }
 
     /// The money of the headline: what was pushed, or for a dry run what would be.

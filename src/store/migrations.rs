@@ -237,4 +237,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (vendor, document_id, body)
     );
     "#,
+    // 18: each `recon audit` of a month: its totals and rows, for the report page.
+    r#"
+    CREATE TABLE audits (
+        id         INTEGER PRIMARY KEY,
+        period     TEXT NOT NULL,
+        audited_at TEXT NOT NULL,
+        vendors    TEXT NOT NULL,
+        totals     TEXT NOT NULL,
+        rows       TEXT NOT NULL
+    );
+    "#,
 ];

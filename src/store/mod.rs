@@ -11,6 +11,7 @@
 //! - `sent.rs`: a second connection marking writes sent from the threads that send them
 //! - `requests.rs`: the requests sent to a service with an hourly budget, across processes
 
+mod audits;
 mod documents;
 mod ledger;
 pub mod lock;
@@ -21,6 +22,7 @@ mod sent;
 mod status;
 mod vendors;
 
+pub use audits::AuditRecord;
 pub use documents::DocumentVersion;
 pub use ledger::{ChangeRecord, RunRecord};
 pub use lock::{Lock, LockError};

@@ -17,7 +17,12 @@ fn month(back: u32) -> String {
 }
 
 fn distributors(sandbox: Sandbox) -> Env {
-    let text = sandbox.config_toml_for(&["pax8", "sherweb"]);
+    distributors_with(sandbox, "")
+}
+
+/// `extra` sections go after the config's own.
+fn distributors_with(sandbox: Sandbox, extra: &str) -> Env {
+    let text = format!("{}{extra}", sandbox.config_toml_for(&["pax8", "sherweb"]));
     let env = Env::with_config(sandbox, &text);
     env.run(&["connect", "pax8"], 0);
     env.run(&["connect", "sherweb"], 0);
@@ -100,6 +105,13 @@ fn last_month_is_billed_and_audited_from_the_vendors_invoices() {
     assert!(table.contains("paid to vendors and not billed"), "{table}");
     let obrien_row = table.lines().find(|l| l.contains("O'Brien & Sons")).unwrap_or_default();
     assert!(obrien_row.contains("under-billed") && obrien_row.contains("66.00"), "{table}");
+
+    // The owner's page shows the month's leak on top, then its gaps.
+    let page = env.run(&["report", "--format", "html"], 0);
+    let section = &page[page.find("id=\"audit\"").expect("an audit section")..];
+    assert!(section.contains(&period) && section.contains("Tri-County Vet Partners"), "{section}");
+    let leak = format!("{:.2}", t["leak"].as_f64().unwrap());
+    assert!(section.contains(&leak), "the leak {leak} on the page: {section}");
 
     // A real sync of the month bills what was invoiced.
     let pushed = env.run_json(&["sync", "--yes", "--period", &period, "--vendor", "pax8"], 0);
@@ -218,4 +230,23 @@ fn sophos_bills_a_month_from_its_billing_usage_and_a_month_without_data_is_not_z
     seen.push_str(&err);
     let db = std::fs::read(&env.db).unwrap();
     assert!(!seen.contains("CANARY-sophos") && !String::from_utf8_lossy(&db).contains("CANARY-sophos"));
+}
+
+#[test]
+fn a_leak_above_the_threshold_is_posted_to_the_webhook_once() {
+    let period = month(1);
+    for (above, posted) in [(100, 1), (1000, 0)] {
+        let hook = crate::report::receiver(200);
+        let extra =
+            format!("\n[notify]\nwebhook_url = \"{}\"\n\n[audit]\nnotify_above = {above}\n", hook.url);
+        let env = distributors_with(Sandbox::start().unwrap(), &extra);
+        let audit = env.run_json(&["audit", "--period", &period], 5);
+        let bodies = hook.bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), posted, "notify_above = {above}: {bodies:?}");
+        if let Some(body) = bodies.first() {
+            assert_eq!(body["events"], serde_json::json!(["audit_leak"]));
+            assert_eq!(body["totals"]["leak"], audit["totals"]["leak"]);
+            assert!(body["text"].as_str().unwrap().contains("paid to vendors and not billed"), "{body}");
+        }
+    }
 }

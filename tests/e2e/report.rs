@@ -168,12 +168,12 @@ fn csv_and_json_hold_every_line_of_the_run() {
 }
 
 /// A loopback webhook receiver: every body it gets, answering `status`.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<Value>>>,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) bodies: Arc<Mutex<Vec<Value>>>,
 }
 
-fn receiver(status: u16) -> Receiver {
+pub(crate) fn receiver(status: u16) -> Receiver {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
     let bodies = Arc::new(Mutex::new(Vec::new()));
