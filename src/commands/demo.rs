@@ -1,8 +1,9 @@
 //! `recon demo`: the whole flow against the built-in sandbox, with a temporary config and
-//! database: connect -> map (auto + the service mappings a user would set) -> sync --dry-run.
+//! database: connect -> map (auto + the service mappings a user would set) -> audit of last
+//! month -> sync --dry-run.
 
 use super::{Context, EXIT_OK};
-use crate::cli::{DemoArgs, MapAccountsArgs, MapServicesArgs, SyncArgs};
+use crate::cli::{AuditArgs, DemoArgs, MapAccountsArgs, MapServicesArgs, SyncArgs};
 use recon_sandbox::{DISTRIBUTOR_PRODUCTS, SERVICE_PRODUCTS, Sandbox};
 
 /// The vendors the demo connects (their services map to the sandbox catalog's products):
@@ -74,6 +75,10 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             include: None,
         },
     )?;
+    // What Pax8 invoiced last month beside what the PSA bills: the owner's month-end
+    // question (gaps exit 5, which the demo only shows).
+    step("recon audit --period previous");
+    super::audit::run(&demo, &AuditArgs { period: "previous".into(), vendors: Vec::new(), format: None })?;
     let page = report_path(args.report.as_deref());
     step(&format!(
         "recon sync --dry-run --report {}",

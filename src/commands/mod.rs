@@ -1,7 +1,7 @@
 //! One file per command: orchestration and printing only. `run` dispatches; `exit_code`
 //! maps an error to the documented exit codes.
 
-mod audit;
+pub mod audit;
 mod check;
 mod companies;
 mod connect;

@@ -152,6 +152,9 @@ fn demo_prints_a_plan_with_every_kind_of_line() {
     let out = env.run(&["demo"], 0);
     for needle in [
         "$ recon connect nodeware",
+        "$ recon audit --period previous",
+        "paid to vendors and not billed",
+        "under-billed",
         "$ recon sync --dry-run",
         "│ add ",
         "│ update ",
