@@ -504,6 +504,44 @@ fn distributors_case(scale: &Scale) -> Result<()> {
         plan.unchanged,
         plan.held
     );
+    // The audit of last month: Pax8's invoice list and the month's invoice items, Sherweb's
+    // payable charges of the period, beside the same PSA reads as the dry run.
+    // Exit 5: the audit found gaps (the generated PSA lines are not the invoiced seats).
+    let (audit, code) = case.run_to_end(&["--json", "audit", "--period", "previous"])?;
+    if !matches!(code, Some(0 | 5)) {
+        bail!("audit exited {code:?}: {}", audit.stderr);
+    }
+    let report: serde_json::Value = serde_json::from_str(&audit.stdout).context("audit --json")?;
+    let audited: Vec<&str> = report["vendors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["state"] == "audited")
+        .filter_map(|v| v["vendor"].as_str())
+        .collect();
+    if audited != ["pax8", "sherweb"] {
+        bail!("audit: not every distributor was audited: {}", report["vendors"]);
+    }
+    let minimum = [("pax8", 1 + 1 + pages(pax8_subscriptions)), ("sherweb", 1 + 1)];
+    println!("\n| distributor | requests (audit --period previous) | the fewest its API allows |");
+    println!("|---|---|---|");
+    for (vendor, least) in minimum {
+        let sent = audit.requests.iter().filter(|r| r.server == vendor).count();
+        println!("| {vendor} | {sent} | {least} |");
+        if sent != least {
+            bail!("audit: {vendor}: {sent} requests, the fewest is {least}");
+        }
+    }
+    let psa = |run: &Run| run.requests.iter().filter(|r| r.server == "connectwise").count();
+    println!(
+        "\naudit --period previous: {:.1} s wall, peak RSS {}, {} rows, leak {}; ConnectWise requests {} (the dry run's: {})",
+        audit.wall.as_secs_f64(),
+        audit.peak_rss_kb.map_or("?".to_string(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+        report["rows"].as_array().map_or(0, Vec::len),
+        report["totals"]["leak"],
+        psa(&audit),
+        psa(&dry),
+    );
     Ok(())
 }
 

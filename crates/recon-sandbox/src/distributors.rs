@@ -216,6 +216,38 @@ impl Distributors {
                 std::iter::once(monthly).chain(annual)
             })
             .collect();
+        // Last month's invoice: one item per subscription, as billed; and Sherweb's charges.
+        let month = month_start(today, 1);
+        let items: Vec<Value> = state
+            .pax8_subscriptions
+            .iter()
+            .enumerate()
+            .map(|(n, sub)| {
+                let qty = sub["quantity"].as_i64().unwrap_or(0);
+                json!({
+                    "id": format!("git-{n}"), "companyId": sub["companyId"], "productId": PAX8_M365_BP,
+                    "productName": "Microsoft 365 Business Premium", "quantity": qty, "unitPrice": 20.0,
+                    "total": qty as f64 * 20.0, "startDate": format!("{month}T00:00:00Z"), "chargeType": "Renewal",
+                })
+            })
+            .collect();
+        let total: f64 = items.iter().filter_map(|i| i["total"].as_f64()).sum();
+        let invoice = json!({
+            "id": "INV-GEN-1", "companyId": "partner-1", "invoiceDate": format!("{}T00:00:00Z", month_start(today, 0)),
+            "total": total, "balance": 0.0, "status": "Paid",
+        });
+        state.pax8_invoices = vec![(invoice, items)];
+        state.sherweb_charges = (0..sherweb)
+            .map(|i| {
+                let qty = 3 + i % 30;
+                (month, json!({
+                    "chargeId": format!("gch-{i}"), "customerId": format!("sw-g{i:05}"), "customerName": names[pax8 + i],
+                    "productName": "Microsoft 365 Business Premium", "sku": SHERWEB_M365_BP, "quantity": qty,
+                    "unitPrice": 20.0, "subTotal": qty as f64 * 20.0, "periodFrom": format!("{month}T00:00:00Z"),
+                    "isBilled": true, "invoice": {"number": format!("SW-GEN-{}", month.format("%Y%m"))},
+                }))
+            })
+            .collect();
         state.sherweb_customers = names[pax8..pax8 + sherweb]
             .iter()
             .enumerate()
