@@ -12,7 +12,8 @@
 //! the vendor's unit cost where the PSA has no price; an unmapped charge at what it cost.
 
 use crate::invoice::Charge;
-use crate::plan::{Plan, PlanLine, Reason, Unknown};
+use crate::model::BillingLine;
+use crate::plan::{Plan, PlanLine, Reason};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,14 +80,20 @@ pub struct Totals {
     pub invoiced: Decimal,
 }
 
+/// The PSA side the plan does not carry itself: the lines of every container read, and the
+/// products each vendor's services map to (a mapped customer the vendor did not invoice has
+/// no plan line of its own product).
+pub struct PsaLines<'a> {
+    pub lines: &'a BTreeMap<i64, Vec<BillingLine>>,
+    pub products: &'a BTreeMap<String, BTreeSet<i64>>,
+}
+
 /// Audit `plan` (a dry sync of the month) against `charges` (each audited vendor's netted
-/// charges). `prices` are the PSA lines' unit prices by line id (a line the plan skipped
-/// carries no money of its own). A gap worth no more than `tolerance` is `Matched`. Largest
-/// money first.
+/// charges). A gap worth no more than `tolerance` is `Matched`. Largest money first.
 pub fn audit(
     plan: &Plan,
     charges: &BTreeMap<String, Vec<Charge>>,
-    prices: &BTreeMap<i64, Decimal>,
+    psa: &PsaLines,
     tolerance: Decimal,
 ) -> (Vec<Row>, Totals) {
     let charge_of: BTreeMap<(&str, &str, &str), &Charge> = charges
@@ -96,6 +103,7 @@ pub fn audit(
         })
         .collect();
     let mut used: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    let mut compared_lines: BTreeSet<(Option<i64>, Option<i64>)> = BTreeSet::new();
     let mut rows = Vec::new();
     for line in &plan.lines {
         for source in line.sources.iter().filter(|s| charges.contains_key(&s.vendor)) {
@@ -106,10 +114,17 @@ pub fn audit(
                 continue;
             }
             used.insert(key);
-            rows.push(compared(line, &source.vendor, charge, tolerance));
+            compared_lines.insert((line.agreement_id, line.product_id));
+            let billed = billed_in(plan, line, psa);
+            rows.push(compared(line, billed, &source.vendor, charge, tolerance));
         }
-        if let Some(row) = not_charged(line, charges, prices, tolerance) {
-            rows.push(row);
+    }
+    let mut seen: BTreeSet<i64> = BTreeSet::new();
+    for line in &plan.lines {
+        for (row, psa_line) in not_charged(plan, line, charges, psa, &compared_lines, tolerance) {
+            if seen.insert(psa_line) {
+                rows.push(row);
+            }
         }
     }
     for (key, charge) in &charge_of {
@@ -160,9 +175,30 @@ pub fn audit(
     (rows, totals)
 }
 
-/// A charge a PSA line stands for: the vendor's quantity and cost beside the line's.
-fn compared(line: &PlanLine, vendor: &str, charge: &Charge, tolerance: Decimal) -> Row {
-    let psa = line.before.unwrap_or_default();
+/// What the PSA line billed for the month: the units in force on its first day where the PSA
+/// keeps units by date (Autotask; a sync may date its change later, in an open period), else
+/// the line's quantity (ConnectWise and Halo keep no history).
+fn billed_in(plan: &Plan, line: &PlanLine, psa: &PsaLines) -> Option<Decimal> {
+    let held = line.addition_id.and_then(|id| {
+        psa.lines
+            .get(&line.agreement_id?)?
+            .iter()
+            .find(|l| l.id == id)?
+            .quantity_at(Some(plan.period.first_day()))
+    });
+    held.or(line.before)
+}
+
+/// A charge a PSA line stands for: the vendor's quantity and cost beside what the line
+/// billed (`billed`).
+fn compared(
+    line: &PlanLine,
+    billed: Option<Decimal>,
+    vendor: &str,
+    charge: &Charge,
+    tolerance: Decimal,
+) -> Row {
+    let psa = billed.unwrap_or_default();
     // One line may add up several charges (two vendors, two services): this charge's share
     // is what it adds; the PSA side is the line's when it is the line's only source.
     let shared = line.sources.len() > 1;
@@ -189,7 +225,7 @@ fn compared(line: &PlanLine, vendor: &str, charge: &Charge, tolerance: Decimal) 
         product: line.product.clone(),
         vendor_quantity: charge.quantity,
         vendor_cost: charge.cost,
-        psa_quantity: line.before,
+        psa_quantity: billed,
         unit_price: price,
         gap_quantity: Some(gap),
         gap_amount: amount,
@@ -197,45 +233,62 @@ fn compared(line: &PlanLine, vendor: &str, charge: &Charge, tolerance: Decimal) 
     }
 }
 
-/// A mapped PSA line whose account an audited vendor did not invoice at all that month.
+/// The PSA lines of a mapped customer an audited vendor did not invoice at all that month:
+/// each line in force of a product the vendor's services map to, with its line id, unless
+/// another customer's charge is compared with it.
 fn not_charged(
+    plan: &Plan,
     line: &PlanLine,
     charges: &BTreeMap<String, Vec<Charge>>,
-    prices: &BTreeMap<i64, Decimal>,
+    psa: &PsaLines,
+    compared: &BTreeSet<(Option<i64>, Option<i64>)>,
     tolerance: Decimal,
-) -> Option<Row> {
-    let Some(Reason::UsageUnknown { unknown, .. }) = &line.reason else { return None };
-    let (vendor, account_name) = unknown.iter().find_map(|u| match u {
-        Unknown::AccountGone { vendor, account_name } if charges.contains_key(vendor) => {
-            Some((vendor, account_name))
-        }
-        _ => None,
-    })?;
-    let psa = line.before.filter(|q| *q > Decimal::ZERO)?;
-    let price = line
-        .money
-        .as_ref()
-        .and_then(|m| m.unit_price)
-        .or_else(|| line.addition_id.and_then(|id| prices.get(&id).copied()));
-    let amount = price.map(|p| (psa * p).round_dp(2));
-    Some(Row {
-        finding: if amount.is_some_and(|a| a <= tolerance) { Finding::Matched } else { Finding::NotCharged },
-        vendor: vendor.clone(),
-        account_id: String::new(),
-        account_name: account_name.clone(),
-        service_key: String::new(),
-        service: line.product.clone().unwrap_or_default(),
-        company: Some(line.company.clone()),
-        agreement: line.agreement.clone(),
-        product: line.product.clone(),
-        vendor_quantity: Decimal::ZERO,
-        vendor_cost: None,
-        psa_quantity: Some(psa),
-        unit_price: price,
-        gap_quantity: Some(-psa),
-        gap_amount: amount,
-        documents: Vec::new(),
-    })
+) -> Vec<(Row, i64)> {
+    let Some(Reason::AccountGone { vendor, account_id, account_name }) = &line.reason else {
+        return Vec::new();
+    };
+    let (Some(agreement), Some(products)) = (line.agreement_id, psa.products.get(vendor)) else {
+        return Vec::new();
+    };
+    if !charges.contains_key(vendor) {
+        return Vec::new();
+    }
+    let first = plan.period.first_day();
+    psa.lines
+        .get(&agreement)
+        .into_iter()
+        .flatten()
+        .filter(|l| l.product_id.is_some_and(|p| products.contains(&p)))
+        .filter(|l| !compared.contains(&(Some(agreement), l.product_id)))
+        .filter(|l| l.standing(plan.period) == crate::model::Standing::InForce)
+        .filter_map(|l| {
+            let quantity = l.quantity_at(Some(first)).filter(|q| *q > Decimal::ZERO)?;
+            let amount = l.unit_price.map(|p| (quantity * p).round_dp(2));
+            let row = Row {
+                finding: if amount.is_some_and(|a| a <= tolerance) {
+                    Finding::Matched
+                } else {
+                    Finding::NotCharged
+                },
+                vendor: vendor.clone(),
+                account_id: account_id.clone(),
+                account_name: account_name.clone(),
+                service_key: String::new(),
+                service: l.product_identifier.clone().unwrap_or_default(),
+                company: Some(line.company.clone()),
+                agreement: line.agreement.clone(),
+                product: l.product_identifier.clone(),
+                vendor_quantity: Decimal::ZERO,
+                vendor_cost: None,
+                psa_quantity: Some(quantity),
+                unit_price: l.unit_price,
+                gap_quantity: Some(-quantity),
+                gap_amount: amount,
+                documents: Vec::new(),
+            };
+            Some((row, l.id))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -285,20 +338,15 @@ mod tests {
         }
     }
 
-    fn gone(account_name: &str, before: i64) -> PlanLine {
+    /// A mapped customer the vendor did not invoice: the plan's line for its account.
+    fn gone(account: &str) -> PlanLine {
         PlanLine {
-            action: Action::Skipped,
-            company: format!("Company {account_name}"),
+            company: format!("Company {account}"),
             agreement_id: Some(11),
-            product: Some("M365".into()),
-            addition_id: Some(8),
-            before: Some(Decimal::from(before)),
-            reason: Some(Reason::UsageUnknown {
-                unknown: vec![Unknown::AccountGone {
-                    vendor: "pax8".into(),
-                    account_name: account_name.into(),
-                }],
-                partial: false,
+            reason: Some(Reason::AccountGone {
+                vendor: "pax8".into(),
+                account_id: account.into(),
+                account_name: format!("Customer {account}"),
             }),
             ..PlanLine::empty()
         }
@@ -311,8 +359,28 @@ mod tests {
         let plan =
             Plan { period: crate::period::Period { year: 2026, month: 11 }, lines, warnings: Vec::new() };
         let charges = BTreeMap::from([("pax8".to_string(), charges)]);
-        let prices = BTreeMap::from([(8, Decimal::from(25))]);
-        let (rows, totals) = audit(&plan, &charges, &prices, CENT_TOLERANCE);
+        // Agreement 11 holds 4 seats of the mapped product at 25, and a line of another product.
+        let line = |id: i64, product: i64| BillingLine {
+            id,
+            agreement_id: 11,
+            product_id: Some(product),
+            product_identifier: Some(format!("P{product}")),
+            quantity: Decimal::from(4),
+            less_included: Decimal::ZERO,
+            unit_price: Some(Decimal::from(25)),
+            unit_cost: None,
+            bill_customer: None,
+            effective_date: None,
+            cancelled_date: None,
+            schedule: Vec::new(),
+            inactive: false,
+            computed: false,
+            pro_rata: Decimal::ZERO,
+        };
+        let lines = BTreeMap::from([(11, vec![line(8, 100), line(9, 200)])]);
+        let products = BTreeMap::from([("pax8".to_string(), BTreeSet::from([100]))]);
+        let psa = PsaLines { lines: &lines, products: &products };
+        let (rows, totals) = audit(&plan, &charges, &psa, CENT_TOLERANCE);
         (rows.into_iter().map(|r| (r.finding, r.account_name, r.gap_amount)).collect(), totals)
     }
 
@@ -363,7 +431,7 @@ mod tests {
             ),
             (
                 "a mapped line the vendor no longer invoices: not charged, at the line's price",
-                vec![gone("Customer c2", 4)],
+                vec![gone("c2"), gone("c3")],
                 vec![charge("c1", 0, "0")],
                 vec![(Finding::NotCharged, "Customer c2", money("100"))],
             ),
@@ -379,6 +447,49 @@ mod tests {
             let want: Vec<_> = want.into_iter().map(|(f, a, m)| (f, a.to_string(), m)).collect();
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_line_kept_by_date_is_judged_by_its_units_on_the_months_first_day() {
+        use crate::model::UnitSpan;
+        let day = |m: u32| chrono::NaiveDate::from_ymd_opt(2026, m, 1).unwrap();
+        let span = |from: u32, to: u32, units: i64| UnitSpan {
+            start: day(from),
+            end: day(to),
+            units: Decimal::from(units),
+            price: None,
+            cost: None,
+            posted: false,
+        };
+        // November billed 40; the line has 45 from December (a sync dated it in the open month).
+        let held = BillingLine {
+            id: 7,
+            agreement_id: 10,
+            product_id: Some(100),
+            product_identifier: None,
+            quantity: Decimal::from(45),
+            less_included: Decimal::ZERO,
+            unit_price: None,
+            unit_cost: None,
+            bill_customer: None,
+            effective_date: None,
+            cancelled_date: None,
+            schedule: vec![span(11, 12, 40), span(12, 12, 45)],
+            inactive: false,
+            computed: false,
+            pro_rata: Decimal::ZERO,
+        };
+        let lines = BTreeMap::from([(10, vec![held])]);
+        let products = BTreeMap::new();
+        let plan = Plan {
+            period: crate::period::Period { year: 2026, month: 11 },
+            lines: vec![line("c1", Some(45), 45, "10")],
+            warnings: Vec::new(),
+        };
+        let charges = BTreeMap::from([("pax8".to_string(), vec![charge("c1", 45, "900.00")])]);
+        let (rows, _) =
+            audit(&plan, &charges, &PsaLines { lines: &lines, products: &products }, CENT_TOLERANCE);
+        assert_eq!((rows[0].finding, rows[0].psa_quantity), (Finding::UnderBilled, Some(Decimal::from(40))));
     }
 
     #[test]

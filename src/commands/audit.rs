@@ -91,9 +91,12 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
         };
         vendors.push(VendorAudit { vendor: name.clone(), state, error, documents, invoiced });
     }
-    let prices: BTreeMap<i64, Decimal> =
-        planned.additions.values().flatten().filter_map(|l| Some((l.id, l.unit_price?))).collect();
-    let (rows, totals) = audit::audit(&planned.plan, &charges, &prices, config.audit.tolerance);
+    let mut products: BTreeMap<String, std::collections::BTreeSet<i64>> = BTreeMap::new();
+    for m in store.service_mappings(None)? {
+        products.entry(m.vendor.clone()).or_default().insert(m.product_id);
+    }
+    let psa = audit::PsaLines { lines: &planned.additions, products: &products };
+    let (rows, totals) = audit::audit(&planned.plan, &charges, &psa, config.audit.tolerance);
     store.record_audit(&crate::store::AuditRecord {
         period,
         audited_at: ctx.now,

@@ -84,6 +84,12 @@ fn last_month_is_billed_and_audited_from_the_vendors_invoices() {
         (Some("unmapped"), Some(180.0)),
         "{tri}"
     );
+    // Mapped customers Pax8 did not invoice for the month: what the PSA bills them is not
+    // charged by the vendor (Redwood's subscription was cancelled).
+    let redwood = row(&audit, "Redwood Insurance Agency");
+    assert_eq!(redwood["finding"], "not_charged", "{redwood}");
+    assert_eq!(redwood["vendor_quantity"].as_i64(), Some(0));
+    assert!(redwood["psa_quantity"].as_f64().unwrap() > 0.0 && redwood["gap_amount"].as_f64().unwrap() > 0.0);
     // Largest money first; the leak is under-billed plus unmapped.
     let amounts: Vec<f64> = audit["rows"]
         .as_array()
