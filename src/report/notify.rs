@@ -135,24 +135,7 @@ pub fn message(r: &Report, format: NotifyFormat, events: &[NotifyEvent], report_
             if let Some(path) = report_path {
                 facts.push(json!({"title": "Report", "value": path}));
             }
-            json!({
-                "type": "message",
-                "attachments": [{
-                    "contentType": "application/vnd.microsoft.card.adaptive",
-                    "contentUrl": null,
-                    "content": {
-                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                        "type": "AdaptiveCard",
-                        "version": "1.4",
-                        "body": [
-                            {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
-                             "text": format!("recon: {} run {}", r.run.period, r.run.id)},
-                            {"type": "TextBlock", "wrap": true, "text": text},
-                            {"type": "FactSet", "facts": facts},
-                        ],
-                    },
-                }],
-            })
+            teams_card(&format!("recon: {} run {}", r.run.period, r.run.id), &text, Some(facts))
         }
     }
 }
@@ -173,24 +156,32 @@ pub fn audit_message(
             "totals": t,
         }),
         NotifyFormat::Slack => json!({ "text": slack_escape(text) }),
-        NotifyFormat::Teams => json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": null,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": [
-                        {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
-                         "text": format!("recon: audit of {period}")},
-                        {"type": "TextBlock", "wrap": true, "text": text},
-                    ],
-                },
-            }],
-        }),
+        NotifyFormat::Teams => teams_card(&format!("recon: audit of {period}"), text, None),
     }
+}
+
+/// A Teams message: an Adaptive Card with a title, the text and, when given, facts.
+fn teams_card(title: &str, text: &str, facts: Option<Vec<Value>>) -> Value {
+    let mut body = vec![
+        json!({"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true, "text": title}),
+        json!({"type": "TextBlock", "wrap": true, "text": text}),
+    ];
+    if let Some(facts) = facts {
+        body.push(json!({"type": "FactSet", "facts": facts}));
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            },
+        }],
+    })
 }
 
 /// Slack reads `&`, `<` and `>` as markup: a customer named `<!channel>` must stay text.

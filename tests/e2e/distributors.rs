@@ -15,25 +15,7 @@ fn distributors(sandbox: Sandbox) -> Env {
 /// `sync_keys` go in the `[sync]` section (the config's last).
 fn distributors_with(sandbox: Sandbox, sync_keys: &str) -> Env {
     let text = format!("{}{sync_keys}", sandbox.config_toml_for(&["pax8", "sherweb"]));
-    let env = Env::with_config(sandbox, &text);
-    env.run(&["connect", "pax8"], 0);
-    env.run(&["connect", "sherweb"], 0);
-    env.run(&["map", "services", "--vendor", "pax8", "--set", PAX8_M365_BP, "--product", "M365-BP"], 0);
-    // A product by its name (the key is the distributor's opaque id or sku).
-    env.run(
-        &[
-            "map",
-            "services",
-            "--vendor",
-            "sherweb",
-            "--set",
-            "Microsoft 365 Business Premium",
-            "--product",
-            "M365-BP",
-        ],
-        0,
-    );
-    env
+    Env::with_distributors(sandbox, &text)
 }
 
 fn codes(line: &Value) -> Vec<&str> {

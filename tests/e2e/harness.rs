@@ -51,6 +51,28 @@ impl Env {
         env
     }
 
+    /// `with_config`, then Pax8 and Sherweb connected and their Microsoft 365 Business
+    /// Premium mapped to M365-BP (Sherweb's by its name: the key is an opaque sku).
+    pub fn with_distributors(sandbox: Sandbox, text: &str) -> Env {
+        let env = Env::with_config(sandbox, text);
+        env.run(&["connect", "pax8"], 0);
+        env.run(&["connect", "sherweb"], 0);
+        let pax8 = [
+            "map",
+            "services",
+            "--vendor",
+            "pax8",
+            "--set",
+            recon_sandbox::PAX8_M365_BP,
+            "--product",
+            "M365-BP",
+        ];
+        env.run(&pax8, 0);
+        let bp = "Microsoft 365 Business Premium";
+        env.run(&["map", "services", "--vendor", "sherweb", "--set", bp, "--product", "M365-BP"], 0);
+        env
+    }
+
     /// Connect Nodeware and map its `vms` service to NODEWARE-VMS.
     pub fn connect_nodeware(&self) {
         self.run(&["connect", "nodeware"], 0);

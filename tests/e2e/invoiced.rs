@@ -4,7 +4,7 @@
 //! the PSA by `recon audit`.
 
 use crate::harness::{Env, line};
-use recon_sandbox::{PAX8_M365_BP, Sandbox};
+use recon_sandbox::Sandbox;
 use serde_json::Value;
 
 /// The month `back` months before this one, as `YYYY-MM`.
@@ -23,24 +23,7 @@ fn distributors(sandbox: Sandbox) -> Env {
 /// `extra` sections go after the config's own.
 fn distributors_with(sandbox: Sandbox, extra: &str) -> Env {
     let text = format!("{}{extra}", sandbox.config_toml_for(&["pax8", "sherweb"]));
-    let env = Env::with_config(sandbox, &text);
-    env.run(&["connect", "pax8"], 0);
-    env.run(&["connect", "sherweb"], 0);
-    env.run(&["map", "services", "--vendor", "pax8", "--set", PAX8_M365_BP, "--product", "M365-BP"], 0);
-    env.run(
-        &[
-            "map",
-            "services",
-            "--vendor",
-            "sherweb",
-            "--set",
-            "Microsoft 365 Business Premium",
-            "--product",
-            "M365-BP",
-        ],
-        0,
-    );
-    env
+    Env::with_distributors(sandbox, &text)
 }
 
 fn row<'a>(audit: &'a Value, customer: &str) -> &'a Value {
