@@ -9,10 +9,8 @@ use crate::psa::PsaKind;
 use crate::psa::registry::PsaSettings;
 use crate::report::notify::{NotifyEvent, NotifyFormat, NotifySettings};
 use crate::secret::Secret;
-use crate::vendors::{
-    VendorConfig, VendorKind, VendorSettings, csv, huntress, nodeware, nordlayer, nordpass, pax8,
-    saas_alerts, sherweb, sophos,
-};
+use crate::vendors::VendorConfig;
+use crate::vendors::registry::{Section, VendorKind};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -117,40 +115,14 @@ struct RawNotify {
     on: Option<Vec<String>>,
 }
 
-/// Every key any vendor type takes. Not `deny_unknown_fields`: `validate` checks the keys
+/// What every vendor section may hold; the rest of it is the vendor's own to read
+/// (`Registration::settings`). Not `deny_unknown_fields`: `validate` checks the keys
 /// written in the section against its type, so a typo is answered with that vendor's keys.
 #[derive(Deserialize, Default)]
 struct RawVendor {
     #[serde(rename = "type")]
     kind: Option<String>,
     requests_per_minute: Option<u32>,
-    api_key: Option<String>,
-    api_key_env: Option<String>,
-    api_secret: Option<String>,
-    api_secret_env: Option<String>,
-    base_url: Option<String>,
-    api_url: Option<String>,
-    auth_scheme: Option<String>,
-    page_size: Option<u32>,
-    usage_path: Option<String>,
-    members_field: Option<String>,
-    servers_field: Option<String>,
-    usage_csv: Option<PathBuf>,
-    organization_column: Option<String>,
-    organization_id_column: Option<String>,
-    plan_column: Option<String>,
-    seats_column: Option<String>,
-    status_column: Option<String>,
-    exclude_statuses: Option<Vec<String>>,
-    file: Option<PathBuf>,
-    client_id: Option<String>,
-    client_id_env: Option<String>,
-    client_secret: Option<String>,
-    client_secret_env: Option<String>,
-    subscription_key: Option<String>,
-    subscription_key_env: Option<String>,
-    token_url: Option<String>,
-    audience: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -531,14 +503,13 @@ impl Validator<'_> {
     fn vendor(&self, name: &str, raw: RawVendor, keys: &[String]) -> Result<VendorConfig, ConfigError> {
         let section = ["vendors", name];
         let kind_text = raw.kind.clone().unwrap_or_else(|| name.to_string());
-        let kind = VendorKind::parse(&kind_text).ok_or_else(|| {
-            let known: Vec<&str> = VendorKind::ALL.iter().map(|k| k.as_str()).collect();
+        let kind = VendorKind::find(&kind_text).ok_or_else(|| {
+            let known = VendorKind::keys().join(", ");
             let key = raw.kind.as_ref().map(|_| "type");
             let message = match raw.kind {
-                Some(_) => format!("[vendors.{name}] type = {kind_text:?} is not a vendor recon knows ({})", known.join(", ")),
+                Some(_) => format!("[vendors.{name}] type = {kind_text:?} is not a vendor recon knows ({known})"),
                 None => format!(
-                    "[vendors.{name}] is not a vendor recon knows ({}); for any other vendor set type = \"csv\"",
-                    known.join(", ")
+                    "[vendors.{name}] is not a vendor recon knows ({known}); for any other vendor set type = \"csv\""
                 ),
             };
             self.error(&section, key, message)
@@ -555,133 +526,7 @@ impl Validator<'_> {
                 ));
             }
         }
-        let url_or = |key: &str, value: Option<&String>, default: &str| -> Result<Url, ConfigError> {
-            self.url(&section, key, value.map_or(default, String::as_str))
-        };
-        let page_size = |default: u32, max: u32| -> Result<u32, ConfigError> {
-            match raw.page_size {
-                None => Ok(default),
-                Some(n) if (1..=max).contains(&n) => Ok(n),
-                Some(n) => Err(self.error(
-                    &section,
-                    Some("page_size"),
-                    format!("[vendors.{name}] page_size = {n}: must be between 1 and {max}"),
-                )),
-            }
-        };
-        // An OAuth2 application's id (not a secret, but it may come from the environment)
-        // and secret: the distributors'.
-        let client_credentials = || -> Result<(String, Secret), ConfigError> {
-            let id = self.secret(&section, "client_id", raw.client_id.clone(), raw.client_id_env.clone())?;
-            let secret = self.secret(
-                &section,
-                "client_secret",
-                raw.client_secret.clone(),
-                raw.client_secret_env.clone(),
-            )?;
-            Ok((id.expose().to_string(), secret))
-        };
-        let settings = match kind {
-            VendorKind::Nodeware => VendorSettings::Nodeware(nodeware::Settings {
-                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), nodeware::DEFAULT_URL)?,
-                auth_scheme: match raw.auth_scheme.as_deref() {
-                    None => "Bearer".to_string(),
-                    Some(s @ ("Bearer" | "Token")) => s.to_string(),
-                    Some(other) => {
-                        return Err(self.error(
-                            &section,
-                            Some("auth_scheme"),
-                            format!(
-                                "[vendors.{name}] auth_scheme = {other:?}: expected \"Bearer\" or \"Token\""
-                            ),
-                        ));
-                    }
-                },
-            }),
-            VendorKind::Huntress => VendorSettings::Huntress(huntress::Settings {
-                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                api_secret: self.secret(
-                    &section,
-                    "api_secret",
-                    raw.api_secret.clone(),
-                    raw.api_secret_env.clone(),
-                )?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), huntress::DEFAULT_URL)?,
-                page_size: page_size(500, 500)?,
-            }),
-            VendorKind::SaasAlerts => VendorSettings::SaasAlerts(saas_alerts::Settings {
-                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                api_url: url_or("api_url", raw.api_url.as_ref(), saas_alerts::DEFAULT_URL)?,
-            }),
-            VendorKind::NordLayer => VendorSettings::NordLayer(nordlayer::Settings {
-                api_key: self.secret(&section, "api_key", raw.api_key.clone(), raw.api_key_env.clone())?,
-                base_url: url_or("base_url", raw.base_url.as_ref(), nordlayer::DEFAULT_URL)?,
-                page_size: page_size(200, 200)?,
-                usage_path: raw.usage_path.clone().unwrap_or_else(|| nordlayer::USAGE_PATH.to_string()),
-                members_field: raw.members_field.clone().unwrap_or_else(|| "members".to_string()),
-                servers_field: raw.servers_field.clone().unwrap_or_else(|| "servers".to_string()),
-            }),
-            VendorKind::NordPass => VendorSettings::NordPass(nordpass::Settings {
-                usage_csv: self.file(&section, "usage_csv", raw.usage_csv.clone())?,
-                columns: nordpass::Columns {
-                    organization: raw.organization_column.clone().unwrap_or_else(|| "Organization".into()),
-                    organization_id: raw
-                        .organization_id_column
-                        .clone()
-                        .unwrap_or_else(|| "Organization ID".into()),
-                    plan: raw.plan_column.clone().unwrap_or_else(|| "Plan".into()),
-                    seats: raw.seats_column.clone().unwrap_or_else(|| "Seats".into()),
-                },
-                statuses: csv::Statuses {
-                    column: raw.status_column.clone().unwrap_or_else(|| nordpass::STATUS_COLUMN.into()),
-                    exclude: raw.exclude_statuses.clone().unwrap_or_else(|| {
-                        nordpass::EXCLUDED_STATUSES.iter().map(|s| s.to_string()).collect()
-                    }),
-                },
-            }),
-            VendorKind::Pax8 => {
-                let (client_id, client_secret) = client_credentials()?;
-                VendorSettings::Pax8(pax8::Settings {
-                    client_id,
-                    client_secret,
-                    token_url: url_or("token_url", raw.token_url.as_ref(), pax8::DEFAULT_TOKEN_URL)?,
-                    audience: raw.audience.clone().unwrap_or_else(|| pax8::DEFAULT_AUDIENCE.to_string()),
-                    base_url: url_or("base_url", raw.base_url.as_ref(), pax8::DEFAULT_URL)?,
-                })
-            }
-            VendorKind::Sherweb => {
-                let (client_id, client_secret) = client_credentials()?;
-                VendorSettings::Sherweb(sherweb::Settings {
-                    client_id,
-                    client_secret,
-                    subscription_key: self.secret(
-                        &section,
-                        "subscription_key",
-                        raw.subscription_key.clone(),
-                        raw.subscription_key_env.clone(),
-                    )?,
-                    token_url: url_or("token_url", raw.token_url.as_ref(), sherweb::DEFAULT_TOKEN_URL)?,
-                    base_url: url_or("base_url", raw.base_url.as_ref(), sherweb::DEFAULT_URL)?,
-                })
-            }
-            VendorKind::Sophos => {
-                let (client_id, client_secret) = client_credentials()?;
-                VendorSettings::Sophos(sophos::Settings {
-                    client_id,
-                    client_secret,
-                    token_url: url_or("token_url", raw.token_url.as_ref(), sophos::DEFAULT_TOKEN_URL)?,
-                    base_url: url_or("base_url", raw.base_url.as_ref(), sophos::DEFAULT_URL)?,
-                })
-            }
-            VendorKind::Csv => VendorSettings::Csv(csv::Settings {
-                file: self.file(&section, "file", raw.file.clone())?,
-                statuses: csv::Statuses {
-                    column: raw.status_column.clone().unwrap_or_else(|| "status".into()),
-                    exclude: raw.exclude_statuses.clone().unwrap_or_default(),
-                },
-            }),
-        };
+        let source = (kind.0.settings)(&Section { validator: self, name })?;
         if raw.requests_per_minute == Some(0) {
             return Err(self.error(
                 &section,
@@ -692,8 +537,8 @@ impl Validator<'_> {
         Ok(VendorConfig {
             name: name.to_string(),
             kind,
-            settings,
-            requests_per_minute: raw.requests_per_minute,
+            source: source.into(),
+            requests_per_minute: raw.requests_per_minute.or(kind.0.requests_per_minute),
         })
     }
 
@@ -796,8 +641,16 @@ impl Validator<'_> {
     /// The top-level table `key` of the file as `T`, or `None` when there is none. Read from
     /// the text itself, so a wrong or unknown key inside it is reported at its line.
     pub fn section<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
+        self.section_at(&[key])
+    }
+
+    /// The table at `path` (`["vendors", "pax8"]`) as `T`, like [`Validator::section`].
+    pub fn section_at<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &[&str],
+    ) -> Result<Option<T>, ConfigError> {
         let read = toml::Deserializer::parse(self.text).and_then(|d| {
-            serde::de::DeserializeSeed::deserialize(OneSection::<T> { key, found: PhantomData }, d)
+            serde::de::DeserializeSeed::deserialize(OneSection::<T> { path, found: PhantomData }, d)
         });
         read.map_err(|e| {
             let line = e.span().map(|span| line_of_offset(self.text, span.start));
@@ -809,7 +662,7 @@ impl Validator<'_> {
         ConfigError { path: self.path.to_path_buf(), line, message }
     }
 
-    fn file(&self, section: &[&str], key: &str, path: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+    pub fn file(&self, section: &[&str], key: &str, path: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
         let label = section_label(section);
         let path = path
             .ok_or_else(|| self.error(section, None, format!("{label} is missing `{key}` (a file path)")))?;
@@ -821,9 +674,9 @@ impl Validator<'_> {
     }
 }
 
-/// Deserializes only the top-level table `key` of a document, skipping the rest.
+/// Deserializes only the table at `path` of a document, skipping the rest.
 struct OneSection<'k, T> {
-    key: &'k str,
+    path: &'k [&'k str],
     found: PhantomData<T>,
 }
 
@@ -839,16 +692,20 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for OneSection
     type Value = Option<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a table with an optional [{}]", self.key)
+        write!(f, "a table with an optional [{}]", self.path.join("."))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
         let mut found = None;
         while let Some(name) = map.next_key::<String>()? {
-            if name == self.key {
-                found = Some(map.next_value::<T>()?);
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
+            match self.path {
+                [key] if name == *key => found = Some(map.next_value::<T>()?),
+                [key, rest @ ..] if name == *key => {
+                    found = map.next_value_seed(OneSection::<T> { path: rest, found: PhantomData })?
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
             }
         }
         Ok(found)
@@ -1094,20 +951,13 @@ max_change_percent = 50
         assert_eq!(cw.private_key.expose(), "private-from-env");
         assert_eq!(cw.bill_customer, crate::model::BillCustomer::Billable);
         assert_eq!(c.vendors.len(), 3);
-        assert_eq!(c.vendor("backup").unwrap().kind, VendorKind::Csv);
-        match &c.vendor("backup").unwrap().settings {
-            VendorSettings::Csv(csv::Settings { file, .. }) => {
-                assert_eq!(file, Path::new("/etc/recon/backup.csv"))
-            }
-            other => panic!("{other:?}"),
-        }
-        match &c.vendor("nodeware").unwrap().settings {
-            VendorSettings::Nodeware(nodeware::Settings { base_url, auth_scheme, .. }) => {
-                assert_eq!(base_url.as_str(), "https://api.nodeware.com/");
-                assert_eq!(auth_scheme, "Bearer");
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(c.vendor("backup").unwrap().kind, VendorKind::find("csv").unwrap());
+        let source = |name: &str| c.vendor(name).unwrap().source.as_any();
+        let csv: &crate::vendors::csv::Settings = source("backup").downcast_ref().unwrap();
+        assert_eq!(csv.file, Path::new("/etc/recon/backup.csv"));
+        let nodeware: &crate::vendors::nodeware::Settings = source("nodeware").downcast_ref().unwrap();
+        assert_eq!(nodeware.base_url.as_str(), "https://api.nodeware.com/");
+        assert_eq!(nodeware.auth_scheme, "Bearer");
         assert_eq!(c.sync.decreases, Decision::Review);
         assert_eq!(c.sync.increases, Decision::Apply);
         assert_eq!(c.sync.max_change_percent, Some(50));
@@ -1202,8 +1052,8 @@ max_change_percent = 50
     /// The file `recon init` writes is valid; only its placeholders stop it.
     #[test]
     fn the_starter_config_needs_only_its_placeholders_filled() {
-        let starter = include_str!("../config.example.toml");
-        let err = parse(starter).unwrap_err();
+        let starter = crate::commands::init::starter(crate::psa::registry::PSAS[0]);
+        let err = parse(&starter).unwrap_err();
         // Every example value at once, each with its line: the keys, the company id, the client id.
         for what in [
             "line 10: [connectwise] company_id = \"yourcompany\"",
@@ -1368,6 +1218,16 @@ max_change_percent = 50
                 "[sync] decreases is set twice; keep one",
             ),
             ("[http]\nworkers = \"8\"\n", 2, r#"[http] workers = "8": expected a whole number"#),
+            (
+                "[vendors.huntress]\napi_key = \"k\"\napi_secret = \"s\"\npage_size = \"500\"\n",
+                4,
+                r#"[vendors.huntress] page_size = "500": expected a whole number"#,
+            ),
+            (
+                "[vendors.backup]\ntype = \"csv\"\nfile = \"b.csv\"\nexclude_statuses = \"trial\"\n",
+                4,
+                r#"[vendors.backup] exclude_statuses = "trial": expected"#,
+            ),
         ] {
             let err = parse(text).unwrap_err();
             assert_eq!(err.line, Some(line), "{text}: {err}");
@@ -1379,7 +1239,7 @@ max_change_percent = 50
     /// its comments name only keys each vendor takes.
     #[test]
     fn the_starters_vendor_examples_are_keys_each_vendor_accepts() {
-        let starter = include_str!("../config.example.toml");
+        let starter = crate::commands::init::starter(crate::psa::registry::PSAS[0]);
         let mut text = String::new();
         let mut in_vendor = false;
         for line in starter.lines() {

@@ -12,6 +12,10 @@ struct CheckRow {
     #[tabled(rename = "result", display = "ok_or_failed")]
     ok: bool,
     detail: String,
+    /// What a vendor answers (`live counts`, `invoiced months`, ...): in `--json` only.
+    #[tabled(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    answers: Vec<&'static str>,
 }
 
 fn ok_or_failed(ok: &bool) -> &'static str {
@@ -30,14 +34,14 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     match config.psa() {
         Err(e) => {
             incomplete = true;
-            rows.push(CheckRow { target: "psa".into(), ok: false, detail: e.message });
+            rows.push(CheckRow { target: "psa".into(), ok: false, detail: e.message, answers: Vec::new() });
         }
         Ok(psa) => {
             let result = psa.settings.connect(&http).and_then(|client| client.check());
             let target = psa.kind.key().to_string();
             rows.push(match result {
-                Ok(detail) => CheckRow { target, ok: true, detail },
-                Err(e) => CheckRow { target, ok: false, detail: e.to_string() },
+                Ok(detail) => CheckRow { target, ok: true, detail, answers: Vec::new() },
+                Err(e) => CheckRow { target, ok: false, detail: e.to_string(), answers: Vec::new() },
             });
         }
     }
@@ -47,9 +51,10 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
             target: "vendors".into(),
             ok: false,
             detail: format!(
-                "no vendor is configured in {}: add a [vendors.<name>] section (config.example.toml shows each)",
+                "no vendor is configured in {}: add a [vendors.<name>] section (`recon init` writes an example of each)",
                 config.path.display()
             ),
+            answers: Vec::new(),
         });
     }
     let current = Period::containing(ctx.today());
@@ -70,9 +75,19 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
                 if unknown > 0 {
                     detail.push_str(&format!("; {} missing", plural(unknown, "count")));
                 }
-                CheckRow { target: vendor.name.clone(), ok: true, detail }
+                CheckRow {
+                    target: vendor.name.clone(),
+                    ok: true,
+                    detail,
+                    answers: vendor.kind.capabilities().words(),
+                }
             }
-            Err(e) => CheckRow { target: vendor.name.clone(), ok: false, detail: e.to_string() },
+            Err(e) => CheckRow {
+                target: vendor.name.clone(),
+                ok: false,
+                detail: e.to_string(),
+                answers: vendor.kind.capabilities().words(),
+            },
         });
     }
     let all_ok = rows.iter().all(|r| r.ok);

@@ -4,21 +4,27 @@ use super::{Context, EXIT_OK, usage};
 use crate::psa::PsaKind;
 use anyhow::Context as _;
 
-pub const STARTER: &str = include_str!("../../config.example.toml");
+/// The example config: its generic sections and every PSA's; the vendors' examples go where
+/// `VENDORS_GO_HERE` stands, each from its registration.
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");
+const VENDORS_GO_HERE: &str =
+    "# (recon init writes here a commented example section for every vendor it knows.)";
 
-/// The starter for `psa`: the example as it is for the default PSA; for another, its
-/// commented `#[key]` block uncommented and the default PSA's block left out (a config has
-/// exactly one PSA section).
+/// The starter for `psa`: the example with every vendor's example section; for the default
+/// PSA its section as it is, for another that PSA's commented `#[key]` block uncommented
+/// and the default PSA's block left out (a config has exactly one PSA section).
 pub fn starter(psa: PsaKind) -> String {
+    let vendors = crate::vendors::registry::starters();
+    let with_vendors = EXAMPLE.replace(VENDORS_GO_HERE, &vendors);
     if psa.is_default() {
-        return STARTER.to_string();
+        return with_vendors;
     }
     let default_header = format!("[{}]", crate::psa::registry::PSAS[0].key());
     let header = format!("#[{}]", psa.key());
     let mut out = String::new();
     let mut in_default = false;
     let mut in_chosen = false;
-    for line in STARTER.lines() {
+    for line in with_vendors.lines() {
         if line == default_header {
             in_default = true;
             continue;

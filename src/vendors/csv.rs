@@ -9,8 +9,11 @@
 //! but unknown: that account's line for that service is skipped, never planned as 0. Rows
 //! that share an id follow the rules every adapter follows (`FileAccounts`).
 
+use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError};
+use crate::config::ConfigError;
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -19,6 +22,59 @@ use std::path::Path;
 pub struct Settings {
     pub file: std::path::PathBuf,
     pub statuses: Statuses,
+}
+
+pub static REGISTRATION: Registration = Registration {
+    key: "csv",
+    capabilities: Capabilities::FILE,
+    keys: &["file", "status_column", "exclude_statuses"],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# Any vendor without an API: a CSV with columns account, service, quantity[, account_id].
+# [vendors.backup]
+# type = \"csv\"
+# file = \"backup-usage.csv\"                   # relative paths are relative to this file
+# status_column = \"status\"                    # rows whose status is listed below are not billed
+# exclude_statuses = []                       # e.g. [\"trial\", \"internal\"]
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    file: Option<std::path::PathBuf>,
+    status_column: Option<String>,
+    exclude_statuses: Option<Vec<String>>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    Ok(Box::new(Settings {
+        file: section.file("file", raw.file)?,
+        statuses: Statuses {
+            column: raw.status_column.unwrap_or_else(|| "status".into()),
+            exclude: raw.exclude_statuses.unwrap_or_default(),
+        },
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&url::Url> {
+        None
+    }
+
+    fn fetch(
+        &self,
+        vendor: &str,
+        _http: &crate::http::Http,
+        _current: crate::period::Period,
+    ) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, &self.file, &self.statuses)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// Free seats: rows whose status column holds one of `exclude` (compared without case) are
@@ -37,9 +93,6 @@ impl Statuses {
         self.exclude.iter().any(|e| e.trim().eq_ignore_ascii_case(status)).then_some(status)
     }
 }
-
-/// The keys of its config section (besides `type`).
-pub const KEYS: &[&str] = &["file", "status_column", "exclude_statuses"];
 
 const ACCOUNT: &str = "account";
 const SERVICE: &str = "service";

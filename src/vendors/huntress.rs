@@ -2,9 +2,12 @@
 //! (documented). The last page has no `next_page_token`. Three services from counts on
 //! each organization.
 
+use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, VendorError, count, endpoint, get_records, unique_records};
+use crate::config::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
+use crate::period::Period;
 use crate::secret::Secret;
 use base64::Engine;
 use serde::{Deserialize, Deserializer};
@@ -19,10 +22,57 @@ pub struct Settings {
     pub page_size: u32,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "huntress",
+    capabilities: Capabilities::LIVE,
+    keys: &["api_key", "api_key_env", "api_secret", "api_secret_env", "base_url", "page_size"],
+    requests_per_minute: Some(REQUESTS_PER_MINUTE),
+    settings,
+    starter: "\
+# [vendors.huntress]
+# api_key = \"REPLACE-ME\"                      # Huntress > API Credentials
+# api_secret = \"REPLACE-ME\"
+# base_url = \"https://api.huntress.io\"
+# page_size = 500                             # organizations per page (1-500)
+# requests_per_minute = 60                    # Huntress documents 60 a minute
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    api_secret: Option<String>,
+    api_secret_env: Option<String>,
+    base_url: Option<String>,
+    page_size: Option<u32>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    Ok(Box::new(Settings {
+        api_key: section.secret("api_key", raw.api_key, raw.api_key_env)?,
+        api_secret: section.secret("api_secret", raw.api_secret, raw.api_secret_env)?,
+        base_url: section.url_or("base_url", raw.base_url, DEFAULT_URL)?,
+        page_size: section.page_size(raw.page_size, 500, 500)?,
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.base_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, _current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, &self.base_url, &self.api_key, &self.api_secret, self.page_size)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const DEFAULT_URL: &str = "https://api.huntress.io";
-/// The keys of its config section (besides `type` and `requests_per_minute`).
-pub const KEYS: &[&str] =
-    &["api_key", "api_key_env", "api_secret", "api_secret_env", "base_url", "page_size"];
 /// Huntress documents 60 requests a minute: recon's budget unless the config says otherwise.
 pub const REQUESTS_PER_MINUTE: u32 = 60;
 

@@ -1,74 +1,29 @@
 //! Vendor adapters. Each module speaks one vendor's wire format and yields the shared
 //! `VendorSnapshot`; the rest of recon never sees a vendor's JSON. Adding a vendor is one
-//! module, one arm in `fetch`, fixtures and tests.
+//! module with its `REGISTRATION` (`registry`), and its name in the list below.
 
-pub mod csv;
 pub(crate) mod distributor;
-pub mod huntress;
-pub mod nodeware;
-pub mod nordlayer;
-pub mod nordpass;
-pub mod pax8;
-pub mod saas_alerts;
-pub mod sherweb;
-pub mod sophos;
+pub mod registry;
+
+/// Declares each vendor's module and registers it, in the order `recon init` shows them.
+macro_rules! vendors {
+    ($($vendor:ident),* $(,)?) => {
+        $(pub mod $vendor;)*
+        /// The registered vendors.
+        pub static VENDORS: &[registry::VendorKind] = &[$(registry::VendorKind(&$vendor::REGISTRATION)),*];
+    };
+}
+
+vendors![nodeware, huntress, saas_alerts, nordlayer, pax8, sherweb, sophos, nordpass, csv];
 
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
 use crate::invoice::{self, MonthRead};
 use crate::model::{AccountProblem, ProblemKind, Usage, VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
+use registry::{VendorKind, VendorSource};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use url::Url;
-
-crate::text_enum! {
-    /// The vendors recon has an adapter for, by the `type` a config section names.
-    pub enum VendorKind {
-        Nodeware = "nodeware",
-        Huntress = "huntress",
-        SaasAlerts = "saas-alerts",
-        NordLayer = "nordlayer",
-        NordPass = "nordpass",
-        Pax8 = "pax8",
-        Sherweb = "sherweb",
-        Sophos = "sophos",
-        Csv = "csv",
-    }
-}
-
-impl VendorKind {
-    /// Whether it is a live API (which reports only usage now), not a file export.
-    pub fn is_live(self) -> bool {
-        !matches!(self, VendorKind::NordPass | VendorKind::Csv)
-    }
-
-    /// Whether it can say what it invoiced for a past month (month-addressed usage), so a
-    /// sync or an audit of that month reads its documents instead of today's counts.
-    pub fn answers_months(self) -> bool {
-        matches!(self, VendorKind::Pax8 | VendorKind::Sherweb | VendorKind::Sophos)
-    }
-
-    /// The keys a `[vendors.<name>]` section of this kind may hold: `type`, the request
-    /// budget of the live APIs, and what the adapter itself takes.
-    pub fn allowed_keys(self) -> Vec<&'static str> {
-        let (live, own) = match self {
-            VendorKind::Nodeware => (true, nodeware::KEYS),
-            VendorKind::Huntress => (true, huntress::KEYS),
-            VendorKind::SaasAlerts => (true, saas_alerts::KEYS),
-            VendorKind::NordLayer => (true, nordlayer::KEYS),
-            VendorKind::NordPass => (false, nordpass::KEYS),
-            VendorKind::Pax8 => (true, pax8::KEYS),
-            VendorKind::Sherweb => (true, sherweb::KEYS),
-            VendorKind::Sophos => (true, sophos::KEYS),
-            VendorKind::Csv => (false, csv::KEYS),
-        };
-        let mut keys = vec!["type"];
-        if live {
-            keys.push("requests_per_minute");
-        }
-        keys.extend_from_slice(own);
-        keys
-    }
-}
 
 /// One configured vendor, validated: what `fetch` needs.
 #[derive(Debug, Clone)]
@@ -76,23 +31,11 @@ pub struct VendorConfig {
     /// The section name, `[vendors.<name>]`: how the user refers to the vendor.
     pub name: String,
     pub kind: VendorKind,
-    pub settings: VendorSettings,
-    /// Per-host request budget shared by all workers.
+    /// Its section, read by its own module.
+    pub source: Arc<dyn VendorSource>,
+    /// Per-host request budget shared by all workers (the section's, else the vendor's
+    /// documented one).
     pub requests_per_minute: Option<u32>,
-}
-
-/// Each adapter's own settings.
-#[derive(Debug, Clone)]
-pub enum VendorSettings {
-    Nodeware(nodeware::Settings),
-    Huntress(huntress::Settings),
-    SaasAlerts(saas_alerts::Settings),
-    NordLayer(nordlayer::Settings),
-    NordPass(nordpass::Settings),
-    Pax8(pax8::Settings),
-    Sherweb(sherweb::Settings),
-    Sophos(sophos::Settings),
-    Csv(csv::Settings),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,11 +84,13 @@ pub fn fetch(
     period: Period,
     current: Period,
 ) -> Result<VendorSnapshot, VendorError> {
-    let live_api = !matches!(config.settings, VendorSettings::NordPass(_) | VendorSettings::Csv(_));
-    if live_api && period != current && config.kind.answers_months() {
-        return fetch_month(config, http, period);
+    if let (Some(url), Some(rpm)) = (config.source.api_url(), config.requests_per_minute) {
+        http.limit_host(&config.name, url, rpm);
     }
-    if live_api && period != current {
+    if config.kind.is_live() && period != current {
+        if config.kind.answers_months() {
+            return fetch_month(config, http, period);
+        }
         return Err(VendorError::Unsupported {
             vendor: config.name.clone(),
             message: format!(
@@ -154,65 +99,13 @@ pub fn fetch(
             ),
         });
     }
-    match &config.settings {
-        VendorSettings::Nodeware(s) => {
-            limit(http, config, &s.base_url, None);
-            nodeware::fetch(&config.name, http, &s.base_url, &s.api_key, &s.auth_scheme)
-        }
-        VendorSettings::Huntress(s) => {
-            limit(http, config, &s.base_url, Some(huntress::REQUESTS_PER_MINUTE));
-            huntress::fetch(&config.name, http, &s.base_url, &s.api_key, &s.api_secret, s.page_size)
-        }
-        VendorSettings::SaasAlerts(s) => {
-            limit(http, config, &s.api_url, None);
-            saas_alerts::fetch(&config.name, http, &s.api_url, &s.api_key)
-        }
-        VendorSettings::NordLayer(s) => {
-            limit(http, config, &s.base_url, None);
-            nordlayer::fetch(&config.name, http, &s.base_url, &s.api_key, &s.wire())
-        }
-        VendorSettings::Pax8(s) => {
-            limit(http, config, &s.base_url, Some(pax8::REQUESTS_PER_MINUTE));
-            pax8::fetch(&config.name, http, s)
-        }
-        VendorSettings::Sherweb(s) => {
-            limit(http, config, &s.base_url, None);
-            sherweb::fetch(&config.name, http, s)
-        }
-        VendorSettings::Sophos(s) => {
-            limit(http, config, &s.base_url, None);
-            sophos::fetch(&config.name, http, s, current)
-        }
-        // File vendors read whatever the user exported, so any --period is accepted.
-        VendorSettings::NordPass(s) => nordpass::fetch(&config.name, &s.usage_csv, &s.columns, &s.statuses),
-        VendorSettings::Csv(s) => csv::fetch(&config.name, &s.file, &s.statuses),
-    }
+    config.source.fetch(&config.name, http, current)
 }
 
 /// What a vendor that answers months invoiced for `period`, netted into a snapshot that
 /// carries the documents it comes from (the database keeps every version of them).
 fn fetch_month(config: &VendorConfig, http: &Http, period: Period) -> Result<VendorSnapshot, VendorError> {
-    let read = match &config.settings {
-        VendorSettings::Pax8(s) => {
-            limit(http, config, &s.base_url, Some(pax8::REQUESTS_PER_MINUTE));
-            pax8::fetch_month(&config.name, http, s, period)?
-        }
-        VendorSettings::Sherweb(s) => {
-            limit(http, config, &s.base_url, None);
-            sherweb::fetch_month(&config.name, http, s, period)?
-        }
-        VendorSettings::Sophos(s) => {
-            limit(http, config, &s.base_url, None);
-            sophos::fetch_month(&config.name, http, s, period)?
-        }
-        _ => {
-            return Err(VendorError::Unsupported {
-                vendor: config.name.clone(),
-                message: format!("{} cannot say what it invoiced for {period}", config.kind),
-            });
-        }
-    };
-    let documents = match read {
+    let documents = match config.source.fetch_month(&config.name, http, period)? {
         MonthRead::Available(documents) => documents,
         MonthRead::NotAvailable(reason) => {
             return Err(VendorError::NotAvailable { vendor: config.name.clone(), period, reason });
@@ -223,12 +116,6 @@ fn fetch_month(config: &VendorConfig, http: &Http, period: Period) -> Result<Ven
     let mut snapshot = invoice::snapshot(&charges);
     snapshot.documents = documents;
     Ok(snapshot)
-}
-
-fn limit(http: &Http, config: &VendorConfig, base_url: &Url, default_per_minute: Option<u32>) {
-    if let Some(rpm) = config.requests_per_minute.or(default_per_minute) {
-        http.limit_host(&config.name, base_url, rpm);
-    }
 }
 
 /// Join a path onto a configured base URL, keeping any path prefix the base has.

@@ -2,9 +2,12 @@
 //! client; `auth_scheme = "Token"` in config if a tenant wants that). One service, `vms`,
 //! billed per asset: internal + external (assumed; the split stays in the raw record).
 
+use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError, count, endpoint, field, get_records, unique_records};
+use crate::config::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
+use crate::period::Period;
 use crate::secret::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -18,9 +21,62 @@ pub struct Settings {
     pub auth_scheme: String,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "nodeware",
+    capabilities: Capabilities::LIVE,
+    keys: &["api_key", "api_key_env", "base_url", "auth_scheme"],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# [vendors.nodeware]
+# api_key = \"REPLACE-ME\"                      # Nodeware > Reports > API Key
+# base_url = \"https://api.nodeware.com\"
+# auth_scheme = \"Bearer\"                      # or \"Token\"
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    base_url: Option<String>,
+    auth_scheme: Option<String>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    let auth_scheme = match raw.auth_scheme.as_deref() {
+        None => "Bearer".to_string(),
+        Some(s @ ("Bearer" | "Token")) => s.to_string(),
+        Some(other) => {
+            return Err(section.error(
+                Some("auth_scheme"),
+                format!("{} auth_scheme = {other:?}: expected \"Bearer\" or \"Token\"", section.label()),
+            ));
+        }
+    };
+    Ok(Box::new(Settings {
+        api_key: section.secret("api_key", raw.api_key, raw.api_key_env)?,
+        base_url: section.url_or("base_url", raw.base_url, DEFAULT_URL)?,
+        auth_scheme,
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.base_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, _current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, &self.base_url, &self.api_key, &self.auth_scheme)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const DEFAULT_URL: &str = "https://api.nodeware.com";
-/// The keys of its config section (besides `type` and `requests_per_minute`).
-pub const KEYS: &[&str] = &["api_key", "api_key_env", "base_url", "auth_scheme"];
 
 pub const SERVICE_KEY: &str = "vms";
 

@@ -6,9 +6,12 @@
 //! and `servers` (dedicated servers); a plan whose identifier starts with `lite` has no
 //! servers, so it yields no server line whatever the usage says.
 
+use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError, count, endpoint, field, get_records, unique_records};
+use crate::config::ConfigError;
 use crate::http::{Http, Request, decode_json};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
+use crate::period::Period;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -26,6 +29,68 @@ pub struct Settings {
     pub servers_field: String,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "nordlayer",
+    capabilities: Capabilities::LIVE,
+    keys: &[
+        "api_key",
+        "api_key_env",
+        "base_url",
+        "page_size",
+        "usage_path",
+        "members_field",
+        "servers_field",
+    ],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# [vendors.nordlayer]
+# api_key = \"REPLACE-ME\"                      # Integrations > Custom > API Keys
+# base_url = \"https://partner-api.nordlayer.com\"
+# page_size = 200
+# usage_path = \"/msp/v1/organizations/{identifier}/usage\"   # assumed; verify on your tenant
+# members_field = \"members\"                   # assumed
+# servers_field = \"servers\"                   # assumed
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    base_url: Option<String>,
+    page_size: Option<u32>,
+    usage_path: Option<String>,
+    members_field: Option<String>,
+    servers_field: Option<String>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    Ok(Box::new(Settings {
+        api_key: section.secret("api_key", raw.api_key, raw.api_key_env)?,
+        base_url: section.url_or("base_url", raw.base_url, DEFAULT_URL)?,
+        page_size: section.page_size(raw.page_size, 200, 200)?,
+        usage_path: raw.usage_path.unwrap_or_else(|| USAGE_PATH.to_string()),
+        members_field: raw.members_field.unwrap_or_else(|| "members".to_string()),
+        servers_field: raw.servers_field.unwrap_or_else(|| "servers".to_string()),
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.base_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, _current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, &self.base_url, &self.api_key, &self.wire())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 impl Settings {
     pub fn wire(&self) -> Wire<'_> {
         Wire {
@@ -40,9 +105,6 @@ impl Settings {
 pub const DEFAULT_URL: &str = "https://partner-api.nordlayer.com";
 /// Assumed: nothing public documents per-organization usage.
 pub const USAGE_PATH: &str = "/msp/v1/organizations/{identifier}/usage";
-/// The keys of its config section (besides `type` and `requests_per_minute`).
-pub const KEYS: &[&str] =
-    &["api_key", "api_key_env", "base_url", "page_size", "usage_path", "members_field", "servers_field"];
 
 pub const LICENSES: &str = "licenses";
 pub const SERVERS: &str = "servers";

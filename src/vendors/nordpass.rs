@@ -6,8 +6,11 @@
 //! seat count is unknown, and rows sharing an organization ID follow `FileAccounts`.
 
 use super::csv::{FileAccounts, FileRow, Statuses, Table, bad_file, parse_count, read_table};
+use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, VendorError};
+use crate::config::ConfigError;
 use crate::model::{VendorService, VendorSnapshot};
+use serde::Deserialize;
 use std::path::Path;
 
 /// `[vendors.nordpass]`, validated.
@@ -16,6 +19,81 @@ pub struct Settings {
     pub usage_csv: std::path::PathBuf,
     pub columns: Columns,
     pub statuses: Statuses,
+}
+
+pub static REGISTRATION: Registration = Registration {
+    key: "nordpass",
+    capabilities: Capabilities::FILE,
+    keys: &[
+        "usage_csv",
+        "organization_column",
+        "organization_id_column",
+        "plan_column",
+        "seats_column",
+        "status_column",
+        "exclude_statuses",
+    ],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# [vendors.nordpass]
+# usage_csv = \"/path/to/nordpass-usage.csv\"   # MSP Admin Panel > Usage data > export
+# organization_column = \"Organization\"
+# organization_id_column = \"Organization ID\"
+# plan_column = \"Plan\"
+# seats_column = \"Seats\"
+# status_column = \"Type\"                      # assumed: the organization's licence type
+# exclude_statuses = [\"Trial\", \"NFR\"]         # free seats NordPass does not bill: not billed
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    usage_csv: Option<std::path::PathBuf>,
+    organization_column: Option<String>,
+    organization_id_column: Option<String>,
+    plan_column: Option<String>,
+    seats_column: Option<String>,
+    status_column: Option<String>,
+    exclude_statuses: Option<Vec<String>>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    Ok(Box::new(Settings {
+        usage_csv: section.file("usage_csv", raw.usage_csv)?,
+        columns: Columns {
+            organization: raw.organization_column.unwrap_or_else(|| "Organization".into()),
+            organization_id: raw.organization_id_column.unwrap_or_else(|| "Organization ID".into()),
+            plan: raw.plan_column.unwrap_or_else(|| "Plan".into()),
+            seats: raw.seats_column.unwrap_or_else(|| "Seats".into()),
+        },
+        statuses: Statuses {
+            column: raw.status_column.unwrap_or_else(|| STATUS_COLUMN.into()),
+            exclude: raw
+                .exclude_statuses
+                .unwrap_or_else(|| EXCLUDED_STATUSES.iter().map(|s| s.to_string()).collect()),
+        },
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&url::Url> {
+        None
+    }
+
+    fn fetch(
+        &self,
+        vendor: &str,
+        _http: &crate::http::Http,
+        _current: crate::period::Period,
+    ) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, &self.usage_csv, &self.columns, &self.statuses)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// The export's licence-type column (assumed; configurable with `status_column`).
@@ -31,17 +109,6 @@ pub struct Columns {
     pub plan: String,
     pub seats: String,
 }
-
-/// The keys of its config section (besides `type`).
-pub const KEYS: &[&str] = &[
-    "usage_csv",
-    "organization_column",
-    "organization_id_column",
-    "plan_column",
-    "seats_column",
-    "status_column",
-    "exclude_statuses",
-];
 
 /// (service key, display name); the key is also the plan name, compared case-insensitively.
 const SERVICES: [(&str, &str); 2] =

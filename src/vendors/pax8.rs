@@ -6,13 +6,16 @@
 //! every field is read under each name the public clients use.
 
 use super::distributor::{self, Listed, TokenBody, TokenSource};
+use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
 use super::{VendorError, endpoint};
+use crate::config::ConfigError;
 use crate::http::{Http, Request, display_url};
 use crate::invoice::{self, Document, DocumentLine, MonthRead};
 use crate::model::{VendorAccount, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use url::Url;
@@ -27,20 +30,81 @@ pub struct Settings {
     pub base_url: Url,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "pax8",
+    capabilities: Capabilities { live_counts: true, months: true, costs: true, commitments: true },
+    keys: &[
+        "client_id",
+        "client_id_env",
+        "client_secret",
+        "client_secret_env",
+        "token_url",
+        "audience",
+        "base_url",
+    ],
+    requests_per_minute: Some(REQUESTS_PER_MINUTE),
+    settings,
+    starter: "\
+# [vendors.pax8]                              # a distributor: Microsoft 365 and more
+# client_id = \"REPLACE-ME\"                    # Integrations > API Credentials (expire after 90 days)
+# client_secret = \"REPLACE-ME\"                # or client_secret_env = \"RECON_PAX8_SECRET\"
+# token_url = \"https://token-manager.pax8.com/oauth/token\"
+# audience = \"https://api.pax8.com\"
+# base_url = \"https://api.pax8.com/v1\"
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    client_id: Option<String>,
+    client_id_env: Option<String>,
+    client_secret: Option<String>,
+    client_secret_env: Option<String>,
+    token_url: Option<String>,
+    audience: Option<String>,
+    base_url: Option<String>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    let (client_id, client_secret) = section.client_credentials(ClientCredentials {
+        client_id: raw.client_id,
+        client_id_env: raw.client_id_env,
+        client_secret: raw.client_secret,
+        client_secret_env: raw.client_secret_env,
+    })?;
+    Ok(Box::new(Settings {
+        client_id,
+        client_secret,
+        token_url: section.url_or("token_url", raw.token_url, DEFAULT_TOKEN_URL)?,
+        audience: raw.audience.unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
+        base_url: section.url_or("base_url", raw.base_url, DEFAULT_URL)?,
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.base_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, _current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, self)
+    }
+
+    fn fetch_month(&self, vendor: &str, http: &Http, period: Period) -> Result<MonthRead, VendorError> {
+        fetch_month(vendor, http, self, period)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const DEFAULT_URL: &str = "https://api.pax8.com/v1";
 /// Pax8's token endpoint as its developer portal and the typed client name it. CIPP posts to
 /// `https://api.pax8.com/v1/token` instead: set `token_url` if yours differs.
 pub const DEFAULT_TOKEN_URL: &str = "https://token-manager.pax8.com/oauth/token";
 pub const DEFAULT_AUDIENCE: &str = "https://api.pax8.com";
-pub const KEYS: &[&str] = &[
-    "client_id",
-    "client_id_env",
-    "client_secret",
-    "client_secret_env",
-    "token_url",
-    "audience",
-    "base_url",
-];
 /// Pax8 documents 1,000 requests a minute per application.
 pub const REQUESTS_PER_MINUTE: u32 = 1_000;
 const PAGE_SIZE: usize = 200;

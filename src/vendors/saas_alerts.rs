@@ -3,9 +3,12 @@
 //! service, `billable-users`, from `billingUsers`, which arrives as a number or a numeric
 //! string. A customer without `billingUsers` has no usage line: unknown is never zero.
 
+use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, VendorError, count, endpoint, get_records, unique_records};
+use crate::config::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
+use crate::period::Period;
 use crate::secret::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -18,9 +21,49 @@ pub struct Settings {
     pub api_url: Url,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "saas-alerts",
+    capabilities: Capabilities::LIVE,
+    keys: &["api_key", "api_key_env", "api_url"],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# [vendors.saas-alerts]
+# api_key = \"REPLACE-ME\"                      # Settings > API > Show Key
+# api_url = \"https://us-central1-the-byway-248217.cloudfunctions.net\"
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    api_url: Option<String>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    Ok(Box::new(Settings {
+        api_key: section.secret("api_key", raw.api_key, raw.api_key_env)?,
+        api_url: section.url_or("api_url", raw.api_url, DEFAULT_URL)?,
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.api_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, _current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, &self.api_url, &self.api_key)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const DEFAULT_URL: &str = "https://us-central1-the-byway-248217.cloudfunctions.net";
-/// The keys of its config section (besides `type` and `requests_per_minute`).
-pub const KEYS: &[&str] = &["api_key", "api_key_env", "api_url"];
 
 pub const SERVICE_KEY: &str = "billable-users";
 const SERVICE_NAME: &str = "SaaS Alerts billable users";

@@ -6,13 +6,16 @@
 //! required.
 
 use super::distributor::{self, Listed, TokenBody, TokenSource};
+use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
 use super::{VendorError, endpoint};
+use crate::config::ConfigError;
 use crate::http::{Http, Request, display_url};
 use crate::invoice::{self, Document, DocumentLine, MonthRead};
 use crate::model::{VendorAccount, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use url::Url;
@@ -27,18 +30,84 @@ pub struct Settings {
     pub base_url: Url,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "sherweb",
+    capabilities: Capabilities { live_counts: true, months: true, costs: true, commitments: true },
+    keys: &[
+        "client_id",
+        "client_id_env",
+        "client_secret",
+        "client_secret_env",
+        "subscription_key",
+        "subscription_key_env",
+        "token_url",
+        "base_url",
+    ],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# [vendors.sherweb]                           # a distributor
+# client_id = \"REPLACE-ME\"                    # partner portal > Security > APIs
+# client_secret = \"REPLACE-ME\"                # or client_secret_env = \"RECON_SHERWEB_SECRET\"
+# subscription_key = \"REPLACE-ME\"             # the Ocp-Apim-Subscription-Key
+# token_url = \"https://api.sherweb.com/auth/oidc/connect/token\"
+# base_url = \"https://api.sherweb.com\"
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    client_id: Option<String>,
+    client_id_env: Option<String>,
+    client_secret: Option<String>,
+    client_secret_env: Option<String>,
+    subscription_key: Option<String>,
+    subscription_key_env: Option<String>,
+    token_url: Option<String>,
+    base_url: Option<String>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    let (client_id, client_secret) = section.client_credentials(ClientCredentials {
+        client_id: raw.client_id,
+        client_id_env: raw.client_id_env,
+        client_secret: raw.client_secret,
+        client_secret_env: raw.client_secret_env,
+    })?;
+    Ok(Box::new(Settings {
+        client_id,
+        client_secret,
+        subscription_key: section.secret(
+            "subscription_key",
+            raw.subscription_key,
+            raw.subscription_key_env,
+        )?,
+        token_url: section.url_or("token_url", raw.token_url, DEFAULT_TOKEN_URL)?,
+        base_url: section.url_or("base_url", raw.base_url, DEFAULT_URL)?,
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.base_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, _current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, self)
+    }
+
+    fn fetch_month(&self, vendor: &str, http: &Http, period: Period) -> Result<MonthRead, VendorError> {
+        fetch_month(vendor, http, self, period)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const DEFAULT_URL: &str = "https://api.sherweb.com";
 pub const DEFAULT_TOKEN_URL: &str = "https://api.sherweb.com/auth/oidc/connect/token";
-pub const KEYS: &[&str] = &[
-    "client_id",
-    "client_id_env",
-    "client_secret",
-    "client_secret_env",
-    "subscription_key",
-    "subscription_key_env",
-    "token_url",
-    "base_url",
-];
 
 const RENEW: &str = "renew the API client in Sherweb's partner portal (Security > APIs) and put its id and secret \
                      in [vendors.sherweb] client_id and client_secret, and the portal's subscription key in \

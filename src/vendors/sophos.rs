@@ -9,13 +9,16 @@
 //! clients; `README.md`, "Vendors").
 
 use super::distributor::{self, TokenBody, TokenSource};
+use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError, endpoint};
+use crate::config::ConfigError;
 use crate::http::{Http, Request, display_url};
 use crate::invoice::{Document, DocumentLine, MonthRead};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use url::Url;
@@ -29,10 +32,67 @@ pub struct Settings {
     pub base_url: Url,
 }
 
+pub static REGISTRATION: Registration = Registration {
+    key: "sophos",
+    capabilities: Capabilities { live_counts: true, months: true, costs: false, commitments: false },
+    keys: &["client_id", "client_id_env", "client_secret", "client_secret_env", "token_url", "base_url"],
+    requests_per_minute: None,
+    settings,
+    starter: "\
+# [vendors.sophos]                            # Sophos Central Partner: billing usage by month
+# client_id = \"REPLACE-ME\"                    # Partner > Settings > API Credentials Management
+# client_secret = \"REPLACE-ME\"                # or client_secret_env = \"RECON_SOPHOS_SECRET\"
+# token_url = \"https://id.sophos.com/api/v2/oauth2/token\"
+# base_url = \"https://api.central.sophos.com\"
+",
+};
+
+#[derive(Deserialize)]
+struct RawSettings {
+    client_id: Option<String>,
+    client_id_env: Option<String>,
+    client_secret: Option<String>,
+    client_secret_env: Option<String>,
+    token_url: Option<String>,
+    base_url: Option<String>,
+}
+
+fn settings(section: &Section) -> Result<Box<dyn VendorSource>, ConfigError> {
+    let raw: RawSettings = section.read()?;
+    let (client_id, client_secret) = section.client_credentials(ClientCredentials {
+        client_id: raw.client_id,
+        client_id_env: raw.client_id_env,
+        client_secret: raw.client_secret,
+        client_secret_env: raw.client_secret_env,
+    })?;
+    Ok(Box::new(Settings {
+        client_id,
+        client_secret,
+        token_url: section.url_or("token_url", raw.token_url, DEFAULT_TOKEN_URL)?,
+        base_url: section.url_or("base_url", raw.base_url, DEFAULT_URL)?,
+    }))
+}
+
+impl VendorSource for Settings {
+    fn api_url(&self) -> Option<&Url> {
+        Some(&self.base_url)
+    }
+
+    fn fetch(&self, vendor: &str, http: &Http, current: Period) -> Result<VendorSnapshot, VendorError> {
+        fetch(vendor, http, self, current)
+    }
+
+    fn fetch_month(&self, vendor: &str, http: &Http, period: Period) -> Result<MonthRead, VendorError> {
+        fetch_month(vendor, http, self, period)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub const DEFAULT_URL: &str = "https://api.central.sophos.com";
 pub const DEFAULT_TOKEN_URL: &str = "https://id.sophos.com/api/v2/oauth2/token";
-pub const KEYS: &[&str] =
-    &["client_id", "client_id_env", "client_secret", "client_secret_env", "token_url", "base_url"];
 const PAGE_SIZE: usize = 100;
 const MAX_PAGES: usize = 10_000;
 

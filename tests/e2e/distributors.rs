@@ -154,6 +154,16 @@ fn a_refused_token_names_the_keys_to_renew_and_an_expired_one_is_fetched_again()
     env.run(&["sync", "--dry-run"], 0);
     assert!(env.sandbox.distributor_tokens_issued() > issued + 2, "expired tokens were replaced");
 
+    // What each vendor answers, from its registration.
+    let rows = env.run_json(&["check"], 0);
+    let answers = |name: &str| {
+        rows.as_array().unwrap().iter().find(|r| r["target"] == name).unwrap()["answers"].clone()
+    };
+    assert_eq!(
+        answers("pax8"),
+        serde_json::json!(["live counts", "invoiced months", "costs", "commitments"])
+    );
+
     let wrong =
         env.sandbox.config_toml_for(&["pax8"]).replace("sandbox-pax8-client-secret", "not-the-secret");
     env.set_config(&wrong);
