@@ -75,6 +75,9 @@ fn main() -> Result<()> {
     if args.iter().any(|a| a == "--distributors") {
         return distributors_case(&scale);
     }
+    if args.iter().any(|a| a == "--devices") {
+        return devices_case(&scale);
+    }
     let mut rows = Vec::new();
 
     eprintln!(
@@ -541,6 +544,74 @@ fn distributors_case(scale: &Scale) -> Result<()> {
         report["totals"]["leak"],
         psa(&audit),
         psa(&dry),
+    );
+    Ok(())
+}
+
+/// NinjaOne organizations and devices of the generated MSP (`--devices`).
+const NINJAONE_ORGANIZATIONS: usize = 2_000;
+const NINJAONE_DEVICES: usize = 60_000;
+
+/// `--devices`: the generated MSP (ConnectWise) with every company a NinjaOne organization
+/// and 60,000 devices, split by class into workstation and server lines: the requests a dry
+/// run sends NinjaOne against the fewest its API allows (a token, then pages of 1,000 with
+/// `after` until a short page, for the organizations and for the devices).
+fn devices_case(scale: &Scale) -> Result<()> {
+    let organizations = NINJAONE_ORGANIZATIONS.min(scale.companies);
+    let devices = NINJAONE_DEVICES * organizations / NINJAONE_ORGANIZATIONS;
+    eprintln!(
+        "devices: {} companies, {organizations} NinjaOne organizations, {devices} devices",
+        scale.companies
+    );
+    let options = SandboxOptions { latency: latency(), workers: WORKERS, ..SandboxOptions::default() };
+    let (sandbox, summary) = Sandbox::start_large(options, scale).context("starting the large sandbox")?;
+    sandbox.serve_generated_devices(organizations, devices);
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    let db = dir.path().join("recon.db");
+    let text = format!("{}\n[http]\nworkers = {WORKERS}\n", sandbox.config_toml_for(&["ninjaone"]));
+    write_private(&config, &text)?;
+    let case = Case { sandbox, _dir: dir, config, db, summary };
+    let connect = case.run(&["--json", "connect", "ninjaone"])?;
+    let report: serde_json::Value = serde_json::from_str(&connect.stdout)?;
+    let matched = report["auto_matched"].as_u64().unwrap_or(0) as usize;
+    if matched != organizations {
+        bail!("connect ninjaone: auto-matched {matched} of {organizations}");
+    }
+    for (class, product) in [("workstation", "MANAGED-WS"), ("server", "MANAGED-SRV")] {
+        case.run(&[
+            "map",
+            "services",
+            "--vendor",
+            "ninjaone",
+            "--set",
+            "devices",
+            "--class",
+            class,
+            "--product",
+            product,
+        ])?;
+    }
+    let dry = case.run(&["--json", "sync", "--dry-run"])?;
+    let plan: serde_json::Value = serde_json::from_str(&dry.stdout).context("sync --json")?;
+    let lines = plan["lines"].as_array().map_or(0, Vec::len);
+    let billed: u64 =
+        plan["lines"].as_array().into_iter().flatten().filter_map(|l| l["after"].as_u64()).sum();
+    // A page shorter than asked for is the last, so a list of exactly n pages needs n + 1.
+    let pages = |n: usize| n / 1000 + 1;
+    let least = 1 + pages(organizations) + pages(devices);
+    let sent = dry.requests.iter().filter(|r| r.server == "ninjaone").count();
+    println!("| vendor | organizations | devices | requests (sync --dry-run) | the fewest its API allows |");
+    println!("|---|---|---|---|---|");
+    println!("| ninjaone | {organizations} | {devices} | {sent} | {least} |");
+    if sent != least {
+        bail!("ninjaone: {sent} requests, the fewest is {least}");
+    }
+    println!(
+        "\nsync --dry-run: {:.1} s wall, peak RSS {}, {} requests in all; {lines} plan lines billing {billed} devices",
+        dry.wall.as_secs_f64(),
+        dry.peak_rss_kb.map_or("?".to_string(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+        dry.requests.len(),
     );
     Ok(())
 }
@@ -1145,6 +1216,8 @@ fn pure_core() -> Result<PureTimes> {
                 minimum: None,
                 bill_customer: None,
                 committed_decreases: false,
+                classes: None,
+                included: None,
             });
         }
         let mut picks: Vec<usize> = (0..PURE_COMPANIES).collect();
@@ -1158,6 +1231,7 @@ fn pure_core() -> Result<PureTimes> {
                     account_id: id.clone(),
                     service_key: service.to_string(),
                     quantity: rng.u32(1..=150),
+                    ..Default::default()
                 });
             }
             snapshot.accounts.push(VendorAccount {

@@ -325,6 +325,8 @@ mod tests {
                 service_key: "m365".into(),
                 quantity: after,
                 parts: Vec::new(),
+                classes: Default::default(),
+                notes: Vec::new(),
             }],
             money: Some(LineMoney {
                 unit_price: Some(price.parse().unwrap()),

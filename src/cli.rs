@@ -275,7 +275,7 @@ pub struct MapServicesArgs {
     #[arg(long, value_name = "SERVICE", conflicts_with = "unmap")]
     pub set: Option<String>,
     /// The catalog product (identifier or id)
-    #[arg(long, value_name = "PRODUCT", requires = "set", conflicts_with = "create_product")]
+    #[arg(long, value_name = "PRODUCT", conflicts_with = "create_product")]
     pub product: Option<String>,
     /// Create the product in the PSA's catalog and map it [default identifier: VENDOR-SERVICE]
     #[arg(long, value_name = "IDENTIFIER", requires = "set", num_args = 0..=1, default_missing_value = "")]
@@ -299,7 +299,21 @@ pub struct MapServicesArgs {
     /// is held for review (the default) or applied
     #[arg(long, value_name = "DECISION", requires = "set", value_parser = ["review", "apply"])]
     pub committed_decreases: Option<String>,
-    /// Remove this service's mapping
+    /// With --set: bill only these device classes of the service's count: a class set the
+    /// vendor names (`server`, `workstation`, `network`, ...), one set in its config
+    /// section's `classes`, or one class (`WINDOWS_SERVER`). Added beside the service's other
+    /// mappings, so one count splits into several products
+    #[arg(long, value_name = "CLASS", requires = "set")]
+    pub class: Option<String>,
+    /// With --set: the units the plan includes: the line bills what is over N (after every
+    /// mapping feeding it is summed)
+    #[arg(long, value_name = "N", requires = "set")]
+    pub included: Option<u32>,
+    /// With --set: keep the service's mappings to other products (one count billing several
+    /// products, e.g. "RMM" and "Patch management")
+    #[arg(long, requires = "set")]
+    pub also: bool,
+    /// Remove this service's mappings (with --product, only the one to that product)
     #[arg(long, value_name = "SERVICE")]
     pub unmap: Option<String>,
     /// With --set: replace a mapping to another product without asking (a terminal is

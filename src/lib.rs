@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connectwise;
+pub mod counting;
 pub mod halopsa;
 pub mod http;
 pub mod invoice;

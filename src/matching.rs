@@ -822,6 +822,7 @@ mod tests {
             account_id: account.into(),
             service_key: service.into(),
             quantity,
+            ..Default::default()
         };
         let rows = [usage("1", "vms", 4), usage("1", "other", 2), usage("2", "vms", 0), usage("9", "vms", 7)];
         let got = unbilled(&refs, &rows);

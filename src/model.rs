@@ -28,11 +28,28 @@ pub struct VendorService {
 }
 
 /// How many units of one service one account used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
     pub account_id: String,
     pub service_key: String,
     pub quantity: u32,
+    /// How `quantity` splits by device class (an RMM's or EDR's: `WINDOWS_SERVER` -> 3), the
+    /// counts adding up to it; empty for a vendor without classes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub classes: std::collections::BTreeMap<String, u32>,
+    /// What the vendor's billing rule counted or left out of `quantity`, by class.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<CountNote>,
+}
+
+/// Devices of one class the vendor's billing rule counted though notable (`offline
+/// counted`) or left out (`unapproved left out`): a class rule shows only its classes'.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountNote {
+    pub class: String,
+    pub count: u32,
+    /// What happened to them, as a person reads it after the count: `offline counted`.
+    pub what: String,
 }
 
 /// One subscription behind a usage row (a distributor's): several of one product for one
@@ -366,6 +383,12 @@ pub struct ServiceMapping {
     /// apply`) instead of being held for review.
     #[serde(default)]
     pub committed_decreases: bool,
+    /// Only these device classes of the service's count feed the product (`--class`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<crate::counting::ClassRule>,
+    /// The units the plan includes: the line bills what is over it (`--included`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub included: Option<u32>,
 }
 
 /// A vendor account that is never mapped, matched or billed (the MSP's own, NFR, internal).

@@ -49,7 +49,7 @@ pub enum Write {
 }
 
 /// One vendor (account, service, quantity) that feeds a plan line.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Source {
     pub vendor: String,
     pub account_id: String,
@@ -60,6 +60,12 @@ pub struct Source {
     /// one product), each with its term, commitment and cost; empty for other vendors.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<crate::model::Subscription>,
+    /// The device classes `quantity` is made of (an RMM's or EDR's), as its mapping counts them.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub classes: std::collections::BTreeMap<String, u32>,
+    /// What the vendor's billing rule counted or left out (`2 unapproved left out`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Why a line is skipped or held, or what its note says: a fact, with what names it.
@@ -242,6 +248,8 @@ pub struct PlanLine {
     pub cancelled_from: Option<chrono::NaiveDate>,
     /// The service mapping's minimum, when it raised the vendors' total to it.
     pub minimum: Option<u32>,
+    /// The units the plan includes, taken off the vendors' total (`map services --included`).
+    pub included: Option<u32>,
     /// What the line is worth a month; `None` where the quantities are not known.
     #[serde(flatten)]
     pub money: Option<LineMoney>,
@@ -347,6 +355,7 @@ impl PlanLine {
             money: None,
             findings: Vec::new(),
             new_unit_cost: None,
+            included: None,
         }
     }
 

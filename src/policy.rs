@@ -406,8 +406,15 @@ mod tests {
             minimum: None,
             bill_customer: None,
             committed_decreases: false,
+            classes: None,
+            included: None,
         };
-        let u = |a: &str, k: &str, q: u32| Usage { account_id: a.into(), service_key: k.into(), quantity: q };
+        let u = |a: &str, k: &str, q: u32| Usage {
+            account_id: a.into(),
+            service_key: k.into(),
+            quantity: q,
+            ..Default::default()
+        };
         let snapshot = VendorSnapshot {
             usage: vec![u("a", "s", 4), u("a", "other", 9), u("unmapped", "s", 7), u("b", "s", 0)],
             ..VendorSnapshot::default()

@@ -7,8 +7,10 @@ use crate::cli::{AuditArgs, DemoArgs, MapAccountsArgs, MapServicesArgs, SyncArgs
 use recon_sandbox::{DISTRIBUTOR_PRODUCTS, SERVICE_PRODUCTS, Sandbox};
 
 /// The vendors the demo connects (their services map to the sandbox catalog's products):
-/// two security vendors and a distributor (Microsoft 365 through Pax8).
-const VENDORS: [&str; 3] = ["nodeware", "huntress", "pax8"];
+/// two security vendors, a distributor (Microsoft 365 through Pax8) and an RMM.
+const VENDORS: [&str; 4] = ["nodeware", "huntress", "pax8", "ninjaone"];
+/// The RMM's device count split by class: (class set, product).
+const DEVICE_CLASSES: [(&str, &str); 2] = [("workstation", "MANAGED-WS"), ("server", "MANAGED-SRV")];
 
 pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
     if ctx.json {
@@ -40,8 +42,11 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
         super::connect::run(&demo, vendor)?;
     }
     let products = SERVICE_PRODUCTS.iter().chain(&DISTRIBUTOR_PRODUCTS);
-    for (vendor, service, product) in products.filter(|(v, _, _)| VENDORS.contains(v)) {
-        step(&format!("recon map services --vendor {vendor} --set {service} --product {product}"));
+    let plain = products.filter(|(v, _, _)| VENDORS.contains(v)).map(|&(v, s, p)| (v, s, p, None));
+    let by_class = DEVICE_CLASSES.iter().map(|&(class, p)| ("ninjaone", "devices", p, Some(class)));
+    for (vendor, service, product, class) in plain.chain(by_class) {
+        let rule = class.map(|c| format!(" --class {c}")).unwrap_or_default();
+        step(&format!("recon map services --vendor {vendor} --set {service}{rule} --product {product}"));
         let args = MapServicesArgs {
             vendor: Some(vendor.to_string()),
             set: Some(service.to_string()),
@@ -51,6 +56,9 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<u8> {
             subcategory: None,
             product_type: None,
             minimum: None,
+            class: class.map(str::to_string),
+            included: None,
+            also: false,
             bill_customer: None,
             committed_decreases: None,
             unmap: None,

@@ -36,12 +36,63 @@ struct ServiceRow {
     service: String,
     name: String,
     product: String,
+    /// The count rule of the mapping, in words (`server devices; 10 included`).
+    #[tabled(display = "display_opt")]
+    #[serde(skip)]
+    rule: Option<String>,
     /// Never billed below this per line.
     #[tabled(display = "display_opt")]
     minimum: Option<u32>,
     /// How additions recon creates for it are billed (`-`: the `[connectwise]` default).
     #[tabled(rename = "bill", display = "display_opt")]
     bill_customer: Option<BillCustomer>,
+    #[tabled(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<crate::counting::ClassRule>,
+    #[tabled(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    included: Option<u32>,
+}
+
+/// A mapping's count rule as the listing shows it; `None` for a plain count.
+fn rule_words(m: &ServiceMapping) -> Option<String> {
+    let words: Vec<String> = [
+        m.classes.as_ref().map(|c| format!("{} devices", c.name)),
+        m.included.map(|n| format!("{n} included")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!words.is_empty()).then(|| words.join("; "))
+}
+
+/// `--class NAME`: a class set of the vendor (its own, or one in its config section), else
+/// one of its classes; stored with the mapping as the classes it stands for now.
+fn class_rule(
+    config: &crate::config::Config,
+    vendor: &str,
+    name: &str,
+) -> anyhow::Result<crate::counting::ClassRule> {
+    let source = config
+        .vendor(vendor)
+        .ok_or_else(|| usage(format!("{vendor} is not configured, so its device classes are not known")))?;
+    let sets = source.source.class_sets();
+    if sets.is_empty() {
+        return Err(usage(format!("{vendor} gives no device classes, so --class does not apply to it")));
+    }
+    if let Some((set, classes)) = sets.iter().find(|(set, _)| set.eq_ignore_ascii_case(name)) {
+        return Ok(crate::counting::ClassRule { name: set.clone(), classes: classes.clone() });
+    }
+    let known: Vec<&String> =
+        sets.iter().flat_map(|(_, classes)| classes).filter(|c| !c.ends_with('*')).collect();
+    if let Some(class) = known.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        return Ok(crate::counting::ClassRule { name: class.to_string(), classes: vec![class.to_string()] });
+    }
+    let names: Vec<&str> = sets.iter().map(|(set, _)| set.as_str()).collect();
+    Err(usage(format!(
+        "--class {name:?} is not a class set or a device class of {vendor}; its sets: {}",
+        names.join(", ")
+    )))
 }
 
 fn display_opt<T: std::fmt::Display>(value: &Option<T>) -> String {
@@ -430,7 +481,17 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         let service = find_service(&store, &vendor, service_ref)?;
         let http = ctx.http(&config)?;
         let psa = psa(&config, &http)?;
-        let was = store.service_mappings(Some(&vendor))?.into_iter().find(|m| m.service_key == service);
+        let classes = match &args.class {
+            Some(name) => Some(class_rule(&config, &vendor, name)?),
+            None => None,
+        };
+        // A class rule is one share of a count: it goes beside the service's other mappings,
+        // as does `--also`; otherwise the new product replaces the old.
+        let beside = args.also || classes.is_some();
+        let was = store
+            .service_mappings(Some(&vendor))?
+            .into_iter()
+            .find(|m| m.service_key == service && !beside && m.classes.is_none());
         // A mapping replaced by another product moves the service's billing: a person
         // confirms it before anything changes (before a product is created, too).
         let replacing = |ctx: &Context, was: &ServiceMapping, to: &str| -> anyhow::Result<bool> {
@@ -481,8 +542,10 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
             minimum: args.minimum,
             bill_customer: args.bill_customer.as_deref().and_then(BillCustomer::parse),
             committed_decreases: args.committed_decreases.as_deref() == Some("apply"),
+            classes,
+            included: args.included,
         };
-        store.set_service_mapping(&mapping, ctx.now)?;
+        store.set_service_mapping(&mapping, beside, ctx.now)?;
         let status = store.status(&vendor)?;
         let replaced = was.filter(|w| w.product_id != mapping.product_id);
         let json = serde_json::json!({
@@ -491,9 +554,18 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         });
         report(ctx, &json, || {
             let mut text = format!(
-                "Mapped {vendor} service {service} -> {} ({})",
-                product.identifier, product.description
+                "Mapped {vendor} service {service}{} -> {} ({})",
+                mapping
+                    .classes
+                    .as_ref()
+                    .map(|c| format!(" ({} devices: {})", c.name, c.classes.join(", ")))
+                    .unwrap_or_default(),
+                product.identifier,
+                product.description
             );
+            if let Some(n) = mapping.included {
+                text.push_str(&format!(", billing what is over {n} included"));
+            }
             if let Some(was) = &replaced {
                 text.push_str(&format!(
                     ", was {}. The next sync bills its usage to {}; recon no longer updates {} lines from it \
@@ -512,7 +584,26 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
     if let Some(service_ref) = &args.unmap {
         let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
         let service = find_service(&store, &vendor, service_ref)?;
-        if !store.remove_service_mapping(&vendor, &service)? {
+        let product = match &args.product {
+            Some(reference) => {
+                let mapped = store.service_mappings(Some(&vendor))?;
+                let found = mapped.iter().find(|m| {
+                    m.service_key == service
+                        && (m.product_identifier.eq_ignore_ascii_case(reference)
+                            || m.product_id.to_string() == *reference)
+                });
+                match found {
+                    Some(m) => Some(m.product_id),
+                    None => {
+                        return Err(usage(format!(
+                            "{vendor} service {service} is not mapped to {reference}"
+                        )));
+                    }
+                }
+            }
+            None => None,
+        };
+        if !store.remove_service_mapping(&vendor, &service, product)? {
             return Err(usage(format!("{vendor} service {service} is not mapped")));
         }
         let status = store.status(&vendor)?;
@@ -523,26 +614,40 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
         )?;
         return Ok(EXIT_OK);
     }
+    if args.product.is_some() {
+        return Err(usage(
+            "--product goes with --set SERVICE (map it) or --unmap SERVICE (unmap that product only)",
+        ));
+    }
     let vendors: Vec<String> = match &args.vendor {
         Some(v) => vec![v.clone()],
         None => store.vendors()?.into_iter().map(|v| v.name).collect(),
     };
     let mut rows = Vec::new();
     for vendor in &vendors {
-        let mapped: HashMap<String, ServiceMapping> =
-            store.service_mappings(Some(vendor))?.into_iter().map(|m| (m.service_key.clone(), m)).collect();
+        let mut mapped: HashMap<String, Vec<ServiceMapping>> = HashMap::new();
+        for m in store.service_mappings(Some(vendor))? {
+            mapped.entry(m.service_key.clone()).or_default().push(m);
+        }
         for s in store.services(vendor)? {
-            rows.push(ServiceRow {
+            let row = |m: Option<&ServiceMapping>| ServiceRow {
                 vendor: vendor.clone(),
-                product: mapped.get(&s.key).map_or_else(
+                service: s.key.clone(),
+                name: s.name.clone(),
+                product: m.map_or_else(
                     || "-".into(),
                     |m| format!("{} (id {})", m.product_identifier, m.product_id),
                 ),
-                minimum: mapped.get(&s.key).and_then(|m| m.minimum),
-                bill_customer: mapped.get(&s.key).and_then(|m| m.bill_customer),
-                service: s.key,
-                name: s.name,
-            });
+                rule: m.and_then(rule_words),
+                minimum: m.and_then(|m| m.minimum),
+                bill_customer: m.and_then(|m| m.bill_customer),
+                classes: m.and_then(|m| m.classes.clone()),
+                included: m.and_then(|m| m.included),
+            };
+            match mapped.get(&s.key) {
+                Some(all) => rows.extend(all.iter().map(|m| row(Some(m)))),
+                None => rows.push(row(None)),
+            }
         }
     }
     if ctx.json {

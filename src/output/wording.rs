@@ -198,6 +198,7 @@ pub fn warning(r: &Reason) -> String {
 /// from a date.
 pub fn note(line: &PlanLine) -> String {
     let mut notes: Vec<String> = Some(base_note(line)).filter(|n| !n.is_empty()).into_iter().collect();
+    notes.extend(counted(line));
     notes.extend(line.sources.iter().filter_map(parts));
     notes.extend(line.findings.iter().map(finding));
     notes.join("; ")
@@ -243,6 +244,21 @@ fn base_note(line: &PlanLine) -> String {
         notes.push(format!("cancelled from {date}"));
     }
     notes.join("; ")
+}
+
+/// How the line's number was made, when a count rule made it (`counting::explain`).
+fn counted(line: &PlanLine) -> Option<String> {
+    let parts: Vec<crate::counting::Part> = line
+        .sources
+        .iter()
+        .map(|s| crate::counting::Part {
+            service_key: &s.service_key,
+            quantity: s.quantity,
+            classes: &s.classes,
+            notes: &s.notes,
+        })
+        .collect();
+    crate::counting::explain(&parts, line.included)
 }
 
 /// The subscriptions that add up to a source, when there are several: `10 Monthly + 35
@@ -550,6 +566,10 @@ pub struct LineJson<'a> {
     /// Price and cost findings, each its stable code and its sentence.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingJson>,
+    /// How its number was made, when a count rule made it: `52 = 40 WINDOWS_WORKSTATION +
+    /// 12 MAC; 3 offline counted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted: Option<String>,
 }
 
 /// A finding as `--json` shows it.
@@ -571,6 +591,7 @@ impl<'a> LineJson<'a> {
                 .iter()
                 .map(|f| FindingJson { code: f.code(), text: finding(f) })
                 .collect(),
+            counted: counted(line),
         }
     }
 }

@@ -203,6 +203,8 @@ mod tests {
                     service_key: "s".into(),
                     quantity: 3,
                     parts: Vec::new(),
+                    classes: Default::default(),
+                    notes: Vec::new(),
                 })
                 .collect();
             l

@@ -21,6 +21,7 @@ pub use recheck::{Conflict, Recheck, recheck};
 pub use settle::{holding_addition, redated};
 pub use undo::reverse;
 
+use crate::counting;
 use crate::model::{
     AccountMapping, AccountProblem, BillCustomer, BillingLine, BillingTerms, CatalogProduct, ProblemKind,
     QuantityWrites, ServiceMapping, Standing, Subscription, Usage, VendorAccount, VendorSnapshot, span_at,
@@ -138,6 +139,8 @@ struct Key<'a> {
     minimum: Option<u32>,
     /// The bill setting of the first service mapping that feeds it and has one.
     bill: Option<BillCustomer>,
+    /// The largest included quantity of the service mappings that feed it.
+    included: Option<u32>,
 }
 
 /// Build the plan of one run. Pure and deterministic: the same input gives the same `Plan`,
@@ -156,14 +159,18 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
         input.account_mappings.iter().map(|m| (m.vendor.as_str(), m.account_id.as_str(), m)).collect();
     accounts.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1))); // stable: the first listed stays first
     accounts.dedup_by(|later, first| (later.0, later.1) == (first.0, first.1));
-    let mut services: BTreeMap<(&str, &str), &ServiceMapping> = BTreeMap::new();
+    // Each service's mappings: one per product it feeds (one count may bill several).
+    let mut services: BTreeMap<(&str, &str), Vec<&ServiceMapping>> = BTreeMap::new();
     for s in input.service_mappings {
-        services.entry((s.vendor.as_str(), s.service_key.as_str())).or_insert(s);
+        let feeds = services.entry((s.vendor.as_str(), s.service_key.as_str())).or_default();
+        if !feeds.iter().any(|f| f.product_id == s.product_id) {
+            feeds.push(s);
+        }
     }
     // Which products each vendor can feed, and the identifiers each product is known by.
     let mut vendor_products: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
     let mut identifiers: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
-    for s in services.values() {
+    for s in services.values().flatten() {
         vendor_products.entry(s.vendor.as_str()).or_default().insert(s.product_id);
         identifiers.entry(s.product_id).or_default().insert(s.product_identifier.as_str());
     }
@@ -241,30 +248,34 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             continue;
         };
 
-        // The account's usage of mapped services, each row with the product it feeds.
-        let mut fed: Vec<(i64, Source)> = view
-            .usage
-            .get(account_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|row| {
-                let service = services.get(&(vendor, row.service_key.as_str()))?;
+        // The account's usage of mapped services: for each product a row feeds, the share
+        // its mapping counts (`counting`); a share the rule cannot tell is unknown.
+        let mut fed: Vec<(&ServiceMapping, Source)> = Vec::new();
+        let mut unsplit: Vec<(&ServiceMapping, &str)> = Vec::new();
+        for row in view.usage.get(account_id).into_iter().flatten() {
+            for &service in services.get(&(vendor, row.service_key.as_str())).into_iter().flatten() {
+                let Some(counted) = counting::count(row, service.classes.as_ref()) else {
+                    unsplit.push((service, row.service_key.as_str()));
+                    continue;
+                };
                 let source = Source {
                     vendor: vendor.to_string(),
                     account_id: account.id.clone(),
                     account_name: account.name.clone(),
                     service_key: row.service_key.clone(),
-                    quantity: row.quantity,
+                    quantity: counted.quantity,
                     parts: view
                         .parts
                         .get(&(account_id, row.service_key.as_str()))
                         .map(|p| p.iter().map(|s| (*s).clone()).collect())
                         .unwrap_or_default(),
+                    classes: counted.classes,
+                    notes: counted.notes,
                 };
-                Some((service.product_id, source))
-            })
-            .collect();
-        fed.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+                fed.push((service, source));
+            }
+        }
+        fed.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.product_id.cmp(&b.0.product_id)));
 
         let Some(agreement_id) = mapping.agreement_id else {
             let reason = Reason::NoAgreement {
@@ -276,24 +287,33 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             lines.push(account_line(mapping, reason, fed.into_iter().map(|(_, s)| s).collect()));
             continue;
         };
-        for (product_id, source) in fed {
-            let key = keys.entry((agreement_id, product_id)).or_insert_with(|| Key::new(mapping));
+        for (service, source) in fed {
+            let key = keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
             key.total = key.total.and_then(|t| t.checked_add(source.quantity));
-            if let Some(service) = services.get(&(vendor, source.service_key.as_str())) {
-                key.minimum = key.minimum.max(service.minimum);
-                key.bill = key.bill.or(service.bill_customer);
-            }
+            key.minimum = key.minimum.max(service.minimum);
+            key.included = key.included.max(service.included);
+            key.bill = key.bill.or(service.bill_customer);
             key.sources.push(source);
         }
-        // A count the vendor left out: that service's line is skipped, never summed as 0.
-        for problem in problems {
-            let ProblemKind::MissingCount { service_key, field } = &problem.kind else { continue };
-            let Some(service) = services.get(&(vendor, service_key.as_str())) else { continue };
+        // A count the vendor left out, or one a class rule cannot split: that line is
+        // skipped, never summed as 0.
+        let missing = problems.iter().filter_map(|p| match &p.kind {
+            ProblemKind::MissingCount { service_key, field } => Some((service_key.as_str(), field.clone())),
+            _ => None,
+        });
+        let missing: Vec<(&ServiceMapping, String)> = missing
+            .flat_map(|(service_key, field)| {
+                let feeds = services.get(&(vendor, service_key)).into_iter().flatten();
+                feeds.map(move |s| (*s, field.clone()))
+            })
+            .chain(unsplit.into_iter().map(|(s, key)| (s, format!("{key} (by device class)"))))
+            .collect();
+        for (service, field) in missing {
             let unknown = Unknown::CountMissing {
                 vendor: vendor.to_string(),
                 account_id: account_id.to_string(),
                 account_name: account.name.clone(),
-                field: field.clone(),
+                field,
             };
             warnings.push(Reason::UsageUnknown { unknown: vec![unknown.clone()], partial: false });
             let key = keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
@@ -325,6 +345,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             bill_customer: None,
             cancelled_from: None,
             minimum: None,
+            included: None,
             money: None,
             findings: Vec::new(),
             new_unit_cost: None,
@@ -349,14 +370,12 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             lines.push(line);
             continue;
         };
-        // A service mapping's minimum: never bill fewer, per line.
-        let quantity = match key.minimum {
-            Some(minimum) if minimum > total => {
-                line.minimum = Some(minimum);
-                minimum
-            }
-            _ => total,
-        };
+        // What is over the plan's included units, then never fewer than the minimum.
+        let quantity = counting::billed(total, key.included, key.minimum);
+        line.included = key.included;
+        if key.minimum.is_some_and(|m| m == quantity && m > counting::billed(total, key.included, None)) {
+            line.minimum = key.minimum;
+        }
         line.after = Some(quantity);
         // Only skipped lines name the agreement; build the label there, not for every line.
         let agreement_label = || match &key.mapping.agreement_name {
@@ -549,7 +568,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
 fn hold(
     input: &ReconcileInput,
     policies: &BTreeMap<&str, SyncPolicy>,
-    services: &BTreeMap<(&str, &str), &ServiceMapping>,
+    services: &BTreeMap<(&str, &str), Vec<&ServiceMapping>>,
     line: &PlanLine,
     quantity: u32,
 ) -> Option<Hold> {
@@ -561,9 +580,12 @@ fn hold(
             .sources
             .iter()
             .filter(|s| {
+                // The mapping of this line's product lets committed decreases through.
                 !services
                     .get(&(s.vendor.as_str(), s.service_key.as_str()))
-                    .is_some_and(|m| m.committed_decreases)
+                    .into_iter()
+                    .flatten()
+                    .any(|m| Some(m.product_id) == line.product_id && m.committed_decreases)
             })
             .flat_map(|s| &s.parts)
             .filter(|p| p.committed_on(input.period.first_day()))
@@ -609,7 +631,15 @@ fn line_money(
 
 impl<'a> Key<'a> {
     fn new(mapping: &'a AccountMapping) -> Key<'a> {
-        Key { mapping, sources: Vec::new(), total: Some(0), unknown: Vec::new(), minimum: None, bill: None }
+        Key {
+            mapping,
+            sources: Vec::new(),
+            total: Some(0),
+            unknown: Vec::new(),
+            minimum: None,
+            bill: None,
+            included: None,
+        }
     }
 }
 
@@ -634,6 +664,7 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
         bill_customer: None,
         cancelled_from: None,
         minimum: None,
+        included: None,
         money: None,
         findings: Vec::new(),
         new_unit_cost: None,
@@ -677,6 +708,8 @@ mod tests {
             minimum: None,
             bill_customer: None,
             committed_decreases: false,
+            classes: None,
+            included: None,
         }
     }
 
@@ -707,7 +740,12 @@ mod tests {
     }
 
     fn usage(account: &str, service: &str, quantity: u32) -> Usage {
-        Usage { account_id: account.to_string(), service_key: service.to_string(), quantity }
+        Usage {
+            account_id: account.to_string(),
+            service_key: service.to_string(),
+            quantity,
+            ..Default::default()
+        }
     }
 
     fn addition(id: i64, product: Option<i64>, identifier: Option<&str>, quantity: f64) -> BillingLine {
@@ -1618,6 +1656,8 @@ mod tests {
                     service_key: "edr".to_string(),
                     quantity: 5,
                     parts: Vec::new(),
+                    classes: Default::default(),
+                    notes: Vec::new(),
                 }],
                 money: Some(LineMoney {
                     unit_price: None,

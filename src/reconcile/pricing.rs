@@ -130,6 +130,8 @@ mod tests {
                     unit_price: None,
                 })
                 .collect(),
+            classes: Default::default(),
+            notes: Vec::new(),
         }
     }
 

@@ -126,6 +126,8 @@ mod tests {
             service_key: "edr".into(),
             quantity: after,
             parts: Vec::new(),
+            classes: Default::default(),
+            notes: Vec::new(),
         }];
         line
     }

@@ -67,6 +67,10 @@ struct StoredSource {
     quantity: u32,
     #[serde(default)]
     parts: Vec<crate::model::Subscription>,
+    #[serde(default)]
+    classes: std::collections::BTreeMap<String, u32>,
+    #[serde(default)]
+    notes: Vec<String>,
 }
 
 /// `LineMoney` as stored in `changes.money`: exact decimals as text.
@@ -163,7 +167,7 @@ fn split_list(text: &str) -> Vec<String> {
 
 const CHANGE_COLUMNS: &str = r#"id, run_id, company_id, company, agreement_id,
     agreement, addition_id, product_id, product, "before", "after", action, state, reason,
-    reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, error, sources,
+    reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum, included, error, sources,
     created_at, updated_at, findings, attempts, new_unit_cost, sent_at"#;
 
 fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
@@ -220,6 +224,7 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
             .transpose()?,
         cancelled_from: date("cancel date", cancelled_from)?,
         minimum: row.get("minimum")?,
+        included: row.get("included")?,
         findings: findings
             .map(|f| {
                 serde_json::from_str(&f).map_err(|e| Fault::corrupt(format!("findings of change {id}"), e))
@@ -252,6 +257,8 @@ fn change_from_row(row: &Row<'_>) -> Result<ChangeRecord, Fault> {
                 service_key: s.service_key,
                 quantity: s.quantity,
                 parts: s.parts,
+                classes: s.classes,
+                notes: s.notes,
             })
             .collect(),
     };
@@ -328,9 +335,9 @@ fn insert_change(
                run_id, vendor, account, company_id, company, agreement_id, agreement,
                addition_id, product_id, product, "before", "after", action, state, reason,
                reason_data, effective_date, bill_customer, money, date_rule, cancelled_from, minimum,
-               error, sources, created_at, updated_at, findings, new_unit_cost)
+               error, sources, created_at, updated_at, findings, new_unit_cost, included)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24, ?25, ?26)"#,
+                   ?16, ?17, ?18, ?19, ?20, ?21, ?22, NULL, ?23, ?24, ?24, ?25, ?26, ?27)"#,
     )?
     .execute(params![
         run_id,
@@ -359,6 +366,7 @@ fn insert_change(
         now,
         findings,
         line.new_unit_cost.map(|c| c.to_string()),
+        line.included,
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -726,6 +734,8 @@ pub(super) mod tests {
                     service_key: "assets".to_string(),
                     quantity: after - 1,
                     parts: Vec::new(),
+                    classes: Default::default(),
+                    notes: Vec::new(),
                 },
                 Source {
                     vendor: vendor.to_string(),
@@ -734,6 +744,8 @@ pub(super) mod tests {
                     service_key: "assets".to_string(),
                     quantity: 1,
                     parts: Vec::new(),
+                    classes: Default::default(),
+                    notes: Vec::new(),
                 },
             ],
             effective_date: None,
@@ -751,6 +763,7 @@ pub(super) mod tests {
             }),
             findings: Vec::new(),
             new_unit_cost: None,
+            included: None,
         }
     }
 

@@ -186,13 +186,14 @@ impl Store {
         self.read("list service mappings", |conn| {
             let mut stmt = conn.prepare(
                 "SELECT vendor, service_key, cw_product_id, cw_product_identifier, minimum, bill_customer,
-                        committed_decreases
+                        committed_decreases, classes, included
                  FROM service_mappings
                  WHERE ?1 IS NULL OR vendor = ?1
-                 ORDER BY vendor, service_key",
+                 ORDER BY vendor, service_key, cw_product_identifier",
             )?;
             let rows = stmt.query_map([vendor], |r| {
                 let bill: Option<String> = r.get(5)?;
+                let classes: Option<String> = r.get(7)?;
                 Ok((
                     ServiceMapping {
                         vendor: r.get(0)?,
@@ -202,17 +203,29 @@ impl Store {
                         minimum: r.get(4)?,
                         bill_customer: None,
                         committed_decreases: r.get::<_, Option<String>>(6)?.as_deref() == Some("apply"),
+                        classes: None,
+                        included: r.get(8)?,
                     },
                     bill,
+                    classes,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (mut m, bill) = row?;
+                let (mut m, bill, classes) = row?;
                 m.bill_customer = match bill {
                     Some(text) => Some(crate::model::BillCustomer::parse(&text).ok_or_else(|| {
                         Fault::corrupt(
                             format!("bill setting of {} service {}", m.vendor, m.service_key),
+                            &text,
+                        )
+                    })?),
+                    None => None,
+                };
+                m.classes = match classes {
+                    Some(text) => Some(serde_json::from_str(&text).map_err(|_| {
+                        Fault::corrupt(
+                            format!("device classes of {} service {}", m.vendor, m.service_key),
                             &text,
                         )
                     })?),
@@ -224,22 +237,37 @@ impl Store {
         })
     }
 
-    /// Insert or replace one service mapping (`mapped_at = now`).
-    pub fn set_service_mapping(&mut self, m: &ServiceMapping, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Map a service to a product (`mapped_at = now`). `beside`: keep the service's mappings
+    /// to other products (one count feeding several products); otherwise this one replaces
+    /// them. A mapping of the same service and product is updated in place.
+    pub fn set_service_mapping(
+        &mut self,
+        m: &ServiceMapping,
+        beside: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let doing = format!("map service {} of vendor {}", m.service_key, m.vendor);
+        let classes = m.classes.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default());
         self.write(&doing, |tx| {
+            if !beside {
+                tx.execute(
+                    "DELETE FROM service_mappings WHERE vendor = ?1 AND service_key = ?2 AND cw_product_id <> ?3",
+                    params![m.vendor, m.service_key, m.product_id],
+                )?;
+            }
             tx.execute(
                 "INSERT INTO service_mappings (
                      vendor, service_key, cw_product_id, cw_product_identifier, mapped_at, minimum, bill_customer,
-                     committed_decreases)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (vendor, service_key) DO UPDATE SET
-                     cw_product_id = excluded.cw_product_id,
+                     committed_decreases, classes, included)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (vendor, service_key, cw_product_id) DO UPDATE SET
                      cw_product_identifier = excluded.cw_product_identifier,
                      mapped_at = excluded.mapped_at,
                      minimum = excluded.minimum,
                      bill_customer = excluded.bill_customer,
-                     committed_decreases = excluded.committed_decreases",
+                     committed_decreases = excluded.committed_decreases,
+                     classes = excluded.classes,
+                     included = excluded.included",
                 params![
                     m.vendor,
                     m.service_key,
@@ -248,7 +276,9 @@ impl Store {
                     stamp(now),
                     m.minimum,
                     m.bill_customer.map(crate::model::BillCustomer::as_str),
-                    if m.committed_decreases { "apply" } else { "review" }
+                    if m.committed_decreases { "apply" } else { "review" },
+                    classes,
+                    m.included
                 ],
             )?;
             refresh_status_in(tx, &m.vendor)?;
@@ -256,13 +286,20 @@ impl Store {
         })
     }
 
-    /// Remove one service mapping; `false` when there was none.
-    pub fn remove_service_mapping(&mut self, vendor: &str, service_key: &str) -> Result<bool, StoreError> {
+    /// Remove a service's mappings (only the one to `product_id` when given); `false` when
+    /// there was none.
+    pub fn remove_service_mapping(
+        &mut self,
+        vendor: &str,
+        service_key: &str,
+        product_id: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let doing = format!("unmap service {service_key} of vendor {vendor}");
         self.write(&doing, |tx| {
             let n = tx.execute(
-                "DELETE FROM service_mappings WHERE vendor = ?1 AND service_key = ?2",
-                params![vendor, service_key],
+                "DELETE FROM service_mappings WHERE vendor = ?1 AND service_key = ?2
+                     AND (?3 IS NULL OR cw_product_id = ?3)",
+                params![vendor, service_key, product_id],
             )?;
             refresh_status_in(tx, vendor)?;
             Ok(n > 0)
@@ -446,10 +483,12 @@ mod tests {
             minimum: Some(5),
             bill_customer: Some(crate::model::BillCustomer::NoCharge),
             committed_decreases: true,
+            classes: None,
+            included: None,
         };
-        store.set_service_mapping(&m, at(1, 9)).expect("map");
+        store.set_service_mapping(&m, false, at(1, 9)).expect("map");
         let m2 = ServiceMapping { product_id: 2, product_identifier: "NEW".into(), ..m };
-        store.set_service_mapping(&m2, at(1, 10)).expect("remap");
+        store.set_service_mapping(&m2, false, at(1, 10)).expect("remap");
         assert_eq!(store.service_mappings(None).expect("list"), vec![m2]);
         store
             .set_account_mapping(&mapping("nodeware", "2", MappedBy::Manual), at(1, 9))

@@ -248,4 +248,34 @@ pub(super) const MIGRATIONS: &[&str] = &[
         rows       TEXT NOT NULL
     );
     "#,
+    // 19: a service may feed several products (one device count billing "RMM" and "Patch
+    // management"), so a mapping is one (vendor, service, product); each may bill only some
+    // device classes (`classes`, JSON: the rule's name and classes) and what is over an
+    // included quantity.
+    r#"
+    CREATE TABLE service_mappings_19 (
+        vendor                TEXT NOT NULL,
+        service_key           TEXT NOT NULL,
+        cw_product_id         INTEGER NOT NULL,
+        cw_product_identifier TEXT NOT NULL,
+        mapped_at             TEXT NOT NULL,
+        minimum               INTEGER,
+        bill_customer         TEXT,
+        committed_decreases   TEXT,
+        classes               TEXT,
+        included              INTEGER,
+        PRIMARY KEY (vendor, service_key, cw_product_id)
+    );
+    INSERT INTO service_mappings_19 (vendor, service_key, cw_product_id, cw_product_identifier,
+                                     mapped_at, minimum, bill_customer, committed_decreases)
+        SELECT vendor, service_key, cw_product_id, cw_product_identifier, mapped_at, minimum,
+               bill_customer, committed_decreases
+        FROM service_mappings;
+    DROP TABLE service_mappings;
+    ALTER TABLE service_mappings_19 RENAME TO service_mappings;
+    "#,
+    // 20: the units a plan includes that a line's quantity is over (`map services --included`).
+    r#"
+    ALTER TABLE changes ADD COLUMN included INTEGER;
+    "#,
 ];

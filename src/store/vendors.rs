@@ -348,6 +348,8 @@ mod tests {
             minimum: None,
             bill_customer: None,
             committed_decreases: false,
+            classes: None,
+            included: None,
         }
     }
 
@@ -412,7 +414,9 @@ mod tests {
         store.replace_services("nodeware", &[service("assets", "Assets")]).expect("services");
         store.set_account_mapping(&account_mapping("nodeware", "1"), at(1, 10)).expect("map account");
         assert_eq!(status(&store, "nodeware"), VendorStatus::Pending);
-        store.set_service_mapping(&service_mapping("nodeware", "assets"), at(1, 10)).expect("map service");
+        store
+            .set_service_mapping(&service_mapping("nodeware", "assets"), false, at(1, 10))
+            .expect("map service");
         assert_eq!(status(&store, "nodeware"), VendorStatus::Active);
         assert_eq!(store.status("nodeware").expect("status"), VendorStatus::Active);
 
@@ -422,8 +426,8 @@ mod tests {
         assert_eq!(v.status, VendorStatus::Active);
         assert_eq!(v.connected_at, Some(at(1, 9)));
 
-        assert!(store.remove_service_mapping("nodeware", "assets").expect("unmap"));
-        assert!(!store.remove_service_mapping("nodeware", "assets").expect("again"));
+        assert!(store.remove_service_mapping("nodeware", "assets", None).expect("unmap"));
+        assert!(!store.remove_service_mapping("nodeware", "assets", None).expect("again"));
         assert_eq!(status(&store, "nodeware"), VendorStatus::Pending);
     }
 
@@ -449,7 +453,7 @@ mod tests {
             store.replace_accounts(vendor, &[account("1", "Alpha")], at(1, 9)).expect("accounts");
             store.replace_services(vendor, &[service("assets", "Assets")]).expect("services");
             store.set_account_mapping(&account_mapping(vendor, "1"), at(1, 9)).expect("map");
-            store.set_service_mapping(&service_mapping(vendor, "assets"), at(1, 9)).expect("map");
+            store.set_service_mapping(&service_mapping(vendor, "assets"), false, at(1, 9)).expect("map");
         }
         let period: crate::period::Period = "2026-10".parse().expect("period");
         let run = store

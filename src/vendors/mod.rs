@@ -14,7 +14,7 @@ macro_rules! vendors {
     };
 }
 
-vendors![nodeware, huntress, saas_alerts, nordlayer, pax8, sherweb, sophos, nordpass, csv];
+vendors![nodeware, huntress, saas_alerts, nordlayer, pax8, sherweb, sophos, ninjaone, nordpass, csv];
 
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
 use crate::invoice::{self, MonthRead};
@@ -244,6 +244,7 @@ impl Builder {
                     account_id: account.id.clone(),
                     service_key: service_key.to_string(),
                     quantity,
+                    ..Usage::default()
                 }),
                 Count::Missing(field) => {
                     missing.push(ProblemKind::MissingCount { service_key: service_key.to_string(), field })
@@ -255,6 +256,28 @@ impl Builder {
         for kind in missing {
             self.problem(&account, kind);
         }
+        self.snapshot.accounts.push(account);
+    }
+
+    /// One account's billable devices by class (an RMM's or EDR's), with what the vendor's
+    /// billing rule counted or left out.
+    pub fn devices(
+        &mut self,
+        account: VendorAccount,
+        service_key: &str,
+        classes: std::collections::BTreeMap<String, u32>,
+        notes: Vec<crate::model::CountNote>,
+    ) {
+        let Some(quantity) = classes.values().try_fold(0u32, |sum, n| sum.checked_add(*n)) else {
+            return self.failed(account, "more devices than any real fleet has".to_string());
+        };
+        self.snapshot.usage.push(Usage {
+            account_id: account.id.clone(),
+            service_key: service_key.to_string(),
+            quantity,
+            classes,
+            notes,
+        });
         self.snapshot.accounts.push(account);
     }
 
@@ -408,7 +431,10 @@ mod tests {
         let s = b.finish();
         // Every account is listed (none "vanished"); only known counts are usage.
         assert_eq!(s.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a", "s", "w"]);
-        assert_eq!(s.usage, vec![Usage { account_id: "a".into(), service_key: "x".into(), quantity: 4 }]);
+        assert_eq!(
+            s.usage,
+            vec![Usage { account_id: "a".into(), service_key: "x".into(), quantity: 4, ..Usage::default() }]
+        );
         let problems: Vec<String> = s.problems.iter().map(crate::output::wording::problem_text).collect();
         assert_eq!(
             problems,

@@ -84,6 +84,12 @@ pub trait VendorSource: fmt::Debug + Send + Sync {
             message: format!("it cannot say what it invoiced for {period}"),
         })
     }
+    /// The device class sets `map services --class` takes (name, classes; a trailing `*`
+    /// matches a prefix): the vendor's own and those its config section names. Empty for a
+    /// vendor whose counts have no classes.
+    fn class_sets(&self) -> Vec<(String, Vec<String>)> {
+        Vec::new()
+    }
     /// For tests and vendor-specific code in its own module.
     fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -11,6 +11,7 @@ mod harness;
 mod bad_input;
 mod billing;
 mod decisions;
+mod devices;
 mod distributors;
 mod errors;
 mod faults;

@@ -30,6 +30,8 @@ fn canaries() -> Credentials {
         sherweb_subscription_key: "CANARY-sherweb-key-c90a".into(),
         sophos_client_id: "recon-sophos-app".into(),
         sophos_client_secret: "CANARY-sophos-secret-61d4".into(),
+        ninjaone_client_id: "recon-ninjaone-app".into(),
+        ninjaone_client_secret: "CANARY-ninjaone-secret-e5a2".into(),
     }
 }
 

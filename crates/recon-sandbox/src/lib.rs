@@ -17,6 +17,7 @@ mod connectwise;
 mod distributors;
 mod fixtures;
 mod halopsa;
+mod ninjaone;
 #[cfg(feature = "scale")]
 pub mod scale;
 mod schema;
@@ -62,6 +63,8 @@ pub const HALO_CLIENT_ID: &str = "sandbox-halo-client-id";
 pub const PAX8_CLIENT_ID: &str = "sandbox-pax8-client-id";
 pub const SOPHOS_CLIENT_ID: &str = "sandbox-sophos-client-id";
 pub const SOPHOS_CLIENT_SECRET: &str = "sandbox-sophos-client-secret";
+pub const NINJAONE_CLIENT_ID: &str = "sandbox-ninjaone-client-id";
+pub const NINJAONE_CLIENT_SECRET: &str = "sandbox-ninjaone-client-secret";
 pub const PAX8_CLIENT_SECRET: &str = "sandbox-pax8-client-secret";
 pub const SHERWEB_CLIENT_ID: &str = "sandbox-sherweb-client-id";
 pub const SHERWEB_CLIENT_SECRET: &str = "sandbox-sherweb-client-secret";
@@ -95,6 +98,9 @@ pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nor
 /// [`ALL_VENDORS`] (their lines would change what the other vendors' tests see); named when
 /// wanted.
 pub const DISTRIBUTORS: [&str; 3] = ["pax8", "sherweb", "sophos"];
+/// The RMMs and EDRs the sandbox serves (device counts): like [`DISTRIBUTORS`], named when
+/// wanted.
+pub const DEVICE_VENDORS: [&str; 1] = ["ninjaone"];
 /// (distributor, service key, catalog product identifier): each distributor's Microsoft 365
 /// Business Premium maps to the catalog's M365-BP.
 pub const DISTRIBUTOR_PRODUCTS: [(&str, &str, &str); 2] =
@@ -150,6 +156,8 @@ pub struct Credentials {
     pub sherweb_subscription_key: String,
     pub sophos_client_id: String,
     pub sophos_client_secret: String,
+    pub ninjaone_client_id: String,
+    pub ninjaone_client_secret: String,
 }
 
 impl Default for Credentials {
@@ -176,6 +184,8 @@ impl Default for Credentials {
             sherweb_subscription_key: SHERWEB_SUBSCRIPTION_KEY.to_string(),
             sophos_client_id: SOPHOS_CLIENT_ID.to_string(),
             sophos_client_secret: SOPHOS_CLIENT_SECRET.to_string(),
+            ninjaone_client_id: NINJAONE_CLIENT_ID.to_string(),
+            ninjaone_client_secret: NINJAONE_CLIENT_SECRET.to_string(),
         }
     }
 }
@@ -259,6 +269,7 @@ pub struct Sandbox {
     halo: Arc<Halo>,
     distributors: Arc<Distributors>,
     sophos: Arc<sophos::Sophos>,
+    ninjaone: Arc<ninjaone::NinjaOne>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
     credentials: Credentials,
@@ -292,6 +303,7 @@ impl Sandbox {
         let halo = Arc::new(Halo::new()?.with_credentials(options.credentials.clone()));
         let distributors = Arc::new(Distributors::new().with_credentials(options.credentials.clone()));
         let sophos = Arc::new(sophos::Sophos::new(options.credentials.clone()));
+        let ninjaone = Arc::new(ninjaone::NinjaOne::new(options.credentials.clone()));
         let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
@@ -327,6 +339,8 @@ impl Sandbox {
         handlers.push(("sherweb", Arc::new(move |ex| d.sherweb(ex)), vendors::throttle_body));
         let so = Arc::clone(&sophos);
         handlers.push(("sophos", Arc::new(move |ex| so.handle(ex)), vendors::throttle_body));
+        let ninja = Arc::clone(&ninjaone);
+        handlers.push(("ninjaone", Arc::new(move |ex| ninja.handle(ex)), vendors::throttle_body));
         let mut servers = Vec::new();
         for (name, handler, throttle_body) in handlers {
             let spec = ServerSpec {
@@ -348,6 +362,7 @@ impl Sandbox {
             halo,
             distributors,
             sophos,
+            ninjaone,
             vendors,
             files: Mutex::new(files),
             credentials: options.credentials,
@@ -521,6 +536,26 @@ impl Sandbox {
         self.sophos.tokens_issued()
     }
 
+    /// Tokens the fake NinjaOne issues from now on last this long.
+    pub fn set_ninjaone_token_lifetime(&self, lifetime: Duration) {
+        self.ninjaone.set_token_lifetime(lifetime);
+    }
+
+    /// Tokens the fake NinjaOne issues from now on expire after this many requests.
+    pub fn set_ninjaone_token_uses(&self, uses: Option<u32>) {
+        self.ninjaone.set_token_uses(uses);
+    }
+
+    /// How many tokens the fake NinjaOne has issued.
+    pub fn ninjaone_tokens_issued(&self) -> u64 {
+        self.ninjaone.tokens_issued()
+    }
+
+    /// Change one field of one NinjaOne device (by id); false when there is no such device.
+    pub fn set_ninjaone_device(&self, id: i64, field: &str, value: Value) -> bool {
+        self.ninjaone.set_device(id, field, value)
+    }
+
     /// How long Halo's tokens last from now on (`expires_in` says so too).
     pub fn set_halo_token_lifetime(&self, lifetime: Duration) {
         self.halo.set_token_lifetime(lifetime);
@@ -653,7 +688,10 @@ impl Sandbox {
 
     /// `base_url` (or `api_url` for SaaS Alerts) of an HTTP vendor; `None` for file vendors.
     pub fn vendor_url(&self, vendor: &str) -> Option<String> {
-        if HTTP_VENDORS.contains(&vendor) || DISTRIBUTORS.contains(&vendor) {
+        if HTTP_VENDORS.contains(&vendor)
+            || DISTRIBUTORS.contains(&vendor)
+            || DEVICE_VENDORS.contains(&vendor)
+        {
             self.server_url(vendor)
         } else {
             None
@@ -686,7 +724,9 @@ impl Sandbox {
             toml_string(&self.credentials.cw_client_id),
         );
         let keys = &self.credentials;
-        for name in ALL_VENDORS.iter().chain(&DISTRIBUTORS).filter(|n| vendors.contains(n)) {
+        for name in
+            ALL_VENDORS.iter().chain(&DISTRIBUTORS).chain(&DEVICE_VENDORS).filter(|n| vendors.contains(n))
+        {
             let url = |n: &str| toml_string(&self.server_url(n).unwrap_or_default());
             let section = match *name {
                 "nodeware" => {
@@ -733,6 +773,12 @@ impl Sandbox {
                         "{}/api/v2/oauth2/token",
                         self.server_url(name).unwrap_or_default()
                     )),
+                    url(name),
+                ),
+                "ninjaone" => format!(
+                    "client_id = {}\nclient_secret = {}\nbase_url = {}\n",
+                    toml_string(&keys.ninjaone_client_id),
+                    toml_string(&keys.ninjaone_client_secret),
                     url(name),
                 ),
                 _ => format!(

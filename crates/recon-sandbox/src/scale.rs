@@ -498,6 +498,30 @@ impl Sandbox {
         self.distributors.replace_generated(&names, pax8, sherweb);
     }
 
+    /// NinjaOne serving the first `organizations` companies of the generated MSP (named as
+    /// the PSA names them), `devices` devices spread evenly over them: mostly Windows
+    /// workstations, every 5th a Mac, every 10th a server, every 50th waiting for approval,
+    /// every 40th an iPhone and every 20th offline.
+    pub fn serve_generated_devices(&self, organizations: usize, devices: usize) {
+        let orgs: Vec<serde_json::Value> = (0..organizations)
+            .map(|i| serde_json::json!({"id": i + 1, "name": company_name(i), "nodeApprovalMode": "AUTOMATIC"}))
+            .collect();
+        let fleet: Vec<serde_json::Value> = (0..devices)
+            .map(|i| {
+                let class = match i {
+                    _ if i % 40 == 39 => "APPLE_IOS",
+                    _ if i % 10 == 9 => "WINDOWS_SERVER",
+                    _ if i % 5 == 4 => "MAC",
+                    _ => "WINDOWS_WORKSTATION",
+                };
+                let approval = if i % 50 == 49 { "PENDING" } else { "APPROVED" };
+                let organization = (i % organizations.max(1)) as i64 + 1;
+                super::ninjaone::device(i as i64 + 1, organization, class, approval, i % 20 == 19)
+            })
+            .collect();
+        self.ninjaone.replace(orgs, fleet);
+    }
+
     /// A sandbox serving the generated MSP of `scale` instead of the fixtures' (the catalog
     /// and setup tables stay). The backup CSV vendor keeps its fixture rows.
     pub fn start_large(options: SandboxOptions, scale: &Scale) -> io::Result<(Sandbox, ScaleSummary)> {
