@@ -1272,6 +1272,9 @@ max_change_percent = 50
             "pax8",
             "sherweb",
             "sophos",
+            "ninjaone",
+            "datto-rmm",
+            "sentinelone",
             "nordpass",
             "backup",
         ] {

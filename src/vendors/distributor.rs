@@ -35,6 +35,8 @@ pub(crate) struct TokenSource<'a> {
     body: TokenBody,
     /// Which keys to renew, and where, when the token request is refused.
     renew: &'a str,
+    /// Headers the token request carries besides its body (Datto RMM's HTTP Basic client).
+    headers: Vec<(&'static str, String)>,
     token: Mutex<Option<Secret>>,
 }
 
@@ -46,7 +48,13 @@ impl<'a> TokenSource<'a> {
         body: TokenBody,
         renew: &'a str,
     ) -> TokenSource<'a> {
-        TokenSource { vendor, http, url, body, renew, token: Mutex::new(None) }
+        TokenSource { vendor, http, url, body, renew, headers: Vec::new(), token: Mutex::new(None) }
+    }
+
+    /// The token request also carries `name: value`.
+    pub fn with_header(mut self, name: &'static str, value: &str) -> TokenSource<'a> {
+        self.headers.push((name, value.to_string()));
+        self
     }
 
     fn bearer(&self, renew: bool) -> Result<Secret, VendorError> {
@@ -55,6 +63,9 @@ impl<'a> TokenSource<'a> {
             return Ok(t.clone());
         }
         let mut request = Request::get(self.vendor, self.url.clone()).header("accept", "application/json");
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         request.method = Method::POST;
         let (body, content_type) = match &self.body {
             TokenBody::Json(v) => (v.to_string(), "application/json"),

@@ -2,6 +2,7 @@
 //! `VendorSnapshot`; the rest of recon never sees a vendor's JSON. Adding a vendor is one
 //! module with its `REGISTRATION` (`registry`), and its name in the list below.
 
+pub(crate) mod devices;
 pub(crate) mod distributor;
 pub mod registry;
 
@@ -14,7 +15,20 @@ macro_rules! vendors {
     };
 }
 
-vendors![nodeware, huntress, saas_alerts, nordlayer, pax8, sherweb, sophos, ninjaone, nordpass, csv];
+vendors![
+    nodeware,
+    huntress,
+    saas_alerts,
+    nordlayer,
+    pax8,
+    sherweb,
+    sophos,
+    ninjaone,
+    datto_rmm,
+    sentinelone,
+    nordpass,
+    csv
+];
 
 use crate::http::{Http, HttpError, Request, decode_json, display_url};
 use crate::invoice::{self, MonthRead};
@@ -271,6 +285,18 @@ impl Builder {
         let Some(quantity) = classes.values().try_fold(0u32, |sum, n| sum.checked_add(*n)) else {
             return self.failed(account, "more devices than any real fleet has".to_string());
         };
+        self.count(account, service_key, quantity, classes, notes);
+    }
+
+    /// One account's known count of one service, with its classes and notes.
+    pub fn count(
+        &mut self,
+        account: VendorAccount,
+        service_key: &str,
+        quantity: u32,
+        classes: std::collections::BTreeMap<String, u32>,
+        notes: Vec<crate::model::CountNote>,
+    ) {
         self.snapshot.usage.push(Usage {
             account_id: account.id.clone(),
             service_key: service_key.to_string(),

@@ -11,10 +11,11 @@
 
 use super::distributor::{TokenBody, TokenSource};
 use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
+use super::devices::{Tally, id_text};
 use super::{Builder, VendorError, endpoint};
 use crate::config::ConfigError;
 use crate::http::{Http, Request, display_url};
-use crate::model::{CountNote, VendorAccount, VendorService, VendorSnapshot};
+use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -206,28 +207,28 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
     );
 
     let mut builder = Builder::new(vec![VendorService { key: SERVICE_KEY.into(), name: "NinjaOne devices".into() }]);
-    let mut fleets: HashMap<String, Fleet> = HashMap::new();
+    let mut fleets: HashMap<String, Tally> = HashMap::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut orphans = 0usize;
     for device in &devices {
-        let Some(id) = text(device, "id") else {
+        let Some(id) = id_text(device, "id") else {
             return Err(bad(vendor, s, "/v2/devices-detailed", "a device without an id"));
         };
         if !seen.insert(id) {
             continue; // listed on two pages: counted once
         }
-        let organization = text(device, "organizationId").unwrap_or_default();
-        fleets.entry(organization).or_default().add(device);
+        let organization = id_text(device, "organizationId").unwrap_or_default();
+        tally(fleets.entry(organization).or_insert_with(|| Tally::new(NOTED)), device);
     }
     let mut listed: HashSet<String> = HashSet::new();
     for org in organizations {
-        let (Some(id), Some(name)) = (text(&org, "id"), org.get("name").and_then(Value::as_str).map(str::to_string)) else {
+        let (Some(id), Some(name)) = (id_text(&org, "id"), org.get("name").and_then(Value::as_str).map(str::to_string)) else {
             return Err(bad(vendor, s, "/v2/organizations", "an organization without an id or a name"));
         };
         if !listed.insert(id.clone()) {
             continue;
         }
-        let fleet = fleets.remove(&id).unwrap_or_default();
+        let fleet = fleets.remove(&id).unwrap_or_else(|| Tally::new(NOTED));
         let account = VendorAccount { id, name, status: None, raw: org };
         let notes = fleet.notes();
         builder.devices(account, SERVICE_KEY, fleet.classes, notes);
@@ -241,38 +242,19 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
     Ok(builder.finish())
 }
 
-/// One organization's devices as the billing rule counts them.
-#[derive(Default)]
-struct Fleet {
-    classes: BTreeMap<String, u32>,
-    /// (what, class) -> devices: offline ones counted, unapproved and mobile ones left out.
-    noted: BTreeMap<(usize, String), u32>,
-}
+/// What the rule says of a device, in the order the note reads them.
+const NOTED: &[&str] = &["offline counted", "unapproved left out", "mobile left out"];
 
-/// What the rule says of a device, in the order notes are read.
-const NOTED: [&str; 3] = ["offline counted", "unapproved left out", "mobile left out"];
-
-impl Fleet {
-    fn add(&mut self, device: &Value) {
-        let class = device.get("nodeClass").and_then(Value::as_str).unwrap_or("UNKNOWN").to_string();
-        let noted = if device.get("approvalStatus").and_then(Value::as_str) != Some("APPROVED") {
-            Some(1)
-        } else if MOBILE.contains(&class.as_str()) {
-            Some(2)
-        } else {
-            *self.classes.entry(class.clone()).or_default() += 1;
-            (device.get("offline").and_then(Value::as_bool) == Some(true)).then_some(0)
-        };
-        if let Some(what) = noted {
-            *self.noted.entry((what, class)).or_default() += 1;
-        }
-    }
-
-    fn notes(&self) -> Vec<CountNote> {
-        self.noted
-            .iter()
-            .map(|((what, class), count)| CountNote { class: class.clone(), count: *count, what: NOTED[*what].into() })
-            .collect()
+/// Counts one device into its organization's tally: approved, not mobile; offline noted.
+fn tally(fleet: &mut Tally, device: &Value) {
+    let class = device.get("nodeClass").and_then(Value::as_str).unwrap_or("UNKNOWN");
+    if device.get("approvalStatus").and_then(Value::as_str) != Some("APPROVED") {
+        fleet.leave_out(1, class);
+    } else if MOBILE.contains(&class) {
+        fleet.leave_out(2, class);
+    } else {
+        let offline = device.get("offline").and_then(Value::as_bool) == Some(true);
+        fleet.bill(class, offline.then_some(0));
     }
 }
 
@@ -292,7 +274,7 @@ fn all(vendor: &str, tokens: &TokenSource, s: &Settings, path: &str) -> Result<V
             return Err(bad(vendor, s, path, "expected a JSON array"));
         };
         let count = records.len();
-        let last = records.last().and_then(|r| text(r, "id"));
+        let last = records.last().and_then(|r| id_text(r, "id"));
         out.extend(records);
         if count < s.page_size as usize {
             return Ok(out);
@@ -303,15 +285,6 @@ fn all(vendor: &str, tokens: &TokenSource, s: &Settings, path: &str) -> Result<V
         after = last;
     }
     Err(bad(vendor, s, path, "more pages than any real account has"))
-}
-
-/// An id as text (NinjaOne's are numbers).
-fn text(record: &Value, field: &str) -> Option<String> {
-    match record.get(field)? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    }
 }
 
 fn bad(vendor: &str, s: &Settings, path: &str, message: &str) -> VendorError {
@@ -329,7 +302,7 @@ mod tests {
         let device = |class: &str, approval: &str, offline: bool| {
             json!({"nodeClass": class, "approvalStatus": approval, "offline": offline})
         };
-        let mut fleet = Fleet::default();
+        let mut fleet = Tally::new(NOTED);
         for d in [
             device("WINDOWS_WORKSTATION", "APPROVED", false),
             device("WINDOWS_WORKSTATION", "APPROVED", true),
@@ -340,7 +313,7 @@ mod tests {
             json!({"nodeClass": "LINUX_SERVER"}),
             json!({"approvalStatus": "APPROVED"}),
         ] {
-            fleet.add(&d);
+            tally(&mut fleet, &d);
         }
         let want: BTreeMap<String, u32> =
             [("WINDOWS_WORKSTATION", 2), ("MAC", 1), ("UNKNOWN", 1)].iter().map(|(c, n)| (c.to_string(), *n)).collect();

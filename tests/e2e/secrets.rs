@@ -32,6 +32,9 @@ fn canaries() -> Credentials {
         sophos_client_secret: "CANARY-sophos-secret-61d4".into(),
         ninjaone_client_id: "recon-ninjaone-app".into(),
         ninjaone_client_secret: "CANARY-ninjaone-secret-e5a2".into(),
+        datto_api_key: "CANARY-datto-key-19b4".into(),
+        datto_api_secret: "CANARY-datto-secret-6e03".into(),
+        sentinelone_token: "CANARY-s1-token-a4c2".into(),
     }
 }
 

@@ -14,6 +14,7 @@
 mod autotask;
 mod conditions;
 mod connectwise;
+mod datto;
 mod distributors;
 mod fixtures;
 mod halopsa;
@@ -21,6 +22,7 @@ mod ninjaone;
 #[cfg(feature = "scale")]
 pub mod scale;
 mod schema;
+mod sentinelone;
 mod server;
 mod sophos;
 mod vendors;
@@ -65,6 +67,9 @@ pub const SOPHOS_CLIENT_ID: &str = "sandbox-sophos-client-id";
 pub const SOPHOS_CLIENT_SECRET: &str = "sandbox-sophos-client-secret";
 pub const NINJAONE_CLIENT_ID: &str = "sandbox-ninjaone-client-id";
 pub const NINJAONE_CLIENT_SECRET: &str = "sandbox-ninjaone-client-secret";
+pub const DATTO_API_KEY: &str = "sandbox-datto-api-key";
+pub const DATTO_API_SECRET: &str = "sandbox-datto-api-secret";
+pub const SENTINELONE_TOKEN: &str = "sandbox-sentinelone-api-token";
 pub const PAX8_CLIENT_SECRET: &str = "sandbox-pax8-client-secret";
 pub const SHERWEB_CLIENT_ID: &str = "sandbox-sherweb-client-id";
 pub const SHERWEB_CLIENT_SECRET: &str = "sandbox-sherweb-client-secret";
@@ -100,7 +105,7 @@ pub const HTTP_VENDORS: [&str; 4] = ["nodeware", "huntress", "saas-alerts", "nor
 pub const DISTRIBUTORS: [&str; 3] = ["pax8", "sherweb", "sophos"];
 /// The RMMs and EDRs the sandbox serves (device counts): like [`DISTRIBUTORS`], named when
 /// wanted.
-pub const DEVICE_VENDORS: [&str; 1] = ["ninjaone"];
+pub const DEVICE_VENDORS: [&str; 3] = ["ninjaone", "datto-rmm", "sentinelone"];
 /// (distributor, service key, catalog product identifier): each distributor's Microsoft 365
 /// Business Premium maps to the catalog's M365-BP.
 pub const DISTRIBUTOR_PRODUCTS: [(&str, &str, &str); 2] =
@@ -158,6 +163,9 @@ pub struct Credentials {
     pub sophos_client_secret: String,
     pub ninjaone_client_id: String,
     pub ninjaone_client_secret: String,
+    pub datto_api_key: String,
+    pub datto_api_secret: String,
+    pub sentinelone_token: String,
 }
 
 impl Default for Credentials {
@@ -186,6 +194,9 @@ impl Default for Credentials {
             sophos_client_secret: SOPHOS_CLIENT_SECRET.to_string(),
             ninjaone_client_id: NINJAONE_CLIENT_ID.to_string(),
             ninjaone_client_secret: NINJAONE_CLIENT_SECRET.to_string(),
+            datto_api_key: DATTO_API_KEY.to_string(),
+            datto_api_secret: DATTO_API_SECRET.to_string(),
+            sentinelone_token: SENTINELONE_TOKEN.to_string(),
         }
     }
 }
@@ -270,6 +281,8 @@ pub struct Sandbox {
     distributors: Arc<Distributors>,
     sophos: Arc<sophos::Sophos>,
     ninjaone: Arc<ninjaone::NinjaOne>,
+    datto: Arc<datto::Datto>,
+    sentinelone: Arc<sentinelone::SentinelOne>,
     vendors: Arc<Vendors>,
     files: Mutex<CsvFiles>,
     credentials: Credentials,
@@ -304,6 +317,8 @@ impl Sandbox {
         let distributors = Arc::new(Distributors::new().with_credentials(options.credentials.clone()));
         let sophos = Arc::new(sophos::Sophos::new(options.credentials.clone()));
         let ninjaone = Arc::new(ninjaone::NinjaOne::new(options.credentials.clone()));
+        let datto = Arc::new(datto::Datto::new(options.credentials.clone()));
+        let sentinelone = Arc::new(sentinelone::SentinelOne::new(options.credentials.clone()));
         let vendors = Arc::new(Vendors::new()?.with_credentials(options.credentials.clone()));
         let dir = tempfile::Builder::new().prefix("recon-sandbox-").tempdir()?;
         let files = CsvFiles {
@@ -341,6 +356,10 @@ impl Sandbox {
         handlers.push(("sophos", Arc::new(move |ex| so.handle(ex)), vendors::throttle_body));
         let ninja = Arc::clone(&ninjaone);
         handlers.push(("ninjaone", Arc::new(move |ex| ninja.handle(ex)), vendors::throttle_body));
+        let dt = Arc::clone(&datto);
+        handlers.push(("datto-rmm", Arc::new(move |ex| dt.handle(ex)), vendors::throttle_body));
+        let s1 = Arc::clone(&sentinelone);
+        handlers.push(("sentinelone", Arc::new(move |ex| s1.handle(ex)), vendors::throttle_body));
         let mut servers = Vec::new();
         for (name, handler, throttle_body) in handlers {
             let spec = ServerSpec {
@@ -363,6 +382,8 @@ impl Sandbox {
             distributors,
             sophos,
             ninjaone,
+            datto,
+            sentinelone,
             vendors,
             files: Mutex::new(files),
             credentials: options.credentials,
@@ -544,6 +565,21 @@ impl Sandbox {
     /// Tokens the fake NinjaOne issues from now on expire after this many requests.
     pub fn set_ninjaone_token_uses(&self, uses: Option<u32>) {
         self.ninjaone.set_token_uses(uses);
+    }
+
+    /// The fake Datto RMM's `nextPageUrl` points at `host` (another server) from now on.
+    pub fn set_datto_foreign_next_page(&self, host: Option<String>) {
+        self.datto.set_foreign_next_page(host);
+    }
+
+    /// How many tokens the fake Datto RMM has issued.
+    pub fn datto_tokens_issued(&self) -> u64 {
+        self.datto.tokens_issued()
+    }
+
+    /// Change one field of one SentinelOne site (by id); false when there is no such site.
+    pub fn set_sentinelone_site(&self, id: &str, field: &str, value: Value) -> bool {
+        self.sentinelone.set_site(id, field, value)
     }
 
     /// How many tokens the fake NinjaOne has issued.
@@ -781,6 +817,19 @@ impl Sandbox {
                     toml_string(&keys.ninjaone_client_secret),
                     url(name),
                 ),
+                "datto-rmm" => format!(
+                    "api_key = {}\napi_secret = {}\nbase_url = {}\n",
+                    toml_string(&keys.datto_api_key),
+                    toml_string(&keys.datto_api_secret),
+                    url(name),
+                ),
+                "sentinelone" => {
+                    format!(
+                        "api_token = {}\nbase_url = {}\n",
+                        toml_string(&keys.sentinelone_token),
+                        url(name)
+                    )
+                }
                 _ => format!(
                     "type = \"csv\"\nfile = {}\n",
                     toml_string(&self.backup_csv_path().to_string_lossy())
