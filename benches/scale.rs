@@ -548,67 +548,73 @@ fn distributors_case(scale: &Scale) -> Result<()> {
     Ok(())
 }
 
-/// NinjaOne organizations and devices of the generated MSP (`--devices`).
-const NINJAONE_ORGANIZATIONS: usize = 2_000;
-const NINJAONE_DEVICES: usize = 60_000;
+/// Organizations (sites) and devices of the generated MSP (`--devices`).
+const DEVICE_ORGANIZATIONS: usize = 2_000;
+const DEVICES: usize = 60_000;
 
-/// `--devices`: the generated MSP (ConnectWise) with every company a NinjaOne organization
-/// and 60,000 devices, split by class into workstation and server lines: the requests a dry
-/// run sends NinjaOne against the fewest its API allows (a token, then pages of 1,000 with
-/// `after` until a short page, for the organizations and for the devices).
+/// `--devices`: the generated MSP (ConnectWise) with every company a NinjaOne organization,
+/// a Datto RMM site and a SentinelOne site, and 60,000 devices: the requests a dry run sends
+/// each vendor against the fewest its API allows.
 fn devices_case(scale: &Scale) -> Result<()> {
-    let organizations = NINJAONE_ORGANIZATIONS.min(scale.companies);
-    let devices = NINJAONE_DEVICES * organizations / NINJAONE_ORGANIZATIONS;
-    eprintln!(
-        "devices: {} companies, {organizations} NinjaOne organizations, {devices} devices",
-        scale.companies
-    );
+    let organizations = DEVICE_ORGANIZATIONS.min(scale.companies);
+    let devices = DEVICES * organizations / DEVICE_ORGANIZATIONS;
+    eprintln!("devices: {} companies, {organizations} organizations, {devices} devices", scale.companies);
     let options = SandboxOptions { latency: latency(), workers: WORKERS, ..SandboxOptions::default() };
     let (sandbox, summary) = Sandbox::start_large(options, scale).context("starting the large sandbox")?;
     sandbox.serve_generated_devices(organizations, devices);
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config.toml");
     let db = dir.path().join("recon.db");
-    let text = format!("{}\n[http]\nworkers = {WORKERS}\n", sandbox.config_toml_for(&["ninjaone"]));
+    let vendors = ["ninjaone", "datto-rmm", "sentinelone"];
+    let text = format!("{}\n[http]\nworkers = {WORKERS}\n", sandbox.config_toml_for(&vendors));
     write_private(&config, &text)?;
     let case = Case { sandbox, _dir: dir, config, db, summary };
-    let connect = case.run(&["--json", "connect", "ninjaone"])?;
-    let report: serde_json::Value = serde_json::from_str(&connect.stdout)?;
-    let matched = report["auto_matched"].as_u64().unwrap_or(0) as usize;
-    if matched != organizations {
-        bail!("connect ninjaone: auto-matched {matched} of {organizations}");
+    for vendor in vendors {
+        let connect = case.run(&["--json", "connect", vendor])?;
+        let report: serde_json::Value = serde_json::from_str(&connect.stdout)?;
+        let matched = report["auto_matched"].as_u64().unwrap_or(0) as usize;
+        if matched != organizations {
+            bail!("connect {vendor}: auto-matched {matched} of {organizations}");
+        }
     }
-    for (class, product) in [("workstation", "MANAGED-WS"), ("server", "MANAGED-SRV")] {
-        case.run(&[
-            "map",
-            "services",
-            "--vendor",
-            "ninjaone",
-            "--set",
-            "devices",
-            "--class",
-            class,
-            "--product",
-            product,
-        ])?;
+    let mappings: [(&str, &str, &[&str]); 4] = [
+        ("ninjaone", "devices", &["--class", "workstation", "--product", "MANAGED-WS"]),
+        ("ninjaone", "devices", &["--class", "server", "--product", "MANAGED-SRV"]),
+        ("datto-rmm", "devices", &["--product", "BACKUP-SEATS"]),
+        ("sentinelone", "complete", &["--product", "HUNTRESS-EDR"]),
+    ];
+    for (vendor, service, rest) in mappings {
+        let mut args = vec!["map", "services", "--vendor", vendor, "--set", service];
+        args.extend_from_slice(rest);
+        case.run(&args)?;
     }
     let dry = case.run(&["--json", "sync", "--dry-run"])?;
     let plan: serde_json::Value = serde_json::from_str(&dry.stdout).context("sync --json")?;
     let lines = plan["lines"].as_array().map_or(0, Vec::len);
     let billed: u64 =
         plan["lines"].as_array().into_iter().flatten().filter_map(|l| l["after"].as_u64()).sum();
-    // A page shorter than asked for is the last, so a list of exactly n pages needs n + 1.
-    let pages = |n: usize| n / 1000 + 1;
-    let least = 1 + pages(organizations) + pages(devices);
-    let sent = dry.requests.iter().filter(|r| r.server == "ninjaone").count();
-    println!("| vendor | organizations | devices | requests (sync --dry-run) | the fewest its API allows |");
+    // NinjaOne pages by `after`: a page shorter than asked for is the last, so n full pages
+    // need n + 1. Datto and SentinelOne say when there is no next page.
+    let after_pages = |n: usize, size: usize| n / size + 1;
+    let pages = |n: usize, size: usize| n.div_ceil(size).max(1);
+    let least = [
+        ("ninjaone", 1 + after_pages(organizations, 1000) + after_pages(devices, 1000)),
+        // token, the custom filters, the not-billable filter's devices, the account's devices,
+        // the sites (with the three system sites)
+        ("datto-rmm", 1 + 1 + 1 + pages(devices, 250) + pages(organizations + 3, 250)),
+        ("sentinelone", pages(organizations, 1000)),
+    ];
+    println!("| vendor | sites | devices | requests (sync --dry-run) | the fewest its API allows |");
     println!("|---|---|---|---|---|");
-    println!("| ninjaone | {organizations} | {devices} | {sent} | {least} |");
-    if sent != least {
-        bail!("ninjaone: {sent} requests, the fewest is {least}");
+    for (vendor, least) in least {
+        let sent = dry.requests.iter().filter(|r| r.server == vendor).count();
+        println!("| {vendor} | {organizations} | {devices} | {sent} | {least} |");
+        if sent != least {
+            bail!("{vendor}: {sent} requests, the fewest is {least}");
+        }
     }
     println!(
-        "\nsync --dry-run: {:.1} s wall, peak RSS {}, {} requests in all; {lines} plan lines billing {billed} devices",
+        "\nsync --dry-run: {:.1} s wall, peak RSS {}, {} requests in all; {lines} plan lines billing {billed}",
         dry.wall.as_secs_f64(),
         dry.peak_rss_kb.map_or("?".to_string(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
         dry.requests.len(),

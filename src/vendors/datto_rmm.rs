@@ -1,7 +1,8 @@
 //! Datto RMM (API v2): a token from `{host}/auth/oauth/token` (the password grant: the API
 //! key as username, the secret as password, HTTP Basic `public-client:public`), the sites
 //! (`GET /api/v2/account/sites`) without the system ones (Managed, OnDemand, Deleted
-//! Devices), and each site's devices (`GET /api/v2/site/{uid}/devices`), every list paged by
+//! Devices), and the account's devices at once (`GET /api/v2/account/devices`, each with its
+//! `siteUid`: fewer requests than one list per site), every list paged by
 //! `pageDetails.nextPageUrl`, followed only on the configured host (the token never goes
 //! anywhere else). One service, `devices`, split by `deviceType.category`.
 //!
@@ -22,7 +23,7 @@ use crate::period::Period;
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use url::Url;
 
 /// `[vendors.datto-rmm]`, validated.
@@ -186,32 +187,43 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
         not_billable.extend(list(&path, "devices")?.iter().filter_map(|d| id_text(d, "uid")));
     }
 
+    // Every device of the account at once, by site.
+    let mut fleets: HashMap<String, Tally> = HashMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let devices = list("/api/v2/account/devices", "devices")?;
+    for device in &devices {
+        let id = id_text(device, "uid").unwrap_or_default();
+        if !id.is_empty() && !seen.insert(id.clone()) {
+            continue; // listed on two pages: counted once
+        }
+        let site = id_text(device, "siteUid").unwrap_or_default();
+        tally(fleets.entry(site).or_insert_with(|| Tally::new(NOTED)), device, not_billable.contains(&id));
+    }
+
     let mut builder = Builder::new(vec![VendorService { key: SERVICE_KEY.into(), name: "Datto RMM devices".into() }]);
     let mut seen_sites: HashSet<String> = HashSet::new();
-    let mut counted = 0usize;
     for site in list("/api/v2/account/sites", "sites")? {
         let (Some(uid), Some(name)) = (id_text(&site, "uid"), site.get("name").and_then(Value::as_str).map(str::to_string))
         else {
             return Err(bad(vendor, s, "/api/v2/account/sites", "a site without a uid or a name"));
         };
-        if SYSTEM_SITES.contains(&name.as_str()) || !seen_sites.insert(uid.clone()) {
+        if SYSTEM_SITES.contains(&name.as_str()) {
+            fleets.remove(&uid);
             continue;
         }
-        let mut fleet = Tally::new(NOTED);
-        let mut seen: HashSet<String> = HashSet::new();
-        for device in list(&format!("/api/v2/site/{uid}/devices"), "devices")? {
-            let id = id_text(&device, "uid").unwrap_or_default();
-            if !id.is_empty() && !seen.insert(id.clone()) {
-                continue; // listed on two pages: counted once
-            }
-            counted += 1;
-            tally(&mut fleet, &device, not_billable.contains(&id));
+        if !seen_sites.insert(uid.clone()) {
+            continue;
         }
+        let fleet = fleets.remove(&uid).unwrap_or_else(|| Tally::new(NOTED));
         let account = VendorAccount { id: uid, name, status: None, raw: site };
         let notes = fleet.notes();
         builder.devices(account, SERVICE_KEY, fleet.classes, notes);
     }
-    tracing::info!("{vendor}: {} sites and {counted} devices read, {} a page", seen_sites.len(), s.page_size);
+    let orphans: u32 = fleets.values().flat_map(|f| f.classes.values()).sum();
+    if orphans > 0 {
+        builder.note(format!("{orphans} billable devices belong to no site Datto RMM listed; not billed"));
+    }
+    tracing::info!("{vendor}: {} sites and {} devices read, {} a page", seen_sites.len(), devices.len(), s.page_size);
     Ok(builder.finish())
 }
 

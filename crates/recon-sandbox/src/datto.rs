@@ -1,6 +1,7 @@
 //! Fake Datto RMM (API v2): a token from `/auth/oauth/token` (the password grant with the API
-//! key and secret, HTTP Basic `public-client:public`), `GET /api/v2/account/sites`, then per
-//! site `GET /api/v2/site/{uid}/devices`, both paged by `max` and `page` with
+//! key and secret, HTTP Basic `public-client:public`), `GET /api/v2/account/sites`, the
+//! account's devices (`GET /api/v2/account/devices`) and each site's
+//! (`GET /api/v2/site/{uid}/devices`), all paged by `max` and `page` with
 //! `pageDetails.nextPageUrl` (absolute, on this host, or on another host when a test asks);
 //! and the custom filters (`GET /api/v2/filter/custom-filters`) with a filter's devices
 //! (`GET /api/v2/account/devices?filterId=`).
@@ -90,6 +91,18 @@ impl Datto {
         }
     }
 
+    /// Serve these sites and devices instead of the seeded ones (the benchmark's); the
+    /// system sites stay.
+    pub fn replace(&self, sites: Vec<Value>, devices: Vec<Value>) {
+        let mut state = lock(&self.state);
+        state.sites.retain(|s| {
+            s["uid"].as_str().is_some_and(|u| u == "s-managed" || u == "s-ondemand" || u == "s-deleted")
+        });
+        state.sites.extend(sites);
+        state.devices = devices;
+        state.not_billable.clear();
+    }
+
     /// `nextPageUrl` points at `host` (e.g. `https://evil.example.com`) from now on.
     pub fn set_foreign_next_page(&self, host: Option<String>) {
         lock(&self.state).foreign_next = host;
@@ -144,16 +157,19 @@ impl Datto {
             return paged(filters, "filters", path, "");
         }
         if path == "/api/v2/account/devices" {
-            if ex.param("filterId") != Some(&NOT_BILLABLE_FILTER.to_string()) {
-                return Reply::json(400, &json!({"message": "filterId is required here"}));
-            }
-            let devices: Vec<Value> = state
-                .devices
-                .iter()
-                .filter(|d| state.not_billable.iter().any(|u| d["uid"] == *u))
-                .cloned()
-                .collect();
-            return paged(devices, "devices", path, &format!("&filterId={NOT_BILLABLE_FILTER}"));
+            return match ex.param("filterId") {
+                None => paged(state.devices.clone(), "devices", path, ""),
+                Some(id) if id == NOT_BILLABLE_FILTER.to_string() => {
+                    let devices: Vec<Value> = state
+                        .devices
+                        .iter()
+                        .filter(|d| state.not_billable.iter().any(|u| d["uid"] == *u))
+                        .cloned()
+                        .collect();
+                    paged(devices, "devices", path, &format!("&filterId={NOT_BILLABLE_FILTER}"))
+                }
+                Some(_) => Reply::json(404, &json!({"message": "filter not found"})),
+            };
         }
         Reply::json(404, &json!({"message": "not found"}))
     }

@@ -498,10 +498,11 @@ impl Sandbox {
         self.distributors.replace_generated(&names, pax8, sherweb);
     }
 
-    /// NinjaOne serving the first `organizations` companies of the generated MSP (named as
-    /// the PSA names them), `devices` devices spread evenly over them: mostly Windows
-    /// workstations, every 5th a Mac, every 10th a server, every 50th waiting for approval,
-    /// every 40th an iPhone and every 20th offline.
+    /// NinjaOne, Datto RMM and SentinelOne serving the first `organizations` companies of the
+    /// generated MSP (named as the PSA names them), `devices` devices spread evenly over them:
+    /// mostly Windows workstations, every 5th a Mac (Datto: a laptop), every 10th a server,
+    /// every 50th waiting for approval, every 40th an iPhone and every 20th offline;
+    /// SentinelOne's sites run as many agents, every 100th a trial.
     pub fn serve_generated_devices(&self, organizations: usize, devices: usize) {
         let orgs: Vec<serde_json::Value> = (0..organizations)
             .map(|i| serde_json::json!({"id": i + 1, "name": company_name(i), "nodeApprovalMode": "AUTOMATIC"}))
@@ -519,6 +520,35 @@ impl Sandbox {
                 super::ninjaone::device(i as i64 + 1, organization, class, approval, i % 20 == 19)
             })
             .collect();
+        // Datto RMM: the same companies as sites, the same fleet by category.
+        let sites: Vec<serde_json::Value> = (0..organizations)
+            .map(|i| serde_json::json!({"uid": format!("site-{}", i + 1), "id": i + 1, "name": company_name(i)}))
+            .collect();
+        let datto_devices: Vec<serde_json::Value> = fleet
+            .iter()
+            .map(|d| {
+                let category = match d["nodeClass"].as_str() {
+                    Some("APPLE_IOS") => "Smartphone",
+                    Some("WINDOWS_SERVER") => "Server",
+                    Some("MAC") => "Laptop",
+                    _ => "Desktop",
+                };
+                let uid = format!("dev-{}", d["id"]);
+                let site = format!("site-{}", d["organizationId"]);
+                super::datto::device(&uid, &site, category)
+            })
+            .collect();
+        self.datto.replace(sites, datto_devices);
+        // SentinelOne: one site per company, Complete, its agents the fleet's approved share.
+        let s1: Vec<serde_json::Value> = (0..organizations)
+            .map(|i| {
+                let agents = fleet.iter().filter(|d| d["organizationId"] == i as i64 + 1).count();
+                serde_json::json!({"id": format!("{}", 5000 + i), "name": company_name(i), "sku": "Complete", "suite": "Complete",
+                                   "siteType": if i % 100 == 99 { "Trial" } else { "Paid" }, "state": "active",
+                                   "activeLicenses": agents, "totalLicenses": agents + 5})
+            })
+            .collect();
+        self.sentinelone.replace(s1);
         self.ninjaone.replace(orgs, fleet);
     }
 

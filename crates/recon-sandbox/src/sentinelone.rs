@@ -34,6 +34,11 @@ impl SentinelOne {
         SentinelOne { credentials, sites: Mutex::new(sites) }
     }
 
+    /// Serve these sites instead of the seeded ones (the benchmark's).
+    pub fn replace(&self, sites: Vec<Value>) {
+        *lock(&self.sites) = sites;
+    }
+
     /// Change one field of one site (by id).
     pub fn set_site(&self, id: &str, field: &str, value: Value) -> bool {
         let mut sites = lock(&self.sites);
