@@ -3,7 +3,7 @@
 //! keys are reported with their line by the toml crate), then `validate` lowers it into
 //! fully built settings, resolving `<key>_env` indirections and checking URLs.
 
-use crate::http::HttpSettings;
+use crate::http::{HttpSettings, is_loopback};
 use crate::policy::{Decision, SyncPolicy};
 use crate::psa::PsaKind;
 use crate::psa::registry::PsaSettings;
@@ -761,16 +761,6 @@ fn words<T: fmt::Display>(all: &[T]) -> String {
 
 fn section_label(section: &[&str]) -> String {
     format!("[{}]", section.join("."))
-}
-
-/// Loopback hosts may use plain http (the sandbox, an SSH tunnel).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 fn permission_warning(path: &Path) -> Option<String> {

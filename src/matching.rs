@@ -411,7 +411,11 @@ pub fn suggest(name: &str, companies: &[PsaCompany], limit: usize) -> Vec<Sugges
 pub enum RefKind {
     Company,
     Account,
-    Agreement,
+    /// What holds a company's lines, in the PSA's own word (ConnectWise's agreement is
+    /// Autotask's contract).
+    Agreement {
+        word: &'static str,
+    },
 }
 
 impl RefKind {
@@ -419,8 +423,7 @@ impl RefKind {
         match self {
             RefKind::Company => "company",
             RefKind::Account => "account",
-            // The PSA's own word: ConnectWise's agreement is Autotask's contract.
-            RefKind::Agreement => crate::output::wording::words().container,
+            RefKind::Agreement { word } => word,
         }
     }
 
@@ -435,7 +438,7 @@ impl RefKind {
     fn forms(self) -> &'static str {
         match self {
             RefKind::Company => "a name, identifier or id",
-            RefKind::Account | RefKind::Agreement => "a name or id",
+            RefKind::Account | RefKind::Agreement { .. } => "a name or id",
         }
     }
 
@@ -443,7 +446,7 @@ impl RefKind {
     fn disambiguate(self) -> &'static str {
         match self {
             RefKind::Company => "use the identifier or id",
-            RefKind::Account | RefKind::Agreement => "use the id",
+            RefKind::Account | RefKind::Agreement { .. } => "use the id",
         }
     }
 }
@@ -636,12 +639,14 @@ pub fn resolve_account<'a>(
 }
 
 /// Find the agreement a user named among one company's agreements: its id; else a name equal
-/// after [`normalize_name`].
+/// after [`normalize_name`]. `word` is the PSA's name for one (`agreement`, `contract`), for
+/// the error.
 pub fn resolve_agreement<'a>(
     reference: &str,
     agreements: &'a [BillingContainer],
+    word: &'static str,
 ) -> Result<&'a BillingContainer, Unresolved> {
-    let kind = RefKind::Agreement;
+    let kind = RefKind::Agreement { word };
     let text = reference.trim();
     if let Ok(id) = text.parse::<i64>()
         && let Some(a) = agreements.iter().find(|a| a.id == id)
@@ -1289,7 +1294,9 @@ mod tests {
             ),
         ];
         for (reference, want) in cases {
-            let got = resolve_agreement(reference, &agreements).map(|a| a.id).map_err(|e| e.to_string());
+            let got = resolve_agreement(reference, &agreements, "agreement")
+                .map(|a| a.id)
+                .map_err(|e| e.to_string());
             assert_eq!(got, want.map_err(str::to_string), "{reference:?}");
         }
     }

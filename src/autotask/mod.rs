@@ -764,7 +764,7 @@ fn discover_zone(discovery: &Url, username: &str, http: &Http, budget: &HourBudg
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| zone_error("the answer has no zone url".into()))?;
     let zone = Url::parse(&zone).map_err(|e| zone_error(format!("zone url {zone:?}: {e}")))?;
-    if zone.scheme() != "https" && !crate::config::is_loopback(&zone) {
+    if zone.scheme() != "https" && !crate::http::is_loopback(&zone) {
         return Err(zone_error(format!(
             "the zone url {} is not https; recon sends the API user's secret only over https",
             display_url(&zone)

@@ -248,9 +248,11 @@ fn set_account(
     let agreements = psa.active_agreements(Some(company.id), ctx.today())?;
     let mut note = None;
     let agreement = match agreement_ref {
-        Some(r) => {
-            Some(matching::resolve_agreement(r, &agreements).map_err(|e| usage(e.to_string()))?.clone())
-        }
+        Some(r) => Some(
+            matching::resolve_agreement(r, &agreements, psa.profile().container)
+                .map_err(|e| usage(e.to_string()))?
+                .clone(),
+        ),
         None => match matching::choose_agreement(company.id, &agreements) {
             AgreementChoice::One(a) => Some(a),
             AgreementChoice::None => {

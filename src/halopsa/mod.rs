@@ -135,7 +135,7 @@ impl<'h> HaloPsa<'h> {
         if let Some(tenant) = settings.tenant.clone().or(found_tenant).filter(|t| !t.trim().is_empty()) {
             token_url.query_pairs_mut().append_pair("tenant", tenant.trim());
         }
-        if token_url.scheme() != "https" && !crate::config::is_loopback(&token_url) {
+        if token_url.scheme() != "https" && !crate::http::is_loopback(&token_url) {
             return Err(HaloError::Refused(format!(
                 "the authorisation server {} is not https; recon sends the client secret only over https",
                 display_url(&token_url)

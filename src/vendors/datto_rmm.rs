@@ -176,7 +176,14 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
     // Datto's documented public client: `public-client:public`, not a secret.
     let tokens = TokenSource::new(vendor, http, endpoint(vendor, &s.base_url, "/auth/oauth/token")?, body, RENEW)
         .with_header("authorization", "Basic cHVibGljLWNsaWVudDpwdWJsaWM=");
-    let list = |path: &str, key: &str| all(vendor, &tokens, s, path, key);
+    let list = |path: &str, key: &str| {
+        let mut out = Vec::new();
+        pages(vendor, &tokens, s, path, key, |page| {
+            out.extend(page);
+            Ok(())
+        })?;
+        Ok::<_, VendorError>(out)
+    };
 
     // The devices of the not-billable filter, by uid.
     let filters = list("/api/v2/filter/custom-filters", "filters")?;
@@ -190,15 +197,18 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
     // Every device of the account at once, by site.
     let mut fleets: HashMap<String, Tally> = HashMap::new();
     let mut seen: HashSet<String> = HashSet::new();
-    let devices = list("/api/v2/account/devices", "devices")?;
-    for device in &devices {
-        let id = id_text(device, "uid").unwrap_or_default();
-        if !id.is_empty() && !seen.insert(id.clone()) {
-            continue; // listed on two pages: counted once
+    // Tallied page by page: the account's devices are never held at once.
+    pages(vendor, &tokens, s, "/api/v2/account/devices", "devices", |page| {
+        for device in &page {
+            let id = id_text(device, "uid").unwrap_or_default();
+            if !id.is_empty() && !seen.insert(id.clone()) {
+                continue; // listed on two pages: counted once
+            }
+            let site = id_text(device, "siteUid").unwrap_or_default();
+            tally(fleets.entry(site).or_insert_with(|| Tally::new(NOTED)), device, not_billable.contains(&id));
         }
-        let site = id_text(device, "siteUid").unwrap_or_default();
-        tally(fleets.entry(site).or_insert_with(|| Tally::new(NOTED)), device, not_billable.contains(&id));
-    }
+        Ok(())
+    })?;
 
     let mut builder = Builder::new(vec![VendorService { key: SERVICE_KEY.into(), name: "Datto RMM devices".into() }]);
     let mut seen_sites: HashSet<String> = HashSet::new();
@@ -223,7 +233,7 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
     if orphans > 0 {
         builder.note(format!("{orphans} billable devices belong to no site Datto RMM listed; not billed"));
     }
-    tracing::info!("{vendor}: {} sites and {} devices read, {} a page", seen_sites.len(), devices.len(), s.page_size);
+    tracing::info!("{vendor}: {} sites and {} devices read, {} a page", seen_sites.len(), seen.len(), s.page_size);
     Ok(builder.finish())
 }
 
@@ -243,22 +253,28 @@ fn tally(fleet: &mut Tally, device: &Value, not_billable: bool) {
     }
 }
 
-/// Every record of a list under `key`, following `pageDetails.nextPageUrl` while it stays
-/// on the configured host: an answer pointing elsewhere fails the vendor (the bearer token
-/// would go with the request).
-fn all(vendor: &str, tokens: &TokenSource, s: &Settings, path: &str, key: &str) -> Result<Vec<Value>, VendorError> {
+/// Every page of the list under `key`, each given to `each` as it comes, following
+/// `pageDetails.nextPageUrl` while it stays on the configured host: an answer pointing
+/// elsewhere fails the vendor (the bearer token would go with the request).
+fn pages(
+    vendor: &str,
+    tokens: &TokenSource,
+    s: &Settings,
+    path: &str,
+    key: &str,
+    mut each: impl FnMut(Vec<Value>) -> Result<(), VendorError>,
+) -> Result<(), VendorError> {
     let mut url = endpoint(vendor, &s.base_url, path)?;
     url.query_pairs_mut().append_pair("max", &s.page_size.to_string());
-    let mut out = Vec::new();
     for _ in 0..MAX_PAGES {
-        let page: Value = tokens.send(Request::get(vendor, url.clone()).header("accept", "application/json"))?.json(vendor)?;
-        let Some(Value::Array(records)) = page.get(key) else {
+        let mut page: Value = tokens.send(Request::get(vendor, url.clone()).header("accept", "application/json"))?.json(vendor)?;
+        let next = page.pointer("/pageDetails/nextPageUrl").and_then(Value::as_str).map(str::to_string);
+        let Some(Value::Array(records)) = page.get_mut(key).map(Value::take) else {
             return Err(bad(vendor, s, path, &format!("the answer has no `{key}` list")));
         };
-        out.extend(records.iter().cloned());
-        let next = page.pointer("/pageDetails/nextPageUrl").and_then(Value::as_str).filter(|n| !n.is_empty());
-        let Some(next) = next else { return Ok(out) };
-        let next = Url::parse(next).map_err(|e| bad(vendor, s, path, &format!("nextPageUrl {next:?} is not a URL: {e}")))?;
+        each(records)?;
+        let Some(next) = next.filter(|n| !n.is_empty()) else { return Ok(()) };
+        let next = Url::parse(&next).map_err(|e| bad(vendor, s, path, &format!("nextPageUrl {next:?} is not a URL: {e}")))?;
         let same_host = next.scheme() == s.base_url.scheme()
             && next.host_str() == s.base_url.host_str()
             && next.port_or_known_default() == s.base_url.port_or_known_default();

@@ -196,30 +196,37 @@ pub fn fetch(vendor: &str, http: &Http, s: &Settings) -> Result<VendorSnapshot, 
         ("scope", "monitoring".to_string()),
     ]);
     let tokens = TokenSource::new(vendor, http, token_url, body, RENEW);
-    let organizations = all(vendor, &tokens, s, "/v2/organizations")?;
-    let devices = all(vendor, &tokens, s, "/v2/devices-detailed")?;
+    let mut organizations = Vec::new();
+    pages(vendor, &tokens, s, "/v2/organizations", |page| {
+        organizations.extend(page);
+        Ok(())
+    })?;
+    // Devices are tallied page by page: 60,000 of them are never held at once.
+    let mut fleets: HashMap<String, Tally> = HashMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    pages(vendor, &tokens, s, "/v2/devices-detailed", |page| {
+        for device in &page {
+            let Some(id) = id_text(device, "id") else {
+                return Err(bad(vendor, s, "/v2/devices-detailed", "a device without an id"));
+            };
+            if !seen.insert(id) {
+                continue; // listed on two pages: counted once
+            }
+            let organization = id_text(device, "organizationId").unwrap_or_default();
+            tally(fleets.entry(organization).or_insert_with(|| Tally::new(NOTED)), device);
+        }
+        Ok(())
+    })?;
     // What was read, for `-v`: the page size is assumed, so say what paging gave.
     tracing::info!(
         "{vendor}: {} organizations and {} devices read, {} a page",
         organizations.len(),
-        devices.len(),
+        seen.len(),
         s.page_size
     );
 
     let mut builder = Builder::new(vec![VendorService { key: SERVICE_KEY.into(), name: "NinjaOne devices".into() }]);
-    let mut fleets: HashMap<String, Tally> = HashMap::new();
-    let mut seen: HashSet<String> = HashSet::new();
     let mut orphans = 0usize;
-    for device in &devices {
-        let Some(id) = id_text(device, "id") else {
-            return Err(bad(vendor, s, "/v2/devices-detailed", "a device without an id"));
-        };
-        if !seen.insert(id) {
-            continue; // listed on two pages: counted once
-        }
-        let organization = id_text(device, "organizationId").unwrap_or_default();
-        tally(fleets.entry(organization).or_insert_with(|| Tally::new(NOTED)), device);
-    }
     let mut listed: HashSet<String> = HashSet::new();
     for org in organizations {
         let (Some(id), Some(name)) = (id_text(&org, "id"), org.get("name").and_then(Value::as_str).map(str::to_string)) else {
@@ -258,10 +265,15 @@ fn tally(fleet: &mut Tally, device: &Value) {
     }
 }
 
-/// Every record of a list paged by `pageSize` and `after`: a page shorter than asked for
-/// is the last.
-fn all(vendor: &str, tokens: &TokenSource, s: &Settings, path: &str) -> Result<Vec<Value>, VendorError> {
-    let mut out: Vec<Value> = Vec::new();
+/// Every page of a list paged by `pageSize` and `after`, each given to `each` as it comes: a
+/// page shorter than asked for is the last.
+fn pages(
+    vendor: &str,
+    tokens: &TokenSource,
+    s: &Settings,
+    path: &str,
+    mut each: impl FnMut(Vec<Value>) -> Result<(), VendorError>,
+) -> Result<(), VendorError> {
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let mut url = endpoint(vendor, &s.base_url, path)?;
@@ -275,9 +287,9 @@ fn all(vendor: &str, tokens: &TokenSource, s: &Settings, path: &str) -> Result<V
         };
         let count = records.len();
         let last = records.last().and_then(|r| id_text(r, "id"));
-        out.extend(records);
+        each(records)?;
         if count < s.page_size as usize {
-            return Ok(out);
+            return Ok(());
         }
         if last.is_none() || last == after {
             return Err(bad(vendor, s, path, "a full page whose last id does not move on: paging stopped"));

@@ -339,3 +339,35 @@ fn sentinelone_bills_active_agents_per_sku_and_never_a_trial_or_an_unknown_count
     let pages = env.sandbox.requests().iter().filter(|r| r.path_and_query.contains("cursor=c-")).count();
     assert!(pages >= 3, "followed nextCursor: {pages}");
 }
+
+#[test]
+fn two_vendors_counts_bundle_into_one_line_and_the_included_units_come_off_the_sum() {
+    let env = Env::new(&["ninjaone", "datto-rmm"]);
+    env.run(&["connect", "ninjaone"], 0);
+    env.run(&["connect", "datto-rmm"], 0);
+    for (vendor, included) in [("ninjaone", "5"), ("datto-rmm", "5")] {
+        let args = [
+            "map",
+            "services",
+            "--vendor",
+            vendor,
+            "--set",
+            "devices",
+            "--class",
+            "workstation",
+            "--product",
+            "MANAGED-WS",
+            "--included",
+            included,
+        ];
+        env.run(&args, 0);
+    }
+    let plan = env.run_json(&["sync", "--dry-run"], 0);
+    // Acme Dental: NinjaOne's 52 workstations and Datto's 12 on one line, 5 of the sum included.
+    let ws = line(&plan, "Acme Dental", "MANAGED-WS");
+    let note = ws["counted"].as_str().unwrap();
+    assert_eq!(ws["after"].as_i64(), Some(59), "{ws}");
+    assert!(note.starts_with("64 = 40 WINDOWS_WORKSTATION + 12 MAC + 8 Desktop + 4 Laptop"), "{note}");
+    assert!(note.ends_with("59 over the 5 included"), "{note}");
+    assert_eq!(ws["sources"].as_array().unwrap().len(), 2, "one source per vendor: {ws}");
+}
