@@ -405,7 +405,9 @@ fn apply_group(
                 moved_any = true;
                 continue;
             }
-            if error.was_refused() || !psa.repeatable(s.writing()) || s.sends.len() >= sends_allowed as usize
+            if error.kind().nothing_happened()
+                || !psa.repeatable(s.writing())
+                || s.sends.len() >= sends_allowed as usize
             {
                 s.failed(error.to_string());
                 continue;
@@ -444,7 +446,7 @@ fn settle_read(
     since: Option<NaiveDate>,
     error: &PsaError,
 ) -> Option<Vec<BillingLine>> {
-    if error.was_refused() {
+    if error.kind().nothing_happened() {
         return None;
     }
     psa.lines(container?, since.unwrap_or(NaiveDate::MIN)).ok()

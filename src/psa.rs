@@ -14,28 +14,85 @@ pub mod registry;
 
 pub use registry::{PsaKind, PsaSettings, Registration};
 
-/// A PSA call that failed, in words, and whether the PSA surely did nothing.
+/// A PSA call that failed: what kind of failure (what the write path decides on) and the
+/// sentence people read.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct PsaError {
+    kind: PsaErrorKind,
     message: String,
-    refused: bool,
+}
+
+/// What went wrong with a PSA call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PsaErrorKind {
+    /// Throttled (a 429, a spent hourly budget): nothing happened; `wait` is what the PSA
+    /// asked for, when it said.
+    RateLimited { wait: Option<std::time::Duration> },
+    /// The credentials were refused.
+    Auth,
+    /// The API user lacks a permission: `missing` names it, when the PSA's folder knows.
+    Permission { missing: Option<String> },
+    /// The PSA answered and refused the request (a 4xx, a validation): `reason` is its own.
+    Refused { reason: String },
+    /// What was asked for is not there (a 404).
+    NotFound,
+    /// The request may not have arrived, or its answer was lost (timeout, reset, a 5xx): a
+    /// write may have happened.
+    Transport,
+    /// An answer recon could not read (after the PSA may have acted on the request).
+    Malformed,
+}
+
+impl PsaErrorKind {
+    /// The kind of a failed HTTP call, as most PSAs answer: 401 auth, 403 permission, 404
+    /// not found, 429 throttled, another 4xx a refusal, a 5xx or no answer transport, an
+    /// unreadable answer malformed. A PSA that answers otherwise (Autotask's 500 for a
+    /// validation) maps its own.
+    pub fn of_http(e: &crate::http::HttpError) -> PsaErrorKind {
+        use crate::http::HttpError;
+        match e {
+            HttpError::Status { status: 401, .. } => PsaErrorKind::Auth,
+            HttpError::Status { status: 403, .. } => PsaErrorKind::Permission { missing: None },
+            HttpError::Status { status: 404, .. } => PsaErrorKind::NotFound,
+            HttpError::Status { status: 429, retry_after, .. } => {
+                PsaErrorKind::RateLimited { wait: *retry_after }
+            }
+            HttpError::Status { status: 400..=499, detail, .. } => {
+                PsaErrorKind::Refused { reason: detail.clone() }
+            }
+            HttpError::Status { .. } | HttpError::Transport { .. } => PsaErrorKind::Transport,
+            HttpError::TooLarge { .. } | HttpError::Decode { .. } => PsaErrorKind::Malformed,
+        }
+    }
+
+    /// The PSA surely did nothing with the request, so a write needs no settling read and is
+    /// never sent again in this run.
+    pub fn nothing_happened(&self) -> bool {
+        match self {
+            PsaErrorKind::RateLimited { .. }
+            | PsaErrorKind::Auth
+            | PsaErrorKind::Permission { .. }
+            | PsaErrorKind::Refused { .. }
+            | PsaErrorKind::NotFound => true,
+            PsaErrorKind::Transport | PsaErrorKind::Malformed => false,
+        }
+    }
 }
 
 impl PsaError {
-    /// The PSA answered and refused (a 4xx, a missing permission): nothing happened.
-    pub fn refused(message: impl Into<String>) -> PsaError {
-        PsaError { message: message.into(), refused: true }
+    pub fn new(kind: PsaErrorKind, message: impl Into<String>) -> PsaError {
+        PsaError { kind, message: message.into() }
     }
 
-    /// The PSA may have acted (a lost answer, a 5xx): a write must be settled by reading.
-    pub fn unsure(message: impl Into<String>) -> PsaError {
-        PsaError { message: message.into(), refused: false }
+    /// The PSA (or recon before sending) refused the request for `reason`: nothing happened.
+    pub fn refused(reason: impl Into<String>) -> PsaError {
+        let reason = reason.into();
+        PsaError { kind: PsaErrorKind::Refused { reason: reason.clone() }, message: reason }
     }
 
-    /// The PSA answered and refused: nothing happened, so there is nothing to settle.
-    pub fn was_refused(&self) -> bool {
-        self.refused
+    pub fn kind(&self) -> &PsaErrorKind {
+        &self.kind
     }
 }
 
@@ -105,7 +162,7 @@ pub trait Psa: Sync {
     fn lines(&self, id: i64, since: NaiveDate) -> Result<Vec<BillingLine>, PsaError> {
         let mut read = self.read_lines(&[id], since, 1, &|_| {});
         match read.failed.pop() {
-            Some((_, e)) => Err(PsaError::unsure(e)),
+            Some((_, e)) => Err(PsaError::new(PsaErrorKind::Transport, e)),
             None => Ok(read.lines.remove(&id).unwrap_or_default()),
         }
     }
@@ -232,4 +289,61 @@ where
     );
     failed.sort();
     LinesRead { lines, failed }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::PsaErrorKind;
+    use crate::http::HttpError;
+    use reqwest::Method;
+    use std::time::Duration;
+
+    fn status(status: u16, retry_after: Option<Duration>) -> HttpError {
+        HttpError::Status {
+            service: "psa".into(),
+            method: Method::POST,
+            url: "https://psa.example.com/x".into(),
+            status,
+            detail: "the PSA's own words".into(),
+            retry_after,
+        }
+    }
+
+    /// The write path decides on the kind: nothing happened (no settling read, never sent
+    /// again), or it may have (read what the PSA holds before anything is sent again).
+    #[test]
+    fn each_http_failure_keeps_its_kind_and_says_whether_the_psa_may_have_acted() {
+        let transport = HttpError::Transport {
+            service: "psa".into(),
+            method: Method::POST,
+            url: "u".into(),
+            reason: "reset".into(),
+        };
+        let decode = HttpError::Decode {
+            service: "psa".into(),
+            url: "u".into(),
+            path: "id".into(),
+            message: "m".into(),
+        };
+        let cases = [
+            (status(401, None), PsaErrorKind::Auth, true),
+            (status(403, None), PsaErrorKind::Permission { missing: None }, true),
+            (status(404, None), PsaErrorKind::NotFound, true),
+            (
+                status(429, Some(Duration::from_secs(7))),
+                PsaErrorKind::RateLimited { wait: Some(Duration::from_secs(7)) },
+                true,
+            ),
+            (status(409, None), PsaErrorKind::Refused { reason: "the PSA's own words".into() }, true),
+            (status(500, None), PsaErrorKind::Transport, false),
+            (status(503, None), PsaErrorKind::Transport, false),
+            (transport, PsaErrorKind::Transport, false),
+            (decode, PsaErrorKind::Malformed, false),
+        ];
+        for (error, kind, nothing) in cases {
+            let got = PsaErrorKind::of_http(&error);
+            assert_eq!(got, kind, "{error}");
+            assert_eq!(got.nothing_happened(), nothing, "{error}");
+        }
+    }
 }

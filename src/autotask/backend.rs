@@ -7,7 +7,7 @@ use crate::config::{ConfigError, Validator};
 use crate::http::Http;
 use crate::model::{BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites};
 use crate::plan::{Action, PlanLine};
-use crate::psa::{LinesRead, Profile, Psa, PsaError, PsaSettings, Registration};
+use crate::psa::{LinesRead, Profile, Psa, PsaError, PsaErrorKind, PsaSettings, Registration};
 use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
@@ -34,7 +34,18 @@ pub static REGISTRATION: Registration = Registration {
 
 impl From<AtError> for PsaError {
     fn from(e: AtError) -> PsaError {
-        if e.refused() { PsaError::refused(e.to_string()) } else { PsaError::unsure(e.to_string()) }
+        let kind = match &e {
+            AtError::Permission { status: 401, .. } | AtError::Zone { .. } => PsaErrorKind::Auth,
+            AtError::Permission { permission, .. } => {
+                PsaErrorKind::Permission { missing: Some(permission.to_string()) }
+            }
+            AtError::Budget(_) => PsaErrorKind::RateLimited { wait: None },
+            // Autotask answers a validation failure with 500, as a server that failed after
+            // acting does: settled by reading, like a lost answer.
+            AtError::Http(h) => PsaErrorKind::of_http(h),
+            AtError::Other(_) => PsaErrorKind::Malformed,
+        };
+        PsaError::new(kind, e.to_string())
     }
 }
 

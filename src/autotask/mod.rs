@@ -73,19 +73,6 @@ pub enum AtError {
     Other(String),
 }
 
-impl AtError {
-    /// Autotask answered and refused: the request had no effect. A 500 is not a refusal:
-    /// Autotask answers validation failures with 500, and so does a server that failed
-    /// after acting, so a write answered 500 is settled by reading, like a lost answer.
-    pub fn refused(&self) -> bool {
-        match self {
-            AtError::Permission { .. } | AtError::Zone { .. } | AtError::Budget(_) => true,
-            AtError::Http(e) => e.status().is_some_and(|s| (400..500).contains(&s)),
-            AtError::Other(_) => false,
-        }
-    }
-}
-
 /// What `recon check` shows.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {

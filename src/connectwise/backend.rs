@@ -9,8 +9,8 @@ use crate::model::{
 };
 use crate::plan::{PlanLine, Write};
 use crate::psa::{
-    CatalogAdmin, CatalogTable, LinesRead, NewProduct, Profile, Psa, PsaError, PsaSettings, Registration,
-    TableEntry,
+    CatalogAdmin, CatalogTable, LinesRead, NewProduct, Profile, Psa, PsaError, PsaErrorKind, PsaSettings,
+    Registration, TableEntry,
 };
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -40,12 +40,15 @@ const IDENTIFIER_MAX: usize = 25;
 
 impl From<CwError> for PsaError {
     fn from(e: CwError) -> PsaError {
-        let refused = match &e {
-            CwError::Permission { .. } | CwError::UnknownCompany { .. } => true,
-            CwError::Http(h) => h.status().is_some_and(|s| (400..500).contains(&s)),
-            CwError::Other(_) => false,
+        let kind = match &e {
+            CwError::Permission { status: 401, .. } | CwError::UnknownCompany { .. } => PsaErrorKind::Auth,
+            CwError::Permission { permission, .. } => {
+                PsaErrorKind::Permission { missing: Some(permission.to_string()) }
+            }
+            CwError::Http(h) => PsaErrorKind::of_http(h),
+            CwError::Other(_) => PsaErrorKind::Malformed,
         };
-        if refused { PsaError::refused(e.to_string()) } else { PsaError::unsure(e.to_string()) }
+        PsaError::new(kind, e.to_string())
     }
 }
 

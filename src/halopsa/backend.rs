@@ -9,7 +9,7 @@ use crate::config::{ConfigError, Validator};
 use crate::http::{Http, Repeat};
 use crate::model::{BillingContainer, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites};
 use crate::plan::{PlanLine, Write};
-use crate::psa::{LinesRead, Profile, Psa, PsaError, PsaSettings, Registration};
+use crate::psa::{LinesRead, Profile, Psa, PsaError, PsaErrorKind, PsaSettings, Registration};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -39,7 +39,14 @@ pub static REGISTRATION: Registration = Registration {
 
 impl From<HaloError> for PsaError {
     fn from(e: HaloError) -> PsaError {
-        if e.refused() { PsaError::refused(e.to_string()) } else { PsaError::unsure(e.to_string()) }
+        let kind = match &e {
+            HaloError::Permission { status: 401, .. } | HaloError::Token { .. } => PsaErrorKind::Auth,
+            HaloError::Permission { hint, .. } => PsaErrorKind::Permission { missing: Some(hint.clone()) },
+            HaloError::Refused(reason) => PsaErrorKind::Refused { reason: reason.clone() },
+            HaloError::Http(h) => PsaErrorKind::of_http(h),
+            HaloError::Other(_) => PsaErrorKind::Malformed,
+        };
+        PsaError::new(kind, e.to_string())
     }
 }
 

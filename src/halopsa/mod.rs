@@ -80,17 +80,6 @@ pub enum HaloError {
     Other(String),
 }
 
-impl HaloError {
-    /// Halo answered and refused: the request had no effect.
-    pub fn refused(&self) -> bool {
-        match self {
-            HaloError::Permission { .. } | HaloError::Token { .. } | HaloError::Refused(_) => true,
-            HaloError::Http(e) => e.status().is_some_and(|s| (400..500).contains(&s)),
-            HaloError::Other(_) => false,
-        }
-    }
-}
-
 struct Token {
     bearer: Secret,
     expires: Instant,

@@ -93,6 +93,7 @@ impl Datto {
 
     /// Serve these sites and devices instead of the seeded ones (the benchmark's); the
     /// system sites stay.
+    #[cfg(feature = "scale")]
     pub fn replace(&self, sites: Vec<Value>, devices: Vec<Value>) {
         let mut state = lock(&self.state);
         state.sites.retain(|s| {

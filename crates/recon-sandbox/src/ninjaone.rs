@@ -82,6 +82,7 @@ impl NinjaOne {
     }
 
     /// Serve these organizations and devices instead of the seeded ones (the benchmark's).
+    #[cfg(feature = "scale")]
     pub fn replace(&self, organizations: Vec<Value>, devices: Vec<Value>) {
         let mut state = lock(&self.state);
         state.organizations = organizations;

@@ -35,6 +35,7 @@ impl SentinelOne {
     }
 
     /// Serve these sites instead of the seeded ones (the benchmark's).
+    #[cfg(feature = "scale")]
     pub fn replace(&self, sites: Vec<Value>) {
         *lock(&self.sites) = sites;
     }
