@@ -151,392 +151,479 @@ struct Key<'a> {
 /// (their share is unknown, so the sum would be partial); and a line of an agreement missing
 /// from `input.additions` is skipped rather than planned as an add that could duplicate one.
 pub fn reconcile(input: &ReconcileInput) -> Plan {
-    let mut lines = Vec::new();
-    let mut warnings = Vec::new();
-
+    let index = Index::new(input);
     // Mappings in a fixed order; a pair listed twice counts once (the first wins).
     let mut accounts: Vec<(&str, &str, &AccountMapping)> =
         input.account_mappings.iter().map(|m| (m.vendor.as_str(), m.account_id.as_str(), m)).collect();
     accounts.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1))); // stable: the first listed stays first
     accounts.dedup_by(|later, first| (later.0, later.1) == (first.0, first.1));
-    // Each service's mappings: one per product it feeds (one count may bill several).
-    let mut services: BTreeMap<(&str, &str), Vec<&ServiceMapping>> = BTreeMap::new();
-    for s in input.service_mappings {
-        let feeds = services.entry((s.vendor.as_str(), s.service_key.as_str())).or_default();
-        if !feeds.iter().any(|f| f.product_id == s.product_id) {
-            feeds.push(s);
-        }
-    }
-    // Which products each vendor can feed, and the identifiers each product is known by.
-    let mut vendor_products: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
-    let mut identifiers: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
-    for s in services.values().flatten() {
-        vendor_products.entry(s.vendor.as_str()).or_default().insert(s.product_id);
-        identifiers.entry(s.product_id).or_default().insert(s.product_identifier.as_str());
-    }
-    // Each vendor's own policy (`[sync.vendors.NAME]` over `[sync]`), built once per plan.
-    let policies: BTreeMap<&str, SyncPolicy> =
-        input.snapshots.keys().map(|v| (v.as_str(), input.policy.for_vendor(v))).collect();
-    let views: BTreeMap<&str, VendorView> =
-        input.snapshots.iter().map(|(vendor, snap)| (vendor.as_str(), VendorView::new(snap))).collect();
 
-    let mut gaps: Vec<Gap> = Vec::new();
-    let mut keys: BTreeMap<(i64, i64), Key> = BTreeMap::new();
-
+    let mut gathered = Gathered::default();
     for &(vendor, account_id, mapping) in &accounts {
-        let Some(view) = views.get(vendor) else {
-            if let Some(agreement_id) = mapping.agreement_id {
-                let unknown = Unknown::VendorNotFetched { vendor: vendor.to_string() };
-                gaps.push(Gap { vendor, agreement_id, unknown });
-            }
-            continue;
-        };
-        // A vendor with no service mapped feeds no line: said once, not once per account.
-        if !vendor_products.contains_key(vendor) {
-            let reason = Reason::NoServiceMapped { vendor: vendor.to_string() };
-            if !warnings.contains(&reason) {
-                warnings.push(reason);
-            }
-            continue;
-        }
-        if view.listed == 0 {
-            let reason = Reason::VendorEmpty { vendor: vendor.to_string() };
-            lines.push(account_line(mapping, reason.clone(), Vec::new()));
-            warnings.push(reason);
-            if let Some(agreement_id) = mapping.agreement_id {
-                let unknown = Unknown::VendorEmpty { vendor: vendor.to_string() };
-                gaps.push(Gap { vendor, agreement_id, unknown });
-            }
-            continue;
-        }
-        let problems = view.problems.get(account_id).map(Vec::as_slice).unwrap_or(&[]);
-        // An account that failed, or an id shared by records that differ: nothing of it is
-        // known, so it is skipped whole, like an account gone.
-        if let Some(problem) = problems.iter().find(|p| p.kind.is_failure()) {
-            let reason = Reason::AccountFailed { vendor: vendor.to_string(), problem: (*problem).clone() };
-            lines.push(account_line(mapping, reason.clone(), Vec::new()));
-            warnings.push(reason);
-            if let Some(agreement_id) = mapping.agreement_id {
-                let unknown = match problem.kind {
-                    ProblemKind::Ambiguous { .. } => {
-                        Unknown::IdConflict { vendor: vendor.to_string(), account_id: account_id.to_string() }
-                    }
-                    _ => Unknown::AccountFailed {
-                        vendor: vendor.to_string(),
-                        account_name: mapping.account_name.clone(),
-                    },
-                };
-                gaps.push(Gap { vendor, agreement_id, unknown });
-            }
-            continue;
-        }
-        let Some(&account) = view.accounts.get(account_id) else {
-            let reason = Reason::AccountGone {
-                vendor: vendor.to_string(),
-                account_id: account_id.to_string(),
-                account_name: mapping.account_name.clone(),
-            };
-            lines.push(account_line(mapping, reason.clone(), Vec::new()));
-            warnings.push(reason);
-            if let Some(agreement_id) = mapping.agreement_id {
-                let unknown = Unknown::AccountGone {
-                    vendor: vendor.to_string(),
-                    account_name: mapping.account_name.clone(),
-                };
-                gaps.push(Gap { vendor, agreement_id, unknown });
-            }
-            continue;
-        };
+        gather_account(&index, &mut gathered, vendor, account_id, mapping);
+    }
+    let Gathered { mut lines, mut warnings, gaps, keys } = gathered;
+    for (at, key) in keys {
+        lines.extend(plan_key(input, &index, &gaps, at, key));
+    }
+    let lines = sorted(lines);
+    warnings.sort();
+    warnings.dedup();
+    Plan { period: input.period, lines, warnings }
+}
 
-        // The account's usage of mapped services: for each product a row feeds, the share
-        // its mapping counts (`counting`); a share the rule cannot tell is unknown.
-        let mut fed: Vec<(&ServiceMapping, Source)> = Vec::new();
-        let mut unsplit: Vec<(&ServiceMapping, &str)> = Vec::new();
-        for row in view.usage.get(account_id).into_iter().flatten() {
-            for &service in services.get(&(vendor, row.service_key.as_str())).into_iter().flatten() {
-                let Some(counted) = counting::count(row, service.classes.as_ref()) else {
-                    unsplit.push((service, row.service_key.as_str()));
-                    continue;
-                };
-                let source = Source {
-                    vendor: vendor.to_string(),
-                    account_id: account.id.clone(),
-                    account_name: account.name.clone(),
-                    service_key: row.service_key.clone(),
-                    quantity: counted.quantity,
-                    parts: view
-                        .parts
-                        .get(&(account_id, row.service_key.as_str()))
-                        .map(|p| p.iter().map(|s| (*s).clone()).collect())
-                        .unwrap_or_default(),
-                    classes: counted.classes,
-                    notes: counted.notes,
-                };
-                fed.push((service, source));
+/// What every stage of one plan reads: the service mappings by service, the products each
+/// vendor feeds and the identifiers each product is known by, each vendor's policy and view.
+struct Index<'a> {
+    /// Each service's mappings: one per product it feeds (one count may bill several).
+    services: BTreeMap<(&'a str, &'a str), Vec<&'a ServiceMapping>>,
+    vendor_products: BTreeMap<&'a str, BTreeSet<i64>>,
+    identifiers: BTreeMap<i64, BTreeSet<&'a str>>,
+    /// Each vendor's own policy (`[sync.vendors.NAME]` over `[sync]`), built once per plan.
+    policies: BTreeMap<&'a str, SyncPolicy>,
+    views: BTreeMap<&'a str, VendorView<'a>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(input: &'a ReconcileInput) -> Index<'a> {
+        let mut services: BTreeMap<(&str, &str), Vec<&ServiceMapping>> = BTreeMap::new();
+        for s in input.service_mappings {
+            let feeds = services.entry((s.vendor.as_str(), s.service_key.as_str())).or_default();
+            if !feeds.iter().any(|f| f.product_id == s.product_id) {
+                feeds.push(s);
             }
         }
-        fed.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.product_id.cmp(&b.0.product_id)));
+        let mut vendor_products: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
+        let mut identifiers: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
+        for s in services.values().flatten() {
+            vendor_products.entry(s.vendor.as_str()).or_default().insert(s.product_id);
+            identifiers.entry(s.product_id).or_default().insert(s.product_identifier.as_str());
+        }
+        let policies = input.snapshots.keys().map(|v| (v.as_str(), input.policy.for_vendor(v))).collect();
+        let views =
+            input.snapshots.iter().map(|(vendor, snap)| (vendor.as_str(), VendorView::new(snap))).collect();
+        Index { services, vendor_products, identifiers, policies, views }
+    }
+}
 
-        let Some(agreement_id) = mapping.agreement_id else {
-            let reason = Reason::NoAgreement {
-                vendor: vendor.to_string(),
-                account_id: account_id.to_string(),
-                company_id: mapping.company_id,
-                company: mapping.company_name.clone(),
-            };
-            lines.push(account_line(mapping, reason, fed.into_iter().map(|(_, s)| s).collect()));
-            continue;
-        };
-        for (service, source) in fed {
-            let key = keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
-            key.total = key.total.and_then(|t| t.checked_add(source.quantity));
-            key.minimum = key.minimum.max(service.minimum);
-            key.included = key.included.max(service.included);
-            key.bill = key.bill.or(service.bill_customer);
-            key.sources.push(source);
-        }
-        // A count the vendor left out, or one a class rule cannot split: that line is
-        // skipped, never summed as 0.
-        let missing = problems.iter().filter_map(|p| match &p.kind {
-            ProblemKind::MissingCount { service_key, field } => Some((service_key.as_str(), field.clone())),
-            _ => None,
-        });
-        let missing: Vec<(&ServiceMapping, String)> = missing
-            .flat_map(|(service_key, field)| {
-                let feeds = services.get(&(vendor, service_key)).into_iter().flatten();
-                feeds.map(move |s| (*s, field.clone()))
-            })
-            .chain(unsplit.into_iter().map(|(s, key)| (s, format!("{key} (by device class)"))))
-            .collect();
-        for (service, field) in missing {
-            let unknown = Unknown::CountMissing {
-                vendor: vendor.to_string(),
-                account_id: account_id.to_string(),
-                account_name: account.name.clone(),
-                field,
-            };
-            warnings.push(Reason::UsageUnknown { unknown: vec![unknown.clone()], partial: false });
-            let key = keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
-            key.unknown.push(unknown);
-        }
+/// What the mapped accounts gave: the lines of accounts that could not be placed, the
+/// warnings, the gaps their vendors leave, and the usage gathered per (agreement, product).
+#[derive(Default)]
+struct Gathered<'a> {
+    lines: Vec<PlanLine>,
+    warnings: Vec<Reason>,
+    gaps: Vec<Gap<'a>>,
+    keys: BTreeMap<(i64, i64), Key<'a>>,
+}
+
+impl<'a> Gathered<'a> {
+    /// A mapped account skipped whole: its line, the warning, and the gap it leaves.
+    fn skip(&mut self, mapping: &'a AccountMapping, vendor: &'a str, reason: Reason, unknown: Unknown) {
+        self.lines.push(account_line(mapping, reason.clone(), Vec::new()));
+        self.warnings.push(reason);
+        self.gap(mapping, vendor, unknown);
     }
 
-    for ((agreement_id, product_id), mut key) in keys {
-        key.sources.sort();
-        let product = identifiers
-            .get(&product_id)
-            .and_then(|names| names.iter().next())
-            .map_or_else(|| product_id.to_string(), |name| name.to_string());
-        let mut line = PlanLine {
-            action: Action::Skipped,
-            company_id: Some(key.mapping.company_id),
-            company: key.mapping.company_name.clone(),
-            agreement_id: Some(agreement_id),
-            agreement: key.mapping.agreement_name.clone(),
-            product_id: Some(product_id),
-            product: Some(product.clone()),
-            addition_id: None,
-            before: None,
-            after: None,
-            reason: None,
-            sources: key.sources,
-            effective_date: None,
-            date_rule: None,
-            bill_customer: None,
-            cancelled_from: None,
-            minimum: None,
-            included: None,
-            money: None,
-            findings: Vec::new(),
-            new_unit_cost: None,
-        };
-
-        let mut unknown: Vec<Unknown> = gaps
-            .iter()
-            .filter(|g| g.agreement_id == agreement_id)
-            .filter(|g| vendor_products.get(g.vendor).is_some_and(|p| p.contains(&product_id)))
-            .map(|g| g.unknown.clone())
-            .chain(key.unknown.iter().cloned())
-            .collect();
-        if !unknown.is_empty() {
-            unknown.sort_unstable();
-            unknown.dedup();
-            line.reason = Some(Reason::UsageUnknown { unknown, partial: !line.sources.is_empty() });
-            lines.push(line);
-            continue;
+    /// The agreement the account is mapped to, if any, gets a line it could feed skipped.
+    fn gap(&mut self, mapping: &'a AccountMapping, vendor: &'a str, unknown: Unknown) {
+        if let Some(agreement_id) = mapping.agreement_id {
+            self.gaps.push(Gap { vendor, agreement_id, unknown });
         }
-        let Some(total) = key.total else {
-            line.reason = Some(Reason::TooLarge);
-            lines.push(line);
-            continue;
-        };
-        // What is over the plan's included units, then never fewer than the minimum.
-        let quantity = counting::billed(total, key.included, key.minimum);
-        line.included = key.included;
-        if key.minimum.is_some_and(|m| m == quantity && m > counting::billed(total, key.included, None)) {
-            line.minimum = key.minimum;
-        }
-        line.after = Some(quantity);
-        // Only skipped lines name the agreement; build the label there, not for every line.
-        let agreement_label = || match &key.mapping.agreement_name {
-            Some(name) => format!("{} '{name}'", input.container),
-            None => format!("{} {agreement_id}", input.container),
-        };
-        let Some(all_additions) = input.additions.get(&agreement_id) else {
-            line.reason = Some(Reason::AdditionsNotRead { agreement: agreement_label() });
-            lines.push(line);
-            continue;
-        };
-        let names = identifiers.get(&product_id);
-        let mut of_product: Vec<&BillingLine> = all_additions
-            .iter()
-            .filter(|a| match (a.product_id, &a.product_identifier) {
-                (Some(id), _) => id == product_id,
-                (None, Some(ident)) => {
-                    let ident = ident.trim().to_lowercase();
-                    names.is_some_and(|n| n.iter().any(|name| name.trim().to_lowercase() == ident))
-                }
-                (None, None) => false,
-            })
-            .collect();
-        of_product.sort_by_key(|a| a.id);
-        let in_force: Vec<&BillingLine> =
-            of_product.iter().copied().filter(|a| a.standing(input.period) == Standing::InForce).collect();
-        let scheduled: Vec<(i64, chrono::NaiveDate)> = of_product
-            .iter()
-            .filter(|a| a.standing(input.period) == Standing::Scheduled)
-            .filter_map(|a| Some((a.id, a.effective_date?)))
-            .collect();
+    }
+}
 
-        let target = Decimal::from(quantity);
-        match in_force.as_slice() {
-            [] if !scheduled.is_empty() => {
-                line.reason = Some(Reason::Scheduled { product: product.clone(), additions: scheduled });
+/// The vendor's view and record of one mapped account, when this run knows both; else the
+/// account is skipped (its vendor not fetched, empty or with nothing mapped; the account
+/// failed, ambiguous or gone) and `None`.
+fn known_account<'a>(
+    index: &'a Index<'a>,
+    g: &mut Gathered<'a>,
+    vendor: &'a str,
+    account_id: &'a str,
+    mapping: &'a AccountMapping,
+) -> Option<(&'a VendorView<'a>, &'a VendorAccount)> {
+    let vendor_name = || vendor.to_string();
+    let Some(view) = index.views.get(vendor) else {
+        g.gap(mapping, vendor, Unknown::VendorNotFetched { vendor: vendor_name() });
+        return None;
+    };
+    // A vendor with no service mapped feeds no line: said once, not once per account.
+    if !index.vendor_products.contains_key(vendor) {
+        let reason = Reason::NoServiceMapped { vendor: vendor_name() };
+        if !g.warnings.contains(&reason) {
+            g.warnings.push(reason);
+        }
+        return None;
+    }
+    if view.listed == 0 {
+        let unknown = Unknown::VendorEmpty { vendor: vendor_name() };
+        g.skip(mapping, vendor, Reason::VendorEmpty { vendor: vendor_name() }, unknown);
+        return None;
+    }
+    // An account that failed, or an id shared by records that differ: nothing of it is
+    // known, so it is skipped whole, like an account gone.
+    let problems = view.problems.get(account_id).map(Vec::as_slice).unwrap_or(&[]);
+    if let Some(problem) = problems.iter().find(|p| p.kind.is_failure()) {
+        let unknown = match problem.kind {
+            ProblemKind::Ambiguous { .. } => {
+                Unknown::IdConflict { vendor: vendor_name(), account_id: account_id.to_string() }
             }
-            [] if quantity == 0 => {
-                line.action = Action::Unchanged;
-                line.reason = Some(Reason::NothingToBill);
+            _ => Unknown::AccountFailed { vendor: vendor_name(), account_name: mapping.account_name.clone() },
+        };
+        let reason = Reason::AccountFailed { vendor: vendor_name(), problem: (*problem).clone() };
+        g.skip(mapping, vendor, reason, unknown);
+        return None;
+    }
+    let Some(&account) = view.accounts.get(account_id) else {
+        let reason = Reason::AccountGone {
+            vendor: vendor_name(),
+            account_id: account_id.to_string(),
+            account_name: mapping.account_name.clone(),
+        };
+        let unknown =
+            Unknown::AccountGone { vendor: vendor_name(), account_name: mapping.account_name.clone() };
+        g.skip(mapping, vendor, reason, unknown);
+        return None;
+    };
+    Some((view, account))
+}
+
+/// One mapped account's usage: skipped when its vendor or the account itself is not known
+/// this run (`known_account`), else its share of each (agreement, product) it feeds.
+fn gather_account<'a>(
+    index: &'a Index<'a>,
+    g: &mut Gathered<'a>,
+    vendor: &'a str,
+    account_id: &'a str,
+    mapping: &'a AccountMapping,
+) {
+    let Some((view, account)) = known_account(index, g, vendor, account_id, mapping) else {
+        return;
+    };
+    let problems = view.problems.get(account_id).map(Vec::as_slice).unwrap_or(&[]);
+
+    // The account's usage of mapped services: for each product a row feeds, the share
+    // its mapping counts (`counting`); a share the rule cannot tell is unknown.
+    let mut fed: Vec<(&ServiceMapping, Source)> = Vec::new();
+    let mut unsplit: Vec<(&ServiceMapping, &str)> = Vec::new();
+    for row in view.usage.get(account_id).into_iter().flatten() {
+        for &service in index.services.get(&(vendor, row.service_key.as_str())).into_iter().flatten() {
+            let Some(counted) = counting::count(row, service.classes.as_ref()) else {
+                unsplit.push((service, row.service_key.as_str()));
+                continue;
+            };
+            let source = Source {
+                vendor: vendor.to_string(),
+                account_id: account.id.clone(),
+                account_name: account.name.clone(),
+                service_key: row.service_key.clone(),
+                quantity: counted.quantity,
+                parts: view
+                    .parts
+                    .get(&(account_id, row.service_key.as_str()))
+                    .map(|p| p.iter().map(|s| (*s).clone()).collect())
+                    .unwrap_or_default(),
+                classes: counted.classes,
+                notes: counted.notes,
+            };
+            fed.push((service, source));
+        }
+    }
+    fed.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.product_id.cmp(&b.0.product_id)));
+
+    let Some(agreement_id) = mapping.agreement_id else {
+        let reason = Reason::NoAgreement {
+            vendor: vendor.to_string(),
+            account_id: account_id.to_string(),
+            company_id: mapping.company_id,
+            company: mapping.company_name.clone(),
+        };
+        g.lines.push(account_line(mapping, reason, fed.into_iter().map(|(_, s)| s).collect()));
+        return;
+    };
+    for (service, source) in fed {
+        let key = g.keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
+        key.total = key.total.and_then(|t| t.checked_add(source.quantity));
+        key.minimum = key.minimum.max(service.minimum);
+        key.included = key.included.max(service.included);
+        key.bill = key.bill.or(service.bill_customer);
+        key.sources.push(source);
+    }
+    // A count the vendor left out, or one a class rule cannot split: that line is
+    // skipped, never summed as 0.
+    let missing = problems.iter().filter_map(|p| match &p.kind {
+        ProblemKind::MissingCount { service_key, field } => Some((service_key.as_str(), field.clone())),
+        _ => None,
+    });
+    let missing: Vec<(&ServiceMapping, String)> = missing
+        .flat_map(|(service_key, field)| {
+            let feeds = index.services.get(&(vendor, service_key)).into_iter().flatten();
+            feeds.map(move |s| (*s, field.clone()))
+        })
+        .chain(unsplit.into_iter().map(|(s, key)| (s, format!("{key} (by device class)"))))
+        .collect();
+    for (service, field) in missing {
+        let unknown = Unknown::CountMissing {
+            vendor: vendor.to_string(),
+            account_id: account_id.to_string(),
+            account_name: account.name.clone(),
+            field,
+        };
+        g.warnings.push(Reason::UsageUnknown { unknown: vec![unknown.clone()], partial: false });
+        let key = g.keys.entry((agreement_id, service.product_id)).or_insert_with(|| Key::new(mapping));
+        key.unknown.push(unknown);
+    }
+}
+
+/// The plan line of one (agreement, product) from the usage gathered for it, against what
+/// the PSA holds: skipped (and why), unchanged, an add, an update or held; with the cost
+/// change that rides beside it, if any.
+fn plan_key(
+    input: &ReconcileInput,
+    index: &Index,
+    gaps: &[Gap],
+    (agreement_id, product_id): (i64, i64),
+    mut key: Key,
+) -> Vec<PlanLine> {
+    key.sources.sort();
+    let product = index
+        .identifiers
+        .get(&product_id)
+        .and_then(|names| names.iter().next())
+        .map_or_else(|| product_id.to_string(), |name| name.to_string());
+    let mut line = blank_line(key.mapping);
+    line.agreement_id = Some(agreement_id);
+    line.product_id = Some(product_id);
+    line.product = Some(product);
+    line.sources = std::mem::take(&mut key.sources);
+
+    let mut unknown: Vec<Unknown> = gaps
+        .iter()
+        .filter(|g| g.agreement_id == agreement_id)
+        .filter(|g| index.vendor_products.get(g.vendor).is_some_and(|p| p.contains(&product_id)))
+        .map(|g| g.unknown.clone())
+        .chain(key.unknown.iter().cloned())
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        unknown.dedup();
+        line.reason = Some(Reason::UsageUnknown { unknown, partial: !line.sources.is_empty() });
+        return vec![line];
+    }
+    let Some(total) = key.total else {
+        line.reason = Some(Reason::TooLarge);
+        return vec![line];
+    };
+    // What is over the plan's included units, then never fewer than the minimum.
+    let quantity = counting::billed(total, key.included, key.minimum);
+    line.included = key.included;
+    if key.minimum.is_some_and(|m| m == quantity && m > counting::billed(total, key.included, None)) {
+        line.minimum = key.minimum;
+    }
+    line.after = Some(quantity);
+    let Some(all_additions) = input.additions.get(&agreement_id) else {
+        line.reason =
+            Some(Reason::AdditionsNotRead { agreement: agreement_label(input, key.mapping, agreement_id) });
+        return vec![line];
+    };
+    let of_product = of_product(all_additions, product_id, index.identifiers.get(&product_id));
+    against_additions(input, &key, &mut line, &of_product, quantity);
+
+    // What follows reads a line that writes or has money; one skipped above has neither.
+    if let Some(money) = &line.money {
+        let cost = pricing::vendor_cost(&line.sources);
+        line.findings = pricing::findings(cost, money.unit_price, money.unit_cost, &input.policy.costs);
+    }
+    if line.action.writes()
+        && let Some(hold) = hold(input, &index.policies, &index.services, &line, quantity)
+    {
+        line.action = Action::Held;
+        line.reason = Some(Reason::Held { hold });
+    }
+    // A PSA that changes a line only by dated deltas (Autotask) has no cost to set in place.
+    let cost = (input.writes != QuantityWrites::DatedDelta)
+        .then(|| pricing::cost_change(&line, &input.policy.costs))
+        .flatten();
+    let mut out = vec![line];
+    out.extend(cost);
+    out
+}
+
+/// The agreement's additions for one product, by id: by product id, or for an addition
+/// without one, by any identifier the product is mapped as (trimmed, any case).
+fn of_product<'a>(
+    additions: &'a [BillingLine],
+    product_id: i64,
+    names: Option<&BTreeSet<&str>>,
+) -> Vec<&'a BillingLine> {
+    let mut of_product: Vec<&BillingLine> = additions
+        .iter()
+        .filter(|a| match (a.product_id, &a.product_identifier) {
+            (Some(id), _) => id == product_id,
+            (None, Some(ident)) => {
+                let ident = ident.trim().to_lowercase();
+                names.is_some_and(|n| n.iter().any(|name| name.trim().to_lowercase() == ident))
             }
-            [] => match input.terms.get(&agreement_id) {
-                None => line.reason = Some(Reason::TermsNotRead { agreement: agreement_label() }),
-                Some(terms) => {
-                    let (date, rule) = create_date(input.period, terms);
-                    line.action = Action::Add;
-                    line.effective_date = Some(date);
-                    line.date_rule = rule;
-                    line.bill_customer = Some(key.bill.unwrap_or(input.bill_customer));
-                    let item = input.catalog.get(&product_id);
-                    let (price, cost) = (item.and_then(|c| c.price), item.and_then(|c| c.cost));
-                    line.money = Some(line_money(
-                        Decimal::ZERO,
-                        target,
-                        Decimal::ZERO,
-                        price,
-                        cost,
-                        line.bill_customer,
-                    ));
-                }
-            },
-            [one] if one.computed => {
-                line.addition_id = Some(one.id);
-                line.before = Some(one.quantity);
-                line.reason = Some(Reason::ComputedByPsa { psa: input.psa_name.to_string() });
+            (None, None) => false,
+        })
+        .collect();
+    of_product.sort_by_key(|a| a.id);
+    of_product
+}
+
+/// How the agreement's name reads in a reason: by its name, else its id.
+fn agreement_label(input: &ReconcileInput, mapping: &AccountMapping, agreement_id: i64) -> String {
+    match &mapping.agreement_name {
+        Some(name) => format!("{} '{name}'", input.container),
+        None => format!("{} {agreement_id}", input.container),
+    }
+}
+
+/// Set what the line does to the product's additions in force this period: none (add one,
+/// or nothing to bill, or wait for a scheduled one), one (update it, or leave a line the
+/// PSA computes), or several (skipped: which one is meant is not known).
+fn against_additions(
+    input: &ReconcileInput,
+    key: &Key,
+    line: &mut PlanLine,
+    of_product: &[&BillingLine],
+    quantity: u32,
+) {
+    let agreement_id = line.agreement_id.unwrap_or_default();
+    let product_id = line.product_id.unwrap_or_default();
+    let product = line.product.clone().unwrap_or_default();
+    let in_force: Vec<&BillingLine> =
+        of_product.iter().copied().filter(|a| a.standing(input.period) == Standing::InForce).collect();
+    let scheduled: Vec<(i64, chrono::NaiveDate)> = of_product
+        .iter()
+        .filter(|a| a.standing(input.period) == Standing::Scheduled)
+        .filter_map(|a| Some((a.id, a.effective_date?)))
+        .collect();
+    match in_force.as_slice() {
+        [] if !scheduled.is_empty() => {
+            line.reason = Some(Reason::Scheduled { product, additions: scheduled });
+        }
+        [] if quantity == 0 => {
+            line.action = Action::Unchanged;
+            line.reason = Some(Reason::NothingToBill);
+        }
+        [] => match input.terms.get(&agreement_id) {
+            None => {
+                line.reason = Some(Reason::TermsNotRead {
+                    agreement: agreement_label(input, key.mapping, agreement_id),
+                })
             }
-            [one] if input.writes == QuantityWrites::DatedDelta => {
-                // The change takes effect on a date, and what it changes is the units in
-                // force on that date, at that span's price.
-                let Some(terms) = input.terms.get(&agreement_id) else {
-                    line.reason = Some(Reason::TermsNotRead { agreement: agreement_label() });
-                    lines.push(line);
-                    continue;
-                };
+            Some(terms) => {
                 let (date, rule) = create_date(input.period, terms);
-                line.addition_id = Some(one.id);
-                let Some(span) = span_at(&one.schedule, date) else {
-                    line.reason = Some(Reason::NoUnitsOnDate { date });
-                    lines.push(line);
-                    continue;
-                };
-                // A delta moves every later day too: if the units change again after the
-                // date (a dated change someone made), a delta from the date would shift that
-                // change as well. Left to a person, never stacked.
-                let later = one.schedule.iter().filter(|s| s.start > date && s.units != span.units);
-                if let Some(later) = later.min_by_key(|s| s.start) {
-                    line.before = Some(span.units);
-                    line.reason = Some(Reason::ChangesLater { date: later.start, units: later.units });
-                    lines.push(line);
-                    continue;
-                }
-                line.before = Some(span.units);
+                line.action = Action::Add;
                 line.effective_date = Some(date);
                 line.date_rule = rule;
-                line.action = if span.units == target { Action::Unchanged } else { Action::Update };
-                line.money = Some(line_money(
-                    span.units,
-                    target,
-                    one.less_included,
-                    span.price.or(one.unit_price),
-                    span.cost.or(one.unit_cost),
-                    one.bill_customer,
-                ));
+                line.bill_customer = Some(key.bill.unwrap_or(input.bill_customer));
+                let item = input.catalog.get(&product_id);
+                let (price, cost) = (item.and_then(|c| c.price), item.and_then(|c| c.cost));
+                let target = Decimal::from(quantity);
+                line.money =
+                    Some(line_money(Decimal::ZERO, target, Decimal::ZERO, price, cost, line.bill_customer));
             }
-            [one] => {
-                line.addition_id = Some(one.id);
-                line.before = Some(one.quantity);
-                line.cancelled_from = one.cancelled_date;
-                line.action = if one.quantity == target { Action::Unchanged } else { Action::Update };
-                // A re-posted quantity applies from the PSA's next invoice: say when, and
-                // what of `before` is a pro-rata the PSA adds to the line then.
-                let pro_rata = Some(one.pro_rata).filter(|p| !p.is_zero());
-                if input.writes == QuantityWrites::Repost
-                    && let Some(next) = input.terms.get(&agreement_id).and_then(|t| t.next_invoice_date)
-                {
-                    line.effective_date = Some(next);
-                    line.date_rule = Some(DateRule::NextInvoice { next_invoice: next, pro_rata });
-                }
-                if let Some(pro_rata) = pro_rata.filter(|p| *p > target)
-                    && line.action == Action::Update
-                {
-                    line.action = Action::Skipped;
-                    line.reason = Some(Reason::ProRataAbove { psa: input.psa_name.to_string(), pro_rata });
-                    lines.push(line);
-                    continue;
-                }
-                line.money = Some(line_money(
-                    one.quantity,
-                    target,
-                    one.less_included,
-                    one.unit_price,
-                    one.unit_cost,
-                    one.bill_customer,
-                ));
+        },
+        [one] if one.computed => {
+            line.addition_id = Some(one.id);
+            line.before = Some(one.quantity);
+            line.reason = Some(Reason::ComputedByPsa { psa: input.psa_name.to_string() });
+        }
+        [one] if input.writes == QuantityWrites::DatedDelta => match input.terms.get(&agreement_id) {
+            None => {
+                line.reason = Some(Reason::TermsNotRead {
+                    agreement: agreement_label(input, key.mapping, agreement_id),
+                })
             }
-            several => {
-                line.reason = Some(Reason::SeveralAdditions {
-                    product: product.clone(),
-                    agreement: agreement_label(),
-                    ids: several.iter().map(|a| a.id).collect(),
-                });
-            }
+            Some(terms) => dated_update(input, terms, one, line, quantity),
+        },
+        [one] => update_in_place(input, one, line, quantity),
+        several => {
+            line.reason = Some(Reason::SeveralAdditions {
+                product,
+                agreement: agreement_label(input, key.mapping, agreement_id),
+                ids: several.iter().map(|a| a.id).collect(),
+            });
         }
-        if let Some(money) = &line.money {
-            let cost = pricing::vendor_cost(&line.sources);
-            line.findings = pricing::findings(cost, money.unit_price, money.unit_cost, &input.policy.costs);
-        }
-        if line.action.writes()
-            && let Some(hold) = hold(input, &policies, &services, &line, quantity)
-        {
-            line.action = Action::Held;
-            line.reason = Some(Reason::Held { hold });
-        }
-        // A PSA that changes a line only by dated deltas (Autotask) has no cost to set in place.
-        let cost = (input.writes != QuantityWrites::DatedDelta)
-            .then(|| pricing::cost_change(&line, &input.policy.costs))
-            .flatten();
-        lines.push(line);
-        lines.extend(cost);
     }
+}
 
+/// One addition on a PSA that changes it by dated deltas (Autotask): the change takes effect
+/// on a date, and what it changes is the units in force on that date, at that span's price.
+fn dated_update(
+    input: &ReconcileInput,
+    terms: &BillingTerms,
+    one: &BillingLine,
+    line: &mut PlanLine,
+    quantity: u32,
+) {
+    let (date, rule) = create_date(input.period, terms);
+    line.addition_id = Some(one.id);
+    let Some(span) = span_at(&one.schedule, date) else {
+        line.reason = Some(Reason::NoUnitsOnDate { date });
+        return;
+    };
+    line.before = Some(span.units);
+    // A delta moves every later day too: if the units change again after the date (a dated
+    // change someone made), a delta from the date would shift that change as well. Left to
+    // a person, never stacked.
+    let later = one.schedule.iter().filter(|s| s.start > date && s.units != span.units);
+    if let Some(later) = later.min_by_key(|s| s.start) {
+        line.reason = Some(Reason::ChangesLater { date: later.start, units: later.units });
+        return;
+    }
+    let target = Decimal::from(quantity);
+    line.effective_date = Some(date);
+    line.date_rule = rule;
+    line.action = if span.units == target { Action::Unchanged } else { Action::Update };
+    line.money = Some(line_money(
+        span.units,
+        target,
+        one.less_included,
+        span.price.or(one.unit_price),
+        span.cost.or(one.unit_cost),
+        one.bill_customer,
+    ));
+}
+
+/// One addition whose quantity is set in place (ConnectWise) or re-posted (HaloPSA).
+fn update_in_place(input: &ReconcileInput, one: &BillingLine, line: &mut PlanLine, quantity: u32) {
+    let agreement_id = line.agreement_id.unwrap_or_default();
+    let target = Decimal::from(quantity);
+    line.addition_id = Some(one.id);
+    line.before = Some(one.quantity);
+    line.cancelled_from = one.cancelled_date;
+    line.action = if one.quantity == target { Action::Unchanged } else { Action::Update };
+    // A re-posted quantity applies from the PSA's next invoice: say when, and what of
+    // `before` is a pro-rata the PSA adds to the line then.
+    let pro_rata = Some(one.pro_rata).filter(|p| !p.is_zero());
+    if input.writes == QuantityWrites::Repost
+        && let Some(next) = input.terms.get(&agreement_id).and_then(|t| t.next_invoice_date)
+    {
+        line.effective_date = Some(next);
+        line.date_rule = Some(DateRule::NextInvoice { next_invoice: next, pro_rata });
+    }
+    if let Some(pro_rata) = pro_rata.filter(|p| *p > target)
+        && line.action == Action::Update
+    {
+        line.action = Action::Skipped;
+        line.reason = Some(Reason::ProRataAbove { psa: input.psa_name.to_string(), pro_rata });
+        return;
+    }
+    line.money = Some(line_money(
+        one.quantity,
+        target,
+        one.less_included,
+        one.unit_price,
+        one.unit_cost,
+        one.bill_customer,
+    ));
+}
+
+/// The lines in the order people read them: by company, agreement and product.
+fn sorted(lines: Vec<PlanLine>) -> Vec<PlanLine> {
     // Sort positions, not lines: a line is a few hundred bytes and a sort moves its elements
     // many times. Each company name is lowercased once, not in every comparison.
     let names: Vec<String> = lines.iter().map(|l| l.company.to_lowercase()).collect();
@@ -556,10 +643,7 @@ pub fn reconcile(input: &ReconcileInput) -> Plan {
             .then_with(|| a.sources.cmp(&b.sources))
     });
     let mut slots: Vec<Option<PlanLine>> = lines.into_iter().map(Some).collect();
-    let lines = order.into_iter().filter_map(|i| slots[i].take()).collect();
-    warnings.sort();
-    warnings.dedup();
-    Plan { period: input.period, lines, warnings }
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// Why a writing line is held, if it is: an addition changed outside recon since recon set
@@ -646,6 +730,11 @@ impl<'a> Key<'a> {
 /// A skipped line for one mapped account that could not be placed.
 fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Source>) -> PlanLine {
     sources.sort();
+    PlanLine { reason: Some(reason), sources, ..blank_line(mapping) }
+}
+
+/// A skipped line of the mapping's company and agreement, with nothing else set yet.
+fn blank_line(mapping: &AccountMapping) -> PlanLine {
     PlanLine {
         action: Action::Skipped,
         company_id: Some(mapping.company_id),
@@ -657,8 +746,8 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
         addition_id: None,
         before: None,
         after: None,
-        reason: Some(reason),
-        sources,
+        reason: None,
+        sources: Vec::new(),
         effective_date: None,
         date_rule: None,
         bill_customer: None,
@@ -674,6 +763,7 @@ fn account_line(mapping: &AccountMapping, reason: Reason, mut sources: Vec<Sourc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counting::ClassRule;
     use crate::plan::DateRule;
     use crate::plan::format_quantity;
     use crate::policy::Decision;
@@ -1095,6 +1185,27 @@ mod tests {
                 vec![
                     "huntress gave no `siem_count` for account Acme Dental (h1), so its usage is unknown; \
                       nothing pushed from it",
+                ],
+            ),
+            (
+                "a class rule on a count without classes is unknown, and the next count still counts",
+                |w| {
+                    let rule = ClassRule { name: "servers".into(), classes: vec!["WINDOWS_SERVER".into()] };
+                    let mut by_class = smap(HUNTRESS, "edr", 101, "HUNTRESS-SERVERS");
+                    by_class.classes = Some(rule);
+                    w.service_mappings.insert(0, by_class);
+                    w.service_mappings.push(smap(HUNTRESS, "siem", 102, "HUNTRESS-SIEM"));
+                    w.snapshot(HUNTRESS).usage.push(usage("h1", "siem", 2));
+                },
+                vec![
+                    ADD5,
+                    "skipped Acme Dental a10 HUNTRESS-SERVERS #- -->- (huntress gave no `edr (by device class)` \
+                     for account Acme Dental (h1), so its usage is unknown)",
+                    "add Acme Dental a10 HUNTRESS-SIEM #- -->2 <= huntress/h1/siem=2",
+                ],
+                vec![
+                    "huntress gave no `edr (by device class)` for account Acme Dental (h1), so its usage is \
+                     unknown; nothing pushed from it",
                 ],
             ),
             (
