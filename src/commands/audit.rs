@@ -41,6 +41,17 @@ struct VendorAudit {
     invoiced: Option<Decimal>,
 }
 
+/// The audit says the failures it meets, not the sync's warnings.
+struct FailuresOnly<'a>(&'a Context);
+
+impl crate::ops::sync::Reporter for FailuresOnly<'_> {
+    fn warn(&self, _: &str) {}
+
+    fn failure(&self, message: &str) {
+        self.0.failure(message);
+    }
+}
+
 pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
     let period = Period::to_bill(&args.period, ctx.today(), false).map_err(|e| usage(e.to_string()))?;
     let config = ctx.config()?;
@@ -49,29 +60,24 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
     let names = month_vendors(&config, &store, &args.vendors)?;
     let vendor_configs: Vec<_> =
         names.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
-    let warn = |_: &str| {};
-    let failure = |m: &str| ctx.failure(m);
-    let notices = crate::ops::sync::Notices { warn: &warn, failure: &failure };
     // The month vendors are read for `period` from their documents even when it is the
     // current month (the `current` given is another one), and the outage guard, which
-    // protects a push, does not apply to a comparison.
-    let planned = crate::ops::sync::plan(
-        &config,
-        &store,
-        &http,
-        &vendor_configs,
+    // protects a push, does not apply to a comparison. Its warnings are not the audit's.
+    let request = crate::ops::sync::Request {
+        config: &config,
+        vendors: &vendor_configs,
         period,
-        period.next(),
-        true,
-        ctx.apply_options(&config),
-        &notices,
-    )?;
+        current: period.next(),
+        accept_drop: true,
+        options: ctx.apply_options(&config),
+    };
+    let planned = crate::ops::sync::plan(&request, &store, &http, &FailuresOnly(ctx))?;
     crate::ops::sync::record_documents(&mut store, &planned, period, ctx.now)?;
 
     let mut charges: BTreeMap<String, Vec<Charge>> = BTreeMap::new();
     let mut vendors = Vec::new();
     for name in &names {
-        let (state, error, documents, invoiced) = match planned.snapshots.get(name) {
+        let (state, error, documents, invoiced) = match planned.vendors.snapshots.get(name) {
             Some(snapshot) => {
                 let netted = invoice::net(&snapshot.documents).unwrap_or_default();
                 let invoiced = netted.iter().map(|c| c.cost).sum::<Option<Decimal>>();
@@ -80,7 +86,7 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
                 ("audited", None, ids, invoiced)
             }
             None => {
-                let error = planned.vendor_errors.get(name).cloned();
+                let error = planned.vendors.errors.get(name).cloned();
                 let state = if error.as_deref().is_some_and(|e| e.contains("is not available")) {
                     "not_available"
                 } else {
@@ -95,7 +101,7 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
     for m in store.service_mappings(None)? {
         products.entry(m.vendor.clone()).or_default().insert(m.product_id);
     }
-    let psa = audit::PsaLines { lines: &planned.additions, products: &products };
+    let psa = audit::PsaLines { lines: &planned.psa.additions, products: &products };
     let (rows, totals) = audit::audit(&planned.plan, &charges, &psa, config.audit.tolerance);
     store.record_audit(&crate::store::AuditRecord {
         period,
@@ -106,7 +112,7 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
     })?;
 
     let format = args.format.unwrap_or(if ctx.json { AuditFormat::Json } else { AuditFormat::Table });
-    let currency = planned.terms.values().find_map(|t| t.currency.as_deref());
+    let currency = planned.psa.terms.values().find_map(|t| t.currency.as_deref());
     match format {
         AuditFormat::Json => crate::output::print_json(&AuditJson {
             period: period.to_string(),

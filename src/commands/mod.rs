@@ -223,6 +223,17 @@ pub fn settle_interrupted(
     crate::apply::settle_interrupted(psa, store, in_flight_for, &|m| ctx.warn(m))
 }
 
+/// The operations say what they meet on the command's stderr.
+impl crate::ops::sync::Reporter for Context {
+    fn warn(&self, message: &str) {
+        Context::warn(self, message);
+    }
+
+    fn failure(&self, message: &str) {
+        Context::failure(self, message);
+    }
+}
+
 /// The built-in sandbox's config for `psa` with these vendors, and recon's default `[sync]`
 /// policy instead of the tests' push-everything one (`tail` goes in its place).
 #[cfg(feature = "sandbox")]

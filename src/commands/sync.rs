@@ -1,13 +1,15 @@
 //! `recon sync`: the plan (`ops::sync::plan`: every vendor's usage and the PSA's lines,
-//! guarded, reconciled, decided), printed, and unless --dry-run confirmed and pushed,
-//! recording everything.
+//! guarded, reconciled, decided), printed, and unless --dry-run confirmed, pushed and
+//! recorded (`ops::sync::push`, `record`).
 
 use super::{Context, usage, vendor_config};
 use crate::apply;
 use crate::cli::SyncArgs;
 use crate::model::VendorStatus;
+use crate::ops::sync as ops;
 use crate::output::wording::{self, PlanJson};
 use crate::period::Period;
+use crate::vendors::VendorConfig;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,17 +23,17 @@ struct SyncReport<'a> {
     #[serde(flatten)]
     plan: PlanJson<'a>,
     counts: crate::plan::PlanCounts,
-    vendor_errors: BTreeMap<String, String>,
+    vendor_errors: &'a BTreeMap<String, String>,
     /// Vendor -> each account that failed in this run, described.
-    failed_accounts: BTreeMap<String, Vec<String>>,
+    failed_accounts: &'a BTreeMap<String, Vec<String>>,
     /// Vendor -> what was read but changes no quantity (a record listed twice, free seats).
-    vendor_notes: BTreeMap<String, Vec<String>>,
+    vendor_notes: &'a BTreeMap<String, Vec<String>>,
     /// Agreements whose additions could not be read: their lines were skipped.
     unread_agreements: Vec<UnreadAgreement>,
     /// Accounts with usage that are neither mapped nor excluded: nobody bills it.
     unmapped_with_usage: &'a [crate::matching::UnbilledAccount],
     applied: usize,
-    failed: Vec<crate::ops::sync::FailedWrite>,
+    failed: &'a [ops::FailedWrite],
     /// The report page written (`--report`), or null.
     report: Option<String>,
 }
@@ -59,67 +61,19 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
     let vendors = selected_vendors(ctx, &config, &store, &args.vendors)?;
     let vendor_configs: Vec<_> =
         vendors.iter().map(|v| vendor_config(&config, v)).collect::<anyhow::Result<Vec<_>>>()?;
-    // Live APIs report only usage now: a past period for them is a usage error, said before
-    // any request (file vendors read whatever month was exported; the distributors read
-    // what they invoiced for it).
-    if period != current {
-        let live: Vec<&str> = vendor_configs
-            .iter()
-            .filter(|v| v.kind.is_live() && !v.kind.answers_months())
-            .map(|v| v.name.as_str())
-            .collect();
-        if !live.is_empty() {
-            return Err(usage(format!(
-                "{} report only current usage, so they cannot give usage for {period}; run them with \
-                 --period current (or leave it out), and the file vendors with --vendor NAME --period {period}",
-                live.join(", ")
-            )));
-        }
-    }
+    check_period(period, current, &vendor_configs)?;
 
-    let warn = |m: &str| ctx.warn(m);
-    let failure = |m: &str| ctx.failure(m);
-    let notices = crate::ops::sync::Notices { warn: &warn, failure: &failure };
-    let planned = crate::ops::sync::plan(
-        &config,
-        &store,
-        &http,
-        &vendor_configs,
+    let request = ops::Request {
+        config: &config,
+        vendors: &vendor_configs,
         period,
         current,
-        args.accept_drop,
-        ctx.apply_options(&config),
-        &notices,
-    )?;
-    crate::ops::sync::record_documents(&mut store, &planned, period, ctx.now)?;
-    let crate::ops::sync::Planned {
-        psa,
-        plan,
-        snapshots,
-        vendor_errors,
-        failed_accounts,
-        vendor_notes,
-        unread_agreements,
-        unbilled,
-        ..
-    } = &planned;
-    let counts = plan.counts();
-    for w in &plan.warnings {
-        // A failed account was already said as a failure, whatever -q says.
-        if !matches!(w, crate::plan::Reason::AccountFailed { .. }) {
-            ctx.warn(&wording::warning(w));
-        }
-    }
-    if !ctx.json {
-        if snapshots.is_empty() {
-            crate::out!("No vendor could be read, so nothing was planned for {period}.");
-        } else {
-            crate::output::plan_table::print_plan(plan, args.dry_run, args.all);
-        }
-        if !unbilled.is_empty() {
-            crate::out!("{}", crate::output::wrapped(&wording::unbilled_line(unbilled), 0));
-        }
-    }
+        accept_drop: args.accept_drop,
+        options: ctx.apply_options(&config),
+    };
+    let planned = ops::plan(&request, &store, &http, ctx)?;
+    ops::record_documents(&mut store, &planned, period, ctx.now)?;
+    print_plan(ctx, args, &planned);
 
     // No push by accident: without a terminal nobody can answer the prompt, so a real sync
     // needs --yes (cron lines have it). The plan was printed; nothing is pushed or recorded.
@@ -129,7 +83,8 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
              (or --dry-run to only see the plan)",
         ));
     }
-    let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
+    let psa = planned.psa.psa.as_ref();
+    let writes = planned.plan.lines.iter().filter(|l| l.action.writes()).count();
     let changes = wording::plural(writes, "change");
     let push = !args.dry_run
         && writes > 0
@@ -140,78 +95,145 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
             &format!("Push {changes} to {}?", psa.name()),
         )?;
     if push {
-        apply::check_budget(psa.as_ref(), &plan.lines)?;
+        apply::check_budget(psa, &planned.plan.lines)?;
     }
-    let crate::ops::sync::Pushed { run_id, applied, failed, result, applied_totals } =
-        crate::ops::sync::push(
-            &planned,
-            &mut store,
-            &http,
-            &vendors,
-            period,
-            args.dry_run,
-            push,
-            ctx.now,
-            ctx.apply_options(&config),
-            &notices,
-        )?;
+    let push_request = ops::PushRequest {
+        vendors: &vendors,
+        period,
+        dry_run: args.dry_run,
+        push,
+        now: ctx.now,
+        options: ctx.apply_options(&config),
+    };
+    let pushed = ops::push(&planned, &mut store, &push_request, ctx)?;
+    let outcome = ops::record(&planned, pushed, &mut store, &http, &push_request)?;
 
     // A dry run is never notified: nothing happened yet that needs a person.
     let notify = if args.dry_run { None } else { config.notify.as_ref() };
-    let after = super::report::after_run(ctx, &config, notify, &mut store, run_id, args.report.as_deref())?;
-
+    let after =
+        super::report::after_run(ctx, &config, notify, &mut store, outcome.run_id, args.report.as_deref())?;
     if ctx.json {
-        crate::output::print_json(&SyncReport {
-            report: after.page.as_ref().map(|p| p.display().to_string()),
-            run_id,
-            dry_run: args.dry_run,
-            pushed: push,
-            plan: PlanJson::new(plan),
-            counts,
-            vendor_errors: vendor_errors.clone(),
-            failed_accounts: failed_accounts.clone(),
-            vendor_notes: vendor_notes.clone(),
-            unread_agreements: unread_agreements
-                .iter()
-                .map(|(id, e)| UnreadAgreement { id: *id, error: e.clone() })
-                .collect(),
-            unmapped_with_usage: unbilled,
-            applied,
-            failed,
-        })?;
+        print_json(args, &planned, &outcome, push, after.page.as_deref())?;
     } else {
-        if push {
-            crate::out!("Applied {applied} of {} (run {run_id}).", wording::plural(writes, "change"));
-            crate::out!(
-                "{}",
-                crate::output::wrapped(&format!("Pushed: {}", wording::totals_line(&applied_totals)), 0)
-            );
-        } else if !args.dry_run && writes > 0 {
-            crate::out!("Nothing pushed (run {run_id}).");
-        } else if args.dry_run {
-            crate::out!("Dry run: nothing was written to {} (run {run_id}).", psa.name());
-        }
-        for f in &failed {
-            eprintln!("recon: failed: {} {}: {}", f.company, f.product.as_deref().unwrap_or(""), f.error);
-        }
-        if counts.held > 0 {
-            if args.dry_run {
-                crate::out!(
-                    "{} would be held for review by the [sync] policy.",
-                    wording::plural(counts.held, "change")
-                );
-            } else {
-                crate::out!("{} held for review: see `recon review`.", held_are(counts.held));
-            }
-        }
-        if let Some(page) = &after.page {
-            crate::out!("Wrote the report of run {run_id} to {}.", page.display());
-        }
+        print_outcome(args, &planned, &outcome, push, after.page.as_deref());
     }
-    if after.page_failed && result.exit_code() == super::EXIT_OK {
+    if after.page_failed && outcome.result.exit_code() == super::EXIT_OK {
         return Ok(super::EXIT_RUN_ERROR);
     }
-    Ok(result.exit_code())
+    Ok(outcome.result.exit_code())
+}
+
+/// Live APIs report only usage now: a past period for them is a usage error, said before
+/// any request (file vendors read whatever month was exported; the distributors read what
+/// they invoiced for it).
+fn check_period(period: Period, current: Period, vendors: &[&VendorConfig]) -> anyhow::Result<()> {
+    if period == current {
+        return Ok(());
+    }
+    let live: Vec<&str> = vendors
+        .iter()
+        .filter(|v| v.kind.is_live() && !v.kind.answers_months())
+        .map(|v| v.name.as_str())
+        .collect();
+    if live.is_empty() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "{} report only current usage, so they cannot give usage for {period}; run them with \
+         --period current (or leave it out), and the file vendors with --vendor NAME --period {period}",
+        live.join(", ")
+    )))
+}
+
+/// The plan's warnings on stderr, and unless --json the plan and the usage nobody bills.
+fn print_plan(ctx: &Context, args: &SyncArgs, planned: &ops::Planned) {
+    let plan = &planned.plan;
+    for w in &plan.warnings {
+        // A failed account was already said as a failure, whatever -q says.
+        if !matches!(w, crate::plan::Reason::AccountFailed { .. }) {
+            ctx.warn(&wording::warning(w));
+        }
+    }
+    if ctx.json {
+        return;
+    }
+    if planned.vendors.snapshots.is_empty() {
+        crate::out!("No vendor could be read, so nothing was planned for {}.", plan.period);
+    } else {
+        crate::output::plan_table::print_plan(plan, args.dry_run, args.all);
+    }
+    if !planned.unmapped.unbilled.is_empty() {
+        crate::out!("{}", crate::output::wrapped(&wording::unbilled_line(&planned.unmapped.unbilled), 0));
+    }
+}
+
+/// The run as JSON: the plan, what was pushed and what failed.
+fn print_json(
+    args: &SyncArgs,
+    planned: &ops::Planned,
+    outcome: &ops::Outcome,
+    push: bool,
+    page: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let (vendors, psa) = (&planned.vendors, &planned.psa);
+    crate::output::print_json(&SyncReport {
+        report: page.map(|p| p.display().to_string()),
+        run_id: outcome.run_id,
+        dry_run: args.dry_run,
+        pushed: push,
+        plan: PlanJson::new(&planned.plan),
+        counts: planned.plan.counts(),
+        vendor_errors: &vendors.errors,
+        failed_accounts: &vendors.failed_accounts,
+        vendor_notes: &vendors.notes,
+        unread_agreements: psa
+            .unread_agreements
+            .iter()
+            .map(|(id, e)| UnreadAgreement { id: *id, error: e.clone() })
+            .collect(),
+        unmapped_with_usage: &planned.unmapped.unbilled,
+        applied: outcome.applied,
+        failed: &outcome.failed,
+    })
+}
+
+/// The run's end in words: what was applied or why nothing was, each failed write, what
+/// waits for review, and the page written.
+fn print_outcome(
+    args: &SyncArgs,
+    planned: &ops::Planned,
+    outcome: &ops::Outcome,
+    push: bool,
+    page: Option<&std::path::Path>,
+) {
+    let run_id = outcome.run_id;
+    let counts = planned.plan.counts();
+    let writes = planned.plan.lines.iter().filter(|l| l.action.writes()).count();
+    if push {
+        crate::out!("Applied {} of {} (run {run_id}).", outcome.applied, wording::plural(writes, "change"));
+        let pushed = format!("Pushed: {}", wording::totals_line(&outcome.applied_totals));
+        crate::out!("{}", crate::output::wrapped(&pushed, 0));
+    } else if !args.dry_run && writes > 0 {
+        crate::out!("Nothing pushed (run {run_id}).");
+    } else if args.dry_run {
+        crate::out!("Dry run: nothing was written to {} (run {run_id}).", planned.psa.psa.name());
+    }
+    for f in &outcome.failed {
+        eprintln!("recon: failed: {} {}: {}", f.company, f.product.as_deref().unwrap_or(""), f.error);
+    }
+    if counts.held > 0 {
+        if args.dry_run {
+            crate::out!(
+                "{} would be held for review by the [sync] policy.",
+                wording::plural(counts.held, "change")
+            );
+        } else {
+            crate::out!("{} held for review: see `recon review`.", held_are(counts.held));
+        }
+    }
+    if let Some(page) = page {
+        crate::out!("Wrote the report of run {run_id} to {}.", page.display());
+    }
 }
 
 /// `--vendor` names, or every connected vendor in the config.
