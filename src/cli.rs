@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// `recon demo --help`: only what the demo uses (it makes its own config and database, and
 /// prints for people, so --config, --db and --json do not apply). A test keeps it in step
-/// with `DemoArgs`.
+/// with `DemoArgs`; `demo_help` fills in the registered PSAs.
 #[cfg(feature = "sandbox")]
 const DEMO_HELP: &str = "\
 The whole flow against the built-in sandbox: no credentials, no network beyond loopback
@@ -16,16 +16,27 @@ Options:
       --report <PATH>  Where to write the report page of the demo's run
                        [default: ./recon-demo-report.html]
       --psa <PSA>      The PSA the demo bills through [default: connectwise]
-                       [possible values: connectwise, autotask, halopsa]
+                       [possible values: {psas}]
   -q, --quiet          Only errors on stderr
       --no-progress    No progress bars, even on a terminal
   -h, --help           Print help
 
 Examples:
   recon demo
-  recon demo --psa autotask
-  recon demo --psa halopsa
-";
+{examples}";
+
+/// `DEMO_HELP` with every registered PSA: its `--psa` values and an example of each other.
+#[cfg(feature = "sandbox")]
+fn demo_help() -> String {
+    let psas = crate::psa::PsaKind::all();
+    let keys: Vec<&str> = psas.iter().map(|p| p.key()).collect();
+    let examples: String = psas
+        .iter()
+        .filter(|p| !p.is_default())
+        .map(|p| format!("  recon demo --psa {}\n", p.key()))
+        .collect();
+    DEMO_HELP.replace("{psas}", &keys.join(", ")).replace("{examples}", &examples)
+}
 
 /// The heading of the options every command takes, listed after the command's own.
 const GLOBAL: &str = "Global options";
@@ -200,7 +211,6 @@ pub enum Command {
     },
     /// The whole flow against the built-in sandbox: no credentials, no network beyond loopback
     #[cfg(feature = "sandbox")]
-    #[command(override_help = DEMO_HELP)]
     Demo(DemoArgs),
     /// Try every command by hand without a real PSA: serve the sandbox on loopback until
     /// Ctrl-C, with a config that points at it (its path is printed)
@@ -244,10 +254,9 @@ pub struct MapAccountsArgs {
     /// The PSA company (name, identifier or id)
     #[arg(long, value_name = "COMPANY", requires = "set")]
     pub company: Option<String>,
-    /// What the account bills to, when the company has several: a ConnectWise agreement (name
-    /// or id), an Autotask contract (name, number or id), a Halo recurring invoice (its id, or
-    /// its contract's ref or id)
-    #[arg(long, visible_aliases = ["contract", "invoice"], value_name = "AGREEMENT", requires = "set")]
+    /// What the account bills to, when the company has several (each PSA's word for it is an
+    /// alias, and its help, from the PSA registry: `Cli::command_line`)
+    #[arg(long, value_name = "AGREEMENT", requires = "set")]
     pub agreement: Option<String>,
     /// Remove this account's mapping
     #[arg(long, value_name = "ACCOUNT", conflicts_with = "auto")]
@@ -413,10 +422,41 @@ pub struct ReportArgs {
     pub output: Option<std::path::PathBuf>,
 }
 
+impl Cli {
+    /// The command line as recon parses it, with what the registered PSAs add: each PSA's
+    /// word for the container `map accounts --set` bills to is an alias of `--agreement`
+    /// (`--contract`, `--invoice`), and its help says how each is named.
+    pub fn command_line() -> clap::Command {
+        use clap::CommandFactory;
+        let psas = crate::psa::PsaKind::all();
+        let aliases: Vec<&'static str> = psas
+            .iter()
+            .filter_map(|p| p.0.profile.container_option.strip_prefix("--"))
+            .filter(|option| *option != "agreement")
+            .collect();
+        let named: Vec<&'static str> = psas.iter().map(|p| p.0.profile.container_reference).collect();
+        let help = format!("What the account bills to, when the company has several: {}", named.join(", "));
+        let cli = Cli::command().mut_subcommand("map", |map| {
+            map.mut_subcommand("accounts", |accounts| {
+                accounts.mut_arg("agreement", |arg| arg.visible_aliases(aliases).help(help))
+            })
+        });
+        #[cfg(feature = "sandbox")]
+        let cli = cli.mut_subcommand("demo", |demo| demo.override_help(demo_help()));
+        cli
+    }
+
+    /// Parse the process's arguments (`command_line`); a bad one exits with clap's message.
+    pub fn from_args() -> Cli {
+        use clap::FromArgMatches;
+        let matches = Cli::command_line().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[cfg(feature = "sandbox")]
     #[test]
@@ -426,11 +466,15 @@ mod tests {
             assert!(DEMO_HELP.contains(&format!("--{long}")), "demo --help lacks --{long}");
         }
         assert!(!DEMO_HELP.contains("--config") && !DEMO_HELP.contains("--json"));
+        let help = demo_help();
+        for psa in crate::psa::PsaKind::all() {
+            assert!(help.contains(psa.key()), "demo --help names {}", psa.key());
+        }
     }
 
     #[test]
     fn every_command_shows_an_example_and_its_own_options_before_the_global_ones() {
-        let mut cli = Cli::command();
+        let mut cli = Cli::command_line();
         cli.build();
         for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
             let name = sub.get_name().to_string();

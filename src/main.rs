@@ -1,9 +1,8 @@
-use clap::Parser;
 use recon::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_args();
     recon::output::init_logging(cli.verbose, cli.quiet);
     let code = match recon::commands::run(cli) {
         Ok(code) => code,

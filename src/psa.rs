@@ -105,6 +105,11 @@ pub struct Profile {
     pub name: &'static str,
     /// What holds a customer's billing lines: "agreement", "contract", "recurring invoice".
     pub container: &'static str,
+    /// The option that names one in `map accounts --set`: `--agreement`, `--contract`,
+    /// `--invoice` (each PSA's is an alias of the others).
+    pub container_option: &'static str,
+    /// How a person names one there, for `--help`: "a ConnectWise agreement (name or id)".
+    pub container_reference: &'static str,
     /// One billing line: "addition", "contract service", "recurring invoice line".
     pub line: &'static str,
     /// What a vendor service maps to: "catalog product", "Service", "Item".

@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub static PROFILE: Profile = Profile {
     name: "Autotask",
     container: "contract",
+    container_option: "--contract",
+    container_reference: "an Autotask contract (name, number or id)",
     line: "contract service",
     product: "Service",
     product_reference: "Autotask Service has the name",

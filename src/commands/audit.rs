@@ -123,7 +123,9 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
             rows: &rows,
         })?,
         AuditFormat::Csv => crate::out!("{}", String::from_utf8_lossy(&csv(period, &rows)?).trim_end()),
-        AuditFormat::Table => print_table(period, &vendors, &rows, &totals, config.audit.tolerance),
+        AuditFormat::Table => {
+            print_table(period, &vendors, &rows, &totals, config.audit.tolerance, super::wording(&config))
+        }
     }
 
     let gaps = rows.iter().filter(|r| r.finding != Finding::Matched).count();
@@ -203,7 +205,14 @@ fn money(d: Decimal) -> String {
     format!("{:.2}", d)
 }
 
-fn print_table(period: Period, vendors: &[VendorAudit], rows: &[Row], totals: &Totals, tolerance: Decimal) {
+fn print_table(
+    period: Period,
+    vendors: &[VendorAudit],
+    rows: &[Row],
+    totals: &Totals,
+    tolerance: Decimal,
+    w: crate::output::wording::Wording,
+) {
     for v in vendors {
         match &v.error {
             None => crate::out!(
@@ -232,7 +241,7 @@ fn print_table(period: Period, vendors: &[VendorAudit], rows: &[Row], totals: &T
         })
         .collect();
     if !table.is_empty() {
-        crate::out!("{}", crate::output::table(table));
+        crate::out!("{}", crate::output::table(table, w));
     }
     let matched = rows.len() - gaps;
     if matched > 0 {

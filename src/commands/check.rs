@@ -24,6 +24,7 @@ fn ok_or_failed(ok: &bool) -> &'static str {
 
 pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     let config = ctx.config()?;
+    let w = super::wording(&config);
     let http = ctx.http(&config)?;
     let mut rows = Vec::new();
     // The PSA's credentials, and one read of each thing recon uses (so a missing
@@ -94,7 +95,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&rows)?;
     } else {
-        crate::out!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows, w));
     }
     Ok(match (incomplete, all_ok) {
         (true, _) => EXIT_USAGE,

@@ -26,6 +26,7 @@ struct CompanyJson {
 
 pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
     let config = ctx.config()?;
+    let w = super::wording(&config);
     let http = ctx.http(&config)?;
     let psa = psa(&config, &http)?;
     let needle = search.map(normalize_name);
@@ -72,7 +73,7 @@ pub fn run(ctx: &Context, search: Option<&str>) -> anyhow::Result<u8> {
                 name: c.name,
             })
             .collect();
-        crate::out!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows, w));
         crate::out!("{}.", crate::output::wording::plural(rows.len(), "company"));
     }
     Ok(EXIT_OK)

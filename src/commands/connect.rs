@@ -135,12 +135,12 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     if ctx.json {
         crate::output::print_json(&report)?;
     } else {
-        print_report(&report, was_connected);
+        print_report(&report, was_connected, super::wording(&config));
     }
     Ok(EXIT_OK)
 }
 
-fn print_report(r: &ConnectReport, reconnect: bool) {
+fn print_report(r: &ConnectReport, reconnect: bool, w: crate::output::wording::Wording) {
     let verb = if reconnect { "Refreshed" } else { "Connected" };
     let text = format!(
         "{verb} {}: {}, services: {}.",
@@ -168,8 +168,8 @@ fn print_report(r: &ConnectReport, reconnect: bool) {
         let text = format!(
             "  {} matched companies have no single active {}; choose one with {}: {}",
             r.needs_agreement.len(),
-            crate::output::wording::words().container,
-            crate::output::wording::container_option(),
+            w.container,
+            w.container_option,
             r.needs_agreement.join(", ")
         );
         crate::out!("{}", crate::output::wrapped(&text, 4));

@@ -30,6 +30,7 @@ struct ChangeRow {
 pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> {
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
     let store = ctx.store_to_read(config.as_ref())?;
+    let w = config.as_ref().map_or(crate::output::wording::Wording::NEUTRAL, super::wording);
     let Some(id) = run else {
         let runs = store.runs(limit)?;
         if ctx.json {
@@ -49,7 +50,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
         if rows.is_empty() {
             crate::out!("No runs yet.");
         } else {
-            crate::out!("{}", crate::output::table(&rows));
+            crate::out!("{}", crate::output::table(&rows, w));
         }
         return Ok(EXIT_OK);
     };
@@ -68,7 +69,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
         warnings: Vec::new(),
     };
     if ctx.json {
-        let json_changes = crate::output::wording::ChangeJson::all(&changes);
+        let json_changes = crate::output::wording::ChangeJson::all(&changes, w);
         crate::output::print_json(&serde_json::json!({
             "run": record,
             "details": details,
@@ -91,7 +92,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
                 let note = c
                     .error
                     .clone()
-                    .or_else(|| c.line.reason.as_ref().map(crate::output::wording::reason))
+                    .or_else(|| c.line.reason.as_ref().map(|r| crate::output::wording::reason(w, r)))
                     .unwrap_or_default();
                 match crate::output::wording::sends(&c.attempts) {
                     Some(sends) if note.is_empty() => sends,
@@ -108,7 +109,7 @@ pub fn run(ctx: &Context, run: Option<i64>, limit: usize) -> anyhow::Result<u8> 
         if record.dry_run { "dry run" } else { record.kind.as_str() },
         record.result.map_or("unfinished", |r| r.as_str())
     );
-    crate::out!("{}", crate::output::table(&rows));
+    crate::out!("{}", crate::output::table(&rows, w));
     crate::out!("As planned: {}", crate::output::wording::totals_line(&planned.totals()));
     for (vendor, why) in &details.failed_vendors {
         crate::out!("Vendor {vendor} failed: {why}");

@@ -5,12 +5,11 @@
 
 use super::EXIT_OK;
 use crate::cli::Cli;
-use clap::CommandFactory;
 use roff::{Roff, bold, roman};
 use std::path::Path;
 
 pub fn run(dir: Option<&Path>) -> anyhow::Result<u8> {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = Cli::command_line().disable_help_subcommand(true);
     cmd.build();
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir)

@@ -208,7 +208,7 @@ pub fn accounts(ctx: &Context, args: &MapAccountsArgs) -> anyhow::Result<u8> {
         })?;
         return Ok(EXIT_OK);
     }
-    list_accounts(ctx, &store, args)
+    list_accounts(ctx, &store, args, super::wording(&config))
 }
 
 fn report(ctx: &Context, json: &serde_json::Value, human: impl FnOnce()) -> anyhow::Result<()> {
@@ -271,7 +271,7 @@ fn set_account(
                     company.name,
                     psa.container_word(),
                     names.join(", "),
-                    crate::output::wording::container_option()
+                    psa.profile().container_option
                 ));
                 None
             }
@@ -350,7 +350,12 @@ fn auto(ctx: &Context, config: &Config, store: &mut Store, vendor: &str) -> anyh
     Ok(EXIT_OK)
 }
 
-fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow::Result<u8> {
+fn list_accounts(
+    ctx: &Context,
+    store: &Store,
+    args: &MapAccountsArgs,
+    w: crate::output::wording::Wording,
+) -> anyhow::Result<u8> {
     let vendors: Vec<String> = match &args.vendor {
         Some(v) => vec![v.clone()],
         None => store.vendors()?.into_iter().map(|v| v.name).collect(),
@@ -410,7 +415,7 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
                 },
                 (Some(_), false) => "no longer listed by the vendor".to_string(),
                 (Some(m), true) if m.agreement_id.is_none() => {
-                    format!("needs {}", crate::output::wording::container_option())
+                    format!("needs {}", w.container_option)
                 }
                 (Some(_), true) => String::new(),
                 (None, _) if !unmapped_from.is_empty() => {
@@ -451,8 +456,8 @@ fn list_accounts(ctx: &Context, store: &Store, args: &MapAccountsArgs) -> anyhow
         crate::output::print_json(&rows)?;
     } else if rows.is_empty() {
         crate::out!("No accounts to show.");
-    } else if crate::output::table_fits(&rows) {
-        crate::out!("{}", crate::output::table(&rows));
+    } else if crate::output::table_fits(&rows, w) {
+        crate::out!("{}", crate::output::table(&rows, w));
     } else {
         print_account_blocks(&rows);
     }
@@ -479,148 +484,178 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let mut store = ctx.store(Some(&config))?;
     if let Some(service_ref) = &args.set {
-        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
-        let service = find_service(&store, &vendor, service_ref)?;
-        let http = ctx.http(&config)?;
-        let psa = psa(&config, &http)?;
-        let classes = match &args.class {
-            Some(name) => Some(class_rule(&config, &vendor, name)?),
-            None => None,
-        };
-        // A class rule is one share of a count: it goes beside the service's other mappings,
-        // as does `--also`; otherwise the new product replaces the old.
-        let beside = args.also || classes.is_some();
-        let was = store
-            .service_mappings(Some(&vendor))?
-            .into_iter()
-            .find(|m| m.service_key == service && !beside && m.classes.is_none());
-        // A mapping replaced by another product moves the service's billing: a person
-        // confirms it before anything changes (before a product is created, too).
-        let replacing = |ctx: &Context, was: &ServiceMapping, to: &str| -> anyhow::Result<bool> {
-            let doing = format!(
-                "replacing the mapping of {vendor} service {service} (was {}) with {to}",
-                was.product_identifier
-            );
-            let question = format!(
-                "Replace the mapping of {vendor} service {service} (was {}) with {to}? The next sync bills its usage to {to}.",
-                was.product_identifier
-            );
-            super::confirm(ctx, args.yes, &doing, &question)
-        };
-        let product = match (&args.product, &args.create_product) {
-            (Some(reference), _) => {
-                let product = find_product(psa.as_ref(), reference)?;
-                if let Some(was) = was.as_ref().filter(|w| w.product_id != product.id)
-                    && !replacing(ctx, was, &product.identifier)?
-                {
-                    crate::out!("Nothing changed.");
-                    return Ok(EXIT_OK);
-                }
-                product
-            }
-            (None, Some(identifier)) => {
-                // Whether this PSA can create one is said before anything is asked.
-                catalog_admin(psa.as_ref())?;
-                if let Some(was) =
-                    was.as_ref().filter(|w| !w.product_identifier.eq_ignore_ascii_case(identifier))
-                    && !replacing(ctx, was, identifier)?
-                {
-                    crate::out!("Nothing changed.");
-                    return Ok(EXIT_OK);
-                }
-                create_product(ctx, psa.as_ref(), &store, &vendor, &service, identifier, args)?
-            }
-            (None, None) => {
-                return Err(usage(
-                    "--set SERVICE needs --product PRODUCT (a catalog identifier or id) or --create-product",
-                ));
-            }
-        };
-        let mapping = ServiceMapping {
-            vendor: vendor.clone(),
-            service_key: service.clone(),
-            product_id: product.id,
-            product_identifier: product.identifier.clone(),
-            minimum: args.minimum,
-            bill_customer: args.bill_customer.as_deref().and_then(BillCustomer::parse),
-            committed_decreases: args.committed_decreases.as_deref() == Some("apply"),
-            classes,
-            included: args.included,
-        };
-        store.set_service_mapping(&mapping, beside, ctx.now)?;
-        let status = store.status(&vendor)?;
-        let replaced = was.filter(|w| w.product_id != mapping.product_id);
-        let json = serde_json::json!({
-            "mapping": mapping, "status": status,
-            "replaced": replaced.as_ref().map(|w| &w.product_identifier),
-        });
-        report(ctx, &json, || {
-            let mut text = format!(
-                "Mapped {vendor} service {service}{} -> {} ({})",
-                mapping
-                    .classes
-                    .as_ref()
-                    .map(|c| format!(" ({} devices: {})", c.name, c.classes.join(", ")))
-                    .unwrap_or_default(),
-                product.identifier,
-                product.description
-            );
-            if let Some(n) = mapping.included {
-                text.push_str(&format!(", billing what is over {n} included"));
-            }
-            if let Some(was) = &replaced {
-                text.push_str(&format!(
-                    ", was {}. The next sync bills its usage to {}; recon no longer updates {} lines from it \
-                     (change any in {} that should stop billing)",
-                    was.product_identifier,
-                    product.identifier,
-                    was.product_identifier,
-                    psa.name()
-                ));
-            }
-            text.push_str(&format!(". Status: {}.", status.as_str()));
-            crate::out!("{}", crate::output::wrapped(&text, 0));
-        })?;
-        return Ok(EXIT_OK);
+        return set_service(ctx, &config, &mut store, args, service_ref);
     }
     if let Some(service_ref) = &args.unmap {
-        let vendor = target_vendor(&store, &config, args.vendor.as_deref())?;
-        let service = find_service(&store, &vendor, service_ref)?;
-        let product = match &args.product {
-            Some(reference) => {
-                let mapped = store.service_mappings(Some(&vendor))?;
-                let found = mapped.iter().find(|m| {
-                    m.service_key == service
-                        && (m.product_identifier.eq_ignore_ascii_case(reference)
-                            || m.product_id.to_string() == *reference)
-                });
-                match found {
-                    Some(m) => Some(m.product_id),
-                    None => {
-                        return Err(usage(format!(
-                            "{vendor} service {service} is not mapped to {reference}"
-                        )));
-                    }
-                }
-            }
-            None => None,
-        };
-        if !store.remove_service_mapping(&vendor, &service, product)? {
-            return Err(usage(format!("{vendor} service {service} is not mapped")));
-        }
-        let status = store.status(&vendor)?;
-        report(
-            ctx,
-            &serde_json::json!({"vendor": vendor, "service": service, "unmapped": true, "status": status}),
-            || crate::out!("Unmapped {vendor} service {service}. Status: {}.", status.as_str()),
-        )?;
-        return Ok(EXIT_OK);
+        return unmap_service(ctx, &config, &mut store, args, service_ref);
     }
     if args.product.is_some() {
         return Err(usage(
             "--product goes with --set SERVICE (map it) or --unmap SERVICE (unmap that product only)",
         ));
     }
+    list_services(ctx, &store, args, super::wording(&config))
+}
+
+/// `map services --set SERVICE`: map it to a product (found or created), beside its other
+/// mappings (`--class`, `--also`) or in place of one, which a person confirms.
+fn set_service(
+    ctx: &Context,
+    config: &crate::config::Config,
+    store: &mut crate::store::Store,
+    args: &MapServicesArgs,
+    service_ref: &str,
+) -> anyhow::Result<u8> {
+    let vendor = target_vendor(store, config, args.vendor.as_deref())?;
+    let service = find_service(store, &vendor, service_ref)?;
+    let http = ctx.http(config)?;
+    let psa = psa(config, &http)?;
+    let classes = match &args.class {
+        Some(name) => Some(class_rule(config, &vendor, name)?),
+        None => None,
+    };
+    // A class rule is one share of a count: it goes beside the service's other mappings,
+    // as does `--also`; otherwise the new product replaces the old.
+    let beside = args.also || classes.is_some();
+    let was = store
+        .service_mappings(Some(&vendor))?
+        .into_iter()
+        .find(|m| m.service_key == service && !beside && m.classes.is_none());
+    // A mapping replaced by another product moves the service's billing: a person
+    // confirms it before anything changes (before a product is created, too).
+    let replacing = |ctx: &Context, was: &ServiceMapping, to: &str| -> anyhow::Result<bool> {
+        let doing = format!(
+            "replacing the mapping of {vendor} service {service} (was {}) with {to}",
+            was.product_identifier
+        );
+        let question = format!(
+            "Replace the mapping of {vendor} service {service} (was {}) with {to}? The next sync bills its usage to {to}.",
+            was.product_identifier
+        );
+        super::confirm(ctx, args.yes, &doing, &question)
+    };
+    let product = match (&args.product, &args.create_product) {
+        (Some(reference), _) => {
+            let product = find_product(psa.as_ref(), reference)?;
+            if let Some(was) = was.as_ref().filter(|w| w.product_id != product.id)
+                && !replacing(ctx, was, &product.identifier)?
+            {
+                crate::out!("Nothing changed.");
+                return Ok(EXIT_OK);
+            }
+            product
+        }
+        (None, Some(identifier)) => {
+            // Whether this PSA can create one is said before anything is asked.
+            catalog_admin(psa.as_ref())?;
+            if let Some(was) = was.as_ref().filter(|w| !w.product_identifier.eq_ignore_ascii_case(identifier))
+                && !replacing(ctx, was, identifier)?
+            {
+                crate::out!("Nothing changed.");
+                return Ok(EXIT_OK);
+            }
+            create_product(ctx, psa.as_ref(), store, &vendor, &service, identifier, args)?
+        }
+        (None, None) => {
+            return Err(usage(
+                "--set SERVICE needs --product PRODUCT (a catalog identifier or id) or --create-product",
+            ));
+        }
+    };
+    let mapping = ServiceMapping {
+        vendor: vendor.clone(),
+        service_key: service.clone(),
+        product_id: product.id,
+        product_identifier: product.identifier.clone(),
+        minimum: args.minimum,
+        bill_customer: args.bill_customer.as_deref().and_then(BillCustomer::parse),
+        committed_decreases: args.committed_decreases.as_deref() == Some("apply"),
+        classes,
+        included: args.included,
+    };
+    store.set_service_mapping(&mapping, beside, ctx.now)?;
+    let status = store.status(&vendor)?;
+    let replaced = was.filter(|w| w.product_id != mapping.product_id);
+    let json = serde_json::json!({
+        "mapping": mapping, "status": status,
+        "replaced": replaced.as_ref().map(|w| &w.product_identifier),
+    });
+    report(ctx, &json, || {
+        let mut text = format!(
+            "Mapped {vendor} service {service}{} -> {} ({})",
+            mapping
+                .classes
+                .as_ref()
+                .map(|c| format!(" ({} devices: {})", c.name, c.classes.join(", ")))
+                .unwrap_or_default(),
+            product.identifier,
+            product.description
+        );
+        if let Some(n) = mapping.included {
+            text.push_str(&format!(", billing what is over {n} included"));
+        }
+        if let Some(was) = &replaced {
+            text.push_str(&format!(
+                ", was {}. The next sync bills its usage to {}; recon no longer updates {} lines from it \
+                 (change any in {} that should stop billing)",
+                was.product_identifier,
+                product.identifier,
+                was.product_identifier,
+                psa.name()
+            ));
+        }
+        text.push_str(&format!(". Status: {}.", status.as_str()));
+        crate::out!("{}", crate::output::wrapped(&text, 0));
+    })?;
+    Ok(EXIT_OK)
+}
+
+/// `map services --unmap SERVICE [--product P]`: remove its mappings, or the one to P.
+fn unmap_service(
+    ctx: &Context,
+    config: &crate::config::Config,
+    store: &mut crate::store::Store,
+    args: &MapServicesArgs,
+    service_ref: &str,
+) -> anyhow::Result<u8> {
+    let vendor = target_vendor(store, config, args.vendor.as_deref())?;
+    let service = find_service(store, &vendor, service_ref)?;
+    let product = match &args.product {
+        Some(reference) => {
+            let mapped = store.service_mappings(Some(&vendor))?;
+            let found = mapped.iter().find(|m| {
+                m.service_key == service
+                    && (m.product_identifier.eq_ignore_ascii_case(reference)
+                        || m.product_id.to_string() == *reference)
+            });
+            match found {
+                Some(m) => Some(m.product_id),
+                None => {
+                    return Err(usage(format!("{vendor} service {service} is not mapped to {reference}")));
+                }
+            }
+        }
+        None => None,
+    };
+    if !store.remove_service_mapping(&vendor, &service, product)? {
+        return Err(usage(format!("{vendor} service {service} is not mapped")));
+    }
+    let status = store.status(&vendor)?;
+    report(
+        ctx,
+        &serde_json::json!({"vendor": vendor, "service": service, "unmapped": true, "status": status}),
+        || crate::out!("Unmapped {vendor} service {service}. Status: {}.", status.as_str()),
+    )?;
+    Ok(EXIT_OK)
+}
+
+/// `map services`: each service of each vendor (or `--vendor`'s) and what it maps to.
+fn list_services(
+    ctx: &Context,
+    store: &crate::store::Store,
+    args: &MapServicesArgs,
+    w: crate::output::wording::Wording,
+) -> anyhow::Result<u8> {
     let vendors: Vec<String> = match &args.vendor {
         Some(v) => vec![v.clone()],
         None => store.vendors()?.into_iter().map(|v| v.name).collect(),
@@ -657,7 +692,7 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
     } else if rows.is_empty() {
         crate::out!("No services to show; connect a vendor first.");
     } else {
-        crate::out!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows, w));
     }
     Ok(EXIT_OK)
 }

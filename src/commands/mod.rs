@@ -24,6 +24,7 @@ mod undo;
 use crate::cli::{Cli, Command, MapCommand};
 use crate::config::{self, Config, ConfigError};
 use crate::http::Http;
+use crate::output::wording::Wording;
 use crate::psa::Psa;
 use crate::store::Store;
 use anyhow::Context as _;
@@ -95,9 +96,6 @@ impl Context {
 
     pub fn config(&self) -> anyhow::Result<Config> {
         let config = Config::load(&self.config_path)?;
-        if let Some(psa) = &config.psa {
-            crate::output::wording::speak_for(psa.kind.0.profile);
-        }
         for warning in &config.warnings {
             crate::output::warn(self.quiet, warning);
         }
@@ -246,6 +244,11 @@ fn sandbox_config(
     (psa.0.sandbox_config)(sandbox, vendors).replace(recon_sandbox::SYNC_PUSH_EVERYTHING, tail)
 }
 
+/// The words of the config's PSA, for everything a command prints.
+pub fn wording(config: &Config) -> Wording {
+    config.psa.as_ref().map_or(Wording::NEUTRAL, |p| Wording(p.kind.0.profile))
+}
+
 /// The vendor's config section, or a usage error that lists the configured ones.
 pub fn vendor_config<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c crate::vendors::VendorConfig> {
     config.vendor(name).ok_or_else(|| {
@@ -263,7 +266,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Completions { shell } => {
             let mut buf = Vec::new();
-            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "recon", &mut buf);
+            clap_complete::generate(*shell, &mut Cli::command_line(), "recon", &mut buf);
             crate::out!("{}", String::from_utf8_lossy(&buf).trim_end());
             return Ok(EXIT_OK);
         }

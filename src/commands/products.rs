@@ -39,6 +39,7 @@ struct TableRow {
 
 pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8> {
     let config = ctx.config()?;
+    let w = super::wording(&config);
     let http = ctx.http(&config)?;
     let psa = psa(&config, &http)?;
     let table = match (args.subcategories, args.types) {
@@ -78,7 +79,7 @@ pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8>
         if rows.is_empty() {
             crate::out!("Nothing found.");
         } else {
-            crate::out!("{}", crate::output::table(&rows));
+            crate::out!("{}", crate::output::table(&rows, w));
             crate::out!("Pass an id to `recon map services --create-product` as {flag} ID.");
         }
         return Ok(EXIT_OK);
@@ -114,7 +115,7 @@ pub fn run(ctx: &Context, args: &crate::cli::ProductsArgs) -> anyhow::Result<u8>
     if rows.is_empty() {
         crate::out!("No catalog product matches.");
     } else {
-        crate::out!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows, w));
     }
     Ok(EXIT_OK)
 }

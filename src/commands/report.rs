@@ -18,7 +18,8 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<u8> {
             .latest_sync_run()?
             .ok_or_else(|| usage("there is no sync run to report yet; run `recon sync --dry-run` first"))?,
     };
-    let report = Report::load(&store, id)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
+    let words = config.as_ref().map_or(crate::output::wording::Wording::NEUTRAL, super::wording);
+    let report = Report::load(&store, id, words)?.ok_or_else(|| usage(format!("there is no run {id}")))?;
     let format = format_for(args.format, args.output.as_deref(), ctx.json);
     // A page of HTML on a terminal is noise: say where it can go instead.
     if args.output.is_none() && format == Format::Html && std::io::stdout().is_terminal() {
@@ -85,7 +86,7 @@ pub fn after_run(
     if page.is_none() && notify.is_none() {
         return Ok(done);
     }
-    let Some(report) = Report::load(store, run_id)? else { return Ok(done) };
+    let Some(report) = Report::load(store, run_id, super::wording(config))? else { return Ok(done) };
     if let Some(path) = page {
         match report::write_file(path, report::html::page(&report).as_bytes()) {
             Ok(()) => done.page = Some(path.to_path_buf()),

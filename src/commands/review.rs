@@ -12,28 +12,29 @@ use std::collections::BTreeMap;
 pub fn list(ctx: &Context, all: bool) -> anyhow::Result<u8> {
     let config = ctx.config()?;
     let store = ctx.store_to_read(Some(&config))?;
+    let w = super::wording(&config);
     let held = store.pending_held()?;
     let rejected = if all { store.standing_rejections()? } else { Vec::new() };
     if ctx.json {
-        let mut shown = ChangeJson::all(&held);
-        shown.extend(ChangeJson::all(&rejected));
+        let mut shown = ChangeJson::all(&held, w);
+        shown.extend(ChangeJson::all(&rejected, w));
         crate::output::print_json(&shown)?;
         return Ok(EXIT_OK);
     }
     if held.is_empty() {
         crate::out!("No changes are held for review.");
     } else {
-        let rows: Vec<HeldRow> = held.iter().map(held_row).collect();
-        crate::out!("{}", crate::output::table(&rows));
+        let rows: Vec<HeldRow> = held.iter().map(|c| held_row(c, w)).collect();
+        crate::out!("{}", crate::output::table(&rows, w));
         crate::out!(
             "{} held. Push with `recon approve ID...` (or --all); decline with `recon reject ID...`.",
             rows.len()
         );
     }
     if all && !rejected.is_empty() {
-        let rows: Vec<HeldRow> = rejected.iter().map(held_row).collect();
+        let rows: Vec<HeldRow> = rejected.iter().map(|c| held_row(c, w)).collect();
         crate::out!("Rejected, not proposed again until the vendor or PSA quantity moves:");
-        crate::out!("{}", crate::output::table(&rows));
+        crate::out!("{}", crate::output::table(&rows, w));
     }
     Ok(EXIT_OK)
 }
@@ -121,7 +122,7 @@ pub fn approve(ctx: &Context, ids: &[i64], all: bool) -> anyhow::Result<u8> {
             }
             Recheck::Conflict(conflict) => {
                 // It leaves review with why: the next sync plans from what ConnectWise holds now.
-                let why = wording::conflict(&conflict);
+                let why = wording::conflict(wording::Wording(psa.profile()), &conflict);
                 store.set_change_state(c.id, ChangeState::Failed, None, Some(&why), ctx.now)?;
                 conflicts.push((c.id, why));
             }

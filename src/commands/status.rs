@@ -44,6 +44,7 @@ struct StatusJson {
 pub fn run(ctx: &Context) -> anyhow::Result<u8> {
     // Status works without a config file (from the database alone) so cron mail can be read.
     let config = if ctx.config_path.exists() { Some(ctx.config()?) } else { None };
+    let w = config.as_ref().map_or(crate::output::wording::Wording::NEUTRAL, super::wording);
     let store = ctx.store_to_read(config.as_ref())?;
     let mut held: BTreeMap<String, usize> = BTreeMap::new();
     for change in store.pending_held()? {
@@ -98,7 +99,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<u8> {
                 last_net: r.last_net.map_or_else(|| "-".into(), crate::output::wording::signed_amount),
             })
             .collect();
-        crate::out!("{}", crate::output::table(&table));
+        crate::out!("{}", crate::output::table(&table, w));
     }
     Ok(EXIT_OK)
 }

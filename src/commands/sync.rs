@@ -148,10 +148,11 @@ fn check_period(period: Period, current: Period, vendors: &[&VendorConfig]) -> a
 /// The plan's warnings on stderr, and unless --json the plan and the usage nobody bills.
 fn print_plan(ctx: &Context, args: &SyncArgs, planned: &ops::Planned) {
     let plan = &planned.plan;
+    let words = wording::Wording(planned.psa.psa.profile());
     for w in &plan.warnings {
         // A failed account was already said as a failure, whatever -q says.
         if !matches!(w, crate::plan::Reason::AccountFailed { .. }) {
-            ctx.warn(&wording::warning(w));
+            ctx.warn(&wording::warning(words, w));
         }
     }
     if ctx.json {
@@ -160,7 +161,7 @@ fn print_plan(ctx: &Context, args: &SyncArgs, planned: &ops::Planned) {
     if planned.vendors.snapshots.is_empty() {
         crate::out!("No vendor could be read, so nothing was planned for {}.", plan.period);
     } else {
-        crate::output::plan_table::print_plan(plan, args.dry_run, args.all);
+        crate::output::plan_table::print_plan(plan, args.dry_run, args.all, words);
     }
     if !planned.unmapped.unbilled.is_empty() {
         crate::out!("{}", crate::output::wrapped(&wording::unbilled_line(&planned.unmapped.unbilled), 0));
@@ -181,7 +182,7 @@ fn print_json(
         run_id: outcome.run_id,
         dry_run: args.dry_run,
         pushed: push,
-        plan: PlanJson::new(&planned.plan),
+        plan: PlanJson::new(&planned.plan, wording::Wording(psa.psa.profile())),
         counts: planned.plan.counts(),
         vendor_errors: &vendors.errors,
         failed_accounts: &vendors.failed_accounts,

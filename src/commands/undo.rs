@@ -53,14 +53,15 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
         })
         .collect();
     let plan = Plan { period: run.period, lines, warnings: Vec::new() };
+    let words = crate::output::wording::Wording(psa.profile());
     if !ctx.json {
-        crate::output::plan_table::print_plan(&plan, !yes, true);
+        crate::output::plan_table::print_plan(&plan, !yes, true, words);
     }
     let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
     if !yes {
         if ctx.json {
             crate::output::print_json(
-                &serde_json::json!({"undo_of": run_id, "applied": false, "plan": PlanJson::new(&plan)}),
+                &serde_json::json!({"undo_of": run_id, "applied": false, "plan": PlanJson::new(&plan, words)}),
             )?;
         } else {
             crate::out!(
@@ -85,7 +86,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     let (done, failed) = (pushed.applied.len(), pushed.failed.len());
     if ctx.json {
         crate::output::print_json(&serde_json::json!({
-            "undo_of": run_id, "run_id": undo_run, "applied": done, "failed": failed, "plan": PlanJson::new(&plan)
+            "undo_of": run_id, "run_id": undo_run, "applied": done, "failed": failed, "plan": PlanJson::new(&plan, words)
         }))?;
     } else {
         crate::out!(

@@ -20,6 +20,8 @@ use url::Url;
 pub static PROFILE: Profile = Profile {
     name: "ConnectWise",
     container: "agreement",
+    container_option: "--agreement",
+    container_reference: "a ConnectWise agreement (name or id)",
     line: "addition",
     product: "catalog product",
     product_reference: "ConnectWise catalog product has the identifier",

@@ -22,6 +22,8 @@ use url::Url;
 pub static PROFILE: Profile = Profile {
     name: "Halo",
     container: "recurring invoice",
+    container_option: "--invoice",
+    container_reference: "a Halo recurring invoice (its id, or its contract's ref or id)",
     line: "recurring invoice line",
     product: "Item",
     product_reference: "Halo Item has the name or code",

@@ -20,7 +20,7 @@ pub struct HeldRow {
     reason: String,
 }
 
-pub fn held_row(c: &ChangeRecord) -> HeldRow {
+pub fn held_row(c: &ChangeRecord, w: wording::Wording) -> HeldRow {
     let line = &c.line;
     HeldRow {
         id: c.id,
@@ -31,7 +31,7 @@ pub fn held_row(c: &ChangeRecord) -> HeldRow {
         after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change: line.delta().map(wording::signed_quantity).unwrap_or_default(),
         reason: {
-            let why = line.reason.as_ref().map(wording::reason).unwrap_or_default();
+            let why = line.reason.as_ref().map(|r| wording::reason(w, r)).unwrap_or_default();
             match &c.error {
                 Some(note) => format!("{why}; {note}"),
                 None => why,

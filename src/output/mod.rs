@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tabled::Table;
 use tabled::settings::Style;
 use tabled::settings::object::Columns;
+use wording::Wording;
 
 pub fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -93,15 +94,16 @@ pub fn stdout_error() -> Option<String> {
 /// terminal's width (or `COLUMNS`): the widest columns, the free text (names, notes), wrap at
 /// word boundaries; narrow ones (actions, quantities, money) keep their width. Output to a
 /// pipe or a file is not wrapped, unless `COLUMNS` says how wide.
-pub fn table<I, T>(rows: I) -> String
+pub fn table<I, T>(rows: I, w: Wording) -> String
 where
     I: IntoIterator<Item = T>,
     T: tabled::Tabled,
 {
     let rows: Vec<T> = rows.into_iter().collect();
-    let (natural, words) = column_widths(&rows);
+    let (natural, words) = column_widths(&rows, w);
     let mut table = Table::new(&rows);
-    table.modify(tabled::settings::object::Rows::first(), tabled::settings::Format::content(header_word));
+    let header = move |h: &str| header_word(w, h);
+    table.modify(tabled::settings::object::Rows::first(), tabled::settings::Format::content(header));
     match target_width() {
         Some(width) if !fits(&natural, width) => {
             let fitted = fitted_widths(&natural, &words, width, BLANK_CHROME);
@@ -190,8 +192,8 @@ fn wrap_to(text: &str, indent: usize, width: usize) -> String {
 }
 
 /// Whether the rows fit the terminal (or `COLUMNS`) as a bordered table; always for a pipe.
-pub fn table_fits<T: tabled::Tabled>(rows: &[T]) -> bool {
-    target_width().is_none_or(|width| fits(&column_widths(rows).0, width))
+pub fn table_fits<T: tabled::Tabled>(rows: &[T], w: Wording) -> bool {
+    target_width().is_none_or(|width| fits(&column_widths(rows, w).0, width))
 }
 
 /// A bordered table costs a border and two spaces of padding a column, and one border more.
@@ -205,20 +207,20 @@ fn fits(natural: &[usize], width: usize) -> bool {
 
 /// A column header in the words of the PSA in use: "agreement" is ConnectWise's word for
 /// what Autotask calls a contract.
-fn header_word(header: &str) -> String {
+fn header_word(w: Wording, header: &str) -> String {
     match header {
-        "agreement" => wording::words().container.to_string(),
-        "active agreements" => format!("active {}s", wording::words().container),
+        "agreement" => w.container.to_string(),
+        "active agreements" => format!("active {}s", w.container),
         other => other.to_string(),
     }
 }
 
 /// Each column's natural width (the longest line of its header and cells) and its longest
 /// word, below which it is never wrapped.
-fn column_widths<T: tabled::Tabled>(rows: &[T]) -> (Vec<usize>, Vec<usize>) {
+fn column_widths<T: tabled::Tabled>(rows: &[T], w: Wording) -> (Vec<usize>, Vec<usize>) {
     let width_of = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     let word_of = |text: &str| text.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0);
-    let headers: Vec<String> = T::headers().iter().map(|h| header_word(h)).collect();
+    let headers: Vec<String> = T::headers().iter().map(|h| header_word(w, h)).collect();
     let mut natural: Vec<usize> = headers.iter().map(|h| width_of(h)).collect();
     let mut words: Vec<usize> = headers.iter().map(|h| word_of(h)).collect();
     for row in rows {

@@ -24,7 +24,7 @@ struct PlanRow {
 
 /// The plan as a table. Lines with no addition and nothing to bill are counted, not listed
 /// (`all` lists them); skips of one company that say the same for several vendors are one row.
-pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
+pub fn print_plan(plan: &Plan, dry_run: bool, all: bool, w: wording::Wording) {
     let title = if dry_run { "Plan (dry run)" } else { "Plan" };
     if plan.lines.is_empty() {
         crate::out!("{title} for {}: nothing to do (no mapped account has a mapped service).", plan.period);
@@ -33,10 +33,10 @@ pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
     let nothing_to_bill = |l: &PlanLine| matches!(l.reason, Some(crate::plan::Reason::NothingToBill));
     let shown: Vec<&PlanLine> = plan.lines.iter().filter(|l| all || !nothing_to_bill(l)).collect();
     let hidden = plan.lines.len() - shown.len();
-    let rows = merged_rows(&shown);
-    if crate::output::table_fits(&rows) {
+    let rows = merged_rows(&shown, w);
+    if crate::output::table_fits(&rows, w) {
         if !rows.is_empty() {
-            crate::out!("{}", crate::output::table(&rows));
+            crate::out!("{}", crate::output::table(&rows, w));
         }
     } else {
         print_narrow(rows);
@@ -52,7 +52,7 @@ pub fn print_plan(plan: &Plan, dry_run: bool, all: bool) {
         c.skipped
     );
     if hidden > 0 {
-        let line = wording::words().line;
+        let line = w.line;
         crate::out!("{hidden} unchanged lines have no {line} and nothing to bill; --all lists them.");
     }
     crate::out!("{}", crate::output::wrapped(&wording::totals_line(&plan.totals()), 0));
@@ -121,11 +121,11 @@ fn print_narrow(rows: Vec<PlanRow>) {
 
 /// One row per line, except that the skipped lines of one company with the same reason for
 /// several vendors (no agreement chosen, say) are one row that names every vendor.
-fn merged_rows(lines: &[&PlanLine]) -> Vec<PlanRow> {
+fn merged_rows(lines: &[&PlanLine], w: wording::Wording) -> Vec<PlanRow> {
     let mut groups: Vec<Vec<&PlanLine>> = Vec::new();
     for line in lines {
         let group =
-            groups.iter_mut().find(|g| g[0].action == Action::Skipped && wording::same_skip(g[0], line));
+            groups.iter_mut().find(|g| g[0].action == Action::Skipped && wording::same_skip(w, g[0], line));
         match group {
             Some(g) => g.push(line),
             None => groups.push(vec![line]),
@@ -134,19 +134,19 @@ fn merged_rows(lines: &[&PlanLine]) -> Vec<PlanRow> {
     groups
         .into_iter()
         .map(|group| {
-            let mut row = plan_row(group[0]);
+            let mut row = plan_row(group[0], w);
             if group.len() > 1 {
                 let mut vendors: Vec<String> = group.iter().map(|l| l.vendors().join(", ")).collect();
                 vendors.dedup();
                 row.vendor = vendors.join(", ");
-                row.note = wording::merged_skip_note(&group);
+                row.note = wording::merged_skip_note(w, &group);
             }
             row
         })
         .collect()
 }
 
-fn plan_row(line: &PlanLine) -> PlanRow {
+fn plan_row(line: &PlanLine, w: wording::Wording) -> PlanRow {
     let changes = matches!(line.action, Action::Add | Action::Update | Action::Held);
     let change = match (changes, line.delta()) {
         (true, Some(d)) if !d.is_zero() => wording::signed_quantity(d),
@@ -166,6 +166,6 @@ fn plan_row(line: &PlanLine) -> PlanRow {
         after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change,
         money,
-        note: wording::note(line),
+        note: wording::note(w, line),
     }
 }

@@ -7,51 +7,46 @@ use crate::reconcile::Conflict;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-/// The words of the PSA in use (its name, what holds a customer's lines, one line), for
-/// every sentence here. One process speaks to one PSA, so they are set once, when the config
-/// is read (`speak_for`), rather than threaded through every view and serializer; until then
-/// (no config yet) they are neutral.
-static WORDS: std::sync::RwLock<&'static crate::psa::Profile> = std::sync::RwLock::new(&NEUTRAL);
+/// The words of a PSA (its name, what holds a customer's lines, one line), for every
+/// sentence here that names them. Whoever prints passes the words of the PSA in use (from
+/// the config: `Context::wording`), or `NEUTRAL` before there is one.
+#[derive(Debug, Clone, Copy)]
+pub struct Wording(pub &'static crate::psa::Profile);
 
-static NEUTRAL: crate::psa::Profile = crate::psa::Profile {
+static NEUTRAL_PROFILE: crate::psa::Profile = crate::psa::Profile {
     name: "the PSA",
     container: "agreement",
+    container_option: "--agreement",
+    container_reference: "an agreement (name or id)",
     line: "line",
     product: "product",
     product_reference: "product",
     writes: crate::model::QuantityWrites::InPlace,
 };
 
-/// Speak of `profile`'s PSA from now on.
-pub fn speak_for(profile: &'static crate::psa::Profile) {
-    if let Ok(mut words) = WORDS.write() {
-        *words = profile;
-    }
+impl Wording {
+    /// No PSA named yet: "the PSA", "agreement", "line".
+    pub const NEUTRAL: Wording = Wording(&NEUTRAL_PROFILE);
 }
 
-/// The words of the PSA in use.
-pub fn words() -> &'static crate::psa::Profile {
-    WORDS.read().map_or(&NEUTRAL, |w| *w)
+impl std::ops::Deref for Wording {
+    type Target = crate::psa::Profile;
+
+    fn deref(&self) -> &crate::psa::Profile {
+        self.0
+    }
 }
 
 /// The option that chooses a company's container, in the PSA's word: `--agreement
 /// AGREEMENT`, `--contract CONTRACT`, `--invoice INVOICE` (aliases of one option).
-pub fn container_flag() -> &'static str {
-    match words().container {
-        "contract" => "--contract CONTRACT",
-        "recurring invoice" => "--invoice INVOICE",
-        _ => "--agreement AGREEMENT",
-    }
-}
-
-/// The option alone: `--agreement`, `--contract` or `--invoice`.
-pub fn container_option() -> &'static str {
-    container_flag().split(' ').next().unwrap_or("--agreement")
+pub fn container_flag(w: Wording) -> String {
+    let option = w.container_option;
+    format!("{option} {}", option.trim_start_matches('-').to_uppercase())
 }
 
 /// The container's word as a heading: "Agreement", "Contract", "Recurring invoice".
-pub fn container_heading() -> String {
-    capitalized(words().container)
+pub fn container_heading(w: Wording) -> String {
+    capitalized(w.container)
 }
 
 /// The text with its first letter upper case ("the PSA" starts a sentence as "The PSA").
@@ -87,9 +82,9 @@ pub fn unbilled_line(unbilled: &[crate::matching::UnbilledAccount]) -> String {
 }
 
 /// The sentence for a line's reason, with the command that fixes it where one exists.
-pub fn reason(r: &Reason) -> String {
+pub fn reason(w: Wording, r: &Reason) -> String {
     match r {
-        Reason::NothingToBill => format!("no {} and nothing to bill", words().line),
+        Reason::NothingToBill => format!("no {} and nothing to bill", w.line),
         Reason::VendorEmpty { vendor } => {
             format!("vendor {vendor} returned no accounts; nothing pushed for it")
         }
@@ -108,8 +103,8 @@ pub fn reason(r: &Reason) -> String {
              `recon companies --search` and set one with `recon map accounts --vendor {vendor} --set {} \
              --company {company_id} {}`",
             shell_word(account_id),
-            container_flag(),
-            container = words().container
+            container_flag(w),
+            container = w.container
         ),
         Reason::UsageUnknown { unknown, partial } => {
             let mut text = unknown.iter().map(unknown_text).collect::<Vec<_>>().join("; ");
@@ -120,32 +115,32 @@ pub fn reason(r: &Reason) -> String {
         }
         Reason::TooLarge => format!("the quantities add up to more than {}", u32::MAX),
         Reason::AdditionsNotRead { agreement } => {
-            format!("the {}s of {agreement} were not read; nothing pushed", words().line)
+            format!("the {}s of {agreement} were not read; nothing pushed", w.line)
         }
         Reason::SeveralAdditions { product, agreement, ids } => format!(
             "{} active {}s of {product} on {agreement} (ids {}); fix it in {}",
             ids.len(),
-            words().line,
+            w.line,
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
-            words().name
+            w.name
         ),
         Reason::Scheduled { product, additions } => format!(
             "{product} starts later: {}; nothing added before it (never duplicated)",
             additions
                 .iter()
-                .map(|(id, d)| format!("{} {id} from {d}", words().line))
+                .map(|(id, d)| format!("{} {id} from {d}", w.line))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
         Reason::TermsNotRead { agreement } => {
             format!(
                 "the billing terms of {agreement} were not read, so a new {} cannot be dated; nothing pushed",
-                words().line
+                w.line
             )
         }
         Reason::NoUnitsOnDate { date } => format!(
             "{} shows no units of this line in force on {date} (no unit row covers it), so the change cannot be computed; nothing pushed",
-            words().name
+            w.name
         ),
         Reason::ChangesLater { date, units } => format!(
             "the units change again from {date} (to {}): a change from the period's start would shift that one too; settle it in the PSA, then sync",
@@ -160,11 +155,11 @@ pub fn reason(r: &Reason) -> String {
         ),
         Reason::Held { hold } => hold_text(*hold),
         Reason::UndoCreated => {
-            format!("created by the run: set to 0 (recon does not cancel {}s)", words().line)
+            format!("created by the run: set to 0 (recon does not cancel {}s)", w.line)
         }
         Reason::UndoBackTo { quantity } => format!("back to {quantity}"),
         Reason::UndoGone { addition_id } => {
-            format!("{} {addition_id:?} is no longer active in {}", words().line, words().name)
+            format!("{} {addition_id:?} is no longer active in {}", w.line, w.name)
         }
         Reason::UndoChangedSince { run_id, now } => {
             format!("changed since run {run_id}: now {now}; left alone")
@@ -181,23 +176,23 @@ pub fn reason(r: &Reason) -> String {
 }
 
 /// The sentence for a warning: the reason, with what to do about it.
-pub fn warning(r: &Reason) -> String {
+pub fn warning(w: Wording, r: &Reason) -> String {
     match r {
         Reason::AccountGone { vendor, account_id, .. } => format!(
             "{} (if it is gone for good: recon map accounts --vendor {vendor} --unmap {})",
-            reason(r),
+            reason(w, r),
             shell_word(account_id)
         ),
-        Reason::UsageUnknown { .. } => format!("{}; nothing pushed from it", reason(r)),
-        _ => reason(r),
+        Reason::UsageUnknown { .. } => format!("{}; nothing pushed from it", reason(w, r)),
+        _ => reason(w, r),
     }
 }
 
 /// What a plan line's note column says: its reason, else why an add is dated as it is, else
 /// from when a dated update takes effect, its minimum, and that its addition is cancelled
 /// from a date.
-pub fn note(line: &PlanLine) -> String {
-    let mut notes: Vec<String> = Some(base_note(line)).filter(|n| !n.is_empty()).into_iter().collect();
+pub fn note(w: Wording, line: &PlanLine) -> String {
+    let mut notes: Vec<String> = Some(base_note(w, line)).filter(|n| !n.is_empty()).into_iter().collect();
     notes.extend(counted(line));
     notes.extend(line.sources.iter().filter_map(parts));
     notes.extend(line.findings.iter().map(finding));
@@ -205,9 +200,9 @@ pub fn note(line: &PlanLine) -> String {
 }
 
 /// The reason, else why a change is dated as it is, else its other facts.
-fn base_note(line: &PlanLine) -> String {
+fn base_note(w: Wording, line: &PlanLine) -> String {
     if let Some(r) = &line.reason {
-        return reason(r);
+        return reason(w, r);
     }
     // What of `before` is a pro-rata the PSA folds into the line at its next invoice.
     let pro_rata = match line.date_rule {
@@ -215,7 +210,7 @@ fn base_note(line: &PlanLine) -> String {
             "{} counts the pro-rata of {} {} adds to the line at its next invoice",
             crate::plan::format_quantity(line.before),
             crate::plan::format_quantity(Some(p)),
-            words().name
+            w.name
         )),
         _ => None,
     };
@@ -223,7 +218,7 @@ fn base_note(line: &PlanLine) -> String {
     if let (Some(date), Some(rule), false) =
         (line.effective_date, line.date_rule, line.action == Action::Unchanged)
     {
-        let dated = format!("from {date}: {}", date_rule(rule));
+        let dated = format!("from {date}: {}", date_rule(w, rule));
         return match pro_rata {
             Some(p) => format!("{dated}; {p}"),
             None => dated,
@@ -282,20 +277,20 @@ pub fn parts(source: &crate::plan::Source) -> Option<String> {
 /// Whether two skipped lines say the same about one company, so the plan shows them as one
 /// row: the same line (company, agreement, product) and the same reason, or "no agreement
 /// chosen", which differs per vendor only in the account to set.
-pub fn same_skip(a: &PlanLine, b: &PlanLine) -> bool {
+pub fn same_skip(w: Wording, a: &PlanLine, b: &PlanLine) -> bool {
     let (Some(ra), Some(rb)) = (&a.reason, &b.reason) else { return false };
     a.action == Action::Skipped
         && b.action == Action::Skipped
         && (a.company_id, &a.company, a.agreement_id, a.product_id)
             == (b.company_id, &b.company, b.agreement_id, b.product_id)
         && ra.code() == rb.code()
-        && (reason(ra) == reason(rb) || matches!(ra, Reason::NoAgreement { .. }))
+        && (reason(w, ra) == reason(w, rb) || matches!(ra, Reason::NoAgreement { .. }))
 }
 
 /// The note of a row that stands for several skipped lines (`same_skip`).
-pub fn merged_skip_note(lines: &[&PlanLine]) -> String {
+pub fn merged_skip_note(w: Wording, lines: &[&PlanLine]) -> String {
     let Some(first) = lines.first().and_then(|l| l.reason.as_ref()) else { return String::new() };
-    let Reason::NoAgreement { company_id, company, .. } = first else { return reason(first) };
+    let Reason::NoAgreement { company_id, company, .. } = first else { return reason(w, first) };
     let accounts: Vec<String> = lines
         .iter()
         .filter_map(|l| match &l.reason {
@@ -310,8 +305,8 @@ pub fn merged_skip_note(lines: &[&PlanLine]) -> String {
          set one with `recon map accounts --vendor VENDOR --set ACCOUNT --company {company_id} {placeholder}` \
          for {}",
         accounts.join(" and "),
-        container = words().container,
-        placeholder = container_flag(),
+        container = w.container,
+        placeholder = container_flag(w),
     )
 }
 
@@ -325,20 +320,19 @@ pub fn host_rate(r: &crate::rate::HostRate) -> String {
 }
 
 /// Why a new line starts (or a dated change takes effect) when it does.
-pub fn date_rule(rule: DateRule) -> String {
+pub fn date_rule(w: Wording, rule: DateRule) -> String {
     match rule {
-        DateRule::BillStart { date } => format!("the {} starts billing on {date}", words().container),
+        DateRule::BillStart { date } => format!("the {} starts billing on {date}", w.container),
         DateRule::AlreadyInvoiced { next_invoice } => format!(
             "the period is already invoiced and the {} does not prorate; {} takes it from the next invoice date ({next_invoice})",
-            words().container,
-            words().name
+            w.container, w.name
         ),
         DateRule::Posted { .. } => {
             "the period before it is already posted for billing, so it takes effect when the next one starts"
                 .to_string()
         }
         DateRule::NextInvoice { .. } => {
-            format!("{}'s next invoice; its own pro-rata settings decide the part month", words().name)
+            format!("{}'s next invoice; its own pro-rata settings decide the part month", w.name)
         }
     }
 }
@@ -395,41 +389,36 @@ pub fn agreement_label(a: &crate::model::BillingContainer) -> String {
 }
 
 /// Why a held change is not pushed on approval.
-pub fn conflict(conflict: &Conflict) -> String {
+pub fn conflict(w: Wording, conflict: &Conflict) -> String {
     match conflict {
         Conflict::CostChangedMeanwhile { now, then } => format!(
             "the line's unit cost changed since it was held (then {}, now {}); not overwritten",
             then.map_or("none".to_string(), |c| format!("{c:.2}")),
             now.map_or("none".to_string(), |c| format!("{c:.2}"))
         ),
-        Conflict::Incomplete => format!("the held line lacks a {}, product or quantity", words().container),
+        Conflict::Incomplete => format!("the held line lacks a {}, product or quantity", w.container),
         Conflict::AdditionGone { addition_id } => {
-            format!(
-                "{} {addition_id} is gone from {}; run `recon sync` to plan again",
-                words().line,
-                words().name
-            )
+            format!("{} {addition_id} is gone from {}; run `recon sync` to plan again", w.line, w.name)
         }
         Conflict::ChangedMeanwhile { now, then } => format!(
             "{} now holds {} (it held {} when the change was held); not overwritten: run `recon sync` to plan again",
-            capitalized(words().name),
+            capitalized(w.name),
             crate::plan::format_quantity(Some(*now)),
             crate::plan::format_quantity(*then)
         ),
         Conflict::SeveralAdditions { count } => {
-            format!("{count} active {}s of the product now; fix it in {}", words().line, words().name)
+            format!("{count} active {}s of the product now; fix it in {}", w.line, w.name)
         }
         Conflict::TermsNotRead => {
             format!(
                 "the {}'s billing terms were not found, so the new {} cannot be dated",
-                words().container,
-                words().line
+                w.container, w.line
             )
         }
         Conflict::NoUnitsOnDate { date } => {
             format!(
                 "{} shows no units of the line in force on {date}; run `recon sync` to plan again",
-                words().name
+                w.name
             )
         }
     }
@@ -580,11 +569,11 @@ pub struct FindingJson {
 }
 
 impl<'a> LineJson<'a> {
-    pub fn new(line: &'a PlanLine) -> LineJson<'a> {
+    pub fn new(line: &'a PlanLine, w: Wording) -> LineJson<'a> {
         LineJson {
             line,
             change: line.action.writes().then(|| line.delta()).flatten(),
-            reason: line.reason.as_ref().map(reason),
+            reason: line.reason.as_ref().map(|r| reason(w, r)),
             reason_code: line.reason.as_ref().map(Reason::code),
             findings: line
                 .findings
@@ -607,11 +596,11 @@ pub struct PlanJson<'a> {
 }
 
 impl<'a> PlanJson<'a> {
-    pub fn new(plan: &'a Plan) -> PlanJson<'a> {
+    pub fn new(plan: &'a Plan, w: Wording) -> PlanJson<'a> {
         PlanJson {
             period: plan.period.to_string(),
-            lines: plan.lines.iter().map(LineJson::new).collect(),
-            warnings: plan.warnings.iter().map(warning).collect(),
+            lines: plan.lines.iter().map(|l| LineJson::new(l, w)).collect(),
+            warnings: plan.warnings.iter().map(|r| warning(w, r)).collect(),
             totals: plan.totals(),
         }
     }
@@ -635,11 +624,11 @@ pub struct ChangeJson<'a> {
 }
 
 impl<'a> ChangeJson<'a> {
-    pub fn new(c: &'a crate::store::ChangeRecord) -> ChangeJson<'a> {
+    pub fn new(c: &'a crate::store::ChangeRecord, w: Wording) -> ChangeJson<'a> {
         ChangeJson {
             id: c.id,
             run_id: c.run_id,
-            line: LineJson::new(&c.line),
+            line: LineJson::new(&c.line, w),
             state: c.state,
             error: c.error.as_deref(),
             attempts: &c.attempts,
@@ -648,8 +637,8 @@ impl<'a> ChangeJson<'a> {
         }
     }
 
-    pub fn all(changes: &'a [crate::store::ChangeRecord]) -> Vec<ChangeJson<'a>> {
-        changes.iter().map(ChangeJson::new).collect()
+    pub fn all(changes: &'a [crate::store::ChangeRecord], w: Wording) -> Vec<ChangeJson<'a>> {
+        changes.iter().map(|c| ChangeJson::new(c, w)).collect()
     }
 }
 
@@ -697,11 +686,11 @@ mod tests {
             },
         ];
         for r in &reasons {
-            assert!(!reason(r).is_empty() && !r.code().is_empty());
+            assert!(!reason(Wording::NEUTRAL, r).is_empty() && !r.code().is_empty());
         }
         assert_eq!(reasons[3].code(), "partial_sum");
         assert_eq!(
-            reason(&reasons[3]),
+            reason(Wording::NEUTRAL, &reasons[3]),
             "also fed by v, which this run did not fetch; a partial sum is never pushed"
         );
     }

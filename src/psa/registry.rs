@@ -66,6 +66,11 @@ impl PsaKind {
         PSAS.iter().copied().find(|p| p.key() == key)
     }
 
+    /// Every registered PSA, the default first.
+    pub fn all() -> &'static [PsaKind] {
+        &PSAS
+    }
+
     /// `connectwise, autotask`: for messages.
     pub fn keys() -> Vec<&'static str> {
         PSAS.iter().map(|p| p.key()).collect()

@@ -995,7 +995,10 @@ mod tests {
             opt(line.after.map(|a| a.to_string())),
         );
         if let Some(reason) = &line.reason {
-            text.push_str(&format!(" ({})", crate::output::wording::reason(reason)));
+            text.push_str(&format!(
+                " ({})",
+                crate::output::wording::reason(crate::output::wording::Wording::NEUTRAL, reason)
+            ));
         }
         if !line.sources.is_empty() {
             let sources: Vec<String> = line
@@ -1532,7 +1535,11 @@ mod tests {
             let plan = world.plan();
             let got: Vec<String> = plan.lines.iter().map(render).collect();
             assert_eq!(got, want_lines, "{name}");
-            let warnings: Vec<String> = plan.warnings.iter().map(crate::output::wording::warning).collect();
+            let warnings: Vec<String> = plan
+                .warnings
+                .iter()
+                .map(|w| crate::output::wording::warning(crate::output::wording::Wording::NEUTRAL, w))
+                .collect();
             assert_eq!(warnings, want_warnings, "{name}");
             assert_eq!(plan.period, Period { year: 2026, month: 10 }, "{name}");
         }
@@ -2026,7 +2033,10 @@ mod tests {
         world.last_set.insert(17, (3, Decimal::from(4)));
         let line = world.plan().lines.remove(0);
         assert_eq!(line.action, Action::Held);
-        let text = crate::output::wording::reason(line.reason.as_ref().unwrap());
+        let text = crate::output::wording::reason(
+            crate::output::wording::Wording::NEUTRAL,
+            line.reason.as_ref().unwrap(),
+        );
         assert!(text.starts_with("changed in the PSA since run 3 (was 4, now 7)"), "{text}");
         // With outside_changes = "apply" it is planned as any other change.
         world.policy.outside_changes = Decision::Apply;

@@ -76,7 +76,13 @@ pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
             currency.to_string(),
             line.effective_date.map(|d| d.to_string()).unwrap_or_default(),
             line.reason.as_ref().map(Reason::code).unwrap_or_default().to_string(),
-            text(&line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
+            text(
+                &line
+                    .reason
+                    .as_ref()
+                    .map(|r| crate::output::wording::reason(report.words, r))
+                    .unwrap_or_default(),
+            ),
             text(c.error.as_deref().unwrap_or_default()),
             amount(crate::reconcile::pricing::vendor_cost(&line.sources)),
             line.findings.iter().map(|f| f.code()).collect::<Vec<_>>().join(";"),

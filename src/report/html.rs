@@ -170,7 +170,7 @@ fn headline(h: &mut String, r: &Report) {
     if r.details.currencies.len() > 1 {
         notes.push(format!(
             "The {}s bill in several currencies ({}): the totals add them as they are.",
-            crate::output::wording::words().container,
+            r.words.container,
             r.details.currencies.join(", ")
         ));
     }
@@ -338,7 +338,7 @@ fn changes(h: &mut String, r: &Report) {
             "<div class=\"scroll\"><table class=\"lines\">\n<thead><tr><th>{}</th><th>Product</th><th>Vendor</th>\
              <th class=\"num\">PSA qty</th><th class=\"num\">Vendor qty</th><th class=\"num\">Billed</th>\
              <th class=\"num\">Unit price</th><th class=\"num\">Monthly change</th><th>Status</th></tr></thead>\n",
-            esc(&crate::output::wording::container_heading())
+            esc(&crate::output::wording::container_heading(r.words))
         );
         for (company, lines) in &by_company {
             let net = r.headline().by_company.get(*company).map(|n| n.0).unwrap_or_default();
@@ -365,7 +365,7 @@ fn changes(h: &mut String, r: &Report) {
              <thead><tr><th>Company</th><th>{}</th><th>Product</th><th class=\"num\">Quantity</th></tr></thead><tbody>",
             crate::output::wording::plural(unchanged.len(), "line"),
             if unchanged.len() == 1 { "already matches" } else { "already match" },
-            esc(&crate::output::wording::container_heading())
+            esc(&crate::output::wording::container_heading(r.words))
         );
         for c in unchanged {
             let _ = write!(
@@ -395,7 +395,7 @@ fn line_row(h: &mut String, r: &Report, c: &ChangeRecord) {
         Some(m) if m < Decimal::ZERO => "num neg",
         _ => "num",
     };
-    let note = crate::output::wording::note(line);
+    let note = crate::output::wording::note(r.words, line);
     let _ = write!(
         h,
         "<tr class=\"{}\" data-change=\"{}\"><td class=\"c-container\">{}</td><td class=\"product c-product\">{}</td>\
@@ -600,7 +600,18 @@ fn audits(h: &mut String, r: &Report) {
 
 fn waiting(h: &mut String, r: &Report) {
     h.push_str("<section id=\"waiting\">\n<h2>What waits for a person</h2>\n");
+    waiting_held(h, r);
+    waiting_failures(h, r);
+    waiting_skipped(h, r);
+    waiting_unmapped(h, r);
+    waiting_gone(h, r);
+    waiting_excluded(h, r);
+    waiting_warnings(h, r);
+    h.push_str("</section>\n");
+}
 
+/// The changes the policy held, each with the command that decides it.
+fn waiting_held(h: &mut String, r: &Report) {
     let held = r.held();
     let _ = write!(h, "<h3 id=\"held\">Held for review ({})</h3>\n", held.len());
     if held.is_empty() {
@@ -630,12 +641,20 @@ fn waiting(h: &mut String, r: &Report) {
                 format_quantity(c.line.before),
                 c.line.after.map_or("-".to_string(), |q| q.to_string()),
                 c.line.revenue_change().map_or("&ndash;".to_string(), |m| r.amount(m, true, MINUS)),
-                esc(&c.line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
+                esc(&c
+                    .line
+                    .reason
+                    .as_ref()
+                    .map(|why| crate::output::wording::reason(r.words, why))
+                    .unwrap_or_default()),
             );
         }
         h.push_str("</tbody></table></div>\n");
     }
+}
 
+/// Every vendor, account, read and write that failed, and the run's own error.
+fn waiting_failures(h: &mut String, r: &Report) {
     let mut failures: Vec<String> = Vec::new();
     for (vendor, why) in &r.details.failed_vendors {
         failures.push(format!("<li><b>{}</b>: {}</li>", esc(vendor), esc(why)));
@@ -665,7 +684,10 @@ fn waiting(h: &mut String, r: &Report) {
     } else {
         let _ = write!(h, "<ul class=\"failures\">{}</ul>\n", failures.join(""));
     }
+}
 
+/// The lines skipped, with why.
+fn waiting_skipped(h: &mut String, r: &Report) {
     let skipped = r.skipped();
     let _ = write!(h, "<h3 id=\"skipped\">Skipped lines ({})</h3>\n", skipped.len());
     if skipped.is_empty() {
@@ -674,7 +696,7 @@ fn waiting(h: &mut String, r: &Report) {
         let _ = write!(
             h,
             "<div class=\"scroll\"><table><thead><tr><th>Company</th><th>{}</th><th>Product</th><th>Vendor</th><th>Why</th></tr></thead><tbody>\n",
-            esc(&crate::output::wording::container_heading())
+            esc(&crate::output::wording::container_heading(r.words))
         );
         for c in skipped {
             let _ = write!(
@@ -684,12 +706,20 @@ fn waiting(h: &mut String, r: &Report) {
                 esc(c.line.agreement.as_deref().unwrap_or("-")),
                 esc(c.line.product.as_deref().unwrap_or("-")),
                 esc(&c.line.vendors().join(", ")),
-                esc(&c.line.reason.as_ref().map(crate::output::wording::reason).unwrap_or_default()),
+                esc(&c
+                    .line
+                    .reason
+                    .as_ref()
+                    .map(|why| crate::output::wording::reason(r.words, why))
+                    .unwrap_or_default()),
             );
         }
         h.push_str("</tbody></table></div>\n");
     }
+}
 
+/// The accounts the vendors listed that nobody maps: their usage is not billed.
+fn waiting_unmapped(h: &mut String, r: &Report) {
     let unmapped = &r.details.unmapped;
     let _ = write!(h, "<h3 id=\"unmapped\">Accounts not mapped ({})</h3>\n", unmapped.len());
     if unmapped.is_empty() {
@@ -701,7 +731,10 @@ fn waiting(h: &mut String, r: &Report) {
         );
         account_table(h, "unmapped", unmapped);
     }
+}
 
+/// The mapped accounts their vendors no longer list: their lines were left alone.
+fn waiting_gone(h: &mut String, r: &Report) {
     let gone = r.gone_accounts();
     let _ = write!(h, "<h3 id=\"gone\">Accounts no longer listed ({})</h3>\n", gone.len());
     if gone.is_empty() {
@@ -712,7 +745,10 @@ fn waiting(h: &mut String, r: &Report) {
         );
         account_table(h, "gone", &gone);
     }
+}
 
+/// The accounts excluded from billing, with why.
+fn waiting_excluded(h: &mut String, r: &Report) {
     let excluded = &r.details.excluded;
     let _ = write!(h, "<h3 id=\"excluded\">Excluded from billing ({})</h3>\n", excluded.len());
     if excluded.is_empty() {
@@ -730,7 +766,10 @@ fn waiting(h: &mut String, r: &Report) {
         }
         h.push_str("</tbody></table></div>\n");
     }
+}
 
+/// The other warnings and notices of the run, when there are any.
+fn waiting_warnings(h: &mut String, r: &Report) {
     let other: Vec<String> = r
         .details
         .warnings
@@ -738,7 +777,7 @@ fn waiting(h: &mut String, r: &Report) {
         .filter(|w| {
             !matches!(w, crate::plan::Reason::AccountGone { .. } | crate::plan::Reason::AccountFailed { .. })
         })
-        .map(crate::output::wording::warning)
+        .map(|w| crate::output::wording::warning(r.words, w))
         .chain(r.details.notices.iter().cloned())
         .collect();
     if !other.is_empty() {
@@ -749,7 +788,6 @@ fn waiting(h: &mut String, r: &Report) {
             other.iter().map(|w| format!("<li>{}</li>", esc(w))).collect::<String>()
         );
     }
-    h.push_str("</section>\n");
 }
 
 /// Vendor accounts as a table: vendor, name, id.

@@ -8,7 +8,7 @@ pub mod csv;
 pub mod html;
 pub mod notify;
 
-use crate::output::wording::ChangeJson;
+use crate::output::wording::{ChangeJson, Wording};
 use crate::plan::{
     AccountRef, Action, ChangeState, MoneyTotals, Plan, PlanCounts, RunDetails, RunKind, decimal_number_of,
 };
@@ -38,6 +38,8 @@ pub struct Report {
     /// The latest `recon audit` of each recent month, newest first (the page's "Vendor
     /// invoices" section).
     pub audits: Vec<crate::store::AuditRecord>,
+    /// The words of the PSA the run wrote to, for every sentence of the report.
+    pub words: Wording,
 }
 
 /// How many months of audits the page shows.
@@ -46,16 +48,16 @@ pub const AUDIT_MONTHS: usize = 12;
 impl Report {
     /// The report of run `run_id`, as the ledger holds it now (a held line shows whether it
     /// was approved since).
-    pub fn load(store: &Store, run_id: i64) -> Result<Option<Report>, StoreError> {
+    pub fn load(store: &Store, run_id: i64, words: Wording) -> Result<Option<Report>, StoreError> {
         let Some(run) = store.run(run_id)? else { return Ok(None) };
         let details = store.run_details(run_id)?;
         let changes = store.changes(run_id)?;
-        let mut report = Report::new(run, details, changes);
+        let mut report = Report::new(run, details, changes, words);
         report.audits = store.latest_audits(AUDIT_MONTHS)?;
         Ok(Some(report))
     }
 
-    pub fn new(run: RunRecord, details: RunDetails, changes: Vec<ChangeRecord>) -> Report {
+    pub fn new(run: RunRecord, details: RunDetails, changes: Vec<ChangeRecord>, words: Wording) -> Report {
         let plan =
             |lines: Vec<crate::plan::PlanLine>| Plan { period: run.period, lines, warnings: Vec::new() };
         let planned = plan(changes.iter().map(|c| c.line.clone()).collect()).totals();
@@ -63,7 +65,7 @@ impl Report {
             plan(changes.iter().filter(|c| c.state == ChangeState::Applied).map(|c| c.line.clone()).collect())
                 .totals()
         });
-        Report { run, details, changes, planned, applied, audits: Vec::new() }
+        Report { run, details, changes, planned, applied, audits: Vec::new(), words }
     }
 
     /// The money of the headline: what was pushed, or for a dry run what would be.
@@ -272,12 +274,17 @@ impl<'a> ReportJson<'a> {
             counts: r.counts(),
             totals: &r.planned,
             applied_totals: r.applied.as_ref(),
-            lines: ChangeJson::all(&r.changes),
+            lines: ChangeJson::all(&r.changes, r.words),
             waiting: r.waiting().iter().map(|c| c.id).collect(),
             failed_vendors: &r.details.failed_vendors,
             failed_accounts: &r.details.failed_accounts,
             read_failures: &r.details.read_failures,
-            warnings: r.details.warnings.iter().map(crate::output::wording::warning).collect(),
+            warnings: r
+                .details
+                .warnings
+                .iter()
+                .map(|w| crate::output::wording::warning(r.words, w))
+                .collect(),
             unmapped_accounts: &r.details.unmapped,
             excluded_accounts: &r.details.excluded,
             gone_accounts: r.gone_accounts(),

@@ -832,7 +832,11 @@ pub(super) mod tests {
         store.set_change_state(one, ChangeState::Applied, None, None, at(5, 13)).expect("retry");
         assert_eq!(store.changes(run).expect("changes")[3].error, None);
 
-        let json = serde_json::to_value(crate::output::wording::ChangeJson::new(&changes[2])).expect("json");
+        let json = serde_json::to_value(crate::output::wording::ChangeJson::new(
+            &changes[2],
+            crate::output::wording::Wording::NEUTRAL,
+        ))
+        .expect("json");
         assert_eq!(json["before"], serde_json::json!(12.5));
         assert_eq!(json["state"], "waiting");
         assert_eq!(json["reason_code"], "held");

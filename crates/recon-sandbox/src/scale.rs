@@ -288,19 +288,17 @@ impl Additions<'_> {
     }
 }
 
-/// Generate the MSP of `scale`.
-fn generate(scale: &Scale) -> io::Result<LargeMsp> {
-    let catalog = fixtures::records("catalog.json", fixtures::CATALOG)?;
-    let products: BTreeMap<String, i64> = catalog
-        .iter()
-        .filter_map(|c| Some((c["identifier"].as_str()?.to_string(), c["id"].as_i64()?)))
-        .collect();
-    let mut rng = fastrand::Rng::with_seed(scale.seed);
+/// The id of the active agreement of company `i`.
+fn agreement_id(i: usize) -> i64 {
+    200_000 + i as i64
+}
 
+/// The active companies and their one agreement each (ConnectWise records), and each
+/// company's reference as an agreement names it.
+fn active_agreements(scale: &Scale) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let mut companies = Vec::with_capacity(scale.companies);
     let mut agreements = Vec::with_capacity(scale.companies + scale.inactive_agreements);
     let company_id = |i: usize| 100_000 + i as i64;
-    let agreement_id = |i: usize| 200_000 + i as i64;
     let mut company_refs = Vec::with_capacity(scale.companies);
     for i in 0..scale.companies {
         let name = company_name(i);
@@ -332,15 +330,18 @@ fn generate(scale: &Scale) -> io::Result<LargeMsp> {
         company_refs.push(reference);
     }
 
-    let mut additions = Additions {
-        rng: fastrand::Rng::with_seed(scale.seed ^ 0x5eed),
-        products: &products,
-        changed_per_mille: scale.changed_percent.min(100) * 10,
-        next_id: 1_000_000,
-        records: Vec::new(),
-        summary: ScaleSummary::default(),
-        agreements_with_lines: BTreeSet::new(),
-    };
+    (companies, agreements, company_refs)
+}
+
+/// The lines no vendor feeds: products of no vendor on every active agreement, and old
+/// agreements (cancelled or expired, never chosen) with lines of their own.
+fn other_lines(
+    scale: &Scale,
+    rng: &mut fastrand::Rng,
+    company_refs: &[Value],
+    agreements: &mut Vec<Value>,
+    additions: &mut Additions,
+) -> io::Result<()> {
     // Products no vendor feeds, on every active agreement.
     for i in 0..scale.companies {
         let mut others = OTHER_PRODUCTS.to_vec();
@@ -351,7 +352,7 @@ fn generate(scale: &Scale) -> io::Result<LargeMsp> {
         }
     }
     // Old agreements, never chosen: cancelled or expired, with additions of their own.
-    let inactive_base = 200_000 + scale.companies as i64;
+    let inactive_base = agreement_id(scale.companies);
     for j in 0..scale.inactive_agreements {
         let owner = rng.usize(0..scale.companies.max(1));
         let Some(reference) = company_refs.get(owner) else { break };
@@ -377,6 +378,52 @@ fn generate(scale: &Scale) -> io::Result<LargeMsp> {
             additions.push(id, identifier, quantity, false)?;
         }
     }
+
+    Ok(())
+}
+
+/// What the generated MSP holds, counted.
+fn summary(
+    scale: &Scale,
+    mut summary: ScaleSummary,
+    companies: &[Value],
+    agreements: &[Value],
+    additions: &[Value],
+    agreements_with_lines: usize,
+    picks: &[Vec<usize>],
+) -> ScaleSummary {
+    summary.companies = companies.len();
+    summary.agreements = agreements.len();
+    summary.active_agreements = scale.companies;
+    summary.additions = additions.len();
+    summary.agreements_with_lines = agreements_with_lines;
+    for (vendor, accounts) in VENDORS.iter().zip(picks) {
+        summary.accounts.insert(vendor.to_string(), accounts.len());
+    }
+    summary
+}
+
+/// Generate the MSP of `scale`.
+fn generate(scale: &Scale) -> io::Result<LargeMsp> {
+    let catalog = fixtures::records("catalog.json", fixtures::CATALOG)?;
+    let products: BTreeMap<String, i64> = catalog
+        .iter()
+        .filter_map(|c| Some((c["identifier"].as_str()?.to_string(), c["id"].as_i64()?)))
+        .collect();
+    let mut rng = fastrand::Rng::with_seed(scale.seed);
+
+    let (companies, mut agreements, company_refs) = active_agreements(scale);
+
+    let mut additions = Additions {
+        rng: fastrand::Rng::with_seed(scale.seed ^ 0x5eed),
+        products: &products,
+        changed_per_mille: scale.changed_percent.min(100) * 10,
+        next_id: 1_000_000,
+        records: Vec::new(),
+        summary: ScaleSummary::default(),
+        agreements_with_lines: BTreeSet::new(),
+    };
+    other_lines(scale, &mut rng, &company_refs, &mut agreements, &mut additions)?;
 
     // Each vendor's accounts sit on distinct companies, drawn at random.
     let mut pick = |n: usize| -> Vec<usize> {
@@ -466,15 +513,16 @@ fn generate(scale: &Scale) -> io::Result<LargeMsp> {
         nordpass.push((company_name(i), id, plan.to_string(), seats));
     }
 
-    let mut summary = additions.summary;
-    summary.companies = companies.len();
-    summary.agreements = agreements.len();
-    summary.active_agreements = scale.companies;
-    summary.additions = additions.records.len();
-    summary.agreements_with_lines = additions.agreements_with_lines.len();
-    for (vendor, accounts) in VENDORS.iter().zip(&picks) {
-        summary.accounts.insert(vendor.to_string(), accounts.len());
-    }
+    let agreements_with_lines = additions.agreements_with_lines.len();
+    let summary = summary(
+        scale,
+        additions.summary,
+        &companies,
+        &agreements,
+        &additions.records,
+        agreements_with_lines,
+        &picks,
+    );
     Ok(LargeMsp {
         companies,
         agreements,
