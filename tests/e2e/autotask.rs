@@ -1,9 +1,10 @@
 //! The same flow against the fake Autotask: dated unit adjustments, posted periods, zone
 //! discovery, paging, the thread limit and the hourly threshold, and never a doubled change,
-//! whether a run is killed or its answers are lost.
+//! whether a run is killed or its answers are lost. What every PSA keeps (a push killed
+//! midway, a new line's write killed, no key anywhere) is checked once for all in `contract`.
 
 use crate::harness::{Env, Kill, writes};
-use recon_sandbox::{Faults, Sandbox, SandboxOptions};
+use recon_sandbox::{Faults, Sandbox};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -134,28 +135,6 @@ fn contracts_are_mapped_by_name_number_or_id_and_services_by_name_or_id() {
     // --create-product is a ConnectWise feature: said plainly.
     let out = env.recon(&["map", "services", "--set", "vms", "--create-product", "X"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-#[test]
-fn a_process_killed_during_apply_never_doubles_a_change() {
-    let sandbox = Sandbox::start_with(SandboxOptions {
-        latency: Duration::from_millis(150),
-        ..SandboxOptions::default()
-    })
-    .unwrap();
-    let env = nodeware(sandbox, "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
-    let plan = env.run_json(&["sync", "--dry-run"], 0);
-    let planned = writes(&plan);
-    let before = units_before(&env, &planned);
-    env.kill_when(&["sync", "--yes"], || env.sandbox.autotask_adjustments().len() >= 3);
-    let sent = env.sandbox.autotask_adjustments().len();
-    assert!(sent < planned.len(), "killed too late to test anything");
-
-    let second = env.run_json(&["sync", "--yes"], 0);
-    assert_eq!(writes(&second).len(), planned.len() - sent, "only what was not sent is planned again");
-    assert_landed_once(&env, &planned, &before);
-    let runs = env.run_json(&["history"], 0);
-    assert!(runs.as_array().unwrap().iter().any(|r| r["result"] == "interrupted"), "{runs:#}");
 }
 
 #[test]
@@ -466,48 +445,6 @@ fn bad_autotask_configs_name_the_key_and_change_nothing() {
 }
 
 #[test]
-fn no_autotask_secret_leaks() {
-    let keys = recon_sandbox::Credentials {
-        at_secret: "CANARY-at-secret-77f1".into(),
-        at_integration_code: "CANARY-at-code-19ab".into(),
-        ..recon_sandbox::Credentials::default()
-    };
-    let sandbox =
-        Sandbox::start_with(SandboxOptions { credentials: keys.clone(), ..SandboxOptions::default() })
-            .unwrap();
-    let env = autotask_env(sandbox, &["nodeware"], "");
-    let mut seen = String::new();
-    for args in [
-        vec!["-vv", "check"],
-        vec!["-vv", "connect", "nodeware"],
-        vec!["map", "services", "--set", "vms", "--product", "NODEWARE-VMS"],
-        vec!["-vv", "--json", "sync", "--yes"],
-        vec!["-vv", "history", "1"],
-        vec!["report", "--format", "json"],
-    ] {
-        let out = env.recon(&args).output().unwrap();
-        seen.push_str(&String::from_utf8_lossy(&out.stdout));
-        seen.push_str(&String::from_utf8_lossy(&out.stderr));
-    }
-    // A wrong secret: the error names the problem, not the value.
-    let wrong = std::fs::read_to_string(&env.config)
-        .unwrap()
-        .replace("CANARY-at-secret-77f1", "CANARY-wrong-at-0c0c");
-    env.set_config(&wrong);
-    let out = env.recon(&["-vv", "sync", "--dry-run"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(err.contains("401"), "{err}");
-    seen.push_str(&err);
-    let db = std::fs::read(&env.db).unwrap();
-    let db = String::from_utf8_lossy(&db);
-    for canary in ["CANARY-at-secret-77f1", "CANARY-at-code-19ab", "CANARY-wrong-at-0c0c"] {
-        assert!(!seen.contains(canary), "{canary} appeared in output");
-        assert!(!db.contains(canary), "{canary} is in the database");
-    }
-}
-
-#[test]
 fn a_contract_billed_two_months_ahead_is_dated_after_them_and_never_held_after() {
     let env = nodeware(Sandbox::start().unwrap(), "");
     let today = chrono::Utc::now().date_naive();
@@ -550,20 +487,6 @@ fn killed_in_the_write_of(company: &str, point: Kill, setup: impl Fn(&Env)) {
     assert_landed_once(&env, &planned, &before);
     let again = env.run_json(&["sync", "--yes"], 0);
     assert!(writes(&again).is_empty(), "{point:?}: converged: {again:#}");
-}
-
-fn cafe_starts_today(env: &Env) {
-    let today = chrono::Utc::now().date_naive();
-    let plan = env.run_json(&["sync", "--dry-run"], 0);
-    let contract = crate::harness::line(&plan, "Café Lumière")["agreement_id"].as_i64().unwrap();
-    env.sandbox.autotask_set_contract_start(contract, today);
-}
-
-#[test]
-fn a_kill_in_the_first_line_of_a_contract_that_starts_mid_month_never_doubles_it() {
-    for point in Kill::EVERY {
-        killed_in_the_write_of("Café Lumière", point, cafe_starts_today);
-    }
 }
 
 #[test]

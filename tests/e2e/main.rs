@@ -5,6 +5,7 @@
 
 mod autotask;
 mod browser;
+mod contract;
 mod halopsa;
 mod harness;
 

@@ -3,7 +3,6 @@
 
 use crate::harness::Env;
 use recon_sandbox as sandbox;
-use recon_sandbox::{Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -196,44 +195,6 @@ fn without_a_terminal_sync_pushes_nothing_without_yes() {
 }
 
 #[test]
-fn a_process_killed_during_apply_converges_on_the_next_run() {
-    let sandbox = Sandbox::start_with(SandboxOptions {
-        latency: Duration::from_millis(120),
-        ..SandboxOptions::default()
-    })
-    .unwrap();
-    let text =
-        format!("{}\n[http]\nworkers = 1\ntimeout_seconds = 3\n", sandbox.config_toml_for(&["nodeware"]));
-    let env = Env::with_nodeware(sandbox, &text);
-    let plan = env.run_json(&["sync", "--dry-run"], 0);
-    let planned_writes = plan["counts"]["add"].as_u64().unwrap() + plan["counts"]["update"].as_u64().unwrap();
-
-    env.kill_when(&["sync", "--yes"], || env.cw_writes().len() >= 3);
-    let written_before = env.cw_writes().iter().filter(|r| r.status < 300).count();
-    assert!((written_before as u64) < planned_writes, "killed too late to test anything");
-
-    let second = env.run_json(&["sync", "--yes"], 0);
-    assert_converged(&env, &plan);
-    let remaining = second["counts"]["add"].as_u64().unwrap() + second["counts"]["update"].as_u64().unwrap();
-    assert_eq!(written_before as u64 + remaining, planned_writes, "no write was repeated or lost");
-
-    // The ledger of the killed run is settled: what ConnectWise shows is applied, the rest failed.
-    let runs = env.run_json(&["history"], 0);
-    let killed =
-        runs.as_array().unwrap().iter().find(|r| r["result"] == "interrupted").expect("interrupted run");
-    let changes = env.run_json(&["history", &killed["id"].to_string()], 0);
-    let writes: Vec<&Value> = changes["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| matches!(c["action"].as_str(), Some("add" | "update")))
-        .collect();
-    let applied = writes.iter().filter(|c| c["state"] == "applied").count();
-    assert_eq!(applied, written_before, "{writes:#?}");
-    assert!(writes.iter().all(|c| c["state"] == "applied" || c["state"] == "failed"), "{writes:#?}");
-}
-
-#[test]
 fn undo_shows_the_reverse_then_applies_it() {
     let env = nodeware_with("");
     let sync = env.run_json(&["sync", "--yes"], 0);
@@ -287,26 +248,4 @@ fn on_a_terminal_sync_asks_before_pushing() {
     assert!(screen.contains("Push") && screen.contains("[y/N]"), "{screen}");
     assert!(screen.contains("Nothing pushed"), "{screen}");
     assert!(env.cw_writes().is_empty());
-}
-
-/// A ConnectWise create killed at each point of its write: the next run converges with one
-/// addition per product, at the vendor's quantity.
-#[test]
-fn a_kill_in_the_write_of_a_new_addition_never_creates_it_twice() {
-    for point in crate::harness::Kill::EVERY {
-        let sandbox = Sandbox::start().unwrap();
-        let text =
-            format!("{}\n[http]\nworkers = 1\ntimeout_seconds = 3\n", sandbox.config_toml_for(&["nodeware"]));
-        let env = Env::with_nodeware(sandbox, &text);
-        let plan = env.run_json(&["sync", "--dry-run"], 0);
-        let add =
-            plan["lines"].as_array().unwrap().iter().find(|l| l["action"] == "add").expect("an add").clone();
-        let agreement = add["agreement_id"].as_i64().unwrap();
-        let product = add["product"].as_str().unwrap().to_string();
-        let landed = || !env.live_additions(agreement, &product).is_empty();
-        let second =
-            env.killed_in_a_write("connectwise", &format!("agreements/{agreement}/additions"), point, landed);
-        assert_eq!(second.status.code(), Some(0), "{point:?}: {}", String::from_utf8_lossy(&second.stderr));
-        assert_converged(&env, &plan);
-    }
 }

@@ -1,0 +1,398 @@
+//! The contract every PSA keeps, checked the same way on each (ConnectWise, Autotask,
+//! HaloPSA): a push killed at any moment never doubles or drops a line and the next run
+//! converges; the write of a new line killed at each point of its life lands once; and no
+//! key of the PSA appears in anything recon prints or stores. Each PSA says only how its
+//! fake is configured and read (`Case`); what is checked is the same for all.
+
+use crate::harness::{Env, Kill, writes};
+use recon_sandbox::{Credentials, Sandbox, SandboxOptions};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A check, made before a push, of what the PSA holds after it.
+type Landed = Box<dyn Fn(&Env)>;
+
+/// One PSA as the contract drives it.
+struct Case {
+    key: &'static str,
+    /// Its sandbox config with these vendors.
+    config: fn(&Sandbox, &[&str]) -> String,
+    /// The writes of lines the fake has taken so far.
+    taken: fn(&Env) -> usize,
+    /// Whether a taken write is exactly one planned line (a Halo re-post may carry one the
+    /// killed run had in flight, so its next run plans at most one more than was left).
+    one_line_per_write: bool,
+    /// Made before a push of `plan`: the check that each planned line then holds the vendor's
+    /// quantity on exactly one line of the PSA, and nothing it held before was lost.
+    landed_once: fn(&Env, &Value) -> Landed,
+    /// The new line whose write is killed (`None`: the plan's first add), and what makes it
+    /// one first (an Autotask contract that starts this month).
+    new_line: (Option<&'static str>, fn(&Env)),
+    /// The write of a line (a new one).
+    write_of: fn(&Value) -> WriteOf,
+    /// Its keys as canaries.
+    keys: fn() -> Keys,
+}
+
+/// Where the write of one line goes, and when it landed.
+struct WriteOf {
+    server: &'static str,
+    /// Text of its path or body that no other write has.
+    only: String,
+    landed: Box<dyn Fn(&Env) -> bool>,
+}
+
+/// A PSA's keys as canaries, one of them made wrong, and what the wrong one's error says.
+struct Keys {
+    credentials: Credentials,
+    canaries: Vec<&'static str>,
+    right: &'static str,
+    wrong: &'static str,
+    says: &'static str,
+}
+
+fn cases() -> [Case; 3] {
+    [connectwise(), autotask(), halopsa()]
+}
+
+fn env_of(case: &Case, options: SandboxOptions, extra: &str) -> Env {
+    let sandbox = Sandbox::start_with(options).unwrap();
+    let text = format!("{}{extra}", (case.config)(&sandbox, &["nodeware"]));
+    Env::with_nodeware(sandbox, &text)
+}
+
+#[test]
+fn every_psa_survives_a_push_killed_midway_and_the_next_run_converges() {
+    for case in cases() {
+        let options = SandboxOptions { latency: Duration::from_millis(150), ..SandboxOptions::default() };
+        let env = env_of(&case, options, "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
+        let plan = env.run_json(&["sync", "--dry-run"], 0);
+        let planned = writes(&plan).len();
+        let landed = (case.landed_once)(&env, &plan);
+        env.kill_when(&["sync", "--yes"], || (case.taken)(&env) >= 3);
+        let taken = (case.taken)(&env);
+        assert!(taken < planned, "{}: killed too late to test anything", case.key);
+
+        let second = env.run_json(&["sync", "--yes"], 0);
+        let remaining = writes(&second).len();
+        if case.one_line_per_write {
+            assert_eq!(
+                remaining,
+                planned - taken,
+                "{}: only what was not written is planned again",
+                case.key
+            );
+        } else {
+            assert!(
+                remaining <= planned - taken + 1,
+                "{}: only what was not written is planned again",
+                case.key
+            );
+        }
+        landed(&env);
+
+        // The ledger of the killed run is settled: each write applied or failed, none left
+        // in between; where a write is one line, as many applied as the PSA took.
+        let runs = env.run_json(&["history"], 0);
+        let killed = runs.as_array().unwrap().iter().find(|r| r["result"] == "interrupted");
+        let killed = killed.unwrap_or_else(|| panic!("{}: an interrupted run: {runs:#}", case.key));
+        let changes = env.run_json(&["history", &killed["id"].to_string()], 0);
+        let written: Vec<&Value> = changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| matches!(c["action"].as_str(), Some("add" | "update")))
+            .collect();
+        assert!(written.iter().all(|c| c["state"] == "applied" || c["state"] == "failed"), "{written:#?}");
+        if case.one_line_per_write {
+            let applied = written.iter().filter(|c| c["state"] == "applied").count();
+            assert_eq!(applied, taken, "{}: {written:#?}", case.key);
+        }
+        let again = env.run_json(&["sync", "--yes"], 0);
+        assert!(writes(&again).is_empty(), "{}: converged: {again:#}", case.key);
+    }
+}
+
+#[test]
+fn every_psa_creates_a_new_line_once_wherever_its_write_is_killed() {
+    for case in cases() {
+        for point in Kill::EVERY {
+            let env =
+                env_of(&case, SandboxOptions::default(), "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
+            (case.new_line.1)(&env);
+            let plan = env.run_json(&["sync", "--dry-run"], 0);
+            let target = match case.new_line.0 {
+                Some(company) => crate::harness::line(&plan, company).clone(),
+                None => {
+                    plan["lines"].as_array().unwrap().iter().find(|l| l["action"] == "add").unwrap().clone()
+                }
+            };
+            assert_eq!(target["action"], "add", "{}: {target}", case.key);
+            let landed = (case.landed_once)(&env, &plan);
+            let write = (case.write_of)(&target);
+            let second = env.killed_in_a_write(write.server, &write.only, point, || (write.landed)(&env));
+            let stderr = String::from_utf8_lossy(&second.stderr);
+            assert_eq!(second.status.code(), Some(0), "{} {point:?}: {stderr}", case.key);
+            landed(&env);
+            let again = env.run_json(&["sync", "--yes"], 0);
+            assert!(writes(&again).is_empty(), "{} {point:?}: converged: {again:#}", case.key);
+        }
+    }
+}
+
+#[test]
+fn no_psa_key_or_token_appears_in_what_recon_prints_or_stores() {
+    for case in cases() {
+        let Keys { credentials, canaries, right, wrong, says } = (case.keys)();
+        let env = {
+            let sandbox =
+                Sandbox::start_with(SandboxOptions { credentials, ..SandboxOptions::default() }).unwrap();
+            let text = (case.config)(&sandbox, &["nodeware"]);
+            Env::with_config(sandbox, &text)
+        };
+        let mut seen = String::new();
+        for args in [
+            vec!["-vv", "check"],
+            vec!["-vv", "connect", "nodeware"],
+            vec!["-vv", "map", "services", "--set", "vms", "--product", "NODEWARE-VMS"],
+            vec!["-vv", "--json", "sync", "--yes"],
+            vec!["-vv", "history", "1"],
+            vec!["-vv", "report", "--format", "json"],
+        ] {
+            let out = env.recon(&args).output().unwrap();
+            seen.push_str(&String::from_utf8_lossy(&out.stdout));
+            seen.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
+        // A wrong key fails, and says what is wrong without the key.
+        env.set_config(&std::fs::read_to_string(&env.config).unwrap().replace(right, wrong));
+        let out = env.recon(&["-vv", "sync", "--dry-run"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {text}", case.key);
+        assert!(text.contains(says), "{}: {says}: {text}", case.key);
+        seen.push_str(&text);
+        let db = String::from_utf8_lossy(&std::fs::read(&env.db).unwrap()).to_string();
+        for canary in canaries.iter().chain([&wrong]) {
+            assert!(!seen.contains(canary), "{}: {canary} appeared in output", case.key);
+            assert!(!db.contains(canary), "{}: {canary} is in the database", case.key);
+        }
+    }
+}
+
+fn connectwise() -> Case {
+    Case {
+        key: "connectwise",
+        config: |sandbox, vendors| sandbox.config_toml_for(vendors),
+        taken: |env| env.cw_writes().iter().filter(|r| r.status < 300).count(),
+        one_line_per_write: true,
+        landed_once: |_, plan| {
+            // Every add, update and unchanged line of the plan holds in ConnectWise, once.
+            let lines: Vec<Value> = plan["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| matches!(l["action"].as_str(), Some("add" | "update" | "unchanged")))
+                .cloned()
+                .collect();
+            Box::new(move |env| {
+                for line in &lines {
+                    let (agreement, product) =
+                        (line["agreement_id"].as_i64().unwrap(), line["product"].as_str().unwrap());
+                    let found = env.live_additions(agreement, product);
+                    if line["after"] == 0 && found.is_empty() {
+                        continue;
+                    }
+                    assert_eq!(found.len(), 1, "{product} on {agreement}: {found:?}");
+                    assert_eq!(
+                        found[0]["quantity"].as_f64(),
+                        line["after"].as_f64(),
+                        "{product} on {agreement}"
+                    );
+                }
+            })
+        },
+        new_line: (None, |_| {}),
+        write_of: |line| {
+            let agreement = line["agreement_id"].as_i64().unwrap();
+            let product = line["product"].as_str().unwrap().to_string();
+            let landed = Box::new(move |env: &Env| !env.live_additions(agreement, &product).is_empty());
+            WriteOf { server: "connectwise", only: format!("agreements/{agreement}/additions"), landed }
+        },
+        keys: || {
+            let keys = Credentials {
+                cw_public_key: "CANARY-cw-public-3a1e".into(),
+                cw_private_key: "CANARY-cw-private-9d2f".into(),
+                cw_client_id: "CANARY-cw-client-5b7c".into(),
+                ..Credentials::default()
+            };
+            let canaries = vec!["CANARY-cw-public-3a1e", "CANARY-cw-private-9d2f", "CANARY-cw-client-5b7c"];
+            Keys {
+                credentials: keys,
+                canaries,
+                right: "CANARY-cw-private-9d2f",
+                wrong: "CANARY-cw-wrong-0e0e",
+                says: "401",
+            }
+        },
+    }
+}
+
+fn autotask() -> Case {
+    Case {
+        key: "autotask",
+        config: |sandbox, vendors| sandbox.autotask_config_toml_for(vendors),
+        taken: |env| env.sandbox.autotask_adjustments().len(),
+        one_line_per_write: true,
+        landed_once: |env, plan| {
+            // On each line's effective date Autotask holds the vendor's quantity, and the
+            // adjustments it received add up to exactly that change, one per line.
+            let planned = writes(plan);
+            let before: BTreeMap<(i64, i64), i64> = planned
+                .iter()
+                .map(|l| {
+                    let key = (l["agreement_id"].as_i64().unwrap(), l["product_id"].as_i64().unwrap());
+                    (
+                        key,
+                        env.sandbox.autotask_units_at(key.0, key.1, date(&l["effective_date"])).unwrap_or(0),
+                    )
+                })
+                .collect();
+            Box::new(move |env| {
+                for line in &planned {
+                    let key = (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
+                    let on = date(&line["effective_date"]);
+                    let units = env.sandbox.autotask_units_at(key.0, key.1, on);
+                    assert_eq!(units, line["after"].as_i64(), "{} on {on}: {line}", line["company"]);
+                    let start = before.get(&key).copied().unwrap_or(0);
+                    assert_eq!(units.unwrap() - start, line["change"].as_i64().unwrap(), "{line}");
+                }
+                let mut per_line: BTreeMap<i64, usize> = BTreeMap::new();
+                for (line, _, _) in env.sandbox.autotask_adjustments() {
+                    *per_line.entry(line).or_default() += 1;
+                }
+                assert!(per_line.values().all(|n| *n == 1), "a line got two adjustments: {per_line:?}");
+                assert_eq!(per_line.len(), planned.len());
+            })
+        },
+        new_line: (Some("Café Lumière"), |env| {
+            // A contract that starts today: its first line is created, not adjusted.
+            let plan = env.run_json(&["sync", "--dry-run"], 0);
+            let contract = crate::harness::line(&plan, "Café Lumière")["agreement_id"].as_i64().unwrap();
+            env.sandbox.autotask_set_contract_start(contract, chrono::Utc::now().date_naive());
+        }),
+        write_of: |line| {
+            let (contract, service) =
+                (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
+            let (on, after) = (date(&line["effective_date"]), line["after"].as_i64());
+            let landed =
+                Box::new(move |env: &Env| env.sandbox.autotask_units_at(contract, service, on) == after);
+            WriteOf { server: "autotask", only: format!("\"contractID\":{contract},"), landed }
+        },
+        keys: || {
+            let keys = Credentials {
+                at_secret: "CANARY-at-secret-77f1".into(),
+                at_integration_code: "CANARY-at-code-19ab".into(),
+                ..Credentials::default()
+            };
+            let canaries = vec!["CANARY-at-secret-77f1", "CANARY-at-code-19ab"];
+            Keys {
+                credentials: keys,
+                canaries,
+                right: "CANARY-at-secret-77f1",
+                wrong: "CANARY-wrong-at-0c0c",
+                says: "401",
+            }
+        },
+    }
+}
+
+fn halopsa() -> Case {
+    Case {
+        key: "halopsa",
+        config: |sandbox, vendors| sandbox.halopsa_config_toml_for(vendors),
+        taken: |env| {
+            let reposts = env.sandbox.requests().into_iter();
+            reposts
+                .filter(|r| {
+                    r.server == "halopsa" && r.method == "POST" && r.path_and_query.starts_with("/api/")
+                })
+                .count()
+        },
+        one_line_per_write: false,
+        landed_once: |env, plan| {
+            // Halo holds the vendor's quantity on one live line of each planned item, every
+            // line an invoice had before is still there, and each add made one new line.
+            let planned = writes(plan);
+            let before: BTreeMap<i64, BTreeSet<i64>> = planned
+                .iter()
+                .filter_map(|l| l["agreement_id"].as_i64())
+                .map(|invoice| (invoice, halo_line_ids(env, invoice)))
+                .collect();
+            Box::new(move |env| {
+                for line in &planned {
+                    let invoice = line["agreement_id"].as_i64().unwrap();
+                    let item = line["product_id"].as_i64().unwrap();
+                    let of_item: Vec<Value> = env
+                        .sandbox
+                        .halo_invoice_lines(invoice)
+                        .into_iter()
+                        .filter(|l| l["_itemid"].as_i64() == Some(item))
+                        .filter(|l| l["isinactive"] != true && l["enddate"].is_null())
+                        .collect();
+                    assert_eq!(
+                        of_item.len(),
+                        1,
+                        "one live line of item {item} on invoice {invoice}: {of_item:#?}"
+                    );
+                    assert_eq!(of_item[0]["qty_order"].as_f64(), line["after"].as_f64(), "{line}");
+                }
+                for (invoice, ids) in &before {
+                    let now = halo_line_ids(env, *invoice);
+                    assert!(
+                        ids.is_subset(&now),
+                        "invoice {invoice} lost a line: before {ids:?}, now {now:?}"
+                    );
+                    let adds = planned
+                        .iter()
+                        .filter(|l| l["agreement_id"] == *invoice && l["action"] == "add")
+                        .count();
+                    assert_eq!(now.len(), ids.len() + adds, "invoice {invoice}: one new line per add");
+                }
+            })
+        },
+        new_line: (Some("Café Lumière"), |_| {}),
+        write_of: |line| {
+            let (invoice, item) =
+                (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
+            let after = line["after"].as_f64();
+            let landed = Box::new(move |env: &Env| {
+                let lines = env.sandbox.halo_invoice_lines(invoice);
+                lines.iter().any(|l| l["_itemid"].as_i64() == Some(item) && l["qty_order"].as_f64() == after)
+            });
+            WriteOf { server: "halopsa", only: format!("\"id\":{invoice},\"lines\""), landed }
+        },
+        keys: || {
+            let keys = Credentials {
+                halo_client_secret: "CANARY-halo-secret-61be".into(),
+                ..Credentials::default()
+            };
+            // Halo's tokens are canaries too: the fake issues them as `halo-token-...`.
+            let canaries = vec!["CANARY-halo-secret-61be", "halo-token-"];
+            Keys {
+                credentials: keys,
+                canaries,
+                right: "CANARY-halo-secret-61be",
+                wrong: "CANARY-halo-wrong-0c4d",
+                says: "client_secret",
+            }
+        },
+    }
+}
+
+fn date(text: &Value) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(text.as_str().unwrap(), "%Y-%m-%d").unwrap()
+}
+
+fn halo_line_ids(env: &Env, invoice: i64) -> BTreeSet<i64> {
+    env.sandbox.halo_invoice_lines(invoice).iter().filter_map(|l| l["id"].as_i64()).collect()
+}
