@@ -403,6 +403,25 @@ fn summary(
     summary
 }
 
+/// Each vendor's accounts, on distinct companies drawn at random: the companies' indexes of
+/// Nodeware, Huntress, SaaS Alerts, NordLayer and NordPass (`VENDORS`' order).
+fn vendor_companies(scale: &Scale, rng: &mut fastrand::Rng) -> [Vec<usize>; 5] {
+    let mut pick = |n: usize| -> Vec<usize> {
+        let mut indexes: Vec<usize> = (0..scale.companies).collect();
+        rng.shuffle(&mut indexes);
+        indexes.truncate(n);
+        indexes.sort_unstable();
+        indexes
+    };
+    [
+        pick(scale.nodeware),
+        pick(scale.huntress),
+        pick(scale.saas_alerts),
+        pick(scale.nordlayer),
+        pick(scale.nordpass),
+    ]
+}
+
 /// Generate the MSP of `scale`.
 fn generate(scale: &Scale) -> io::Result<LargeMsp> {
     let catalog = fixtures::records("catalog.json", fixtures::CATALOG)?;
@@ -425,21 +444,7 @@ fn generate(scale: &Scale) -> io::Result<LargeMsp> {
     };
     other_lines(scale, &mut rng, &company_refs, &mut agreements, &mut additions)?;
 
-    // Each vendor's accounts sit on distinct companies, drawn at random.
-    let mut pick = |n: usize| -> Vec<usize> {
-        let mut indexes: Vec<usize> = (0..scale.companies).collect();
-        rng.shuffle(&mut indexes);
-        indexes.truncate(n);
-        indexes.sort_unstable();
-        indexes
-    };
-    let picks = [
-        pick(scale.nodeware),
-        pick(scale.huntress),
-        pick(scale.saas_alerts),
-        pick(scale.nordlayer),
-        pick(scale.nordpass),
-    ];
+    let picks = vendor_companies(scale, &mut rng);
     let mut vendor_rng = fastrand::Rng::with_seed(scale.seed ^ 0xacc0);
     let rng = &mut vendor_rng;
 
