@@ -68,11 +68,7 @@ fn rule_words(m: &ServiceMapping) -> Option<String> {
 
 /// `--class NAME`: a class set of the vendor (its own, or one in its config section), else
 /// one of its classes; stored with the mapping as the classes it stands for now.
-fn class_rule(
-    config: &crate::config::Config,
-    vendor: &str,
-    name: &str,
-) -> anyhow::Result<crate::counting::ClassRule> {
+fn class_rule(config: &Config, vendor: &str, name: &str) -> anyhow::Result<crate::counting::ClassRule> {
     let source = config
         .vendor(vendor)
         .ok_or_else(|| usage(format!("{vendor} is not configured, so its device classes are not known")))?;
@@ -501,13 +497,12 @@ pub fn services(ctx: &Context, args: &MapServicesArgs) -> anyhow::Result<u8> {
 /// mappings (`--class`, `--also`) or in place of one, which a person confirms.
 fn set_service(
     ctx: &Context,
-    config: &crate::config::Config,
-    store: &mut crate::store::Store,
+    config: &Config,
+    store: &mut Store,
     args: &MapServicesArgs,
     service_ref: &str,
 ) -> anyhow::Result<u8> {
-    let vendor = target_vendor(store, config, args.vendor.as_deref())?;
-    let service = find_service(store, &vendor, service_ref)?;
+    let (vendor, service) = target_service(store, config, args, service_ref)?;
     let http = ctx.http(config)?;
     let psa = psa(config, &http)?;
     let classes = match &args.class {
@@ -610,16 +605,27 @@ fn set_service(
     Ok(EXIT_OK)
 }
 
+/// The vendor (`--vendor`, or the only one connected) and the key of its service named.
+fn target_service(
+    store: &Store,
+    config: &Config,
+    args: &MapServicesArgs,
+    service_ref: &str,
+) -> anyhow::Result<(String, String)> {
+    let vendor = target_vendor(store, config, args.vendor.as_deref())?;
+    let service = find_service(store, &vendor, service_ref)?;
+    Ok((vendor, service))
+}
+
 /// `map services --unmap SERVICE [--product P]`: remove its mappings, or the one to P.
 fn unmap_service(
     ctx: &Context,
-    config: &crate::config::Config,
-    store: &mut crate::store::Store,
+    config: &Config,
+    store: &mut Store,
     args: &MapServicesArgs,
     service_ref: &str,
 ) -> anyhow::Result<u8> {
-    let vendor = target_vendor(store, config, args.vendor.as_deref())?;
-    let service = find_service(store, &vendor, service_ref)?;
+    let (vendor, service) = target_service(store, config, args, service_ref)?;
     let product = match &args.product {
         Some(reference) => {
             let mapped = store.service_mappings(Some(&vendor))?;
@@ -652,7 +658,7 @@ fn unmap_service(
 /// `map services`: each service of each vendor (or `--vendor`'s) and what it maps to.
 fn list_services(
     ctx: &Context,
-    store: &crate::store::Store,
+    store: &Store,
     args: &MapServicesArgs,
     w: crate::output::wording::Wording,
 ) -> anyhow::Result<u8> {

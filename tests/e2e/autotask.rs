@@ -20,13 +20,13 @@ fn nodeware(sandbox: Sandbox, extra: &str) -> Env {
     Env::with_nodeware(sandbox, &text)
 }
 
-fn date(text: &Value) -> chrono::NaiveDate {
+pub(crate) fn date(text: &Value) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(text.as_str().unwrap(), "%Y-%m-%d").unwrap()
 }
 
 /// Autotask holds, on each line's effective date, exactly the vendor's quantity, and the
 /// adjustments it received add up to exactly that change: nothing doubled, nothing lost.
-fn assert_landed_once(env: &Env, planned: &[Value], before_run: &BTreeMap<(i64, i64), i64>) {
+pub(crate) fn assert_landed_once(env: &Env, planned: &[Value], before_run: &BTreeMap<(i64, i64), i64>) {
     for line in planned {
         let (contract, service) =
             (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
@@ -45,7 +45,7 @@ fn assert_landed_once(env: &Env, planned: &[Value], before_run: &BTreeMap<(i64, 
     assert_eq!(per_line.len(), planned.len());
 }
 
-fn units_before(env: &Env, planned: &[Value]) -> BTreeMap<(i64, i64), i64> {
+pub(crate) fn units_before(env: &Env, planned: &[Value]) -> BTreeMap<(i64, i64), i64> {
     planned
         .iter()
         .filter_map(|l| {

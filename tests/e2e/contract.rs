@@ -7,7 +7,6 @@
 use crate::harness::{Env, Kill, writes};
 use recon_sandbox::{Credentials, Sandbox, SandboxOptions};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// A check, made before a push, of what the PSA holds after it.
@@ -186,30 +185,8 @@ fn connectwise() -> Case {
         taken: |env| env.cw_writes().iter().filter(|r| r.status < 300).count(),
         one_line_per_write: true,
         landed_once: |_, plan| {
-            // Every add, update and unchanged line of the plan holds in ConnectWise, once.
-            let lines: Vec<Value> = plan["lines"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|l| matches!(l["action"].as_str(), Some("add" | "update" | "unchanged")))
-                .cloned()
-                .collect();
-            Box::new(move |env| {
-                for line in &lines {
-                    let (agreement, product) =
-                        (line["agreement_id"].as_i64().unwrap(), line["product"].as_str().unwrap());
-                    let found = env.live_additions(agreement, product);
-                    if line["after"] == 0 && found.is_empty() {
-                        continue;
-                    }
-                    assert_eq!(found.len(), 1, "{product} on {agreement}: {found:?}");
-                    assert_eq!(
-                        found[0]["quantity"].as_f64(),
-                        line["after"].as_f64(),
-                        "{product} on {agreement}"
-                    );
-                }
-            })
+            let plan = plan.clone();
+            Box::new(move |env| crate::safety::assert_converged(env, &plan))
         },
         new_line: (None, |_| {}),
         write_of: |line| {
@@ -244,35 +221,9 @@ fn autotask() -> Case {
         taken: |env| env.sandbox.autotask_adjustments().len(),
         one_line_per_write: true,
         landed_once: |env, plan| {
-            // On each line's effective date Autotask holds the vendor's quantity, and the
-            // adjustments it received add up to exactly that change, one per line.
             let planned = writes(plan);
-            let before: BTreeMap<(i64, i64), i64> = planned
-                .iter()
-                .map(|l| {
-                    let key = (l["agreement_id"].as_i64().unwrap(), l["product_id"].as_i64().unwrap());
-                    (
-                        key,
-                        env.sandbox.autotask_units_at(key.0, key.1, date(&l["effective_date"])).unwrap_or(0),
-                    )
-                })
-                .collect();
-            Box::new(move |env| {
-                for line in &planned {
-                    let key = (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
-                    let on = date(&line["effective_date"]);
-                    let units = env.sandbox.autotask_units_at(key.0, key.1, on);
-                    assert_eq!(units, line["after"].as_i64(), "{} on {on}: {line}", line["company"]);
-                    let start = before.get(&key).copied().unwrap_or(0);
-                    assert_eq!(units.unwrap() - start, line["change"].as_i64().unwrap(), "{line}");
-                }
-                let mut per_line: BTreeMap<i64, usize> = BTreeMap::new();
-                for (line, _, _) in env.sandbox.autotask_adjustments() {
-                    *per_line.entry(line).or_default() += 1;
-                }
-                assert!(per_line.values().all(|n| *n == 1), "a line got two adjustments: {per_line:?}");
-                assert_eq!(per_line.len(), planned.len());
-            })
+            let before = crate::autotask::units_before(env, &planned);
+            Box::new(move |env| crate::autotask::assert_landed_once(env, &planned, &before))
         },
         new_line: (Some("Café Lumière"), |env| {
             // A contract that starts today: its first line is created, not adjusted.
@@ -283,7 +234,7 @@ fn autotask() -> Case {
         write_of: |line| {
             let (contract, service) =
                 (line["agreement_id"].as_i64().unwrap(), line["product_id"].as_i64().unwrap());
-            let (on, after) = (date(&line["effective_date"]), line["after"].as_i64());
+            let (on, after) = (crate::autotask::date(&line["effective_date"]), line["after"].as_i64());
             let landed =
                 Box::new(move |env: &Env| env.sandbox.autotask_units_at(contract, service, on) == after);
             WriteOf { server: "autotask", only: format!("\"contractID\":{contract},"), landed }
@@ -320,45 +271,9 @@ fn halopsa() -> Case {
         },
         one_line_per_write: false,
         landed_once: |env, plan| {
-            // Halo holds the vendor's quantity on one live line of each planned item, every
-            // line an invoice had before is still there, and each add made one new line.
             let planned = writes(plan);
-            let before: BTreeMap<i64, BTreeSet<i64>> = planned
-                .iter()
-                .filter_map(|l| l["agreement_id"].as_i64())
-                .map(|invoice| (invoice, halo_line_ids(env, invoice)))
-                .collect();
-            Box::new(move |env| {
-                for line in &planned {
-                    let invoice = line["agreement_id"].as_i64().unwrap();
-                    let item = line["product_id"].as_i64().unwrap();
-                    let of_item: Vec<Value> = env
-                        .sandbox
-                        .halo_invoice_lines(invoice)
-                        .into_iter()
-                        .filter(|l| l["_itemid"].as_i64() == Some(item))
-                        .filter(|l| l["isinactive"] != true && l["enddate"].is_null())
-                        .collect();
-                    assert_eq!(
-                        of_item.len(),
-                        1,
-                        "one live line of item {item} on invoice {invoice}: {of_item:#?}"
-                    );
-                    assert_eq!(of_item[0]["qty_order"].as_f64(), line["after"].as_f64(), "{line}");
-                }
-                for (invoice, ids) in &before {
-                    let now = halo_line_ids(env, *invoice);
-                    assert!(
-                        ids.is_subset(&now),
-                        "invoice {invoice} lost a line: before {ids:?}, now {now:?}"
-                    );
-                    let adds = planned
-                        .iter()
-                        .filter(|l| l["agreement_id"] == *invoice && l["action"] == "add")
-                        .count();
-                    assert_eq!(now.len(), ids.len() + adds, "invoice {invoice}: one new line per add");
-                }
-            })
+            let before = crate::halopsa::invoices_of(env, &planned);
+            Box::new(move |env| crate::halopsa::assert_landed_once(env, &planned, &before))
         },
         new_line: (Some("Café Lumière"), |_| {}),
         write_of: |line| {
@@ -387,12 +302,4 @@ fn halopsa() -> Case {
             }
         },
     }
-}
-
-fn date(text: &Value) -> chrono::NaiveDate {
-    chrono::NaiveDate::parse_from_str(text.as_str().unwrap(), "%Y-%m-%d").unwrap()
-}
-
-fn halo_line_ids(env: &Env, invoice: i64) -> BTreeSet<i64> {
-    env.sandbox.halo_invoice_lines(invoice).iter().filter_map(|l| l["id"].as_i64()).collect()
 }

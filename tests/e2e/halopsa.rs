@@ -26,7 +26,7 @@ fn line_ids(env: &Env, invoice: i64) -> BTreeSet<i64> {
 }
 
 /// Every invoice the lines touch, with the ids of its lines now.
-fn invoices_of(env: &Env, planned: &[Value]) -> BTreeMap<i64, BTreeSet<i64>> {
+pub(crate) fn invoices_of(env: &Env, planned: &[Value]) -> BTreeMap<i64, BTreeSet<i64>> {
     planned
         .iter()
         .filter_map(|l| l["agreement_id"].as_i64())
@@ -36,7 +36,7 @@ fn invoices_of(env: &Env, planned: &[Value]) -> BTreeMap<i64, BTreeSet<i64>> {
 
 /// Halo holds exactly the vendor's quantity on one line of each planned item, every line the
 /// invoice had before is still there, and each add made exactly one new line.
-fn assert_landed_once(env: &Env, planned: &[Value], before: &BTreeMap<i64, BTreeSet<i64>>) {
+pub(crate) fn assert_landed_once(env: &Env, planned: &[Value], before: &BTreeMap<i64, BTreeSet<i64>>) {
     for line in planned {
         let invoice = line["agreement_id"].as_i64().unwrap();
         let item = line["product_id"].as_i64().unwrap();

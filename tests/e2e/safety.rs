@@ -26,7 +26,7 @@ fn addition(env: &Env, id: i64) -> Value {
 }
 
 /// Every add/update/unchanged line of a plan holds in ConnectWise, once.
-fn assert_converged(env: &Env, plan: &Value) {
+pub(crate) fn assert_converged(env: &Env, plan: &Value) {
     for line in plan["lines"].as_array().unwrap() {
         if !matches!(line["action"].as_str(), Some("add" | "update" | "unchanged")) {
             continue;
