@@ -471,9 +471,8 @@ fn a_contract_billed_two_months_ahead_is_dated_after_them_and_never_held_after()
 
 /// Kill a push in the write of `company`'s line at `point`, then run again: every change
 /// lands exactly once (one adjustment per line, the vendor's units on its date).
-fn killed_in_the_write_of(company: &str, point: Kill, setup: impl Fn(&Env)) {
+fn killed_in_the_write_of(company: &str, point: Kill) {
     let env = nodeware(Sandbox::start().unwrap(), "\n[http]\nworkers = 1\ntimeout_seconds = 3\n");
-    setup(&env);
     let plan = env.run_json(&["sync", "--dry-run"], 0);
     let planned = writes(&plan);
     let before = units_before(&env, &planned);
@@ -492,7 +491,7 @@ fn killed_in_the_write_of(company: &str, point: Kill, setup: impl Fn(&Env)) {
 #[test]
 fn a_kill_in_a_delta_on_an_existing_line_never_doubles_it() {
     for point in Kill::EVERY {
-        killed_in_the_write_of("Greenfield Accounting LLC", point, |_| {});
+        killed_in_the_write_of("Greenfield Accounting LLC", point);
     }
 }
 
