@@ -133,6 +133,13 @@ fn fetch_month(config: &VendorConfig, http: &Http, period: Period) -> Result<Ven
 }
 
 /// Join a path onto a configured base URL, keeping any path prefix the base has.
+/// An answer of `path` (under `base`) that cannot be billed from: the vendor and the URL
+/// named, the URL without its query.
+fn bad_data(vendor: &str, base: &Url, path: &str, message: &str) -> VendorError {
+    let url = endpoint(vendor, base, path).map(|u| display_url(&u)).unwrap_or_default();
+    VendorError::BadData { vendor: vendor.to_string(), url, message: message.to_string() }
+}
+
 fn endpoint(vendor: &str, base: &Url, path: &str) -> Result<Url, VendorError> {
     let mut base = base.clone();
     if !base.path().ends_with('/') {

@@ -14,7 +14,7 @@ use super::registry::{Capabilities, ClientCredentials, Registration, Section, Ve
 use super::devices::{Tally, id_text};
 use super::{Builder, VendorError, endpoint};
 use crate::config::ConfigError;
-use crate::http::{Http, Request, display_url};
+use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
@@ -300,8 +300,7 @@ fn pages(
 }
 
 fn bad(vendor: &str, s: &Settings, path: &str, message: &str) -> VendorError {
-    let url = endpoint(vendor, &s.base_url, path).map(|u| display_url(&u)).unwrap_or_default();
-    VendorError::BadData { vendor: vendor.to_string(), url, message: message.to_string() }
+    super::bad_data(vendor, &s.base_url, path, message)
 }
 
 #[cfg(test)]

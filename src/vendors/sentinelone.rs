@@ -10,7 +10,7 @@ use super::devices::id_text;
 use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError, count, endpoint};
 use crate::config::ConfigError;
-use crate::http::{Http, Request, display_url};
+use crate::http::{Http, Request};
 use crate::model::{CountNote, VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
@@ -164,6 +164,5 @@ fn all_sites(vendor: &str, http: &Http, s: &Settings) -> Result<Vec<Value>, Vend
 }
 
 fn bad(vendor: &str, s: &Settings, message: &str) -> VendorError {
-    let url = endpoint(vendor, &s.base_url, "/web/api/v2.1/sites").map(|u| display_url(&u)).unwrap_or_default();
-    VendorError::BadData { vendor: vendor.to_string(), url, message: message.to_string() }
+    super::bad_data(vendor, &s.base_url, "/web/api/v2.1/sites", message)
 }
