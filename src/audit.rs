@@ -42,20 +42,20 @@ pub struct Row {
     pub company: Option<String>,
     pub agreement: Option<String>,
     pub product: Option<String>,
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub vendor_quantity: Decimal,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     pub vendor_cost: Option<Decimal>,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     pub psa_quantity: Option<Decimal>,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     pub unit_price: Option<Decimal>,
     /// Vendor quantity less PSA quantity: positive when under-billed.
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     pub gap_quantity: Option<Decimal>,
     /// What the gap is worth (always zero or more; `finding` says which way); `None` when
     /// neither a price nor a cost is known.
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     pub gap_amount: Option<Decimal>,
     /// The vendor documents the charge comes from.
     pub documents: Vec<String>,
@@ -65,18 +65,18 @@ pub struct Row {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Under-billed plus unmapped: money paid to vendors that no customer is billed for.
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub leak: Decimal,
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub under_billed: Decimal,
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub unmapped: Decimal,
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub over_billed: Decimal,
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub not_charged: Decimal,
     /// What the audited vendors invoiced in all.
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     pub invoiced: Decimal,
 }
 

@@ -10,28 +10,8 @@
 //! - included units: the line bills what is over the plan's included quantity, after the
 //!   bundle is summed; then the minimum.
 
-use crate::model::{CountNote, Usage};
-use serde::{Deserialize, Serialize};
+use crate::model::{ClassRule, CountNote, Usage};
 use std::collections::BTreeMap;
-
-/// Which device classes of a count a mapping bills: the name it was given by (`server`, or
-/// a set named in the vendor's config) and the classes it stood for when it was set (a
-/// trailing `*` matches every class that starts so: `NMS_*`). Stored with the mapping, so a
-/// later change of the config never changes what was billed without a person saying so.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ClassRule {
-    pub name: String,
-    pub classes: Vec<String>,
-}
-
-impl ClassRule {
-    pub fn matches(&self, class: &str) -> bool {
-        self.classes.iter().any(|c| match c.strip_suffix('*') {
-            Some(prefix) => class.starts_with(prefix),
-            None => c == class,
-        })
-    }
-}
 
 /// What one usage row gives one mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]

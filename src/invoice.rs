@@ -6,48 +6,15 @@
 //! Unknown is never zero: a month the vendor has not published (or still holds open) is
 //! `MonthRead::NotAvailable`, and nothing is billed from it.
 
-use crate::model::VendorAccount;
+use crate::model::Document;
 use crate::period::Period;
-use crate::vendors::Count;
-use crate::vendors::distributor::{self, Listed};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The most a document's stated total may differ from the sum of its lines.
 pub const CENT: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
-
-/// One document a vendor issued for a month: an invoice, a credit note, a re-issue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Document {
-    /// The vendor's id for it (several versions of one document share it).
-    pub id: String,
-    pub issued: Option<NaiveDate>,
-    /// As the vendor says (`Paid`, `Unpaid`, `Void`, ...).
-    pub status: Option<String>,
-    /// Replaced by another document (`Void`): kept in the database, never counted.
-    pub void: bool,
-    pub credit_note: bool,
-    /// The total the vendor states for it, when it states one.
-    pub total: Option<Decimal>,
-    pub currency: Option<String>,
-    pub lines: Vec<DocumentLine>,
-}
-
-/// One charge on a document: what one account was charged for one service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocumentLine {
-    pub account_id: String,
-    pub account_name: Option<String>,
-    pub service_key: String,
-    pub service_name: Option<String>,
-    /// Negative on a credit.
-    pub quantity: Decimal,
-    /// What the vendor charged for the line (negative on a credit); `None` when it gives no
-    /// money (Sophos's usage).
-    pub amount: Option<Decimal>,
-}
 
 /// What a vendor answered for a month.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,51 +96,6 @@ pub fn net(docs: &[Document]) -> Result<Vec<Charge>, String> {
     Ok(out.into_values().collect())
 }
 
-/// The month's charges as a vendor snapshot, so a sync for that month reconciles them as
-/// it does live counts: one account per customer charged, one usage row per service. A
-/// netted quantity that is not a whole number of zero or more fails its account.
-pub fn snapshot(charges: &[Charge]) -> crate::model::VendorSnapshot {
-    let mut accounts: BTreeMap<&str, VendorAccount> = BTreeMap::new();
-    let mut listed = Vec::with_capacity(charges.len());
-    for c in charges {
-        accounts.entry(c.account_id.as_str()).or_insert_with(|| VendorAccount {
-            id: c.account_id.clone(),
-            name: c.account_name.clone(),
-            status: None,
-            raw: serde_json::json!({ "id": c.account_id, "name": c.account_name }),
-        });
-        let quantity = match whole(c.quantity) {
-            Some(q) => Count::Known(q),
-            None => Count::Bad(format!(
-                "the invoiced quantity of {} is {}: not a whole number of zero or more",
-                c.service_name, c.quantity
-            )),
-        };
-        let unit_cost =
-            c.cost.zip(whole(c.quantity).filter(|q| *q > 0)).map(|(cost, q)| cost / Decimal::from(q));
-        listed.push(Listed {
-            id: format!("{}:{}", c.account_id, c.service_key),
-            account_id: c.account_id.clone(),
-            product_id: c.service_key.clone(),
-            product_name: Some(c.service_name.clone()),
-            sku: None,
-            quantity,
-            active: true,
-            term: None,
-            commitment_ends: None,
-            unit_cost: unit_cost.map(|u| u.round_dp(4).normalize()),
-            unit_price: None,
-            raw: serde_json::json!({ "documents": c.documents }),
-        });
-    }
-    distributor::snapshot(accounts.into_values().collect(), listed)
-}
-
-fn whole(q: Decimal) -> Option<u32> {
-    use rust_decimal::prelude::ToPrimitive;
-    (q.fract().is_zero() && q >= Decimal::ZERO).then(|| q.to_u32()).flatten()
-}
-
 /// Whether `date` falls in `period`: a document line belongs to the month its service
 /// period starts in.
 pub fn in_month(date: NaiveDate, period: Period) -> bool {
@@ -183,6 +105,8 @@ pub fn in_month(date: NaiveDate, period: Period) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DocumentLine;
+    use crate::vendors::distributor::of_charges;
 
     fn line(account: &str, service: &str, quantity: i64, amount: &str) -> DocumentLine {
         DocumentLine {
@@ -280,13 +204,13 @@ mod tests {
             vec![line("c1", "m365", 10, "200.00"), line("c2", "m365", 2, "50.00")],
         )])
         .unwrap();
-        let s = snapshot(&charges);
+        let s = of_charges(&charges);
         let usage: Vec<(&str, u32)> = s.usage.iter().map(|u| (u.account_id.as_str(), u.quantity)).collect();
         assert_eq!(usage, vec![("c1", 10), ("c2", 2)]);
         assert_eq!(s.subscriptions[0].unit_cost, Some(Decimal::from(20)));
         let mut half = charges[0].clone();
         half.quantity = "1.5".parse().unwrap();
-        let s = snapshot(&[half]);
+        let s = of_charges(&[half]);
         assert!(s.usage.is_empty() && s.failed_accounts().len() == 1);
     }
 }

@@ -6,7 +6,7 @@
 use crate::period::Period;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A customer as a vendor lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ pub struct Subscription {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::plan::decimal_number",
+        serialize_with = "decimal_number",
         deserialize_with = "exact_decimal"
     )]
     pub unit_cost: Option<Decimal>,
@@ -81,7 +81,7 @@ pub struct Subscription {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::plan::decimal_number",
+        serialize_with = "decimal_number",
         deserialize_with = "exact_decimal"
     )]
     pub unit_price: Option<Decimal>,
@@ -129,7 +129,7 @@ pub struct VendorSnapshot {
     /// For a month read from what the vendor invoiced: the documents (every version read,
     /// void ones too) the usage is netted from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub documents: Vec<crate::invoice::Document>,
+    pub documents: Vec<Document>,
 }
 
 impl VendorSnapshot {
@@ -385,7 +385,7 @@ pub struct ServiceMapping {
     pub committed_decreases: bool,
     /// Only these device classes of the service's count feed the product (`--class`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classes: Option<crate::counting::ClassRule>,
+    pub classes: Option<ClassRule>,
     /// The units the plan includes: the line bills what is over it (`--included`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included: Option<u32>,
@@ -429,4 +429,72 @@ crate::text_enum! {
         DoNotBill = "DoNotBill",
         NoCharge = "NoCharge",
     }
+}
+
+/// One document a vendor issued for a month: an invoice, a credit note, a re-issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The vendor's id for it (several versions of one document share it).
+    pub id: String,
+    pub issued: Option<NaiveDate>,
+    /// As the vendor says (`Paid`, `Unpaid`, `Void`, ...).
+    pub status: Option<String>,
+    /// Replaced by another document (`Void`): kept in the database, never counted.
+    pub void: bool,
+    pub credit_note: bool,
+    /// The total the vendor states for it, when it states one.
+    pub total: Option<Decimal>,
+    pub currency: Option<String>,
+    pub lines: Vec<DocumentLine>,
+}
+
+/// One charge on a document: what one account was charged for one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentLine {
+    pub account_id: String,
+    pub account_name: Option<String>,
+    pub service_key: String,
+    pub service_name: Option<String>,
+    /// Negative on a credit.
+    pub quantity: Decimal,
+    /// What the vendor charged for the line (negative on a credit); `None` when it gives no
+    /// money (Sophos's usage).
+    pub amount: Option<Decimal>,
+}
+
+/// Which device classes of a count a mapping bills: the name it was given by (`server`, or
+/// a set named in the vendor's config) and the classes it stood for when it was set (a
+/// trailing `*` matches every class that starts so: `NMS_*`). Stored with the mapping, so a
+/// later change of the config never changes what was billed without a person saying so.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ClassRule {
+    pub name: String,
+    pub classes: Vec<String>,
+}
+
+impl ClassRule {
+    pub fn matches(&self, class: &str) -> bool {
+        self.classes.iter().any(|c| match c.strip_suffix('*') {
+            Some(prefix) => class.starts_with(prefix),
+            None => c == class,
+        })
+    }
+}
+
+/// A decimal as a JSON number (`12`, `10.5`, `-90.25`), or null.
+pub fn decimal_number<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => decimal_number_of(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+pub fn decimal_number_of<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    let d = d.normalize();
+    if d.scale() == 0
+        && let Ok(i) = i64::try_from(d)
+    {
+        return s.serialize_i64(i);
+    }
+    s.serialize_f64(f64::try_from(d).unwrap_or(f64::NAN))
 }

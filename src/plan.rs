@@ -1,10 +1,10 @@
 //! The plan: what a sync would do to each agreement addition. It is a value: printed for
 //! `--dry-run`, serialized for `--json`, applied by `sync`, recorded in the ledger.
 
-use crate::model::{AccountProblem, BillCustomer};
+use crate::model::{AccountProblem, BillCustomer, decimal_number, decimal_number_of};
 use crate::period::Period;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 crate::text_enum! {
@@ -468,24 +468,6 @@ impl Plan {
         }
         c
     }
-}
-
-/// A decimal as a JSON number (`12`, `10.5`, `-90.25`), or null.
-pub fn decimal_number<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(d) => decimal_number_of(d, s),
-        None => s.serialize_none(),
-    }
-}
-
-pub fn decimal_number_of<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    let d = d.normalize();
-    if d.scale() == 0
-        && let Ok(i) = i64::try_from(d)
-    {
-        return s.serialize_i64(i);
-    }
-    s.serialize_f64(f64::try_from(d).unwrap_or(f64::NAN))
 }
 
 /// A quantity as people read it: `12`, `10.5`, or `-` when unknown.

@@ -22,7 +22,7 @@ pub const EXIT_GAPS: u8 = 5;
 struct AuditJson<'a> {
     period: String,
     currency: Option<&'a str>,
-    #[serde(serialize_with = "crate::plan::decimal_number_of")]
+    #[serde(serialize_with = "crate::model::decimal_number_of")]
     tolerance: Decimal,
     totals: &'a Totals,
     vendors: &'a [VendorAudit],
@@ -37,7 +37,7 @@ struct VendorAudit {
     error: Option<String>,
     /// The documents counted, by id (void ones are kept in the database, not counted).
     documents: Vec<String>,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     invoiced: Option<Decimal>,
 }
 

@@ -48,7 +48,7 @@ struct ServiceRow {
     bill_customer: Option<BillCustomer>,
     #[tabled(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    classes: Option<crate::counting::ClassRule>,
+    classes: Option<crate::model::ClassRule>,
     #[tabled(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     included: Option<u32>,
@@ -68,7 +68,7 @@ fn rule_words(m: &ServiceMapping) -> Option<String> {
 
 /// `--class NAME`: a class set of the vendor (its own, or one in its config section), else
 /// one of its classes; stored with the mapping as the classes it stands for now.
-fn class_rule(config: &Config, vendor: &str, name: &str) -> anyhow::Result<crate::counting::ClassRule> {
+fn class_rule(config: &Config, vendor: &str, name: &str) -> anyhow::Result<crate::model::ClassRule> {
     let source = config
         .vendor(vendor)
         .ok_or_else(|| usage(format!("{vendor} is not configured, so its device classes are not known")))?;
@@ -77,12 +77,12 @@ fn class_rule(config: &Config, vendor: &str, name: &str) -> anyhow::Result<crate
         return Err(usage(format!("{vendor} gives no device classes, so --class does not apply to it")));
     }
     if let Some((set, classes)) = sets.iter().find(|(set, _)| set.eq_ignore_ascii_case(name)) {
-        return Ok(crate::counting::ClassRule { name: set.clone(), classes: classes.clone() });
+        return Ok(crate::model::ClassRule { name: set.clone(), classes: classes.clone() });
     }
     let known: Vec<&String> =
         sets.iter().flat_map(|(_, classes)| classes).filter(|c| !c.ends_with('*')).collect();
     if let Some(class) = known.iter().find(|c| c.eq_ignore_ascii_case(name)) {
-        return Ok(crate::counting::ClassRule { name: class.to_string(), classes: vec![class.to_string()] });
+        return Ok(crate::model::ClassRule { name: class.to_string(), classes: vec![class.to_string()] });
     }
     let names: Vec<&str> = sets.iter().map(|(set, _)| set.as_str()).collect();
     Err(usage(format!(

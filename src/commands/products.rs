@@ -22,9 +22,9 @@ struct ProductJson {
     id: i64,
     identifier: String,
     description: String,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     price: Option<rust_decimal::Decimal>,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     cost: Option<rust_decimal::Decimal>,
     inactive: bool,
 }

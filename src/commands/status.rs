@@ -37,7 +37,7 @@ struct StatusJson {
     last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
     last_result: Option<String>,
     held: usize,
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     last_net: Option<rust_decimal::Decimal>,
 }
 

@@ -548,7 +548,7 @@ pub struct LineJson<'a> {
     #[serde(flatten)]
     pub line: &'a PlanLine,
     /// `after - before` for a line that writes: the quantity change (Autotask's `unitChange`).
-    #[serde(serialize_with = "crate::plan::decimal_number")]
+    #[serde(serialize_with = "crate::model::decimal_number")]
     pub change: Option<Decimal>,
     pub reason: Option<String>,
     pub reason_code: Option<&'static str>,

@@ -763,7 +763,7 @@ fn blank_line(mapping: &AccountMapping) -> PlanLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counting::ClassRule;
+    use crate::model::ClassRule;
     use crate::plan::DateRule;
     use crate::plan::format_quantity;
     use crate::policy::Decision;

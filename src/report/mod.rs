@@ -8,10 +8,9 @@ pub mod csv;
 pub mod html;
 pub mod notify;
 
+use crate::model::decimal_number_of;
 use crate::output::wording::{ChangeJson, Wording};
-use crate::plan::{
-    AccountRef, Action, ChangeState, MoneyTotals, Plan, PlanCounts, RunDetails, RunKind, decimal_number_of,
-};
+use crate::plan::{AccountRef, Action, ChangeState, MoneyTotals, Plan, PlanCounts, RunDetails, RunKind};
 use crate::store::{ChangeRecord, RunRecord, Store, StoreError};
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! one is a new row beside the first, so the history of what a vendor billed stays.
 
 use super::{Fault, Store, StoreError, parse_time, stamp};
-use crate::invoice::Document;
+use crate::model::Document;
 use crate::period::Period;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -72,7 +72,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invoice::DocumentLine;
+    use crate::model::DocumentLine;
     use rust_decimal::Decimal;
 
     fn doc(id: &str, quantity: i64, void: bool) -> Document {

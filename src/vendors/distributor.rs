@@ -7,6 +7,7 @@
 
 use super::{Builder, Count, VendorError, count};
 use crate::http::{Http, HttpError, Request, Response};
+use crate::invoice::Charge;
 use crate::model::{Subscription, VendorAccount, VendorService, VendorSnapshot};
 use crate::secret::Secret;
 use chrono::NaiveDate;
@@ -271,6 +272,51 @@ pub(crate) fn snapshot(accounts: Vec<VendorAccount>, listed: Vec<Listed>) -> Ven
     subscriptions.sort();
     snapshot.subscriptions = subscriptions;
     snapshot
+}
+
+/// A month's invoiced charges as a vendor snapshot, so a sync for that month reconciles them as
+/// it does live counts: one account per customer charged, one usage row per service. A
+/// netted quantity that is not a whole number of zero or more fails its account.
+pub fn of_charges(charges: &[Charge]) -> VendorSnapshot {
+    let mut accounts: BTreeMap<&str, VendorAccount> = BTreeMap::new();
+    let mut listed = Vec::with_capacity(charges.len());
+    for c in charges {
+        accounts.entry(c.account_id.as_str()).or_insert_with(|| VendorAccount {
+            id: c.account_id.clone(),
+            name: c.account_name.clone(),
+            status: None,
+            raw: serde_json::json!({ "id": c.account_id, "name": c.account_name }),
+        });
+        let quantity = match whole(c.quantity) {
+            Some(q) => Count::Known(q),
+            None => Count::Bad(format!(
+                "the invoiced quantity of {} is {}: not a whole number of zero or more",
+                c.service_name, c.quantity
+            )),
+        };
+        let unit_cost =
+            c.cost.zip(whole(c.quantity).filter(|q| *q > 0)).map(|(cost, q)| cost / Decimal::from(q));
+        listed.push(Listed {
+            id: format!("{}:{}", c.account_id, c.service_key),
+            account_id: c.account_id.clone(),
+            product_id: c.service_key.clone(),
+            product_name: Some(c.service_name.clone()),
+            sku: None,
+            quantity,
+            active: true,
+            term: None,
+            commitment_ends: None,
+            unit_cost: unit_cost.map(|u| u.round_dp(4).normalize()),
+            unit_price: None,
+            raw: serde_json::json!({ "documents": c.documents }),
+        });
+    }
+    snapshot(accounts.into_values().collect(), listed)
+}
+
+fn whole(q: Decimal) -> Option<u32> {
+    use rust_decimal::prelude::ToPrimitive;
+    (q.fract().is_zero() && q >= Decimal::ZERO).then(|| q.to_u32()).flatten()
 }
 
 #[cfg(test)]

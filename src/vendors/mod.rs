@@ -127,12 +127,11 @@ fn fetch_month(config: &VendorConfig, http: &Http, period: Period) -> Result<Ven
     };
     let charges = invoice::net(&documents)
         .map_err(|message| VendorError::Other { vendor: config.name.clone(), message })?;
-    let mut snapshot = invoice::snapshot(&charges);
+    let mut snapshot = distributor::of_charges(&charges);
     snapshot.documents = documents;
     Ok(snapshot)
 }
 
-/// Join a path onto a configured base URL, keeping any path prefix the base has.
 /// An answer of `path` (under `base`) that cannot be billed from: the vendor and the URL
 /// named, the URL without its query.
 fn bad_data(vendor: &str, base: &Url, path: &str, message: &str) -> VendorError {
@@ -140,6 +139,7 @@ fn bad_data(vendor: &str, base: &Url, path: &str, message: &str) -> VendorError 
     VendorError::BadData { vendor: vendor.to_string(), url, message: message.to_string() }
 }
 
+/// Join a path onto a configured base URL, keeping any path prefix the base has.
 fn endpoint(vendor: &str, base: &Url, path: &str) -> Result<Url, VendorError> {
     let mut base = base.clone();
     if !base.path().ends_with('/') {

@@ -10,7 +10,8 @@ use super::registry::{Capabilities, ClientCredentials, Registration, Section, Ve
 use super::{VendorError, endpoint};
 use crate::config::ConfigError;
 use crate::http::{Http, Request, display_url};
-use crate::invoice::{self, Document, DocumentLine, MonthRead};
+use crate::invoice::{self, MonthRead};
+use crate::model::{Document, DocumentLine};
 use crate::model::{VendorAccount, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;

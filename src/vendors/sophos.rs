@@ -13,7 +13,8 @@ use super::registry::{Capabilities, ClientCredentials, Registration, Section, Ve
 use super::{Builder, Count, VendorError, endpoint};
 use crate::config::ConfigError;
 use crate::http::{Http, Request, display_url};
-use crate::invoice::{Document, DocumentLine, MonthRead};
+use crate::invoice::MonthRead;
+use crate::model::{Document, DocumentLine};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;
 use crate::secret::Secret;
