@@ -3,41 +3,21 @@
 //! keys are reported with their line by the toml crate), then `validate` lowers it into
 //! fully built settings, resolving `<key>_env` indirections and checking URLs.
 
+use crate::config_file::{ConfigError, PLACEHOLDER, Validator, locate, section_label, toml_error};
 use crate::http::{HttpSettings, is_loopback};
 use crate::policy::{Decision, SyncPolicy};
 use crate::psa::PsaKind;
 use crate::psa::registry::PsaSettings;
 use crate::report::notify::{NotifyEvent, NotifyFormat, NotifySettings};
-use crate::secret::Secret;
 use crate::vendors::VendorConfig;
 use crate::vendors::registry::{Section, VendorKind};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use url::Url;
-
-/// A config problem, located in the file where possible.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.message),
-            None => write!(f, "{}: {}", self.path.display(), self.message),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -80,9 +60,6 @@ impl Default for AuditSettings {
         AuditSettings { tolerance: crate::invoice::CENT, notify_above: None }
     }
 }
-
-/// What `recon init` writes where a key goes (see config.example.toml).
-pub const PLACEHOLDER: &str = "REPLACE-ME";
 
 // ---- raw file shape ------------------------------------------------------------------
 
@@ -235,14 +212,7 @@ impl Config {
                 });
             }
         }
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| line_of_offset(text, span.start));
-            ConfigError {
-                path: path.to_path_buf(),
-                line,
-                message: serde_message(text, line, &first_line(e.message())),
-            }
-        })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
         let left = placeholders(text);
         if let Some((first, _)) = left.first() {
             let listed: Vec<String> =
@@ -257,7 +227,7 @@ impl Config {
                 ),
             });
         }
-        Validator { text, path, env }.validate(raw)
+        Validator::new(text, path, env).validate(raw)
     }
 
     pub fn vendor(&self, name: &str) -> Option<&VendorConfig> {
@@ -281,18 +251,8 @@ impl Config {
     }
 }
 
-/// Lowers the raw file into settings; each PSA's folder reads its own section with it.
-pub struct Validator<'a> {
-    text: &'a str,
-    path: &'a Path,
-    env: &'a dyn Fn(&str) -> Option<String>,
-}
-
+/// The generic sections (and the registered PSA and vendor sections, each read by its owner).
 impl Validator<'_> {
-    pub fn error(&self, section: &[&str], key: Option<&str>, message: String) -> ConfigError {
-        ConfigError { path: self.path.to_path_buf(), line: locate(self.text, section, key), message }
-    }
-
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let mut psa = None;
         for kind in crate::psa::registry::PSAS {
@@ -579,137 +539,6 @@ impl Validator<'_> {
             MaxAmount::Enabled(true) => Err(bad("= true")),
         }
     }
-
-    /// `<key> = "value"` or `<key>_env = "VAR"`: exactly one of them.
-    pub fn secret(
-        &self,
-        section: &[&str],
-        key: &str,
-        value: Option<String>,
-        env_var: Option<String>,
-    ) -> Result<Secret, ConfigError> {
-        let label = section_label(section);
-        match (value, env_var) {
-            (Some(_), Some(_)) => Err(self.error(
-                section,
-                Some(key),
-                format!("{label} sets both `{key}` and `{key}_env`; keep one"),
-            )),
-            (None, None) => Err(self.error(
-                section,
-                None,
-                format!("{label} is missing `{key}` (or `{key}_env = \"VARIABLE\"` to read it from the environment)"),
-            )),
-            (Some(v), None) if v.trim() == PLACEHOLDER => Err(self.error(
-                section,
-                Some(key),
-                format!("{label} `{key}` is still {PLACEHOLDER} from `recon init`: put the real value in"),
-            )),
-            (Some(v), None) if v.trim().is_empty() => {
-                Err(self.error(section, Some(key), format!("{label} `{key}` is empty")))
-            }
-            (Some(v), None) => Ok(Secret::new(v)),
-            (None, Some(var)) => match (self.env)(&var) {
-                Some(v) if !v.trim().is_empty() => Ok(Secret::new(v)),
-                _ => Err(self.error(
-                    section,
-                    Some(&format!("{key}_env")),
-                    format!("{label} `{key}_env` names the environment variable {var}, which is not set or empty"),
-                )),
-            },
-        }
-    }
-
-    pub fn url(&self, section: &[&str], key: &str, text: &str) -> Result<Url, ConfigError> {
-        let label = section_label(section);
-        let with_scheme = if text.contains("://") { text.to_string() } else { format!("https://{text}") };
-        let url = Url::parse(&with_scheme).map_err(|e| {
-            self.error(section, Some(key), format!("{label} {key} = {text:?} is not a URL: {e}"))
-        })?;
-        match url.scheme() {
-            "https" => Ok(url),
-            "http" if is_loopback(&url) => Ok(url),
-            "http" => Err(self.error(
-                section,
-                Some(key),
-                format!("{label} {key} = {text:?} uses http://; recon sends API keys only over https (http is allowed for loopback hosts)"),
-            )),
-            other => Err(self.error(section, Some(key), format!("{label} {key}: unsupported scheme {other:?}"))),
-        }
-    }
-
-    /// The top-level table `key` of the file as `T`, or `None` when there is none. Read from
-    /// the text itself, so a wrong or unknown key inside it is reported at its line.
-    pub fn section<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ConfigError> {
-        self.section_at(&[key])
-    }
-
-    /// The table at `path` (`["vendors", "pax8"]`) as `T`, like [`Validator::section`].
-    pub fn section_at<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &[&str],
-    ) -> Result<Option<T>, ConfigError> {
-        let read = toml::Deserializer::parse(self.text).and_then(|d| {
-            serde::de::DeserializeSeed::deserialize(OneSection::<T> { path, found: PhantomData }, d)
-        });
-        read.map_err(|e| {
-            let line = e.span().map(|span| line_of_offset(self.text, span.start));
-            self.error_at(line, serde_message(self.text, line, &first_line(e.message())))
-        })
-    }
-
-    fn error_at(&self, line: Option<usize>, message: String) -> ConfigError {
-        ConfigError { path: self.path.to_path_buf(), line, message }
-    }
-
-    pub fn file(&self, section: &[&str], key: &str, path: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
-        let label = section_label(section);
-        let path = path
-            .ok_or_else(|| self.error(section, None, format!("{label} is missing `{key}` (a file path)")))?;
-        // Relative paths are relative to the config file, so cron's working directory does not matter.
-        Ok(match self.path.parent() {
-            Some(dir) if path.is_relative() => dir.join(path),
-            _ => path,
-        })
-    }
-}
-
-/// Deserializes only the table at `path` of a document, skipping the rest.
-struct OneSection<'k, T> {
-    path: &'k [&'k str],
-    found: PhantomData<T>,
-}
-
-impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for OneSection<'_, T> {
-    type Value = Option<T>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for OneSection<'_, T> {
-    type Value = Option<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a table with an optional [{}]", self.path.join("."))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
-        let mut found = None;
-        while let Some(name) = map.next_key::<String>()? {
-            match self.path {
-                [key] if name == *key => found = Some(map.next_value::<T>()?),
-                [key, rest @ ..] if name == *key => {
-                    found = map.next_value_seed(OneSection::<T> { path: rest, found: PhantomData })?
-                }
-                _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(found)
-    }
 }
 
 /// The values `recon init` writes as examples and that are still there, each with its line:
@@ -759,10 +588,6 @@ fn words<T: fmt::Display>(all: &[T]) -> String {
     }
 }
 
-fn section_label(section: &[&str]) -> String {
-    format!("[{}]", section.join("."))
-}
-
 fn permission_warning(path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
@@ -779,90 +604,6 @@ fn permission_warning(path: &Path) -> Option<String> {
     }
     let _ = path;
     None
-}
-
-/// A serde or TOML message in a person's words, naming the key at `line` and its section:
-/// `[sync] max_change_percent = "fifty": expected a whole percent or false`.
-fn serde_message(text: &str, line: Option<usize>, message: &str) -> String {
-    let Some(line) = line else { return message.to_string() };
-    let lines: Vec<&str> = text.lines().collect();
-    let Some(at) = lines.get(line.saturating_sub(1)) else { return message.to_string() };
-    let section = lines[..line.saturating_sub(1)]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with('[') && !l.starts_with("[["))
-        .map(|l| l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string());
-    let Some((key, value)) = at.split_once('=') else { return message.to_string() };
-    let (key, value) = (key.trim(), value.split('#').next().unwrap_or("").trim());
-    if key.is_empty() || key.starts_with('[') {
-        return message.to_string();
-    }
-    let label = match section {
-        Some(section) => format!("[{section}] {key}"),
-        None => key.to_string(),
-    };
-    let plain = if message == "duplicate key" {
-        return format!("{label} is set twice; keep one");
-    } else if message.contains("untagged enum MaxChange") {
-        "expected a whole percent or false".to_string()
-    } else if message.contains("untagged enum MaxAmount") {
-        "expected an amount (a number) or false".to_string()
-    } else if let Some(expected) =
-        message.strip_prefix("unknown variant ").and_then(|m| m.split_once(", expected "))
-    {
-        format!("expected {}", expected.1)
-    } else if message.starts_with("invalid type:") {
-        let expected = message.rsplit_once(", expected ").map_or("", |(_, e)| e);
-        let expected = match expected {
-            "usize" | "u32" | "u64" | "u16" | "u8" => "a whole number",
-            "i64" | "i32" => "a whole number",
-            "f64" => "a number",
-            "a boolean" | "bool" => "true or false",
-            "a string" => "text in quotes",
-            other => other,
-        };
-        format!("expected {expected}")
-    } else {
-        return format!("{label}: {message}");
-    };
-    format!("{label} = {value}: {plain}")
-}
-
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_string()
-}
-
-fn line_of_offset(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// The 1-based line of `key` inside the table `[section]`, or of the table header when
-/// `key` is None. Simple on purpose: it reads the file as lines, as a person would.
-pub(crate) fn locate(text: &str, section: &[&str], key: Option<&str>) -> Option<usize> {
-    let mut current: Vec<String> = Vec::new();
-    let mut header_line = None;
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') && !trimmed.starts_with("[[") {
-            let inner = trimmed.trim_start_matches('[').split(']').next().unwrap_or("");
-            current = inner.split('.').map(|p| p.trim().trim_matches('"').to_string()).collect();
-            if current == section {
-                header_line = Some(index + 1);
-            }
-            continue;
-        }
-        if current != section {
-            continue;
-        }
-        if let Some(key) = key {
-            let name = trimmed.split('=').next().unwrap_or("").trim().trim_matches('"');
-            if trimmed.contains('=') && name == key {
-                return Some(index + 1);
-            }
-        }
-    }
-    header_line
 }
 
 /// `$XDG_CONFIG_HOME/recon/config.toml`, else `~/.config/recon/config.toml`.

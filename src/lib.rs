@@ -7,6 +7,7 @@ pub mod autotask;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_file;
 pub mod connectwise;
 pub mod counting;
 pub mod halopsa;

@@ -3,7 +3,7 @@
 //! creates a missing contract service).
 
 use super::{Adjustment, AtError, Autotask, AutotaskSettings};
-use crate::config::{ConfigError, Validator};
+use crate::config_file::{ConfigError, Validator};
 use crate::http::Http;
 use crate::model::{BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites};
 use crate::plan::{Action, PlanLine};
@@ -71,13 +71,13 @@ fn settings(v: &Validator) -> Result<Option<Arc<dyn PsaSettings>>, ConfigError> 
     if username.is_empty() {
         return Err(v.error(&section, Some("username"), "[autotask] username is empty".into()));
     }
-    if username == crate::config::PLACEHOLDER {
+    if username == crate::config_file::PLACEHOLDER {
         return Err(v.error(
             &section,
             Some("username"),
             format!(
                 "[autotask] `username` is still {} from `recon init`: put the API user's user name in",
-                crate::config::PLACEHOLDER
+                crate::config_file::PLACEHOLDER
             ),
         ));
     }

@@ -22,7 +22,8 @@ mod sync;
 mod undo;
 
 use crate::cli::{Cli, Command, MapCommand};
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config};
+use crate::config_file::ConfigError;
 use crate::http::Http;
 use crate::output::wording::Wording;
 use crate::psa::Psa;

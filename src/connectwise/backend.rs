@@ -2,7 +2,7 @@
 //! the client (a quantity is set in place with a PATCH; a missing line is a new addition).
 
 use super::{ConnectWise, ConnectWiseSettings, CwError, NewAddition};
-use crate::config::{ConfigError, Validator};
+use crate::config_file::{ConfigError, Validator};
 use crate::http::Http;
 use crate::model::{
     BillCustomer, BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites,

@@ -5,7 +5,7 @@
 
 use super::wire::Line;
 use super::{HaloError, HaloPsa, HaloSettings};
-use crate::config::{ConfigError, Validator};
+use crate::config_file::{ConfigError, Validator};
 use crate::http::{Http, Repeat};
 use crate::model::{BillingContainer, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites};
 use crate::plan::{PlanLine, Write};

@@ -2,7 +2,7 @@
 //! section, `--psa`, `recon init`'s starter, the sandbox's config, `check`) is found here.
 
 use super::{Profile, Psa, PsaError};
-use crate::config::{ConfigError, Validator};
+use crate::config_file::{ConfigError, Validator};
 use crate::http::Http;
 use crate::model::BillCustomer;
 use std::fmt;

@@ -11,7 +11,7 @@
 
 use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use serde::Deserialize;
 use std::collections::HashMap;

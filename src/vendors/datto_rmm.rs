@@ -16,7 +16,7 @@ use super::devices::{Tally, id_text};
 use super::distributor::{TokenBody, TokenSource};
 use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, VendorError, endpoint};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;

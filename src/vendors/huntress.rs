@@ -4,7 +4,7 @@
 
 use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, VendorError, count, endpoint, get_records, unique_records};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;

@@ -13,7 +13,7 @@ use super::distributor::{TokenBody, TokenSource};
 use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
 use super::devices::{Tally, id_text};
 use super::{Builder, VendorError, endpoint};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;

@@ -8,7 +8,7 @@
 use super::csv::{FileAccounts, FileRow, Statuses, Table, bad_file, parse_count, read_table};
 use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, VendorError};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::model::{VendorService, VendorSnapshot};
 use serde::Deserialize;
 use std::path::Path;

@@ -8,7 +8,7 @@
 use super::distributor::{self, Listed, TokenBody, TokenSource};
 use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
 use super::{VendorError, endpoint};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::http::{Http, Request, display_url};
 use crate::invoice::{self, MonthRead};
 use crate::model::{Document, DocumentLine};

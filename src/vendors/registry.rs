@@ -3,7 +3,7 @@
 //! there), what it can answer and its starter example; nothing outside it names a vendor.
 
 use super::VendorError;
-use crate::config::{ConfigError, Validator};
+use crate::config_file::{ConfigError, Validator};
 use crate::http::Http;
 use crate::invoice::MonthRead;
 use crate::model::VendorSnapshot;

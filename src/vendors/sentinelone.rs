@@ -9,7 +9,7 @@
 use super::devices::id_text;
 use super::registry::{Capabilities, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError, count, endpoint};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::http::{Http, Request};
 use crate::model::{CountNote, VendorAccount, VendorService, VendorSnapshot};
 use crate::period::Period;

@@ -11,7 +11,7 @@
 use super::distributor::{self, TokenBody, TokenSource};
 use super::registry::{Capabilities, ClientCredentials, Registration, Section, VendorSource};
 use super::{Builder, Count, VendorError, endpoint};
-use crate::config::ConfigError;
+use crate::config_file::ConfigError;
 use crate::http::{Http, Request, display_url};
 use crate::invoice::MonthRead;
 use crate::model::{Document, DocumentLine};
