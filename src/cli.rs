@@ -384,7 +384,7 @@ pub struct DemoArgs {
     pub psa: PsaKind,
 }
 
-/// Which PSA: one of `psa::registry::PSAS`.
+/// Which PSA: one of `psas::PSAS`.
 pub use crate::psa::PsaKind;
 
 #[derive(Debug, Args)]

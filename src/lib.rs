@@ -23,6 +23,7 @@ pub mod plan;
 pub mod policy;
 pub mod private_files;
 pub mod psa;
+pub mod psas;
 pub mod rate;
 pub mod reconcile;
 pub mod report;

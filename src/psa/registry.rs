@@ -1,5 +1,7 @@
-//! The PSAs recon knows: one `Registration` each, in `PSAS`. Everything else (the config
-//! section, `--psa`, `recon init`'s starter, the sandbox's config, `check`) is found here.
+//! What a PSA's folder registers: its `Registration` (config section, words, starter
+//! examples, sandbox config) and the settings it reads. The list of them is `crate::psas::PSAS`;
+//! everything else (the config section, `--psa`, `recon init`'s starter, the sandbox's config,
+//! `check`) is found through it.
 
 use super::{Profile, Psa, PsaError};
 use crate::config_file::{ConfigError, Validator};
@@ -7,13 +9,6 @@ use crate::http::Http;
 use crate::model::BillCustomer;
 use std::fmt;
 use std::sync::Arc;
-
-/// The registered PSAs; the first is the default of `--psa`.
-pub static PSAS: [PsaKind; 3] = [
-    PsaKind(&crate::connectwise::REGISTRATION),
-    PsaKind(&crate::autotask::REGISTRATION),
-    PsaKind(&crate::halopsa::REGISTRATION),
-];
 
 /// Reads a PSA's section of the config: `None` when the file has none.
 pub type ReadSettings = fn(&Validator) -> Result<Option<Arc<dyn PsaSettings>>, ConfigError>;
@@ -57,24 +52,6 @@ impl PsaKind {
     pub fn name(self) -> &'static str {
         self.0.profile.name
     }
-
-    pub fn is_default(self) -> bool {
-        self == PSAS[0]
-    }
-
-    pub fn find(key: &str) -> Option<PsaKind> {
-        PSAS.iter().copied().find(|p| p.key() == key)
-    }
-
-    /// Every registered PSA, the default first.
-    pub fn all() -> &'static [PsaKind] {
-        &PSAS
-    }
-
-    /// `connectwise, autotask`: for messages.
-    pub fn keys() -> Vec<&'static str> {
-        PSAS.iter().map(|p| p.key()).collect()
-    }
 }
 
 impl PartialEq for PsaKind {
@@ -88,15 +65,5 @@ impl Eq for PsaKind {}
 impl fmt::Debug for PsaKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.key())
-    }
-}
-
-impl clap::ValueEnum for PsaKind {
-    fn value_variants<'a>() -> &'a [Self] {
-        &PSAS
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.key()).help(self.name()))
     }
 }
