@@ -44,7 +44,7 @@ struct VendorAudit {
 /// The audit says the failures it meets, not the sync's warnings.
 struct FailuresOnly<'a>(&'a Context);
 
-impl crate::ops::sync::Reporter for FailuresOnly<'_> {
+impl crate::ops::Reporter for FailuresOnly<'_> {
     fn warn(&self, _: &str) {}
 
     fn failure(&self, message: &str) {

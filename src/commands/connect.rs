@@ -1,12 +1,10 @@
-//! `recon connect <vendor>`: fetch the vendor's accounts and services, store them, and
-//! auto-match accounts to ConnectWise companies by exact name.
+//! `recon connect <vendor>`: the connect operation (`ops::connect`: fetch the vendor's
+//! accounts and services, store them, auto-match accounts to PSA companies by exact name),
+//! then what it found, printed.
 
 use super::{Context, EXIT_OK, psa, vendor_config};
-use crate::matching;
 use crate::model::ProblemKind;
-use crate::period::Period;
-use crate::vendors;
-use anyhow::Context as _;
+use crate::ops::connect::{self, Connected};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -41,37 +39,21 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let mut store = ctx.store(Some(&config))?;
     let http = ctx.http(&config)?;
 
-    let current = Period::containing(ctx.today());
-    let snapshot = vendors::fetch(vendor_config, &http, current, current)?;
-    if snapshot.listed_accounts() == 0 {
-        ctx.warn(&format!("{vendor} returned no accounts; nothing to map yet"));
-    }
-    for note in &snapshot.notes {
-        ctx.warn(&format!("{vendor}: {note}"));
-    }
+    let fetched = connect::fetch(vendor_config, &http, ctx.today(), ctx)?;
     let psa = psa(&config, &http)?;
-    let companies = psa.companies().with_context(|| format!("reading {} companies", psa.name()))?;
-    let agreements = psa
-        .active_agreements(None, ctx.today())
-        .with_context(|| format!("reading {} {}s", psa.name(), psa.container_word()))?;
+    let connected = connect::record(fetched, psa.as_ref(), &mut store, ctx.today(), ctx.now)?;
+    let report = report(&connected);
+    if ctx.json {
+        crate::output::print_json(&report)?;
+    } else {
+        print_report(&report, connected.was_connected, super::wording(&config));
+    }
+    Ok(EXIT_OK)
+}
 
-    let was_connected =
-        store.vendor(vendor)?.is_some_and(|v| v.status != crate::model::VendorStatus::Inactive);
-    let changes = store.replace_accounts(vendor, &snapshot.accounts, ctx.now)?;
-    store.replace_services(vendor, &snapshot.services)?;
-    store.mark_connected(vendor, ctx.now)?;
-    store.replace_cw_companies(&companies)?;
-
-    // Mapped and excluded accounts are decided: auto-match leaves them alone, and never
-    // makes a pair a person unmapped.
-    let decided = store.decided_account_ids(vendor)?;
-    let refused = store.refused_pairs(vendor)?;
-    let outcome = matching::auto_match(&snapshot.accounts, &companies, &decided, &refused);
-    let new_mappings =
-        matching::mappings_for(vendor, &outcome.matched, &snapshot.accounts, &companies, &agreements);
-    store.set_account_mappings(&new_mappings, ctx.now)?;
-    let status = store.status(vendor)?;
-
+/// What `connect` says of a `Connected`: accounts by name, services as people know them.
+fn report(c: &Connected) -> ConnectReport {
+    let snapshot = &c.snapshot;
     let conflicting: HashSet<&str> = snapshot
         .problems
         .iter()
@@ -81,9 +63,10 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
     let name_of: HashMap<&str, &str> =
         snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
     let name = |id: &String| name_of.get(id.as_str()).map_or_else(|| id.clone(), |n| n.to_string());
-    let report = ConnectReport {
-        vendor: vendor.to_string(),
-        status: status.as_str().to_string(),
+    let outcome = &c.matching;
+    ConnectReport {
+        vendor: c.vendor.clone(),
+        status: c.status.as_str().to_string(),
         accounts: snapshot.accounts.len(),
         services: snapshot.services.iter().map(|s| s.key.clone()).collect(),
         service_labels: snapshot
@@ -91,8 +74,9 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             .iter()
             .map(|s| if s.key.len() > 24 { s.name.clone() } else { s.key.clone() })
             .collect(),
-        auto_matched: new_mappings.len(),
-        needs_agreement: new_mappings
+        auto_matched: c.new_mappings.len(),
+        needs_agreement: c
+            .new_mappings
             .iter()
             .filter(|m| m.agreement_id.is_none())
             .map(|m| name(&m.account_id))
@@ -116,28 +100,24 @@ pub fn run(ctx: &Context, vendor: &str) -> anyhow::Result<u8> {
             .refused
             .iter()
             .map(|(id, company)| {
-                let company = companies.iter().find(|c| c.id == *company).map_or("?", |c| c.name.as_str());
+                let company =
+                    c.companies.iter().find(|co| co.id == *company).map_or("?", |co| co.name.as_str());
                 format!("{} ({company})", name(id))
             })
             .collect(),
-        appeared: if was_connected {
-            changes.appeared.iter().map(|a| a.name.clone()).collect()
+        appeared: if c.was_connected {
+            c.changes.appeared.iter().map(|a| a.name.clone()).collect()
         } else {
             Vec::new()
         },
-        vanished: changes
+        vanished: c
+            .changes
             .vanished
             .iter()
             .filter(|a| !conflicting.contains(a.id.as_str()))
             .map(|a| a.name.clone())
             .collect(),
-    };
-    if ctx.json {
-        crate::output::print_json(&report)?;
-    } else {
-        print_report(&report, was_connected, super::wording(&config));
     }
-    Ok(EXIT_OK)
 }
 
 fn print_report(r: &ConnectReport, reconnect: bool, w: crate::output::wording::Wording) {

@@ -223,7 +223,7 @@ pub fn settle_interrupted(
 }
 
 /// The operations say what they meet on the command's stderr.
-impl crate::ops::sync::Reporter for Context {
+impl crate::ops::Reporter for Context {
     fn warn(&self, message: &str) {
         Context::warn(self, message);
     }

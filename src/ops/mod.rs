@@ -1,5 +1,6 @@
 //! Operations the commands drive: the work of a command, without its parsing and printing.
 
+pub mod connect;
 pub mod sync;
 
 use crate::apply;
@@ -8,6 +9,14 @@ use crate::plan::{Plan, PlanLine, RunKind, RunResult};
 use crate::psa::Psa;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
+
+/// Where the stages say what they meet as they go (the command's stderr).
+pub trait Reporter {
+    /// Worth a word; silenced by `-q`.
+    fn warn(&self, message: &str);
+    /// A failure that makes the run exit non-zero: said even with `-q`.
+    fn failure(&self, message: &str);
+}
 
 /// A run that writes lines a person chose (an approval, an undo): check the PSA's budget,
 /// start the run, write every line, and finish the run with how it ended (partial when a

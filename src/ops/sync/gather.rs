@@ -2,11 +2,12 @@
 //! read at the same time. A vendor that fails costs only its own reads; one vendor's
 //! failure never stops the others.
 
-use super::{Mappings, Reporter};
+use super::Mappings;
 use crate::apply;
 use crate::config::Config;
 use crate::http::Http;
 use crate::model::{BillCustomer, BillingLine, BillingTerms, CatalogProduct, VendorSnapshot};
+use crate::ops::Reporter;
 use crate::period::Period;
 use crate::psa::{Psa, PsaError};
 use crate::reconcile;

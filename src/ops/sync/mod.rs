@@ -12,6 +12,7 @@ mod push;
 pub use gather::{Gathered, PsaRead, Request, gather};
 pub use push::{FailedWrite, Outcome, PushRequest, Pushed, push, record};
 
+use super::Reporter;
 use crate::matching::UnbilledAccount;
 use crate::model::{AccountMapping, Exclusion, ServiceMapping, VendorSnapshot};
 use crate::output::wording;
@@ -23,14 +24,6 @@ use crate::store::{ChangeRecord, Store};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Where the stages say what they meet as they go (the command's stderr).
-pub trait Reporter {
-    /// Worth a word; silenced by `-q`.
-    fn warn(&self, message: &str);
-    /// A failure that makes the run exit non-zero: said even with `-q`.
-    fn failure(&self, message: &str);
-}
 
 /// What recon's database maps, read once at the start of the run.
 pub struct Mappings {

@@ -3,9 +3,10 @@
 //! what it met, each vendor's sync and, when `reconcile::baseline_moves` says so, its usage
 //! for the outage guard).
 
-use super::{Planned, Reporter};
+use super::Planned;
 use crate::apply;
 use crate::http::Http;
+use crate::ops::Reporter;
 use crate::output::wording::{self, plural};
 use crate::period::Period;
 use crate::plan::{
