@@ -384,7 +384,7 @@ pub struct DemoArgs {
     pub psa: PsaKind,
 }
 
-/// Which PSA: one of `psas::PSAS`.
+/// Which PSA: one of `crate::PSAS`.
 pub use crate::psa::PsaKind;
 
 #[derive(Debug, Args)]

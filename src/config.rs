@@ -255,7 +255,7 @@ impl Config {
 impl Validator<'_> {
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let mut psa = None;
-        for kind in crate::psas::PSAS {
+        for &kind in crate::PSAS {
             if let Some(settings) = (kind.0.settings)(self)? {
                 psa = Some(PsaConfig { kind, settings });
             }
@@ -550,7 +550,7 @@ fn placeholders(text: &str) -> Vec<(usize, String)> {
     let walk = |section: &[&str], table: &toml::Table, found: &mut Vec<(usize, String)>| {
         for (key, value) in table {
             let Some(text_value) = value.as_str() else { continue };
-            let psa_example = crate::psas::PSAS.iter().any(|p| {
+            let psa_example = crate::PSAS.iter().any(|p| {
                 section == [p.key()] && p.0.examples.iter().any(|(k, v)| k == key && *v == text_value)
             });
             let example = text_value.trim() == PLACEHOLDER || psa_example;
@@ -783,7 +783,7 @@ max_change_percent = 50
     /// The file `recon init` writes is valid; only its placeholders stop it.
     #[test]
     fn the_starter_config_needs_only_its_placeholders_filled() {
-        let starter = crate::commands::init::starter(crate::psas::PSAS[0]);
+        let starter = crate::commands::init::starter(crate::PSAS[0]);
         let err = parse(&starter).unwrap_err();
         // Every example value at once, each with its line: the keys, the company id, the client id.
         for what in [
@@ -970,7 +970,7 @@ max_change_percent = 50
     /// its comments name only keys each vendor takes.
     #[test]
     fn the_starters_vendor_examples_are_keys_each_vendor_accepts() {
-        let starter = crate::commands::init::starter(crate::psas::PSAS[0]);
+        let starter = crate::commands::init::starter(crate::PSAS[0]);
         let mut text = String::new();
         let mut in_vendor = false;
         for line in starter.lines() {

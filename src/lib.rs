@@ -1,16 +1,13 @@
 //! recon: reconcile MSP vendor usage with the billing lines of a PSA (ConnectWise agreement
-//! additions, Autotask contract services).
+//! additions, Autotask contract services, HaloPSA recurring invoice lines).
 
 pub mod apply;
 pub mod audit;
-pub mod autotask;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod config_file;
-pub mod connectwise;
 pub mod counting;
-pub mod halopsa;
 pub mod http;
 pub mod invoice;
 pub mod matching;
@@ -32,3 +29,15 @@ pub mod store;
 pub mod text_enum;
 pub mod vendors;
 pub mod workers;
+
+/// Declares each PSA's folder and lists it in `PSAS` (the lookups are in `psas`): a new PSA
+/// is its folder and its name in the list below.
+macro_rules! psas {
+    ($($psa:ident),* $(,)?) => {
+        $(pub mod $psa;)*
+        /// The registered PSAs; the first is the default of `--psa`.
+        pub static PSAS: &[psa::PsaKind] = &[$(psa::PsaKind(&$psa::REGISTRATION)),*];
+    };
+}
+
+psas![connectwise, autotask, halopsa];

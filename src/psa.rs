@@ -2,7 +2,7 @@
 //! (`PsaCompany`, `BillingContainer`, `BillingLine`, `BillingTerms`, `CatalogProduct`) and ask
 //! a PSA what it can do (`Profile`): how it changes a quantity, what it can create, the words
 //! its users know. Each PSA implements [`Psa`] in its own folder beside its client
-//! (`connectwise/`, `autotask/`, ...); `crate::psas::PSAS` lists them. Adding a PSA is that
+//! (`connectwise/`, `autotask/`, ...); `crate::PSAS` lists them. Adding a PSA is that
 //! folder and one line there.
 
 use crate::model::{BillingContainer, BillingLine, BillingTerms, CatalogProduct, PsaCompany, QuantityWrites};

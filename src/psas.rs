@@ -1,15 +1,9 @@
-//! The PSAs recon bills through, in one list. A new PSA is its folder, one line in `PSAS` and
-//! its `mod` line in lib.rs. What a folder registers is defined in `psa::registry`, which the
-//! folders import; the list lives here so that `psa` imports none of them.
+//! Finding a registered PSA. The list is `crate::PSAS`, declared with each PSA's folder by
+//! `psas![...]` in lib.rs; what a folder registers is defined in `psa::registry`, which the
+//! folders import. The lookups live here so that `psa` imports none of the folders.
 
+use crate::PSAS;
 use crate::psa::PsaKind;
-
-/// The registered PSAs; the first is the default of `--psa`.
-pub static PSAS: [PsaKind; 3] = [
-    PsaKind(&crate::connectwise::REGISTRATION),
-    PsaKind(&crate::autotask::REGISTRATION),
-    PsaKind(&crate::halopsa::REGISTRATION),
-];
 
 /// Finding a PSA in the list (`PsaKind` is defined in `psa::registry`).
 impl PsaKind {
@@ -23,7 +17,7 @@ impl PsaKind {
 
     /// Every registered PSA, the default first.
     pub fn all() -> &'static [PsaKind] {
-        &PSAS
+        PSAS
     }
 
     /// `connectwise, autotask`: for messages.
@@ -34,7 +28,7 @@ impl PsaKind {
 
 impl clap::ValueEnum for PsaKind {
     fn value_variants<'a>() -> &'a [Self] {
-        &PSAS
+        PSAS
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {

@@ -19,7 +19,7 @@ pub fn starter(psa: PsaKind) -> String {
     if psa.is_default() {
         return with_vendors;
     }
-    let default_header = format!("[{}]", crate::psas::PSAS[0].key());
+    let default_header = format!("[{}]", crate::PSAS[0].key());
     let header = format!("#[{}]", psa.key());
     let mut out = String::new();
     let mut in_default = false;

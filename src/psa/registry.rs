@@ -1,5 +1,5 @@
 //! What a PSA's folder registers: its `Registration` (config section, words, starter
-//! examples, sandbox config) and the settings it reads. The list of them is `crate::psas::PSAS`;
+//! examples, sandbox config) and the settings it reads. The list of them is `crate::PSAS`;
 //! everything else (the config section, `--psa`, `recon init`'s starter, the sandbox's config,
 //! `check`) is found through it.
 
