@@ -1,7 +1,8 @@
-//! The TOML config: API keys for ConnectWise and each vendor, the `[sync]` policy and HTTP
-//! settings. Parsed in two steps: serde reads the raw file (so malformed TOML and unknown
-//! keys are reported with their line by the toml crate), then `validate` lowers it into
-//! fully built settings, resolving `<key>_env` indirections and checking URLs.
+//! The TOML config: the PSA's section and each vendor's (read by their own folders through
+//! the registries), the `[sync]` policy, HTTP, audit and notify settings. Parsed in two
+//! steps: serde reads the raw file (so malformed TOML and unknown keys are reported with
+//! their line by the toml crate), then `validate` lowers it into fully built settings,
+//! resolving `<key>_env` indirections and checking URLs (with `config_file::Validator`).
 
 use crate::config_file::{ConfigError, PLACEHOLDER, Validator, locate, section_label, toml_error};
 use crate::http::{HttpSettings, is_loopback};
