@@ -399,6 +399,13 @@ pub struct PlanCounts {
     pub skipped: usize,
 }
 
+impl PlanCounts {
+    /// The lines a push writes: the adds and the updates.
+    pub fn writes(&self) -> usize {
+        self.add + self.update
+    }
+}
+
 /// What a plan is worth a month: the revenue its writes add and remove, and per vendor and
 /// per company the net, from the lines' own rounded amounts. Held lines are counted apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -47,8 +47,9 @@ pub enum PsaErrorKind {
 impl PsaErrorKind {
     /// The kind of a failed HTTP call, as most PSAs answer: 401 auth, 403 permission, 404
     /// not found, 429 throttled, another 4xx a refusal, a 5xx or no answer transport, an
-    /// unreadable answer malformed. A PSA that answers otherwise (Autotask's 500 for a
-    /// validation) maps its own.
+    /// unreadable answer malformed. A PSA whose answers mean more maps them in its folder
+    /// first (a permission by name, a spent budget); Autotask's 500 for a validation stays
+    /// transport, settled by reading like a lost answer.
     pub fn of_http(e: &crate::http::HttpError) -> PsaErrorKind {
         use crate::http::HttpError;
         match e {

@@ -84,7 +84,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> anyhow::Result<u8> {
         ));
     }
     let psa = planned.psa.psa.as_ref();
-    let writes = planned.plan.lines.iter().filter(|l| l.action.writes()).count();
+    let writes = planned.plan.counts().writes();
     let changes = wording::plural(writes, "change");
     let push = !args.dry_run
         && writes > 0
@@ -209,7 +209,7 @@ fn print_outcome(
 ) {
     let run_id = outcome.run_id;
     let counts = planned.plan.counts();
-    let writes = planned.plan.lines.iter().filter(|l| l.action.writes()).count();
+    let writes = counts.writes();
     if push {
         crate::out!("Applied {} of {} (run {run_id}).", outcome.applied, wording::plural(writes, "change"));
         let pushed = format!("Pushed: {}", wording::totals_line(&outcome.applied_totals));

@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, run_id: i64, yes: bool) -> anyhow::Result<u8> {
     if !ctx.json {
         crate::output::plan_table::print_plan(&plan, !yes, true, words);
     }
-    let writes = plan.lines.iter().filter(|l| l.action.writes()).count();
+    let writes = plan.counts().writes();
     if !yes {
         if ctx.json {
             crate::output::print_json(

@@ -31,7 +31,7 @@ pub fn held_row(c: &ChangeRecord, w: wording::Wording) -> HeldRow {
         after: line.after.map_or_else(|| "-".into(), |q| q.to_string()),
         change: line.delta().map(wording::signed_quantity).unwrap_or_default(),
         reason: {
-            let why = line.reason.as_ref().map(|r| wording::reason(w, r)).unwrap_or_default();
+            let why = wording::line_reason(w, line);
             match &c.error {
                 Some(note) => format!("{why}; {note}"),
                 None => why,

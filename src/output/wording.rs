@@ -175,6 +175,11 @@ pub fn reason(w: Wording, r: &Reason) -> String {
     }
 }
 
+/// A line's reason in words; empty when it has none.
+pub fn line_reason(w: Wording, line: &PlanLine) -> String {
+    line.reason.as_ref().map(|r| reason(w, r)).unwrap_or_default()
+}
+
 /// The sentence for a warning: the reason, with what to do about it.
 pub fn warning(w: Wording, r: &Reason) -> String {
     match r {

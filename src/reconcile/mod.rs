@@ -24,7 +24,8 @@ pub use undo::reverse;
 use crate::counting;
 use crate::model::{
     AccountMapping, AccountProblem, BillCustomer, BillingLine, BillingTerms, CatalogProduct, ProblemKind,
-    QuantityWrites, ServiceMapping, Standing, Subscription, Usage, VendorAccount, VendorSnapshot, span_at,
+    QuantityWrites, ServiceMapping, Standing, Subscription, UnitSpan, Usage, VendorAccount, VendorSnapshot,
+    span_at,
 };
 use crate::money;
 use crate::period::Period;
@@ -578,14 +579,7 @@ fn dated_update(
     line.effective_date = Some(date);
     line.date_rule = rule;
     line.action = if span.units == target { Action::Unchanged } else { Action::Update };
-    line.money = Some(line_money(
-        span.units,
-        target,
-        one.less_included,
-        span.price.or(one.unit_price),
-        span.cost.or(one.unit_cost),
-        one.bill_customer,
-    ));
+    line.money = Some(span_money(one, span, target));
 }
 
 /// One addition whose quantity is set in place (ConnectWise) or re-posted (HaloPSA).
@@ -688,6 +682,19 @@ fn hold(
     }
     let revenue = line.revenue_change();
     policies.iter().find_map(|p| p.hold(line.before, quantity, revenue))
+}
+
+/// The money of a dated change of `one` from the units of its `span` to `target`: the
+/// span's own price and cost where it has them, else the line's.
+fn span_money(one: &BillingLine, span: &UnitSpan, target: Decimal) -> LineMoney {
+    line_money(
+        span.units,
+        target,
+        one.less_included,
+        span.price.or(one.unit_price),
+        span.cost.or(one.unit_cost),
+        one.bill_customer,
+    )
 }
 
 /// The money of a line whose quantity goes from `before` to `after` on an addition with

@@ -63,14 +63,7 @@ pub fn redated(line: &PlanLine, lines_now: &[BillingLine], open_from: NaiveDate)
                 return None;
             }
             next.before = Some(span.units);
-            next.money = Some(super::line_money(
-                span.units,
-                target,
-                addition.less_included,
-                span.price.or(addition.unit_price),
-                span.cost.or(addition.unit_cost),
-                addition.bill_customer,
-            ));
+            next.money = Some(super::span_money(addition, span, target));
             Some(next)
         }
         _ => None,

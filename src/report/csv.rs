@@ -76,13 +76,7 @@ pub fn rows(report: &Report) -> anyhow::Result<Vec<u8>> {
             currency.to_string(),
             line.effective_date.map(|d| d.to_string()).unwrap_or_default(),
             line.reason.as_ref().map(Reason::code).unwrap_or_default().to_string(),
-            text(
-                &line
-                    .reason
-                    .as_ref()
-                    .map(|r| crate::output::wording::reason(report.words, r))
-                    .unwrap_or_default(),
-            ),
+            text(&crate::output::wording::line_reason(report.words, line)),
             text(c.error.as_deref().unwrap_or_default()),
             amount(crate::reconcile::pricing::vendor_cost(&line.sources)),
             line.findings.iter().map(|f| f.code()).collect::<Vec<_>>().join(";"),

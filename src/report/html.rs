@@ -641,12 +641,7 @@ fn waiting_held(h: &mut String, r: &Report) {
                 format_quantity(c.line.before),
                 c.line.after.map_or("-".to_string(), |q| q.to_string()),
                 c.line.revenue_change().map_or("&ndash;".to_string(), |m| r.amount(m, true, MINUS)),
-                esc(&c
-                    .line
-                    .reason
-                    .as_ref()
-                    .map(|why| crate::output::wording::reason(r.words, why))
-                    .unwrap_or_default()),
+                esc(&crate::output::wording::line_reason(r.words, &c.line)),
             );
         }
         h.push_str("</tbody></table></div>\n");
@@ -706,12 +701,7 @@ fn waiting_skipped(h: &mut String, r: &Report) {
                 esc(c.line.agreement.as_deref().unwrap_or("-")),
                 esc(c.line.product.as_deref().unwrap_or("-")),
                 esc(&c.line.vendors().join(", ")),
-                esc(&c
-                    .line
-                    .reason
-                    .as_ref()
-                    .map(|why| crate::output::wording::reason(r.words, why))
-                    .unwrap_or_default()),
+                esc(&crate::output::wording::line_reason(r.words, &c.line)),
             );
         }
         h.push_str("</tbody></table></div>\n");

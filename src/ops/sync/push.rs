@@ -10,7 +10,7 @@ use crate::ops::Reporter;
 use crate::output::wording::{self, plural};
 use crate::period::Period;
 use crate::plan::{
-    Action, ChangeState, MoneyTotals, Plan, PlanLine, RunDetails, RunKind, RunResult, RunTally,
+    Action, ChangeState, MoneyTotals, Plan, PlanCounts, PlanLine, RunDetails, RunKind, RunResult, RunTally,
     format_quantity,
 };
 use crate::reconcile;
@@ -151,8 +151,8 @@ pub fn record(
 ) -> anyhow::Result<Outcome> {
     let Pushed { run_id, applied, failed, redated } = pushed;
     let counts = p.plan.counts();
-    let writes = p.plan.lines.iter().filter(|l| l.action.writes()).count();
-    let (result, run_error) = how_it_ended(p, &failed, applied.len(), writes, request);
+    let writes = counts.writes();
+    let (result, run_error) = how_it_ended(p, &failed, applied.len(), &counts, request);
     store.finish_run(run_id, Utc::now(), result, &counts, run_error.as_deref())?;
     let applied_lines: Vec<PlanLine> =
         applied.iter().map(|&i| redated.get(&i).unwrap_or(&p.plan.lines[i]).clone()).collect();
@@ -193,7 +193,7 @@ fn how_it_ended(
     p: &Planned,
     failed: &[FailedWrite],
     applied: usize,
-    writes: usize,
+    counts: &PlanCounts,
     request: &PushRequest,
 ) -> (RunResult, Option<String>) {
     let vendor_errors = p.vendors.errors.len();
@@ -205,9 +205,9 @@ fn how_it_ended(
         failures,
         vendors_read: p.vendors.snapshots.len(),
         applied,
-        writes,
+        writes: counts.writes(),
         pushed: request.push,
-        held: p.plan.counts().held,
+        held: counts.held,
     });
     let run_error = (failures > 0).then(|| {
         let mut what = vec![
