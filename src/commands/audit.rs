@@ -87,11 +87,8 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> anyhow::Result<u8> {
             }
             None => {
                 let error = planned.vendors.errors.get(name).cloned();
-                let state = if error.as_deref().is_some_and(|e| e.contains("is not available")) {
-                    "not_available"
-                } else {
-                    "failed"
-                };
+                let state =
+                    if planned.vendors.not_available.contains(name) { "not_available" } else { "failed" };
                 (state, error, Vec::new(), None)
             }
         };

@@ -21,6 +21,7 @@ use crate::plan::{AccountRef, Plan};
 use crate::policy::{self, SyncPolicy, VendorRead};
 use crate::reconcile::{self, ReconcileInput};
 use crate::store::{ChangeRecord, Store};
+use crate::vendors::VendorError;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +40,9 @@ pub struct Mappings {
 pub struct VendorsRead {
     pub snapshots: BTreeMap<String, VendorSnapshot>,
     pub errors: BTreeMap<String, String>,
+    /// Of the failed vendors, those whose month is not published yet (or still open): not
+    /// broken, just not known yet (`VendorError::NotAvailable`).
+    pub not_available: BTreeSet<String>,
     /// Vendor -> each account that failed, described.
     pub failed_accounts: BTreeMap<String, Vec<String>>,
     /// Vendor -> what was read but changes no quantity (a record listed twice, free seats).
@@ -117,6 +121,7 @@ pub fn guard<'h>(
         selected: fetched.iter().map(|(name, _)| name.clone()).collect(),
         snapshots: BTreeMap::new(),
         errors: BTreeMap::new(),
+        not_available: BTreeSet::new(),
         failed_accounts: BTreeMap::new(),
         notes: BTreeMap::new(),
     };
@@ -125,6 +130,9 @@ pub fn guard<'h>(
             Ok(snapshot) => snapshot,
             Err(e) => {
                 reporter.failure(&format!("{e}; nothing is planned for {name}"));
+                if matches!(e, VendorError::NotAvailable { .. }) {
+                    vendors.not_available.insert(name.clone());
+                }
                 vendors.errors.insert(name, e.to_string());
                 continue;
             }
