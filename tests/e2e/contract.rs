@@ -5,6 +5,7 @@
 //! fake is configured and read (`Case`); what is checked is the same for all.
 
 use crate::harness::{Env, Kill, writes};
+use base64::Engine;
 use recon_sandbox::{Credentials, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::time::Duration;
@@ -45,7 +46,8 @@ struct WriteOf {
 /// A PSA's keys as canaries, one of them made wrong, and what the wrong one's error says.
 struct Keys {
     credentials: Credentials,
-    canaries: Vec<&'static str>,
+    /// What must never show: each key, and what is sent in its place (an auth header's value).
+    canaries: Vec<String>,
     right: &'static str,
     wrong: &'static str,
     says: &'static str,
@@ -171,7 +173,7 @@ fn no_psa_key_or_token_appears_in_what_recon_prints_or_stores() {
         assert!(text.contains(says), "{}: {says}: {text}", case.key);
         seen.push_str(&text);
         let db = String::from_utf8_lossy(&std::fs::read(&env.db).unwrap()).to_string();
-        for canary in canaries.iter().chain([&wrong]) {
+        for canary in canaries.iter().map(String::as_str).chain([wrong]) {
             assert!(!seen.contains(canary), "{}: {canary} appeared in output", case.key);
             assert!(!db.contains(canary), "{}: {canary} is in the database", case.key);
         }
@@ -202,7 +204,13 @@ fn connectwise() -> Case {
                 cw_client_id: "CANARY-cw-client-5b7c".into(),
                 ..Credentials::default()
             };
-            let canaries = vec!["CANARY-cw-public-3a1e", "CANARY-cw-private-9d2f", "CANARY-cw-client-5b7c"];
+            // ConnectWise sends the keys as Basic `company+public:private`: its base64 too.
+            let basic = format!("{}+{}:{}", keys.cw_company_id, keys.cw_public_key, keys.cw_private_key);
+            let mut canaries: Vec<String> =
+                ["CANARY-cw-public-3a1e", "CANARY-cw-private-9d2f", "CANARY-cw-client-5b7c"]
+                    .map(String::from)
+                    .into();
+            canaries.push(base64::engine::general_purpose::STANDARD.encode(basic));
             Keys {
                 credentials: keys,
                 canaries,
@@ -245,7 +253,7 @@ fn autotask() -> Case {
                 at_integration_code: "CANARY-at-code-19ab".into(),
                 ..Credentials::default()
             };
-            let canaries = vec!["CANARY-at-secret-77f1", "CANARY-at-code-19ab"];
+            let canaries = vec!["CANARY-at-secret-77f1".into(), "CANARY-at-code-19ab".into()];
             Keys {
                 credentials: keys,
                 canaries,
@@ -292,7 +300,7 @@ fn halopsa() -> Case {
                 ..Credentials::default()
             };
             // Halo's tokens are canaries too: the fake issues them as `halo-token-...`.
-            let canaries = vec!["CANARY-halo-secret-61be", "halo-token-"];
+            let canaries = vec!["CANARY-halo-secret-61be".into(), "halo-token-".into()];
             Keys {
                 credentials: keys,
                 canaries,
