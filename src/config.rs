@@ -740,6 +740,11 @@ max_change_percent = 50
                 "still the examples from `recon init`; put the real ones in: line 2: [vendors.nodeware] api_key",
             ),
             ("[vendors.backup]\ntype = \"csv\"\n", Some(1), "missing `file`"),
+            (
+                "[sync]\ndecreases = \"apply\"\n\n[http]\nworkers = 2\n\n[sync]\nmax_change_percent = 50\n",
+                Some(7),
+                "[sync] appears twice (first at line 1); keep one",
+            ),
         ];
         for (text, line, needle) in cases {
             let err = parse(text).expect_err(text);

@@ -193,6 +193,19 @@ fn serde_message(text: &str, line: Option<usize>, message: &str) -> String {
     let Some(line) = line else { return message.to_string() };
     let lines: Vec<&str> = text.lines().collect();
     let Some(at) = lines.get(line.saturating_sub(1)) else { return message.to_string() };
+    // A table opened twice (a `[sync]` appended below the starter's own): say where the first is.
+    if message == "duplicate key"
+        && let Some(table) = header(at)
+    {
+        let label = format!("[{}]", table.join("."));
+        let first = lines[..line - 1].iter().position(|l| header(l).as_ref() == Some(&table));
+        return match first {
+            Some(i) => {
+                format!("{label} appears twice (first at line {}); keep one, with every key in it", i + 1)
+            }
+            None => format!("{label} appears twice; keep one"),
+        };
+    }
     let section = lines[..line.saturating_sub(1)]
         .iter()
         .rev()
@@ -243,6 +256,16 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The table a `[a.b]` header line opens, as its parts; `None` for any other line.
+fn header(line: &str) -> Option<Vec<String>> {
+    let trimmed = line.trim();
+    if !trimmed.starts_with('[') || trimmed.starts_with("[[") {
+        return None;
+    }
+    let inner = trimmed.trim_start_matches('[').split(']').next().unwrap_or("");
+    Some(inner.split('.').map(|p| p.trim().trim_matches('"').to_string()).collect())
+}
+
 /// The 1-based line of `key` inside the table `[section]`, or of the table header when
 /// `key` is None. Simple on purpose: it reads the file as lines, as a person would.
 pub(crate) fn locate(text: &str, section: &[&str], key: Option<&str>) -> Option<usize> {
@@ -250,9 +273,8 @@ pub(crate) fn locate(text: &str, section: &[&str], key: Option<&str>) -> Option<
     let mut header_line = None;
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
-        if trimmed.starts_with('[') && !trimmed.starts_with("[[") {
-            let inner = trimmed.trim_start_matches('[').split(']').next().unwrap_or("");
-            current = inner.split('.').map(|p| p.trim().trim_matches('"').to_string()).collect();
+        if let Some(table) = header(line) {
+            current = table;
             if current == section {
                 header_line = Some(index + 1);
             }
